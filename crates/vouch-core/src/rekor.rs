@@ -1,0 +1,326 @@
+//! Rekor entry bodies (the canonicalized leaves) and the Rekor v1 signed entry timestamp.
+//!
+//! Kinds read: `hashedrekord` 0.0.1 (Rekor v1) and 0.0.2 (Rekor v2), `dsse` 0.0.1 and
+//! `intoto` 0.0.2. Shapes per protocols.md §2.2–2.4 and §3.1; SET bytes per §2.6.
+
+use crate::bundle::HashAlgorithm;
+use crate::encoding::{Base64Bytes, b64_decode, b64_encode};
+use serde::Deserialize;
+
+/// Errors decoding an entry body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// Not JSON of the expected shape.
+    #[error("tlog entry body is malformed: {0}")]
+    Malformed(String),
+    /// A kind/version this verifier does not read.
+    #[error("unsupported tlog entry kind {kind} {version}")]
+    Unsupported {
+        /// Kind.
+        kind: String,
+        /// Version.
+        version: String,
+    },
+    /// The body's kind/version differ from the entry's kindVersion.
+    #[error("tlog entry body is {body_kind} {body_version} but kindVersion says {kind} {version}")]
+    KindMismatch {
+        /// Kind in the body.
+        body_kind: String,
+        /// Version in the body.
+        body_version: String,
+        /// Kind in kindVersion.
+        kind: String,
+        /// Version in kindVersion.
+        version: String,
+    },
+}
+
+/// Who verifies a Rekor v2 signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum V2Verifier {
+    /// DER X.509 certificate.
+    Certificate(Vec<u8>),
+    /// DER SubjectPublicKeyInfo.
+    PublicKey(Vec<u8>),
+}
+
+/// A decoded entry body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EntryBody {
+    /// hashedrekord 0.0.1.
+    HashedRekordV001 {
+        /// `sha256`, `sha384` or `sha512`.
+        algorithm: String,
+        /// Lowercase hex digest.
+        digest_hex: String,
+        /// Signature bytes.
+        signature: Vec<u8>,
+        /// PEM of the certificate or public key.
+        public_key_pem: Vec<u8>,
+    },
+    /// hashedrekord 0.0.2 (Rekor v2).
+    HashedRekordV002 {
+        /// Digest algorithm.
+        algorithm: HashAlgorithm,
+        /// Digest bytes.
+        digest: Vec<u8>,
+        /// Signature bytes.
+        signature: Vec<u8>,
+        /// Certificate or key.
+        verifier: V2Verifier,
+        /// `PublicKeyDetails` name.
+        key_details: String,
+    },
+    /// dsse 0.0.1.
+    DsseV001 {
+        /// Algorithm of the payload hash.
+        payload_hash_algorithm: String,
+        /// Hex SHA-256 of the decoded payload.
+        payload_hash_hex: String,
+        /// (signature bytes, PEM of the verifier).
+        signatures: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+    /// intoto 0.0.2.
+    IntotoV002 {
+        /// Algorithm of the payload hash.
+        payload_hash_algorithm: String,
+        /// Hex SHA-256 of the decoded payload.
+        payload_hash_hex: String,
+        /// (signature bytes, PEM of the public key or certificate).
+        signatures: Vec<(Vec<u8>, Vec<u8>)>,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<T> {
+    api_version: String,
+    kind: String,
+    spec: T,
+}
+
+#[derive(Deserialize)]
+struct HrSpecV001 {
+    data: HrData,
+    signature: HrSig,
+}
+#[derive(Deserialize)]
+struct HrData {
+    hash: AlgVal,
+}
+#[derive(Deserialize)]
+struct AlgVal {
+    algorithm: String,
+    value: String,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HrSig {
+    content: String,
+    public_key: Content,
+}
+#[derive(Deserialize)]
+struct Content {
+    content: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HrSpecV002 {
+    hashed_rekord_v002: HrV002,
+}
+#[derive(Deserialize)]
+struct HrV002 {
+    data: V2Data,
+    signature: V2Sig,
+}
+#[derive(Deserialize)]
+struct V2Data {
+    #[serde(default)]
+    algorithm: HashAlgorithm,
+    #[serde(default)]
+    digest: Base64Bytes,
+}
+#[derive(Deserialize)]
+struct V2Sig {
+    content: Base64Bytes,
+    verifier: V2Ver,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct V2Ver {
+    #[serde(default)]
+    public_key: Option<Raw>,
+    #[serde(default)]
+    x509_certificate: Option<Raw>,
+    #[serde(default)]
+    key_details: String,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Raw {
+    raw_bytes: Base64Bytes,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DsseSpec {
+    payload_hash: AlgVal,
+    signatures: Vec<DsseSig>,
+}
+#[derive(Deserialize)]
+struct DsseSig {
+    signature: String,
+    verifier: String,
+}
+
+#[derive(Deserialize)]
+struct IntotoSpec {
+    content: IntotoContent,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IntotoContent {
+    envelope: IntotoEnvelope,
+    payload_hash: AlgVal,
+}
+#[derive(Deserialize)]
+struct IntotoEnvelope {
+    signatures: Vec<IntotoSig>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IntotoSig {
+    sig: String,
+    public_key: String,
+}
+
+fn b64(s: &str, what: &str) -> Result<Vec<u8>, BodyError> {
+    b64_decode(s).map_err(|e| BodyError::Malformed(format!("{what} is not base64: {e}")))
+}
+
+fn malformed(e: serde_json::Error) -> BodyError {
+    BodyError::Malformed(e.to_string())
+}
+
+impl EntryBody {
+    /// Decode a canonicalized body, checking it matches `kind`/`version` from the entry.
+    pub fn parse(body: &[u8], kind: &str, version: &str) -> Result<Self, BodyError> {
+        let head: Envelope<serde_json::Value> = serde_json::from_slice(body).map_err(malformed)?;
+        if head.kind != kind || head.api_version != version {
+            return Err(BodyError::KindMismatch {
+                body_kind: head.kind,
+                body_version: head.api_version,
+                kind: kind.to_string(),
+                version: version.to_string(),
+            });
+        }
+        match (kind, version) {
+            ("hashedrekord", "0.0.1") => {
+                let s: HrSpecV001 = serde_json::from_value(head.spec).map_err(malformed)?;
+                Ok(Self::HashedRekordV001 {
+                    algorithm: s.data.hash.algorithm,
+                    digest_hex: s.data.hash.value.to_ascii_lowercase(),
+                    signature: b64(&s.signature.content, "signature.content")?,
+                    public_key_pem: b64(&s.signature.public_key.content, "publicKey.content")?,
+                })
+            }
+            ("hashedrekord", "0.0.2") => {
+                let s: HrSpecV002 = serde_json::from_value(head.spec).map_err(malformed)?;
+                let v = s.hashed_rekord_v002;
+                let verifier = match (v.signature.verifier.x509_certificate, v.signature.verifier.public_key) {
+                    (Some(c), None) => V2Verifier::Certificate(c.raw_bytes.0),
+                    (None, Some(k)) => V2Verifier::PublicKey(k.raw_bytes.0),
+                    _ => {
+                        return Err(BodyError::Malformed(
+                            "verifier must hold exactly one of x509Certificate, publicKey".into(),
+                        ));
+                    }
+                };
+                Ok(Self::HashedRekordV002 {
+                    algorithm: v.data.algorithm,
+                    digest: v.data.digest.0,
+                    signature: v.signature.content.0,
+                    verifier,
+                    key_details: v.signature.verifier.key_details,
+                })
+            }
+            ("dsse", "0.0.1") => {
+                let s: DsseSpec = serde_json::from_value(head.spec).map_err(malformed)?;
+                let signatures = s
+                    .signatures
+                    .iter()
+                    .map(|g| Ok((b64(&g.signature, "signature")?, b64(&g.verifier, "verifier")?)))
+                    .collect::<Result<_, BodyError>>()?;
+                Ok(Self::DsseV001 {
+                    payload_hash_algorithm: s.payload_hash.algorithm,
+                    payload_hash_hex: s.payload_hash.value.to_ascii_lowercase(),
+                    signatures,
+                })
+            }
+            ("intoto", "0.0.2") => {
+                let s: IntotoSpec = serde_json::from_value(head.spec).map_err(malformed)?;
+                let signatures = s
+                    .content
+                    .envelope
+                    .signatures
+                    .iter()
+                    .map(|g| {
+                        // `sig` is base64 of the envelope's base64 signature text.
+                        let inner = b64(&g.sig, "sig")?;
+                        let inner = std::str::from_utf8(&inner)
+                            .map_err(|_| BodyError::Malformed("sig is not base64 text".into()))?;
+                        Ok((b64(inner, "sig (inner)")?, b64(&g.public_key, "publicKey")?))
+                    })
+                    .collect::<Result<_, BodyError>>()?;
+                Ok(Self::IntotoV002 {
+                    payload_hash_algorithm: s.content.payload_hash.algorithm,
+                    payload_hash_hex: s.content.payload_hash.value.to_ascii_lowercase(),
+                    signatures,
+                })
+            }
+            _ => Err(BodyError::Unsupported {
+                kind: kind.to_string(),
+                version: version.to_string(),
+            }),
+        }
+    }
+}
+
+/// The canonical JSON a Rekor v1 SET signs: `{"body":…,"integratedTime":…,"logID":…,"logIndex":…}`.
+pub fn set_payload(body: &[u8], integrated_time: i64, log_id: &[u8], log_index: i64) -> Vec<u8> {
+    // Keys are already in JCS order and every value is ASCII without escapes.
+    format!(
+        "{{\"body\":\"{}\",\"integratedTime\":{},\"logID\":\"{}\",\"logIndex\":{}}}",
+        b64_encode(body),
+        integrated_time,
+        hex::encode(log_id),
+        log_index
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_mismatch_is_reported() {
+        let body = br#"{"apiVersion":"0.0.1","kind":"dsse","spec":{}}"#;
+        assert!(matches!(
+            EntryBody::parse(body, "hashedrekord", "0.0.1"),
+            Err(BodyError::KindMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn set_payload_shape() {
+        let p = set_payload(b"{}", 5, &[0xab], 7);
+        assert_eq!(
+            std::str::from_utf8(&p).unwrap(),
+            r#"{"body":"e30=","integratedTime":5,"logID":"ab","logIndex":7}"#
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! RFC 6962 signed certificate timestamps embedded in certificates, and their verification
+//! against the precertificate (the TBS with the SCT list extension removed).
+//!
+//! Spec: <https://www.rfc-editor.org/rfc/rfc6962#section-3.2>, protocols.md §1.10.
+
+use crate::keys::PublicKey;
+use crate::limits;
+use crate::x509::{Certificate, OID_SCT_LIST};
+use der::asn1::{AnyRef, BitStringRef, OctetStringRef};
+use der::{Decode, Encode, Sequence};
+use x509_cert::ext::Extension;
+
+/// Errors decoding or verifying SCTs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SctError {
+    /// The SCT list or an SCT is not well formed.
+    #[error("malformed SCT: {0}")]
+    Malformed(&'static str),
+    /// The certificate's TBS could not be rebuilt for verification.
+    #[error("cannot rebuild precertificate TBS: {0}")]
+    Tbs(String),
+    /// The SCT signature does not verify.
+    #[error("SCT signature from log {log_id} does not verify")]
+    BadSignature {
+        /// Hex log ID.
+        log_id: String,
+    },
+}
+
+/// One SCT (v1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sct {
+    /// Log ID: SHA-256 of the log's SPKI.
+    pub log_id: [u8; 32],
+    /// Milliseconds since the epoch.
+    pub timestamp_ms: u64,
+    /// CT extensions (non-empty for static-ct-api logs).
+    pub extensions: Vec<u8>,
+    /// Hash algorithm byte (4 = SHA-256).
+    pub hash_alg: u8,
+    /// Signature algorithm byte (3 = ECDSA, 1 = RSA).
+    pub sig_alg: u8,
+    /// DER signature.
+    pub signature: Vec<u8>,
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SctError> {
+        if self.buf.len() < n {
+            return Err(SctError::Malformed("truncated"));
+        }
+        let (a, b) = self.buf.split_at(n);
+        self.buf = b;
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8, SctError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<usize, SctError> {
+        let b = self.take(2)?;
+        Ok(usize::from(u16::from_be_bytes([b[0], b[1]])))
+    }
+    fn u64(&mut self) -> Result<u64, SctError> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_be_bytes(a))
+    }
+}
+
+/// Parse the TLS-encoded `SignedCertificateTimestampList` (the inner OCTET STRING contents).
+pub fn parse_sct_list(list: &[u8]) -> Result<Vec<Sct>, SctError> {
+    let mut r = Reader { buf: list };
+    let total = r.u16()?;
+    if total != r.buf.len() {
+        return Err(SctError::Malformed("list length does not match"));
+    }
+    let mut out = Vec::new();
+    while !r.buf.is_empty() {
+        if out.len() >= limits::MAX_SCTS {
+            return Err(SctError::Malformed("too many SCTs"));
+        }
+        let len = r.u16()?;
+        let mut s = Reader { buf: r.take(len)? };
+        let version = s.u8()?;
+        if version != 0 {
+            return Err(SctError::Malformed("unsupported SCT version"));
+        }
+        let mut log_id = [0u8; 32];
+        log_id.copy_from_slice(s.take(32)?);
+        let timestamp_ms = s.u64()?;
+        let ext_len = s.u16()?;
+        let extensions = s.take(ext_len)?.to_vec();
+        let hash_alg = s.u8()?;
+        let sig_alg = s.u8()?;
+        let sig_len = s.u16()?;
+        let signature = s.take(sig_len)?.to_vec();
+        if !s.buf.is_empty() {
+            return Err(SctError::Malformed("trailing bytes in SCT"));
+        }
+        out.push(Sct {
+            log_id,
+            timestamp_ms,
+            extensions,
+            hash_alg,
+            sig_alg,
+            signature,
+        });
+    }
+    Ok(out)
+}
+
+/// The SCTs embedded in `cert` (empty when it has no SCT extension).
+pub fn embedded_scts(cert: &Certificate) -> Result<Vec<Sct>, SctError> {
+    let Some(value) = cert.extension_value(OID_SCT_LIST) else {
+        return Ok(Vec::new());
+    };
+    let inner = <&OctetStringRef>::from_der(value).map_err(|_| SctError::Malformed("extension is not an OCTET STRING"))?;
+    parse_sct_list(inner.as_bytes())
+}
+
+/// TBSCertificate with every field kept opaque, so extensions can be edited and the rest re-encoded byte for byte.
+#[derive(Sequence)]
+struct OpaqueTbs<'a> {
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    version: Option<AnyRef<'a>>,
+    serial: AnyRef<'a>,
+    signature: AnyRef<'a>,
+    issuer: AnyRef<'a>,
+    validity: AnyRef<'a>,
+    subject: AnyRef<'a>,
+    spki: AnyRef<'a>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    issuer_uid: Option<BitStringRef<'a>>,
+    #[asn1(context_specific = "2", tag_mode = "IMPLICIT", optional = "true")]
+    subject_uid: Option<BitStringRef<'a>>,
+    #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
+    extensions: Option<Vec<Extension>>,
+}
+
+/// DER of the certificate's TBS with the SCT list extension removed (what the CT log signed).
+pub fn precert_tbs_der(cert: &Certificate) -> Result<Vec<u8>, SctError> {
+    let tbs = cert.tbs_der().map_err(|e| SctError::Tbs(e.to_string()))?;
+    let mut opaque = OpaqueTbs::from_der(&tbs).map_err(|e| SctError::Tbs(e.to_string()))?;
+    if let Some(exts) = opaque.extensions.as_mut() {
+        exts.retain(|e| e.extn_id.to_string() != OID_SCT_LIST);
+    }
+    opaque.to_der().map_err(|e| SctError::Tbs(e.to_string()))
+}
+
+/// The exact bytes an SCT over a precertificate signs (RFC 6962 §3.2, precert_entry).
+pub fn precert_signed_data(sct: &Sct, issuer_key_hash: &[u8; 32], precert_tbs: &[u8]) -> Result<Vec<u8>, SctError> {
+    let tbs_len = u32::try_from(precert_tbs.len()).map_err(|_| SctError::Tbs("TBS too large".into()))?;
+    if tbs_len >= 1 << 24 {
+        return Err(SctError::Tbs("TBS too large".into()));
+    }
+    let ext_len = u16::try_from(sct.extensions.len()).map_err(|_| SctError::Malformed("extensions too long"))?;
+    let mut m = Vec::with_capacity(precert_tbs.len() + 64);
+    m.push(0); // sct_version v1
+    m.push(0); // signature_type certificate_timestamp
+    m.extend_from_slice(&sct.timestamp_ms.to_be_bytes());
+    m.extend_from_slice(&1u16.to_be_bytes()); // precert_entry
+    m.extend_from_slice(issuer_key_hash);
+    m.extend_from_slice(&tbs_len.to_be_bytes()[1..]);
+    m.extend_from_slice(precert_tbs);
+    m.extend_from_slice(&ext_len.to_be_bytes());
+    m.extend_from_slice(&sct.extensions);
+    Ok(m)
+}
+
+/// Verify `sct` with the CT log's key over the precertificate built from `cert` and its issuer's SPKI.
+pub fn verify_sct(sct: &Sct, log_key: &PublicKey, issuer_key_hash: &[u8; 32], precert_tbs: &[u8]) -> Result<(), SctError> {
+    let msg = precert_signed_data(sct, issuer_key_hash, precert_tbs)?;
+    log_key
+        .verify(&msg, &sct.signature)
+        .map_err(|_| SctError::BadSignature {
+            log_id: hex::encode(sct.log_id),
+        })
+}
