@@ -104,7 +104,11 @@ pub struct Bundle {
     )]
     pub message_signature: Option<MessageSignature>,
     /// A DSSE envelope (attestations).
-    #[serde(alias = "dsse_envelope", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "dsse_envelope",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub dsse_envelope: Option<Envelope>,
 }
 
@@ -146,7 +150,11 @@ pub struct VerificationMaterial {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct PublicKeyIdentifier {
     /// The hint (often an RFC 6962-style key ID); may be empty.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub hint: String,
 }
 
@@ -248,7 +256,11 @@ pub struct HashOutput {
 #[serde(rename_all = "camelCase")]
 pub struct MessageSignature {
     /// Digest of the artifact as claimed by the signer.
-    #[serde(alias = "message_digest", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "message_digest",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub message_digest: Option<HashOutput>,
     /// Raw signature bytes.
     #[serde(default, deserialize_with = "null_default")]
@@ -309,7 +321,11 @@ pub struct InclusionProof {
 #[serde(rename_all = "camelCase")]
 pub struct InclusionPromise {
     /// The SET signature bytes.
-    #[serde(alias = "signed_entry_timestamp", default, deserialize_with = "null_default")]
+    #[serde(
+        alias = "signed_entry_timestamp",
+        default,
+        deserialize_with = "null_default"
+    )]
     pub signed_entry_timestamp: Base64Bytes,
 }
 
@@ -324,7 +340,11 @@ pub struct TransparencyLogEntry {
     #[serde(alias = "log_id", default, skip_serializing_if = "Option::is_none")]
     pub log_id: Option<LogId>,
     /// Entry kind/version.
-    #[serde(alias = "kind_version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "kind_version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kind_version: Option<KindVersion>,
     /// Rekor v1 integration time, unix seconds (0/absent in Rekor v2).
     #[serde(
@@ -335,10 +355,18 @@ pub struct TransparencyLogEntry {
     )]
     pub integrated_time: Int64,
     /// Rekor v1 SET.
-    #[serde(alias = "inclusion_promise", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "inclusion_promise",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub inclusion_promise: Option<InclusionPromise>,
     /// Inclusion proof with checkpoint.
-    #[serde(alias = "inclusion_proof", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "inclusion_proof",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub inclusion_proof: Option<InclusionProof>,
     /// The canonicalized entry body (the Merkle leaf).
     #[serde(
@@ -616,21 +644,19 @@ fn validate_entry(e: &TransparencyLogEntry, version: BundleVersion) -> Result<()
                 ));
             }
         }
-        BundleVersion::V0_2 | BundleVersion::V0_3 => {
-            match &e.inclusion_proof {
-                None => {
-                    return Err(BundleError::Invalid(
-                        "tlog entry lacks an inclusion proof (required from bundle v0.2)",
-                    ));
-                }
-                Some(p) if p.checkpoint.as_ref().is_none_or(|c| c.envelope.is_empty()) => {
-                    return Err(BundleError::Invalid(
-                        "tlog entry inclusion proof lacks a checkpoint",
-                    ));
-                }
-                Some(_) => {}
+        BundleVersion::V0_2 | BundleVersion::V0_3 => match &e.inclusion_proof {
+            None => {
+                return Err(BundleError::Invalid(
+                    "tlog entry lacks an inclusion proof (required from bundle v0.2)",
+                ));
             }
-        }
+            Some(p) if p.checkpoint.as_ref().is_none_or(|c| c.envelope.is_empty()) => {
+                return Err(BundleError::Invalid(
+                    "tlog entry inclusion proof lacks a checkpoint",
+                ));
+            }
+            Some(_) => {}
+        },
     }
     Ok(())
 }

@@ -31,7 +31,11 @@ pub struct Signature {
     #[serde(default, deserialize_with = "null_default")]
     pub sig: Base64Bytes,
     /// Optional unauthenticated key hint.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub keyid: String,
 }
 

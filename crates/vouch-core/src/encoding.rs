@@ -10,8 +10,16 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 
-/// Decode base64 leniently: standard or URL-safe alphabet, padded or not.
+/// Decode base64 leniently: standard or URL-safe alphabet, padded or not; line breaks
+/// (`\r`, `\n`) are skipped, as Go's and Python's decoders do.
 pub fn b64_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    let unwrapped;
+    let s = if s.contains(['\r', '\n']) {
+        unwrapped = s.replace(['\r', '\n'], "");
+        unwrapped.as_str()
+    } else {
+        s
+    };
     let trimmed = s.trim_end_matches('=');
     if trimmed.contains(['+', '/']) && trimmed.contains(['-', '_']) {
         return Err(base64::DecodeError::InvalidByte(0, b'-'));

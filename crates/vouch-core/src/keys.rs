@@ -159,8 +159,8 @@ impl PublicKey {
 
     /// Parse a DER SubjectPublicKeyInfo with an explicit RSA padding.
     pub fn from_spki_der_with(der: &[u8], rsa_padding: RsaPadding) -> Result<Self, KeyError> {
-        let spki =
-            SubjectPublicKeyInfoRef::from_der(der).map_err(|e| KeyError::Malformed(e.to_string()))?;
+        let spki = SubjectPublicKeyInfoRef::from_der(der)
+            .map_err(|e| KeyError::Malformed(e.to_string()))?;
         let alg = spki.algorithm.oid.to_string();
         let kind = match alg.as_str() {
             OID_EC_PUBLIC_KEY => {
@@ -236,7 +236,12 @@ impl PublicKey {
     }
 
     /// Verify `sig` over `message` hashed with `hash` (ECDSA/RSA only; Ed25519 ignores `hash`).
-    pub fn verify_with_hash(&self, hash: HashKind, message: &[u8], sig: &[u8]) -> Result<(), KeyError> {
+    pub fn verify_with_hash(
+        &self,
+        hash: HashKind,
+        message: &[u8],
+        sig: &[u8],
+    ) -> Result<(), KeyError> {
         if hash == self.default_hash() || self.kind == KeyKind::Ed25519 {
             return self.verify(message, sig);
         }
@@ -254,7 +259,12 @@ impl PublicKey {
     }
 
     /// Verify `sig` over a precomputed digest (ECDSA and RSA; Ed25519 cannot, it signs messages).
-    pub fn verify_digest(&self, hash: HashKind, digest_bytes: &[u8], sig: &[u8]) -> Result<(), KeyError> {
+    pub fn verify_digest(
+        &self,
+        hash: HashKind,
+        digest_bytes: &[u8],
+        sig: &[u8],
+    ) -> Result<(), KeyError> {
         let unsupported = KeyError::DigestNotSupported {
             kind: self.kind.name(),
             hash: hash.name(),

@@ -197,9 +197,7 @@ pub fn verify_consistency<H: AsRef<[u8]>>(
         fn_ >>= 1;
         sn >>= 1;
     }
-    let (first_h, rest) = hashes
-        .split_first()
-        .ok_or_else(|| bad("proof is empty"))?;
+    let (first_h, rest) = hashes.split_first().ok_or_else(|| bad("proof is empty"))?;
     let mut fr = *first_h;
     let mut sr = *first_h;
     for c in rest {
@@ -304,7 +302,9 @@ mod tests {
     use super::*;
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(&[i as u8, (i >> 8) as u8])).collect()
+        (0..n)
+            .map(|i| leaf_hash(&[i as u8, (i >> 8) as u8]))
+            .collect()
     }
 
     #[test]

@@ -90,10 +90,7 @@ impl SignedNote {
         if note.len() > limits::MAX_NOTE_LEN {
             return Err(NoteError::TooLarge(note.len()));
         }
-        if note
-            .chars()
-            .any(|c| c.is_control() && c != '\n')
-        {
+        if note.chars().any(|c| c.is_control() && c != '\n') {
             return Err(NoteError::Malformed("control character in note"));
         }
         let split = note
@@ -102,23 +99,26 @@ impl SignedNote {
         let text = &note[..split + 1];
         let sigs = &note[split + 2..];
         if !sigs.ends_with('\n') {
-            return Err(NoteError::Malformed("signature block does not end in a newline"));
+            return Err(NoteError::Malformed(
+                "signature block does not end in a newline",
+            ));
         }
         let mut signatures = Vec::new();
         for line in sigs[..sigs.len() - 1].split('\n') {
             if signatures.len() >= limits::MAX_NOTE_SIGNATURES {
                 return Err(NoteError::TooManySignatures(signatures.len() + 1));
             }
-            let rest = line
-                .strip_prefix("\u{2014} ")
-                .ok_or(NoteError::Malformed("signature line does not start with an em dash"))?;
+            let rest = line.strip_prefix("\u{2014} ").ok_or(NoteError::Malformed(
+                "signature line does not start with an em dash",
+            ))?;
             let (name, b64) = rest
                 .split_once(' ')
                 .ok_or(NoteError::Malformed("signature line has no key name"))?;
             if name.is_empty() || name.contains('+') {
                 return Err(NoteError::Malformed("invalid key name"));
             }
-            let raw = b64_decode(b64).map_err(|_| NoteError::Malformed("signature is not base64"))?;
+            let raw =
+                b64_decode(b64).map_err(|_| NoteError::Malformed("signature is not base64"))?;
             if raw.len() < 5 {
                 return Err(NoteError::Malformed("signature too short"));
             }
@@ -228,7 +228,13 @@ impl NoteVerifier {
                 })
             }
             KeyKind::Rsa => {
-                let hash = sha256(&[name.as_bytes(), b"\n", &[0xff], RSA_KEY_TYPE_ID, key.spki_der()]);
+                let hash = sha256(&[
+                    name.as_bytes(),
+                    b"\n",
+                    &[0xff],
+                    RSA_KEY_TYPE_ID,
+                    key.spki_der(),
+                ]);
                 Ok(Self {
                     name: name.to_string(),
                     key_id: id_of(&hash),
@@ -253,7 +259,8 @@ impl NoteVerifier {
     /// Parse a C2SP verifier key string `name+hexid+base64(type||key)` (Ed25519 only).
     pub fn from_vkey(vkey: &str) -> Result<Self, NoteError> {
         let mut parts = vkey.splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(name), Some(id_hex), Some(b64)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(NoteError::BadKey("expected name+id+key".into()));
         };
         let raw = b64_decode(b64).map_err(|_| NoteError::BadKey("key is not base64".into()))?;
@@ -261,7 +268,9 @@ impl NoteVerifier {
             .split_first()
             .ok_or_else(|| NoteError::BadKey("empty key".into()))?;
         if *ty != SIG_TYPE_ED25519 {
-            return Err(NoteError::BadKey(format!("unsupported key type 0x{ty:02x}")));
+            return Err(NoteError::BadKey(format!(
+                "unsupported key type 0x{ty:02x}"
+            )));
         }
         let key: [u8; 32] = key
             .try_into()
@@ -280,7 +289,9 @@ impl NoteVerifier {
 
     fn verify_raw(&self, msg: &[u8], sig: &[u8]) -> bool {
         match &self.key {
-            VerifierKey::Ed25519(raw) => UnparsedPublicKey::new(&ED25519, raw).verify(msg, sig).is_ok(),
+            VerifierKey::Ed25519(raw) => UnparsedPublicKey::new(&ED25519, raw)
+                .verify(msg, sig)
+                .is_ok(),
             VerifierKey::Pkix(k) => k.verify(msg, sig).is_ok(),
         }
     }
@@ -328,7 +339,9 @@ impl Checkpoint {
             || !size_line.bytes().all(|b| b.is_ascii_digit())
             || (size_line.len() > 1 && size_line.starts_with('0'))
         {
-            return Err(NoteError::BadCheckpoint("tree size is not a canonical decimal"));
+            return Err(NoteError::BadCheckpoint(
+                "tree size is not a canonical decimal",
+            ));
         }
         let size: u64 = size_line
             .parse()
@@ -336,7 +349,8 @@ impl Checkpoint {
         let root_line = lines
             .next()
             .ok_or(NoteError::BadCheckpoint("missing root hash line"))?;
-        let root = b64_decode(root_line).map_err(|_| NoteError::BadCheckpoint("root hash is not base64"))?;
+        let root = b64_decode(root_line)
+            .map_err(|_| NoteError::BadCheckpoint("root hash is not base64"))?;
         let root_hash: [u8; 32] = root
             .try_into()
             .map_err(|_| NoteError::BadCheckpoint("root hash is not 32 bytes"))?;
@@ -357,7 +371,12 @@ impl Checkpoint {
 
     /// Render the checkpoint body.
     pub fn to_text(&self) -> String {
-        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size, b64_encode(&self.root_hash));
+        let mut s = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            b64_encode(&self.root_hash)
+        );
         for e in &self.extensions {
             s.push_str(e);
             s.push('\n');
@@ -376,11 +395,19 @@ pub struct Cosignature {
 }
 
 /// Verify a tlog-cosignature/v1 line from `witness` over `note`; `Ok(None)` if the witness did not sign.
-pub fn verify_cosignature(note: &SignedNote, witness: &NoteVerifier) -> Result<Option<Cosignature>, NoteError> {
+pub fn verify_cosignature(
+    note: &SignedNote,
+    witness: &NoteVerifier,
+) -> Result<Option<Cosignature>, NoteError> {
     let VerifierKey::Ed25519(raw) = &witness.key else {
         return Err(NoteError::BadKey("cosignatures use Ed25519 keys".into()));
     };
-    let hash = sha256(&[witness.name.as_bytes(), b"\n", &[SIG_TYPE_COSIGNATURE_V1], raw]);
+    let hash = sha256(&[
+        witness.name.as_bytes(),
+        b"\n",
+        &[SIG_TYPE_COSIGNATURE_V1],
+        raw,
+    ]);
     let id = id_of(&hash);
     for sig in &note.signatures {
         if sig.name != witness.name || sig.key_id != id {

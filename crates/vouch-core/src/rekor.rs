@@ -230,7 +230,10 @@ impl EntryBody {
             ("hashedrekord", "0.0.2") => {
                 let s: HrSpecV002 = serde_json::from_value(head.spec).map_err(malformed)?;
                 let v = s.hashed_rekord_v002;
-                let verifier = match (v.signature.verifier.x509_certificate, v.signature.verifier.public_key) {
+                let verifier = match (
+                    v.signature.verifier.x509_certificate,
+                    v.signature.verifier.public_key,
+                ) {
                     (Some(c), None) => V2Verifier::Certificate(c.raw_bytes.0),
                     (None, Some(k)) => V2Verifier::PublicKey(k.raw_bytes.0),
                     _ => {
@@ -252,7 +255,12 @@ impl EntryBody {
                 let signatures = s
                     .signatures
                     .iter()
-                    .map(|g| Ok((b64(&g.signature, "signature")?, b64(&g.verifier, "verifier")?)))
+                    .map(|g| {
+                        Ok((
+                            b64(&g.signature, "signature")?,
+                            b64(&g.verifier, "verifier")?,
+                        ))
+                    })
                     .collect::<Result<_, BodyError>>()?;
                 Ok(Self::DsseV001 {
                     payload_hash_algorithm: s.payload_hash.algorithm,

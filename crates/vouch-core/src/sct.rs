@@ -120,7 +120,8 @@ pub fn embedded_scts(cert: &Certificate) -> Result<Vec<Sct>, SctError> {
     let Some(value) = cert.extension_value(OID_SCT_LIST) else {
         return Ok(Vec::new());
     };
-    let inner = <&OctetStringRef>::from_der(value).map_err(|_| SctError::Malformed("extension is not an OCTET STRING"))?;
+    let inner = <&OctetStringRef>::from_der(value)
+        .map_err(|_| SctError::Malformed("extension is not an OCTET STRING"))?;
     parse_sct_list(inner.as_bytes())
 }
 
@@ -154,12 +155,18 @@ pub fn precert_tbs_der(cert: &Certificate) -> Result<Vec<u8>, SctError> {
 }
 
 /// The exact bytes an SCT over a precertificate signs (RFC 6962 §3.2, precert_entry).
-pub fn precert_signed_data(sct: &Sct, issuer_key_hash: &[u8; 32], precert_tbs: &[u8]) -> Result<Vec<u8>, SctError> {
-    let tbs_len = u32::try_from(precert_tbs.len()).map_err(|_| SctError::Tbs("TBS too large".into()))?;
+pub fn precert_signed_data(
+    sct: &Sct,
+    issuer_key_hash: &[u8; 32],
+    precert_tbs: &[u8],
+) -> Result<Vec<u8>, SctError> {
+    let tbs_len =
+        u32::try_from(precert_tbs.len()).map_err(|_| SctError::Tbs("TBS too large".into()))?;
     if tbs_len >= 1 << 24 {
         return Err(SctError::Tbs("TBS too large".into()));
     }
-    let ext_len = u16::try_from(sct.extensions.len()).map_err(|_| SctError::Malformed("extensions too long"))?;
+    let ext_len = u16::try_from(sct.extensions.len())
+        .map_err(|_| SctError::Malformed("extensions too long"))?;
     let mut m = Vec::with_capacity(precert_tbs.len() + 64);
     m.push(0); // sct_version v1
     m.push(0); // signature_type certificate_timestamp
@@ -174,7 +181,12 @@ pub fn precert_signed_data(sct: &Sct, issuer_key_hash: &[u8; 32], precert_tbs: &
 }
 
 /// Verify `sct` with the CT log's key over the precertificate built from `cert` and its issuer's SPKI.
-pub fn verify_sct(sct: &Sct, log_key: &PublicKey, issuer_key_hash: &[u8; 32], precert_tbs: &[u8]) -> Result<(), SctError> {
+pub fn verify_sct(
+    sct: &Sct,
+    log_key: &PublicKey,
+    issuer_key_hash: &[u8; 32],
+    precert_tbs: &[u8],
+) -> Result<(), SctError> {
     let msg = precert_signed_data(sct, issuer_key_hash, precert_tbs)?;
     log_key
         .verify(&msg, &sct.signature)

@@ -17,21 +17,27 @@ use serde::{Deserialize, Serialize};
 
 /// The public-good Sigstore trusted root, embedded as the default trust anchor.
 pub const PUBLIC_GOOD_TRUSTED_ROOT: &str = include_str!("../trust/public-good.trusted_root.json");
+/// The public staging Sigstore trusted root (`--staging`).
+pub const STAGING_TRUSTED_ROOT: &str = include_str!("../trust/staging.trusted_root.json");
 /// The public-good TUF root (v16), the anchor for refreshing the trusted root through TUF.
 pub const PUBLIC_GOOD_TUF_ROOT: &str = include_str!("../trust/public-good.tuf-root.json");
 /// The public-good signing configuration (service URLs).
-pub const PUBLIC_GOOD_SIGNING_CONFIG: &str = include_str!("../trust/public-good.signing_config.v0.2.json");
+pub const PUBLIC_GOOD_SIGNING_CONFIG: &str =
+    include_str!("../trust/public-good.signing_config.v0.2.json");
 
 /// Current TrustedRoot media type.
 pub const TRUSTED_ROOT_MEDIA_TYPE_V0_2: &str = "application/vnd.dev.sigstore.trustedroot.v0.2+json";
 /// v0.1 TrustedRoot media type.
 pub const TRUSTED_ROOT_MEDIA_TYPE_V0_1: &str = "application/vnd.dev.sigstore.trustedroot.v0.1+json";
 /// Legacy TrustedRoot media type (still used by the public-good TUF target).
-pub const TRUSTED_ROOT_MEDIA_TYPE_LEGACY: &str = "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
+pub const TRUSTED_ROOT_MEDIA_TYPE_LEGACY: &str =
+    "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
 /// SigningConfig v0.2 media type.
-pub const SIGNING_CONFIG_MEDIA_TYPE_V0_2: &str = "application/vnd.dev.sigstore.signingconfig.v0.2+json";
+pub const SIGNING_CONFIG_MEDIA_TYPE_V0_2: &str =
+    "application/vnd.dev.sigstore.signingconfig.v0.2+json";
 /// ClientTrustConfig media type.
-pub const CLIENT_TRUST_CONFIG_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json";
+pub const CLIENT_TRUST_CONFIG_MEDIA_TYPE: &str =
+    "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json";
 
 /// Errors loading trust material.
 #[derive(Debug, thiserror::Error)]
@@ -132,10 +138,18 @@ pub struct TransparencyLogInstanceJson {
     #[serde(alias = "log_id", default, skip_serializing_if = "Option::is_none")]
     pub log_id: Option<LogId>,
     /// Checkpoint key ID (v0.2 roots).
-    #[serde(alias = "checkpoint_key_id", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "checkpoint_key_id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub checkpoint_key_id: Option<LogId>,
     /// Operator (v0.2 roots).
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub operator: String,
 }
 
@@ -144,10 +158,19 @@ pub struct TransparencyLogInstanceJson {
 #[serde(rename_all = "camelCase")]
 pub struct DistinguishedNameJson {
     /// O=.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub organization: String,
     /// CN=.
-    #[serde(alias = "common_name", default, deserialize_with = "null_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        alias = "common_name",
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub common_name: String,
 }
 
@@ -168,7 +191,11 @@ pub struct CertificateAuthorityJson {
     #[serde(alias = "valid_for", default, skip_serializing_if = "Option::is_none")]
     pub valid_for: Option<TimeRangeJson>,
     /// Operator.
-    #[serde(default, deserialize_with = "null_default", skip_serializing_if = "String::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        skip_serializing_if = "String::is_empty"
+    )]
     pub operator: String,
 }
 
@@ -183,13 +210,21 @@ pub struct TrustedRootJson {
     #[serde(default, deserialize_with = "null_default")]
     pub tlogs: Vec<TransparencyLogInstanceJson>,
     /// Fulcio CAs.
-    #[serde(alias = "certificate_authorities", default, deserialize_with = "null_default")]
+    #[serde(
+        alias = "certificate_authorities",
+        default,
+        deserialize_with = "null_default"
+    )]
     pub certificate_authorities: Vec<CertificateAuthorityJson>,
     /// CT logs.
     #[serde(default, deserialize_with = "null_default")]
     pub ctlogs: Vec<TransparencyLogInstanceJson>,
     /// Timestamp authorities.
-    #[serde(alias = "timestamp_authorities", default, deserialize_with = "null_default")]
+    #[serde(
+        alias = "timestamp_authorities",
+        default,
+        deserialize_with = "null_default"
+    )]
     pub timestamp_authorities: Vec<CertificateAuthorityJson>,
 }
 
@@ -276,7 +311,11 @@ fn rsa_padding(details: &str) -> RsaPadding {
     }
 }
 
-fn load_log(i: usize, kind: &str, l: &TransparencyLogInstanceJson) -> Result<TrustedLog, TrustError> {
+fn load_log(
+    i: usize,
+    kind: &str,
+    l: &TransparencyLogInstanceJson,
+) -> Result<TrustedLog, TrustError> {
     let what = format!("{kind}[{i}] {}", l.base_url);
     let valid_for = l
         .public_key
@@ -291,10 +330,15 @@ fn load_log(i: usize, kind: &str, l: &TransparencyLogInstanceJson) -> Result<Tru
         .filter(|id| !id.is_empty())
         .ok_or_else(|| invalid(&what, "logId is missing"))?;
     // Keys of types we cannot use make the log unusable, not the whole root.
-    let key = if l.public_key.raw_bytes.is_empty() || l.public_key.key_details.starts_with("PKCS1_") {
+    let key = if l.public_key.raw_bytes.is_empty() || l.public_key.key_details.starts_with("PKCS1_")
+    {
         None
     } else {
-        PublicKey::from_spki_der_with(l.public_key.raw_bytes.as_slice(), rsa_padding(&l.public_key.key_details)).ok()
+        PublicKey::from_spki_der_with(
+            l.public_key.raw_bytes.as_slice(),
+            rsa_padding(&l.public_key.key_details),
+        )
+        .ok()
     };
     let origin = origin_from_url(&l.base_url);
     let note_verifier = key
@@ -331,7 +375,9 @@ fn load_chain(what: &str, chain: &X509CertificateChain) -> Result<Vec<Certificat
     chain
         .certificates
         .iter()
-        .map(|c| Certificate::from_der(c.raw_bytes.as_slice()).map_err(|e| invalid(what, e.to_string())))
+        .map(|c| {
+            Certificate::from_der(c.raw_bytes.as_slice()).map_err(|e| invalid(what, e.to_string()))
+        })
         .collect()
 }
 
@@ -350,10 +396,17 @@ impl TrustRoot {
         Self::from_json(PUBLIC_GOOD_TRUSTED_ROOT.as_bytes())
     }
 
+    /// The embedded public staging root.
+    pub fn staging() -> Result<Self, TrustError> {
+        Self::from_json(STAGING_TRUSTED_ROOT.as_bytes())
+    }
+
     /// Verify an already-parsed TrustedRoot.
     pub fn from_parsed(tr: TrustedRootJson) -> Result<Self, TrustError> {
         match tr.media_type.as_str() {
-            TRUSTED_ROOT_MEDIA_TYPE_V0_1 | TRUSTED_ROOT_MEDIA_TYPE_V0_2 | TRUSTED_ROOT_MEDIA_TYPE_LEGACY => {}
+            TRUSTED_ROOT_MEDIA_TYPE_V0_1
+            | TRUSTED_ROOT_MEDIA_TYPE_V0_2
+            | TRUSTED_ROOT_MEDIA_TYPE_LEGACY => {}
             other => return Err(TrustError::MediaType(other.to_string())),
         }
         let tlogs = tr
@@ -379,7 +432,10 @@ impl TrustRoot {
             let chain = load_chain(&what, &ca.cert_chain)?;
             for pair in chain.windows(2) {
                 if !pair[1].is_ca() {
-                    return Err(invalid(&what, format!("{:?} is not a CA certificate", pair[1].subject())));
+                    return Err(invalid(
+                        &what,
+                        format!("{:?} is not a CA certificate", pair[1].subject()),
+                    ));
                 }
                 pair[0]
                     .verify_signed_by(&pair[1])
@@ -399,7 +455,12 @@ impl TrustRoot {
                 .as_ref()
                 .ok_or_else(|| invalid(&what, "validFor is missing"))?
                 .to_range(&what)?;
-            let chain: Vec<Vec<u8>> = ta.cert_chain.certificates.iter().map(|c| c.raw_bytes.0.clone()).collect();
+            let chain: Vec<Vec<u8>> = ta
+                .cert_chain
+                .certificates
+                .iter()
+                .map(|c| c.raw_bytes.0.clone())
+                .collect();
             let verifier = TsaVerifier::new(&chain).map_err(|e| invalid(&what, e.to_string()))?;
             tsas.push(TrustedTsa {
                 uri: ta.uri.clone(),
@@ -475,10 +536,18 @@ pub struct SigningConfig {
     #[serde(alias = "oidc_urls", default, skip_serializing_if = "Vec::is_empty")]
     pub oidc_urls: Vec<Service>,
     /// Rekor instances.
-    #[serde(alias = "rekor_tlog_urls", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        alias = "rekor_tlog_urls",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub rekor_tlog_urls: Vec<Service>,
     /// Rekor selection.
-    #[serde(alias = "rekor_tlog_config", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "rekor_tlog_config",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub rekor_tlog_config: Option<ServiceConfiguration>,
     /// TSAs.
     #[serde(alias = "tsa_urls", default, skip_serializing_if = "Vec::is_empty")]
@@ -527,14 +596,23 @@ mod tests {
         assert_eq!(tr.cas.len(), 2);
         assert!(tr.tlogs.len() >= 2);
         let rekor = tr
-            .tlog_by_id(&crate::encoding::b64_decode("wNI9atQGlz+VWfO6LRygH4QUfY/8W4RFwiT5i5WRgB0=").unwrap())
+            .tlog_by_id(
+                &crate::encoding::b64_decode("wNI9atQGlz+VWfO6LRygH4QUfY/8W4RFwiT5i5WRgB0=")
+                    .unwrap(),
+            )
             .unwrap();
         assert_eq!(rekor.origin, "rekor.sigstore.dev");
         let v2 = tr
-            .tlog_by_id(&crate::encoding::b64_decode("zxGZFVvd0FEmjR8WrFwMdcAJ9vtaY/QXf44Y1wUeP6A=").unwrap())
+            .tlog_by_id(
+                &crate::encoding::b64_decode("zxGZFVvd0FEmjR8WrFwMdcAJ9vtaY/QXf44Y1wUeP6A=")
+                    .unwrap(),
+            )
             .unwrap();
         // The Rekor v2 log ID is the full signed-note key hash.
-        assert_eq!(v2.note_verifier.as_ref().unwrap().key_hash.to_vec(), v2.log_id);
+        assert_eq!(
+            v2.note_verifier.as_ref().unwrap().key_hash.to_vec(),
+            v2.log_id
+        );
         SigningConfig::from_json(PUBLIC_GOOD_SIGNING_CONFIG.as_bytes()).unwrap();
     }
 }

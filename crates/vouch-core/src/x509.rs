@@ -130,9 +130,13 @@ impl Certificate {
     /// Parse a DER certificate.
     pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
         if der.len() > crate::limits::MAX_CERTIFICATE_LEN {
-            return Err(CertError::Malformed(format!("{} bytes is over the limit", der.len())));
+            return Err(CertError::Malformed(format!(
+                "{} bytes is over the limit",
+                der.len()
+            )));
         }
-        let cert = x509_cert::Certificate::from_der(der).map_err(|e| CertError::Malformed(e.to_string()))?;
+        let cert = x509_cert::Certificate::from_der(der)
+            .map_err(|e| CertError::Malformed(e.to_string()))?;
         Ok(Self {
             der: der.to_vec(),
             cert,
@@ -307,11 +311,10 @@ impl Certificate {
             "1.3.101.112" => &signature::ED25519,
             other => return Err(CertError::UnsupportedAlgorithm(other.to_string())),
         };
-        let sig = self
-            .cert
-            .signature()
-            .as_bytes()
-            .ok_or_else(|| CertError::Malformed("signature bit string has unused bits".into()))?;
+        let sig =
+            self.cert.signature().as_bytes().ok_or_else(|| {
+                CertError::Malformed("signature bit string has unused bits".into())
+            })?;
         let tbs = self.tbs_der()?;
         UnparsedPublicKey::new(alg, issuer.spki_der()?)
             .verify(&tbs, sig)
@@ -338,7 +341,12 @@ fn to_instant(t: x509_cert::time::Time) -> Instant {
 /// Validate `leaf` as issued by the trusted `issuer` at time `at`, requiring EKU `eku`
 /// (use [`EKU_CODE_SIGNING`] or [`EKU_TIME_STAMPING`]). Checks the issuer's signature,
 /// the leaf's validity window, key usage/EKU, critical extensions and that it is not a CA.
-pub fn verify_leaf(leaf: &Certificate, issuer: &Certificate, at: Instant, eku: &'static [u8]) -> Result<(), ChainError> {
+pub fn verify_leaf(
+    leaf: &Certificate,
+    issuer: &Certificate,
+    at: Instant,
+    eku: &'static [u8],
+) -> Result<(), ChainError> {
     // Time first: gives a precise structured error.
     leaf.check_valid_at(at)?;
     if leaf.is_ca() {
@@ -354,9 +362,10 @@ pub fn verify_leaf(leaf: &Certificate, issuer: &Certificate, at: Instant, eku: &
     let ee = webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| ChainError::Rejected {
         reason: format!("{e:?}"),
     })?;
-    let anchor = webpki::anchor_from_trusted_cert(&issuer_der).map_err(|e| ChainError::Rejected {
-        reason: format!("trusted CA certificate unusable: {e:?}"),
-    })?;
+    let anchor =
+        webpki::anchor_from_trusted_cert(&issuer_der).map_err(|e| ChainError::Rejected {
+            reason: format!("trusted CA certificate unusable: {e:?}"),
+        })?;
     let secs = u64::try_from(at.secs).unwrap_or(0);
     let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
     ee.verify_for_usage(
@@ -432,7 +441,10 @@ impl FulcioIdentity {
         let mut id = FulcioIdentity::default();
         let prefix = format!("{FULCIO_ARC}.");
         for (oid, _critical, value) in cert.extensions() {
-            let Some(arc) = oid.strip_prefix(&prefix).and_then(|a| a.parse::<u32>().ok()) else {
+            let Some(arc) = oid
+                .strip_prefix(&prefix)
+                .and_then(|a| a.parse::<u32>().ok())
+            else {
                 continue;
             };
             let text = if arc <= 6 {
@@ -473,15 +485,16 @@ impl FulcioIdentity {
                         email = Some(ia5(e));
                     }
                     GeneralName::OtherName(on)
-                        if other.is_none() && on.type_id == ObjectIdentifier::new_unwrap(OID_OTHERNAME_USERNAME) =>
+                        if other.is_none()
+                            && on.type_id
+                                == ObjectIdentifier::new_unwrap(OID_OTHERNAME_USERNAME) =>
                     {
-                        let s = on
-                            .value
-                            .decode_as::<Utf8StringRef<'_>>()
-                            .map_err(|e| CertError::BadExtension {
+                        let s = on.value.decode_as::<Utf8StringRef<'_>>().map_err(|e| {
+                            CertError::BadExtension {
                                 oid: "2.5.29.17".into(),
                                 reason: format!("OtherName value: {e}"),
-                            })?;
+                            }
+                        })?;
                         other = Some(s.as_str().to_string());
                     }
                     _ => {}

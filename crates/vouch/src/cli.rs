@@ -1,0 +1,303 @@
+//! Command-line definitions and dispatch.
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use vouch_core::bundle::Bundle;
+use vouch_core::keys::{HashKind, PublicKey};
+use vouch_core::trust::TrustRoot;
+use vouch_verify::{Artifact, PolicyBuilder, VerificationResult, Verifier, VerifyError};
+
+/// vouch: sign and verify software with Sigstore.
+#[derive(Parser, Debug)]
+#[command(name = "vouch", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Verify a signature bundle over a blob (or over `sha256:<hex>`).
+    VerifyBlob(VerifyBlobArgs),
+    /// Verify an in-toto attestation bundle whose subject is the blob.
+    VerifyBlobAttestation(VerifyAttestationArgs),
+    /// Inspect Sigstore bundles.
+    Bundle {
+        #[command(subcommand)]
+        command: BundleCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BundleCommand {
+    /// Show who signed, which issuer, when, which log and index, and what verifies offline.
+    Inspect {
+        /// The bundle file.
+        bundle: PathBuf,
+        /// Trusted root to check against (default: the embedded public-good root).
+        #[arg(long)]
+        trusted_root: Option<PathBuf>,
+        /// Use the embedded public staging root.
+        #[arg(long)]
+        staging: bool,
+        /// Output format.
+        #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Human-readable text.
+    Text,
+    /// JSON on stdout, for machines.
+    Json,
+}
+
+#[derive(Args, Debug)]
+struct CommonVerify {
+    /// The Sigstore bundle (.sigstore.json). Defaults to <artifact>.sigstore.json.
+    #[arg(long)]
+    bundle: Option<PathBuf>,
+    /// Expected certificate identity (SAN), exact.
+    #[arg(long)]
+    certificate_identity: Option<String>,
+    /// Expected certificate identity (SAN), as a regular expression.
+    #[arg(long)]
+    certificate_identity_regexp: Option<String>,
+    /// Expected OIDC issuer, exact.
+    #[arg(long)]
+    certificate_oidc_issuer: Option<String>,
+    /// Expected OIDC issuer, as a regular expression.
+    #[arg(long)]
+    certificate_oidc_issuer_regexp: Option<String>,
+    /// Expected GitHub workflow trigger (extension 1.3.6.1.4.1.57264.1.2).
+    #[arg(long)]
+    certificate_github_workflow_trigger: Option<String>,
+    /// Expected GitHub workflow SHA (1.3.6.1.4.1.57264.1.3).
+    #[arg(long)]
+    certificate_github_workflow_sha: Option<String>,
+    /// Expected GitHub workflow name (1.3.6.1.4.1.57264.1.4).
+    #[arg(long)]
+    certificate_github_workflow_name: Option<String>,
+    /// Expected GitHub workflow repository (1.3.6.1.4.1.57264.1.5).
+    #[arg(long)]
+    certificate_github_workflow_repository: Option<String>,
+    /// Expected GitHub workflow ref (1.3.6.1.4.1.57264.1.6).
+    #[arg(long)]
+    certificate_github_workflow_ref: Option<String>,
+    /// Verify with this PEM public key instead of a certificate identity.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Trusted root JSON (default: the embedded public-good root).
+    #[arg(long)]
+    trusted_root: Option<PathBuf>,
+    /// Use the embedded public staging root.
+    #[arg(long)]
+    staging: bool,
+    /// Accepted for cosign compatibility: vouch never uses the network to verify.
+    #[arg(long)]
+    offline: bool,
+    /// Require an RFC 3161 timestamp.
+    #[arg(long)]
+    use_signed_timestamps: bool,
+    /// Do not require a transparency log entry (dangerous).
+    #[arg(long)]
+    insecure_ignore_tlog: bool,
+    /// Do not require an embedded SCT (dangerous).
+    #[arg(long)]
+    insecure_ignore_sct: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+struct VerifyBlobArgs {
+    /// The artifact path, or `sha256:<hex>` to verify by digest.
+    artifact: String,
+    #[command(flatten)]
+    common: CommonVerify,
+}
+
+#[derive(Args, Debug)]
+struct VerifyAttestationArgs {
+    /// The attestation subject: a path, or `sha256:<hex>`.
+    artifact: String,
+    /// Expected predicate type: cosign shorthand (slsaprovenance1, spdxjson, cyclonedx, …) or a URI.
+    #[arg(long = "type")]
+    predicate_type: Option<String>,
+    #[command(flatten)]
+    common: CommonVerify,
+}
+
+/// Run the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::VerifyBlob(a) => verify(&a.artifact, &a.common, None),
+        Command::VerifyBlobAttestation(a) => verify(
+            &a.artifact,
+            &a.common,
+            Some(a.predicate_type.unwrap_or_else(|| "custom".into())),
+        ),
+        Command::Bundle {
+            command:
+                BundleCommand::Inspect {
+                    bundle,
+                    trusted_root,
+                    staging,
+                    output,
+                },
+        } => {
+            let trust = load_trust(trusted_root.as_deref(), staging)?;
+            crate::inspect::inspect(&bundle, trust, output)
+        }
+    }
+}
+
+/// Load the trusted root: a file, the staging root, or the embedded public-good root.
+pub fn load_trust(path: Option<&Path>, staging: bool) -> Result<TrustRoot> {
+    match (path, staging) {
+        (Some(p), _) => {
+            let json = std::fs::read(p)
+                .with_context(|| format!("cannot read trusted root {}", p.display()))?;
+            TrustRoot::from_json(&json).with_context(|| format!("trusted root {}", p.display()))
+        }
+        (None, true) => Ok(TrustRoot::staging()?),
+        (None, false) => Ok(TrustRoot::public_good()?),
+    }
+}
+
+/// Parse `sha256:<hex>` (also sha384/sha512) into a digest.
+fn parse_digest(s: &str) -> Option<(HashKind, Vec<u8>)> {
+    let (alg, hex_digest) = s.split_once(':')?;
+    let alg = HashKind::from_name(alg)?;
+    let d = hex::decode(hex_digest).ok()?;
+    (d.len() == alg.len()).then_some((alg, d))
+}
+
+fn verify(artifact: &str, c: &CommonVerify, predicate_type: Option<String>) -> Result<()> {
+    let digest = parse_digest(artifact);
+    let bundle_path = match &c.bundle {
+        Some(b) => b.clone(),
+        None if digest.is_none() => PathBuf::from(format!("{artifact}.sigstore.json")),
+        None => bail!("--bundle is required when verifying a digest"),
+    };
+    let trust = load_trust(c.trusted_root.as_deref(), c.staging)?;
+    let mut pb = PolicyBuilder::new()
+        .insecure_ignore_tlog(c.insecure_ignore_tlog)
+        .insecure_ignore_sct(c.insecure_ignore_sct)
+        .use_signed_timestamps(c.use_signed_timestamps);
+    if c.insecure_ignore_tlog || c.insecure_ignore_sct {
+        eprintln!("warning: insecure option in use: verification is weakened");
+    }
+    if let Some(k) = &c.key {
+        let pem = std::fs::read_to_string(k)
+            .with_context(|| format!("cannot read key {}", k.display()))?;
+        let key = PublicKey::from_pem(&pem).with_context(|| format!("key {}", k.display()))?;
+        pb = pb.key(key);
+    }
+    if let Some(v) = &c.certificate_identity {
+        pb = pb.certificate_identity(v);
+    }
+    if let Some(v) = &c.certificate_identity_regexp {
+        pb = pb.certificate_identity_regexp(v);
+    }
+    if let Some(v) = &c.certificate_oidc_issuer {
+        pb = pb.certificate_oidc_issuer(v);
+    }
+    if let Some(v) = &c.certificate_oidc_issuer_regexp {
+        pb = pb.certificate_oidc_issuer_regexp(v);
+    }
+    for (arc, v) in [
+        (2, &c.certificate_github_workflow_trigger),
+        (3, &c.certificate_github_workflow_sha),
+        (4, &c.certificate_github_workflow_name),
+        (5, &c.certificate_github_workflow_repository),
+        (6, &c.certificate_github_workflow_ref),
+    ] {
+        if let Some(v) = v {
+            pb = pb.require_extension(arc, v);
+        }
+    }
+    if let Some(t) = predicate_type {
+        pb = pb.predicate_type(t);
+    }
+    let policy = pb.build()?;
+    let bundle_json = std::fs::read(&bundle_path)
+        .with_context(|| format!("cannot read bundle {}", bundle_path.display()))?;
+    let bundle = Bundle::from_json(&bundle_json)
+        .with_context(|| format!("bundle {}", bundle_path.display()))?;
+    let verifier = Verifier::new(trust);
+    let artifact_bytes;
+    let art = match &digest {
+        Some((alg, d)) => Artifact::Digest {
+            algorithm: *alg,
+            digest: d,
+        },
+        None => {
+            artifact_bytes = std::fs::read(artifact)
+                .with_context(|| format!("cannot read artifact {artifact}"))?;
+            Artifact::Bytes(&artifact_bytes)
+        }
+    };
+    let result = verifier.verify(&bundle, art, &policy)?;
+    report(&result, c.output)
+}
+
+fn report(r: &VerificationResult, output: OutputFormat) -> Result<()> {
+    match output {
+        OutputFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(r)?);
+        }
+        OutputFormat::Text => {
+            if let Some(id) = &r.identity {
+                eprintln!(
+                    "Verified signer: {} (issuer {})",
+                    id.san.as_deref().unwrap_or("?"),
+                    id.issuer.as_deref().unwrap_or("?")
+                );
+            } else {
+                eprintln!("Verified signer: {} public key", r.key);
+            }
+            for e in &r.tlog_entries {
+                eprintln!("Transparency log: {} index {}", e.log, e.log_index);
+            }
+            for t in &r.timestamps {
+                let src = match &t.source {
+                    vouch_verify::TimeSource::Tlog { log } => format!("log {log}"),
+                    vouch_verify::TimeSource::TimestampAuthority { uri } => format!("TSA {uri}"),
+                };
+                eprintln!("Signed at: {} ({src})", t.time);
+            }
+            eprintln!("Verified OK");
+        }
+    }
+    Ok(())
+}
+
+/// A one-line hint for errors users commonly hit.
+pub fn hint_for(e: &anyhow::Error) -> Option<String> {
+    let v = e.downcast_ref::<VerifyError>()?;
+    Some(match v {
+        VerifyError::Identity(_) => {
+            "the bundle was signed by someone else, or the expected identity is spelled differently; run `vouch bundle inspect` to see who signed".into()
+        }
+        VerifyError::TlogThreshold { .. } | VerifyError::NoCaAtTime { .. } => {
+            "the bundle may come from another Sigstore instance: pass its trusted root with --trusted-root (or --staging)".into()
+        }
+        VerifyError::KeyRequired { .. } => "pass the signer's public key with --key cosign.pub".into(),
+        VerifyError::Signature { .. } | VerifyError::MessageDigestMismatch { .. } | VerifyError::SubjectMismatch { .. } => {
+            "the artifact is not the one that was signed".into()
+        }
+        VerifyError::Entry { .. } => "the transparency log evidence in the bundle is inconsistent or tampered with".into(),
+        _ => return None,
+    })
+}
+
+#[allow(dead_code)]
+fn _unused(_: anyhow::Error) -> anyhow::Error {
+    anyhow!("unused")
+}
