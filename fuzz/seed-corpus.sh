@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Build seed corpora for every fuzz target under fuzz/corpus/<target>/ from the shared test data
+# (sigstore-conformance bundles and trusted roots). Needs only python3 (stdlib json/base64).
+#
+#   fuzz/seed-corpus.sh [TESTDATA_DIR]      # default: $VOUCH_TESTDATA or ../../shared/testdata
+#
+# Files are named by the SHA-1 of their content (like libFuzzer), so reruns are idempotent.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+testdata="${1:-${VOUCH_TESTDATA:-$here/../../shared/testdata}}"
+if [ ! -d "$testdata" ]; then
+    echo "seed-corpus.sh: test data not found at $testdata" >&2
+    exit 1
+fi
+
+exec python3 - "$testdata" "$here/corpus" <<'PY'
+import base64, hashlib, json, os, struct, sys
+
+testdata, out = sys.argv[1], sys.argv[2]
+targets = ["bundle_json", "verify_bundle", "certificate", "checkpoint",
+           "tsa_token", "rekor_body", "trusted_root"]
+counts = {t: 0 for t in targets}
+
+def put(target, data):
+    if isinstance(data, str):
+        data = data.encode()
+    d = os.path.join(out, target)
+    os.makedirs(d, exist_ok=True)
+    p = os.path.join(d, hashlib.sha1(data).hexdigest())
+    if not os.path.exists(p):
+        with open(p, "wb") as f:
+            f.write(data)
+        counts[target] += 1
+
+def b64(s):
+    try:
+        return base64.b64decode(s + "=" * (-len(s) % 4), validate=False)
+    except Exception:
+        return None
+
+def files(top, name):
+    for dirpath, _, names in sorted(os.walk(top)):
+        for n in sorted(names):
+            if n == name or (name.startswith("*") and n.endswith(name[1:])):
+                yield os.path.join(dirpath, n)
+
+def certs_of_root(tr):
+    for key in ("certificateAuthorities", "timestampAuthorities"):
+        for ca in tr.get(key) or []:
+            for c in ((ca.get("certChain") or {}).get("certificates")) or []:
+                yield c.get("rawBytes", "")
+
+def body_certs(body):
+    """DER certificates inside a Rekor body (v2 rawBytes, v1 base64 PEM)."""
+    try:
+        spec = json.loads(body).get("spec") or {}
+    except ValueError:
+        return
+    stack = [spec]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str) and len(v) > 200:
+            d = b64(v)
+            if not d:
+                continue
+            if d.startswith(b"0\x82"):
+                yield d
+            elif d.startswith(b"-----BEGIN CERTIFICATE-----"):
+                lines = d.decode("ascii", "replace").splitlines()
+                der = b64("".join(l for l in lines if not l.startswith("-----")))
+                if der:
+                    yield der
+
+
+# Trusted roots (and the certificates they carry).
+for p in files(testdata, "*trusted_root.json"):
+    raw = open(p, "rb").read()
+    put("trusted_root", raw)
+    try:
+        tr = json.loads(raw)
+    except ValueError:
+        continue
+    for rb in certs_of_root(tr):
+        der = b64(rb)
+        if der:
+            put("certificate", der)
+for p in files(testdata, "*signing_config*.json"):
+    put("trusted_root", open(p, "rb").read())
+
+# Bundles and everything nested in them.
+for p in files(testdata, "bundle.sigstore.json"):
+    raw = open(p, "rb").read()
+    put("bundle_json", raw)
+    put("verify_bundle", raw)
+    try:
+        b = json.loads(raw)
+    except ValueError:
+        continue  # deliberately malformed JSON: a seed for the JSON targets only
+    vm = b.get("verificationMaterial") or {}
+    ders = []
+    if vm.get("certificate"):
+        ders.append(vm["certificate"].get("rawBytes", ""))
+    for c in ((vm.get("x509CertificateChain") or {}).get("certificates")) or []:
+        ders.append(c.get("rawBytes", ""))
+    for rb in ders:
+        der = b64(rb)
+        if der:
+            put("certificate", der)
+    sig = None
+    if b.get("messageSignature"):
+        sig = b64(b["messageSignature"].get("signature", ""))
+    elif b.get("dsseEnvelope"):
+        sigs = b["dsseEnvelope"].get("signatures") or []
+        if sigs:
+            sig = b64(sigs[0].get("sig", ""))
+        payload = b64(b["dsseEnvelope"].get("payload", ""))
+        if payload:
+            put("bundle_json", payload)  # in-toto statement (Statement::from_json)
+    for e in vm.get("tlogEntries") or []:
+        body = b64(e.get("canonicalizedBody", ""))
+        if body:
+            put("rekor_body", body)
+            for der in body_certs(body):
+                put("certificate", der)
+        cp = ((e.get("inclusionProof") or {}).get("checkpoint") or {}).get("envelope")
+        if cp:
+            put("checkpoint", cp)
+            # The checkpoint text alone (up to the blank line before the signatures).
+            i = cp.rfind("\n\n")
+            if i >= 0:
+                put("checkpoint", cp[: i + 1])
+    tsd = (vm.get("timestampVerificationData") or {}).get("rfc3161Timestamps") or []
+    for t in tsd:
+        der = b64(t.get("signedTimestamp", ""))
+        if not der:
+            continue
+        put("tsa_token", der)  # raw DER: exercises parse_timestamp_response
+        if sig is not None and len(sig) < 65536:
+            put("tsa_token", struct.pack(">H", len(sig)) + sig + der)
+
+for t in targets:
+    d = os.path.join(out, t)
+    n = len(os.listdir(d)) if os.path.isdir(d) else 0
+    print(f"{t:14} {n:4} seeds ({counts[t]} new)")
+PY

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The project's test command (the README's second set-up command; CI runs it through .ci/run).
+# Formatting, lints, every test of the workspace (including the cross-check against
+# sigstore-rust's independent verifier), and the conformance suite through the CLI entrypoint.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ ! -d ../shared/testdata ]]; then
+  echo "note: ../shared/testdata is absent: conformance, mutation and cross-check tests will print SKIP" >&2
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy (all targets, -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test (workspace, incl. cross-check)"
+cargo test --workspace --locked -- --nocapture 2>&1 | tee /tmp/vouch-test.log | grep -E '^(test |running|test result|conformance|cross-check|[0-9]+ (cases|mutants)|SKIP|ok   .*_fail.*rejected)' || true
+# tee hides cargo's exit status: re-derive it from the log.
+if grep -qE '^test result: FAILED|^error(\[|:)' /tmp/vouch-test.log; then
+  echo "tests FAILED; full log in /tmp/vouch-test.log" >&2
+  grep -E 'panicked|FAILED|^error' -A20 /tmp/vouch-test.log | head -150 >&2
+  exit 1
+fi
+echo "== all tests passed"
