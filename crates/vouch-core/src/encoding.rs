@@ -13,6 +13,10 @@ use std::fmt;
 /// Decode base64 leniently: standard or URL-safe alphabet, padded or not; line breaks
 /// (`\r`, `\n`) are skipped, as Go's and Python's decoders do.
 pub fn b64_decode(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    // Fast path: canonical standard base64, what nearly every producer writes.
+    if let Ok(v) = STANDARD.decode(s) {
+        return Ok(v);
+    }
     let unwrapped;
     let s = if s.contains(['\r', '\n']) {
         unwrapped = s.replace(['\r', '\n'], "");

@@ -9,13 +9,14 @@ use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
 use der::Decode;
 use spki::SubjectPublicKeyInfoRef;
 
-const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
-const OID_P256: &str = "1.2.840.10045.3.1.7";
-const OID_P384: &str = "1.3.132.0.34";
-const OID_P521: &str = "1.3.132.0.35";
-const OID_ED25519: &str = "1.3.101.112";
-const OID_RSA: &str = "1.2.840.113549.1.1.1";
-const OID_RSA_PSS: &str = "1.2.840.113549.1.1.10";
+use der::asn1::ObjectIdentifier as Oid;
+
+const OID_EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
+const OID_P256: Oid = Oid::new_unwrap("1.2.840.10045.3.1.7");
+const OID_P384: Oid = Oid::new_unwrap("1.3.132.0.34");
+const OID_P521: Oid = Oid::new_unwrap("1.3.132.0.35");
+const OID_ED25519: Oid = Oid::new_unwrap("1.3.101.112");
+const OID_RSA: Oid = Oid::new_unwrap("1.2.840.113549.1.1.1");
 
 /// The key types Sigstore uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,25 +162,27 @@ impl PublicKey {
     pub fn from_spki_der_with(der: &[u8], rsa_padding: RsaPadding) -> Result<Self, KeyError> {
         let spki = SubjectPublicKeyInfoRef::from_der(der)
             .map_err(|e| KeyError::Malformed(e.to_string()))?;
-        let alg = spki.algorithm.oid.to_string();
-        let kind = match alg.as_str() {
-            OID_EC_PUBLIC_KEY => {
-                let curve = spki
-                    .algorithm
-                    .parameters_oid()
-                    .map_err(|_| KeyError::Malformed("EC key without named curve".into()))?
-                    .to_string();
-                match curve.as_str() {
-                    OID_P256 => KeyKind::EcdsaP256,
-                    OID_P384 => KeyKind::EcdsaP384,
-                    OID_P521 => KeyKind::EcdsaP521,
-                    other => return Err(KeyError::Unsupported(format!("EC curve {other}"))),
-                }
+        let alg = spki.algorithm.oid;
+        let kind = if alg == OID_EC_PUBLIC_KEY {
+            let curve = spki
+                .algorithm
+                .parameters_oid()
+                .map_err(|_| KeyError::Malformed("EC key without named curve".into()))?;
+            if curve == OID_P256 {
+                KeyKind::EcdsaP256
+            } else if curve == OID_P384 {
+                KeyKind::EcdsaP384
+            } else if curve == OID_P521 {
+                KeyKind::EcdsaP521
+            } else {
+                return Err(KeyError::Unsupported(format!("EC curve {curve}")));
             }
-            OID_ED25519 => KeyKind::Ed25519,
-            OID_RSA => KeyKind::Rsa,
-            OID_RSA_PSS => return Err(KeyError::Unsupported("RSASSA-PSS SPKI".into())),
-            other => return Err(KeyError::Unsupported(other.to_string())),
+        } else if alg == OID_ED25519 {
+            KeyKind::Ed25519
+        } else if alg == OID_RSA {
+            KeyKind::Rsa
+        } else {
+            return Err(KeyError::Unsupported(format!("public key algorithm {alg}")));
         };
         let alg = default_algorithm(kind, rsa_padding);
         let parsed = ParsedPublicKey::new(alg, der).map_err(|e| KeyError::Rejected {
@@ -354,12 +357,13 @@ pub fn pem_blocks(pem: &str) -> Result<Vec<(String, Vec<u8>)>, KeyError> {
         let end = body_start
             .find(&end_marker)
             .ok_or_else(|| KeyError::Pem(format!("missing {end_marker}")))?;
-        let body: String = body_start[..end]
-            .lines()
-            .filter(|l| !l.contains(':'))
-            .flat_map(|l| l.chars())
-            .filter(|c| !c.is_whitespace())
-            .collect();
+        let mut body = String::with_capacity(end);
+        for line in body_start[..end].lines() {
+            // Skip RFC 1421 headers such as `Proc-Type:`.
+            if !line.contains(':') {
+                body.push_str(line.trim());
+            }
+        }
         let der = crate::encoding::b64_decode(&body)
             .map_err(|e| KeyError::Pem(format!("bad base64 in {label}: {e}")))?;
         out.push((label.to_string(), der));

@@ -125,6 +125,14 @@ pub fn embedded_scts(cert: &Certificate) -> Result<Vec<Sct>, SctError> {
     parse_sct_list(inner.as_bytes())
 }
 
+/// A certificate split into its three top-level fields, unparsed.
+#[derive(Sequence)]
+struct RawCertificate<'a> {
+    tbs: AnyRef<'a>,
+    _algorithm: AnyRef<'a>,
+    _signature: AnyRef<'a>,
+}
+
 /// TBSCertificate with every field kept opaque, so extensions can be edited and the rest re-encoded byte for byte.
 #[derive(Sequence)]
 struct OpaqueTbs<'a> {
@@ -146,10 +154,12 @@ struct OpaqueTbs<'a> {
 
 /// DER of the certificate's TBS with the SCT list extension removed (what the CT log signed).
 pub fn precert_tbs_der(cert: &Certificate) -> Result<Vec<u8>, SctError> {
-    let tbs = cert.tbs_der().map_err(|e| SctError::Tbs(e.to_string()))?;
-    let mut opaque = OpaqueTbs::from_der(&tbs).map_err(|e| SctError::Tbs(e.to_string()))?;
+    // Slice the TBS out of the original DER rather than re-encoding the parsed certificate.
+    let raw = RawCertificate::from_der(cert.der()).map_err(|e| SctError::Tbs(e.to_string()))?;
+    let mut opaque: OpaqueTbs<'_> = raw.tbs.decode_as().map_err(|e: der::Error| SctError::Tbs(e.to_string()))?;
+    let sct_oid = der::asn1::ObjectIdentifier::new_unwrap(OID_SCT_LIST);
     if let Some(exts) = opaque.extensions.as_mut() {
-        exts.retain(|e| e.extn_id.to_string() != OID_SCT_LIST);
+        exts.retain(|e| e.extn_id != sct_oid);
     }
     opaque.to_der().map_err(|e| SctError::Tbs(e.to_string()))
 }

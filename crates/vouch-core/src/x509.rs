@@ -26,6 +26,25 @@ pub const FULCIO_ARC: &str = "1.3.6.1.4.1.57264.1";
 pub const OID_OTHERNAME_USERNAME: &str = "1.3.6.1.4.1.57264.1.7";
 /// Embedded SCT list extension.
 pub const OID_SCT_LIST: &str = "1.3.6.1.4.1.11129.2.4.2";
+/// Subject alternative name extension.
+const OID_SAN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
+/// DER body of the Fulcio arc 1.3.6.1.4.1.57264.1 (without tag and length).
+const FULCIO_ARC_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x01];
+
+/// If `oid` is `1.3.6.1.4.1.57264.1.<n>`, return `n` (without formatting the OID).
+fn fulcio_arc(oid: &ObjectIdentifier) -> Option<u32> {
+    let rest = oid.as_bytes().strip_prefix(FULCIO_ARC_DER)?;
+    let mut n: u32 = 0;
+    for (i, b) in rest.iter().enumerate() {
+        n = n.checked_mul(128)?.checked_add(u32::from(b & 0x7f))?;
+        let last = b & 0x80 == 0;
+        if last != (i + 1 == rest.len()) {
+            return None;
+        }
+    }
+    (!rest.is_empty()).then_some(n)
+}
+
 /// CT precertificate poison extension.
 pub const OID_CT_POISON: &str = "1.3.6.1.4.1.11129.2.4.3";
 
@@ -242,23 +261,29 @@ impl Certificate {
     }
 
     /// Extensions as (OID, critical, value bytes).
-    pub fn extensions(&self) -> impl Iterator<Item = (String, bool, &[u8])> {
+    pub fn extensions(&self) -> impl Iterator<Item = (&ObjectIdentifier, bool, &[u8])> {
         self.cert
             .tbs_certificate()
             .extensions()
             .into_iter()
             .flatten()
-            .map(|e| (e.extn_id.to_string(), e.critical, e.extn_value.as_bytes()))
+            .map(|e| (&e.extn_id, e.critical, e.extn_value.as_bytes()))
+    }
+
+    /// Value bytes of the extension with `oid` (dotted form), if present.
+    pub fn extension_value(&self, oid: &str) -> Option<&[u8]> {
+        let oid = ObjectIdentifier::new(oid).ok()?;
+        self.extension_value_oid(&oid)
     }
 
     /// Value bytes of the extension with `oid`, if present.
-    pub fn extension_value(&self, oid: &str) -> Option<&[u8]> {
+    pub fn extension_value_oid(&self, oid: &ObjectIdentifier) -> Option<&[u8]> {
         self.cert
             .tbs_certificate()
             .extensions()
             .into_iter()
             .flatten()
-            .find(|e| e.extn_id.to_string() == oid)
+            .find(|e| &e.extn_id == oid)
             .map(|e| e.extn_value.as_bytes())
     }
 
@@ -289,7 +314,9 @@ impl Certificate {
             .get_extension::<ExtendedKeyUsage>()
             .ok()
             .flatten()
-            .is_some_and(|(_, eku)| eku.0.iter().any(|o| o.to_string() == oid))
+            .is_some_and(|(_, eku)| {
+                ObjectIdentifier::new(oid).is_ok_and(|want| eku.0.iter().any(|o| *o == want))
+            })
     }
 
     /// Verify that `issuer` signed this certificate (signature only, no other checks).
@@ -439,25 +466,21 @@ pub fn fulcio_extension_name(arc: u32) -> &'static str {
 impl FulcioIdentity {
     fn from_certificate(cert: &Certificate) -> Result<Self, CertError> {
         let mut id = FulcioIdentity::default();
-        let prefix = format!("{FULCIO_ARC}.");
         for (oid, _critical, value) in cert.extensions() {
-            let Some(arc) = oid
-                .strip_prefix(&prefix)
-                .and_then(|a| a.parse::<u32>().ok())
-            else {
+            let Some(arc) = fulcio_arc(oid) else {
                 continue;
             };
             let text = if arc <= 6 {
                 // Legacy extensions: raw UTF-8 bytes, no DER wrapper.
                 String::from_utf8(value.to_vec()).map_err(|_| CertError::BadExtension {
-                    oid: oid.clone(),
+                    oid: oid.to_string(),
                     reason: "not UTF-8".into(),
                 })?
             } else {
                 Utf8StringRef::from_der(value)
                     .map(|s| s.as_str().to_string())
                     .map_err(|e| CertError::BadExtension {
-                        oid: oid.clone(),
+                        oid: oid.to_string(),
                         reason: e.to_string(),
                     })?
             };
@@ -468,7 +491,7 @@ impl FulcioIdentity {
             .get(&8)
             .or_else(|| id.extensions.get(&1))
             .cloned();
-        if let Some(san_der) = cert.extension_value("2.5.29.17") {
+        if let Some(san_der) = cert.extension_value_oid(&OID_SAN) {
             let san = SubjectAltName::from_der(san_der).map_err(|e| CertError::BadExtension {
                 oid: "2.5.29.17".into(),
                 reason: e.to_string(),
