@@ -182,9 +182,14 @@ impl Certificate {
         &self.cert
     }
 
-    /// Subject DN in RFC 4514 form.
+    /// Subject DN in RFC 4514 form; Fulcio leaves have an empty subject, shown by serial instead.
     pub fn subject(&self) -> String {
-        self.cert.tbs_certificate().subject().to_string()
+        let s = self.cert.tbs_certificate().subject().to_string();
+        if s.is_empty() {
+            format!("(empty subject, serial {})", self.serial_hex())
+        } else {
+            s
+        }
     }
 
     /// Issuer DN in RFC 4514 form.
