@@ -156,7 +156,10 @@ struct OpaqueTbs<'a> {
 pub fn precert_tbs_der(cert: &Certificate) -> Result<Vec<u8>, SctError> {
     // Slice the TBS out of the original DER rather than re-encoding the parsed certificate.
     let raw = RawCertificate::from_der(cert.der()).map_err(|e| SctError::Tbs(e.to_string()))?;
-    let mut opaque: OpaqueTbs<'_> = raw.tbs.decode_as().map_err(|e: der::Error| SctError::Tbs(e.to_string()))?;
+    let mut opaque: OpaqueTbs<'_> = raw
+        .tbs
+        .decode_as()
+        .map_err(|e: der::Error| SctError::Tbs(e.to_string()))?;
     let sct_oid = der::asn1::ObjectIdentifier::new_unwrap(OID_SCT_LIST);
     if let Some(exts) = opaque.extensions.as_mut() {
         exts.retain(|e| e.extn_id != sct_oid);

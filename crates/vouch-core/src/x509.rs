@@ -320,7 +320,7 @@ impl Certificate {
             .ok()
             .flatten()
             .is_some_and(|(_, eku)| {
-                ObjectIdentifier::new(oid).is_ok_and(|want| eku.0.iter().any(|o| *o == want))
+                ObjectIdentifier::new(oid).is_ok_and(|want| eku.0.contains(&want))
             })
     }
 

@@ -23,8 +23,17 @@ fn testdata() -> Option<std::path::PathBuf> {
 /// in canonical form, drop empty/default members, and fractional-second `.000` suffixes.
 fn normalize(v: &Value, key: &str) -> Option<Value> {
     const BYTES: &[&str] = &[
-        "rawBytes", "keyId", "signature", "digest", "signedEntryTimestamp", "rootHash",
-        "canonicalizedBody", "signedTimestamp", "payload", "sig", "hashes",
+        "rawBytes",
+        "keyId",
+        "signature",
+        "digest",
+        "signedEntryTimestamp",
+        "rootHash",
+        "canonicalizedBody",
+        "signedTimestamp",
+        "payload",
+        "sig",
+        "hashes",
     ];
     match v {
         Value::Null => None,
@@ -69,7 +78,9 @@ fn bundles_roundtrip() {
     for e in std::fs::read_dir(&dir).unwrap() {
         let p = e.unwrap().path().join("bundle.sigstore.json");
         let Ok(raw) = std::fs::read(&p) else { continue };
-        let Ok(b) = Bundle::from_json(&raw) else { continue }; // malformed cases
+        let Ok(b) = Bundle::from_json(&raw) else {
+            continue;
+        }; // malformed cases
         let original: Value = serde_json::from_slice(&raw).unwrap();
         let written: Value = serde_json::from_str(&b.to_json().unwrap()).unwrap();
         assert_eq!(
@@ -109,7 +120,12 @@ fn trusted_roots_roundtrip() {
         let tr: TrustedRootJson = serde_json::from_slice(&raw).unwrap();
         let original: Value = serde_json::from_slice(&raw).unwrap();
         let written = serde_json::to_value(&tr).unwrap();
-        assert_eq!(normalize(&original, ""), normalize(&written, ""), "{} does not round-trip", p.display());
+        assert_eq!(
+            normalize(&original, ""),
+            normalize(&written, ""),
+            "{} does not round-trip",
+            p.display()
+        );
     }
     println!("{} trusted roots round-trip", files.len());
 }

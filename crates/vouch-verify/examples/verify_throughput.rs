@@ -14,7 +14,9 @@ use vouch_verify::{Artifact, PolicyBuilder, Verifier};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 7 {
-        eprintln!("usage: verify_throughput TRUSTED_ROOT BUNDLE ARTIFACT IDENTITY ISSUER ITERATIONS");
+        eprintln!(
+            "usage: verify_throughput TRUSTED_ROOT BUNDLE ARTIFACT IDENTITY ISSUER ITERATIONS"
+        );
         std::process::exit(2);
     }
     let root = std::fs::read(&args[1]).expect("read trusted root");
@@ -45,6 +47,14 @@ fn main() {
     lat.sort();
     let pct = |p: f64| lat[((lat.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1e6;
     println!("iterations={iterations} total_s={:.3}", total.as_secs_f64());
-    println!("latency_us p50={:.1} p90={:.1} p99={:.1}", pct(0.5), pct(0.9), pct(0.99));
-    println!("verifications_per_sec={:.0}", iterations as f64 / total.as_secs_f64());
+    println!(
+        "latency_us p50={:.1} p90={:.1} p99={:.1}",
+        pct(0.5),
+        pct(0.9),
+        pct(0.99)
+    );
+    println!(
+        "verifications_per_sec={:.0}",
+        iterations as f64 / total.as_secs_f64()
+    );
 }

@@ -77,6 +77,14 @@ pub enum EntryError {
         /// Root in the proof, hex.
         proof_root: String,
     },
+    /// A Rekor v2 proof names another leaf than the entry.
+    #[error("inclusion proof is for log index {proof}, but the entry is at {entry}")]
+    IndexMismatch {
+        /// Top-level log index.
+        entry: i64,
+        /// Index in the proof.
+        proof: i64,
+    },
     /// The inclusion proof does not verify.
     #[error("inclusion proof: {0}")]
     Inclusion(#[from] ProofError),

@@ -594,6 +594,22 @@ impl Verifier {
                 )
             } else {
                 // Rekor v2: the top-level index; size and root from the verified checkpoint.
+                // The proof repeats them unsigned: refuse a proof that disagrees.
+                let proof_size = u64::try_from(proof.tree_size.0).unwrap_or(u64::MAX);
+                if proof.root_hash.as_slice() != cp.root_hash || proof_size != cp.size {
+                    return Err(EntryError::CheckpointMismatch {
+                        checkpoint_size: cp.size,
+                        checkpoint_root: hex::encode(cp.root_hash),
+                        proof_size,
+                        proof_root: hex::encode(proof.root_hash.as_slice()),
+                    });
+                }
+                if proof.log_index.0 != e.log_index.0 {
+                    return Err(EntryError::IndexMismatch {
+                        entry: e.log_index.0,
+                        proof: proof.log_index.0,
+                    });
+                }
                 (
                     u64::try_from(e.log_index.0).unwrap_or(u64::MAX),
                     cp.size,

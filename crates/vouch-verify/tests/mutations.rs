@@ -10,7 +10,10 @@
 //! (`EntryError::SignatureMismatch` / `KeyMismatch`). To exercise the later checks too, bundles
 //! that carry an RFC 3161 timestamp are also mutated in a "no-tlog" form (tlog entries removed,
 //! policy `insecure_ignore_tlog`), where the same corruptions must hit the TSA imprint, the
-//! certificate chain or the artifact signature instead.
+//! certificate chain or the artifact signature instead; key-signed bundles additionally in a
+//! "bare" form (no tlog entries, no timestamps) that leaves only the artifact signature. The
+//! trusted root is mutated too (anchors removed, keys replaced, validity moved to the future) so
+//! that the CA, CT log (SCT), TSA and tlog trust checks are each shown to bite.
 //!
 //! Each mutant lists its acceptable variant(s) in its `accept!` pattern; the pattern text is
 //! printed when a mutant is accepted or rejected for the wrong reason.
@@ -25,12 +28,12 @@ use vouch_core::bundle::BundleError;
 use vouch_core::keys::{HashKind, PublicKey};
 use vouch_core::merkle::ProofError;
 use vouch_core::note::NoteError;
+use vouch_core::trust::{PUBLIC_GOOD_TRUSTED_ROOT, TrustRoot};
 use vouch_core::tsa::TimestampError;
-use vouch_core::trust::TrustRoot;
 use vouch_core::x509::Certificate;
 use vouch_verify::{
-    Artifact, EntryError, IdentityError, Policy, PolicyBuilder, VerificationResult, VerifyError,
-    Verifier,
+    Artifact, EntryError, IdentityError, Policy, PolicyBuilder, VerificationResult, Verifier,
+    VerifyError,
 };
 
 const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
@@ -96,12 +99,15 @@ enum Pol {
     Identity(String),
     Issuer(String),
     Key(PublicKey),
+    KeyIgnoreTlog(PublicKey),
 }
 
 enum Trust {
     Case,
     PublicGood,
     Staging,
+    /// A mutated trusted root.
+    Json(Vec<u8>),
 }
 
 enum Art {
@@ -131,7 +137,6 @@ fn mutant(name: impl Into<String>, bundle: Value, expect: Expect) -> Mutant {
 }
 
 struct Case {
-    name: String,
     bundle: Value,
     trusted_root: Option<Vec<u8>>,
     artifact: Vec<u8>,
@@ -146,7 +151,6 @@ impl Case {
         let read = |n: &str| std::fs::read(d.join(n)).ok();
         let text = |n: &str| read(n).map(|b| String::from_utf8(b).unwrap().trim().to_string());
         Case {
-            name: name.to_string(),
             bundle: serde_json::from_slice(&read("bundle.sigstore.json").unwrap()).unwrap(),
             trusted_root: read("trusted_root.json"),
             artifact: read("artifact").unwrap_or_else(|| std::fs::read(dir.join("a.txt")).unwrap()),
@@ -162,6 +166,16 @@ impl Case {
             (Trust::Case, Some(j)) => TrustRoot::from_json(j).unwrap(),
             (Trust::Case, None) | (Trust::PublicGood, _) => TrustRoot::public_good().unwrap(),
             (Trust::Staging, _) => TrustRoot::staging().unwrap(),
+            (Trust::Json(j), _) => TrustRoot::from_json(j)
+                .unwrap_or_else(|e| unreachable!("mutated trusted root does not load: {e}")),
+        }
+    }
+
+    /// The case's trusted root JSON.
+    fn trust_json(&self) -> Value {
+        match &self.trusted_root {
+            Some(j) => serde_json::from_slice(j).unwrap(),
+            None => serde_json::from_str(PUBLIC_GOOD_TRUSTED_ROOT).unwrap(),
         }
     }
 
@@ -173,12 +187,17 @@ impl Case {
         };
         let b = match (p, &self.key) {
             (Pol::Case, Some(k)) => PolicyBuilder::new().key(k.clone()),
-            (Pol::IgnoreTlog, Some(k)) => PolicyBuilder::new().key(k.clone()).insecure_ignore_tlog(true),
+            (Pol::IgnoreTlog, Some(k)) => PolicyBuilder::new()
+                .key(k.clone())
+                .insecure_ignore_tlog(true),
             (Pol::Case, None) => ids(&self.identity, &self.issuer),
             (Pol::IgnoreTlog, None) => ids(&self.identity, &self.issuer).insecure_ignore_tlog(true),
             (Pol::Identity(id), _) => ids(id, &self.issuer),
             (Pol::Issuer(iss), _) => ids(&self.identity, iss),
             (Pol::Key(k), _) => PolicyBuilder::new().key(k.clone()),
+            (Pol::KeyIgnoreTlog(k), _) => PolicyBuilder::new()
+                .key(k.clone())
+                .insecure_ignore_tlog(true),
         };
         b.build().unwrap()
     }
@@ -305,7 +324,10 @@ fn not_before_digit(der: &[u8]) -> usize {
     p = skip(der, p); // signature algorithm
     p = skip(der, p); // issuer
     let (validity, _) = tlv(der, p);
-    assert!(matches!(der[validity], 0x17 | 0x18), "notBefore is not a time");
+    assert!(
+        matches!(der[validity], 0x17 | 0x18),
+        "notBefore is not a time"
+    );
     let (nb, len) = tlv(der, validity);
     assert_eq!(der[nb + len - 1], b'Z');
     nb + len - 2
@@ -369,7 +391,10 @@ fn mutants(c: &Case) -> Vec<Mutant> {
         .pointer(tsa_ptr)
         .and_then(Value::as_array)
         .map_or(0, Vec::len);
-    let is_rekor2 = entry.pointer("/kindVersion/version").and_then(Value::as_str) == Some("0.0.2")
+    let is_rekor2 = entry
+        .pointer("/kindVersion/version")
+        .and_then(Value::as_str)
+        == Some("0.0.2")
         && entry.pointer("/kindVersion/kind").and_then(Value::as_str) == Some("hashedrekord");
     let media_type = b["mediaType"].as_str().unwrap();
     let is_v01 = media_type.ends_with("version=0.1");
@@ -483,32 +508,35 @@ fn mutants(c: &Case) -> Vec<Mutant> {
         out.push(mutant(
             format!("inclusion-proof-hash[{i}]-bitflip"),
             flip_b64(b, &format!("{ENTRY}/inclusionProof/hashes/{i}"), |n| n / 2),
-            accept!(entry!(EntryError::Inclusion(ProofError::RootMismatch { .. }))),
+            accept!(entry!(EntryError::Inclusion(
+                ProofError::RootMismatch { .. }
+            ))),
         ));
     }
-    // Rekor v1: the proof's root/size must equal the signed checkpoint's. Rekor v2: these three
-    // fields duplicate the checkpoint (protocols.md §3.2) -- a verifier that ignores them would
-    // accept these mutants; any rejection naming the checkpoint or proof is acceptable.
+    // The proof's root/size/index must equal the signed checkpoint's and the entry's, for Rekor
+    // v1 and v2 alike (in v2 they duplicate the checkpoint, protocols.md §3.2, and are unsigned).
     out.push(mutant(
         "inclusion-proof-rootHash-bitflip",
         flip_b64(b, &format!("{ENTRY}/inclusionProof/rootHash"), |n| n / 2),
-        accept!(
-            entry!(EntryError::CheckpointMismatch { .. } | EntryError::Inclusion(_))
-        ),
+        accept!(entry!(
+            EntryError::CheckpointMismatch { .. } | EntryError::Inclusion(_)
+        )),
     ));
     out.push(mutant(
         "inclusion-proof-treeSize+1",
         add_int(b, &format!("{ENTRY}/inclusionProof/treeSize"), 1),
-        accept!(
-            entry!(EntryError::CheckpointMismatch { .. } | EntryError::Inclusion(_))
-        ),
+        accept!(entry!(
+            EntryError::CheckpointMismatch { .. } | EntryError::Inclusion(_)
+        )),
     ));
     out.push(mutant(
         "inclusion-proof-logIndex+1",
         add_int(b, &format!("{ENTRY}/inclusionProof/logIndex"), 1),
-        accept!(
-            entry!(EntryError::CheckpointMismatch { .. } | EntryError::Inclusion(_))
-        ),
+        accept!(entry!(
+            EntryError::CheckpointMismatch { .. }
+                | EntryError::Inclusion(_)
+                | EntryError::IndexMismatch { .. }
+        )),
     ));
 
     // -- Checkpoint (signed note): any change to the signed text or signature must fail the
@@ -519,7 +547,9 @@ fn mutants(c: &Case) -> Vec<Mutant> {
             let n: u64 = l[1].parse().unwrap();
             l[1] = (n + 1).to_string();
         }),
-        accept!(entry!(EntryError::Checkpoint(NoteError::BadSignature { .. }))),
+        accept!(entry!(EntryError::Checkpoint(
+            NoteError::BadSignature { .. }
+        ))),
     ));
     out.push(mutant(
         "checkpoint-root-line-bitflip",
@@ -528,7 +558,9 @@ fn mutants(c: &Case) -> Vec<Mutant> {
             r[5] ^= 0x01;
             l[2] = B64.encode(&r);
         }),
-        accept!(entry!(EntryError::Checkpoint(NoteError::BadSignature { .. }))),
+        accept!(entry!(EntryError::Checkpoint(
+            NoteError::BadSignature { .. }
+        ))),
     ));
     out.push(mutant(
         "checkpoint-signature-bitflip",
@@ -540,16 +572,16 @@ fn mutants(c: &Case) -> Vec<Mutant> {
             s[n - 2] ^= 0x01; // past the 4-byte key hint
             l[i] = format!("{head} {}", B64.encode(&s));
         }),
-        accept!(
-            entry!(EntryError::Checkpoint(
-                NoteError::BadSignature { .. } | NoteError::NoMatchingSignature { .. }
-            ))
-        ),
+        accept!(entry!(EntryError::Checkpoint(
+            NoteError::BadSignature { .. } | NoteError::NoMatchingSignature { .. }
+        ))),
     ));
     out.push(mutant(
         "checkpoint-origin-line",
         with_checkpoint(b, |l| l[0].push('x')),
-        accept!(entry!(EntryError::CheckpointOrigin { .. } | EntryError::Checkpoint(_))),
+        accept!(entry!(
+            EntryError::CheckpointOrigin { .. } | EntryError::Checkpoint(_)
+        )),
     ));
 
     // -- Inclusion promise (SET) and the fields it signs.
@@ -577,7 +609,9 @@ fn mutants(c: &Case) -> Vec<Mutant> {
     out.push(mutant(
         "logIndex+1",
         add_int(b, &format!("{ENTRY}/logIndex"), 1),
-        accept!(entry!(EntryError::BadSet { .. } | EntryError::Inclusion(_))),
+        accept!(entry!(
+            EntryError::BadSet { .. } | EntryError::Inclusion(_) | EntryError::IndexMismatch { .. }
+        )),
     ));
     out.push(mutant(
         "canonicalizedBody-bitflip",
@@ -880,11 +914,198 @@ fn notlog_mutants(c: &Case, base: &Value) -> Vec<Mutant> {
             ),
         )
     });
+    if !is_dsse {
+        // Without the messageDigest hint, only the artifact signature can catch a wrong artifact.
+        let mut wrong = c.artifact.clone();
+        wrong.push(b'\n');
+        out.push(Mutant {
+            artifact: Art::Bytes(wrong),
+            ..m(
+                "messageDigest-removed+wrong-artifact",
+                without(b, "/messageSignature", "messageDigest"),
+                accept!(VerifyError::Signature { .. }),
+            )
+        });
+    }
+    // Certificates need a trusted time; key-signed bundles do not (cosign
+    // `WithNoObserverTimestamps` for keys, protocols.md §7.1), see `bare_key_mutants`.
+    if c.key.is_none() {
+        out.push(m(
+            "timestampVerificationData-removed",
+            without(b, "/verificationMaterial", "timestampVerificationData"),
+            accept!(VerifyError::NoObserverTimestamp),
+        ));
+    }
+    out
+}
+
+/// Mutations of the trusted root (the case's own, or the embedded public-good root): each
+/// removes or replaces the trust anchor of one check, which must then fail.
+fn trust_mutants(c: &Case) -> Vec<Mutant> {
+    let b = &c.bundle;
+    let root = c.trust_json();
+    let mut out = Vec::new();
+    let m = |name: &str, edit: &dyn Fn(&mut Value), expect: Expect| {
+        let mut r = root.clone();
+        edit(&mut r);
+        Mutant {
+            trust: Trust::Json(serde_json::to_vec(&r).unwrap()),
+            ..mutant(format!("trust-root/{name}"), b.clone(), expect)
+        }
+    };
+    let future = || serde_json::json!({"start": "2099-01-01T00:00:00Z"});
+    let other_spki = B64.encode(other_key().spki_der());
+    let has_cert = c.key.is_none();
+    let has_tsa = b
+        .pointer("/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0")
+        .is_some();
+    let entry = b.pointer(ENTRY).unwrap();
+    let log_id = entry.pointer("/logId/keyId").unwrap().clone();
+    let has_set = entry.get("inclusionPromise").is_some();
+    let each = |r: &mut Value, list: &str, f: &dyn Fn(&mut Value)| {
+        for x in r[list].as_array_mut().unwrap() {
+            f(x);
+        }
+    };
+
     out.push(m(
-        "timestampVerificationData-removed",
-        without(b, "/verificationMaterial", "timestampVerificationData"),
-        accept!(VerifyError::NoObserverTimestamp),
+        "tlogs-removed",
+        &|r| r["tlogs"] = serde_json::json!([]),
+        accept!(VerifyError::TlogThreshold { .. }),
     ));
+    // The bundle's log keeps its ID but gets another key: the SET (v1) or the checkpoint
+    // signature (v2, and v1 bundles without SET) no longer verifies.
+    let lid = log_id.clone();
+    let spki = other_spki.clone();
+    out.push(m(
+        "tlog-key-replaced",
+        &move |r| {
+            for t in r["tlogs"].as_array_mut().unwrap() {
+                if t["logId"]["keyId"] == lid {
+                    t["publicKey"]["rawBytes"] = Value::String(spki.clone());
+                    t["publicKey"]["keyDetails"] = "PKIX_ECDSA_P256_SHA_256".into();
+                }
+            }
+        },
+        accept!(entry!(
+            EntryError::BadSet { .. }
+                | EntryError::Checkpoint(_)
+                | EntryError::UnusableLogKey { .. }
+        )),
+    ));
+    if has_set {
+        let lid = log_id.clone();
+        out.push(m(
+            "tlog-validFor-in-future",
+            &move |r| {
+                for t in r["tlogs"].as_array_mut().unwrap() {
+                    if t["logId"]["keyId"] == lid {
+                        t["publicKey"]["validFor"] = future();
+                    }
+                }
+            },
+            accept!(entry!(EntryError::TimeOutsideLogValidity { .. })),
+        ));
+    }
+    if has_cert {
+        out.push(m(
+            "certificateAuthorities-removed",
+            &|r| r["certificateAuthorities"] = serde_json::json!([]),
+            accept!(VerifyError::NoCaAtTime { .. }),
+        ));
+        out.push(m(
+            "certificateAuthorities-validFor-in-future",
+            &|r| each(r, "certificateAuthorities", &|x| x["validFor"] = future()),
+            accept!(VerifyError::NoCaAtTime { .. }),
+        ));
+        out.push(m(
+            "ctlogs-removed",
+            &|r| r["ctlogs"] = serde_json::json!([]),
+            accept!(VerifyError::NoTrustedSct { .. }),
+        ));
+        out.push(m(
+            "ctlogs-validFor-in-future",
+            &|r| each(r, "ctlogs", &|x| x["publicKey"]["validFor"] = future()),
+            accept!(VerifyError::NoTrustedSct { .. }),
+        ));
+        // Same log IDs, other key: the SCT signature must fail.
+        let spki = other_spki.clone();
+        out.push(m(
+            "ctlogs-key-replaced",
+            &move |r| {
+                for x in r["ctlogs"].as_array_mut().unwrap() {
+                    x["publicKey"]["rawBytes"] = Value::String(spki.clone());
+                    x["publicKey"]["keyDetails"] = "PKIX_ECDSA_P256_SHA_256".into();
+                }
+            },
+            accept!(VerifyError::Sct(_) | VerifyError::NoTrustedSct { .. }),
+        ));
+    }
+    if has_tsa {
+        out.push(m(
+            "timestampAuthorities-removed",
+            &|r| r["timestampAuthorities"] = serde_json::json!([]),
+            accept!(VerifyError::UntrustedTimestamp { .. }),
+        ));
+        out.push(m(
+            "timestampAuthorities-validFor-in-future",
+            &|r| each(r, "timestampAuthorities", &|x| x["validFor"] = future()),
+            accept!(VerifyError::TimestampOutsideTsaValidity { .. }),
+        ));
+    }
+    out
+}
+
+/// Key-signed bundles need no observer time: with tlog entries and timestamps both removed
+/// (and the tlog waived), only the artifact signature stands, and it must still be checked.
+fn bare_key_base(c: &Case) -> Value {
+    without(
+        &without(&c.bundle, "/verificationMaterial", "tlogEntries"),
+        "/verificationMaterial",
+        "timestampVerificationData",
+    )
+}
+
+fn bare_key_mutants(c: &Case, b: &Value) -> Vec<Mutant> {
+    let b = b.clone();
+    let m = |name: &str, bundle: Value, expect: Expect| Mutant {
+        policy: Pol::IgnoreTlog,
+        ..mutant(format!("bare/{name}"), bundle, expect)
+    };
+    let mut out = Vec::new();
+    out.push(m(
+        "message-signature-bitflip",
+        flip_b64(&b, "/messageSignature/signature", |n| n / 2),
+        accept!(VerifyError::Signature { .. }),
+    ));
+    let mut wrong = c.artifact.clone();
+    wrong.push(b'\n');
+    out.push(Mutant {
+        artifact: Art::Bytes(wrong),
+        ..m(
+            "messageDigest-removed+wrong-artifact",
+            without(&b, "/messageSignature", "messageDigest"),
+            accept!(VerifyError::Signature { .. }),
+        )
+    });
+    let mut d = HashKind::Sha256.digest(&c.artifact);
+    d[0] ^= 0x01;
+    out.push(Mutant {
+        artifact: Art::Sha256(d),
+        ..m(
+            "messageDigest-removed+wrong-digest",
+            without(&b, "/messageSignature", "messageDigest"),
+            accept!(VerifyError::Signature { .. }),
+        )
+    });
+    out.push(Mutant {
+        policy: Pol::KeyIgnoreTlog(other_key()),
+        ..m(
+            "other-key",
+            b.clone(),
+            accept!(VerifyError::Signature { .. }),
+        )
+    });
     out
 }
 
@@ -918,6 +1139,20 @@ fn mutated_happy_bundles_are_rejected_with_the_right_error() {
             continue;
         }
         let mut ms = mutants(&c);
+        ms.extend(trust_mutants(&c));
+        if c.key.is_some() {
+            let bare = bare_key_base(&c);
+            let bb = Mutant {
+                policy: Pol::IgnoreTlog,
+                ..mutant("bare/unmodified", bare.clone(), accept!(_))
+            };
+            match c.run(&bb) {
+                Ok(_) => ms.extend(bare_key_mutants(&c, &bare)),
+                Err(e) => wrong.push(format!(
+                    "{name}: the bare key-signed form is rejected under insecure_ignore_tlog: {e}"
+                )),
+            }
+        }
         if c.bundle
             .pointer("/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0")
             .is_some()
