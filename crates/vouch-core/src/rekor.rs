@@ -208,18 +208,43 @@ fn malformed(e: serde_json::Error) -> BodyError {
 impl EntryBody {
     /// Decode a canonicalized body, checking it matches `kind`/`version` from the entry.
     pub fn parse(body: &[u8], kind: &str, version: &str) -> Result<Self, BodyError> {
-        let head: Envelope<serde_json::Value> = serde_json::from_slice(body).map_err(malformed)?;
-        if head.kind != kind || head.api_version != version {
-            return Err(BodyError::KindMismatch {
-                body_kind: head.kind,
-                body_version: head.api_version,
-                kind: kind.to_string(),
-                version: version.to_string(),
-            });
+        /// Parse the whole body as `Envelope<T>` in one pass and check its kind/version.
+        fn typed<T: serde::de::DeserializeOwned>(
+            body: &[u8],
+            kind: &str,
+            version: &str,
+        ) -> Result<T, BodyError> {
+            let env: Envelope<T> = match serde_json::from_slice(body) {
+                Ok(e) => e,
+                Err(e) => {
+                    // Report a kind mismatch rather than a shape error when that is the cause.
+                    if let Ok(head) =
+                        serde_json::from_slice::<Envelope<serde::de::IgnoredAny>>(body)
+                        && (head.kind != kind || head.api_version != version)
+                    {
+                        return Err(BodyError::KindMismatch {
+                            body_kind: head.kind,
+                            body_version: head.api_version,
+                            kind: kind.to_string(),
+                            version: version.to_string(),
+                        });
+                    }
+                    return Err(malformed(e));
+                }
+            };
+            if env.kind != kind || env.api_version != version {
+                return Err(BodyError::KindMismatch {
+                    body_kind: env.kind,
+                    body_version: env.api_version,
+                    kind: kind.to_string(),
+                    version: version.to_string(),
+                });
+            }
+            Ok(env.spec)
         }
         match (kind, version) {
             ("hashedrekord", "0.0.1") => {
-                let s: HrSpecV001 = serde_json::from_value(head.spec).map_err(malformed)?;
+                let s: HrSpecV001 = typed(body, kind, version)?;
                 Ok(Self::HashedRekordV001 {
                     algorithm: s.data.hash.algorithm,
                     digest_hex: s.data.hash.value.to_ascii_lowercase(),
@@ -228,7 +253,7 @@ impl EntryBody {
                 })
             }
             ("hashedrekord", "0.0.2") => {
-                let s: HrSpecV002 = serde_json::from_value(head.spec).map_err(malformed)?;
+                let s: HrSpecV002 = typed(body, kind, version)?;
                 let v = s.hashed_rekord_v002;
                 let verifier = match (
                     v.signature.verifier.x509_certificate,
@@ -251,7 +276,7 @@ impl EntryBody {
                 })
             }
             ("dsse", "0.0.1") => {
-                let s: DsseSpec = serde_json::from_value(head.spec).map_err(malformed)?;
+                let s: DsseSpec = typed(body, kind, version)?;
                 let signatures = s
                     .signatures
                     .iter()
@@ -269,7 +294,7 @@ impl EntryBody {
                 })
             }
             ("intoto", "0.0.2") => {
-                let s: IntotoSpec = serde_json::from_value(head.spec).map_err(malformed)?;
+                let s: IntotoSpec = typed(body, kind, version)?;
                 let signatures = s
                     .content
                     .envelope
@@ -289,10 +314,13 @@ impl EntryBody {
                     signatures,
                 })
             }
-            _ => Err(BodyError::Unsupported {
-                kind: kind.to_string(),
-                version: version.to_string(),
-            }),
+            _ => {
+                typed::<serde::de::IgnoredAny>(body, kind, version)?;
+                Err(BodyError::Unsupported {
+                    kind: kind.to_string(),
+                    version: version.to_string(),
+                })
+            }
         }
     }
 }

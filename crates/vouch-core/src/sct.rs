@@ -8,7 +8,6 @@ use crate::limits;
 use crate::x509::{Certificate, OID_SCT_LIST};
 use der::asn1::{AnyRef, BitStringRef, OctetStringRef};
 use der::{Decode, Encode, Sequence};
-use x509_cert::ext::Extension;
 
 /// Errors decoding or verifying SCTs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,8 +148,11 @@ struct OpaqueTbs<'a> {
     #[asn1(context_specific = "2", tag_mode = "IMPLICIT", optional = "true")]
     subject_uid: Option<BitStringRef<'a>>,
     #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
-    extensions: Option<Vec<Extension>>,
+    extensions: Option<Vec<AnyRef<'a>>>,
 }
+
+/// DER of `OBJECT IDENTIFIER 1.3.6.1.4.1.11129.2.4.2`, how an SCT-list extension starts.
+const SCT_LIST_OID_TLV: &[u8] = &[0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x02];
 
 /// DER of the certificate's TBS with the SCT list extension removed (what the CT log signed).
 pub fn precert_tbs_der(cert: &Certificate) -> Result<Vec<u8>, SctError> {
@@ -160,9 +162,9 @@ pub fn precert_tbs_der(cert: &Certificate) -> Result<Vec<u8>, SctError> {
         .tbs
         .decode_as()
         .map_err(|e: der::Error| SctError::Tbs(e.to_string()))?;
-    let sct_oid = der::asn1::ObjectIdentifier::new_unwrap(OID_SCT_LIST);
     if let Some(exts) = opaque.extensions.as_mut() {
-        exts.retain(|e| e.extn_id != sct_oid);
+        // Each extension is a SEQUENCE whose value starts with its OID TLV.
+        exts.retain(|e| !e.value().starts_with(SCT_LIST_OID_TLV));
     }
     opaque.to_der().map_err(|e| SctError::Tbs(e.to_string()))
 }

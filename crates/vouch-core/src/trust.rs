@@ -256,6 +256,8 @@ pub struct TrustedCa {
     pub uri: String,
     /// Chain, issuing CA first, root last.
     pub chain: Vec<Certificate>,
+    /// SHA-256 of each chain certificate's SPKI (the RFC 6962 issuer key hash for SCTs).
+    pub spki_hashes: Vec<[u8; 32]>,
     /// When it may have issued.
     pub valid_for: TimeRange,
 }
@@ -441,9 +443,19 @@ impl TrustRoot {
                     .verify_signed_by(&pair[1])
                     .map_err(|e| invalid(&what, e.to_string()))?;
             }
+            let spki_hashes = chain
+                .iter()
+                .map(|c| {
+                    let spki = c.spki_der().map_err(|e| invalid(&what, e.to_string()))?;
+                    let mut h = [0u8; 32];
+                    h.copy_from_slice(&crate::keys::HashKind::Sha256.digest(&spki));
+                    Ok(h)
+                })
+                .collect::<Result<Vec<_>, TrustError>>()?;
             cas.push(TrustedCa {
                 uri: ca.uri.clone(),
                 chain,
+                spki_hashes,
                 valid_for,
             });
         }

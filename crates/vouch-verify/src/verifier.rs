@@ -712,18 +712,12 @@ impl Verifier {
         (ca_idx, issuer_idx): (usize, usize),
     ) -> Result<usize, VerifyError> {
         let scts = sct::embedded_scts(cert)?;
-        let issuer = self
+        let issuer_key_hash = self
             .trust
             .cas
             .get(ca_idx)
-            .and_then(|ca| ca.chain.get(issuer_idx))
+            .and_then(|ca| ca.spki_hashes.get(issuer_idx))
             .ok_or(VerifyError::NoTrustedSct { count: scts.len() })?;
-        let issuer_key_hash: [u8; 32] = {
-            let spki = issuer.spki_der()?;
-            let mut h = [0u8; 32];
-            h.copy_from_slice(&HashKind::Sha256.digest(&spki));
-            h
-        };
         let mut tbs: Option<Vec<u8>> = None;
         let mut verified_logs: Vec<&[u8]> = Vec::new();
         for s in &scts {
@@ -742,7 +736,7 @@ impl Verifier {
                 Some(t) => t,
                 None => tbs.insert(sct::precert_tbs_der(cert)?),
             };
-            sct::verify_sct(s, key, &issuer_key_hash, precert)?;
+            sct::verify_sct(s, key, issuer_key_hash, precert)?;
             if !verified_logs.contains(&log.log_id.as_slice()) {
                 verified_logs.push(&log.log_id);
             }
