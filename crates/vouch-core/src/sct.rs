@@ -152,7 +152,9 @@ struct OpaqueTbs<'a> {
 }
 
 /// DER of `OBJECT IDENTIFIER 1.3.6.1.4.1.11129.2.4.2`, how an SCT-list extension starts.
-const SCT_LIST_OID_TLV: &[u8] = &[0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x02];
+const SCT_LIST_OID_TLV: &[u8] = &[
+    0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x02,
+];
 
 /// DER of the certificate's TBS with the SCT list extension removed (what the CT log signed).
 pub fn precert_tbs_der(cert: &Certificate) -> Result<Vec<u8>, SctError> {

@@ -1,0 +1,328 @@
+//! An in-process "virtual Sigstore": a test signing key and an Ed25519 Rekor-v2-style log
+//! with its own trusted root, so the Rekor v2 path (C2SP checkpoints, key IDs, hashedrekord
+//! 0.0.2 bodies), key-based bundles, DSSE over hashedrekord, sha512-only in-toto subjects and
+//! witness cosignatures are exercised without any recorded data.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+use serde_json::json;
+use vouch_core::dsse::pae;
+use vouch_core::encoding::b64_encode as b64;
+use vouch_core::keys::{HashKind, PublicKey};
+use vouch_core::merkle;
+use vouch_core::note::{NoteVerifier, SignedNote, verify_cosignature};
+use vouch_core::trust::TrustRoot;
+use vouch_verify::{Artifact, EntryError, PolicyBuilder, Verifier, VerifyError};
+
+const ORIGIN: &str = "log.vouch.test";
+
+struct Log {
+    key: Ed25519KeyPair,
+    leaves: Vec<merkle::Hash>,
+}
+
+impl Log {
+    fn new() -> Self {
+        let mut leaves = Vec::new();
+        for i in 0..37u32 {
+            leaves.push(merkle::leaf_hash(&i.to_be_bytes()));
+        }
+        Self {
+            key: Ed25519KeyPair::generate().unwrap(),
+            leaves,
+        }
+    }
+    fn raw_key(&self) -> [u8; 32] {
+        self.key.public_key().as_ref().try_into().unwrap()
+    }
+    fn spki(&self) -> Vec<u8> {
+        let mut v = hex::decode("302a300506032b6570032100").unwrap();
+        v.extend_from_slice(&self.raw_key());
+        v
+    }
+    fn verifier(&self) -> NoteVerifier {
+        NoteVerifier::ed25519(ORIGIN, self.raw_key())
+    }
+    fn trusted_root(&self) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [{
+                "baseUrl": format!("https://{ORIGIN}"),
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": b64(&self.spki()), "keyDetails": "PKIX_ED25519", "validFor": {"start": "2020-01-01T00:00:00Z"}},
+                "logId": {"keyId": b64(&self.verifier().key_hash)}
+            }]
+        }))
+        .unwrap()
+    }
+    /// Append `body`, then return (index, size, proof, signed checkpoint).
+    fn append(&mut self, body: &[u8]) -> (usize, usize, Vec<merkle::Hash>, String) {
+        self.leaves.push(merkle::leaf_hash(body));
+        let index = self.leaves.len() - 1;
+        // A few later entries, so the proof is not just the right edge.
+        for i in 0..5u32 {
+            self.leaves
+                .push(merkle::leaf_hash(&(1000 + i).to_be_bytes()));
+        }
+        let size = self.leaves.len();
+        let root = merkle::root_of_leaves(&self.leaves);
+        let text = format!("{ORIGIN}\n{size}\n{}\n", b64(&root));
+        let sig = self.key.sign(text.as_bytes());
+        let mut raw = self.verifier().key_id.to_be_bytes().to_vec();
+        raw.extend_from_slice(sig.as_ref());
+        let note = format!("{text}\n\u{2014} {ORIGIN} {}\n", b64(&raw));
+        (
+            index,
+            size,
+            merkle::inclusion_proof(&self.leaves, index),
+            note,
+        )
+    }
+}
+
+struct Signer {
+    key: EcdsaKeyPair,
+}
+
+impl Signer {
+    fn new() -> Self {
+        Self {
+            key: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap(),
+        }
+    }
+    fn spki(&self) -> Vec<u8> {
+        self.key.public_key().as_der().unwrap().as_ref().to_vec()
+    }
+    fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        self.key
+            .sign(&SystemRandom::new(), msg)
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    }
+    fn public_key(&self) -> PublicKey {
+        PublicKey::from_spki_der(&self.spki()).unwrap()
+    }
+}
+
+/// A hashedrekord 0.0.2 body exactly as Rekor v2 canonicalizes it (JCS of the protojson).
+fn body_v002(digest: &[u8], sig: &[u8], spki: &[u8]) -> Vec<u8> {
+    format!(
+        r#"{{"apiVersion":"0.0.2","kind":"hashedrekord","spec":{{"hashedRekordV002":{{"data":{{"algorithm":"SHA2_256","digest":"{}"}},"signature":{{"content":"{}","verifier":{{"keyDetails":"PKIX_ECDSA_P256_SHA_256","publicKey":{{"rawBytes":"{}"}}}}}}}}}}}}"#,
+        b64(digest),
+        b64(sig),
+        b64(spki)
+    )
+    .into_bytes()
+}
+
+fn entry(log: &mut Log, body: &[u8]) -> serde_json::Value {
+    let (index, size, proof, note) = log.append(body);
+    let root = merkle::root_of_leaves(&log.leaves);
+    json!({
+        "logIndex": index.to_string(),
+        "logId": {"keyId": b64(&log.verifier().key_hash)},
+        "kindVersion": {"kind": "hashedrekord", "version": "0.0.2"},
+        "inclusionProof": {
+            "logIndex": index.to_string(),
+            "rootHash": b64(&root),
+            "treeSize": size.to_string(),
+            "hashes": proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+            "checkpoint": {"envelope": note}
+        },
+        "canonicalizedBody": b64(body)
+    })
+}
+
+fn message_bundle(log: &mut Log, signer: &Signer, artifact: &[u8]) -> Vec<u8> {
+    let digest = HashKind::Sha256.digest(artifact);
+    let sig = signer.sign(artifact);
+    let e = entry(log, &body_v002(&digest, &sig, &signer.spki()));
+    serde_json::to_vec(&json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": b64(&signer.public_key().key_id())}, "tlogEntries": [e]},
+        "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": b64(&digest)}, "signature": b64(&sig)}
+    }))
+    .unwrap()
+}
+
+fn dsse_bundle(log: &mut Log, signer: &Signer, statement: &serde_json::Value) -> Vec<u8> {
+    let payload = serde_json::to_vec(statement).unwrap();
+    let pae_bytes = pae("application/vnd.in-toto+json", &payload);
+    let sig = signer.sign(&pae_bytes);
+    let e = entry(
+        log,
+        &body_v002(&HashKind::Sha256.digest(&pae_bytes), &sig, &signer.spki()),
+    );
+    serde_json::to_vec(&json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": ""}, "tlogEntries": [e]},
+        "dsseEnvelope": {"payload": b64(&payload), "payloadType": "application/vnd.in-toto+json", "signatures": [{"sig": b64(&sig)}]}
+    }))
+    .unwrap()
+}
+
+#[test]
+fn key_signed_message_on_a_rekor_v2_log() {
+    let mut log = Log::new();
+    let signer = Signer::new();
+    let artifact = b"release-1.2.3.tar.gz contents";
+    let bundle = message_bundle(&mut log, &signer, artifact);
+    let verifier = Verifier::new(TrustRoot::from_json(&log.trusted_root()).unwrap());
+    let policy = PolicyBuilder::new()
+        .key(signer.public_key())
+        .build()
+        .unwrap();
+
+    let r = verifier
+        .verify_json(&bundle, Artifact::Bytes(artifact), &policy)
+        .unwrap();
+    assert_eq!(r.tlog_entries[0].log, format!("https://{ORIGIN}"));
+    assert!(r.tlog_entries[0].proof_verified);
+    // By digest too.
+    let d = HashKind::Sha256.digest(artifact);
+    verifier
+        .verify_json(
+            &bundle,
+            Artifact::Digest {
+                algorithm: HashKind::Sha256,
+                digest: &d,
+            },
+            &policy,
+        )
+        .unwrap();
+    // Another key: refused.
+    let other = PolicyBuilder::new()
+        .key(Signer::new().public_key())
+        .build()
+        .unwrap();
+    let err = verifier
+        .verify_json(&bundle, Artifact::Bytes(artifact), &other)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            VerifyError::Entry {
+                source: EntryError::KeyMismatch { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // Another artifact: refused.
+    let err = verifier
+        .verify_json(&bundle, Artifact::Bytes(b"other"), &policy)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            VerifyError::Entry {
+                source: EntryError::DigestMismatch { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // A log we do not trust: refused.
+    let stranger = Verifier::new(TrustRoot::from_json(&Log::new().trusted_root()).unwrap());
+    let err = stranger
+        .verify_json(&bundle, Artifact::Bytes(artifact), &policy)
+        .unwrap_err();
+    assert!(matches!(err, VerifyError::TlogThreshold { .. }), "{err}");
+}
+
+#[test]
+fn dsse_attestation_with_sha512_only_subject() {
+    let mut log = Log::new();
+    let signer = Signer::new();
+    let artifact = b"pkg.tgz";
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "pkg.tgz", "digest": {"sha512": hex::encode(HashKind::Sha512.digest(artifact))}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {"buildDefinition": {"buildType": "https://example.com/build"}}
+    });
+    let bundle = dsse_bundle(&mut log, &signer, &statement);
+    let verifier = Verifier::new(TrustRoot::from_json(&log.trusted_root()).unwrap());
+    let policy = PolicyBuilder::new()
+        .key(signer.public_key())
+        .predicate_type("slsaprovenance1")
+        .build()
+        .unwrap();
+    let r = verifier
+        .verify_json(&bundle, Artifact::Bytes(artifact), &policy)
+        .unwrap();
+    assert_eq!(
+        r.predicate_type.as_deref(),
+        Some("https://slsa.dev/provenance/v1")
+    );
+    // The sha512 subject can also be matched by a sha512 digest argument.
+    let d = HashKind::Sha512.digest(artifact);
+    verifier
+        .verify_json(
+            &bundle,
+            Artifact::Digest {
+                algorithm: HashKind::Sha512,
+                digest: &d,
+            },
+            &policy,
+        )
+        .unwrap();
+    let err = verifier
+        .verify_json(&bundle, Artifact::Bytes(b"not the package"), &policy)
+        .unwrap_err();
+    assert!(matches!(err, VerifyError::SubjectMismatch { .. }), "{err}");
+    let spdx = PolicyBuilder::new()
+        .key(signer.public_key())
+        .predicate_type("spdxjson")
+        .build()
+        .unwrap();
+    let err = verifier
+        .verify_json(&bundle, Artifact::Bytes(artifact), &spdx)
+        .unwrap_err();
+    assert!(matches!(err, VerifyError::PredicateType { .. }), "{err}");
+}
+
+#[test]
+fn witness_cosignatures() {
+    let mut log = Log::new();
+    let (_, _, _, note_text) = log.append(b"entry");
+    let mut note = SignedNote::parse(&note_text).unwrap();
+    note.verify(&log.verifier()).unwrap();
+
+    // A witness cosigns the checkpoint (tlog-cosignature/v1).
+    let witness = Ed25519KeyPair::generate().unwrap();
+    let wraw: [u8; 32] = witness.public_key().as_ref().try_into().unwrap();
+    let name = "witness.vouch.test";
+    let ts: u64 = 1_700_000_000;
+    let msg = format!("cosignature/v1\ntime {ts}\n{}", note.text);
+    let mut key_input = name.as_bytes().to_vec();
+    key_input.push(b'\n');
+    key_input.push(0x04);
+    key_input.extend_from_slice(&wraw);
+    let id = u32::from_be_bytes(HashKind::Sha256.digest(&key_input)[..4].try_into().unwrap());
+    let mut sig = ts.to_be_bytes().to_vec();
+    sig.extend_from_slice(witness.sign(msg.as_bytes()).as_ref());
+    note.signatures.push(vouch_core::note::NoteSignature {
+        name: name.into(),
+        key_id: id,
+        signature: sig,
+    });
+    let reparsed = SignedNote::parse(&note.to_text()).unwrap();
+    // The log signature still verifies with an extra (unknown to it) line present.
+    reparsed.verify(&log.verifier()).unwrap();
+    let wv = NoteVerifier::ed25519(name, wraw);
+    let c = verify_cosignature(&reparsed, &wv).unwrap().unwrap();
+    assert_eq!(c.timestamp, ts);
+    // Tampered checkpoint text: the cosignature no longer verifies.
+    let mut bad = reparsed.clone();
+    bad.text = bad
+        .text
+        .replace(&format!("\n{}\n", log.leaves.len()), "\n1\n");
+    assert!(verify_cosignature(&bad, &wv).is_err());
+    // A witness that did not sign: None.
+    let absent = NoteVerifier::ed25519("other.witness", wraw);
+    assert!(verify_cosignature(&reparsed, &absent).unwrap().is_none());
+}
