@@ -9,6 +9,7 @@
 //! * [`rekor`]: Rekor entry bodies (hashedrekord 0.0.1/0.0.2, dsse 0.0.1, intoto 0.0.2) and the v1 SET.
 //! * [`merkle`]: RFC 6962 / RFC 9162 Merkle hashing, inclusion and consistency proofs.
 //! * [`note`]: C2SP signed notes, checkpoints and cosignatures.
+//! * [`tiles`]: C2SP tlog-tiles paths and Merkle proofs computed from tiles.
 //! * [`keys`]: public keys (ECDSA P-256/384/521, Ed25519, RSA) and signature verification through aws-lc-rs.
 //! * [`x509`]: the Fulcio certificate profile, Sigstore OID extensions and chain checks.
 //! * [`sct`]: RFC 6962 signed certificate timestamps embedded in certificates.
@@ -26,6 +27,7 @@ pub mod merkle;
 pub mod note;
 pub mod rekor;
 pub mod sct;
+pub mod tiles;
 pub mod time;
 pub mod trust;
 pub mod tsa;
