@@ -38,11 +38,14 @@ fuzz_target!(|data: &[u8]| {
         if let Some(kv) = &e.kind_version {
             let _ = EntryBody::parse(e.canonicalized_body.as_slice(), &kv.kind, &kv.version);
         }
-        if let Some(cp) = e.inclusion_proof.as_ref().and_then(|p| p.checkpoint.as_ref()) {
-            if let Ok(note) = SignedNote::parse(&cp.envelope) {
-                let _ = Checkpoint::parse(&note.text);
-                let _ = note.to_text();
-            }
+        if let Some(cp) = e
+            .inclusion_proof
+            .as_ref()
+            .and_then(|p| p.checkpoint.as_ref())
+            && let Ok(note) = SignedNote::parse(&cp.envelope)
+        {
+            let _ = Checkpoint::parse(&note.text);
+            let _ = note.to_text();
         }
     }
     for ts in bundle.rfc3161_timestamps() {

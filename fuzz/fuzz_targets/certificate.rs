@@ -39,11 +39,11 @@ fuzz_target!(|data: &[u8]| {
 
     let root = root();
     for ca in &root.cas {
-        if let Some(issuer) = ca.chain.first() {
-            if cert.names_issuer(issuer) {
-                let _ = cert.verify_signed_by(issuer);
-                let _ = x509::verify_leaf(&cert, issuer, cert.not_before(), EKU_CODE_SIGNING);
-            }
+        if let Some(issuer) = ca.chain.first()
+            && cert.names_issuer(issuer)
+        {
+            let _ = cert.verify_signed_by(issuer);
+            let _ = x509::verify_leaf(&cert, issuer, cert.not_before(), EKU_CODE_SIGNING);
         }
     }
     if let (Ok(tbs), Ok(scts)) = (tbs, scts) {
@@ -54,10 +54,7 @@ fuzz_target!(|data: &[u8]| {
             .find(|i| cert.names_issuer(i))
             .and_then(|i| i.spki_der().ok());
         if let Some(spki) = issuer_spki {
-            let hash: [u8; 32] = HashKind::Sha256
-                .digest(&spki)
-                .try_into()
-                .unwrap_or([0; 32]);
+            let hash: [u8; 32] = HashKind::Sha256.digest(&spki).try_into().unwrap_or([0; 32]);
             for s in &scts {
                 if let Some(key) = root.ctlog_by_id(&s.log_id).and_then(|l| l.key.as_ref()) {
                     let _ = sct::verify_sct(s, key, &hash, &tbs);
