@@ -31,7 +31,13 @@ pub fn format_index(n: u64) -> String {
     groups
         .iter()
         .enumerate()
-        .map(|(i, g)| if i == last { format!("{g:03}") } else { format!("x{g:03}") })
+        .map(|(i, g)| {
+            if i == last {
+                format!("{g:03}")
+            } else {
+                format!("x{g:03}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -100,7 +106,10 @@ pub fn parse_tile_path(path: &str) -> Option<(TileId, bool)> {
         (0u8, r, true)
     } else {
         let (l, r) = rest.split_once('/')?;
-        if l.is_empty() || (l.len() > 1 && l.starts_with('0')) || !l.bytes().all(|b| b.is_ascii_digit()) {
+        if l.is_empty()
+            || (l.len() > 1 && l.starts_with('0'))
+            || !l.bytes().all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         let l: u8 = l.parse().ok()?;
@@ -142,7 +151,11 @@ pub fn hashes_at_level(size: u64, level: u8) -> u64 {
 pub fn tiles_for_size(size: u64, level: u8) -> Vec<TileId> {
     let n = hashes_at_level(size, level);
     let mut out: Vec<TileId> = (0..n / TILE_WIDTH)
-        .map(|index| TileId { level, index, width: 256 })
+        .map(|index| TileId {
+            level,
+            index,
+            width: 256,
+        })
         .collect();
     let rem = n % TILE_WIDTH;
     if rem > 0 {
@@ -216,7 +229,10 @@ fn range_hash<S: NodeSource>(src: &mut S, start: u64, end: u64) -> Result<Hash, 
         parts.push(src.node(h, s >> h)?);
         s += 1u64 << h;
     }
-    let mut acc = parts.pop().ok_or(ProofError::IndexOutOfRange { index: start, size: end })?;
+    let mut acc = parts.pop().ok_or(ProofError::IndexOutOfRange {
+        index: start,
+        size: end,
+    })?;
     while let Some(left) = parts.pop() {
         acc = node_hash(&left, &acc);
     }
@@ -237,7 +253,11 @@ pub fn tree_root<S: NodeSource>(src: &mut S, size: u64) -> Result<Hash, ProofErr
 }
 
 /// RFC 6962 inclusion proof for leaf `index` in the tree of `size` leaves.
-pub fn inclusion_proof<S: NodeSource>(src: &mut S, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
+pub fn inclusion_proof<S: NodeSource>(
+    src: &mut S,
+    index: u64,
+    size: u64,
+) -> Result<Vec<Hash>, ProofError> {
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
@@ -259,7 +279,11 @@ pub fn inclusion_proof<S: NodeSource>(src: &mut S, index: u64, size: u64) -> Res
 }
 
 /// RFC 6962 consistency proof from size `first` to size `second`.
-pub fn consistency_proof<S: NodeSource>(src: &mut S, first: u64, second: u64) -> Result<Vec<Hash>, ProofError> {
+pub fn consistency_proof<S: NodeSource>(
+    src: &mut S,
+    first: u64,
+    second: u64,
+) -> Result<Vec<Hash>, ProofError> {
     if first == 0 || first >= second {
         if first > second {
             return Err(ProofError::Inconsistent {
@@ -302,12 +326,16 @@ pub struct LeafHashes<'a>(pub &'a [Hash]);
 
 impl NodeSource for LeafHashes<'_> {
     fn node(&mut self, height: u32, index: u64) -> Result<Hash, ProofError> {
-        let start = usize::try_from(index << height).map_err(|_| ProofError::IndexOutOfRange { index, size: 0 })?;
+        let start = usize::try_from(index << height)
+            .map_err(|_| ProofError::IndexOutOfRange { index, size: 0 })?;
         let len = 1usize << height;
         let leaves = self
             .0
             .get(start..start + len)
-            .ok_or(ProofError::IndexOutOfRange { index, size: self.0.len() as u64 })?;
+            .ok_or(ProofError::IndexOutOfRange {
+                index,
+                size: self.0.len() as u64,
+            })?;
         Ok(hash_run(leaves))
     }
 }
@@ -326,9 +354,25 @@ mod tests {
         assert_eq!(parse_index("x000/001"), None);
         assert_eq!(parse_index("1"), None);
         let t = parse_tile_path("tile/1/x001/000.p/17").unwrap();
-        assert_eq!(t, (TileId { level: 1, index: 1000, width: 17 }, false));
+        assert_eq!(
+            t,
+            (
+                TileId {
+                    level: 1,
+                    index: 1000,
+                    width: 17
+                },
+                false
+            )
+        );
         assert_eq!(t.0.path(), "tile/1/x001/000.p/17");
-        assert_eq!(parse_tile_path("tile/entries/002").unwrap().0.entries_path(), "tile/entries/002");
+        assert_eq!(
+            parse_tile_path("tile/entries/002")
+                .unwrap()
+                .0
+                .entries_path(),
+            "tile/entries/002"
+        );
         assert!(parse_tile_path("tile/01/000").is_none());
         assert!(parse_tile_path("tile/0/000.p/256").is_none());
         assert!(parse_tile_path("tile/0/000.p/0").is_none());
@@ -344,7 +388,14 @@ mod tests {
         assert_eq!(l1.len(), 2);
         assert_eq!(l1[1].width, 17);
         let l2 = tiles_for_size(70_000, 2);
-        assert_eq!(l2, vec![TileId { level: 2, index: 0, width: 1 }]);
+        assert_eq!(
+            l2,
+            vec![TileId {
+                level: 2,
+                index: 0,
+                width: 1
+            }]
+        );
     }
 
     #[test]
@@ -375,7 +426,10 @@ mod tests {
     fn node_locations() {
         // Height 0 node 300 of a 1000-leaf tree: level-0 tile 1, position 44.
         let (t, first, count) = tile_for_node(0, 300, 1000).unwrap();
-        assert_eq!((t.level, t.index, t.width, first, count), (0, 1, 256, 44, 1));
+        assert_eq!(
+            (t.level, t.index, t.width, first, count),
+            (0, 1, 256, 44, 1)
+        );
         // Height 9 node 1 (leaves 512..1024) is incomplete in a 1000-leaf tree.
         assert!(tile_for_node(9, 1, 1000).is_none());
         // Height 8 node 2 lives in level-1 tile 0 at position 2, in a partial tile of width 3.
