@@ -221,7 +221,7 @@ fn range_hash<S: NodeSource>(src: &mut S, start: u64, end: u64) -> Result<Hash, 
         let mut h = 0u32;
         while h < 63 {
             let size = 1u64 << (h + 1);
-            if s % size != 0 || s + size > end {
+            if !s.is_multiple_of(size) || s + size > end {
                 break;
             }
             h += 1;

@@ -4,7 +4,7 @@
 //! Fulcio intermediate). Compare with `verify_throughput` to see what parsing and policy cost.
 //!
 //! `cargo run --release --example crypto_floor -- TRUSTED_ROOT BUNDLE ARTIFACT ITERATIONS`
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ECDSA_P384_SHA384_ASN1, UnparsedPublicKey};
 use std::time::Instant;

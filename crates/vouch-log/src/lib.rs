@@ -1,0 +1,563 @@
+//! # vouch-log
+//!
+//! A tile-based transparency log (C2SP tlog-tiles, after Sunlight and Tessera) that serves the
+//! Rekor v2 write API and the tlog-tiles read API over one tree.
+//!
+//! Write path: a submission is validated (signature verified), canonicalized and queued; the
+//! [`sequencer`](Log::spawn_sequencer) wakes every `batch_interval` or when `max_batch`
+//! entries wait, deduplicates, assigns indexes, writes the changed hash tiles and entry bundles,
+//! signs a checkpoint, makes everything durable through [`Storage::commit`], and only then
+//! answers each waiting request with its index, inclusion proof and checkpoint. A bounded queue
+//! gives backpressure (HTTP 503 with `Retry-After`) instead of unbounded memory.
+
+pub mod api;
+pub mod entries;
+pub mod metrics;
+pub mod signer;
+pub mod storage;
+pub mod tree;
+
+use entries::PreparedEntry;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use storage::{CommitBatch, EntryRecord, Storage, StoredCheckpoint};
+use tokio::sync::{mpsc, oneshot};
+use tree::{Edge, TileCache, TreeReader};
+use vouch_core::merkle::Hash;
+use vouch_core::note::Checkpoint;
+use vouch_core::tiles;
+
+pub use signer::{KeyAlgorithm, LogSigner};
+pub use storage::EmbeddedStorage;
+
+/// Errors of the log engine and API.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError {
+    /// The request is malformed or fails validation (HTTP 400).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The entry is already in the log (HTTP 409).
+    #[error("entry already exists at log index {0}")]
+    AlreadyExists(u64),
+    /// Not found (HTTP 404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request body or entry is too large (HTTP 413).
+    #[error("entry of {0} bytes is too large")]
+    TooLarge(usize),
+    /// The pending pool is full (HTTP 503 with Retry-After).
+    #[error("log is busy: too many pending entries, retry later")]
+    Busy,
+    /// Storage failed.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// Key problem.
+    #[error("log key: {0}")]
+    Key(String),
+    /// Internal error.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    /// Checkpoint origin, e.g. `log.example.test/2026`.
+    pub origin: String,
+    /// How long the sequencer waits to fill a batch.
+    pub batch_interval: Duration,
+    /// Largest batch integrated at once.
+    pub max_batch: usize,
+    /// Most submissions waiting for integration before new ones get 503.
+    pub max_pending: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            origin: "log.vouch.local".into(),
+            batch_interval: Duration::from_millis(250),
+            max_batch: 1024,
+            max_pending: 16_384,
+        }
+    }
+}
+
+/// What a submitter gets back once its entry is durable.
+#[derive(Clone, Debug)]
+pub struct Integrated {
+    /// Index of the entry.
+    pub index: u64,
+    /// Integration time (unix seconds).
+    pub integrated_time: i64,
+    /// Inclusion proof against `checkpoint`.
+    pub proof: Vec<Hash>,
+    /// The checkpoint the proof is for.
+    pub checkpoint: StoredCheckpoint,
+    /// The canonical body.
+    pub body: Vec<u8>,
+}
+
+struct Pending {
+    entry: PreparedEntry,
+    reply: oneshot::Sender<Result<Integrated, LogError>>,
+}
+
+/// The published (durable) state readers see.
+struct Published {
+    checkpoint: StoredCheckpoint,
+    edge: Edge,
+}
+
+struct Inner<S: Storage> {
+    storage: S,
+    signer: LogSigner,
+    config: LogConfig,
+    state: RwLock<Published>,
+    cache: Mutex<TileCache>,
+    metrics: metrics::Metrics,
+}
+
+/// A running log: cheap to clone, shared by the API handlers. The sequencer stops, and the
+/// storage is released, once every clone is dropped.
+pub struct Log<S: Storage> {
+    inner: Arc<Inner<S>>,
+    tx: mpsc::Sender<Pending>,
+}
+
+impl<S: Storage> Clone for Log<S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl<S: Storage> Log<S> {
+    /// Open the log over `storage`: load the latest checkpoint, rebuild the edge from the tiles,
+    /// check the tiles reproduce the signed root, and start the sequencer (needs a Tokio runtime).
+    pub fn open(storage: S, signer: LogSigner, config: LogConfig) -> Result<Self, LogError> {
+        let (checkpoint, edge) = match storage.load_checkpoint()? {
+            Some(cp) => {
+                let edge = Edge::load(&storage, cp.size)?;
+                let cache = Mutex::new(TileCache::default());
+                let root = tiles::tree_root(
+                    &mut TreeReader {
+                        size: cp.size,
+                        edge: &edge,
+                        storage: &storage,
+                        cache: &cache,
+                    },
+                    cp.size,
+                )
+                .map_err(|e| {
+                    LogError::Storage(format!("cannot rebuild the tree from tiles: {e}"))
+                })?;
+                if root != cp.root {
+                    return Err(LogError::Storage(format!(
+                        "tiles give root {} but the stored checkpoint says {}",
+                        hex::encode(root),
+                        hex::encode(cp.root)
+                    )));
+                }
+                (cp, edge)
+            }
+            None => {
+                // An empty log still publishes a signed checkpoint.
+                let root = vouch_core::merkle::empty_root();
+                let note = signer.sign_checkpoint(&Checkpoint {
+                    origin: config.origin.clone(),
+                    size: 0,
+                    root_hash: root,
+                    extensions: Vec::new(),
+                })?;
+                (
+                    StoredCheckpoint {
+                        size: 0,
+                        root,
+                        note,
+                    },
+                    Edge::default(),
+                )
+            }
+        };
+        let (tx, rx) = mpsc::channel(config.max_pending.max(1));
+        let metrics = metrics::Metrics::new();
+        metrics
+            .tree_size
+            .set(i64::try_from(checkpoint.size).unwrap_or(i64::MAX));
+        let log = Self {
+            inner: Arc::new(Inner {
+                storage,
+                signer,
+                config,
+                state: RwLock::new(Published { checkpoint, edge }),
+                cache: Mutex::new(TileCache::default()),
+                metrics,
+            }),
+            tx,
+        };
+        tokio::spawn(sequence(log.inner.clone(), rx));
+        Ok(log)
+    }
+
+    /// The log's signer (public key, log ID, origin).
+    pub fn signer(&self) -> &LogSigner {
+        &self.inner.signer
+    }
+
+    /// The storage backend.
+    pub fn storage(&self) -> &S {
+        &self.inner.storage
+    }
+
+    /// Engine metrics.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// The latest published checkpoint.
+    pub fn checkpoint(&self) -> StoredCheckpoint {
+        match self.inner.state.read() {
+            Ok(s) => s.checkpoint.clone(),
+            Err(p) => p.into_inner().checkpoint.clone(),
+        }
+    }
+
+    /// Submit a prepared entry and wait until it is durable (or a duplicate is found).
+    pub async fn submit(&self, entry: PreparedEntry) -> Result<Integrated, LogError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .try_send(Pending { entry, reply })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    self.inner.metrics.rejected("busy");
+                    LogError::Busy
+                }
+                mpsc::error::TrySendError::Closed(_) => {
+                    LogError::Internal("sequencer stopped".into())
+                }
+            })?;
+        rx.await
+            .map_err(|_| LogError::Internal("sequencer dropped the request".into()))?
+    }
+
+    /// Inclusion proof for `index` against the tree of `size` leaves (≤ current size).
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+        self.inner.inclusion_proof(index, size)
+    }
+
+    /// Consistency proof between two tree sizes (≤ current size).
+    pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
+        let state = self
+            .inner
+            .state
+            .read()
+            .map_err(|_| LogError::Internal("state lock poisoned".into()))?;
+        if second > state.checkpoint.size {
+            return Err(LogError::InvalidArgument(format!(
+                "tree size {second} is larger than the log ({})",
+                state.checkpoint.size
+            )));
+        }
+        let mut r = TreeReader {
+            size: second,
+            edge: &state.edge,
+            storage: &self.inner.storage,
+            cache: &self.inner.cache,
+        };
+        tiles::consistency_proof(&mut r, first, second)
+            .map_err(|e| LogError::InvalidArgument(e.to_string()))
+    }
+
+    /// Root hash of the tree of `size` leaves (≤ current size).
+    pub fn root_at(&self, size: u64) -> Result<Hash, LogError> {
+        let state = self
+            .inner
+            .state
+            .read()
+            .map_err(|_| LogError::Internal("state lock poisoned".into()))?;
+        let mut r = TreeReader {
+            size,
+            edge: &state.edge,
+            storage: &self.inner.storage,
+            cache: &self.inner.cache,
+        };
+        tiles::tree_root(&mut r, size).map_err(|e| LogError::InvalidArgument(e.to_string()))
+    }
+
+    /// The body of the entry at `index`, if integrated.
+    pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, LogError> {
+        {
+            let state = self
+                .inner
+                .state
+                .read()
+                .map_err(|_| LogError::Internal("state lock poisoned".into()))?;
+            let size = state.checkpoint.size;
+            if index >= size {
+                return Ok(None);
+            }
+            let partial_start = size - size % tiles::TILE_WIDTH;
+            if index >= partial_start {
+                let i = usize::try_from(index - partial_start).unwrap_or(usize::MAX);
+                return Ok(state.edge.entries.get(i).cloned());
+            }
+        }
+        let id = tiles::TileId {
+            level: 0,
+            index: index / tiles::TILE_WIDTH,
+            width: 256,
+        };
+        let bundle = self.inner.storage.read_entry_bundle(&id)?.ok_or_else(|| {
+            LogError::Storage(format!("missing entry bundle {}", id.entries_path()))
+        })?;
+        let entries = tree::parse_bundle(&bundle)?;
+        Ok(entries
+            .into_iter()
+            .nth(usize::try_from(index % tiles::TILE_WIDTH).unwrap_or(usize::MAX)))
+    }
+
+    /// Read a tile as served: only data covered by the published checkpoint; a partial tile of
+    /// width W is served as the first W hashes of whatever the log has now (tiles only grow).
+    pub fn read_tile(
+        &self,
+        id: &tiles::TileId,
+        entries: bool,
+    ) -> Result<Option<Vec<u8>>, LogError> {
+        let state = self
+            .inner
+            .state
+            .read()
+            .map_err(|_| LogError::Internal("state lock poisoned".into()))?;
+        let size = state.checkpoint.size;
+        let stored = tiles::hashes_at_level(size, id.level);
+        let start = id.index.saturating_mul(tiles::TILE_WIDTH);
+        if start.saturating_add(u64::from(id.width)) > stored {
+            return Ok(None);
+        }
+        let full_now = start + tiles::TILE_WIDTH <= stored;
+        let width = usize::from(id.width);
+        if entries {
+            let bodies: Vec<Vec<u8>> = if full_now {
+                drop(state);
+                let full = tiles::TileId { width: 256, ..*id };
+                match self.inner.storage.read_entry_bundle(&full)? {
+                    Some(b) => tree::parse_bundle(&b)?,
+                    None => return Ok(None),
+                }
+            } else {
+                state.edge.entries.clone()
+            };
+            return Ok(bodies.get(..width).map(tree::bundle_bytes));
+        }
+        if full_now {
+            drop(state);
+            let full = tiles::TileId { width: 256, ..*id };
+            let t = self.inner.storage.read_tile(&full)?;
+            return Ok(t.and_then(|b| b.get(..width * tiles::HASH_SIZE).map(<[u8]>::to_vec)));
+        }
+        let partial = state
+            .edge
+            .levels
+            .get(usize::from(id.level))
+            .cloned()
+            .unwrap_or_default();
+        Ok(partial.get(..width).map(tree::tile_bytes))
+    }
+}
+
+impl<S: Storage> Inner<S> {
+    /// Inclusion proof for `index` against the tree of `size` leaves (≤ current size).
+    fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+        let state = self
+            .state
+            .read()
+            .map_err(|_| LogError::Internal("state lock poisoned".into()))?;
+        if size > state.checkpoint.size {
+            return Err(LogError::InvalidArgument(format!(
+                "tree size {size} is larger than the log ({})",
+                state.checkpoint.size
+            )));
+        }
+        let mut r = TreeReader {
+            size,
+            edge: &state.edge,
+            storage: &self.storage,
+            cache: &self.cache,
+        };
+        tiles::inclusion_proof(&mut r, index, size)
+            .map_err(|e| LogError::InvalidArgument(e.to_string()))
+    }
+}
+
+async fn sequence<S: Storage>(inner: Arc<Inner<S>>, mut rx: mpsc::Receiver<Pending>) {
+    let cfg = inner.config.clone();
+    loop {
+        let Some(first) = rx.recv().await else { return };
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + cfg.batch_interval;
+        while batch.len() < cfg.max_batch {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(p)) => batch.push(p),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let engine = inner.clone();
+        let res = tokio::task::spawn_blocking(move || integrate(&engine, batch)).await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, "integration task failed");
+        }
+    }
+}
+
+/// Integrate one batch durably and answer every waiter.
+fn integrate<S: Storage>(inner: &Inner<S>, batch: Vec<Pending>) {
+    let started = Instant::now();
+    let (mut edge, old_size) = match inner.state.read() {
+        Ok(s) => (s.edge.clone(), s.checkpoint.size),
+        Err(_) => {
+            for p in batch {
+                let _ = p
+                    .reply
+                    .send(Err(LogError::Internal("state lock poisoned".into())));
+            }
+            return;
+        }
+    };
+    // Deduplicate against the log and within the batch. In-batch duplicates are answered
+    // only once the first copy is durable.
+    let mut fresh: Vec<Pending> = Vec::with_capacity(batch.len());
+    let mut later_dups: Vec<(Pending, u64)> = Vec::new();
+    let mut seen: std::collections::HashMap<Hash, u64> = std::collections::HashMap::new();
+    for p in batch {
+        match inner.storage.lookup_leaf(&p.entry.leaf_hash) {
+            Ok(Some(idx)) => {
+                inner.metrics.rejected("duplicate");
+                let _ = p.reply.send(Err(LogError::AlreadyExists(idx)));
+            }
+            Ok(None) => {
+                if let Some(&idx) = seen.get(&p.entry.leaf_hash) {
+                    later_dups.push((p, idx));
+                } else {
+                    seen.insert(p.entry.leaf_hash, old_size + fresh.len() as u64);
+                    fresh.push(p);
+                }
+            }
+            Err(e) => {
+                let _ = p.reply.send(Err(e));
+            }
+        }
+    }
+    if fresh.is_empty() {
+        return;
+    }
+    let items: Vec<(Vec<u8>, Hash)> = fresh
+        .iter()
+        .map(|p| (p.entry.body.clone(), p.entry.leaf_hash))
+        .collect();
+    let changes = edge.append(&items);
+    let new_size = edge.size;
+    let integrated_time = now_unix();
+    let result = (|| {
+        let root = tiles::tree_root(
+            &mut TreeReader {
+                size: new_size,
+                edge: &edge,
+                storage: &inner.storage,
+                cache: &inner.cache,
+            },
+            new_size,
+        )
+        .map_err(|e| LogError::Internal(format!("root: {e}")))?;
+        let note = inner.signer.sign_checkpoint(&Checkpoint {
+            origin: inner.config.origin.clone(),
+            size: new_size,
+            root_hash: root,
+            extensions: Vec::new(),
+        })?;
+        let checkpoint = StoredCheckpoint {
+            size: new_size,
+            root,
+            note,
+        };
+        let commit = CommitBatch {
+            first_index: old_size,
+            entries: fresh
+                .iter()
+                .map(|p| EntryRecord {
+                    leaf_hash: p.entry.leaf_hash,
+                    integrated_time,
+                    search_keys: p.entry.search_keys.clone(),
+                })
+                .collect(),
+            tiles: changes.tiles,
+            entry_bundles: changes.entry_bundles,
+            checkpoint: checkpoint.clone(),
+        };
+        inner.storage.commit(&commit)?;
+        Ok::<_, LogError>(checkpoint)
+    })();
+    let checkpoint = match result {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "batch not committed");
+            for p in fresh
+                .into_iter()
+                .chain(later_dups.into_iter().map(|(p, _)| p))
+            {
+                let _ = p.reply.send(Err(e.clone()));
+            }
+            return;
+        }
+    };
+    if let Ok(mut c) = inner.cache.lock() {
+        for (k, t) in changes.full {
+            c.insert(k, t);
+        }
+    }
+    // Publish, then answer with proofs against the new checkpoint.
+    match inner.state.write() {
+        Ok(mut s) => {
+            s.checkpoint = checkpoint.clone();
+            s.edge = edge;
+        }
+        Err(_) => {
+            for p in fresh {
+                let _ = p
+                    .reply
+                    .send(Err(LogError::Internal("state lock poisoned".into())));
+            }
+            return;
+        }
+    }
+    inner
+        .metrics
+        .appended(fresh.len(), started.elapsed(), new_size);
+    for (p, idx) in later_dups {
+        inner.metrics.rejected("duplicate");
+        let _ = p.reply.send(Err(LogError::AlreadyExists(idx)));
+    }
+    for (i, p) in fresh.into_iter().enumerate() {
+        let index = old_size + i as u64;
+        let res = inner
+            .inclusion_proof(index, new_size)
+            .map(|proof| Integrated {
+                index,
+                integrated_time,
+                proof,
+                checkpoint: checkpoint.clone(),
+                body: p.entry.body,
+            });
+        let _ = p.reply.send(res);
+    }
+}

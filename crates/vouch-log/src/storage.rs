@@ -1,0 +1,287 @@
+//! Storage for the log: the [`Storage`] trait every backend implements, and
+//! [`EmbeddedStorage`], the default backend: tiles and entry bundles as files (written to a
+//! temporary name, fsynced, renamed, directory fsynced) and sequencing state, dedup and search
+//! indexes in a redb database.
+//!
+//! Durability contract: [`Storage::commit`] returns only once the batch's tiles, index records
+//! and checkpoint are on stable storage; the checkpoint is written last, so after a crash the
+//! stored checkpoint never names data that is not durable. Tiles of an unacknowledged batch may
+//! survive a crash; they are overwritten when those indexes are integrated again and are never
+//! served beyond the stored checkpoint.
+//!
+//! The trait is synchronous: the sequencer calls it from a blocking thread. A networked backend
+//! (PostgreSQL + object storage) implements it by blocking on its own async client there.
+
+use crate::LogError;
+use redb::{Database, MultimapTableDefinition, ReadableDatabase, TableDefinition};
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use vouch_core::tiles::TileId;
+
+/// The latest durable checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash.
+    pub root: [u8; 32],
+    /// The signed checkpoint note.
+    pub note: String,
+}
+
+/// What the log records about one entry besides its leaf.
+#[derive(Clone, Debug)]
+pub struct EntryRecord {
+    /// RFC 6962 leaf hash (dedup key).
+    pub leaf_hash: [u8; 32],
+    /// Unix seconds at integration.
+    pub integrated_time: i64,
+    /// Search keys (e.g. `sha256:<hex>`, `email:<addr>`, `key:<sha256 of SPKI>`).
+    pub search_keys: Vec<String>,
+}
+
+/// One durable append.
+#[derive(Clone, Debug)]
+pub struct CommitBatch {
+    /// Index of the first entry.
+    pub first_index: u64,
+    /// The entries, in index order.
+    pub entries: Vec<EntryRecord>,
+    /// Hash tiles changed by this batch (full ones completed, partial ones at the new size).
+    pub tiles: Vec<(TileId, Vec<u8>)>,
+    /// Entry bundles changed by this batch.
+    pub entry_bundles: Vec<(TileId, Vec<u8>)>,
+    /// The new checkpoint.
+    pub checkpoint: StoredCheckpoint,
+}
+
+/// A log storage backend.
+pub trait Storage: Send + Sync + 'static {
+    /// The latest durable checkpoint, if the log has one.
+    fn load_checkpoint(&self) -> Result<Option<StoredCheckpoint>, LogError>;
+    /// Durably append a batch (see the module docs for the contract).
+    fn commit(&self, batch: &CommitBatch) -> Result<(), LogError>;
+    /// A hash tile.
+    fn read_tile(&self, id: &TileId) -> Result<Option<Vec<u8>>, LogError>;
+    /// An entry bundle.
+    fn read_entry_bundle(&self, id: &TileId) -> Result<Option<Vec<u8>>, LogError>;
+    /// The index of the entry with this leaf hash, if any.
+    fn lookup_leaf(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, LogError>;
+    /// When the entry at `index` was integrated.
+    fn integrated_time(&self, index: u64) -> Result<Option<i64>, LogError>;
+    /// Indexes of entries with this search key (at most `limit`).
+    fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, LogError>;
+}
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const LEAVES: TableDefinition<&[u8], u64> = TableDefinition::new("leaves");
+const TIMES: TableDefinition<u64, i64> = TableDefinition::new("integrated_times");
+const SEARCH: MultimapTableDefinition<&str, u64> = MultimapTableDefinition::new("search");
+
+fn db_err(e: impl std::fmt::Display) -> LogError {
+    LogError::Storage(format!("index database: {e}"))
+}
+
+/// Write `data` to `path` durably: temporary file, fsync, rename, fsync of the directory.
+pub fn write_file_durably(path: &Path, data: &[u8], private: bool) -> Result<(), LogError> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| LogError::Storage(format!("{} has no parent directory", path.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| LogError::Storage(format!("create {}: {e}", dir.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+    ));
+    {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let mut f = opts
+            .open(&tmp)
+            .map_err(|e| LogError::Storage(format!("write {}: {e}", tmp.display())))?;
+        f.write_all(data)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| LogError::Storage(format!("write {}: {e}", tmp.display())))?;
+    }
+    std::fs::rename(&tmp, path)
+        .map_err(|e| LogError::Storage(format!("rename to {}: {e}", path.display())))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| LogError::Storage(format!("fsync {}: {e}", dir.display())))
+}
+
+/// The embedded backend: files under `<dir>/tile/…` and a redb database `<dir>/index.redb`.
+pub struct EmbeddedStorage {
+    dir: PathBuf,
+    db: Database,
+}
+
+impl std::fmt::Debug for EmbeddedStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStorage")
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl EmbeddedStorage {
+    /// Open (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, LogError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| LogError::Storage(format!("create {}: {e}", dir.display())))?;
+        let db = Database::create(dir.join("index.redb")).map_err(db_err)?;
+        // Create the tables so read transactions can open them.
+        let txn = db.begin_write().map_err(db_err)?;
+        {
+            txn.open_table(META).map_err(db_err)?;
+            txn.open_table(LEAVES).map_err(db_err)?;
+            txn.open_table(TIMES).map_err(db_err)?;
+            txn.open_multimap_table(SEARCH).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            db,
+        })
+    }
+
+    fn tile_file(&self, id: &TileId, entries: bool) -> PathBuf {
+        self.dir.join(if entries {
+            id.entries_path()
+        } else {
+            id.path()
+        })
+    }
+}
+
+impl Storage for EmbeddedStorage {
+    fn load_checkpoint(&self) -> Result<Option<StoredCheckpoint>, LogError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let meta = txn.open_table(META).map_err(db_err)?;
+        match meta.get("checkpoint").map_err(db_err)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(v.value())
+                .map(Some)
+                .map_err(|e| LogError::Storage(format!("stored checkpoint is corrupt: {e}"))),
+        }
+    }
+
+    fn commit(&self, b: &CommitBatch) -> Result<(), LogError> {
+        // 1. Tiles and entry bundles, each durable, then their directories.
+        let mut dirs = HashSet::new();
+        for (id, data) in &b.tiles {
+            let p = self.tile_file(id, false);
+            write_tile(&p, data)?;
+            if let Some(d) = p.parent() {
+                dirs.insert(d.to_path_buf());
+            }
+        }
+        for (id, data) in &b.entry_bundles {
+            let p = self.tile_file(id, true);
+            write_tile(&p, data)?;
+            if let Some(d) = p.parent() {
+                dirs.insert(d.to_path_buf());
+            }
+        }
+        for d in &dirs {
+            sync_dir(d)?;
+        }
+        // 2. Index records and the checkpoint in one durable transaction.
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut leaves = txn.open_table(LEAVES).map_err(db_err)?;
+            let mut times = txn.open_table(TIMES).map_err(db_err)?;
+            let mut search = txn.open_multimap_table(SEARCH).map_err(db_err)?;
+            for (i, e) in b.entries.iter().enumerate() {
+                let index = b.first_index + i as u64;
+                leaves
+                    .insert(e.leaf_hash.as_slice(), index)
+                    .map_err(db_err)?;
+                times.insert(index, e.integrated_time).map_err(db_err)?;
+                for k in &e.search_keys {
+                    search.insert(k.as_str(), index).map_err(db_err)?;
+                }
+            }
+            let mut meta = txn.open_table(META).map_err(db_err)?;
+            let cp =
+                serde_json::to_vec(&b.checkpoint).map_err(|e| LogError::Storage(e.to_string()))?;
+            meta.insert("checkpoint", cp.as_slice()).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)
+    }
+
+    fn read_tile(&self, id: &TileId) -> Result<Option<Vec<u8>>, LogError> {
+        read_opt(&self.tile_file(id, false))
+    }
+
+    fn read_entry_bundle(&self, id: &TileId) -> Result<Option<Vec<u8>>, LogError> {
+        read_opt(&self.tile_file(id, true))
+    }
+
+    fn lookup_leaf(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, LogError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(LEAVES).map_err(db_err)?;
+        Ok(t.get(leaf_hash.as_slice())
+            .map_err(db_err)?
+            .map(|v| v.value()))
+    }
+
+    fn integrated_time(&self, index: u64) -> Result<Option<i64>, LogError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(TIMES).map_err(db_err)?;
+        Ok(t.get(index).map_err(db_err)?.map(|v| v.value()))
+    }
+
+    fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, LogError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_multimap_table(SEARCH).map_err(db_err)?;
+        let mut out = Vec::new();
+        for v in t.get(key).map_err(db_err)? {
+            out.push(v.map_err(db_err)?.value());
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Write a tile file with temp + fsync + rename (the directory is synced by the caller).
+fn write_tile(path: &Path, data: &[u8]) -> Result<(), LogError> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| LogError::Storage(format!("{} has no parent directory", path.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| LogError::Storage(format!("create {}: {e}", dir.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("tile")
+    ));
+    let mut f = std::fs::File::create(&tmp)
+        .map_err(|e| LogError::Storage(format!("write {}: {e}", tmp.display())))?;
+    f.write_all(data)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| LogError::Storage(format!("write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| LogError::Storage(format!("rename to {}: {e}", path.display())))
+}
+
+fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, LogError> {
+    match std::fs::read(path) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(LogError::Storage(format!("read {}: {e}", path.display()))),
+    }
+}
