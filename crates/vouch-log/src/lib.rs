@@ -156,6 +156,7 @@ impl<S: Storage> Log<S> {
                         edge: &edge,
                         storage: &storage,
                         cache: &cache,
+                        memo: Default::default(),
                     },
                     cp.size,
                 )
@@ -274,6 +275,7 @@ impl<S: Storage> Log<S> {
             edge: &state.edge,
             storage: &self.inner.storage,
             cache: &self.inner.cache,
+            memo: Default::default(),
         };
         tiles::consistency_proof(&mut r, first, second)
             .map_err(|e| LogError::InvalidArgument(e.to_string()))
@@ -291,6 +293,7 @@ impl<S: Storage> Log<S> {
             edge: &state.edge,
             storage: &self.inner.storage,
             cache: &self.inner.cache,
+            memo: Default::default(),
         };
         tiles::tree_root(&mut r, size).map_err(|e| LogError::InvalidArgument(e.to_string()))
     }
@@ -394,6 +397,7 @@ impl<S: Storage> Inner<S> {
             edge: &state.edge,
             storage: &self.storage,
             cache: &self.cache,
+            memo: Default::default(),
         };
         tiles::inclusion_proof(&mut r, index, size)
             .map_err(|e| LogError::InvalidArgument(e.to_string()))
@@ -475,6 +479,7 @@ fn integrate<S: Storage>(inner: &Inner<S>, batch: Vec<Pending>) {
                 edge: &edge,
                 storage: &inner.storage,
                 cache: &inner.cache,
+                memo: Default::default(),
             },
             new_size,
         )
@@ -547,10 +552,22 @@ fn integrate<S: Storage>(inner: &Inner<S>, batch: Vec<Pending>) {
         inner.metrics.rejected("duplicate");
         let _ = p.reply.send(Err(LogError::AlreadyExists(idx)));
     }
+    // One reader for the whole batch: shared interior nodes are hashed once.
+    let state = match inner.state.read() {
+        Ok(s) => s,
+        Err(p) => p.into_inner(),
+    };
+    let mut reader = TreeReader {
+        size: new_size,
+        edge: &state.edge,
+        storage: &inner.storage,
+        cache: &inner.cache,
+        memo: Default::default(),
+    };
     for (i, p) in fresh.into_iter().enumerate() {
         let index = old_size + i as u64;
-        let res = inner
-            .inclusion_proof(index, new_size)
+        let res = tiles::inclusion_proof(&mut reader, index, new_size)
+            .map_err(|e| LogError::Internal(format!("inclusion proof: {e}")))
             .map(|proof| Integrated {
                 index,
                 integrated_time,

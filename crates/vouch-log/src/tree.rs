@@ -244,6 +244,8 @@ pub struct TreeReader<'a> {
     pub storage: &'a dyn Storage,
     /// Full-tile cache.
     pub cache: &'a std::sync::Mutex<TileCache>,
+    /// Interior nodes computed so far.
+    pub memo: HashMap<(u32, u64), Hash>,
 }
 
 impl TreeReader<'_> {
@@ -278,35 +280,50 @@ impl TreeReader<'_> {
     }
 }
 
-impl NodeSource for TreeReader<'_> {
-    fn node(&mut self, height: u32, index: u64) -> Result<Hash, ProofError> {
+impl TreeReader<'_> {
+    /// A stored hash (height a multiple of 8): from a full tile or the edge's partial tile.
+    fn stored(&mut self, height: u32, index: u64) -> Result<Hash, ProofError> {
         let size = self.size;
-        if size > self.edge.size {
-            return Err(ProofError::IndexOutOfRange {
-                index: size,
-                size: self.edge.size,
-            });
-        }
-        let (tile, first, count) = tiles::tile_for_node(height, index, size)
+        let (tile, first, _) = tiles::tile_for_node(height, index, size)
             .ok_or(ProofError::IndexOutOfRange { index, size })?;
         // Tiles are append-only: a tile partial at `size` is a prefix of today's tile.
         let stored_now = hashes_at_level(self.edge.size, tile.level);
         if (tile.index + 1) * TILE_WIDTH <= stored_now {
             let t = self.full_tile(tile.level, tile.index)?;
-            let run = t
-                .get(first..first + count)
-                .ok_or(ProofError::IndexOutOfRange { index, size })?;
-            Ok(tiles::hash_run(run))
+            t.get(first)
+                .copied()
+                .ok_or(ProofError::IndexOutOfRange { index, size })
         } else {
-            let partial = self
-                .edge
+            self.edge
                 .levels
                 .get(usize::from(tile.level))
-                .ok_or(ProofError::IndexOutOfRange { index, size })?;
-            let run = partial
-                .get(first..first + count)
-                .ok_or(ProofError::IndexOutOfRange { index, size })?;
-            Ok(tiles::hash_run(run))
+                .and_then(|p| p.get(first))
+                .copied()
+                .ok_or(ProofError::IndexOutOfRange { index, size })
         }
+    }
+}
+
+impl NodeSource for TreeReader<'_> {
+    /// Interior nodes are computed from their children and memoized, so proofs for a whole
+    /// batch cost about one hash per distinct node.
+    fn node(&mut self, height: u32, index: u64) -> Result<Hash, ProofError> {
+        if self.size > self.edge.size {
+            return Err(ProofError::IndexOutOfRange {
+                index: self.size,
+                size: self.edge.size,
+            });
+        }
+        if height.is_multiple_of(tiles::TILE_HEIGHT) {
+            return self.stored(height, index);
+        }
+        if let Some(h) = self.memo.get(&(height, index)) {
+            return Ok(*h);
+        }
+        let left = self.node(height - 1, index * 2)?;
+        let right = self.node(height - 1, index * 2 + 1)?;
+        let h = vouch_core::merkle::node_hash(&left, &right);
+        self.memo.insert((height, index), h);
+        Ok(h)
     }
 }
