@@ -285,3 +285,170 @@ fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, LogError> {
         Err(e) => Err(LogError::Storage(format!("read {}: {e}", path.display()))),
     }
 }
+
+/// A backend-agnostic test suite: any [`Storage`] implementation must pass it. `make` returns a
+/// fresh, empty store each call; `reopen` turns a store into a new handle on the same data
+/// (simulating a restart), or `None` for backends without persistence.
+pub mod suite {
+    use super::*;
+
+    fn tile(level: u8, index: u64, width: u16, fill: u8) -> (TileId, Vec<u8>) {
+        (
+            TileId {
+                level,
+                index,
+                width,
+            },
+            vec![fill; usize::from(width) * 32],
+        )
+    }
+
+    fn record(n: u8, keys: &[&str]) -> EntryRecord {
+        EntryRecord {
+            leaf_hash: [n; 32],
+            integrated_time: 1_700_000_000 + i64::from(n),
+            search_keys: keys.iter().map(|k| (*k).to_string()).collect(),
+        }
+    }
+
+    /// Run every check; panics (with the failed property) on the first violation.
+    #[allow(clippy::unwrap_used, clippy::panic)]
+    pub fn run<S: Storage>(make: impl Fn() -> S, reopen: impl Fn(S) -> Option<S>) {
+        // Empty store.
+        let s = make();
+        assert_eq!(
+            s.load_checkpoint().unwrap(),
+            None,
+            "a new store has no checkpoint"
+        );
+        assert_eq!(s.lookup_leaf(&[1; 32]).unwrap(), None);
+        assert_eq!(s.search("sha256:00", 10).unwrap(), Vec::<u64>::new());
+        assert!(
+            s.read_tile(&TileId {
+                level: 0,
+                index: 0,
+                width: 256
+            })
+            .unwrap()
+            .is_none()
+        );
+
+        // First batch.
+        let cp1 = StoredCheckpoint {
+            size: 2,
+            root: [9; 32],
+            note: "note 1\n".into(),
+        };
+        s.commit(&CommitBatch {
+            first_index: 0,
+            entries: vec![
+                record(1, &["sha256:aa", "email:a@b"]),
+                record(2, &["sha256:bb"]),
+            ],
+            tiles: vec![tile(0, 0, 2, 7)],
+            entry_bundles: vec![(
+                TileId {
+                    level: 0,
+                    index: 0,
+                    width: 2,
+                },
+                b"\x00\x01a\x00\x01b".to_vec(),
+            )],
+            checkpoint: cp1.clone(),
+        })
+        .unwrap();
+        assert_eq!(s.load_checkpoint().unwrap(), Some(cp1.clone()));
+        assert_eq!(s.lookup_leaf(&[1; 32]).unwrap(), Some(0));
+        assert_eq!(s.lookup_leaf(&[2; 32]).unwrap(), Some(1));
+        assert_eq!(s.integrated_time(1).unwrap(), Some(1_700_000_002));
+        assert_eq!(s.search("sha256:aa", 10).unwrap(), vec![0]);
+        assert_eq!(s.search("email:a@b", 10).unwrap(), vec![0]);
+        assert_eq!(
+            s.read_tile(&TileId {
+                level: 0,
+                index: 0,
+                width: 2
+            })
+            .unwrap(),
+            Some(vec![7; 64])
+        );
+        assert_eq!(
+            s.read_entry_bundle(&TileId {
+                level: 0,
+                index: 0,
+                width: 2
+            })
+            .unwrap(),
+            Some(b"\x00\x01a\x00\x01b".to_vec())
+        );
+
+        // Second batch: a full tile, search key shared with an old entry, overwritten tile file.
+        let cp2 = StoredCheckpoint {
+            size: 256,
+            root: [8; 32],
+            note: "note 2\n".into(),
+        };
+        let mut entries = Vec::new();
+        for n in 3..=255u8 {
+            entries.push(record(n, &[]));
+        }
+        entries.push(record(0, &["sha256:aa"]));
+        s.commit(&CommitBatch {
+            first_index: 2,
+            entries,
+            tiles: vec![tile(0, 0, 256, 6), tile(1, 0, 1, 5)],
+            entry_bundles: vec![],
+            checkpoint: cp2.clone(),
+        })
+        .unwrap();
+        assert_eq!(s.load_checkpoint().unwrap(), Some(cp2.clone()));
+        assert_eq!(s.lookup_leaf(&[0; 32]).unwrap(), Some(255));
+        let mut hits = s.search("sha256:aa", 10).unwrap();
+        hits.sort_unstable();
+        assert_eq!(
+            hits,
+            vec![0, 255],
+            "search returns every entry with the key"
+        );
+        assert_eq!(
+            s.search("sha256:aa", 1).unwrap().len(),
+            1,
+            "search honours its limit"
+        );
+        assert_eq!(
+            s.read_tile(&TileId {
+                level: 0,
+                index: 0,
+                width: 256
+            })
+            .unwrap(),
+            Some(vec![6; 8192])
+        );
+        // The earlier partial tile stays readable (tile paths are immutable).
+        assert_eq!(
+            s.read_tile(&TileId {
+                level: 0,
+                index: 0,
+                width: 2
+            })
+            .unwrap(),
+            Some(vec![7; 64])
+        );
+
+        // Restart: everything committed is still there.
+        if let Some(s) = reopen(s) {
+            assert_eq!(s.load_checkpoint().unwrap(), Some(cp2));
+            assert_eq!(s.lookup_leaf(&[1; 32]).unwrap(), Some(0));
+            assert_eq!(s.integrated_time(255).unwrap(), Some(1_700_000_000));
+            assert_eq!(
+                s.read_tile(&TileId {
+                    level: 1,
+                    index: 0,
+                    width: 1
+                })
+                .unwrap(),
+                Some(vec![5; 32])
+            );
+        }
+    }
+}

@@ -345,3 +345,22 @@ async fn submit_read_verify_restart() {
     let p = log2.consistency_proof(301, 302).unwrap();
     merkle::verify_consistency(301, 302, &old.root, &log2.root_at(302).unwrap(), &p).unwrap();
 }
+
+#[test]
+fn embedded_storage_passes_the_backend_suite() {
+    let dirs = std::sync::Mutex::new(Vec::new());
+    vouch_log::storage::suite::run(
+        || {
+            let d = tempfile::tempdir().unwrap();
+            let s = EmbeddedStorage::open(d.path()).unwrap();
+            dirs.lock().unwrap().push(d);
+            s
+        },
+        |s| {
+            // Same directory, new handle.
+            let dir = dirs.lock().unwrap().last().unwrap().path().to_path_buf();
+            drop(s);
+            Some(EmbeddedStorage::open(&dir).unwrap())
+        },
+    );
+}
