@@ -294,6 +294,25 @@ async fn submit_read_verify_restart() {
         .unwrap();
     assert_eq!(r.bytes().await.unwrap().len(), 96);
 
+    // An independent reader (Python stdlib, written from the specs) agrees.
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/tlog_check.py");
+    match std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&url)
+        .output()
+    {
+        Ok(out) => {
+            assert!(
+                out.status.success(),
+                "tlog_check.py: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            println!("{}", String::from_utf8_lossy(&out.stdout).trim());
+        }
+        Err(e) => eprintln!("SKIP independent reader: python3 not runnable: {e}"),
+    }
+
     // Health and metrics.
     let h: Value = http
         .get(format!("{url}/healthz"))
