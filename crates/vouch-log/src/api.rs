@@ -85,7 +85,8 @@ pub fn router<S: Storage>(log: Log<S>) -> Router {
         .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics::<S>))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .with_state(log)
+        .with_state(log.clone())
+        .merge(crate::v1::router(log))
 }
 
 /// The protojson `TransparencyLogEntry` Rekor v2 answers with.

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod signer;
 pub mod storage;
 pub mod tree;
+pub mod v1;
 
 use entries::PreparedEntry;
 use std::sync::{Arc, Mutex, RwLock};
@@ -509,7 +510,14 @@ fn integrate<S: Storage>(inner: &Inner<S>, batch: Vec<Pending>) {
             entry_bundles: changes.entry_bundles,
             checkpoint: checkpoint.clone(),
         };
+        let t_commit = Instant::now();
         inner.storage.commit(&commit)?;
+        tracing::debug!(
+            entries = commit.entries.len(),
+            tiles = commit.tiles.len() + commit.entry_bundles.len(),
+            commit_ms = t_commit.elapsed().as_secs_f64() * 1e3,
+            "batch committed"
+        );
         Ok::<_, LogError>(checkpoint)
     })();
     let checkpoint = match result {

@@ -1,7 +1,7 @@
 //! Storage for the log: the [`Storage`] trait every backend implements, and
 //! [`EmbeddedStorage`], the default backend: tiles and entry bundles as files (written to a
 //! temporary name, fsynced, renamed, directory fsynced) and sequencing state, dedup and search
-//! indexes in a redb database.
+//! indexes in an embedded LSM key-value store (fjall).
 //!
 //! Durability contract: [`Storage::commit`] returns only once the batch's tiles, index records
 //! and checkpoint are on stable storage; the checkpoint is written last, so after a crash the
@@ -13,7 +13,6 @@
 //! (PostgreSQL + object storage) implements it by blocking on its own async client there.
 
 use crate::LogError;
-use redb::{Database, MultimapTableDefinition, ReadableDatabase, TableDefinition};
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -74,11 +73,6 @@ pub trait Storage: Send + Sync + 'static {
     fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, LogError>;
 }
 
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const LEAVES: TableDefinition<&[u8], u64> = TableDefinition::new("leaves");
-const TIMES: TableDefinition<u64, i64> = TableDefinition::new("integrated_times");
-const SEARCH: MultimapTableDefinition<&str, u64> = MultimapTableDefinition::new("search");
-
 fn db_err(e: impl std::fmt::Display) -> LogError {
     LogError::Storage(format!("index database: {e}"))
 }
@@ -122,10 +116,16 @@ fn sync_dir(dir: &Path) -> Result<(), LogError> {
         .map_err(|e| LogError::Storage(format!("fsync {}: {e}", dir.display())))
 }
 
-/// The embedded backend: files under `<dir>/tile/…` and a redb database `<dir>/index.redb`.
+/// The embedded backend: files under `<dir>/tile/…` and an LSM key-value store (fjall) under
+/// `<dir>/index`. An LSM tree keeps inserts of random keys (leaf hashes) sequential on disk, so
+/// the cost per entry stays flat as the log grows; a B-tree rewrites a page per random insert.
 pub struct EmbeddedStorage {
     dir: PathBuf,
-    db: Database,
+    db: fjall::Database,
+    meta: fjall::Keyspace,
+    leaves: fjall::Keyspace,
+    times: fjall::Keyspace,
+    search: fjall::Keyspace,
 }
 
 impl std::fmt::Debug for EmbeddedStorage {
@@ -141,19 +141,20 @@ impl EmbeddedStorage {
     pub fn open(dir: &Path) -> Result<Self, LogError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| LogError::Storage(format!("create {}: {e}", dir.display())))?;
-        let db = Database::create(dir.join("index.redb")).map_err(db_err)?;
-        // Create the tables so read transactions can open them.
-        let txn = db.begin_write().map_err(db_err)?;
-        {
-            txn.open_table(META).map_err(db_err)?;
-            txn.open_table(LEAVES).map_err(db_err)?;
-            txn.open_table(TIMES).map_err(db_err)?;
-            txn.open_multimap_table(SEARCH).map_err(db_err)?;
-        }
-        txn.commit().map_err(db_err)?;
+        let db = fjall::Database::builder(dir.join("index"))
+            .open()
+            .map_err(db_err)?;
+        let ks = |name: &str| {
+            db.keyspace(name, fjall::KeyspaceCreateOptions::default)
+                .map_err(db_err)
+        };
         Ok(Self {
-            dir: dir.to_path_buf(),
+            meta: ks("meta")?,
+            leaves: ks("leaves")?,
+            times: ks("integrated_times")?,
+            search: ks("search")?,
             db,
+            dir: dir.to_path_buf(),
         })
     }
 
@@ -166,13 +167,26 @@ impl EmbeddedStorage {
     }
 }
 
+/// Search index key: the search term, a 0x00 separator, the big-endian entry index.
+fn search_key(term: &str, index: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(term.len() + 9);
+    k.extend_from_slice(term.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn u64_of(v: &[u8]) -> Result<u64, LogError> {
+    <[u8; 8]>::try_from(v)
+        .map(u64::from_be_bytes)
+        .map_err(|_| LogError::Storage("index database: corrupt integer".into()))
+}
+
 impl Storage for EmbeddedStorage {
     fn load_checkpoint(&self) -> Result<Option<StoredCheckpoint>, LogError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let meta = txn.open_table(META).map_err(db_err)?;
-        match meta.get("checkpoint").map_err(db_err)? {
+        match self.meta.get("checkpoint").map_err(db_err)? {
             None => Ok(None),
-            Some(v) => serde_json::from_slice(v.value())
+            Some(v) => serde_json::from_slice(&v)
                 .map(Some)
                 .map_err(|e| LogError::Storage(format!("stored checkpoint is corrupt: {e}"))),
         }
@@ -198,28 +212,30 @@ impl Storage for EmbeddedStorage {
         for d in &dirs {
             sync_dir(d)?;
         }
-        // 2. Index records and the checkpoint in one durable transaction.
-        let txn = self.db.begin_write().map_err(db_err)?;
-        {
-            let mut leaves = txn.open_table(LEAVES).map_err(db_err)?;
-            let mut times = txn.open_table(TIMES).map_err(db_err)?;
-            let mut search = txn.open_multimap_table(SEARCH).map_err(db_err)?;
-            for (i, e) in b.entries.iter().enumerate() {
-                let index = b.first_index + i as u64;
-                leaves
-                    .insert(e.leaf_hash.as_slice(), index)
-                    .map_err(db_err)?;
-                times.insert(index, e.integrated_time).map_err(db_err)?;
-                for k in &e.search_keys {
-                    search.insert(k.as_str(), index).map_err(db_err)?;
-                }
+        // 2. Index records and the checkpoint in one atomic, fsynced batch.
+        let mut batch = self
+            .db
+            .batch()
+            .durability(Some(fjall::PersistMode::SyncAll));
+        for (i, e) in b.entries.iter().enumerate() {
+            let index = b.first_index + i as u64;
+            batch.insert(
+                &self.leaves,
+                e.leaf_hash.to_vec(),
+                index.to_be_bytes().to_vec(),
+            );
+            batch.insert(
+                &self.times,
+                index.to_be_bytes().to_vec(),
+                e.integrated_time.to_be_bytes().to_vec(),
+            );
+            for k in &e.search_keys {
+                batch.insert(&self.search, search_key(k, index), Vec::new());
             }
-            let mut meta = txn.open_table(META).map_err(db_err)?;
-            let cp =
-                serde_json::to_vec(&b.checkpoint).map_err(|e| LogError::Storage(e.to_string()))?;
-            meta.insert("checkpoint", cp.as_slice()).map_err(db_err)?;
         }
-        txn.commit().map_err(db_err)
+        let cp = serde_json::to_vec(&b.checkpoint).map_err(|e| LogError::Storage(e.to_string()))?;
+        batch.insert(&self.meta, "checkpoint", cp);
+        batch.commit().map_err(db_err)
     }
 
     fn read_tile(&self, id: &TileId) -> Result<Option<Vec<u8>>, LogError> {
@@ -231,25 +247,31 @@ impl Storage for EmbeddedStorage {
     }
 
     fn lookup_leaf(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, LogError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let t = txn.open_table(LEAVES).map_err(db_err)?;
-        Ok(t.get(leaf_hash.as_slice())
+        self.leaves
+            .get(leaf_hash)
             .map_err(db_err)?
-            .map(|v| v.value()))
+            .map(|v| u64_of(&v))
+            .transpose()
     }
 
     fn integrated_time(&self, index: u64) -> Result<Option<i64>, LogError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let t = txn.open_table(TIMES).map_err(db_err)?;
-        Ok(t.get(index).map_err(db_err)?.map(|v| v.value()))
+        self.times
+            .get(index.to_be_bytes())
+            .map_err(db_err)?
+            .map(|v| u64_of(&v).map(|u| i64::from_be_bytes(u.to_be_bytes())))
+            .transpose()
     }
 
     fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, LogError> {
-        let txn = self.db.begin_read().map_err(db_err)?;
-        let t = txn.open_multimap_table(SEARCH).map_err(db_err)?;
+        let mut prefix = key.as_bytes().to_vec();
+        prefix.push(0);
         let mut out = Vec::new();
-        for v in t.get(key).map_err(db_err)? {
-            out.push(v.map_err(db_err)?.value());
+        for item in self.search.prefix(&prefix) {
+            let k = item.key().map_err(db_err)?;
+            let idx = k
+                .get(prefix.len()..)
+                .ok_or_else(|| LogError::Storage("index database: corrupt search key".into()))?;
+            out.push(u64_of(idx)?);
             if out.len() >= limit {
                 break;
             }

@@ -27,6 +27,21 @@ enum Command {
         #[command(subcommand)]
         command: BundleCommand,
     },
+    /// Run a service (the transparency log).
+    Serve {
+        #[command(subcommand)]
+        command: crate::serve::ServeCommand,
+    },
+    /// Read a transparency log and check its proofs: info, get, verify, search.
+    Log {
+        #[command(subcommand)]
+        command: crate::tlog::LogCommand,
+    },
+    /// Load generators for local services.
+    Bench {
+        #[command(subcommand)]
+        command: crate::bench::BenchCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -154,6 +169,9 @@ pub fn run(cli: Cli) -> Result<()> {
             let trust = load_trust(trusted_root.as_deref(), staging)?;
             crate::inspect::inspect(&bundle, trust, output)
         }
+        Command::Serve { command } => crate::serve::run(command),
+        Command::Log { command } => crate::tlog::run(command),
+        Command::Bench { command } => crate::bench::run(command),
     }
 }
 
@@ -280,6 +298,9 @@ fn report(r: &VerificationResult, output: OutputFormat) -> Result<()> {
 
 /// A one-line hint for errors users commonly hit.
 pub fn hint_for(e: &anyhow::Error) -> Option<String> {
+    if let Some(h) = e.downcast_ref::<crate::tlog::Hinted>() {
+        return Some(h.hint().to_string());
+    }
     let v = e.downcast_ref::<VerifyError>()?;
     Some(match v {
         VerifyError::Identity(_) => {

@@ -3,8 +3,11 @@
 //! Verification commands mirror cosign's verbs and flag names (`verify-blob`,
 //! `verify-blob-attestation`, `--certificate-identity`, `--certificate-oidc-issuer`, …).
 
+mod bench;
 mod cli;
 mod inspect;
+mod serve;
+mod tlog;
 
 use clap::Parser;
 use std::process::ExitCode;

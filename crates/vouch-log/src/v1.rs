@@ -1,0 +1,1268 @@
+//! The Rekor v1 REST API (`/api/v1/…`, protocols.md §2), served over the same tree as the
+//! Rekor v2 and tlog-tiles APIs.
+//!
+//! Writes accept `hashedrekord` 0.0.1, `dsse` 0.0.1 and `intoto` 0.0.2 `ProposedEntry`s,
+//! validated and canonicalized as Rekor does (signatures verified, keys and certificates
+//! re-encoded as canonical PEM, JCS). Every returned `LogEntry` carries an inclusion proof against
+//! a signed checkpoint and a signed entry timestamp (SET, §2.6) made with the log key.
+//!
+//! Identifiers: the entry UUID is `hex(leaf hash)` (64 hex); the entry ID prefixes it with a
+//! 16-hex tree ID (80 hex). The tree ID is fixed and derived from the log ID ([`tree_id`]). As
+//! upstream Rekor does, responses name entries by entry ID (the `LogEntry` key, `ETag`,
+//! `Location`, `/api/v1/index/retrieve` results); requests accept either form.
+//!
+//! Errors are `{"code": <HTTP status>, "message": "…"}`, the Rekor v1 shape.
+
+use crate::api::MAX_REQUEST_BYTES;
+use crate::entries::{PreparedEntry, canonical_json};
+use crate::storage::{Storage, StoredCheckpoint};
+use crate::{Log, LogError};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use vouch_core::dsse::{INTOTO_PAYLOAD_TYPE, pae};
+use vouch_core::encoding::{b64_decode, b64_encode};
+use vouch_core::intoto::Statement;
+use vouch_core::keys::{HashKind, KeyKind, PublicKey, pem_blocks, pem_encode};
+use vouch_core::merkle::{Hash, leaf_hash};
+use vouch_core::rekor::set_payload;
+use vouch_core::x509::Certificate;
+
+/// Most lookups one `POST /api/v1/log/entries/retrieve` may ask for (Rekor's limit).
+pub const MAX_SEARCH_QUERIES: usize = 10;
+/// Most entry IDs one `POST /api/v1/index/retrieve` answers with.
+pub const MAX_INDEX_RESULTS: usize = 1000;
+/// Longest certificate chain accepted as a verifier (Rekor's limit).
+pub const MAX_CHAIN_LEN: usize = 10;
+/// Most signatures, and most verifiers, one dsse or intoto entry may carry (bounds the
+/// signature checks a request can cause; Sigstore clients send one).
+pub const MAX_SIGNATURES: usize = 16;
+
+/// A Rekor v1 API error: an HTTP status and `{"code": <status>, "message": "…"}`.
+#[derive(Debug)]
+pub struct V1Error {
+    status: StatusCode,
+    message: String,
+    location: Option<String>,
+}
+
+impl V1Error {
+    /// An error with this status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            location: None,
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
+    /// 409 for an entry already in the log, pointing at it.
+    fn conflict(entry_id: &str) -> Self {
+        Self {
+            status: StatusCode::CONFLICT,
+            message: format!(
+                "An equivalent entry already exists in the transparency log with UUID {entry_id}"
+            ),
+            location: Some(entry_path(entry_id)),
+        }
+    }
+
+    /// Map an engine error to its HTTP status.
+    pub fn from_log(e: LogError) -> Self {
+        let status = match &e {
+            LogError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+            LogError::AlreadyExists(_) => StatusCode::CONFLICT,
+            LogError::NotFound(_) => StatusCode::NOT_FOUND,
+            LogError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            LogError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            LogError::Storage(_) | LogError::Key(_) | LogError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        Self::new(status, e.to_string())
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl IntoResponse for V1Error {
+    fn into_response(self) -> Response {
+        let body = json!({"code": self.status.as_u16(), "message": self.message});
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(loc) = self.location
+            && let Ok(v) = HeaderValue::from_str(&loc)
+        {
+            resp.headers_mut().insert(header::LOCATION, v);
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+fn body_rejection(r: BytesRejection) -> V1Error {
+    V1Error::new(r.status(), r.body_text())
+}
+
+fn query_rejection(r: QueryRejection) -> V1Error {
+    V1Error::bad_request(r.body_text())
+}
+
+fn invalid(msg: impl Into<String>) -> LogError {
+    LogError::InvalidArgument(msg.into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identifiers
+
+/// The fixed tree ID this log reports: the first 8 bytes of the log ID as a big-endian integer,
+/// reduced to a positive `int64` (Trillian tree IDs are `int64`; 0 is invalid, so 0 maps to 1).
+pub fn tree_id(log_id: &[u8; 32]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&log_id[..8]);
+    let id = u64::from_be_bytes(b) & 0x7fff_ffff_ffff_ffff;
+    if id == 0 { 1 } else { id }
+}
+
+/// The 80-hex entry ID: 16-hex tree ID followed by the 64-hex UUID (`hex(leaf hash)`).
+pub fn entry_id(tree_id: u64, leaf_hash: &Hash) -> String {
+    format!("{tree_id:016x}{}", hex::encode(leaf_hash))
+}
+
+fn entry_path(entry_id: &str) -> String {
+    format!("/api/v1/log/entries/{entry_id}")
+}
+
+/// Parse a 64-hex UUID or 80-hex entry ID. `Ok(None)` when the entry ID names another tree.
+fn parse_entry_id(s: &str, tree: u64) -> Result<Option<Hash>, V1Error> {
+    let bad = || {
+        V1Error::bad_request(format!(
+            "invalid entry UUID {s:?}: need 64 hex characters (UUID) or 80 (tree ID + UUID)"
+        ))
+    };
+    if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let uuid = match s.len() {
+        64 => s,
+        80 => {
+            let (tid, uuid) = s.split_at(16);
+            let tid = u64::from_str_radix(tid, 16).map_err(|_| bad())?;
+            if tid == 0 {
+                return Err(V1Error::bad_request("invalid entry ID: tree ID 0"));
+            }
+            if tid != tree {
+                return Ok(None);
+            }
+            uuid
+        }
+        _ => return Err(bad()),
+    };
+    let mut h = [0u8; 32];
+    hex::decode_to_slice(uuid, &mut h).map_err(|_| bad())?;
+    Ok(Some(h))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Proposed entries
+
+/// A Rekor v1 `ProposedEntry`: `{"kind", "apiVersion", "spec"}`.
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct ProposedEntry {
+    /// Entry type, e.g. `hashedrekord`.
+    #[serde(default)]
+    pub kind: String,
+    /// Version of the entry type, e.g. `0.0.1`.
+    #[serde(default)]
+    pub api_version: String,
+    /// Type-specific content.
+    #[serde(default)]
+    pub spec: Value,
+}
+
+/// Kinds upstream Rekor knows; the log names them in its error for a clearer message.
+const REKOR_KINDS: &[&str] = &[
+    "rekord",
+    "hashedrekord",
+    "rpm",
+    "tuf",
+    "alpine",
+    "helm",
+    "intoto",
+    "cose",
+    "jar",
+    "rfc3161",
+    "dsse",
+];
+
+const ACCEPTED: &str = "this log accepts hashedrekord 0.0.1, dsse 0.0.1 and intoto 0.0.2";
+
+/// Validate a Rekor v1 proposed entry (signatures verified) and build its canonical entry.
+pub fn prepare_v1(entry: &ProposedEntry) -> Result<PreparedEntry, LogError> {
+    if entry.kind.is_empty() {
+        return Err(invalid("missing kind"));
+    }
+    if entry.api_version.is_empty() {
+        return Err(invalid("missing apiVersion"));
+    }
+    if entry.spec.is_null() {
+        return Err(invalid("missing spec"));
+    }
+    match (entry.kind.as_str(), entry.api_version.as_str()) {
+        ("hashedrekord", "0.0.1") => prepare_hashedrekord(&entry.spec),
+        ("dsse", "0.0.1") => prepare_dsse(&entry.spec),
+        ("intoto", "0.0.2") => prepare_intoto(&entry.spec),
+        (k, v) if REKOR_KINDS.contains(&k) => Err(invalid(format!(
+            "unsupported entry type {k} {v}: {ACCEPTED}"
+        ))),
+        (k, _) => Err(invalid(format!("unknown entry kind {k:?}: {ACCEPTED}"))),
+    }
+}
+
+fn from_spec<T: DeserializeOwned>(spec: &Value, kind: &str) -> Result<T, LogError> {
+    if !spec.is_object() {
+        return Err(invalid(format!("{kind} spec must be a JSON object")));
+    }
+    T::deserialize(spec).map_err(|e| invalid(format!("invalid {kind} spec: {e}")))
+}
+
+fn b64(s: &str, what: &str) -> Result<Vec<u8>, LogError> {
+    b64_decode(s).map_err(|e| invalid(format!("{what} is not valid base64: {e}")))
+}
+
+fn non_empty(s: Option<String>, what: &str) -> Result<String, LogError> {
+    s.filter(|s| !s.is_empty())
+        .ok_or_else(|| invalid(format!("missing {what}")))
+}
+
+fn finish(
+    body: &Value,
+    search_keys: BTreeSet<String>,
+    kind: &'static str,
+    version: &'static str,
+) -> Result<PreparedEntry, LogError> {
+    let body = canonical_json(body)?;
+    Ok(PreparedEntry {
+        leaf_hash: leaf_hash(&body),
+        body,
+        search_keys: search_keys.into_iter().collect(),
+        kind,
+        version,
+    })
+}
+
+/// A parsed verifier: `PUBLIC KEY` PEM, a `CERTIFICATE`, or a certificate chain (leaf first).
+struct KeyMaterial {
+    key: PublicKey,
+    /// The canonical PEM re-encoding stored in the entry.
+    canonical_pem: String,
+    /// Search keys: `key:<hex SHA-256(SPKI)>`, and for certificates `email:`/`subject:`.
+    search_keys: Vec<String>,
+}
+
+fn parse_key_material(pem: &[u8], what: &str) -> Result<KeyMaterial, LogError> {
+    let text = std::str::from_utf8(pem)
+        .map_err(|_| invalid(format!("{what} is not a PEM document (not UTF-8)")))?;
+    let blocks = pem_blocks(text).map_err(|e| invalid(format!("invalid {what}: {e}")))?;
+    match blocks.as_slice() {
+        [(label, der)] if label == "PUBLIC KEY" => {
+            let key = PublicKey::from_spki_der(der)
+                .map_err(|e| invalid(format!("invalid {what}: {e}")))?;
+            Ok(KeyMaterial {
+                canonical_pem: pem_encode("PUBLIC KEY", key.spki_der()),
+                search_keys: vec![format!("key:{}", hex::encode(key.key_id()))],
+                key,
+            })
+        }
+        _ if blocks.iter().all(|(label, _)| label == "CERTIFICATE") => {
+            if blocks.len() > MAX_CHAIN_LEN {
+                return Err(invalid(format!(
+                    "{what} holds {} certificates, over the limit of {MAX_CHAIN_LEN}",
+                    blocks.len()
+                )));
+            }
+            let certs = blocks
+                .iter()
+                .map(|(_, der)| Certificate::from_der(der))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| invalid(format!("invalid certificate in {what}: {e}")))?;
+            for pair in certs.windows(2) {
+                if let [child, parent] = pair {
+                    child.verify_signed_by(parent).map_err(|e| {
+                        invalid(format!("certificate chain in {what} does not verify: {e}"))
+                    })?;
+                }
+            }
+            let leaf = certs
+                .first()
+                .ok_or_else(|| invalid(format!("{what} holds no certificate")))?;
+            let key = leaf
+                .public_key()
+                .map_err(|e| invalid(format!("invalid certificate key in {what}: {e}")))?;
+            let mut search_keys = vec![format!("key:{}", hex::encode(key.key_id()))];
+            if let Ok(id) = leaf.fulcio_identity()
+                && let Some(san) = id.san
+            {
+                if id.san_kind == Some("email") {
+                    search_keys.push(format!("email:{}", san.to_lowercase()));
+                }
+                search_keys.push(format!("subject:{}", san.to_lowercase()));
+            }
+            Ok(KeyMaterial {
+                key,
+                canonical_pem: certs
+                    .iter()
+                    .map(|c| pem_encode("CERTIFICATE", c.der()))
+                    .collect(),
+                search_keys,
+            })
+        }
+        _ => Err(invalid(format!(
+            "{what} must be a PEM PUBLIC KEY, CERTIFICATE or certificate chain"
+        ))),
+    }
+}
+
+/// `{"algorithm": …, "value": …}`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AlgValue {
+    algorithm: Option<String>,
+    value: Option<String>,
+}
+
+/// `{"content": …}`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ContentField {
+    content: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct HrSpec {
+    data: Option<HrData>,
+    signature: Option<HrSignature>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct HrData {
+    hash: Option<AlgValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct HrSignature {
+    content: Option<String>,
+    public_key: Option<ContentField>,
+}
+
+/// hashedrekord 0.0.1 (§2.2): the signature is verified over the given digest.
+fn prepare_hashedrekord(spec: &Value) -> Result<PreparedEntry, LogError> {
+    let spec: HrSpec = from_spec(spec, "hashedrekord")?;
+    let sig = spec.signature.ok_or_else(|| invalid("missing signature"))?;
+    let sig_bytes = b64(
+        &non_empty(sig.content, "signature content")?,
+        "signature.content",
+    )?;
+    let key_pem = b64(
+        &non_empty(
+            sig.public_key.and_then(|k| k.content),
+            "signature.publicKey.content",
+        )?,
+        "signature.publicKey.content",
+    )?;
+    let km = parse_key_material(&key_pem, "signature.publicKey.content")?;
+    let hash = spec
+        .data
+        .and_then(|d| d.hash)
+        .ok_or_else(|| invalid("missing data.hash"))?;
+    let alg_name = non_empty(hash.algorithm, "data.hash.algorithm")?;
+    let alg = HashKind::from_name(&alg_name).ok_or_else(|| {
+        invalid(format!(
+            "unsupported hash algorithm {alg_name:?}: must be sha256, sha384 or sha512"
+        ))
+    })?;
+    let value = non_empty(hash.value, "data.hash.value")?.to_ascii_lowercase();
+    if value.len() != alg.len() * 2 {
+        return Err(invalid(format!(
+            "invalid value for hash: {} needs {} hex characters, got {}",
+            alg.name(),
+            alg.len() * 2,
+            value.len()
+        )));
+    }
+    let digest = hex::decode(&value).map_err(|_| invalid("data.hash.value is not hex"))?;
+    if km.key.kind() == KeyKind::Ed25519 {
+        return Err(invalid(
+            "Ed25519 keys cannot verify a pre-hashed digest: hashedrekord needs Ed25519ph, which \
+             this log does not accept; use an ECDSA or RSA key, or log a DSSE envelope",
+        ));
+    }
+    km.key
+        .verify_digest(alg, &digest, &sig_bytes)
+        .map_err(|e| invalid(format!("verifying signature: {e}")))?;
+    let body = json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": alg.name(), "value": value}},
+            "signature": {
+                "content": b64_encode(&sig_bytes),
+                "publicKey": {"content": b64_encode(km.canonical_pem.as_bytes())}
+            }
+        }
+    });
+    let mut keys: BTreeSet<String> = km.search_keys.into_iter().collect();
+    keys.insert(format!("{}:{value}", alg.name()));
+    finish(&body, keys, "hashedrekord", "0.0.1")
+}
+
+/// Whether `sig` verifies over `msg` (the PAE). Rekor verifies DSSE with SHA-256 whatever the
+/// curve; the key's own hash (e.g. P-384 with SHA-384) is accepted too.
+fn verify_pae(key: &PublicKey, msg: &[u8], sig: &[u8]) -> bool {
+    key.verify_with_hash(HashKind::Sha256, msg, sig).is_ok() || key.verify(msg, sig).is_ok()
+}
+
+/// In-toto subject digests of a statement payload, as `alg:hex` search keys.
+fn statement_keys(payload_type: &str, payload: &[u8]) -> Vec<String> {
+    if payload_type != INTOTO_PAYLOAD_TYPE {
+        return Vec::new();
+    }
+    let Ok(st) = Statement::from_json(payload) else {
+        return Vec::new();
+    };
+    st.subject
+        .iter()
+        .flat_map(|s| {
+            s.digest
+                .iter()
+                .map(|(a, d)| format!("{}:{}", a.to_lowercase(), d.to_lowercase()))
+        })
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct DsseSpec {
+    proposed_content: Option<DsseProposed>,
+    envelope_hash: Option<Value>,
+    payload_hash: Option<Value>,
+    signatures: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DsseProposed {
+    envelope: Option<String>,
+    verifiers: Option<Vec<String>>,
+}
+
+/// A DSSE envelope with its signature strings kept as sent.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct RawEnvelope {
+    payload: Option<String>,
+    #[serde(alias = "payload_type")]
+    payload_type: Option<String>,
+    signatures: Option<Vec<RawSignature>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawSignature {
+    sig: Option<String>,
+}
+
+/// dsse 0.0.1 (§2.3): every envelope signature must verify over the PAE with some verifier.
+fn prepare_dsse(spec: &Value) -> Result<PreparedEntry, LogError> {
+    let spec: DsseSpec = from_spec(spec, "dsse")?;
+    let proposed = spec.proposed_content.ok_or_else(|| {
+        invalid(
+            "missing proposedContent: a dsse entry is created from an envelope and its verifiers",
+        )
+    })?;
+    if spec.envelope_hash.is_some() || spec.payload_hash.is_some() || spec.signatures.is_some() {
+        return Err(invalid(
+            "envelopeHash, payloadHash and signatures are computed by the log: send only proposedContent",
+        ));
+    }
+    let envelope_text = non_empty(proposed.envelope, "proposedContent.envelope")?;
+    let verifiers = proposed
+        .verifiers
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| invalid("missing proposedContent.verifiers"))?;
+    if verifiers.len() > MAX_SIGNATURES {
+        return Err(invalid(format!(
+            "{} verifiers is over the limit of {MAX_SIGNATURES}",
+            verifiers.len()
+        )));
+    }
+    let keys = verifiers
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let what = format!("proposedContent.verifiers[{i}]");
+            parse_key_material(&b64(v, &what)?, &what)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let env: RawEnvelope = serde_json::from_str(&envelope_text).map_err(|e| {
+        invalid(format!(
+            "proposedContent.envelope is not a DSSE envelope: {e}"
+        ))
+    })?;
+    let payload_type = env.payload_type.unwrap_or_default();
+    let payload = b64(&env.payload.unwrap_or_default(), "envelope payload")?;
+    let sigs = env
+        .signatures
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let text = non_empty(s.sig, &format!("envelope signatures[{i}].sig"))?;
+            let raw = b64(&text, &format!("envelope signatures[{i}].sig"))?;
+            Ok((text, raw))
+        })
+        .collect::<Result<Vec<_>, LogError>>()?;
+    if sigs.is_empty() {
+        return Err(invalid("the envelope has no signatures"));
+    }
+    if sigs.len() > MAX_SIGNATURES {
+        return Err(invalid(format!(
+            "the envelope has {} signatures, over the limit of {MAX_SIGNATURES}",
+            sigs.len()
+        )));
+    }
+    let msg = pae(&payload_type, &payload);
+    // Signature string → the verifier that verifies it (later verifiers win, as in Rekor).
+    let mut by_sig: BTreeMap<&str, &KeyMaterial> = BTreeMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        let mut any = false;
+        for (text, raw) in &sigs {
+            if verify_pae(&k.key, &msg, raw) {
+                by_sig.insert(text.as_str(), k);
+                any = true;
+            }
+        }
+        if !any {
+            return Err(invalid(format!(
+                "could not verify envelope: proposedContent.verifiers[{i}] verifies no signature"
+            )));
+        }
+    }
+    if sigs.iter().any(|(t, _)| !by_sig.contains_key(t.as_str())) {
+        return Err(invalid("all signatures must have a key that verifies it"));
+    }
+    let payload_hash = hex::encode(HashKind::Sha256.digest(&payload));
+    let envelope_hash = hex::encode(HashKind::Sha256.digest(envelope_text.as_bytes()));
+    // BTreeMap order = byte order of the signature strings (Go's sort.Strings).
+    let signatures: Vec<Value> = by_sig
+        .iter()
+        .map(|(sig, k)| {
+            json!({"signature": sig, "verifier": b64_encode(k.canonical_pem.as_bytes())})
+        })
+        .collect();
+    let body = json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "envelopeHash": {"algorithm": "sha256", "value": envelope_hash},
+            "payloadHash": {"algorithm": "sha256", "value": payload_hash},
+            "signatures": signatures
+        }
+    });
+    let mut search: BTreeSet<String> = keys.into_iter().flat_map(|k| k.search_keys).collect();
+    search.insert(format!("sha256:{payload_hash}"));
+    search.insert(format!("sha256:{envelope_hash}"));
+    search.extend(statement_keys(&payload_type, &payload));
+    finish(&body, search, "dsse", "0.0.1")
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct IntotoSpec {
+    content: Option<IntotoContent>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct IntotoContent {
+    envelope: Option<IntotoEnvelope>,
+    hash: Option<AlgValue>,
+    // `payloadHash` is computed by the log; a client value is ignored (as Rekor does).
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct IntotoEnvelope {
+    payload: Option<String>,
+    payload_type: Option<String>,
+    signatures: Option<Vec<IntotoSignature>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct IntotoSignature {
+    sig: Option<String>,
+    public_key: Option<String>,
+    keyid: Option<String>,
+}
+
+/// Decode a doubly base64-encoded field: base64 of the envelope's base64 text.
+fn double_b64(s: &str, what: &str) -> Result<(String, Vec<u8>), LogError> {
+    let outer = b64(s, what)?;
+    let text = String::from_utf8(outer)
+        .map_err(|_| invalid(format!("{what} must be base64 of base64 text")))?;
+    let inner = b64_decode(&text)
+        .map_err(|e| invalid(format!("{what} must be base64 of base64 text: {e}")))?;
+    Ok((text, inner))
+}
+
+/// intoto 0.0.2 (§2.4): each signature must verify over the PAE with its own public key.
+fn prepare_intoto(spec: &Value) -> Result<PreparedEntry, LogError> {
+    let spec: IntotoSpec = from_spec(spec, "intoto")?;
+    let content = spec.content.ok_or_else(|| invalid("missing content"))?;
+    let env = content
+        .envelope
+        .ok_or_else(|| invalid("missing content.envelope"))?;
+    let (_, payload) = double_b64(
+        &non_empty(env.payload, "content.envelope.payload")?,
+        "content.envelope.payload",
+    )?;
+    let payload_type = non_empty(env.payload_type, "content.envelope.payloadType")?;
+    let hash = content
+        .hash
+        .ok_or_else(|| invalid("missing content.hash (the envelope digest)"))?;
+    let hash_alg = non_empty(hash.algorithm, "content.hash.algorithm")?;
+    if hash_alg != "sha256" {
+        return Err(invalid(format!(
+            "unsupported content.hash.algorithm {hash_alg:?}: must be sha256"
+        )));
+    }
+    let hash_value = non_empty(hash.value, "content.hash.value")?.to_ascii_lowercase();
+    if hash_value.len() != 64 || !hash_value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid("content.hash.value must be 64 hex characters"));
+    }
+    let sigs = env.signatures.unwrap_or_default();
+    if sigs.is_empty() {
+        return Err(invalid("missing content.envelope.signatures"));
+    }
+    if sigs.len() > MAX_SIGNATURES {
+        return Err(invalid(format!(
+            "the envelope has {} signatures, over the limit of {MAX_SIGNATURES}",
+            sigs.len()
+        )));
+    }
+    let msg = pae(&payload_type, &payload);
+    let mut stored = Vec::with_capacity(sigs.len());
+    let mut search = BTreeSet::new();
+    for (i, s) in sigs.into_iter().enumerate() {
+        let what = format!("content.envelope.signatures[{i}]");
+        let (sig_text, raw) = double_b64(
+            &non_empty(s.sig, &format!("{what}.sig"))?,
+            &format!("{what}.sig"),
+        )?;
+        let pem = b64(
+            &non_empty(s.public_key, &format!("{what}.publicKey"))?,
+            &format!("{what}.publicKey"),
+        )?;
+        let km = parse_key_material(&pem, &format!("{what}.publicKey"))?;
+        if !verify_pae(&km.key, &msg, &raw) {
+            return Err(invalid(format!(
+                "could not verify envelope: {what} does not verify with its publicKey"
+            )));
+        }
+        let mut item = Map::new();
+        if let Some(k) = s.keyid.filter(|k| !k.is_empty()) {
+            item.insert("keyid".into(), Value::String(k));
+        }
+        item.insert(
+            "publicKey".into(),
+            Value::String(b64_encode(km.canonical_pem.as_bytes())),
+        );
+        item.insert("sig".into(), Value::String(b64_encode(sig_text.as_bytes())));
+        stored.push(Value::Object(item));
+        search.extend(km.search_keys);
+    }
+    let payload_hash = hex::encode(HashKind::Sha256.digest(&payload));
+    let body = json!({
+        "apiVersion": "0.0.2",
+        "kind": "intoto",
+        "spec": {"content": {
+            "envelope": {"payloadType": payload_type, "signatures": stored},
+            "hash": {"algorithm": "sha256", "value": hash_value},
+            "payloadHash": {"algorithm": "sha256", "value": payload_hash}
+        }}
+    });
+    search.insert(format!("sha256:{payload_hash}"));
+    search.extend(statement_keys(&payload_type, &payload));
+    finish(&body, search, "intoto", "0.0.2")
+}
+
+// ---------------------------------------------------------------------------------------------
+// LogEntry
+
+/// The Rekor v1 `LogEntry` for the entry at `index` (`{"<entryID>": {…}}`), with its inclusion
+/// `proof` against `checkpoint` and a fresh SET over
+/// `set_payload(body, integrated_time, log_id, index)`. Returns the entry ID too.
+pub fn log_entry<S: Storage>(
+    log: &Log<S>,
+    index: u64,
+    integrated_time: i64,
+    body: &[u8],
+    checkpoint: &StoredCheckpoint,
+    proof: &[Hash],
+) -> Result<(String, Value), LogError> {
+    let signer = log.signer();
+    let log_id = signer.log_id();
+    let idx = i64::try_from(index)
+        .map_err(|_| LogError::Internal(format!("log index {index} is out of range")))?;
+    let set = signer.sign(&set_payload(body, integrated_time, &log_id, idx))?;
+    let id = entry_id(tree_id(&log_id), &leaf_hash(body));
+    let anon = json!({
+        "body": b64_encode(body),
+        "integratedTime": integrated_time,
+        "logID": hex::encode(log_id),
+        "logIndex": idx,
+        "verification": {
+            "inclusionProof": {
+                "logIndex": idx,
+                "rootHash": hex::encode(checkpoint.root),
+                "treeSize": checkpoint.size,
+                "hashes": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+                "checkpoint": checkpoint.note
+            },
+            "signedEntryTimestamp": b64_encode(&set)
+        }
+    });
+    let mut m = Map::new();
+    m.insert(id.clone(), anon);
+    Ok((id, Value::Object(m)))
+}
+
+/// The entry at `index` with a proof against `cp`, or `None` if `cp` does not cover it.
+fn entry_at<S: Storage>(
+    log: &Log<S>,
+    index: u64,
+    cp: &StoredCheckpoint,
+) -> Result<Option<Value>, LogError> {
+    if index >= cp.size {
+        return Ok(None);
+    }
+    let Some(body) = log.entry(index)? else {
+        return Ok(None);
+    };
+    let t = log.storage().integrated_time(index)?.ok_or_else(|| {
+        LogError::Storage(format!("no integration time recorded for entry {index}"))
+    })?;
+    let proof = log.inclusion_proof(index, cp.size)?;
+    log_entry(log, index, t, &body, cp, &proof).map(|(_, v)| Some(v))
+}
+
+/// The entry with this leaf hash, with a proof against `cp`.
+fn entry_by_leaf<S: Storage>(
+    log: &Log<S>,
+    leaf: &Hash,
+    cp: &StoredCheckpoint,
+) -> Result<Option<Value>, LogError> {
+    match log.storage().lookup_leaf(leaf)? {
+        Some(index) => entry_at(log, index, cp),
+        None => Ok(None),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, V1Error> + Send + 'static,
+) -> Result<T, V1Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| V1Error::from_log(LogError::Internal(e.to_string())))?
+}
+
+// ---------------------------------------------------------------------------------------------
+// Router and handlers
+
+/// The Rekor v1 routes for a log (with their own request body limit), ready to merge.
+pub fn router<S: Storage>(log: Log<S>) -> Router {
+    Router::new()
+        .route("/api/v1/log", get(log_info::<S>))
+        .route("/api/v1/log/publicKey", get(public_key::<S>))
+        .route("/api/v1/log/proof", get(consistency::<S>))
+        .route(
+            "/api/v1/log/entries",
+            get(entry_by_index::<S>).post(create_entry::<S>),
+        )
+        .route("/api/v1/log/entries/retrieve", post(search_entries::<S>))
+        .route("/api/v1/log/entries/{entry_uuid}", get(entry_by_uuid::<S>))
+        .route("/api/v1/index/retrieve", post(search_index::<S>))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(log)
+}
+
+type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+fn params(q: Params) -> Result<HashMap<String, String>, V1Error> {
+    q.map(|Query(m)| m).map_err(query_rejection)
+}
+
+fn parse_u64(p: &HashMap<String, String>, name: &str) -> Result<Option<u64>, V1Error> {
+    p.get(name)
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                V1Error::bad_request(format!("{name} must be a non-negative integer, got {v:?}"))
+            })
+        })
+        .transpose()
+}
+
+/// Refuse a `treeID` parameter naming another tree.
+fn check_tree<S: Storage>(log: &Log<S>, p: &HashMap<String, String>) -> Result<(), V1Error> {
+    if let Some(t) = p.get("treeID") {
+        let ours = tree_id(&log.signer().log_id());
+        let t: u64 = t
+            .parse()
+            .map_err(|_| V1Error::bad_request(format!("invalid treeID {t:?}")))?;
+        if t != ours {
+            return Err(V1Error::not_found(format!(
+                "unknown tree {t}: this log has the single tree {ours}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn log_info<S: Storage>(State(log): State<Log<S>>, q: Params) -> Result<Response, V1Error> {
+    check_tree(&log, &params(q)?)?;
+    let cp = log.checkpoint();
+    Ok(axum::Json(json!({
+        "rootHash": hex::encode(cp.root),
+        "treeSize": cp.size,
+        "signedTreeHead": cp.note,
+        "treeID": tree_id(&log.signer().log_id()).to_string()
+    }))
+    .into_response())
+}
+
+async fn public_key<S: Storage>(State(log): State<Log<S>>, q: Params) -> Result<Response, V1Error> {
+    check_tree(&log, &params(q)?)?;
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-pem-file"),
+    );
+    Ok((
+        StatusCode::OK,
+        h,
+        pem_encode("PUBLIC KEY", log.signer().spki_der()),
+    )
+        .into_response())
+}
+
+async fn consistency<S: Storage>(
+    State(log): State<Log<S>>,
+    q: Params,
+) -> Result<Response, V1Error> {
+    let p = params(q)?;
+    check_tree(&log, &p)?;
+    let first = parse_u64(&p, "firstSize")?.unwrap_or(1);
+    let last =
+        parse_u64(&p, "lastSize")?.ok_or_else(|| V1Error::bad_request("lastSize is required"))?;
+    if first < 1 || last < 1 {
+        return Err(V1Error::bad_request(
+            "firstSize and lastSize must be at least 1",
+        ));
+    }
+    if first > last {
+        return Err(V1Error::bad_request(format!(
+            "firstSize({first}) must be less than or equal to lastSize({last})"
+        )));
+    }
+    let size = log.checkpoint().size;
+    if last > size {
+        return Err(V1Error::bad_request(format!(
+            "lastSize({last}) is larger than the log ({size})"
+        )));
+    }
+    let (root, hashes) = blocking(move || {
+        let hashes = log
+            .consistency_proof(first, last)
+            .map_err(V1Error::from_log)?;
+        let root = log.root_at(last).map_err(V1Error::from_log)?;
+        Ok((root, hashes))
+    })
+    .await?;
+    Ok(axum::Json(json!({
+        "rootHash": hex::encode(root),
+        "hashes": hashes.iter().map(hex::encode).collect::<Vec<_>>()
+    }))
+    .into_response())
+}
+
+async fn create_entry<S: Storage>(
+    State(log): State<Log<S>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, V1Error> {
+    let body = body.map_err(body_rejection)?;
+    let req: ProposedEntry = serde_json::from_slice(&body)
+        .map_err(|e| V1Error::bad_request(format!("invalid ProposedEntry JSON: {e}")))?;
+    let entry = prepare_v1(&req).map_err(|e| {
+        log.metrics().rejected("invalid");
+        V1Error::from_log(e)
+    })?;
+    let id = entry_id(tree_id(&log.signer().log_id()), &entry.leaf_hash);
+    let integrated = match log.submit(entry).await {
+        Ok(i) => i,
+        Err(LogError::AlreadyExists(_)) => return Err(V1Error::conflict(&id)),
+        Err(e) => return Err(V1Error::from_log(e)),
+    };
+    let (id, value) = log_entry(
+        &log,
+        integrated.index,
+        integrated.integrated_time,
+        &integrated.body,
+        &integrated.checkpoint,
+        &integrated.proof,
+    )
+    .map_err(V1Error::from_log)?;
+    let mut h = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&entry_path(&id)) {
+        h.insert(header::LOCATION, v);
+    }
+    Ok((StatusCode::CREATED, h, axum::Json(value)).into_response())
+}
+
+async fn entry_by_index<S: Storage>(
+    State(log): State<Log<S>>,
+    q: Params,
+) -> Result<Response, V1Error> {
+    let p = params(q)?;
+    let index =
+        parse_u64(&p, "logIndex")?.ok_or_else(|| V1Error::bad_request("logIndex is required"))?;
+    let cp = log.checkpoint();
+    let v = blocking(move || entry_at(&log, index, &cp).map_err(V1Error::from_log)).await?;
+    match v {
+        Some(v) => Ok(axum::Json(v).into_response()),
+        None => Err(V1Error::not_found(format!("no entry at log index {index}"))),
+    }
+}
+
+async fn entry_by_uuid<S: Storage>(
+    State(log): State<Log<S>>,
+    Path(id): Path<String>,
+) -> Result<Response, V1Error> {
+    let tree = tree_id(&log.signer().log_id());
+    let Some(leaf) = parse_entry_id(&id, tree)? else {
+        return Err(V1Error::not_found(format!(
+            "no entry {id}: it names another tree than this log's ({tree:016x})"
+        )));
+    };
+    let cp = log.checkpoint();
+    let v = blocking(move || entry_by_leaf(&log, &leaf, &cp).map_err(V1Error::from_log)).await?;
+    match v {
+        Some(v) => Ok(axum::Json(v).into_response()),
+        None => Err(V1Error::not_found(format!("no entry with UUID {id}"))),
+    }
+}
+
+/// `SearchLogQuery`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SearchLogQuery {
+    #[serde(rename = "entryUUIDs")]
+    entry_uuids: Option<Vec<String>>,
+    #[serde(rename = "logIndexes")]
+    log_indexes: Option<Vec<i64>>,
+    entries: Option<Vec<ProposedEntry>>,
+}
+
+async fn search_entries<S: Storage>(
+    State(log): State<Log<S>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, V1Error> {
+    let body = body.map_err(body_rejection)?;
+    let q: SearchLogQuery = serde_json::from_slice(&body)
+        .map_err(|e| V1Error::bad_request(format!("invalid SearchLogQuery JSON: {e}")))?;
+    let uuids = q.entry_uuids.unwrap_or_default();
+    let indexes = q.log_indexes.unwrap_or_default();
+    let proposed = q.entries.unwrap_or_default();
+    let total = uuids.len() + indexes.len() + proposed.len();
+    if total > MAX_SEARCH_QUERIES {
+        return Err(V1Error::unprocessable(format!(
+            "maximum number of search queries is {MAX_SEARCH_QUERIES}, got {total}"
+        )));
+    }
+    let tree = tree_id(&log.signer().log_id());
+    let mut leaves = Vec::new();
+    for id in &uuids {
+        if let Some(leaf) = parse_entry_id(id, tree)? {
+            leaves.push(leaf);
+        }
+    }
+    for (i, e) in proposed.iter().enumerate() {
+        let p = prepare_v1(e).map_err(|e| {
+            V1Error::from_log(match e {
+                LogError::InvalidArgument(m) => invalid(format!("entries[{i}]: {m}")),
+                other => other,
+            })
+        })?;
+        leaves.push(p.leaf_hash);
+    }
+    let indexes = indexes
+        .into_iter()
+        .map(|i| {
+            u64::try_from(i).map_err(|_| {
+                V1Error::unprocessable(format!("logIndexes must be non-negative, got {i}"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let cp = log.checkpoint();
+    let found = blocking(move || {
+        let mut out = Vec::new();
+        for leaf in &leaves {
+            if let Some(v) = entry_by_leaf(&log, leaf, &cp).map_err(V1Error::from_log)? {
+                out.push(v);
+            }
+        }
+        for &i in &indexes {
+            if let Some(v) = entry_at(&log, i, &cp).map_err(V1Error::from_log)? {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(axum::Json(Value::Array(found)).into_response())
+}
+
+/// `SearchIndex`.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct SearchIndex {
+    email: Option<String>,
+    subject: Option<String>,
+    public_key: Option<SearchKey>,
+    hash: Option<String>,
+    operator: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SearchKey {
+    format: Option<String>,
+    content: Option<String>,
+    url: Option<String>,
+}
+
+/// Normalize `sha256:<hex>` (or bare hex, typed by its length) to a search key.
+fn hash_search_key(h: &str) -> Result<String, V1Error> {
+    let h = h.trim().to_ascii_lowercase();
+    let bad = || {
+        V1Error::bad_request(format!(
+            "invalid hash {h:?}: expected <sha256|sha384|sha512|sha1>:<hex> or bare hex"
+        ))
+    };
+    let (alg, value) = match h.split_once(':') {
+        Some((a, v)) => (a.to_string(), v.to_string()),
+        None => {
+            let alg = match h.len() {
+                40 => "sha1",
+                64 => "sha256",
+                96 => "sha384",
+                128 => "sha512",
+                _ => return Err(bad()),
+            };
+            (alg.to_string(), h.clone())
+        }
+    };
+    let want = match alg.as_str() {
+        "sha1" => 40,
+        "sha256" => 64,
+        "sha384" => 96,
+        "sha512" => 128,
+        _ => return Err(bad()),
+    };
+    if value.len() != want || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    Ok(format!("{alg}:{value}"))
+}
+
+async fn search_index<S: Storage>(
+    State(log): State<Log<S>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, V1Error> {
+    let body = body.map_err(body_rejection)?;
+    let q: SearchIndex = serde_json::from_slice(&body)
+        .map_err(|e| V1Error::bad_request(format!("invalid SearchIndex JSON: {e}")))?;
+    let and = match q.operator.as_deref() {
+        None | Some("") | Some("or") => false,
+        Some("and") => true,
+        Some(o) => {
+            return Err(V1Error::bad_request(format!(
+                "invalid operator {o:?}: must be and or or"
+            )));
+        }
+    };
+    // Each criterion is a set of alternative keys (a certificate gives several).
+    let mut criteria: Vec<Vec<String>> = Vec::new();
+    if let Some(h) = q.hash.as_deref().filter(|h| !h.is_empty()) {
+        criteria.push(vec![hash_search_key(h)?]);
+    }
+    if let Some(e) = q.email.as_deref().filter(|e| !e.is_empty()) {
+        if !e.contains('@') {
+            return Err(V1Error::bad_request(format!("invalid email {e:?}")));
+        }
+        criteria.push(vec![format!("email:{}", e.trim().to_lowercase())]);
+    }
+    if let Some(s) = q.subject.as_deref().filter(|s| !s.is_empty()) {
+        criteria.push(vec![format!("subject:{}", s.trim().to_lowercase())]);
+    }
+    if let Some(k) = q.public_key {
+        match k.format.as_deref() {
+            Some("x509") => {}
+            Some(f @ ("pgp" | "minisign" | "ssh" | "tuf")) => {
+                return Err(V1Error::bad_request(format!(
+                    "publicKey format {f} is not supported by this log: only x509"
+                )));
+            }
+            Some(f) => {
+                return Err(V1Error::bad_request(format!(
+                    "invalid publicKey format {f:?}"
+                )));
+            }
+            None => return Err(V1Error::bad_request("missing publicKey.format")),
+        }
+        if k.url.is_some_and(|u| !u.is_empty()) {
+            return Err(V1Error::bad_request(
+                "publicKey.url is not supported: send publicKey.content",
+            ));
+        }
+        let content = k
+            .content
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| V1Error::bad_request("missing publicKey.content"))?;
+        let pem = b64(&content, "publicKey.content").map_err(V1Error::from_log)?;
+        let km = parse_key_material(&pem, "publicKey.content").map_err(V1Error::from_log)?;
+        criteria.push(
+            km.search_keys
+                .into_iter()
+                .filter(|k| k.starts_with("key:"))
+                .collect(),
+        );
+    }
+    let cp = log.checkpoint();
+    let ids = blocking(move || {
+        let mut result: Option<BTreeSet<u64>> = None;
+        for keys in &criteria {
+            let mut set = BTreeSet::new();
+            for k in keys {
+                set.extend(
+                    log.storage()
+                        .search(k, MAX_INDEX_RESULTS)
+                        .map_err(V1Error::from_log)?,
+                );
+            }
+            result = Some(match result {
+                None => set,
+                Some(r) if and => r.intersection(&set).copied().collect(),
+                Some(r) => r.union(&set).copied().collect(),
+            });
+        }
+        let tree = tree_id(&log.signer().log_id());
+        let mut ids = Vec::new();
+        for index in result.unwrap_or_default() {
+            if ids.len() >= MAX_INDEX_RESULTS || index >= cp.size {
+                break;
+            }
+            if let Some(body) = log.entry(index).map_err(V1Error::from_log)? {
+                ids.push(entry_id(tree, &leaf_hash(&body)));
+            }
+        }
+        Ok(ids)
+    })
+    .await?;
+    Ok(axum::Json(ids).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        let mut log_id = [0u8; 32];
+        assert_eq!(tree_id(&log_id), 1);
+        log_id[0] = 0xff;
+        log_id[7] = 0x01;
+        assert_eq!(tree_id(&log_id), 0x7f00_0000_0000_0001);
+        let leaf = [0xab; 32];
+        let id = entry_id(0x1234, &leaf);
+        assert_eq!(id.len(), 80);
+        assert!(id.starts_with("0000000000001234abab"));
+        assert_eq!(parse_entry_id(&id, 0x1234).unwrap(), Some(leaf));
+        assert_eq!(parse_entry_id(&id[16..], 0x1234).unwrap(), Some(leaf));
+        assert_eq!(
+            parse_entry_id(&id.to_uppercase(), 0x1234).unwrap(),
+            Some(leaf)
+        );
+        assert_eq!(parse_entry_id(&id, 0x99).unwrap(), None);
+        assert!(parse_entry_id("abc", 1).is_err());
+        assert!(parse_entry_id(&"g".repeat(64), 1).is_err());
+        assert!(parse_entry_id(&format!("{}{}", "0".repeat(16), &id[16..]), 1).is_err());
+    }
+
+    #[test]
+    fn hash_keys() {
+        let h = "ab".repeat(32);
+        assert_eq!(hash_search_key(&h).unwrap(), format!("sha256:{h}"));
+        assert_eq!(
+            hash_search_key(&format!("SHA256:{}", h.to_uppercase())).unwrap(),
+            format!("sha256:{h}")
+        );
+        assert!(hash_search_key("sha256:abcd").is_err());
+        assert!(hash_search_key("md5:abcd").is_err());
+    }
+
+    #[test]
+    fn unknown_kinds_are_refused() {
+        for (kind, version) in [("rekord", "0.0.1"), ("hashedrekord", "0.0.2"), ("x", "1")] {
+            let e = prepare_v1(&ProposedEntry {
+                kind: kind.into(),
+                api_version: version.into(),
+                spec: json!({}),
+            })
+            .unwrap_err();
+            assert!(matches!(e, LogError::InvalidArgument(_)), "{e}");
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! `vouch bench log`: a load generator for a local transparency log.
+//!
+//! It pre-generates distinct signed `hashedrekord` v0.0.2 requests (P-256 keys, one per
+//! signing thread; signing happens before the timed phase), then runs `--clients` concurrent
+//! submitters against `POST /api/v2/log/entries` for `--duration`, measuring each
+//! submit → response (entry durable, inclusion proof and checkpoint returned) latency.
+
+use crate::serve::parse_duration;
+use crate::tlog::hinted;
+use anyhow::{Context, Result, anyhow, bail};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use clap::{Args, Subcommand};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use vouch_core::encoding::b64_encode;
+use vouch_core::keys::HashKind;
+
+/// `vouch bench …` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Load a local log with signed hashedrekord entries; print throughput and latency.
+    Log(BenchLogArgs),
+}
+
+/// `vouch bench log`.
+#[derive(Args, Debug)]
+pub struct BenchLogArgs {
+    /// Base URL of the log (loopback only: this is a load generator).
+    #[arg(long)]
+    url: String,
+    /// Concurrent submitters.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    clients: u32,
+    /// How long to submit, e.g. 30s.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Entries to pre-generate; the run also stops when they are used up
+    /// [default: 15000 per second of --duration, at most 3,000,000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=20_000_000))]
+    entries: Option<u64>,
+    /// Offered load in entries/s (open loop, spread over the clients); latency is then measured
+    /// from each entry's scheduled send time. Without it every client submits back to back.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    rate: Option<u64>,
+}
+
+/// Run a `vouch bench` subcommand.
+pub fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Log(a) => bench_log(&a),
+    }
+}
+
+/// Refuse anything but http(s) URLs on this machine's loopback.
+fn check_target(url: &str) -> Result<String> {
+    let base = crate::tlog::base_url(url)?;
+    let parsed = reqwest::Url::parse(&base).map_err(|e| anyhow!("invalid --url {url:?}: {e}"))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let local = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !local {
+        return Err(hinted(
+            format!(
+                "refusing to load {base}: `vouch bench log` only targets a log on this machine"
+            ),
+            "start a local log with `vouch serve log --listen 127.0.0.1:3001` and bench that",
+        ));
+    }
+    Ok(base)
+}
+
+/// Sign `count` distinct requests on all cores; each is the serialized JSON body.
+fn pregenerate(count: u64) -> Result<Vec<Vec<u8>>> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 64) as u64;
+    // A random run nonce keeps entries distinct from earlier runs against the same log.
+    let nonce: u64 = rand::random();
+    let per = count.div_ceil(threads);
+    let parts: Vec<Result<Vec<Vec<u8>>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || -> Result<Vec<Vec<u8>>> {
+                    let start = t * per;
+                    let end = ((t + 1) * per).min(count);
+                    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING)
+                        .map_err(|_| anyhow!("cannot generate a P-256 key"))?;
+                    let spki = key
+                        .public_key()
+                        .as_der()
+                        .map_err(|_| anyhow!("cannot encode a P-256 key"))?;
+                    let spki_b64 = b64_encode(spki.as_ref());
+                    let rng = SystemRandom::new();
+                    let mut out = Vec::with_capacity(usize::try_from(end.saturating_sub(start))?);
+                    for i in start..end {
+                        let artifact = format!("vouch bench {nonce:016x} entry {i}");
+                        let sig = key
+                            .sign(&rng, artifact.as_bytes())
+                            .map_err(|_| anyhow!("P-256 signing failed"))?;
+                        let digest = HashKind::Sha256.digest(artifact.as_bytes());
+                        let body = format!(
+                            r#"{{"hashedRekordRequestV002":{{"digest":"{}","signature":{{"content":"{}","verifier":{{"publicKey":{{"rawBytes":"{spki_b64}"}},"keyDetails":"PKIX_ECDSA_P256_SHA_256"}}}}}}}}"#,
+                            b64_encode(&digest),
+                            b64_encode(sig.as_ref()),
+                        );
+                        out.push(body.into_bytes());
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow!("a signing thread panicked")))
+            })
+            .collect()
+    });
+    let mut all = Vec::with_capacity(usize::try_from(count)?);
+    for p in parts {
+        all.extend(p?);
+    }
+    Ok(all)
+}
+
+/// Shared state of the submitters.
+struct Run {
+    pool: Mutex<Vec<Vec<u8>>>,
+    /// With `--rate`: entries per second, the start instant, and the next sequence number.
+    rate: Option<(f64, tokio::time::Instant, AtomicU64)>,
+    stop: AtomicBool,
+    ok: AtomicU64,
+    errors: AtomicU64,
+    busy: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+impl Run {
+    fn next(&self) -> Option<Vec<u8>> {
+        if self.stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        match self.pool.lock() {
+            Ok(mut p) => p.pop(),
+            Err(_) => None,
+        }
+    }
+
+    fn error(&self, msg: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut f) = self.first_error.lock()
+            && f.is_none()
+        {
+            *f = Some(msg);
+        }
+    }
+}
+
+/// One submitter: returns the latencies (µs) of its successful submissions.
+async fn submitter(http: reqwest::Client, url: String, run: std::sync::Arc<Run>) -> Vec<u32> {
+    let mut lat = Vec::new();
+    loop {
+        let started = match &run.rate {
+            Some((rate, start, seq)) => {
+                let n = seq.fetch_add(1, Ordering::Relaxed);
+                let at = *start + Duration::from_secs_f64(n as f64 / rate);
+                tokio::time::sleep_until(at).await;
+                at.into_std()
+            }
+            None => Instant::now(),
+        };
+        let Some(body) = run.next() else { break };
+        loop {
+            let res = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await;
+            match res {
+                Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
+                    // Read the whole response: it carries the proof.
+                    match r.bytes().await {
+                        Ok(_) => {
+                            let us = started.elapsed().as_micros();
+                            lat.push(u32::try_from(us).unwrap_or(u32::MAX));
+                            run.ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => run.error(format!("reading response: {e}")),
+                    }
+                    break;
+                }
+                Ok(r) if r.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE => {
+                    // Backpressure: retry the same entry shortly, unless the run is over.
+                    run.busy.fetch_add(1, Ordering::Relaxed);
+                    if run.stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Ok(r) => {
+                    let status = r.status();
+                    let text = r.text().await.unwrap_or_default();
+                    run.error(format!("HTTP {status}: {}", text.trim()));
+                    break;
+                }
+                Err(e) => {
+                    run.error(format!("request failed: {e}"));
+                    // Do not spin if the server is gone.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    break;
+                }
+            }
+        }
+    }
+    lat
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    let i = rank.clamp(1, sorted.len()) - 1;
+    f64::from(sorted[i]) / 1000.0
+}
+
+fn bench_log(a: &BenchLogArgs) -> Result<()> {
+    let base = check_target(&a.url)?;
+    let count = a.entries.unwrap_or_else(|| {
+        ((a.duration.as_secs_f64() * 15_000.0).ceil() as u64).clamp(1_000, 3_000_000)
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(a.clients as usize)
+        .tcp_nodelay(true)
+        .build()
+        .context("cannot build the HTTP client")?;
+
+    // Preflight: the log must answer before we spend time signing.
+    rt.block_on(async {
+        let url = format!("{base}/checkpoint");
+        let r = http.get(&url).send().await.map_err(|e| {
+            hinted(
+                format!("cannot reach the log at {base}: {e}"),
+                "start it with `vouch serve log` and pass its URL",
+            )
+        })?;
+        if !r.status().is_success() {
+            bail!("{url}: HTTP {}", r.status());
+        }
+        Ok(())
+    })?;
+
+    eprintln!("pre-generating {count} signed hashedrekord entries…");
+    let t0 = Instant::now();
+    let mut pool = pregenerate(count)?;
+    pool.reverse(); // pop() then hands them out in order
+    let signed_in = t0.elapsed();
+    eprintln!(
+        "signed {count} entries in {:.1} s; submitting with {} clients for up to {:.1} s",
+        signed_in.as_secs_f64(),
+        a.clients,
+        a.duration.as_secs_f64()
+    );
+
+    let run = std::sync::Arc::new(Run {
+        pool: Mutex::new(pool),
+        rate: a
+            .rate
+            .map(|r| (r as f64, tokio::time::Instant::now(), AtomicU64::new(0))),
+        stop: AtomicBool::new(false),
+        ok: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        busy: AtomicU64::new(0),
+        first_error: Mutex::new(None),
+    });
+    let url = format!("{base}/api/v2/log/entries");
+    let (latencies, elapsed) = rt.block_on(async {
+        let started = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..a.clients {
+            set.spawn(submitter(http.clone(), url.clone(), run.clone()));
+        }
+        // Stop handing out entries at the deadline; in-flight requests then finish, bounded
+        // by the request timeout and by a grace period here.
+        let stopper = {
+            let run = run.clone();
+            let d = a.duration;
+            tokio::spawn(async move {
+                tokio::time::sleep(d).await;
+                run.stop.store(true, Ordering::Relaxed);
+            })
+        };
+        let mut lat = Vec::new();
+        let drained = tokio::time::timeout(a.duration + Duration::from_secs(30), async {
+            while let Some(j) = set.join_next().await {
+                match j {
+                    Ok(l) => lat.extend(l),
+                    Err(e) => run.error(format!("submitter failed: {e}")),
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            run.error("submitters did not finish within 30 s of the deadline".into());
+            set.abort_all();
+        }
+        run.stop.store(true, Ordering::Relaxed);
+        stopper.abort();
+        (lat, started.elapsed())
+    });
+    let mut latencies = latencies;
+    latencies.sort_unstable();
+    let ok = run.ok.load(Ordering::Relaxed);
+    let errors = run.errors.load(Ordering::Relaxed);
+    let busy = run.busy.load(Ordering::Relaxed);
+    let left = run.pool.lock().map(|p| p.len()).unwrap_or(0);
+    if left == 0 && elapsed < a.duration {
+        eprintln!(
+            "note: all {count} pre-generated entries were submitted after {:.1} s; pass a larger --entries for a longer run",
+            elapsed.as_secs_f64()
+        );
+    }
+    if let Ok(Some(e)) = run.first_error.lock().map(|f| f.clone()) {
+        eprintln!("first error: {e}");
+    }
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "url={base} clients={} rate={} duration_s={:.2} pregenerated={count} signing_s={:.2}",
+        a.clients,
+        a.rate
+            .map_or_else(|| "closed-loop".to_string(), |r| r.to_string()),
+        secs,
+        signed_in.as_secs_f64()
+    );
+    println!("entries={ok} errors={errors} busy_retries={busy}");
+    println!(
+        "p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} max_ms={:.1}",
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 90.0),
+        percentile(&latencies, 99.0),
+        latencies.last().map_or(0.0, |&m| f64::from(m) / 1000.0),
+    );
+    println!("appends_per_sec={:.0}", ok as f64 / secs);
+    if ok == 0 {
+        bail!("no entry was appended");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        assert!(check_target("http://127.0.0.1:3001").is_ok());
+        assert!(check_target("http://localhost:3001/").is_ok());
+        assert!(check_target("http://[::1]:3001").is_ok());
+        assert!(check_target("https://log.example.test").is_err());
+        assert!(check_target("http://10.0.0.1:3001").is_err());
+        assert!(check_target("file:///tmp/x").is_err());
+    }
+
+    #[test]
+    fn percentiles() {
+        let v: Vec<u32> = (1..=100).map(|i| i * 1000).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+
+    #[test]
+    fn distinct_requests() {
+        let reqs = pregenerate(10).unwrap_or_default();
+        assert_eq!(reqs.len(), 10);
+        let set: std::collections::HashSet<_> = reqs.iter().collect();
+        assert_eq!(set.len(), 10);
+        let v: serde_json::Value = serde_json::from_slice(&reqs[0]).unwrap_or_default();
+        assert!(v["hashedRekordRequestV002"]["signature"]["verifier"]["publicKey"].is_object());
+    }
+}

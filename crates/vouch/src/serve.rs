@@ -1,0 +1,379 @@
+//! `vouch serve log`: run the transparency log (Rekor v2 write API, C2SP tlog-tiles read API)
+//! over an embedded store in a data directory.
+
+use crate::tlog::hinted;
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use vouch_core::keys::pem_encode;
+use vouch_core::note::{Checkpoint, SignedNote};
+use vouch_log::storage::{Storage, write_file_durably};
+use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, LogConfig, LogSigner};
+
+/// `vouch serve …` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ServeCommand {
+    /// Run the transparency log: Rekor v2 writes, tlog-tiles reads, /healthz, /metrics.
+    Log(ServeLogArgs),
+}
+
+/// Checkpoint key algorithm (used when the key is generated on first start).
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum KeyAlg {
+    /// Ed25519 (Rekor v2's choice).
+    Ed25519,
+    /// ECDSA P-256 with SHA-256.
+    EcdsaP256,
+}
+
+/// `vouch serve log`.
+#[derive(Args, Debug)]
+pub struct ServeLogArgs {
+    /// Data directory: tiles, index database, log key, settings (created if missing).
+    #[arg(long)]
+    data: PathBuf,
+    /// Checkpoint origin, e.g. log.example.test/2026 (required on first start, then remembered).
+    #[arg(long)]
+    origin: Option<String>,
+    /// Address to listen on (port 0 picks a free port; the URL is printed).
+    #[arg(long, default_value = "127.0.0.1:3001")]
+    listen: String,
+    /// How long the sequencer waits to fill a batch, e.g. 250ms, 1s.
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    batch_interval: Duration,
+    /// Largest batch integrated at once.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_batch: u32,
+    /// Most submissions waiting for integration; beyond that clients get 503 + Retry-After.
+    #[arg(long, default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    max_pending: u32,
+    /// Checkpoint key algorithm when generating the key on first start [default: ed25519].
+    #[arg(long, value_enum)]
+    key_algorithm: Option<KeyAlg>,
+    /// URL to name the log by in the trusted root entry [default: https://<origin>]
+    /// (verifiers derive the expected checkpoint origin from it).
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+/// Parse `250ms`, `2s`, `1.5s`, `1m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("expected a duration like 250ms, 2s or 1m, got {s:?}"))?;
+    let secs = match unit.trim() {
+        "ms" => v / 1000.0,
+        "s" | "" => v,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        u => return Err(format!("unknown duration unit {u:?} (use ms, s, m or h)")),
+    };
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!("duration {s:?} must be above 0 and at most 24h"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Settings kept in the data directory across restarts.
+#[derive(serde::Serialize, serde::Deserialize, Debug)]
+struct Settings {
+    origin: String,
+    /// First start (RFC 3339): the trusted root's `validFor.start`.
+    created: String,
+}
+
+const SETTINGS: &str = "log.json";
+
+fn check_origin(origin: &str) -> Result<()> {
+    if origin.is_empty()
+        || origin.len() > 255
+        || origin
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '+')
+    {
+        bail!(
+            "invalid --origin {origin:?}: it must be non-empty, at most 255 bytes, without spaces or '+' (e.g. log.example.test/2026)"
+        );
+    }
+    if origin.contains("://") {
+        return Err(hinted(
+            format!("invalid --origin {origin:?}: an origin has no scheme"),
+            "use the log's host and path, e.g. log.example.test/2026",
+        ));
+    }
+    Ok(())
+}
+
+/// Load the settings, or create them on first start.
+fn settings(data: &Path, origin: Option<&str>) -> Result<Settings> {
+    let path = data.join(SETTINGS);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let s: Settings = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is corrupt", path.display()))?;
+            if let Some(o) = origin
+                && o != s.origin
+            {
+                return Err(hinted(
+                    format!(
+                        "data directory {} holds the log {:?}, not {o:?}",
+                        data.display(),
+                        s.origin
+                    ),
+                    "a log's origin never changes: use another --data directory for a new log",
+                ));
+            }
+            Ok(s)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let origin = origin.ok_or_else(|| {
+                hinted(
+                    format!("{} is a new log: --origin is required", data.display()),
+                    "pass --origin log.example.test/2026 (the name clients see in checkpoints)",
+                )
+            })?;
+            let created = jiff::Timestamp::now()
+                .round(jiff::Unit::Second)
+                .map_err(|e| anyhow!("clock: {e}"))?
+                .to_string();
+            let s = Settings {
+                origin: origin.to_string(),
+                created,
+            };
+            std::fs::create_dir_all(data)
+                .with_context(|| format!("cannot create data directory {}", data.display()))?;
+            let json = serde_json::to_vec_pretty(&s)?;
+            write_file_durably(&path, &json, false)
+                .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))?;
+            Ok(s)
+        }
+        Err(e) => Err(anyhow!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Run `vouch serve log` until SIGINT or SIGTERM.
+pub fn run(cmd: ServeCommand) -> Result<()> {
+    match cmd {
+        ServeCommand::Log(a) => serve_log(&a),
+    }
+}
+
+fn serve_log(a: &ServeLogArgs) -> Result<()> {
+    if let Some(o) = &a.origin {
+        check_origin(o)?;
+    }
+    if a.data.exists() && !a.data.is_dir() {
+        bail!("--data {} is not a directory", a.data.display());
+    }
+    let settings = settings(&a.data, a.origin.as_deref())?;
+    let origin = settings.origin.clone();
+
+    let alg = match a.key_algorithm.unwrap_or(KeyAlg::Ed25519) {
+        KeyAlg::Ed25519 => KeyAlgorithm::Ed25519,
+        KeyAlg::EcdsaP256 => KeyAlgorithm::EcdsaP256,
+    };
+    let key_existed = a.data.join("log.key").exists();
+    let signer = LogSigner::load_or_generate(&a.data, &origin, alg)
+        .map_err(|e| anyhow!("cannot load the log key in {}: {e}", a.data.display()))?;
+    if key_existed && let Some(want) = a.key_algorithm {
+        let have = signer.key_details();
+        let want_details = match want {
+            KeyAlg::Ed25519 => "PKIX_ED25519",
+            KeyAlg::EcdsaP256 => "PKIX_ECDSA_P256_SHA_256",
+        };
+        if have != want_details {
+            return Err(hinted(
+                format!(
+                    "the log key in {} is {have}, not {want_details}",
+                    a.data.display()
+                ),
+                "the key is generated on first start and kept: drop --key-algorithm, or use a new --data directory",
+            ));
+        }
+    }
+    let storage = EmbeddedStorage::open(&a.data).map_err(|e| {
+        hinted(
+            format!("cannot open the log store in {}: {e}", a.data.display()),
+            "is another `vouch serve log` using this directory?",
+        )
+    })?;
+    if let Some(cp) = storage
+        .load_checkpoint()
+        .map_err(|e| anyhow!("cannot read the stored checkpoint: {e}"))?
+    {
+        let note = SignedNote::parse(&cp.note)
+            .map_err(|e| anyhow!("stored checkpoint is corrupt: {e}"))?;
+        let body = Checkpoint::parse(&note.text)
+            .map_err(|e| anyhow!("stored checkpoint is corrupt: {e}"))?;
+        if body.origin != origin {
+            bail!(
+                "the stored checkpoint is for origin {:?}, {} says {origin:?}",
+                body.origin,
+                a.data.join(SETTINGS).display()
+            );
+        }
+        note.verify(signer.verifier()).map_err(|e| {
+            anyhow!(
+                "the stored checkpoint is not signed by {}: {e}",
+                a.data.join("log.key").display()
+            )
+        })?;
+    }
+    let public_url = match &a.public_url {
+        Some(u) => crate::tlog::base_url(u)?,
+        None => format!("https://{origin}"),
+    };
+    if vouch_core::trust::origin_from_url(&public_url) != origin {
+        eprintln!(
+            "warning: --public-url {public_url} does not name the origin {origin}: verifiers using the trusted root entry will expect checkpoints from {}",
+            vouch_core::trust::origin_from_url(&public_url)
+        );
+    }
+
+    init_tracing();
+    let config = LogConfig {
+        origin: origin.clone(),
+        batch_interval: a.batch_interval,
+        max_batch: a.max_batch as usize,
+        max_pending: a.max_pending as usize,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vouch-log")
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let log = Log::open(storage, signer, config)
+            .map_err(|e| anyhow!("cannot open the log in {}: {e}", a.data.display()))?;
+        let listener = tokio::net::TcpListener::bind(&a.listen)
+            .await
+            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
+        let url = format!("http://{addr}");
+
+        let entry = log
+            .signer()
+            .trusted_root_entry(&public_url, &settings.created);
+        let tr_path = a.data.join("trusted_root.tlog.json");
+        write_file_durably(&tr_path, &serde_json::to_vec_pretty(&entry)?, false)
+            .map_err(|e| anyhow!("cannot write {}: {e}", tr_path.display()))?;
+
+        let cp = log.checkpoint();
+        let mut out = String::new();
+        out.push_str(&format!("vouch log listening on {url}\n"));
+        out.push_str(&format!("origin: {origin}\n"));
+        out.push_str(&format!("tree size: {}\n", cp.size));
+        out.push_str(&format!("log ID: {}\n", hex::encode(log.signer().log_id())));
+        out.push_str(&format!(
+            "trusted root tlog entry: {} (baseUrl {public_url}, valid from {})\n",
+            tr_path.display(),
+            settings.created
+        ));
+        out.push_str(&format!(
+            "public key ({}):\n{}",
+            log.signer().key_details(),
+            pem_encode("PUBLIC KEY", log.signer().spki_der())
+        ));
+        print!("{out}");
+        {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        }
+        tracing::info!(%url, %origin, tree_size = cp.size, batch_interval_ms = a.batch_interval.as_millis() as u64, max_batch = a.max_batch, max_pending = a.max_pending, "log server started");
+
+        let app = vouch_log::api::router(log.clone())
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stop_tx.send(true);
+        });
+        let forced = async move {
+            // After the signal, give in-flight requests a bounded time to finish.
+            while !*stop_rx.borrow() {
+                if stop_rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        };
+        tokio::select! {
+            r = server => r.map_err(|e| anyhow!("server error: {e}"))?,
+            () = forced => tracing::warn!("in-flight requests did not finish in 10 s; stopping anyway"),
+        }
+        drop(log);
+        tracing::info!("stopped");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    // Do not wait for blocking tasks (e.g. a batch being integrated past the deadline):
+    // durability never depends on a clean shutdown.
+    rt.shutdown_timeout(Duration::from_secs(5));
+    Ok(())
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn origins() {
+        assert!(check_origin("log.example.test/2026").is_ok());
+        assert!(check_origin("").is_err());
+        assert!(check_origin("a b").is_err());
+        assert!(check_origin("a+b").is_err());
+        assert!(check_origin("https://x").is_err());
+    }
+}

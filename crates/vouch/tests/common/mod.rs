@@ -1,0 +1,166 @@
+//! Helpers shared by the log CLI and crash tests: start `vouch serve log`, tiny HTTP GET.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The `vouch` binary under test.
+pub fn vouch() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vouch"))
+}
+
+/// A running `vouch serve log`. Killed (SIGKILL) when dropped.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub pem: String,
+    pub stdout: Vec<String>,
+    pub log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The last lines of a server log, for failure messages.
+pub fn tail(path: &Path) -> String {
+    let s = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// Start `vouch serve log` on 127.0.0.1 with a free port (port 0; the printed URL is parsed),
+/// logging to `log`, and wait until `/healthz` answers.
+pub fn start(data: &Path, origin: &str, log: &Path, extra: &[&str]) -> Server {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let mut child = vouch()
+        .args(["serve", "log", "--data"])
+        .arg(data)
+        .args(["--origin", origin, "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .expect("spawn vouch serve log");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut lines = Vec::new();
+    let mut url = None;
+    let mut pem = String::new();
+    let mut in_pem = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(u) = line.strip_prefix("vouch log listening on ") {
+                    url = Some(u.trim().to_string());
+                }
+                if line.starts_with("-----BEGIN PUBLIC KEY-----") {
+                    in_pem = true;
+                }
+                if in_pem {
+                    pem.push_str(&line);
+                    pem.push('\n');
+                }
+                let end = line.starts_with("-----END PUBLIC KEY-----");
+                lines.push(line);
+                if end {
+                    break;
+                }
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "server did not print its URL and key ({e:?}); stdout: {lines:?}; log:\n{}",
+                    tail(log)
+                );
+            }
+        }
+    }
+    let url = url.expect("URL line");
+    let server = Server {
+        child,
+        url,
+        pem,
+        stdout: lines,
+        log: log.to_path_buf(),
+    };
+    wait_healthy(&server);
+    server
+}
+
+/// Poll `/healthz` (retrying refused connections) for at most 20 s.
+pub fn wait_healthy(s: &Server) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match try_get(&s.url, "/healthz") {
+            Ok((200, _)) => return,
+            other => {
+                if Instant::now() > deadline {
+                    panic!(
+                        "server at {} not healthy: {other:?}; log:\n{}",
+                        s.url,
+                        tail(&s.log)
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// GET over HTTP/1.0 (one connection per request), with timeouts.
+pub fn try_get(url: &str, path: &str) -> std::io::Result<(u16, Vec<u8>)> {
+    let host = url.strip_prefix("http://").unwrap_or(url);
+    let addr: std::net::SocketAddr = host
+        .parse()
+        .map_err(|e| std::io::Error::other(format!("{host}: {e}")))?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    s.set_write_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of headers"))?;
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line: {head}")))?;
+    Ok((status, buf[split + 4..].to_vec()))
+}
+
+/// GET that must succeed with 200.
+pub fn get(url: &str, path: &str) -> Vec<u8> {
+    match try_get(url, path) {
+        Ok((200, body)) => body,
+        other => panic!("GET {url}{path}: {other:?}"),
+    }
+}
