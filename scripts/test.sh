@@ -21,4 +21,14 @@ if grep -qE '^test result: FAILED|^error(\[|:)' /tmp/vouch-test.log; then
   grep -E 'panicked|FAILED|^error' -A20 /tmp/vouch-test.log | head -150 >&2
   exit 1
 fi
+# Real peer: the upstream Rekor models (PyPI sigstore-rekor-types) check our v1 API output.
+if [[ -n "${VOUCH_PYTHON:-}" ]] && "$VOUCH_PYTHON" -c "import rekor_types" 2>/dev/null; then
+  echo "== Rekor v1 shapes against sigstore-rekor-types"
+  dump="$(mktemp -d)"
+  VOUCH_V1_DUMP="$dump" cargo test -p vouch-log --test v1 --locked -q 2>&1 | grep -E '^test result' || true
+  "$VOUCH_PYTHON" scripts/rekor_types_check.py "$dump"
+  rm -rf "$dump"
+else
+  echo "note: VOUCH_PYTHON with sigstore-rekor-types not set up: skipping the Rekor model check (.ci/run sets it up)"
+fi
 echo "== all tests passed"

@@ -265,6 +265,9 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
         let tr_path = a.data.join("trusted_root.tlog.json");
         write_file_durably(&tr_path, &serde_json::to_vec_pretty(&entry)?, false)
             .map_err(|e| anyhow!("cannot write {}: {e}", tr_path.display()))?;
+        let pem_path = a.data.join("public.pem");
+        write_file_durably(&pem_path, pem_encode("PUBLIC KEY", log.signer().spki_der()).as_bytes(), false)
+            .map_err(|e| anyhow!("cannot write {}: {e}", pem_path.display()))?;
 
         let cp = log.checkpoint();
         let mut out = String::new();
@@ -278,8 +281,9 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
             settings.created
         ));
         out.push_str(&format!(
-            "public key ({}):\n{}",
+            "public key ({}, also in {}):\n{}",
             log.signer().key_details(),
+            pem_path.display(),
             pem_encode("PUBLIC KEY", log.signer().spki_der())
         ));
         print!("{out}");
