@@ -255,48 +255,19 @@ impl<S: Storage> Log<S> {
 
     /// Inclusion proof for `index` against the tree of `size` leaves (≤ current size).
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
-        self.inner.inclusion_proof(index, size)
+        self.inner
+            .with_reader(size, |r| tiles::inclusion_proof(r, index, size))
     }
 
     /// Consistency proof between two tree sizes (≤ current size).
     pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
-        let state = self
-            .inner
-            .state
-            .read()
-            .map_err(|_| LogError::Internal("state lock poisoned".into()))?;
-        if second > state.checkpoint.size {
-            return Err(LogError::InvalidArgument(format!(
-                "tree size {second} is larger than the log ({})",
-                state.checkpoint.size
-            )));
-        }
-        let mut r = TreeReader {
-            size: second,
-            edge: &state.edge,
-            storage: &self.inner.storage,
-            cache: &self.inner.cache,
-            memo: Default::default(),
-        };
-        tiles::consistency_proof(&mut r, first, second)
-            .map_err(|e| LogError::InvalidArgument(e.to_string()))
+        self.inner
+            .with_reader(second, |r| tiles::consistency_proof(r, first, second))
     }
 
     /// Root hash of the tree of `size` leaves (≤ current size).
     pub fn root_at(&self, size: u64) -> Result<Hash, LogError> {
-        let state = self
-            .inner
-            .state
-            .read()
-            .map_err(|_| LogError::Internal("state lock poisoned".into()))?;
-        let mut r = TreeReader {
-            size,
-            edge: &state.edge,
-            storage: &self.inner.storage,
-            cache: &self.inner.cache,
-            memo: Default::default(),
-        };
-        tiles::tree_root(&mut r, size).map_err(|e| LogError::InvalidArgument(e.to_string()))
+        self.inner.with_reader(size, |r| tiles::tree_root(r, size))
     }
 
     /// The body of the entry at `index`, if integrated.
@@ -381,8 +352,12 @@ impl<S: Storage> Log<S> {
 }
 
 impl<S: Storage> Inner<S> {
-    /// Inclusion proof for `index` against the tree of `size` leaves (≤ current size).
-    fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+    /// Run `f` over a reader of the published tree at `size` (≤ current size).
+    fn with_reader<T>(
+        &self,
+        size: u64,
+        f: impl FnOnce(&mut TreeReader<'_>) -> Result<T, vouch_core::merkle::ProofError>,
+    ) -> Result<T, LogError> {
         let state = self
             .state
             .read()
@@ -400,8 +375,7 @@ impl<S: Storage> Inner<S> {
             cache: &self.cache,
             memo: Default::default(),
         };
-        tiles::inclusion_proof(&mut r, index, size)
-            .map_err(|e| LogError::InvalidArgument(e.to_string()))
+        f(&mut r).map_err(|e| LogError::InvalidArgument(e.to_string()))
     }
 }
 

@@ -79,6 +79,15 @@ fn db_err(e: impl std::fmt::Display) -> LogError {
 
 /// Write `data` to `path` durably: temporary file, fsync, rename, fsync of the directory.
 pub fn write_file_durably(path: &Path, data: &[u8], private: bool) -> Result<(), LogError> {
+    write_synced(path, data, private)?;
+    let dir = path
+        .parent()
+        .ok_or_else(|| LogError::Storage(format!("{} has no parent directory", path.display())))?;
+    sync_dir(dir)
+}
+
+/// Temporary file, write, fsync, rename over `path` (without syncing the directory).
+fn write_synced(path: &Path, data: &[u8], private: bool) -> Result<(), LogError> {
     let dir = path
         .parent()
         .ok_or_else(|| LogError::Storage(format!("{} has no parent directory", path.display())))?;
@@ -106,8 +115,7 @@ pub fn write_file_durably(path: &Path, data: &[u8], private: bool) -> Result<(),
             .map_err(|e| LogError::Storage(format!("write {}: {e}", tmp.display())))?;
     }
     std::fs::rename(&tmp, path)
-        .map_err(|e| LogError::Storage(format!("rename to {}: {e}", path.display())))?;
-    sync_dir(dir)
+        .map_err(|e| LogError::Storage(format!("rename to {}: {e}", path.display())))
 }
 
 fn sync_dir(dir: &Path) -> Result<(), LogError> {
@@ -282,22 +290,7 @@ impl Storage for EmbeddedStorage {
 
 /// Write a tile file with temp + fsync + rename (the directory is synced by the caller).
 fn write_tile(path: &Path, data: &[u8]) -> Result<(), LogError> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| LogError::Storage(format!("{} has no parent directory", path.display())))?;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| LogError::Storage(format!("create {}: {e}", dir.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("tile")
-    ));
-    let mut f = std::fs::File::create(&tmp)
-        .map_err(|e| LogError::Storage(format!("write {}: {e}", tmp.display())))?;
-    f.write_all(data)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| LogError::Storage(format!("write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| LogError::Storage(format!("rename to {}: {e}", path.display())))
+    write_synced(path, data, false)
 }
 
 fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, LogError> {
