@@ -273,7 +273,13 @@ impl PublicKey {
             hash: hash.name(),
         };
         if self.kind == KeyKind::Ed25519 {
-            return Err(unsupported);
+            // Ed25519 over a digest is Ed25519ph (RFC 8032 §5.1, prehash SHA-512), what
+            // hashedrekord entries with PKIX_ED25519_PH keys carry.
+            return if hash == HashKind::Sha512 {
+                self.verify_ed25519ph(digest_bytes, sig)
+            } else {
+                Err(unsupported)
+            };
         }
         let d = digest::Digest::import_less_safe(digest_bytes, hash.algorithm())
             .map_err(|_| unsupported.clone())?;
@@ -291,6 +297,57 @@ impl PublicKey {
             .map_err(|_| KeyError::BadSignature {
                 kind: self.kind.name(),
             })
+    }
+}
+
+impl PublicKey {
+    /// Verify an Ed25519ph signature given the SHA-512 digest of the message (RFC 8032 §5.1,
+    /// empty context). aws-lc-rs has no Ed25519ph, so ed25519-dalek does the arithmetic.
+    pub fn verify_ed25519ph(&self, sha512_digest: &[u8], sig: &[u8]) -> Result<(), KeyError> {
+        let bad = || KeyError::BadSignature { kind: "Ed25519ph" };
+        let raw: [u8; 32] = crate::note::ed25519_raw(&self.spki_der).map_err(|_| bad())?;
+        let vk = ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| bad())?;
+        let sig = ed25519_dalek::Signature::from_slice(sig).map_err(|_| bad())?;
+        let ph = Sha512Output::from_slice(sha512_digest).ok_or(KeyError::DigestNotSupported {
+            kind: "Ed25519ph",
+            hash: "non-SHA-512",
+        })?;
+        vk.verify_prehashed(ph, None, &sig).map_err(|_| bad())
+    }
+}
+
+/// A SHA-512 digest computed elsewhere, presented through the `Digest` interface that
+/// ed25519-dalek's prehashed verification takes; it only ever yields those 64 bytes.
+#[derive(Clone)]
+struct Sha512Output([u8; 64]);
+
+impl Sha512Output {
+    fn from_slice(d: &[u8]) -> Option<Self> {
+        <[u8; 64]>::try_from(d).ok().map(Self)
+    }
+}
+
+impl Default for Sha512Output {
+    fn default() -> Self {
+        Self([0; 64])
+    }
+}
+
+impl ed25519_dalek::ed25519::signature::digest::HashMarker for Sha512Output {}
+
+impl ed25519_dalek::ed25519::signature::digest::OutputSizeUser for Sha512Output {
+    type OutputSize = ed25519_dalek::ed25519::signature::digest::consts::U64;
+}
+
+impl ed25519_dalek::ed25519::signature::digest::Update for Sha512Output {
+    fn update(&mut self, _data: &[u8]) {
+        // The digest is already final; prehashed verification only calls finalize.
+    }
+}
+
+impl ed25519_dalek::ed25519::signature::digest::FixedOutput for Sha512Output {
+    fn finalize_into(self, out: &mut ed25519_dalek::ed25519::signature::digest::Output<Self>) {
+        out.copy_from_slice(&self.0);
     }
 }
 

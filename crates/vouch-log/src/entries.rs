@@ -93,6 +93,7 @@ fn key_details(details: &str) -> Option<(KeyKind, HashKind, &'static str)> {
         "PKIX_ECDSA_P256_SHA_256" => (KeyKind::EcdsaP256, HashKind::Sha256, "SHA2_256"),
         "PKIX_ECDSA_P384_SHA_384" => (KeyKind::EcdsaP384, HashKind::Sha384, "SHA2_384"),
         "PKIX_ECDSA_P521_SHA_512" => (KeyKind::EcdsaP521, HashKind::Sha512, "SHA2_512"),
+        "PKIX_ED25519_PH" => (KeyKind::Ed25519, HashKind::Sha512, "SHA2_512"),
         "PKIX_RSA_PKCS1V15_2048_SHA256"
         | "PKIX_RSA_PKCS1V15_3072_SHA256"
         | "PKIX_RSA_PKCS1V15_4096_SHA256" => (KeyKind::Rsa, HashKind::Sha256, "SHA2_256"),

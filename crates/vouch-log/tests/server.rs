@@ -172,6 +172,38 @@ async fn submit_read_verify_restart() {
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["code"], 6);
 
+    // Ed25519 keys are accepted as Ed25519ph (PKIX_ED25519_PH, SHA-512 digest), pure Ed25519 is not.
+    {
+        use ed25519_dalek::ed25519::signature::digest::Digest;
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
+        let mut spki = hex::decode("302a300506032b6570032100").unwrap();
+        spki.extend_from_slice(sk.verifying_key().as_bytes());
+        let sig = sk
+            .sign_prehashed(sha2::Sha512::new().chain_update(b"ed"), None)
+            .unwrap()
+            .to_bytes();
+        let mut req = json!({"hashedRekordRequestV002": {
+            "digest": b64_encode(&HashKind::Sha512.digest(b"ed")),
+            "signature": {"content": b64_encode(&sig), "verifier": {
+                "publicKey": {"rawBytes": b64_encode(&spki)}, "keyDetails": "PKIX_ED25519_PH"}}}});
+        let r = http
+            .post(format!("{url}/api/v2/log/entries"))
+            .json(&req)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        req["hashedRekordRequestV002"]["signature"]["verifier"]["keyDetails"] =
+            json!("PKIX_ED25519");
+        let r = http
+            .post(format!("{url}/api/v2/log/entries"))
+            .json(&req)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+    }
+
     // Malformed input gets 4xx with a JSON message, never a 500.
     for (body, want) in [
         ("not json", 400),
@@ -224,7 +256,7 @@ async fn submit_read_verify_restart() {
     let note = SignedNote::parse(&cp_text).unwrap();
     note.verify(log.signer().verifier()).unwrap();
     let cp = Checkpoint::parse(&note.text).unwrap();
-    assert_eq!(cp.size, 301);
+    assert_eq!(cp.size, 302);
     let mut leaves = Vec::new();
     for t in tiles_for_size(cp.size, 0) {
         let r = http
@@ -322,7 +354,7 @@ async fn submit_read_verify_restart() {
         .json()
         .await
         .unwrap();
-    assert_eq!(h["treeSize"], 301);
+    assert_eq!(h["treeSize"], 302);
     let m = http
         .get(format!("{url}/metrics"))
         .send()
@@ -331,7 +363,7 @@ async fn submit_read_verify_restart() {
         .text()
         .await
         .unwrap();
-    assert!(m.contains("vouch_log_entries_appended_total 301"), "{m}");
+    assert!(m.contains("vouch_log_entries_appended_total 302"), "{m}");
     assert!(m.contains("reason=\"duplicate\""), "{m}");
 
     // Consistency proofs between any two sizes verify.
@@ -360,9 +392,9 @@ async fn submit_read_verify_restart() {
         .json()
         .await
         .unwrap();
-    assert_eq!(r["logIndex"], "301");
-    let p = log2.consistency_proof(301, 302).unwrap();
-    merkle::verify_consistency(301, 302, &old.root, &log2.root_at(302).unwrap(), &p).unwrap();
+    assert_eq!(r["logIndex"], "302");
+    let p = log2.consistency_proof(302, 303).unwrap();
+    merkle::verify_consistency(302, 303, &old.root, &log2.root_at(303).unwrap(), &p).unwrap();
 }
 
 #[test]

@@ -754,12 +754,7 @@ fn verify_message_signature(
     signature: &[u8],
 ) -> Result<(), VerifyError> {
     let kind = key.kind();
-    if kind == KeyKind::Ed25519 {
-        // Sigstore message signatures with Ed25519 are Ed25519ph (prehashed), which aws-lc-rs does not offer.
-        return Err(VerifyError::Key(vouch_core::keys::KeyError::Unsupported(
-            "Ed25519ph message signatures".into(),
-        )));
-    }
+    // Ed25519 message signatures are Ed25519ph over the SHA-512 digest (default_hash).
     let primary = key.default_hash();
     // Legacy clients signed SHA-256 digests with P-384/P-521 keys: also accept that.
     let mut candidates = vec![primary];

@@ -326,3 +326,66 @@ fn witness_cosignatures() {
     let absent = NoteVerifier::ed25519("other.witness", wraw);
     assert!(verify_cosignature(&reparsed, &absent).unwrap().is_none());
 }
+
+#[test]
+fn ed25519ph_message_signature_on_a_rekor_v2_log() {
+    use ed25519_dalek::{SigningKey, ed25519::signature::digest::Digest};
+    let mut log = Log::new();
+    let sk = SigningKey::from_bytes(&[7u8; 32]);
+    let mut spki = hex::decode("302a300506032b6570032100").unwrap();
+    spki.extend_from_slice(sk.verifying_key().as_bytes());
+    let artifact = b"ed25519 artifact";
+    let sig = sk
+        .sign_prehashed(sha2::Sha512::new().chain_update(artifact), None)
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    let digest = HashKind::Sha512.digest(artifact);
+    let body = format!(
+        r#"{{"apiVersion":"0.0.2","kind":"hashedrekord","spec":{{"hashedRekordV002":{{"data":{{"algorithm":"SHA2_512","digest":"{}"}},"signature":{{"content":"{}","verifier":{{"keyDetails":"PKIX_ED25519_PH","publicKey":{{"rawBytes":"{}"}}}}}}}}}}}}"#,
+        b64(&digest),
+        b64(&sig),
+        b64(&spki)
+    )
+    .into_bytes();
+    let e = entry(&mut log, &body);
+    let bundle = serde_json::to_vec(&json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": ""}, "tlogEntries": [e]},
+        "messageSignature": {"messageDigest": {"algorithm": "SHA2_512", "digest": b64(&digest)}, "signature": b64(&sig)}
+    }))
+    .unwrap();
+    let verifier = Verifier::new(TrustRoot::from_json(&log.trusted_root()).unwrap());
+    let key = PublicKey::from_spki_der(&spki).unwrap();
+    let policy = PolicyBuilder::new().key(key.clone()).build().unwrap();
+    verifier
+        .verify_json(&bundle, Artifact::Bytes(artifact), &policy)
+        .unwrap();
+    verifier
+        .verify_json(
+            &bundle,
+            Artifact::Digest {
+                algorithm: HashKind::Sha512,
+                digest: &digest,
+            },
+            &policy,
+        )
+        .unwrap();
+    // Pure Ed25519 over the message is a different signature: refused.
+    let mut pure = [0u8; 64];
+    pure.copy_from_slice(&ed25519_dalek::Signer::sign(&sk, artifact).to_bytes());
+    assert!(key.verify_digest(HashKind::Sha512, &digest, &pure).is_err());
+    let err = verifier
+        .verify_json(&bundle, Artifact::Bytes(b"other"), &policy)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            VerifyError::Entry {
+                source: EntryError::DigestMismatch { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

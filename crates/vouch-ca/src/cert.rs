@@ -1,0 +1,621 @@
+//! Certificate issuance in the Fulcio profile (protocols.md §1.6), CT precertificates and SCT
+//! embedding (§1.10), and a generated development root + intermediate.
+//!
+//! TBS certificates are assembled with `der`/`x509-cert` types and signed with aws-lc-rs
+//! ECDSA keys (P-256 or P-384).
+
+use crate::identity::{CertIdentity, San};
+use aws_lc_rs::digest;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair,
+    EcdsaSigningAlgorithm, KeyPair,
+};
+use der::asn1::{Any, AnyRef, BitString, Ia5String, Null, ObjectIdentifier, OctetString};
+use der::{Decode, Encode, Sequence};
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use x509_cert::certificate::Version;
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::name::{GeneralName, OtherName};
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectAltName, SubjectKeyIdentifier,
+};
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::time::{Time, Validity};
+
+const OID_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
+const OID_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const OID_SKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
+const OID_AKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
+const OID_SAN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
+const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+const OID_KP_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+const OID_USERNAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
+/// CT precertificate poison extension OID.
+pub const OID_CT_POISON: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
+/// Embedded SCT list extension OID.
+pub const OID_SCT_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
+const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+const OID_ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+
+/// Default leaf validity (Fulcio: 10 minutes).
+pub const DEFAULT_LEAF_VALIDITY: Duration = Duration::from_secs(600);
+
+/// Errors issuing certificates.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaError {
+    /// A key could not be generated, loaded or used.
+    #[error("CA key error: {0}")]
+    Key(String),
+    /// ASN.1 encoding or decoding failed.
+    #[error("certificate encoding error: {0}")]
+    Encoding(String),
+    /// The requester's public key is malformed or of an unsupported type.
+    #[error("unsupported or malformed subject public key: {0}")]
+    BadPublicKey(String),
+    /// The SAN value cannot be encoded (e.g. non-ASCII email or URI).
+    #[error("SAN value {value:?} cannot be encoded: {reason}")]
+    BadSan {
+        /// The SAN value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// The CA certificate does not belong to the CA key, or is otherwise unusable.
+    #[error("CA certificate unusable: {0}")]
+    BadCaCertificate(String),
+    /// A precertificate passed for SCT embedding is not one this CA issued.
+    #[error("not a precertificate of this CA: {0}")]
+    NotPrecertificate(String),
+    /// A requested time is outside the X.509 range.
+    #[error("time out of range")]
+    TimeRange,
+}
+
+fn enc(e: der::Error) -> CaError {
+    CaError::Encoding(e.to_string())
+}
+
+/// Curves supported for CA keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CaKeyAlgorithm {
+    /// ECDSA P-256 with SHA-256.
+    EcdsaP256,
+    /// ECDSA P-384 with SHA-384 (public-good intermediate).
+    EcdsaP384,
+}
+
+impl CaKeyAlgorithm {
+    fn signing(self) -> &'static EcdsaSigningAlgorithm {
+        match self {
+            CaKeyAlgorithm::EcdsaP256 => &ECDSA_P256_SHA256_ASN1_SIGNING,
+            CaKeyAlgorithm::EcdsaP384 => &ECDSA_P384_SHA384_ASN1_SIGNING,
+        }
+    }
+    fn sig_oid(self) -> ObjectIdentifier {
+        match self {
+            CaKeyAlgorithm::EcdsaP256 => OID_ECDSA_SHA256,
+            CaKeyAlgorithm::EcdsaP384 => OID_ECDSA_SHA384,
+        }
+    }
+}
+
+/// An ECDSA CA signing key held in memory.
+pub struct CaSigner {
+    key: EcdsaKeyPair,
+    alg: CaKeyAlgorithm,
+    rng: SystemRandom,
+}
+
+impl std::fmt::Debug for CaSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaSigner").field("alg", &self.alg).finish()
+    }
+}
+
+impl CaSigner {
+    /// Generate a fresh key.
+    pub fn generate(alg: CaKeyAlgorithm) -> Result<Self, CaError> {
+        let key = EcdsaKeyPair::generate(alg.signing())
+            .map_err(|_| CaError::Key("key generation failed".into()))?;
+        Ok(CaSigner {
+            key,
+            alg,
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// Load a PKCS#8 DER ECDSA P-384 or P-256 private key.
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self, CaError> {
+        for alg in [CaKeyAlgorithm::EcdsaP384, CaKeyAlgorithm::EcdsaP256] {
+            if let Ok(key) = EcdsaKeyPair::from_pkcs8(alg.signing(), der) {
+                return Ok(CaSigner {
+                    key,
+                    alg,
+                    rng: SystemRandom::new(),
+                });
+            }
+        }
+        Err(CaError::Key(
+            "not a PKCS#8 ECDSA P-256 or P-384 private key".into(),
+        ))
+    }
+
+    /// The private key as PKCS#8 v1 DER.
+    pub fn to_pkcs8(&self) -> Result<Vec<u8>, CaError> {
+        self.key
+            .to_pkcs8v1()
+            .map(|d| d.as_ref().to_vec())
+            .map_err(|_| CaError::Key("PKCS#8 export failed".into()))
+    }
+
+    /// The curve of this key.
+    pub fn algorithm(&self) -> CaKeyAlgorithm {
+        self.alg
+    }
+
+    /// The public key as DER SubjectPublicKeyInfo.
+    pub fn spki_der(&self) -> Result<Vec<u8>, CaError> {
+        use aws_lc_rs::encoding::AsDer;
+        self.key
+            .public_key()
+            .as_der()
+            .map(|d| d.as_ref().to_vec())
+            .map_err(|_| CaError::Key("public key export failed".into()))
+    }
+
+    /// Sign `msg`, returning an ASN.1 DER ECDSA signature.
+    pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, CaError> {
+        self.key
+            .sign(&self.rng, msg)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| CaError::Key("signing failed".into()))
+    }
+
+    fn sig_alg(&self) -> AlgorithmIdentifierOwned {
+        AlgorithmIdentifierOwned {
+            oid: self.alg.sig_oid(),
+            parameters: None,
+        }
+    }
+}
+
+/// TBSCertificate as we emit it (same ASN.1 as RFC 5280, always v3).
+#[derive(Sequence)]
+struct Tbs {
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
+    version: Version,
+    serial_number: SerialNumber,
+    signature: AlgorithmIdentifierOwned,
+    issuer: Name,
+    validity: Validity,
+    subject: Name,
+    subject_public_key_info: SubjectPublicKeyInfoOwned,
+    #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
+    extensions: Option<Vec<Extension>>,
+}
+
+#[derive(Sequence)]
+struct CertOut<'a> {
+    tbs: AnyRef<'a>,
+    signature_algorithm: AlgorithmIdentifierOwned,
+    signature: BitString,
+}
+
+fn sign_tbs(signer: &CaSigner, tbs: &Tbs) -> Result<Vec<u8>, CaError> {
+    let tbs_der = tbs.to_der().map_err(enc)?;
+    let sig = signer.sign(&tbs_der)?;
+    let out = CertOut {
+        tbs: AnyRef::from_der(&tbs_der).map_err(enc)?,
+        signature_algorithm: signer.sig_alg(),
+        signature: BitString::from_bytes(&sig).map_err(enc)?,
+    };
+    out.to_der().map_err(enc)
+}
+
+fn ext<T: Encode>(oid: ObjectIdentifier, critical: bool, value: &T) -> Result<Extension, CaError> {
+    ext_raw(oid, critical, value.to_der().map_err(enc)?)
+}
+
+fn ext_raw(oid: ObjectIdentifier, critical: bool, value: Vec<u8>) -> Result<Extension, CaError> {
+    Ok(Extension {
+        extn_id: oid,
+        critical,
+        extn_value: OctetString::new(value).map_err(enc)?,
+    })
+}
+
+/// RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits.
+fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
+    digest::digest(
+        &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        spki.subject_public_key.raw_bytes(),
+    )
+    .as_ref()
+    .to_vec()
+}
+
+fn random_serial(rng: &SystemRandom) -> Result<SerialNumber, CaError> {
+    let mut b = [0u8; 20];
+    rng.fill(&mut b)
+        .map_err(|_| CaError::Key("random generator failed".into()))?;
+    // Positive, minimally encoded, 159 bits.
+    b[0] = (b[0] & 0x7f) | 0x40;
+    SerialNumber::new(&b).map_err(enc)
+}
+
+fn x509_time(t: SystemTime) -> Result<Time, CaError> {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| CaError::TimeRange)?
+        .as_secs();
+    let dt = der::DateTime::from_unix_duration(Duration::from_secs(secs))
+        .map_err(|_| CaError::TimeRange)?;
+    Ok(Time::from(dt))
+}
+
+fn validity(not_before: SystemTime, lifetime: Duration) -> Result<Validity, CaError> {
+    let not_after = not_before.checked_add(lifetime).ok_or(CaError::TimeRange)?;
+    Ok(Validity::new(x509_time(not_before)?, x509_time(not_after)?))
+}
+
+fn parse_name(s: &str) -> Result<Name, CaError> {
+    Name::from_str(s).map_err(enc)
+}
+
+fn san_extension(san: &San) -> Result<Extension, CaError> {
+    let bad = |e: der::Error| CaError::BadSan {
+        value: san.value().to_string(),
+        reason: e.to_string(),
+    };
+    let gn = match san {
+        San::Email(s) => GeneralName::Rfc822Name(Ia5String::new(s).map_err(bad)?),
+        San::Uri(s) => GeneralName::UniformResourceIdentifier(Ia5String::new(s).map_err(bad)?),
+        San::Username(s) => GeneralName::OtherName(OtherName {
+            type_id: OID_USERNAME,
+            value: Any::encode_from(&der::asn1::Utf8StringRef::new(s).map_err(bad)?)
+                .map_err(bad)?,
+        }),
+    };
+    // Critical because the subject is empty (RFC 5280 §4.2.1.6).
+    ext(OID_SAN, true, &SubjectAltName(vec![gn]))
+}
+
+/// Options for a leaf certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LeafOptions {
+    /// notBefore (truncated to whole seconds); `None` means now.
+    pub not_before: Option<SystemTime>,
+    /// notAfter − notBefore.
+    pub validity: Duration,
+}
+
+impl Default for LeafOptions {
+    fn default() -> Self {
+        LeafOptions {
+            not_before: None,
+            validity: DEFAULT_LEAF_VALIDITY,
+        }
+    }
+}
+
+impl LeafOptions {
+    /// Options with an explicit start time and lifetime.
+    pub fn new(not_before: Option<SystemTime>, validity: Duration) -> Self {
+        LeafOptions {
+            not_before,
+            validity,
+        }
+    }
+}
+
+/// An issuing CA: a signing key and its (intermediate or root) certificate.
+#[derive(Debug)]
+pub struct IssuingCa {
+    signer: CaSigner,
+    cert_der: Vec<u8>,
+    subject: Name,
+    ski: Vec<u8>,
+}
+
+impl IssuingCa {
+    /// Pair a signer with its certificate (DER). Fails when the certificate's public key is
+    /// not the signer's.
+    pub fn new(signer: CaSigner, cert_der: &[u8]) -> Result<Self, CaError> {
+        let cert = x509_cert::Certificate::from_der(cert_der)
+            .map_err(|e| CaError::BadCaCertificate(e.to_string()))?;
+        let tbs = cert.tbs_certificate();
+        let cert_spki = tbs.subject_public_key_info().to_der().map_err(enc)?;
+        if cert_spki != signer.spki_der()? {
+            return Err(CaError::BadCaCertificate(
+                "certificate public key does not match the CA key".into(),
+            ));
+        }
+        let ski = match tbs.get_extension::<SubjectKeyIdentifier>() {
+            Ok(Some((_, ski))) => ski.0.as_bytes().to_vec(),
+            _ => {
+                let spki = SubjectPublicKeyInfoOwned::from_der(&cert_spki).map_err(enc)?;
+                key_identifier(&spki)
+            }
+        };
+        Ok(IssuingCa {
+            subject: tbs.subject().clone(),
+            signer,
+            cert_der: cert_der.to_vec(),
+            ski,
+        })
+    }
+
+    /// The CA certificate (DER).
+    pub fn certificate_der(&self) -> &[u8] {
+        &self.cert_der
+    }
+
+    /// The CA signing key.
+    pub fn signer(&self) -> &CaSigner {
+        &self.signer
+    }
+
+    fn leaf_tbs(
+        &self,
+        identity: &CertIdentity,
+        subject_spki_der: &[u8],
+        opts: &LeafOptions,
+        poison: bool,
+    ) -> Result<Tbs, CaError> {
+        // Only accept keys a Sigstore verifier can use.
+        vouch_core::keys::PublicKey::from_spki_der(subject_spki_der)
+            .map_err(|e| CaError::BadPublicKey(e.to_string()))?;
+        let spki = SubjectPublicKeyInfoOwned::from_der(subject_spki_der)
+            .map_err(|e| CaError::BadPublicKey(e.to_string()))?;
+        let mut exts = vec![
+            ext(
+                OID_KEY_USAGE,
+                true,
+                &KeyUsage(KeyUsages::DigitalSignature.into()),
+            )?,
+            ext(OID_EKU, false, &ExtendedKeyUsage(vec![OID_KP_CODE_SIGNING]))?,
+            ext(
+                OID_SKI,
+                false,
+                &SubjectKeyIdentifier(OctetString::new(key_identifier(&spki)).map_err(enc)?),
+            )?,
+            ext(
+                OID_AKI,
+                false,
+                &AuthorityKeyIdentifier {
+                    key_identifier: Some(OctetString::new(self.ski.clone()).map_err(enc)?),
+                    authority_cert_issuer: None,
+                    authority_cert_serial_number: None,
+                },
+            )?,
+            san_extension(&identity.san)?,
+        ];
+        let mut sigstore = identity.extensions.clone();
+        sigstore.sort_by_key(|e| e.arc);
+        for e in &sigstore {
+            let oid =
+                ObjectIdentifier::new(&e.oid()).map_err(|e| CaError::Encoding(e.to_string()))?;
+            exts.push(ext_raw(oid, false, e.der_value().map_err(enc)?)?);
+        }
+        if poison {
+            exts.push(ext(OID_CT_POISON, true, &Null)?);
+        }
+        let not_before = opts.not_before.unwrap_or_else(SystemTime::now);
+        Ok(Tbs {
+            version: Version::V3,
+            serial_number: random_serial(&self.signer.rng)?,
+            signature: self.signer.sig_alg(),
+            issuer: self.subject.clone(),
+            validity: validity(not_before, opts.validity)?,
+            subject: Name::default(),
+            subject_public_key_info: spki,
+            extensions: Some(exts),
+        })
+    }
+
+    /// Issue a leaf certificate (DER) in the Fulcio profile for `identity` and the requester's
+    /// public key (`subject_spki_der`, DER SubjectPublicKeyInfo).
+    pub fn issue_leaf(
+        &self,
+        identity: &CertIdentity,
+        subject_spki_der: &[u8],
+        opts: &LeafOptions,
+    ) -> Result<Vec<u8>, CaError> {
+        let tbs = self.leaf_tbs(identity, subject_spki_der, opts, false)?;
+        sign_tbs(&self.signer, &tbs)
+    }
+
+    /// Issue a CT precertificate (DER): the leaf plus the critical poison extension
+    /// (`1.3.6.1.4.1.11129.2.4.3`, NULL), last.
+    pub fn issue_precertificate(
+        &self,
+        identity: &CertIdentity,
+        subject_spki_der: &[u8],
+        opts: &LeafOptions,
+    ) -> Result<Vec<u8>, CaError> {
+        let tbs = self.leaf_tbs(identity, subject_spki_der, opts, true)?;
+        sign_tbs(&self.signer, &tbs)
+    }
+
+    /// Turn a precertificate issued by this CA into the final certificate: drop the poison
+    /// extension, append the embedded SCT list extension (non-critical) whose extnValue is
+    /// `OCTET STRING { sct_list }` (`sct_list` = TLS-encoded SignedCertificateTimestampList),
+    /// and re-sign the otherwise identical TBS.
+    pub fn embed_scts(&self, precert_der: &[u8], sct_list: &[u8]) -> Result<Vec<u8>, CaError> {
+        let pre = x509_cert::Certificate::from_der(precert_der)
+            .map_err(|e| CaError::NotPrecertificate(e.to_string()))?;
+        let t = pre.tbs_certificate();
+        if t.issuer() != &self.subject {
+            return Err(CaError::NotPrecertificate("issuer is not this CA".into()));
+        }
+        let mine = vouch_core::x509::Certificate::from_der(&self.cert_der)
+            .map_err(|e| CaError::BadCaCertificate(e.to_string()))?;
+        let pre_v = vouch_core::x509::Certificate::from_der(precert_der)
+            .map_err(|e| CaError::NotPrecertificate(e.to_string()))?;
+        pre_v
+            .verify_signed_by(&mine)
+            .map_err(|e| CaError::NotPrecertificate(e.to_string()))?;
+        let mut exts: Vec<Extension> = t.extensions().cloned().unwrap_or_default();
+        let before = exts.len();
+        exts.retain(|e| e.extn_id != OID_CT_POISON);
+        if exts.len() + 1 != before {
+            return Err(CaError::NotPrecertificate("no CT poison extension".into()));
+        }
+        exts.retain(|e| e.extn_id != OID_SCT_LIST);
+        let inner = OctetString::new(sct_list.to_vec()).map_err(enc)?;
+        exts.push(ext(OID_SCT_LIST, false, &inner)?);
+        let validity = Validity::new(t.validity().not_before, t.validity().not_after);
+        let tbs = Tbs {
+            version: Version::V3,
+            serial_number: SerialNumber::new(t.serial_number().as_bytes()).map_err(enc)?,
+            signature: self.signer.sig_alg(),
+            issuer: t.issuer().clone(),
+            validity,
+            subject: t.subject().clone(),
+            subject_public_key_info: t.subject_public_key_info().clone(),
+            extensions: Some(exts),
+        };
+        sign_tbs(&self.signer, &tbs)
+    }
+}
+
+/// A generated development hierarchy: self-signed root and an intermediate that issues leaves.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct DevHierarchy {
+    /// Root certificate (DER).
+    pub root_der: Vec<u8>,
+    /// Root private key (PKCS#8 DER).
+    pub root_key_pkcs8: Vec<u8>,
+    /// The issuing intermediate (certificate + key).
+    pub intermediate: IssuingCa,
+}
+
+/// Options for [`generate_dev_hierarchy`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DevHierarchyOptions {
+    /// Organization name in both subjects.
+    pub organization: String,
+    /// Root key curve.
+    pub root_algorithm: CaKeyAlgorithm,
+    /// Intermediate key curve (P-384 like public-good).
+    pub intermediate_algorithm: CaKeyAlgorithm,
+    /// notBefore of both certificates (`None` = now).
+    pub not_before: Option<SystemTime>,
+    /// Lifetime of both certificates.
+    pub validity: Duration,
+}
+
+impl Default for DevHierarchyOptions {
+    fn default() -> Self {
+        DevHierarchyOptions {
+            organization: "vouch-dev".into(),
+            root_algorithm: CaKeyAlgorithm::EcdsaP384,
+            intermediate_algorithm: CaKeyAlgorithm::EcdsaP384,
+            not_before: None,
+            validity: Duration::from_secs(10 * 365 * 24 * 3600),
+        }
+    }
+}
+
+fn ca_cert(
+    signer: &CaSigner,
+    issuer: &Name,
+    issuer_ski: Option<&[u8]>,
+    subject: &Name,
+    subject_spki_der: &[u8],
+    path_len: Option<u8>,
+    validity: Validity,
+) -> Result<Vec<u8>, CaError> {
+    let spki = SubjectPublicKeyInfoOwned::from_der(subject_spki_der).map_err(enc)?;
+    let mut exts = vec![
+        ext(
+            OID_KEY_USAGE,
+            true,
+            &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
+        )?,
+        ext(
+            OID_BASIC_CONSTRAINTS,
+            true,
+            &BasicConstraints {
+                ca: true,
+                path_len_constraint: path_len,
+            },
+        )?,
+        ext(
+            OID_SKI,
+            false,
+            &SubjectKeyIdentifier(OctetString::new(key_identifier(&spki)).map_err(enc)?),
+        )?,
+    ];
+    if let Some(aki) = issuer_ski {
+        exts.push(ext(
+            OID_AKI,
+            false,
+            &AuthorityKeyIdentifier {
+                key_identifier: Some(OctetString::new(aki.to_vec()).map_err(enc)?),
+                authority_cert_issuer: None,
+                authority_cert_serial_number: None,
+            },
+        )?);
+    }
+    // Intermediates (non-self-signed) carry EKU codeSigning like public-good's.
+    if issuer_ski.is_some() {
+        exts.push(ext(
+            OID_EKU,
+            false,
+            &ExtendedKeyUsage(vec![OID_KP_CODE_SIGNING]),
+        )?);
+    }
+    let tbs = Tbs {
+        version: Version::V3,
+        serial_number: random_serial(&signer.rng)?,
+        signature: signer.sig_alg(),
+        issuer: issuer.clone(),
+        validity,
+        subject: subject.clone(),
+        subject_public_key_info: spki,
+        extensions: Some(exts),
+    };
+    sign_tbs(signer, &tbs)
+}
+
+/// Generate a self-signed root and an intermediate (pathlen 0, EKU codeSigning like
+/// public-good) for tests and first start.
+pub fn generate_dev_hierarchy(opts: &DevHierarchyOptions) -> Result<DevHierarchy, CaError> {
+    let root_key = CaSigner::generate(opts.root_algorithm)?;
+    let int_key = CaSigner::generate(opts.intermediate_algorithm)?;
+    let org = opts
+        .organization
+        .replace([',', '+', '=', '\\', '"', '<', '>', ';'], "");
+    let root_name = parse_name(&format!("CN={org}-root,O={org}"))?;
+    let int_name = parse_name(&format!("CN={org}-intermediate,O={org}"))?;
+    let not_before = opts.not_before.unwrap_or_else(SystemTime::now);
+    let v = validity(not_before, opts.validity)?;
+    let root_spki = root_key.spki_der()?;
+    let root_ski = key_identifier(&SubjectPublicKeyInfoOwned::from_der(&root_spki).map_err(enc)?);
+    let root_der = ca_cert(&root_key, &root_name, None, &root_name, &root_spki, None, v)?;
+    let int_der = ca_cert(
+        &root_key,
+        &root_name,
+        Some(&root_ski),
+        &int_name,
+        &int_key.spki_der()?,
+        Some(0),
+        v,
+    )?;
+    Ok(DevHierarchy {
+        root_der,
+        root_key_pkcs8: root_key.to_pkcs8()?,
+        intermediate: IssuingCa::new(int_key, &int_der)?,
+    })
+}

@@ -1,0 +1,542 @@
+//! Fulcio's OIDC issuer configuration (protocols.md §1.9), JSON form.
+//!
+//! Top-level keys `OIDCIssuers`, `MetaIssuers` and `CIIssuerMetadata`; per-issuer fields in
+//! Fulcio's PascalCase JSON spelling. YAML is not supported (no YAML crate in the tree).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// Errors found while loading or validating an issuer configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The document is not valid JSON for this schema.
+    #[error("issuer config is not valid JSON: {0}")]
+    Parse(String),
+    /// An issuer `Type` string that Fulcio does not define.
+    #[error("unknown issuer type {0:?}")]
+    UnknownType(String),
+    /// An issuer URL (or meta-issuer pattern) that is not an acceptable URL.
+    #[error("issuer {issuer:?}: invalid issuer URL: {reason}")]
+    BadIssuerUrl {
+        /// The config key of the issuer.
+        issuer: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A required per-issuer field is missing or empty.
+    #[error("issuer {issuer:?}: field {field} is required")]
+    MissingField {
+        /// The config key of the issuer.
+        issuer: String,
+        /// The JSON field name.
+        field: &'static str,
+    },
+    /// A field value is not acceptable for this issuer.
+    #[error("issuer {issuer:?}: field {field}: {reason}")]
+    InvalidField {
+        /// The config key of the issuer.
+        issuer: String,
+        /// The JSON field name.
+        field: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
+}
+
+/// Issuer types (`Type` in the config), protocols.md §1.5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+#[non_exhaustive]
+pub enum IssuerType {
+    /// `email`: rfc822Name SAN from the `email` claim.
+    Email,
+    /// `github-workflow`: legacy GitHub Actions principal.
+    GithubWorkflow,
+    /// `gitlab-pipeline`: legacy GitLab CI principal.
+    GitlabPipeline,
+    /// `buildkite-job`: legacy Buildkite principal.
+    BuildkiteJob,
+    /// `codefresh-workflow`: legacy Codefresh principal.
+    CodefreshWorkflow,
+    /// `chainguard-identity`: URI SAN = issuer joined with `sub`.
+    ChainguardIdentity,
+    /// `kubernetes`: service account URI SAN.
+    Kubernetes,
+    /// `spiffe`: URI SAN = `sub` (a SPIFFE ID).
+    Spiffe,
+    /// `uri`: URI SAN = `sub`.
+    Uri,
+    /// `username`: OtherName SAN `<sub>!<SubjectDomain>`.
+    Username,
+    /// `ci-provider`: SAN and extensions from `CIIssuerMetadata` templates.
+    CiProvider,
+}
+
+impl IssuerType {
+    /// The config spelling of this type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssuerType::Email => "email",
+            IssuerType::GithubWorkflow => "github-workflow",
+            IssuerType::GitlabPipeline => "gitlab-pipeline",
+            IssuerType::BuildkiteJob => "buildkite-job",
+            IssuerType::CodefreshWorkflow => "codefresh-workflow",
+            IssuerType::ChainguardIdentity => "chainguard-identity",
+            IssuerType::Kubernetes => "kubernetes",
+            IssuerType::Spiffe => "spiffe",
+            IssuerType::Uri => "uri",
+            IssuerType::Username => "username",
+            IssuerType::CiProvider => "ci-provider",
+        }
+    }
+}
+
+impl fmt::Display for IssuerType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for IssuerType {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "email" => IssuerType::Email,
+            "github-workflow" => IssuerType::GithubWorkflow,
+            "gitlab-pipeline" => IssuerType::GitlabPipeline,
+            "buildkite-job" => IssuerType::BuildkiteJob,
+            "codefresh-workflow" => IssuerType::CodefreshWorkflow,
+            "chainguard-identity" => IssuerType::ChainguardIdentity,
+            "kubernetes" => IssuerType::Kubernetes,
+            "spiffe" => IssuerType::Spiffe,
+            "uri" => IssuerType::Uri,
+            "username" => IssuerType::Username,
+            "ci-provider" => IssuerType::CiProvider,
+            other => return Err(ConfigError::UnknownType(other.to_string())),
+        })
+    }
+}
+
+impl TryFrom<String> for IssuerType {
+    type Error = ConfigError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<IssuerType> for String {
+    fn from(t: IssuerType) -> String {
+        t.as_str().to_string()
+    }
+}
+
+/// One issuer entry (`OIDCIssuers` value or `MetaIssuers` value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct IssuerConfig {
+    /// The expected `iss` claim. Empty for meta-issuers until resolved.
+    #[serde(
+        rename = "IssuerURL",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub issuer_url: String,
+    /// The expected audience (`aud`), `sigstore` on public-good.
+    #[serde(rename = "ClientID", default)]
+    pub client_id: String,
+    /// How identities of this issuer map to certificates.
+    #[serde(rename = "Type")]
+    pub issuer_type: IssuerType,
+    /// For `ci-provider` issuers: the key into `CIIssuerMetadata`.
+    #[serde(
+        rename = "CIProvider",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub ci_provider: String,
+    /// For `email` issuers: JSONPath (`$.a.b`) of the claim that replaces `iss` in the
+    /// certificate's Issuer extension.
+    #[serde(
+        rename = "IssuerClaim",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub issuer_claim: String,
+    /// For `uri` (with scheme) and `username` (without scheme) issuers.
+    #[serde(
+        rename = "SubjectDomain",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub subject_domain: String,
+    /// For `spiffe` issuers: the required trust domain.
+    #[serde(
+        rename = "SPIFFETrustDomain",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub spiffe_trust_domain: String,
+    /// Claim used as the proof-of-possession challenge (informational here).
+    #[serde(
+        rename = "ChallengeClaim",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub challenge_claim: String,
+    /// Free-form description.
+    #[serde(
+        rename = "Description",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub description: String,
+    /// Operator contact.
+    #[serde(rename = "Contact", default, skip_serializing_if = "String::is_empty")]
+    pub contact: String,
+    /// Deployment environment label.
+    #[serde(
+        rename = "Environment",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub environment: String,
+    /// PEM roots pinned for discovery TLS.
+    #[serde(rename = "CACert", default, skip_serializing_if = "String::is_empty")]
+    pub ca_cert: String,
+    /// For `email` issuers: do not require `email_verified`.
+    #[serde(rename = "SkipEmailVerification", default)]
+    pub skip_email_verification: bool,
+}
+
+impl IssuerConfig {
+    /// A minimal issuer entry with the given URL, client ID and type.
+    pub fn new(issuer_url: &str, client_id: &str, issuer_type: IssuerType) -> Self {
+        IssuerConfig {
+            issuer_url: issuer_url.to_string(),
+            client_id: client_id.to_string(),
+            issuer_type,
+            ci_provider: String::new(),
+            issuer_claim: String::new(),
+            subject_domain: String::new(),
+            spiffe_trust_domain: String::new(),
+            challenge_claim: String::new(),
+            description: String::new(),
+            contact: String::new(),
+            environment: String::new(),
+            ca_cert: String::new(),
+            skip_email_verification: false,
+        }
+    }
+}
+
+/// A Fulcio issuer configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FulcioConfig {
+    /// Issuers keyed by exact issuer URL.
+    #[serde(rename = "OIDCIssuers", default)]
+    pub oidc_issuers: BTreeMap<String, IssuerConfig>,
+    /// Issuers keyed by URL patterns where `*` matches one or more of `[-_a-zA-Z0-9]`.
+    #[serde(rename = "MetaIssuers", default)]
+    pub meta_issuers: BTreeMap<String, IssuerConfig>,
+    /// `ci-provider` template metadata, kept verbatim (templates are not evaluated here).
+    #[serde(rename = "CIIssuerMetadata", default)]
+    pub ci_issuer_metadata: BTreeMap<String, serde_json::Value>,
+}
+
+impl FulcioConfig {
+    /// Parse a JSON config and validate it.
+    pub fn from_json(json: &str) -> Result<Self, ConfigError> {
+        let cfg: FulcioConfig =
+            serde_json::from_str(json).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Check every issuer entry (URL schemes, per-type required fields).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, iss) in &self.oidc_issuers {
+            let url = if iss.issuer_url.is_empty() {
+                key.as_str()
+            } else {
+                iss.issuer_url.as_str()
+            };
+            if !iss.issuer_url.is_empty() && iss.issuer_url != *key {
+                return Err(ConfigError::InvalidField {
+                    issuer: key.clone(),
+                    field: "IssuerURL",
+                    reason: "must equal the OIDCIssuers key".into(),
+                });
+            }
+            check_issuer_url(key, url)?;
+            self.validate_entry(key, url, iss, false)?;
+        }
+        for (pattern, iss) in &self.meta_issuers {
+            // Validate the pattern as a URL with each `*` replaced by a label character.
+            let sample = pattern.replace('*', "x");
+            check_issuer_url(pattern, &sample)?;
+            self.validate_entry(pattern, &sample, iss, true)?;
+        }
+        Ok(())
+    }
+
+    fn validate_entry(
+        &self,
+        key: &str,
+        url: &str,
+        iss: &IssuerConfig,
+        meta: bool,
+    ) -> Result<(), ConfigError> {
+        if iss.client_id.is_empty() {
+            return Err(ConfigError::MissingField {
+                issuer: key.to_string(),
+                field: "ClientID",
+            });
+        }
+        if !iss.issuer_claim.is_empty() && iss.issuer_type != IssuerType::Email {
+            return Err(ConfigError::InvalidField {
+                issuer: key.to_string(),
+                field: "IssuerClaim",
+                reason: "only allowed on email issuers".into(),
+            });
+        }
+        let invalid = |field: &'static str, reason: &str| ConfigError::InvalidField {
+            issuer: key.to_string(),
+            field,
+            reason: reason.to_string(),
+        };
+        let missing = |field: &'static str| ConfigError::MissingField {
+            issuer: key.to_string(),
+            field,
+        };
+        match iss.issuer_type {
+            IssuerType::Spiffe => {
+                if meta {
+                    return Err(invalid("Type", "spiffe issuers cannot be meta-issuers"));
+                }
+                if iss.spiffe_trust_domain.is_empty() {
+                    return Err(missing("SPIFFETrustDomain"));
+                }
+            }
+            IssuerType::Uri => {
+                if iss.subject_domain.is_empty() {
+                    return Err(missing("SubjectDomain"));
+                }
+                let sd = parse_url(&iss.subject_domain)
+                    .map_err(|r| invalid("SubjectDomain", &format!("must be a URL: {r}")))?;
+                let host = parse_url(url).map(|u| u.host).unwrap_or_default();
+                if !same_registered_domain(&sd.host, &host) {
+                    return Err(invalid(
+                        "SubjectDomain",
+                        "must share its top- and second-level domain with the issuer",
+                    ));
+                }
+            }
+            IssuerType::Username => {
+                if iss.subject_domain.is_empty() {
+                    return Err(missing("SubjectDomain"));
+                }
+                if iss.subject_domain.contains("://") {
+                    return Err(invalid("SubjectDomain", "must not have a scheme"));
+                }
+                let host = parse_url(url).map(|u| u.host).unwrap_or_default();
+                if !same_registered_domain(&iss.subject_domain, &host) {
+                    return Err(invalid(
+                        "SubjectDomain",
+                        "must share its top- and second-level domain with the issuer",
+                    ));
+                }
+            }
+            IssuerType::CiProvider => {
+                if iss.ci_provider.is_empty() {
+                    return Err(missing("CIProvider"));
+                }
+                if !self.ci_issuer_metadata.contains_key(&iss.ci_provider) {
+                    return Err(invalid(
+                        "CIProvider",
+                        "no CIIssuerMetadata entry of that name",
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Find the issuer config for the (unverified) `iss` of a token: an exact
+    /// `OIDCIssuers` key, else the first matching `MetaIssuers` pattern (in key order), with
+    /// `IssuerURL` set to `iss`.
+    pub fn lookup(&self, iss: &str) -> Option<IssuerConfig> {
+        if let Some(c) = self.oidc_issuers.get(iss) {
+            let mut c = c.clone();
+            if c.issuer_url.is_empty() {
+                c.issuer_url = iss.to_string();
+            }
+            return Some(c);
+        }
+        self.meta_issuers
+            .iter()
+            .find(|(pattern, _)| meta_issuer_matches(pattern, iss))
+            .map(|(_, c)| {
+                let mut c = c.clone();
+                c.issuer_url = iss.to_string();
+                c
+            })
+    }
+}
+
+/// True when `iss` matches the meta-issuer `pattern` (anchored); each `*` matches one or more
+/// characters of `[-_a-zA-Z0-9]`, everything else matches literally.
+pub fn meta_issuer_matches(pattern: &str, iss: &str) -> bool {
+    fn is_wild(c: u8) -> bool {
+        c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+    }
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) => {
+                let mut i = 0;
+                while i < s.len() && is_wild(s[i]) {
+                    i += 1;
+                    if go(rest, &s[i..]) {
+                        return true;
+                    }
+                }
+                false
+            }
+            Some((c, rest)) => s.first() == Some(c) && go(rest, &s[1..]),
+        }
+    }
+    go(pattern.as_bytes(), iss.as_bytes())
+}
+
+/// The parts of a URL we need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SimpleUrl {
+    pub scheme: String,
+    pub host: String,
+}
+
+/// Minimal absolute-URL parser: `scheme://host[:port][/path][?query][#frag]`, no userinfo.
+pub(crate) fn parse_url(s: &str) -> Result<SimpleUrl, String> {
+    let (scheme, rest) = s.split_once("://").ok_or("missing scheme")?;
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+    {
+        return Err("invalid scheme".into());
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    if authority.contains('@') {
+        return Err("userinfo is not allowed".into());
+    }
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or("unterminated IPv6 literal")?;
+        if !(after.is_empty() || after.starts_with(':')) {
+            return Err("invalid authority".into());
+        }
+        h.to_string()
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h.to_string(),
+            Some(_) => return Err("invalid port".into()),
+            None => authority.to_string(),
+        }
+    };
+    if host.is_empty() {
+        return Err("empty host".into());
+    }
+    if host
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err("invalid host".into());
+    }
+    Ok(SimpleUrl {
+        scheme: scheme.to_ascii_lowercase(),
+        host: host.to_ascii_lowercase(),
+    })
+}
+
+/// True for `localhost`, `127.0.0.0/8` and `::1`.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    if host == "localhost" || host.ends_with(".localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn check_issuer_url(key: &str, url: &str) -> Result<(), ConfigError> {
+    let bad = |reason: String| ConfigError::BadIssuerUrl {
+        issuer: key.to_string(),
+        reason,
+    };
+    let u = parse_url(url).map_err(bad)?;
+    match u.scheme.as_str() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(&u.host) => Ok(()),
+        "http" => Err(bad(format!(
+            "plain http is only allowed for loopback hosts, not {:?}",
+            u.host
+        ))),
+        other => Err(bad(format!("unsupported scheme {other:?}"))),
+    }
+}
+
+/// Whether two hosts share their last two DNS labels (Fulcio's "TLD+SLD" rule).
+fn same_registered_domain(a: &str, b: &str) -> bool {
+    fn last2(h: &str) -> Option<(&str, &str)> {
+        let mut it = h.trim_end_matches('.').rsplit('.');
+        let tld = it.next()?;
+        let sld = it.next()?;
+        Some((sld, tld))
+    }
+    match (last2(a), last2(b)) {
+        (Some(x), Some(y)) => x.0.eq_ignore_ascii_case(y.0) && x.1.eq_ignore_ascii_case(y.1),
+        _ => a.eq_ignore_ascii_case(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard() {
+        let p = "https://oidc.eks.*.amazonaws.com/id/*";
+        assert!(meta_issuer_matches(
+            p,
+            "https://oidc.eks.us-west-2.amazonaws.com/id/B02C93B6A2D30341AD01E1B6D48164CB"
+        ));
+        assert!(!meta_issuer_matches(
+            p,
+            "https://oidc.eks..amazonaws.com/id/x"
+        ));
+        assert!(!meta_issuer_matches(
+            p,
+            "https://oidc.eks.a/b.amazonaws.com/id/x"
+        ));
+        assert!(!meta_issuer_matches(
+            p,
+            "https://oidc.eks.a.amazonaws.com/id/x/y"
+        ));
+    }
+
+    #[test]
+    fn urls() {
+        assert!(is_loopback_host("127.0.0.1"));
+        assert!(is_loopback_host("::1"));
+        assert!(!is_loopback_host("example.com"));
+        assert_eq!(
+            parse_url("http://[::1]:8080/x").map(|u| u.host),
+            Ok("::1".to_string())
+        );
+        assert!(parse_url("https://user@host/").is_err());
+    }
+}
