@@ -6,9 +6,10 @@
 //!   generated development root + intermediate.
 //! * [`oidc`]: OIDC identity-token verification (discovery, cached JWKS, signature and
 //!   `iss`/`aud`/`exp`/`nbf`/`iat` checks).
-//!
-//! The HTTP API and the CT log are not part of this crate yet.
+//! * [`api`]: the Fulcio-compatible HTTP API (`/api/v2/signingCert`, `trustBundle`,
+//!   `configuration`). Certificates are issued without SCTs: there is no CT log yet.
 
+pub mod api;
 pub mod cert;
 pub mod config;
 pub mod identity;

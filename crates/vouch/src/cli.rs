@@ -27,7 +27,7 @@ enum Command {
         #[command(subcommand)]
         command: BundleCommand,
     },
-    /// Run a service (the transparency log).
+    /// Run a service (the transparency log, the keyless CA).
     Serve {
         #[command(subcommand)]
         command: crate::serve::ServeCommand,
@@ -36,6 +36,11 @@ enum Command {
     Log {
         #[command(subcommand)]
         command: crate::tlog::LogCommand,
+    },
+    /// Keyless CA tools: check an issuer config.
+    Ca {
+        #[command(subcommand)]
+        command: crate::ca::CaCommand,
     },
     /// Load generators for local services.
     Bench {
@@ -171,6 +176,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Serve { command } => crate::serve::run(command),
         Command::Log { command } => crate::tlog::run(command),
+        Command::Ca { command } => crate::ca::run(command),
         Command::Bench { command } => crate::bench::run(command),
     }
 }

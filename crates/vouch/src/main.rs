@@ -4,6 +4,7 @@
 //! `verify-blob-attestation`, `--certificate-identity`, `--certificate-oidc-issuer`, …).
 
 mod bench;
+mod ca;
 mod cli;
 mod inspect;
 mod serve;

@@ -16,6 +16,8 @@ use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, LogConfig, LogSigner};
 pub enum ServeCommand {
     /// Run the transparency log: Rekor v2 writes, tlog-tiles reads, /healthz, /metrics.
     Log(ServeLogArgs),
+    /// Run the keyless CA: Fulcio v2 API (signingCert, trustBundle, configuration), /healthz, /metrics.
+    Ca(crate::ca::ServeCaArgs),
 }
 
 /// Checkpoint key algorithm (used when the key is generated on first start).
@@ -161,6 +163,7 @@ fn settings(data: &Path, origin: Option<&str>) -> Result<Settings> {
 pub fn run(cmd: ServeCommand) -> Result<()> {
     match cmd {
         ServeCommand::Log(a) => serve_log(&a),
+        ServeCommand::Ca(a) => crate::ca::serve(&a),
     }
 }
 
@@ -324,7 +327,7 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
     Ok(())
 }
 
-fn init_tracing() {
+pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
@@ -334,7 +337,7 @@ fn init_tracing() {
         .try_init();
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

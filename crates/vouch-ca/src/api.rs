@@ -1,0 +1,611 @@
+//! Fulcio-compatible HTTP API (protocols.md §1.1–1.3): `POST /api/v2/signingCert`,
+//! `GET /api/v2/trustBundle`, `GET /api/v2/configuration`, plus `/healthz` and `/metrics`.
+//!
+//! Certificates are issued **without** an SCT: there is no CT log yet, so the response is
+//! `signedCertificateEmbeddedSct` whose leaf carries no SCT list extension, and verifiers
+//! must skip the SCT check (`--insecure-ignore-sct`). No SCT is ever invented.
+//!
+//! Errors use the grpc-gateway JSON shape `{"code": <gRPC code>, "message": "…", "details": []}`.
+
+use crate::cert::{IssuingCa, LeafOptions};
+use crate::config::{FulcioConfig, IssuerConfig, IssuerType};
+use crate::oidc::{OidcError, OidcVerifier, VerifiedToken};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use der::{Decode, Encode};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use vouch_core::keys::{HashKind, KeyKind, PublicKey, pem_decode, pem_encode};
+
+/// Largest request body accepted.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// Media type of a PEM certificate chain answer.
+pub const PEM_CHAIN_MEDIA_TYPE: &str = "application/pem-certificate-chain";
+
+/// Label of rejected requests.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Reason {
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// The CA's Prometheus metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// Certificates issued.
+    pub certificates_issued: Counter,
+    /// Rejected signing requests by reason.
+    pub rejected: Family<Reason, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Create and register all metrics.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("vouch_ca");
+        let certificates_issued = Counter::default();
+        let rejected = Family::<Reason, Counter>::default();
+        registry.register(
+            "certificates_issued",
+            "Signing certificates issued",
+            certificates_issued.clone(),
+        );
+        registry.register(
+            "rejected_requests",
+            "Rejected signing certificate requests by reason",
+            rejected.clone(),
+        );
+        Self {
+            registry,
+            certificates_issued,
+            rejected,
+        }
+    }
+
+    /// Count a rejection.
+    pub fn reject(&self, reason: &str) {
+        self.rejected
+            .get_or_create(&Reason {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// OpenMetrics text.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// Everything the API needs: token verifier, issuing intermediate, root, leaf lifetime.
+#[derive(Debug)]
+pub struct CaService {
+    verifier: OidcVerifier,
+    intermediate: IssuingCa,
+    intermediate_pem: String,
+    root_pem: String,
+    leaf_lifetime: Duration,
+    metrics: Metrics,
+}
+
+impl CaService {
+    /// A service issuing from `intermediate` (whose issuer is the root `root_der`), leaves
+    /// valid for `leaf_lifetime`.
+    pub fn new(
+        verifier: OidcVerifier,
+        intermediate: IssuingCa,
+        root_der: &[u8],
+        leaf_lifetime: Duration,
+    ) -> Self {
+        let intermediate_pem = pem_encode("CERTIFICATE", intermediate.certificate_der());
+        CaService {
+            verifier,
+            intermediate,
+            intermediate_pem,
+            root_pem: pem_encode("CERTIFICATE", root_der),
+            leaf_lifetime,
+            metrics: Metrics::new(),
+        }
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The issuer configuration.
+    pub fn config(&self) -> &FulcioConfig {
+        self.verifier.config()
+    }
+}
+
+/// An API error with its HTTP status and JSON body.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    grpc_code: u16,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, grpc_code: u16, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            grpc_code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 3, message)
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"code": self.grpc_code, "message": self.message, "details": []});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// Short name of the OIDC check that failed (metrics label and error message prefix).
+pub fn oidc_check_name(e: &OidcError) -> &'static str {
+    match e {
+        OidcError::TokenTooLarge { .. } => "token_too_large",
+        OidcError::Malformed(_) => "malformed_token",
+        OidcError::DisallowedAlgorithm(_) => "disallowed_algorithm",
+        OidcError::MissingClaim(_) => "missing_claim",
+        OidcError::InvalidClaim { .. } => "invalid_claim",
+        OidcError::UnknownIssuer(_) => "unknown_issuer",
+        OidcError::IssuerMismatch { .. } => "issuer_mismatch",
+        OidcError::InsecureUrl { .. } => "insecure_issuer_url",
+        OidcError::Discovery { .. } => "discovery_failed",
+        OidcError::Jwks { .. } => "jwks_failed",
+        OidcError::AlgorithmNotAdvertised { .. } => "algorithm_not_advertised",
+        OidcError::UnknownKeyId { .. } => "unknown_key_id",
+        OidcError::KeyMismatch { .. } => "key_mismatch",
+        OidcError::InvalidSignature { .. } => "invalid_signature",
+        OidcError::Expired { .. } => "expired",
+        OidcError::NotYetValid { .. } => "not_yet_valid",
+        OidcError::IssuedInFuture { .. } => "issued_in_future",
+        OidcError::AudienceMismatch { .. } => "audience_mismatch",
+    }
+}
+
+fn oidc_error(e: &OidcError) -> ApiError {
+    let check = oidc_check_name(e);
+    match e {
+        // The issuer could not be reached: not the client's fault.
+        OidcError::Discovery { .. } | OidcError::Jwks { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, 14, format!("{check}: {e}"))
+        }
+        _ => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            16,
+            format!("invalid identity token ({check}): {e}"),
+        ),
+    }
+}
+
+/// The router for a CA.
+pub fn router(service: Arc<CaService>) -> Router {
+    Router::new()
+        .route("/api/v2/signingCert", post(signing_cert))
+        .route("/api/v2/trustBundle", get(trust_bundle))
+        .route("/api/v2/configuration", get(configuration))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .with_state(service)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Credentials {
+    #[serde(default)]
+    oidc_identity_token: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PublicKeyJson {
+    #[serde(default)]
+    algorithm: Option<String>,
+    #[serde(default)]
+    content: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PublicKeyRequest {
+    public_key: PublicKeyJson,
+    #[serde(default)]
+    proof_of_possession: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SigningCertRequest {
+    #[serde(default)]
+    credentials: Option<Credentials>,
+    #[serde(default)]
+    public_key_request: Option<PublicKeyRequest>,
+    #[serde(default)]
+    certificate_signing_request: Option<String>,
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+fn wants_pem(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| {
+            v.split(',').any(|m| {
+                m.split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case(PEM_CHAIN_MEDIA_TYPE))
+            })
+        })
+}
+
+/// The key from a `publicKey.content`: PEM, or base64 of PEM or DER.
+fn parse_public_key(content: &str) -> Result<PublicKey, String> {
+    if content.contains("-----BEGIN") {
+        return PublicKey::from_pem(content).map_err(|e| format!("invalid public key: {e}"));
+    }
+    let raw = STANDARD
+        .decode(content.trim())
+        .map_err(|_| "publicKey.content is neither PEM nor base64".to_string())?;
+    match std::str::from_utf8(&raw) {
+        Ok(s) if s.contains("-----BEGIN") => {
+            PublicKey::from_pem(s).map_err(|e| format!("invalid public key: {e}"))
+        }
+        _ => PublicKey::from_spki_der(&raw).map_err(|e| format!("invalid public key: {e}")),
+    }
+}
+
+fn check_algorithm(alg: Option<&str>, key: &PublicKey) -> Result<(), String> {
+    let kind = key.kind();
+    let ok = match alg.unwrap_or("") {
+        "" | "PUBLIC_KEY_ALGORITHM_UNSPECIFIED" => true,
+        "ECDSA" => matches!(
+            kind,
+            KeyKind::EcdsaP256 | KeyKind::EcdsaP384 | KeyKind::EcdsaP521
+        ),
+        "ED25519" => kind == KeyKind::Ed25519,
+        "RSA_PSS" => kind == KeyKind::Rsa,
+        other => return Err(format!("unknown publicKey.algorithm {other:?}")),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "publicKey.algorithm {:?} does not match the {} key",
+            alg.unwrap_or(""),
+            kind.name()
+        ))
+    }
+}
+
+/// Parse a PKCS#10 CSR (b64 of PEM, or b64 of DER) and verify its self-signature.
+/// Returns the DER SubjectPublicKeyInfo.
+fn verify_csr(b64: &str) -> Result<Vec<u8>, String> {
+    let raw = STANDARD
+        .decode(b64.trim())
+        .map_err(|_| "certificateSigningRequest is not base64".to_string())?;
+    let der = match std::str::from_utf8(&raw) {
+        Ok(s) if s.contains("-----BEGIN") => {
+            pem_decode(s, &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"])
+                .map_err(|e| format!("invalid CSR PEM: {e}"))?
+        }
+        _ => raw,
+    };
+    let csr = x509_cert::request::CertReq::from_der(&der)
+        .map_err(|e| format!("invalid PKCS#10 CSR: {e}"))?;
+    let spki = csr
+        .info
+        .public_key
+        .to_der()
+        .map_err(|e| format!("invalid CSR public key: {e}"))?;
+    let key =
+        PublicKey::from_spki_der(&spki).map_err(|e| format!("invalid CSR public key: {e}"))?;
+    let info = csr.info.to_der().map_err(|e| format!("invalid CSR: {e}"))?;
+    let sig = csr
+        .signature
+        .as_bytes()
+        .ok_or_else(|| "CSR signature has unused bits".to_string())?;
+    let oid = csr.algorithm.oid.to_string();
+    let kind = key.kind();
+    let is_ec = matches!(
+        kind,
+        KeyKind::EcdsaP256 | KeyKind::EcdsaP384 | KeyKind::EcdsaP521
+    );
+    let hash = match (oid.as_str(), is_ec, kind) {
+        ("1.2.840.10045.4.3.2", true, _) | ("1.2.840.113549.1.1.11", false, KeyKind::Rsa) => {
+            HashKind::Sha256
+        }
+        ("1.2.840.10045.4.3.3", true, _) | ("1.2.840.113549.1.1.12", false, KeyKind::Rsa) => {
+            HashKind::Sha384
+        }
+        ("1.2.840.10045.4.3.4", true, _) | ("1.2.840.113549.1.1.13", false, KeyKind::Rsa) => {
+            HashKind::Sha512
+        }
+        ("1.3.101.112", false, KeyKind::Ed25519) => HashKind::Sha512,
+        _ => {
+            return Err(format!(
+                "CSR signature algorithm {oid} is not supported for a {} key",
+                kind.name()
+            ));
+        }
+    };
+    key.verify_with_hash(hash, &info, sig)
+        .map_err(|e| format!("CSR self-signature does not verify: {e}"))?;
+    Ok(spki)
+}
+
+/// The proof-of-possession challenge: the issuer's `ChallengeClaim` if configured, else the
+/// principal name (email for `email` issuers, `sub` otherwise).
+fn challenge(token: &VerifiedToken, principal_name: &str) -> String {
+    let claim = &token.issuer_config.challenge_claim;
+    if !claim.is_empty()
+        && let Some(Value::String(s)) = token.claims.get(claim)
+    {
+        return s.clone();
+    }
+    principal_name.to_string()
+}
+
+async fn signing_cert(
+    State(svc): State<Arc<CaService>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let result = issue(&svc, &headers, body).await;
+    match &result {
+        Ok(_) => {
+            svc.metrics.certificates_issued.inc();
+        }
+        Err((reason, e)) => {
+            svc.metrics.reject(reason);
+            tracing::info!(reason, status = e.status.as_u16(), message = %e.message, "signing certificate request rejected");
+        }
+    }
+    result.map_err(|(_, e)| e)
+}
+
+async fn issue(
+    svc: &CaService,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, (&'static str, ApiError)> {
+    let body = body.map_err(|e| {
+        let status = e.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            (
+                "too_large",
+                ApiError::new(
+                    status,
+                    3,
+                    format!("request body is larger than {MAX_REQUEST_BYTES} bytes"),
+                ),
+            )
+        } else {
+            ("malformed", ApiError::new(status, 3, e.body_text()))
+        }
+    })?;
+    let bad = |msg: String| ("malformed", ApiError::bad_request(msg));
+    let req: SigningCertRequest =
+        serde_json::from_slice(&body).map_err(|e| bad(format!("invalid request JSON: {e}")))?;
+    let token = req
+        .credentials
+        .map(|c| c.oidc_identity_token)
+        .filter(|t| !t.is_empty())
+        .or_else(|| bearer_token(headers))
+        .ok_or_else(|| {
+            (
+                "missing_token",
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    16,
+                    "no identity token: set credentials.oidcIdentityToken or Authorization: Bearer",
+                ),
+            )
+        })?;
+    let csr = req.certificate_signing_request.filter(|c| !c.is_empty());
+    let pkr = req.public_key_request;
+    if csr.is_some() == pkr.is_some() {
+        return Err(bad(
+            "exactly one of publicKeyRequest and certificateSigningRequest is required".into(),
+        ));
+    }
+
+    let verified = svc
+        .verifier
+        .verify(&token)
+        .await
+        .map_err(|e| (oidc_check_name(&e), oidc_error(&e)))?;
+    let identity = crate::identity::identity_from_claims(&verified.claims, &verified.issuer_config)
+        .map_err(|e| ("identity", ApiError::bad_request(e.to_string())))?;
+
+    let spki = if let Some(pkr) = pkr {
+        let key = parse_public_key(&pkr.public_key.content).map_err(bad)?;
+        check_algorithm(pkr.public_key.algorithm.as_deref(), &key).map_err(bad)?;
+        let sig = STANDARD
+            .decode(pkr.proof_of_possession.trim())
+            .map_err(|_| {
+                (
+                    "proof_of_possession",
+                    ApiError::bad_request("proofOfPossession is not base64"),
+                )
+            })?;
+        let name = challenge(&verified, &identity.name);
+        key.verify(name.as_bytes(), &sig).map_err(|_| {
+            (
+                "proof_of_possession",
+                ApiError::bad_request(format!(
+                    "proof of possession does not verify: expected a {} signature over {name:?}",
+                    key.kind().name()
+                )),
+            )
+        })?;
+        key.spki_der().to_vec()
+    } else {
+        let csr = csr.unwrap_or_default();
+        verify_csr(&csr).map_err(|m| ("proof_of_possession", ApiError::bad_request(m)))?
+    };
+
+    let opts = LeafOptions::new(None, svc.leaf_lifetime);
+    let leaf = svc
+        .intermediate
+        .issue_leaf(&identity, &spki, &opts)
+        .map_err(|e| match e {
+            crate::cert::CaError::BadPublicKey(_) | crate::cert::CaError::BadSan { .. } => {
+                ("bad_key", ApiError::bad_request(e.to_string()))
+            }
+            _ => (
+                "internal",
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 13, e.to_string()),
+            ),
+        })?;
+    tracing::info!(
+        issuer = %verified.issuer,
+        san = identity.san.value(),
+        "issued signing certificate (no SCT: no CT log configured)"
+    );
+    let leaf_pem = pem_encode("CERTIFICATE", &leaf);
+    if wants_pem(headers) {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PEM_CHAIN_MEDIA_TYPE),
+        );
+        let text = format!("{leaf_pem}{}", svc.intermediate_pem);
+        return Ok((StatusCode::OK, h, text).into_response());
+    }
+    let body = json!({
+        "signedCertificateEmbeddedSct": {
+            "chain": {"certificates": [leaf_pem, svc.intermediate_pem]}
+        }
+    });
+    Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+async fn trust_bundle(State(svc): State<Arc<CaService>>) -> Response {
+    axum::Json(json!({
+        "chains": [{"certificates": [svc.intermediate_pem, svc.root_pem]}]
+    }))
+    .into_response()
+}
+
+fn issuer_json(key: Option<&str>, wildcard: Option<&str>, cfg: &IssuerConfig) -> Value {
+    let mut m = serde_json::Map::new();
+    if let Some(u) = key {
+        m.insert("issuerUrl".into(), json!(u));
+    }
+    if let Some(w) = wildcard {
+        m.insert("wildcardIssuerUrl".into(), json!(w));
+    }
+    m.insert("audience".into(), json!(cfg.client_id));
+    let challenge = if !cfg.challenge_claim.is_empty() {
+        cfg.challenge_claim.as_str()
+    } else if cfg.issuer_type == IssuerType::Email {
+        "email"
+    } else {
+        "sub"
+    };
+    m.insert("challengeClaim".into(), json!(challenge));
+    m.insert("issuerType".into(), json!(cfg.issuer_type.as_str()));
+    if !cfg.spiffe_trust_domain.is_empty() {
+        m.insert("spiffeTrustDomain".into(), json!(cfg.spiffe_trust_domain));
+    }
+    if !cfg.subject_domain.is_empty() {
+        m.insert("subjectDomain".into(), json!(cfg.subject_domain));
+    }
+    if cfg.skip_email_verification {
+        m.insert("skipEmailVerification".into(), json!(true));
+    }
+    Value::Object(m)
+}
+
+/// The `GET /api/v2/configuration` body for a config.
+pub fn configuration_json(config: &FulcioConfig) -> Value {
+    let mut issuers: Vec<Value> = config
+        .oidc_issuers
+        .iter()
+        .map(|(url, cfg)| {
+            let u = if cfg.issuer_url.is_empty() {
+                url.as_str()
+            } else {
+                cfg.issuer_url.as_str()
+            };
+            issuer_json(Some(u), None, cfg)
+        })
+        .collect();
+    issuers.extend(
+        config
+            .meta_issuers
+            .iter()
+            .map(|(pattern, cfg)| issuer_json(None, Some(pattern), cfg)),
+    );
+    json!({ "issuers": issuers })
+}
+
+async fn configuration(State(svc): State<Arc<CaService>>) -> Response {
+    axum::Json(configuration_json(svc.config())).into_response()
+}
+
+async fn healthz() -> Response {
+    axum::Json(json!({"status": "ok"})).into_response()
+}
+
+async fn metrics(State(svc): State<Arc<CaService>>) -> Response {
+    let mut h = HeaderMap::new();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    (StatusCode::OK, h, svc.metrics.encode()).into_response()
+}

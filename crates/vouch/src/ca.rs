@@ -1,0 +1,392 @@
+//! `vouch serve ca` (the Fulcio-compatible keyless CA) and `vouch ca issuers check`.
+//!
+//! The CA issues certificates without SCTs (there is no CT log yet): verifiers must pass
+//! `--insecure-ignore-sct`.
+
+use crate::serve::{init_tracing, parse_duration, shutdown_signal};
+use crate::tlog::hinted;
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use vouch_ca::{
+    CaSigner, DevHierarchyOptions, FulcioConfig, IssuerConfig, IssuerType, IssuingCa, OidcVerifier,
+    generate_dev_hierarchy,
+};
+use vouch_core::bundle::{X509Certificate, X509CertificateChain};
+use vouch_core::encoding::Base64Bytes;
+use vouch_core::keys::{pem_decode, pem_encode};
+use vouch_core::trust::{CertificateAuthorityJson, DistinguishedNameJson, TimeRangeJson};
+use vouch_core::x509::Certificate;
+use vouch_log::storage::write_file_durably;
+
+/// `vouch ca …` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum CaCommand {
+    /// Inspect the CA's OIDC issuer configuration.
+    Issuers {
+        #[command(subcommand)]
+        command: IssuersCommand,
+    },
+}
+
+/// `vouch ca issuers …` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum IssuersCommand {
+    /// Validate a Fulcio issuer config (JSON) and show how each issuer's identities map.
+    Check {
+        /// The config file (Fulcio JSON: OIDCIssuers, MetaIssuers).
+        config: PathBuf,
+    },
+}
+
+/// `vouch serve ca`.
+#[derive(Args, Debug)]
+pub struct ServeCaArgs {
+    /// Fulcio issuer config (JSON: OIDCIssuers, MetaIssuers, CIIssuerMetadata).
+    #[arg(long)]
+    config: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the URL is printed).
+    #[arg(long, default_value = "127.0.0.1:3002")]
+    listen: String,
+    /// Data directory: root and intermediate certificates and keys (generated on first start).
+    #[arg(long)]
+    data: PathBuf,
+    /// Lifetime of issued certificates, e.g. 10m.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    cert_lifetime: Duration,
+    /// URL to name the CA by in the trusted root entry [default: the listening URL].
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+/// Run `vouch ca …`.
+pub fn run(cmd: CaCommand) -> Result<()> {
+    match cmd {
+        CaCommand::Issuers {
+            command: IssuersCommand::Check { config },
+        } => issuers_check(&config),
+    }
+}
+
+fn load_config(path: &Path) -> Result<FulcioConfig> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow!("cannot read issuer config {}: {e}", path.display()))?;
+    FulcioConfig::from_json(&text).map_err(|e| {
+        hinted(
+            format!("invalid issuer config {}: {e}", path.display()),
+            "the config is Fulcio's JSON form, e.g. {\"OIDCIssuers\": {\"https://issuer.example\": {\"IssuerURL\": \"https://issuer.example\", \"ClientID\": \"sigstore\", \"Type\": \"email\"}}}",
+        )
+    })
+}
+
+/// How identities of an issuer become certificates (protocols.md §1.5).
+fn mapping(c: &IssuerConfig) -> String {
+    match c.issuer_type {
+        IssuerType::Email => {
+            let mut s = format!(
+                "SAN email = `email` claim ({})",
+                if c.skip_email_verification {
+                    "email_verified not required"
+                } else {
+                    "email_verified must be true"
+                }
+            );
+            if !c.issuer_claim.is_empty() {
+                s.push_str(&format!("; Issuer extension from {}", c.issuer_claim));
+            }
+            s
+        }
+        IssuerType::GithubWorkflow => {
+            "SAN URI https://github.com/<job_workflow_ref>, GitHub workflow extensions".into()
+        }
+        IssuerType::GitlabPipeline => {
+            "SAN URI https://<ci_config_ref_uri>, GitLab pipeline extensions".into()
+        }
+        IssuerType::BuildkiteJob => {
+            "SAN URI https://buildkite.com/<organization_slug>/<pipeline_slug>".into()
+        }
+        IssuerType::ChainguardIdentity => "SAN URI = iss joined with sub".into(),
+        IssuerType::Kubernetes => {
+            "SAN URI https://kubernetes.io/namespaces/<namespace>/serviceaccounts/<name>".into()
+        }
+        IssuerType::Spiffe => format!(
+            "SAN URI = sub (SPIFFE ID in trust domain {:?})",
+            c.spiffe_trust_domain
+        ),
+        IssuerType::Uri => format!("SAN URI = sub (must be under {})", c.subject_domain),
+        IssuerType::Username => format!("SAN OtherName <sub>!{}", c.subject_domain),
+        IssuerType::CodefreshWorkflow | IssuerType::CiProvider => {
+            "NOT SUPPORTED by this CA yet: tokens of this issuer are rejected".into()
+        }
+        _ => "unknown mapping".into(),
+    }
+}
+
+fn challenge_claim(c: &IssuerConfig) -> &str {
+    if !c.challenge_claim.is_empty() {
+        &c.challenge_claim
+    } else if c.issuer_type == IssuerType::Email {
+        "email"
+    } else {
+        "sub"
+    }
+}
+
+fn issuers_check(path: &Path) -> Result<()> {
+    let cfg = load_config(path)?;
+    let total = cfg.oidc_issuers.len() + cfg.meta_issuers.len();
+    if total == 0 {
+        return Err(hinted(
+            format!("{} configures no issuers", path.display()),
+            "add entries under OIDCIssuers (exact issuer URLs) or MetaIssuers (URL patterns)",
+        ));
+    }
+    let mut out = format!("{}: {total} issuer(s), valid\n", path.display());
+    let entries = cfg
+        .oidc_issuers
+        .iter()
+        .map(|(k, c)| (k, c, false))
+        .chain(cfg.meta_issuers.iter().map(|(k, c)| (k, c, true)));
+    for (key, c, wildcard) in entries {
+        out.push_str(&format!(
+            "{key}{}\n  type: {}\n  audience: {}\n  challenge claim: {}\n  identity: {}\n",
+            if wildcard { " (wildcard)" } else { "" },
+            c.issuer_type,
+            c.client_id,
+            challenge_claim(c),
+            mapping(c)
+        ));
+    }
+    print!("{out}");
+    Ok(())
+}
+
+const ROOT_CERT: &str = "root.crt.pem";
+const ROOT_KEY: &str = "root.key.pem";
+const INT_CERT: &str = "intermediate.crt.pem";
+const INT_KEY: &str = "intermediate.key.pem";
+
+fn write(path: &Path, data: &[u8], private: bool) -> Result<()> {
+    write_file_durably(path, data, private)
+        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+}
+
+fn read_pem(path: &Path, label: &str) -> Result<Vec<u8>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+    pem_decode(&text, &[label]).map_err(|e| anyhow!("{} is corrupt: {e}", path.display()))
+}
+
+/// Load the root + intermediate from `data`, or generate them on first start.
+/// Returns (root DER, issuing intermediate, generated now).
+fn load_or_generate(data: &Path) -> Result<(Vec<u8>, IssuingCa, bool)> {
+    let present = [ROOT_CERT, INT_CERT, INT_KEY].map(|f| data.join(f).exists());
+    if present.iter().all(|p| *p) {
+        let root_der = read_pem(&data.join(ROOT_CERT), "CERTIFICATE")?;
+        let int_der = read_pem(&data.join(INT_CERT), "CERTIFICATE")?;
+        let key = read_pem(&data.join(INT_KEY), "PRIVATE KEY")?;
+        let signer = CaSigner::from_pkcs8(&key)
+            .map_err(|e| anyhow!("{} is unusable: {e}", data.join(INT_KEY).display()))?;
+        let root = Certificate::from_der(&root_der)
+            .map_err(|e| anyhow!("{} is corrupt: {e}", data.join(ROOT_CERT).display()))?;
+        let int = Certificate::from_der(&int_der)
+            .map_err(|e| anyhow!("{} is corrupt: {e}", data.join(INT_CERT).display()))?;
+        int.verify_signed_by(&root).map_err(|e| {
+            anyhow!(
+                "{} is not issued by {}: {e}",
+                data.join(INT_CERT).display(),
+                data.join(ROOT_CERT).display()
+            )
+        })?;
+        let ca = IssuingCa::new(signer, &int_der)
+            .map_err(|e| anyhow!("cannot use the intermediate in {}: {e}", data.display()))?;
+        return Ok((root_der, ca, false));
+    }
+    if present.iter().any(|p| *p) {
+        return Err(hinted(
+            format!(
+                "{} holds only part of a CA ({ROOT_CERT}, {INT_CERT}, {INT_KEY} are all needed)",
+                data.display()
+            ),
+            "restore the missing files, or use an empty --data directory for a new CA",
+        ));
+    }
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create data directory {}", data.display()))?;
+    let h = generate_dev_hierarchy(&DevHierarchyOptions::default())
+        .map_err(|e| anyhow!("cannot generate the CA: {e}"))?;
+    let int_key = h
+        .intermediate
+        .signer()
+        .to_pkcs8()
+        .map_err(|e| anyhow!("cannot export the intermediate key: {e}"))?;
+    write(
+        &data.join(ROOT_KEY),
+        pem_encode("PRIVATE KEY", &h.root_key_pkcs8).as_bytes(),
+        true,
+    )?;
+    write(
+        &data.join(INT_KEY),
+        pem_encode("PRIVATE KEY", &int_key).as_bytes(),
+        true,
+    )?;
+    write(
+        &data.join(INT_CERT),
+        pem_encode("CERTIFICATE", h.intermediate.certificate_der()).as_bytes(),
+        false,
+    )?;
+    // Root certificate last: its presence marks a complete CA.
+    write(
+        &data.join(ROOT_CERT),
+        pem_encode("CERTIFICATE", &h.root_der).as_bytes(),
+        false,
+    )?;
+    Ok((h.root_der, h.intermediate, true))
+}
+
+/// The trusted root `certificateAuthorities[]` entry for this CA.
+fn trusted_root_entry(
+    uri: &str,
+    root_der: &[u8],
+    int_der: &[u8],
+) -> Result<CertificateAuthorityJson> {
+    let root = Certificate::from_der(root_der).map_err(|e| anyhow!("root certificate: {e}"))?;
+    let mut subject = DistinguishedNameJson::default();
+    for rdn in root.subject().split(',') {
+        if let Some(v) = rdn.trim().strip_prefix("O=") {
+            subject.organization = v.to_string();
+        } else if let Some(v) = rdn.trim().strip_prefix("CN=") {
+            subject.common_name = v.to_string();
+        }
+    }
+    Ok(CertificateAuthorityJson {
+        subject,
+        uri: uri.to_string(),
+        cert_chain: X509CertificateChain {
+            certificates: [int_der, root_der]
+                .iter()
+                .map(|d| X509Certificate {
+                    raw_bytes: Base64Bytes(d.to_vec()),
+                })
+                .collect(),
+        },
+        valid_for: Some(TimeRangeJson {
+            start: Some(root.not_before().to_rfc3339()),
+            end: None,
+        }),
+        operator: String::new(),
+    })
+}
+
+/// Run `vouch serve ca` until SIGINT or SIGTERM.
+pub fn serve(a: &ServeCaArgs) -> Result<()> {
+    let config = load_config(&a.config)?;
+    if config.oidc_issuers.is_empty() && config.meta_issuers.is_empty() {
+        return Err(hinted(
+            format!("{} configures no issuers", a.config.display()),
+            "check it with `vouch ca issuers check`",
+        ));
+    }
+    if a.data.exists() && !a.data.is_dir() {
+        bail!("--data {} is not a directory", a.data.display());
+    }
+    let (root_der, intermediate, generated) = load_or_generate(&a.data)?;
+    let int_der = intermediate.certificate_der().to_vec();
+
+    init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vouch-ca")
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&a.listen)
+            .await
+            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
+        let url = format!("http://{addr}");
+        let public_url = match &a.public_url {
+            Some(u) => crate::tlog::base_url(u)?,
+            None => url.clone(),
+        };
+        let entry = trusted_root_entry(&public_url, &root_der, &int_der)?;
+        let tr_path = a.data.join("trusted_root.ca.json");
+        write(&tr_path, &serde_json::to_vec_pretty(&entry)?, false)?;
+
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("cannot build the HTTP client")?;
+        let issuers = config.oidc_issuers.len() + config.meta_issuers.len();
+        let verifier = OidcVerifier::new(config, http);
+        let svc = vouch_ca::api::CaService::new(verifier, intermediate, &root_der, a.cert_lifetime);
+
+        let mut out = String::new();
+        out.push_str(&format!("vouch ca listening on {url}\n"));
+        out.push_str(&format!(
+            "CA {} in {}\n",
+            if generated { "generated" } else { "loaded" },
+            a.data.display()
+        ));
+        out.push_str(&format!("issuers: {issuers} (from {})\n", a.config.display()));
+        out.push_str(&format!(
+            "certificate lifetime: {}s\n",
+            a.cert_lifetime.as_secs()
+        ));
+        out.push_str(&format!(
+            "trusted root CA entry: {} (uri {public_url})\n",
+            tr_path.display()
+        ));
+        out.push_str(
+            "note: no CT log: certificates carry no SCT; verify with --insecure-ignore-sct\n",
+        );
+        print!("{out}");
+        {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        }
+        tracing::info!(%url, issuers, "CA server started (certificates are issued without SCTs: no CT log)");
+
+        let app = vouch_ca::api::router(Arc::new(svc))
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+            })
+            .await
+            .map_err(|e| anyhow!("server error: {e}"))?;
+        tracing::info!("stopped");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    rt.shutdown_timeout(Duration::from_secs(5));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generate_then_reload() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let data = dir.path().join("ca");
+        let (root1, int1, gen1) = load_or_generate(&data).unwrap_or_else(|e| panic!("{e}"));
+        assert!(gen1);
+        let (root2, int2, gen2) = load_or_generate(&data).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!gen2);
+        assert_eq!(root1, root2);
+        assert_eq!(int1.certificate_der(), int2.certificate_der());
+        let entry = trusted_root_entry("http://ca.test", &root1, int1.certificate_der())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(entry.cert_chain.certificates.len(), 2);
+        assert_eq!(entry.subject.organization, "vouch-dev");
+        assert!(entry.valid_for.and_then(|v| v.start).is_some());
+        std::fs::remove_file(data.join(INT_KEY)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(load_or_generate(&data).is_err());
+    }
+}
