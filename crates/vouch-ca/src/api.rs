@@ -1,9 +1,12 @@
 //! Fulcio-compatible HTTP API (protocols.md §1.1–1.3): `POST /api/v2/signingCert`,
 //! `GET /api/v2/trustBundle`, `GET /api/v2/configuration`, plus `/healthz` and `/metrics`.
 //!
-//! Certificates are issued **without** an SCT: there is no CT log yet, so the response is
-//! `signedCertificateEmbeddedSct` whose leaf carries no SCT list extension, and verifiers
-//! must skip the SCT check (`--insecure-ignore-sct`). No SCT is ever invented.
+//! Without a CT log ([`CaService::with_ct_log`]) certificates are issued **without** an SCT:
+//! the response is `signedCertificateEmbeddedSct` whose leaf carries no SCT list extension,
+//! and verifiers must skip the SCT check (`--insecure-ignore-sct`). With a CT log the CA issues
+//! a precertificate, submits `[precert, intermediate, root]` to `<ct>/ct/v1/add-pre-chain`,
+//! embeds the returned SCT and re-signs (protocols.md §1.10); if the CT log fails the request
+//! fails with 503 and no certificate is issued. No SCT is ever invented.
 //!
 //! Errors use the grpc-gateway JSON shape `{"code": <gRPC code>, "message": "…", "details": []}`.
 
@@ -113,8 +116,18 @@ pub struct CaService {
     intermediate: IssuingCa,
     intermediate_pem: String,
     root_pem: String,
+    root_der: Vec<u8>,
     leaf_lifetime: Duration,
     metrics: Metrics,
+    ct: Option<CtClient>,
+}
+
+/// Where and how the CA submits precertificates.
+#[derive(Debug)]
+struct CtClient {
+    http: reqwest::Client,
+    /// Base URL of the CT log (without `/ct/v1/...`).
+    url: String,
 }
 
 impl CaService {
@@ -132,9 +145,26 @@ impl CaService {
             intermediate,
             intermediate_pem,
             root_pem: pem_encode("CERTIFICATE", root_der),
+            root_der: root_der.to_vec(),
             leaf_lifetime,
             metrics: Metrics::new(),
+            ct: None,
         }
+    }
+
+    /// Embed SCTs from the RFC 6962 CT log at `base_url` (e.g. `http://127.0.0.1:3003`) in
+    /// every certificate; requests fail with 503 when the log does not answer with an SCT.
+    pub fn with_ct_log(mut self, http: reqwest::Client, base_url: &str) -> Self {
+        self.ct = Some(CtClient {
+            http,
+            url: base_url.trim_end_matches('/').to_string(),
+        });
+        self
+    }
+
+    /// Whether a CT log is configured.
+    pub fn has_ct_log(&self) -> bool {
+        self.ct.is_some()
     }
 
     /// The metrics.
@@ -498,23 +528,61 @@ async fn issue(
     };
 
     let opts = LeafOptions::new(None, svc.leaf_lifetime);
-    let leaf = svc
-        .intermediate
-        .issue_leaf(&identity, &spki, &opts)
-        .map_err(|e| match e {
-            crate::cert::CaError::BadPublicKey(_) | crate::cert::CaError::BadSan { .. } => {
-                ("bad_key", ApiError::bad_request(e.to_string()))
-            }
-            _ => (
-                "internal",
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 13, e.to_string()),
-            ),
+    let issue_err = |e: crate::cert::CaError| match e {
+        crate::cert::CaError::BadPublicKey(_) | crate::cert::CaError::BadSan { .. } => {
+            ("bad_key", ApiError::bad_request(e.to_string()))
+        }
+        _ => (
+            "internal",
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 13, e.to_string()),
+        ),
+    };
+    let leaf = if let Some(ct) = &svc.ct {
+        let precert = svc
+            .intermediate
+            .issue_precertificate(&identity, &spki, &opts)
+            .map_err(issue_err)?;
+        let list = submit_precert(
+            ct,
+            &[&precert, svc.intermediate.certificate_der(), &svc.root_der],
+        )
+        .await
+        .map_err(|m| {
+            (
+                "ct_log",
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    14,
+                    format!(
+                        "CT log {} did not return an SCT, no certificate issued: {m}",
+                        ct.url
+                    ),
+                ),
+            )
         })?;
-    tracing::info!(
-        issuer = %verified.issuer,
-        san = identity.san.value(),
-        "issued signing certificate (no SCT: no CT log configured)"
-    );
+        let leaf = svc
+            .intermediate
+            .embed_scts(&precert, &list)
+            .map_err(issue_err)?;
+        tracing::info!(
+            issuer = %verified.issuer,
+            san = identity.san.value(),
+            ct_log = %ct.url,
+            "issued signing certificate with embedded SCT"
+        );
+        leaf
+    } else {
+        let leaf = svc
+            .intermediate
+            .issue_leaf(&identity, &spki, &opts)
+            .map_err(issue_err)?;
+        tracing::info!(
+            issuer = %verified.issuer,
+            san = identity.san.value(),
+            "issued signing certificate (no SCT: no CT log configured)"
+        );
+        leaf
+    };
     let leaf_pem = pem_encode("CERTIFICATE", &leaf);
     if wants_pem(headers) {
         let mut h = HeaderMap::new();
@@ -531,6 +599,81 @@ async fn issue(
         }
     });
     Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+/// The add-pre-chain answer (RFC 6962 §4.1).
+#[derive(Deserialize)]
+struct AddChainResponse {
+    sct_version: u8,
+    id: String,
+    timestamp: u64,
+    #[serde(default)]
+    extensions: String,
+    signature: String,
+}
+
+/// Submit a precertificate chain and return the TLS-encoded `SignedCertificateTimestampList`
+/// holding the one SCT of the answer.
+async fn submit_precert(ct: &CtClient, chain: &[&[u8]]) -> Result<Vec<u8>, String> {
+    let body = json!({"chain": chain.iter().map(|c| STANDARD.encode(c)).collect::<Vec<_>>()});
+    let resp = ct
+        .http
+        .post(format!("{}/ct/v1/add-pre-chain", ct.url))
+        .timeout(Duration::from_secs(30))
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    let status = resp.status();
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("reading the answer failed: {e}"))?;
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).into_owned();
+        return Err(format!("HTTP {status}: {text}"));
+    }
+    let r: AddChainResponse =
+        serde_json::from_slice(&bytes).map_err(|e| format!("malformed answer: {e}"))?;
+    if r.sct_version != 0 {
+        return Err(format!("unsupported sct_version {}", r.sct_version));
+    }
+    let id = STANDARD
+        .decode(&r.id)
+        .map_err(|_| "id is not base64".to_string())?;
+    if id.len() != 32 {
+        return Err(format!("log id is {} bytes, expected 32", id.len()));
+    }
+    let ext = STANDARD
+        .decode(&r.extensions)
+        .map_err(|_| "extensions is not base64".to_string())?;
+    let sig = STANDARD
+        .decode(&r.signature)
+        .map_err(|_| "signature is not base64".to_string())?;
+    // `signature` is a TLS DigitallySigned: hash u8, sig u8, u16-length signature.
+    if sig.len() < 4 || usize::from(u16::from_be_bytes([sig[2], sig[3]])) != sig.len() - 4 {
+        return Err("signature is not a TLS DigitallySigned".into());
+    }
+    let ext_len = u16::try_from(ext.len()).map_err(|_| "extensions too long".to_string())?;
+    let mut sct = Vec::with_capacity(32 + 8 + ext.len() + sig.len() + 3);
+    sct.push(0);
+    sct.extend_from_slice(&id);
+    sct.extend_from_slice(&r.timestamp.to_be_bytes());
+    sct.extend_from_slice(&ext_len.to_be_bytes());
+    sct.extend_from_slice(&ext);
+    sct.extend_from_slice(&sig);
+    // The list of this one SCT, checked to parse before it is embedded.
+    let mut list = (u16::try_from(sct.len() + 2).map_err(|_| "SCT too long".to_string()))?
+        .to_be_bytes()
+        .to_vec();
+    list.extend_from_slice(
+        &u16::try_from(sct.len())
+            .map_err(|_| "SCT too long".to_string())?
+            .to_be_bytes(),
+    );
+    list.extend_from_slice(&sct);
+    vouch_core::sct::parse_sct_list(&list).map_err(|e| format!("bad SCT: {e}"))?;
+    Ok(list)
 }
 
 async fn trust_bundle(State(svc): State<Arc<CaService>>) -> Response {

@@ -156,8 +156,25 @@ const SCT_LIST_OID_TLV: &[u8] = &[
     0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x02,
 ];
 
+/// DER of `OBJECT IDENTIFIER 1.3.6.1.4.1.11129.2.4.3`, how a CT poison extension starts.
+const POISON_OID_TLV: &[u8] = &[
+    0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x02, 0x04, 0x03,
+];
+
 /// DER of the certificate's TBS with the SCT list extension removed (what the CT log signed).
 pub fn precert_tbs_der(cert: &Certificate) -> Result<Vec<u8>, SctError> {
+    tbs_without_extensions(cert, &[SCT_LIST_OID_TLV])
+}
+
+/// The RFC 6962 precertificate TBS a CT log signs, computed from a *precertificate*: its TBS
+/// with the poison extension (and any SCT list extension) removed. For the final certificate
+/// built by removing the poison and appending the SCT list, this equals [`precert_tbs_der`].
+pub fn precert_tbs_der_from_precert(precert: &Certificate) -> Result<Vec<u8>, SctError> {
+    tbs_without_extensions(precert, &[SCT_LIST_OID_TLV, POISON_OID_TLV])
+}
+
+/// The certificate's TBS re-encoded without the extensions whose OID TLV is in `drop`.
+fn tbs_without_extensions(cert: &Certificate, drop: &[&[u8]]) -> Result<Vec<u8>, SctError> {
     // Slice the TBS out of the original DER rather than re-encoding the parsed certificate.
     let raw = RawCertificate::from_der(cert.der()).map_err(|e| SctError::Tbs(e.to_string()))?;
     let mut opaque: OpaqueTbs<'_> = raw
@@ -166,7 +183,7 @@ pub fn precert_tbs_der(cert: &Certificate) -> Result<Vec<u8>, SctError> {
         .map_err(|e: der::Error| SctError::Tbs(e.to_string()))?;
     if let Some(exts) = opaque.extensions.as_mut() {
         // Each extension is a SEQUENCE whose value starts with its OID TLV.
-        exts.retain(|e| !e.value().starts_with(SCT_LIST_OID_TLV));
+        exts.retain(|e| !drop.iter().any(|oid| e.value().starts_with(oid)));
     }
     opaque.to_der().map_err(|e| SctError::Tbs(e.to_string()))
 }

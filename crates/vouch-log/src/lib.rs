@@ -11,6 +11,7 @@
 //! gives backpressure (HTTP 503 with `Retry-After`) instead of unbounded memory.
 
 pub mod api;
+pub mod ct;
 pub mod entries;
 pub mod metrics;
 pub mod signer;

@@ -1,7 +1,8 @@
 //! `vouch serve ca` (the Fulcio-compatible keyless CA) and `vouch ca issuers check`.
 //!
-//! The CA issues certificates without SCTs (there is no CT log yet): verifiers must pass
-//! `--insecure-ignore-sct`.
+//! Without `--ct-log-url` the CA issues certificates without SCTs: verifiers must pass
+//! `--insecure-ignore-sct`. With it (e.g. pointing at `vouch serve ct`), every certificate
+//! embeds an SCT from that log.
 
 use crate::serve::{init_tracing, parse_duration, shutdown_signal};
 use crate::tlog::hinted;
@@ -59,6 +60,10 @@ pub struct ServeCaArgs {
     /// URL to name the CA by in the trusted root entry [default: the listening URL].
     #[arg(long)]
     public_url: Option<String>,
+    /// RFC 6962 CT log (e.g. `vouch serve ct`) to get SCTs from; certificates then embed an
+    /// SCT and issuance fails (503) when the log does not answer.
+    #[arg(long)]
+    ct_log_url: Option<String>,
 }
 
 /// Run `vouch ca …`.
@@ -323,7 +328,16 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
             .context("cannot build the HTTP client")?;
         let issuers = config.oidc_issuers.len() + config.meta_issuers.len();
         let verifier = OidcVerifier::new(config, http);
-        let svc = vouch_ca::api::CaService::new(verifier, intermediate, &root_der, a.cert_lifetime);
+        let mut svc =
+            vouch_ca::api::CaService::new(verifier, intermediate, &root_der, a.cert_lifetime);
+        if let Some(ct) = &a.ct_log_url {
+            let ct = crate::tlog::base_url(ct)?;
+            let ct_http = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .context("cannot build the HTTP client")?;
+            svc = svc.with_ct_log(ct_http, &ct);
+        }
 
         let mut out = String::new();
         out.push_str(&format!("vouch ca listening on {url}\n"));
@@ -341,15 +355,22 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
             "trusted root CA entry: {} (uri {public_url})\n",
             tr_path.display()
         ));
-        out.push_str(
-            "note: no CT log: certificates carry no SCT; verify with --insecure-ignore-sct\n",
-        );
+        match &a.ct_log_url {
+            Some(ct) => out.push_str(&format!("CT log: {ct} (certificates embed an SCT)\n")),
+            None => out.push_str(
+                "note: no CT log: certificates carry no SCT; verify with --insecure-ignore-sct\n",
+            ),
+        }
         print!("{out}");
         {
             use std::io::Write;
             let _ = std::io::stdout().flush();
         }
-        tracing::info!(%url, issuers, "CA server started (certificates are issued without SCTs: no CT log)");
+        if let Some(ct) = &a.ct_log_url {
+            tracing::info!(%url, issuers, ct_log = %ct, "CA server started (certificates embed SCTs)");
+        } else {
+            tracing::info!(%url, issuers, "CA server started (certificates are issued without SCTs: no CT log)");
+        }
 
         let app = vouch_ca::api::router(Arc::new(svc))
             .layer(tower_http::trace::TraceLayer::new_for_http());

@@ -1,5 +1,5 @@
 //! `vouch serve log`: run the transparency log (Rekor v2 write API, C2SP tlog-tiles read API)
-//! over an embedded store in a data directory.
+//! over an embedded store in a data directory; `vouch serve ct`: an RFC 6962 CT log for the CA.
 
 use crate::tlog::hinted;
 use anyhow::{Context, Result, anyhow, bail};
@@ -18,6 +18,31 @@ pub enum ServeCommand {
     Log(ServeLogArgs),
     /// Run the keyless CA: Fulcio v2 API (signingCert, trustBundle, configuration), /healthz, /metrics.
     Ca(crate::ca::ServeCaArgs),
+    /// Run an RFC 6962 CT log (add-pre-chain, get-sth) for a CA to embed SCTs (ECDSA P-256 key).
+    Ct(ServeCtArgs),
+}
+
+/// `vouch serve ct`.
+#[derive(Args, Debug)]
+pub struct ServeCtArgs {
+    /// Data directory: tiles, index database, CT log key, settings (created if missing).
+    #[arg(long)]
+    data: PathBuf,
+    /// Checkpoint origin, e.g. ct.example.test/2026 (required on first start, then remembered).
+    #[arg(long)]
+    origin: Option<String>,
+    /// Address to listen on (port 0 picks a free port; the URL is printed).
+    #[arg(long, default_value = "127.0.0.1:3003")]
+    listen: String,
+    /// PEM root certificate(s) whose chains the log accepts (repeatable).
+    #[arg(long, required = true)]
+    accept_root: Vec<PathBuf>,
+    /// How long the sequencer waits to fill a batch, e.g. 250ms, 1s.
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    batch_interval: Duration,
+    /// URL to name the log by in the trusted root entry [default: the listening URL].
+    #[arg(long)]
+    public_url: Option<String>,
 }
 
 /// Checkpoint key algorithm (used when the key is generated on first start).
@@ -164,7 +189,110 @@ pub fn run(cmd: ServeCommand) -> Result<()> {
     match cmd {
         ServeCommand::Log(a) => serve_log(&a),
         ServeCommand::Ca(a) => crate::ca::serve(&a),
+        ServeCommand::Ct(a) => serve_ct(&a),
     }
+}
+
+fn serve_ct(a: &ServeCtArgs) -> Result<()> {
+    if let Some(o) = &a.origin {
+        check_origin(o)?;
+    }
+    if a.data.exists() && !a.data.is_dir() {
+        bail!("--data {} is not a directory", a.data.display());
+    }
+    let mut roots = Vec::new();
+    for p in &a.accept_root {
+        let pem = std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read --accept-root {}", p.display()))?;
+        let certs = vouch_core::x509::Certificate::from_pem_chain(&pem)
+            .map_err(|e| anyhow!("--accept-root {}: {e}", p.display()))?;
+        if certs.is_empty() {
+            bail!("--accept-root {} holds no certificate", p.display());
+        }
+        roots.extend(certs.iter().map(|c| c.der().to_vec()));
+    }
+    let settings = settings(&a.data, a.origin.as_deref())?;
+    let origin = settings.origin.clone();
+    let signer = LogSigner::load_or_generate(&a.data, &origin, KeyAlgorithm::EcdsaP256)
+        .map_err(|e| anyhow!("cannot load the log key in {}: {e}", a.data.display()))?;
+    if signer.key_details() != "PKIX_ECDSA_P256_SHA_256" {
+        return Err(hinted(
+            format!(
+                "the log key in {} is {}, a CT log needs ECDSA P-256",
+                a.data.display(),
+                signer.key_details()
+            ),
+            "use a new --data directory for the CT log",
+        ));
+    }
+    let storage = EmbeddedStorage::open(&a.data).map_err(|e| {
+        hinted(
+            format!("cannot open the log store in {}: {e}", a.data.display()),
+            "is another vouch server using this directory?",
+        )
+    })?;
+    init_tracing();
+    let config = LogConfig {
+        origin: origin.clone(),
+        batch_interval: a.batch_interval,
+        ..LogConfig::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vouch-ct")
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let log = Log::open(storage, signer, config)
+            .map_err(|e| anyhow!("cannot open the log in {}: {e}", a.data.display()))?;
+        let app = vouch_log::ct::router(log.clone(), roots)
+            .map_err(|e| anyhow!("cannot start the CT log: {e}"))?
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+        let listener = tokio::net::TcpListener::bind(&a.listen)
+            .await
+            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
+        let url = format!("http://{addr}");
+        let public_url = match &a.public_url {
+            Some(u) => crate::tlog::base_url(u)?,
+            None => url.clone(),
+        };
+        let entry =
+            vouch_log::ct::trusted_root_ctlog_entry(log.signer(), &public_url, &settings.created);
+        let tr_path = a.data.join("trusted_root.ctlog.json");
+        write_file_durably(&tr_path, &serde_json::to_vec_pretty(&entry)?, false)
+            .map_err(|e| anyhow!("cannot write {}: {e}", tr_path.display()))?;
+        let mut out = String::new();
+        out.push_str(&format!("vouch CT log listening on {url}\n"));
+        out.push_str(&format!("origin: {origin}\n"));
+        out.push_str(&format!(
+            "CT log ID: {}\n",
+            hex::encode(vouch_log::ct::ct_log_id(log.signer()))
+        ));
+        out.push_str(&format!(
+            "trusted root ctlogs entry: {} (baseUrl {public_url})\n",
+            tr_path.display()
+        ));
+        print!("{out}");
+        {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        }
+        tracing::info!(%url, %origin, "CT log server started");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                shutdown_signal().await;
+                tracing::info!("shutting down");
+            })
+            .await
+            .map_err(|e| anyhow!("server error: {e}"))?;
+        drop(log);
+        Ok::<_, anyhow::Error>(())
+    })?;
+    rt.shutdown_timeout(Duration::from_secs(5));
+    Ok(())
 }
 
 fn serve_log(a: &ServeLogArgs) -> Result<()> {
