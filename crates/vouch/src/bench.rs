@@ -4,6 +4,11 @@
 //! signing thread; signing happens before the timed phase), then runs `--clients` concurrent
 //! submitters against `POST /api/v2/log/entries` for `--duration`, measuring each
 //! submit → response (entry durable, inclusion proof and checkpoint returned) latency.
+//!
+//! `vouch bench ca`: a load generator for a local keyless CA. It pre-generates P-256 keys with
+//! proofs of possession (signatures over the token's `email`, else `sub`, claim), then runs
+//! `--clients` concurrent clients posting `publicKeyRequest`s to `/api/v2/signingCert` with one
+//! reused identity token for `--duration`.
 
 use crate::serve::parse_duration;
 use crate::tlog::hinted;
@@ -23,6 +28,29 @@ use vouch_core::keys::HashKind;
 pub enum BenchCommand {
     /// Load a local log with signed hashedrekord entries; print throughput and latency.
     Log(BenchLogArgs),
+    /// Load a local keyless CA with `publicKeyRequest` signingCert calls (one identity token
+    /// reused); print certificates/s and latency percentiles.
+    Ca(BenchCaArgs),
+}
+
+/// `vouch bench ca`.
+#[derive(Args, Debug)]
+pub struct BenchCaArgs {
+    /// Base URL of the CA (loopback only: this is a load generator).
+    #[arg(long)]
+    url: String,
+    /// The OIDC identity token sent with every request (e.g. from `vouch oidc token`).
+    #[arg(long)]
+    identity_token: String,
+    /// Concurrent clients, each sending requests back to back.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    clients: u32,
+    /// How long to send requests, e.g. 30s.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Distinct P-256 keys (with proofs of possession) pre-generated and used in turn.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    keys: u32,
 }
 
 /// `vouch bench log`.
@@ -51,11 +79,17 @@ pub struct BenchLogArgs {
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Log(a) => bench_log(&a),
+        BenchCommand::Ca(a) => bench_ca(&a),
     }
 }
 
 /// Refuse anything but http(s) URLs on this machine's loopback.
 fn check_target(url: &str) -> Result<String> {
+    check_local(url, "log", "vouch serve log --listen 127.0.0.1:3001")
+}
+
+/// Refuse anything but http(s) URLs on this machine's loopback; `what` names the service.
+fn check_local(url: &str, what: &str, start: &str) -> Result<String> {
     let base = crate::tlog::base_url(url)?;
     let parsed = reqwest::Url::parse(&base).map_err(|e| anyhow!("invalid --url {url:?}: {e}"))?;
     let host = parsed.host_str().unwrap_or_default();
@@ -67,9 +101,9 @@ fn check_target(url: &str) -> Result<String> {
     if !local {
         return Err(hinted(
             format!(
-                "refusing to load {base}: `vouch bench log` only targets a log on this machine"
+                "refusing to load {base}: `vouch bench {what}` only targets a {what} on this machine"
             ),
-            "start a local log with `vouch serve log --listen 127.0.0.1:3001` and bench that",
+            format!("start a local {what} with `{start}` and bench that"),
         ));
     }
     Ok(base)
@@ -362,9 +396,226 @@ fn bench_log(a: &BenchLogArgs) -> Result<()> {
     Ok(())
 }
 
+/// The proof-of-possession challenge for `token`: its `email` claim (what the CA checks for
+/// email issuers), else `sub`. The token is decoded without verification: the CA verifies it.
+fn pop_challenge(token: &str) -> Result<String> {
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| anyhow!("--identity-token is not a JWT (no payload part)"))?;
+    let bytes = base64::Engine::decode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        payload.trim_end_matches('='),
+    )
+    .map_err(|_| anyhow!("--identity-token payload is not base64url"))?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow!("--identity-token payload is not JSON: {e}"))?;
+    ["email", "sub"]
+        .iter()
+        .find_map(|k| claims.get(*k).and_then(serde_json::Value::as_str))
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("--identity-token has neither an email nor a sub claim"))
+}
+
+/// `keys` signingCert request bodies, each with its own P-256 key and proof of possession.
+fn ca_requests(token: &str, challenge: &str, keys: u32) -> Result<Vec<Vec<u8>>> {
+    let rng = SystemRandom::new();
+    (0..keys)
+        .map(|_| {
+            let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING)
+                .map_err(|_| anyhow!("cannot generate a P-256 key"))?;
+            let spki = key
+                .public_key()
+                .as_der()
+                .map_err(|_| anyhow!("cannot encode a P-256 key"))?;
+            let pem = vouch_core::keys::pem_encode("PUBLIC KEY", spki.as_ref());
+            let sig = key
+                .sign(&rng, challenge.as_bytes())
+                .map_err(|_| anyhow!("P-256 signing failed"))?;
+            let body = serde_json::json!({
+                "credentials": {"oidcIdentityToken": token},
+                "publicKeyRequest": {
+                    "publicKey": {"algorithm": "ECDSA", "content": pem},
+                    "proofOfPossession": b64_encode(sig.as_ref()),
+                },
+            });
+            Ok(serde_json::to_vec(&body)?)
+        })
+        .collect()
+}
+
+/// Shared state of the CA clients.
+struct CaRun {
+    bodies: Vec<Vec<u8>>,
+    next: AtomicU64,
+    stop: AtomicBool,
+    ok: AtomicU64,
+    errors: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+impl CaRun {
+    fn error(&self, msg: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut f) = self.first_error.lock()
+            && f.is_none()
+        {
+            *f = Some(msg);
+        }
+    }
+}
+
+/// One CA client: returns the latencies (µs) of its successful requests.
+async fn ca_client(http: reqwest::Client, url: String, run: std::sync::Arc<CaRun>) -> Vec<u32> {
+    let mut lat = Vec::new();
+    while !run.stop.load(Ordering::Relaxed) {
+        let n = run.next.fetch_add(1, Ordering::Relaxed);
+        let i = usize::try_from(n % run.bodies.len().max(1) as u64).unwrap_or(0);
+        let Some(body) = run.bodies.get(i) else { break };
+        let started = Instant::now();
+        let res = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await;
+        match res {
+            Ok(r) if r.status().is_success() => match r.bytes().await {
+                Ok(_) => {
+                    let us = started.elapsed().as_micros();
+                    lat.push(u32::try_from(us).unwrap_or(u32::MAX));
+                    run.ok.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => run.error(format!("reading response: {e}")),
+            },
+            Ok(r) => {
+                let status = r.status();
+                let text = r.text().await.unwrap_or_default();
+                run.error(format!("HTTP {status}: {}", text.trim()));
+                // Rejections are fast: do not turn the bench into a tight error loop.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => {
+                run.error(format!("request failed: {e}"));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    lat
+}
+
+fn bench_ca(a: &BenchCaArgs) -> Result<()> {
+    let base = check_local(
+        &a.url,
+        "ca",
+        "vouch serve ca --config issuers.json --data DIR --listen 127.0.0.1:3002",
+    )?;
+    let challenge = pop_challenge(&a.identity_token)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(a.clients as usize)
+        .tcp_nodelay(true)
+        .build()
+        .context("cannot build the HTTP client")?;
+    rt.block_on(async {
+        let url = format!("{base}/api/v2/configuration");
+        let r = http.get(&url).send().await.map_err(|e| {
+            hinted(
+                format!("cannot reach the CA at {base}: {e}"),
+                "start it with `vouch serve ca` and pass its URL",
+            )
+        })?;
+        if !r.status().is_success() {
+            bail!("{url}: HTTP {}", r.status());
+        }
+        Ok(())
+    })?;
+    let t0 = Instant::now();
+    let bodies = ca_requests(&a.identity_token, &challenge, a.keys)?;
+    eprintln!(
+        "generated {} P-256 keys with proofs of possession over {challenge:?} in {:.2} s; requesting with {} clients for {:.1} s",
+        a.keys,
+        t0.elapsed().as_secs_f64(),
+        a.clients,
+        a.duration.as_secs_f64()
+    );
+    let run = std::sync::Arc::new(CaRun {
+        bodies,
+        next: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        ok: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        first_error: Mutex::new(None),
+    });
+    let url = format!("{base}/api/v2/signingCert");
+    let (mut latencies, elapsed) = rt.block_on(async {
+        let started = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..a.clients {
+            set.spawn(ca_client(http.clone(), url.clone(), run.clone()));
+        }
+        let stopper = {
+            let run = run.clone();
+            let d = a.duration;
+            tokio::spawn(async move {
+                tokio::time::sleep(d).await;
+                run.stop.store(true, Ordering::Relaxed);
+            })
+        };
+        let mut lat = Vec::new();
+        let drained = tokio::time::timeout(a.duration + Duration::from_secs(30), async {
+            while let Some(j) = set.join_next().await {
+                match j {
+                    Ok(l) => lat.extend(l),
+                    Err(e) => run.error(format!("client failed: {e}")),
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            run.error("clients did not finish within 30 s of the deadline".into());
+            set.abort_all();
+        }
+        run.stop.store(true, Ordering::Relaxed);
+        stopper.abort();
+        (lat, started.elapsed())
+    });
+    latencies.sort_unstable();
+    let ok = run.ok.load(Ordering::Relaxed);
+    let errors = run.errors.load(Ordering::Relaxed);
+    if let Ok(Some(e)) = run.first_error.lock().map(|f| f.clone()) {
+        eprintln!("first error: {e}");
+    }
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "url={base} clients={} keys={} duration_s={secs:.2}",
+        a.clients, a.keys
+    );
+    println!("certs={ok} errors={errors}");
+    println!(
+        "p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} max_ms={:.1}",
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 90.0),
+        percentile(&latencies, 99.0),
+        latencies.last().map_or(0.0, |&m| f64::from(m) / 1000.0),
+    );
+    println!("certs_per_sec={:.0}", ok as f64 / secs);
+    if ok == 0 {
+        bail!("no certificate was issued");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn targets() {
@@ -374,6 +625,24 @@ mod tests {
         assert!(check_target("https://log.example.test").is_err());
         assert!(check_target("http://10.0.0.1:3001").is_err());
         assert!(check_target("file:///tmp/x").is_err());
+    }
+
+    #[test]
+    fn ca_challenge() {
+        let tok = |claims: &str| format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(claims));
+        assert_eq!(
+            pop_challenge(&tok(r#"{"sub":"s","email":"a@b"}"#)).unwrap_or_default(),
+            "a@b"
+        );
+        assert_eq!(
+            pop_challenge(&tok(r#"{"sub":"s"}"#)).unwrap_or_default(),
+            "s"
+        );
+        assert!(pop_challenge(&tok("{}")).is_err());
+        assert!(pop_challenge("garbage").is_err());
+        let reqs = ca_requests("t", "a@b", 2).unwrap_or_default();
+        assert_eq!(reqs.len(), 2);
+        assert_ne!(reqs[0], reqs[1]);
     }
 
     #[test]

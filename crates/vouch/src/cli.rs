@@ -27,7 +27,7 @@ enum Command {
         #[command(subcommand)]
         command: BundleCommand,
     },
-    /// Run a service (the transparency log, the keyless CA).
+    /// Run a service (the transparency log, the keyless CA, a CT log, a dev OIDC IdP).
     Serve {
         #[command(subcommand)]
         command: crate::serve::ServeCommand,
@@ -41,6 +41,11 @@ enum Command {
     Ca {
         #[command(subcommand)]
         command: crate::ca::CaCommand,
+    },
+    /// Development OIDC IdP client: get an ID token from `vouch serve oidc`.
+    Oidc {
+        #[command(subcommand)]
+        command: crate::oidc::OidcCommand,
     },
     /// Load generators for local services.
     Bench {
@@ -177,6 +182,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve { command } => crate::serve::run(command),
         Command::Log { command } => crate::tlog::run(command),
         Command::Ca { command } => crate::ca::run(command),
+        Command::Oidc { command } => crate::oidc::run(command),
         Command::Bench { command } => crate::bench::run(command),
     }
 }

@@ -7,6 +7,7 @@ mod bench;
 mod ca;
 mod cli;
 mod inspect;
+mod oidc;
 mod serve;
 mod tlog;
 

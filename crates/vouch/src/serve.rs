@@ -20,6 +20,8 @@ pub enum ServeCommand {
     Ca(crate::ca::ServeCaArgs),
     /// Run an RFC 6962 CT log (add-pre-chain, get-sth) for a CA to embed SCTs (ECDSA P-256 key).
     Ct(ServeCtArgs),
+    /// Run a development OIDC identity provider (no passwords): discovery, JWKS, /token.
+    Oidc(crate::oidc::ServeOidcArgs),
 }
 
 /// `vouch serve ct`.
@@ -190,6 +192,7 @@ pub fn run(cmd: ServeCommand) -> Result<()> {
         ServeCommand::Log(a) => serve_log(&a),
         ServeCommand::Ca(a) => crate::ca::serve(&a),
         ServeCommand::Ct(a) => serve_ct(&a),
+        ServeCommand::Oidc(a) => crate::oidc::serve(&a),
     }
 }
 
