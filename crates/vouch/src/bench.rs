@@ -199,6 +199,49 @@ impl Run {
 }
 
 /// One submitter: returns the latencies (µs) of its successful submissions.
+/// Run the load `workers` until `duration` has passed (then `stop` is called so they stop taking
+/// new work; in-flight requests finish, bounded by a 30 s grace period) and collect their
+/// latencies (ms) and the wall time. Failures are passed to `report`.
+async fn drive<W>(
+    workers: Vec<W>,
+    duration: Duration,
+    stop: impl Fn() + Send + Clone + 'static,
+    report: impl Fn(String),
+) -> (Vec<u32>, Duration)
+where
+    W: std::future::Future<Output = Vec<u32>> + Send + 'static,
+{
+    let started = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for w in workers {
+        set.spawn(w);
+    }
+    let stopper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(duration).await;
+            stop();
+        })
+    };
+    let mut lat = Vec::new();
+    let drained = tokio::time::timeout(duration + Duration::from_secs(30), async {
+        while let Some(j) = set.join_next().await {
+            match j {
+                Ok(l) => lat.extend(l),
+                Err(e) => report(format!("load client failed: {e}")),
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        report("load clients did not finish within 30 s of the deadline".into());
+        set.abort_all();
+    }
+    stop();
+    stopper.abort();
+    (lat, started.elapsed())
+}
+
 async fn submitter(http: reqwest::Client, url: String, run: std::sync::Arc<Run>) -> Vec<u32> {
     let mut lat = Vec::new();
     loop {
@@ -323,40 +366,17 @@ fn bench_log(a: &BenchLogArgs) -> Result<()> {
         first_error: Mutex::new(None),
     });
     let url = format!("{base}/api/v2/log/entries");
-    let (latencies, elapsed) = rt.block_on(async {
-        let started = Instant::now();
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..a.clients {
-            set.spawn(submitter(http.clone(), url.clone(), run.clone()));
-        }
-        // Stop handing out entries at the deadline; in-flight requests then finish, bounded
-        // by the request timeout and by a grace period here.
-        let stopper = {
+    let (latencies, elapsed) = rt.block_on(drive(
+        (0..a.clients)
+            .map(|_| submitter(http.clone(), url.clone(), run.clone()))
+            .collect(),
+        a.duration,
+        {
             let run = run.clone();
-            let d = a.duration;
-            tokio::spawn(async move {
-                tokio::time::sleep(d).await;
-                run.stop.store(true, Ordering::Relaxed);
-            })
-        };
-        let mut lat = Vec::new();
-        let drained = tokio::time::timeout(a.duration + Duration::from_secs(30), async {
-            while let Some(j) = set.join_next().await {
-                match j {
-                    Ok(l) => lat.extend(l),
-                    Err(e) => run.error(format!("submitter failed: {e}")),
-                }
-            }
-        })
-        .await;
-        if drained.is_err() {
-            run.error("submitters did not finish within 30 s of the deadline".into());
-            set.abort_all();
-        }
-        run.stop.store(true, Ordering::Relaxed);
-        stopper.abort();
-        (lat, started.elapsed())
-    });
+            move || run.stop.store(true, Ordering::Relaxed)
+        },
+        |m| run.error(m),
+    ));
     let mut latencies = latencies;
     latencies.sort_unstable();
     let ok = run.ok.load(Ordering::Relaxed);
@@ -553,38 +573,17 @@ fn bench_ca(a: &BenchCaArgs) -> Result<()> {
         first_error: Mutex::new(None),
     });
     let url = format!("{base}/api/v2/signingCert");
-    let (mut latencies, elapsed) = rt.block_on(async {
-        let started = Instant::now();
-        let mut set = tokio::task::JoinSet::new();
-        for _ in 0..a.clients {
-            set.spawn(ca_client(http.clone(), url.clone(), run.clone()));
-        }
-        let stopper = {
+    let (mut latencies, elapsed) = rt.block_on(drive(
+        (0..a.clients)
+            .map(|_| ca_client(http.clone(), url.clone(), run.clone()))
+            .collect(),
+        a.duration,
+        {
             let run = run.clone();
-            let d = a.duration;
-            tokio::spawn(async move {
-                tokio::time::sleep(d).await;
-                run.stop.store(true, Ordering::Relaxed);
-            })
-        };
-        let mut lat = Vec::new();
-        let drained = tokio::time::timeout(a.duration + Duration::from_secs(30), async {
-            while let Some(j) = set.join_next().await {
-                match j {
-                    Ok(l) => lat.extend(l),
-                    Err(e) => run.error(format!("client failed: {e}")),
-                }
-            }
-        })
-        .await;
-        if drained.is_err() {
-            run.error("clients did not finish within 30 s of the deadline".into());
-            set.abort_all();
-        }
-        run.stop.store(true, Ordering::Relaxed);
-        stopper.abort();
-        (lat, started.elapsed())
-    });
+            move || run.stop.store(true, Ordering::Relaxed)
+        },
+        |m| run.error(m),
+    ));
     latencies.sort_unstable();
     let ok = run.ok.load(Ordering::Relaxed);
     let errors = run.errors.load(Ordering::Relaxed);
