@@ -1,0 +1,1 @@
+//! Sigstore signing client.

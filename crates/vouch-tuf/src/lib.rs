@@ -1,0 +1,1 @@
+//! TUF distribution of Sigstore trust material.
