@@ -36,8 +36,6 @@ use vouch_core::keys::{HashKind, KeyKind, PublicKey, pem_decode, pem_encode};
 /// Largest request body accepted.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
-/// Media type of a PEM certificate chain answer.
-pub const PEM_CHAIN_MEDIA_TYPE: &str = "application/pem-certificate-chain";
 
 /// Label of rejected requests.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -307,20 +305,6 @@ fn bearer_token(headers: &HeaderMap) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-fn wants_pem(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',').any(|m| {
-                m.split(';')
-                    .next()
-                    .is_some_and(|t| t.trim().eq_ignore_ascii_case(PEM_CHAIN_MEDIA_TYPE))
-            })
-        })
-}
-
 /// The key from a `publicKey.content`: PEM, or base64 of PEM or DER.
 fn parse_public_key(content: &str) -> Result<PublicKey, String> {
     if content.contains("-----BEGIN") {
@@ -584,15 +568,9 @@ async fn issue(
         leaf
     };
     let leaf_pem = pem_encode("CERTIFICATE", &leaf);
-    if wants_pem(headers) {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(PEM_CHAIN_MEDIA_TYPE),
-        );
-        let text = format!("{leaf_pem}{}", svc.intermediate_pem);
-        return Ok((StatusCode::OK, h, text).into_response());
-    }
+    // Always the JSON `SigningCertificate`, whatever `Accept` says: sigstore-python sends
+    // `Accept: application/pem-certificate-chain` to /api/v2/signingCert and parses the answer
+    // as JSON, as Fulcio's v2 gateway answers it.
     let body = json!({
         "signedCertificateEmbeddedSct": {
             "chain": {"certificates": [leaf_pem, svc.intermediate_pem]}

@@ -276,29 +276,37 @@ async fn csr_with_bearer_token_gets_a_chain() {
 }
 
 #[tokio::test]
-async fn accept_pem_chain() {
+async fn accept_pem_chain_still_gets_json() {
+    // sigstore-python's request shape: CSR, Bearer token, Accept: application/pem-certificate-chain,
+    // and it parses the answer as the JSON SigningCertificate.
     let env = setup().await;
     let token = mint(&env.key, &claims(&env.issuer.base));
     let (kp, spki) = client_key();
-    let body = json!({
-        "credentials": {"oidcIdentityToken": token},
-        "certificateSigningRequest": STANDARD.encode(csr_pem(&kp, &spki))
-    });
+    let body = json!({"certificateSigningRequest": STANDARD.encode(csr_pem(&kp, &spki))});
     let r = env
         .http
         .post(format!("{}/api/v2/signingCert", env.ca))
         .header("accept", "application/pem-certificate-chain")
+        .bearer_auth(&token)
         .json(&body)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(
-        r.headers()["content-type"],
-        "application/pem-certificate-chain"
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
     );
-    let text = r.text().await.unwrap();
-    let chain = Certificate::from_pem_chain(&text).unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    let certs = v["signedCertificateEmbeddedSct"]["chain"]["certificates"]
+        .as_array()
+        .unwrap();
+    let chain: Vec<Certificate> = certs
+        .iter()
+        .map(|c| Certificate::from_pem_chain(c.as_str().unwrap()).unwrap()[0].clone())
+        .collect();
     assert_eq!(chain.len(), 2);
     verify_leaf(&chain[0], &chain[1], Instant::now(), EKU_CODE_SIGNING).unwrap();
     assert_eq!(chain[0].spki_der().unwrap(), spki);

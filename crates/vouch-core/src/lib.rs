@@ -18,6 +18,7 @@
 //! Every parser of untrusted input enforces the named bounds in [`limits`].
 
 pub mod bundle;
+pub mod cosign_key;
 pub mod dsse;
 pub mod encoding;
 pub mod intoto;

@@ -1,1 +1,76 @@
 //! TUF distribution of Sigstore trust material.
+//!
+//! A private Sigstore instance publishes its `trusted_root.json` and `signing_config.v0.2.json`
+//! the way the public-good instance does: as targets of a TUF 1.0 repository with consistent
+//! snapshots (`N.root.json`, `timestamp.json`, `N.snapshot.json`, `N.targets.json`,
+//! `targets/<sha256>.<name>`), so that sigstore-python (`--instance URL`), sigstore-js
+//! (`--tuf-mirror-url`), sigstore-go and python-tuf can bootstrap from it.
+//!
+//! * [`TufRepo`]: creates keys and metadata on first start, publishes targets (versions bump
+//!   only when content changes), re-signs online roles before they expire; every file is
+//!   written durably (temp file, fsync, rename). Metadata is built and signed with `tough`'s
+//!   schema and [`tough::editor::signed::SignedRole`].
+//! * [`router`]: an axum router serving the repository read-only (mount it with `nest`).
+//! * [`TufClient`] / [`fetch_trust`]: the TUF client workflow (via `sigstore-tuf`), returning
+//!   verified target bytes; [`export_mirror`] turns a client cache into an offline mirror for
+//!   air-gapped transfer, which [`TufClient::offline`] verifies again.
+
+mod client;
+mod fsutil;
+mod repo;
+mod serve;
+
+pub use client::{TufClient, export_mirror, fetch_trust};
+pub use repo::{KeyAlgorithm, RefreshReport, RepoOptions, RepoStatus, TufRepo, spawn_refresher};
+pub use serve::{router, router_for_dir};
+
+/// Target name of the Sigstore trusted root.
+pub const TRUSTED_ROOT_TARGET: &str = "trusted_root.json";
+/// Target name of the Sigstore signing config (v0.2).
+pub const SIGNING_CONFIG_TARGET: &str = "signing_config.v0.2.json";
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum TufError {
+    /// A file could not be read or written.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Key generation, parsing or signing failed.
+    #[error("key error: {0}")]
+    Key(String),
+    /// Building, signing or parsing repository metadata failed.
+    #[error("TUF metadata: {0}")]
+    Metadata(String),
+    /// A target name that cannot be published (path separators, `..`, odd characters).
+    #[error("invalid target name {0:?}")]
+    TargetName(String),
+    /// The TUF client workflow failed (signature, version, expiry, hash or transport).
+    #[error("TUF update failed: {0}")]
+    Client(String),
+    /// The TUF metadata (or a bootstrap root) has expired.
+    #[error("TUF metadata expired: {0}")]
+    Expired(String),
+    /// A target is not listed in the verified targets metadata.
+    #[error("target {0:?} is not in the TUF repository")]
+    TargetNotFound(String),
+    /// Bad input (URL, options, directory layout).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl TufError {
+    pub(crate) fn io(what: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        TufError::Io {
+            what,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -186,7 +186,7 @@ fn read_pem(path: &Path, label: &str) -> Result<Vec<u8>> {
 
 /// Load the root + intermediate from `data`, or generate them on first start.
 /// Returns (root DER, issuing intermediate, generated now).
-fn load_or_generate(data: &Path) -> Result<(Vec<u8>, IssuingCa, bool)> {
+pub(crate) fn load_or_generate(data: &Path) -> Result<(Vec<u8>, IssuingCa, bool)> {
     let present = [ROOT_CERT, INT_CERT, INT_KEY].map(|f| data.join(f).exists());
     if present.iter().all(|p| *p) {
         let root_der = read_pem(&data.join(ROOT_CERT), "CERTIFICATE")?;
@@ -252,7 +252,7 @@ fn load_or_generate(data: &Path) -> Result<(Vec<u8>, IssuingCa, bool)> {
 }
 
 /// The trusted root `certificateAuthorities[]` entry for this CA.
-fn trusted_root_entry(
+pub(crate) fn trusted_root_entry(
     uri: &str,
     root_der: &[u8],
     int_der: &[u8],

@@ -18,6 +18,12 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a whole private Sigstore instance on this machine (log, CA, OIDC, TSA, CT, TUF).
+    Up(crate::up::UpArgs),
+    /// Sign a file into a Sigstore bundle (keyless with an OIDC identity, or --key).
+    SignBlob(crate::sign_cmd::SignBlobArgs),
+    /// Sign an in-toto attestation about a file (DSSE) into a Sigstore bundle.
+    AttestBlob(crate::sign_cmd::AttestBlobArgs),
     /// Verify a signature bundle over a blob (or over `sha256:<hex>`).
     VerifyBlob(VerifyBlobArgs),
     /// Verify an in-toto attestation bundle whose subject is the blob.
@@ -179,6 +185,9 @@ pub fn run(cli: Cli) -> Result<()> {
             let trust = load_trust(trusted_root.as_deref(), staging)?;
             crate::inspect::inspect(&bundle, trust, output)
         }
+        Command::Up(a) => crate::up::run(&a),
+        Command::SignBlob(a) => crate::sign_cmd::sign_blob(&a),
+        Command::AttestBlob(a) => crate::sign_cmd::attest_blob(&a),
         Command::Serve { command } => crate::serve::run(command),
         Command::Log { command } => crate::tlog::run(command),
         Command::Ca { command } => crate::ca::run(command),

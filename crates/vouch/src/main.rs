@@ -7,9 +7,13 @@ mod bench;
 mod ca;
 mod cli;
 mod inspect;
+mod login;
 mod oidc;
 mod serve;
+mod sign_cmd;
 mod tlog;
+mod trust; // TEMP-vouch-tuf-check
+mod up;
 
 use clap::Parser;
 use std::process::ExitCode;

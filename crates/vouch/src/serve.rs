@@ -111,15 +111,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Settings kept in the data directory across restarts.
 #[derive(serde::Serialize, serde::Deserialize, Debug)]
-struct Settings {
-    origin: String,
+pub(crate) struct Settings {
+    pub(crate) origin: String,
     /// First start (RFC 3339): the trusted root's `validFor.start`.
-    created: String,
+    pub(crate) created: String,
 }
 
 const SETTINGS: &str = "log.json";
 
-fn check_origin(origin: &str) -> Result<()> {
+pub(crate) fn check_origin(origin: &str) -> Result<()> {
     if origin.is_empty()
         || origin.len() > 255
         || origin
@@ -140,7 +140,7 @@ fn check_origin(origin: &str) -> Result<()> {
 }
 
 /// Load the settings, or create them on first start.
-fn settings(data: &Path, origin: Option<&str>) -> Result<Settings> {
+pub(crate) fn settings(data: &Path, origin: Option<&str>) -> Result<Settings> {
     let path = data.join(SETTINGS);
     match std::fs::read(&path) {
         Ok(bytes) => {

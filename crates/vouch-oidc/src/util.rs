@@ -1,0 +1,118 @@
+//! Small helpers: randomness, HTML escaping, form parsing, durable file writes.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `n` random bytes, base64url without padding.
+pub(crate) fn random_token(n: usize) -> Result<String, String> {
+    let mut buf = vec![0u8; n];
+    aws_lc_rs::rand::fill(&mut buf).map_err(|_| "the system random generator failed")?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Escape text for HTML element content and double-quoted attribute values.
+pub(crate) fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Parse `application/x-www-form-urlencoded` (or a query string). Repeated parameters are
+/// an error (RFC 6749 §3.1: "Request and response parameters MUST NOT be included more
+/// than once").
+pub(crate) fn parse_form(text: &str) -> Result<HashMap<String, String>, String> {
+    let mut out = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(text.as_bytes()) {
+        if out.insert(k.to_string(), v.into_owned()).is_some() {
+            return Err(format!("parameter {k:?} is repeated"));
+        }
+    }
+    Ok(out)
+}
+
+/// Encode pairs as `application/x-www-form-urlencoded`.
+pub(crate) fn encode_form(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+/// Write `data` to `path` atomically (temporary file, fsync, rename, fsync directory);
+/// `private` makes the file mode 0600 on Unix.
+pub(crate) fn write_file_durably(path: &Path, data: &[u8], private: bool) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| format!("{} has no parent directory", path.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("file")
+        .to_string();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let mut f = opts
+            .open(&tmp)
+            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
+        f.write_all(data)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    }
+    std::fs::rename(&tmp, path)
+        .map_err(|e| format!("cannot rename {} to {}: {e}", tmp.display(), path.display()))?;
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_and_forms() {
+        assert_eq!(
+            html_escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        let f = parse_form("a=1&b=x%20y+z").unwrap_or_default();
+        assert_eq!(f.get("b").map(String::as_str), Some("x y z"));
+        assert!(parse_form("a=1&a=2").is_err());
+        assert_eq!(encode_form(&[("a", "x y&")]), "a=x+y%26");
+        assert_ne!(random_token(16), random_token(16));
+    }
+}

@@ -1,0 +1,99 @@
+//! Fulcio client: `POST {ca}/api/v2/signingCert` with a public key and a proof of possession
+//! (the shape cosign and sigstore-js send), answered with a PEM chain, leaf first.
+
+use crate::http::HttpClient;
+use crate::keys::EcdsaSigner;
+use crate::token::IdentityToken;
+use crate::SignError;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use vouch_core::keys::pem_encode;
+use vouch_core::x509::Certificate;
+
+/// A certificate chain from the CA.
+#[derive(Clone, Debug)]
+pub struct IssuedChain {
+    /// DER certificates, leaf first (the root may be absent).
+    pub chain_der: Vec<Vec<u8>>,
+    /// Whether the CA returned the SCT detached (not embedded in the leaf).
+    pub detached_sct: bool,
+}
+
+/// Ask the CA at `ca_base` for a certificate binding `key` to the token's identity.
+pub async fn request_certificate(
+    http: &HttpClient,
+    ca_base: &str,
+    token: &IdentityToken,
+    key: &EcdsaSigner,
+) -> Result<IssuedChain, SignError> {
+    let subject = token.subject()?;
+    let pop = key.sign(subject.as_bytes())?;
+    let body = json!({
+        "credentials": {"oidcIdentityToken": token.raw()},
+        "publicKeyRequest": {
+            "publicKey": {"algorithm": "ECDSA", "content": pem_encode("PUBLIC KEY", key.spki_der())},
+            "proofOfPossession": STANDARD.encode(pop),
+        }
+    });
+    let url = format!("{}/api/v2/signingCert", ca_base.trim_end_matches('/'));
+    let resp = http
+        .post(
+            "CA",
+            &url,
+            "application/json",
+            "application/json",
+            &[],
+            body.to_string().into_bytes(),
+            &[],
+        )
+        .await?;
+    let chain = parse_response(&resp.body)?;
+    let leaf = Certificate::from_der(chain.chain_der.first().map(Vec::as_slice).unwrap_or(&[]))
+        .map_err(|e| SignError::Ca(format!("leaf certificate does not parse: {e}")))?;
+    let leaf_spki = leaf
+        .spki_der()
+        .map_err(|e| SignError::Ca(format!("leaf certificate public key: {e}")))?;
+    if leaf_spki != key.spki_der() {
+        return Err(SignError::Ca(
+            "the issued certificate is for a different public key".into(),
+        ));
+    }
+    Ok(chain)
+}
+
+/// Parse a `SigningCertificate` JSON answer (either SCT shape).
+pub fn parse_response(body: &[u8]) -> Result<IssuedChain, SignError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|_| SignError::Ca("answer is not JSON".into()))?;
+    let (inner, detached) = if let Some(x) = v.get("signedCertificateEmbeddedSct") {
+        (x, false)
+    } else if let Some(x) = v.get("signedCertificateDetachedSct") {
+        (x, true)
+    } else {
+        return Err(SignError::Ca(
+            "answer has neither signedCertificateEmbeddedSct nor signedCertificateDetachedSct"
+                .into(),
+        ));
+    };
+    let certs = inner
+        .pointer("/chain/certificates")
+        .and_then(|c| c.as_array())
+        .ok_or_else(|| SignError::Ca("answer has no chain.certificates".into()))?;
+    let mut chain_der = Vec::new();
+    for c in certs {
+        let pem = c
+            .as_str()
+            .ok_or_else(|| SignError::Ca("chain entry is not a string".into()))?;
+        let parsed = Certificate::from_pem_chain(pem)
+            .map_err(|e| SignError::Ca(format!("chain entry is not a PEM certificate: {e}")))?;
+        chain_der.extend(parsed.iter().map(|c| c.der().to_vec()));
+    }
+    if chain_der.is_empty() {
+        return Err(SignError::Ca("the chain is empty".into()));
+    }
+    Ok(IssuedChain {
+        chain_der,
+        detached_sct: detached,
+    })
+}

@@ -1,0 +1,109 @@
+//! RFC 3161 client: a `TimeStampReq` over SHA-256 of the signature (with a random nonce and
+//! `certReq`), POSTed as `application/timestamp-query`; the `TimeStampResp` is checked (granted,
+//! imprint, nonce) before it is kept.
+
+use crate::SignError;
+use crate::http::HttpClient;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use const_oid::ObjectIdentifier;
+use der::asn1::{OctetString, Uint};
+use der::{Encode, Sequence};
+use spki::AlgorithmIdentifierOwned;
+use vouch_core::keys::HashKind;
+
+const SHA256_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+
+#[derive(Sequence)]
+struct MessageImprint {
+    hash_algorithm: AlgorithmIdentifierOwned,
+    hashed_message: OctetString,
+}
+
+#[derive(Sequence)]
+struct TimeStampReq {
+    version: u8,
+    message_imprint: MessageImprint,
+    #[asn1(optional = "true")]
+    req_policy: Option<ObjectIdentifier>,
+    #[asn1(optional = "true")]
+    nonce: Option<Uint>,
+    #[asn1(default = "default_false")]
+    cert_req: bool,
+}
+
+fn default_false() -> bool {
+    false
+}
+
+/// Build a DER `TimeStampReq` over SHA-256 of `data`, with `nonce` and `certReq = true`.
+pub fn build_request(data: &[u8], nonce: &[u8]) -> Result<Vec<u8>, SignError> {
+    let req = TimeStampReq {
+        version: 1,
+        message_imprint: MessageImprint {
+            hash_algorithm: AlgorithmIdentifierOwned {
+                oid: SHA256_OID,
+                parameters: None,
+            },
+            hashed_message: OctetString::new(HashKind::Sha256.digest(data))
+                .map_err(|e| SignError::Tsa(format!("cannot encode the request: {e}")))?,
+        },
+        req_policy: None,
+        nonce: Some(
+            Uint::new(nonce).map_err(|e| SignError::Tsa(format!("cannot encode the nonce: {e}")))?,
+        ),
+        cert_req: true,
+    };
+    req.to_der()
+        .map_err(|e| SignError::Tsa(format!("cannot encode the request: {e}")))
+}
+
+/// Timestamp `signature` at the TSA `url` (the full POST URL, as in a signing config).
+/// Returns the DER `TimeStampResp`.
+pub async fn timestamp(
+    http: &HttpClient,
+    url: &str,
+    signature: &[u8],
+) -> Result<Vec<u8>, SignError> {
+    let mut nonce = [0u8; 8];
+    SystemRandom::new()
+        .fill(&mut nonce)
+        .map_err(|_| SignError::Tsa("no randomness".into()))?;
+    nonce[0] &= 0x7f;
+    if nonce[0] == 0 {
+        nonce[0] = 1;
+    }
+    let req = build_request(signature, &nonce)?;
+    let resp = http
+        .post(
+            "TSA",
+            url,
+            "application/timestamp-query",
+            "application/timestamp-reply",
+            &[],
+            req,
+            &[],
+        )
+        .await?;
+    let info = vouch_core::tsa::parse_timestamp_response(&resp.body)
+        .map_err(|e| SignError::Tsa(format!("unusable answer from {url}: {e}")))?;
+    if info.imprint != HashKind::Sha256.digest(signature) {
+        return Err(SignError::Tsa(format!(
+            "{url} timestamped something else (message imprint mismatch)"
+        )));
+    }
+    Ok(resp.body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_is_der() {
+        let r = build_request(b"sig", &[1, 2, 3]).unwrap();
+        // SEQUENCE { INTEGER 1, SEQUENCE {...}, INTEGER nonce, BOOLEAN TRUE }
+        assert_eq!(r[0], 0x30);
+        assert_eq!(&r[2..5], &[0x02, 0x01, 0x01]);
+        assert_eq!(&r[r.len() - 3..], &[0x01, 0x01, 0xff]);
+    }
+}

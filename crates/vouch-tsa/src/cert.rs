@@ -1,0 +1,403 @@
+//! The TSA signing key and its generated two-certificate chain (self-signed root CA + TSA leaf).
+//!
+//! TBS certificates are assembled with `der`/`x509-cert` types and signed with aws-lc-rs ECDSA.
+//! The profile is RFC 5280 / RFC 3161 §2.3 clean, so `openssl verify -x509_strict -purpose
+//! timestampsign` accepts it: the root has critical basicConstraints CA, critical keyUsage
+//! keyCertSign|cRLSign and an SKI; the leaf has critical keyUsage digitalSignature, a critical
+//! extendedKeyUsage holding only id-kp-timeStamping, an SKI and an AKI naming the root's SKI.
+
+use crate::TsaError;
+use aws_lc_rs::digest;
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair,
+    EcdsaSigningAlgorithm, KeyPair,
+};
+use der::asn1::{AnyRef, BitString, ObjectIdentifier, OctetString};
+use der::{Decode, Encode, Sequence};
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use x509_cert::certificate::Version;
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectKeyIdentifier,
+};
+use x509_cert::name::Name;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::time::{Time, Validity};
+
+const OID_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
+const OID_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const OID_SKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
+const OID_AKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
+const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+/// id-kp-timeStamping (RFC 5280 §4.2.1.12).
+pub(crate) const OID_KP_TIME_STAMPING: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+const OID_ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+pub(crate) const OID_SHA256: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+pub(crate) const OID_SHA384: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+
+/// Curve of the TSA signing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TsaKeyAlgorithm {
+    /// ECDSA P-256; tokens are signed with ecdsa-with-SHA256 (the default).
+    #[default]
+    EcdsaP256,
+    /// ECDSA P-384; tokens are signed with ecdsa-with-SHA384.
+    EcdsaP384,
+}
+
+impl TsaKeyAlgorithm {
+    pub(crate) fn signing(self) -> &'static EcdsaSigningAlgorithm {
+        match self {
+            TsaKeyAlgorithm::EcdsaP256 => &ECDSA_P256_SHA256_ASN1_SIGNING,
+            TsaKeyAlgorithm::EcdsaP384 => &ECDSA_P384_SHA384_ASN1_SIGNING,
+        }
+    }
+
+    /// The signature algorithm (`ecdsa-with-SHA256` / `ecdsa-with-SHA384`).
+    pub(crate) fn sig_alg(self) -> AlgorithmIdentifierOwned {
+        AlgorithmIdentifierOwned {
+            oid: match self {
+                TsaKeyAlgorithm::EcdsaP256 => OID_ECDSA_SHA256,
+                TsaKeyAlgorithm::EcdsaP384 => OID_ECDSA_SHA384,
+            },
+            parameters: None,
+        }
+    }
+
+    /// The CMS digest algorithm paired with the curve (SHA-256 / SHA-384).
+    pub(crate) fn digest_alg(self) -> AlgorithmIdentifierOwned {
+        AlgorithmIdentifierOwned {
+            oid: match self {
+                TsaKeyAlgorithm::EcdsaP256 => OID_SHA256,
+                TsaKeyAlgorithm::EcdsaP384 => OID_SHA384,
+            },
+            parameters: None,
+        }
+    }
+
+    /// The aws-lc-rs digest paired with the curve.
+    pub(crate) fn digest(self) -> &'static digest::Algorithm {
+        match self {
+            TsaKeyAlgorithm::EcdsaP256 => &digest::SHA256,
+            TsaKeyAlgorithm::EcdsaP384 => &digest::SHA384,
+        }
+    }
+
+    /// A short name (`ecdsa-p256`, `ecdsa-p384`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TsaKeyAlgorithm::EcdsaP256 => "ecdsa-p256",
+            TsaKeyAlgorithm::EcdsaP384 => "ecdsa-p384",
+        }
+    }
+}
+
+/// An ECDSA key held in memory with its curve.
+pub(crate) struct Signer {
+    pub(crate) key: EcdsaKeyPair,
+    pub(crate) alg: TsaKeyAlgorithm,
+    pub(crate) rng: SystemRandom,
+}
+
+impl Signer {
+    pub(crate) fn generate(alg: TsaKeyAlgorithm) -> Result<Self, TsaError> {
+        let key = EcdsaKeyPair::generate(alg.signing())
+            .map_err(|_| TsaError::Key("key generation failed".into()))?;
+        Ok(Signer {
+            key,
+            alg,
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// A PKCS#8 DER ECDSA P-256 or P-384 private key.
+    pub(crate) fn from_pkcs8(der: &[u8]) -> Result<Self, TsaError> {
+        for alg in [TsaKeyAlgorithm::EcdsaP256, TsaKeyAlgorithm::EcdsaP384] {
+            if let Ok(key) = EcdsaKeyPair::from_pkcs8(alg.signing(), der) {
+                return Ok(Signer {
+                    key,
+                    alg,
+                    rng: SystemRandom::new(),
+                });
+            }
+        }
+        Err(TsaError::Key(
+            "not a PKCS#8 ECDSA P-256 or P-384 private key".into(),
+        ))
+    }
+
+    pub(crate) fn to_pkcs8(&self) -> Result<Vec<u8>, TsaError> {
+        self.key
+            .to_pkcs8v1()
+            .map(|d| d.as_ref().to_vec())
+            .map_err(|_| TsaError::Key("PKCS#8 export failed".into()))
+    }
+
+    pub(crate) fn spki_der(&self) -> Result<Vec<u8>, TsaError> {
+        self.key
+            .public_key()
+            .as_der()
+            .map(|d| d.as_ref().to_vec())
+            .map_err(|_| TsaError::Key("public key export failed".into()))
+    }
+
+    /// ASN.1 DER ECDSA signature over `msg` (hashed with the curve's digest).
+    pub(crate) fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, TsaError> {
+        self.key
+            .sign(&self.rng, msg)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| TsaError::Key("signing failed".into()))
+    }
+
+    /// `n` random bytes.
+    pub(crate) fn random(&self, out: &mut [u8]) -> Result<(), TsaError> {
+        self.rng
+            .fill(out)
+            .map_err(|_| TsaError::Key("random generator failed".into()))
+    }
+}
+
+/// TBSCertificate as emitted (RFC 5280, always v3).
+#[derive(Sequence)]
+struct Tbs {
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
+    version: Version,
+    serial_number: SerialNumber,
+    signature: AlgorithmIdentifierOwned,
+    issuer: Name,
+    validity: Validity,
+    subject: Name,
+    subject_public_key_info: SubjectPublicKeyInfoOwned,
+    #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
+    extensions: Option<Vec<Extension>>,
+}
+
+#[derive(Sequence)]
+struct CertOut<'a> {
+    tbs: AnyRef<'a>,
+    signature_algorithm: AlgorithmIdentifierOwned,
+    signature: BitString,
+}
+
+fn enc(e: der::Error) -> TsaError {
+    TsaError::Encoding(e.to_string())
+}
+
+fn sign_tbs(signer: &Signer, tbs: &Tbs) -> Result<Vec<u8>, TsaError> {
+    let tbs_der = tbs.to_der().map_err(enc)?;
+    let sig = signer.sign(&tbs_der)?;
+    CertOut {
+        tbs: AnyRef::from_der(&tbs_der).map_err(enc)?,
+        signature_algorithm: signer.alg.sig_alg(),
+        signature: BitString::from_bytes(&sig).map_err(enc)?,
+    }
+    .to_der()
+    .map_err(enc)
+}
+
+fn ext<T: Encode>(oid: ObjectIdentifier, critical: bool, value: &T) -> Result<Extension, TsaError> {
+    Ok(Extension {
+        extn_id: oid,
+        critical,
+        extn_value: OctetString::new(value.to_der().map_err(enc)?).map_err(enc)?,
+    })
+}
+
+/// RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits (an identifier, not security).
+fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
+    digest::digest(
+        &digest::SHA1_FOR_LEGACY_USE_ONLY,
+        spki.subject_public_key.raw_bytes(),
+    )
+    .as_ref()
+    .to_vec()
+}
+
+fn random_serial(signer: &Signer) -> Result<SerialNumber, TsaError> {
+    let mut b = [0u8; 20];
+    signer.random(&mut b)?;
+    // Positive, minimally encoded, 159 bits.
+    b[0] = (b[0] & 0x7f) | 0x40;
+    SerialNumber::new(&b).map_err(enc)
+}
+
+fn x509_time(t: SystemTime) -> Result<Time, TsaError> {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| TsaError::Encoding("time before 1970".into()))?
+        .as_secs();
+    let dt = der::DateTime::from_unix_duration(Duration::from_secs(secs)).map_err(enc)?;
+    Ok(Time::from(dt))
+}
+
+/// Strips characters that would need escaping in an RFC 4514 string.
+fn clean(s: &str) -> String {
+    s.replace([',', '+', '=', '\\', '"', '<', '>', ';', '#'], "")
+        .trim()
+        .to_string()
+}
+
+/// A generated chain: the leaf key, the leaf and the root (DER).
+pub(crate) struct GeneratedChain {
+    pub(crate) signer: Signer,
+    pub(crate) leaf_der: Vec<u8>,
+    pub(crate) root_der: Vec<u8>,
+}
+
+/// Generate a TSA key plus a self-signed root (same curve, key discarded after signing).
+pub(crate) fn generate_chain(
+    alg: TsaKeyAlgorithm,
+    organization: &str,
+    common_name: &str,
+    validity: Duration,
+) -> Result<GeneratedChain, TsaError> {
+    let root_key = Signer::generate(alg)?;
+    let leaf_key = Signer::generate(alg)?;
+    let org = clean(organization);
+    let cn = clean(common_name);
+    let org = if org.is_empty() { "vouch".into() } else { org };
+    let cn = if cn.is_empty() {
+        "vouch TSA".into()
+    } else {
+        cn
+    };
+    let root_name = Name::from_str(&format!("CN={cn} root,O={org}")).map_err(enc)?;
+    let leaf_name = Name::from_str(&format!("CN={cn},O={org}")).map_err(enc)?;
+    let now = SystemTime::now();
+    let not_after = now
+        .checked_add(validity)
+        .ok_or_else(|| TsaError::Encoding("validity out of range".into()))?;
+    let v = Validity::new(x509_time(now)?, x509_time(not_after)?);
+
+    let root_spki = SubjectPublicKeyInfoOwned::from_der(&root_key.spki_der()?).map_err(enc)?;
+    let root_ski = key_identifier(&root_spki);
+    let root_tbs = Tbs {
+        version: Version::V3,
+        serial_number: random_serial(&root_key)?,
+        signature: alg.sig_alg(),
+        issuer: root_name.clone(),
+        validity: v,
+        subject: root_name.clone(),
+        subject_public_key_info: root_spki,
+        extensions: Some(vec![
+            ext(
+                OID_BASIC_CONSTRAINTS,
+                true,
+                &BasicConstraints {
+                    ca: true,
+                    path_len_constraint: Some(0),
+                },
+            )?,
+            ext(
+                OID_KEY_USAGE,
+                true,
+                &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
+            )?,
+            ext(
+                OID_SKI,
+                false,
+                &SubjectKeyIdentifier(OctetString::new(root_ski.clone()).map_err(enc)?),
+            )?,
+        ]),
+    };
+    let root_der = sign_tbs(&root_key, &root_tbs)?;
+
+    let leaf_spki = SubjectPublicKeyInfoOwned::from_der(&leaf_key.spki_der()?).map_err(enc)?;
+    let leaf_ski = key_identifier(&leaf_spki);
+    let leaf_tbs = Tbs {
+        version: Version::V3,
+        serial_number: random_serial(&root_key)?,
+        signature: alg.sig_alg(),
+        issuer: root_name,
+        validity: v,
+        subject: leaf_name,
+        subject_public_key_info: leaf_spki,
+        extensions: Some(vec![
+            ext(
+                OID_KEY_USAGE,
+                true,
+                &KeyUsage(KeyUsages::DigitalSignature.into()),
+            )?,
+            // RFC 3161 §2.3: the only EKU, and critical.
+            ext(OID_EKU, true, &ExtendedKeyUsage(vec![OID_KP_TIME_STAMPING]))?,
+            ext(
+                OID_SKI,
+                false,
+                &SubjectKeyIdentifier(OctetString::new(leaf_ski).map_err(enc)?),
+            )?,
+            ext(
+                OID_AKI,
+                false,
+                &AuthorityKeyIdentifier {
+                    key_identifier: Some(OctetString::new(root_ski).map_err(enc)?),
+                    authority_cert_issuer: None,
+                    authority_cert_serial_number: None,
+                },
+            )?,
+        ]),
+    };
+    let leaf_der = sign_tbs(&root_key, &leaf_tbs)?;
+    Ok(GeneratedChain {
+        signer: leaf_key,
+        leaf_der,
+        root_der,
+    })
+}
+
+/// The raw (byte-exact) parts of a certificate the token needs.
+pub(crate) struct RawLeaf {
+    /// Issuer `Name` TLV.
+    pub(crate) issuer: Vec<u8>,
+    /// Serial number `INTEGER` TLV.
+    pub(crate) serial: Vec<u8>,
+    /// Subject `Name` TLV.
+    pub(crate) subject: Vec<u8>,
+    /// SubjectPublicKeyInfo TLV.
+    pub(crate) spki: Vec<u8>,
+}
+
+/// Split a certificate into its byte-exact TBS fields (no re-encoding, so names with unsorted
+/// multi-valued RDNs survive).
+pub(crate) fn raw_leaf(cert_der: &[u8]) -> Result<RawLeaf, TsaError> {
+    #[derive(Sequence)]
+    struct RawCert<'a> {
+        tbs: AnyRef<'a>,
+        alg: AnyRef<'a>,
+        sig: AnyRef<'a>,
+    }
+    let bad = |e: der::Error| TsaError::Certificate(format!("leaf certificate: {e}"));
+    let cert = RawCert::from_der(cert_der).map_err(bad)?;
+    let mut reader = der::SliceReader::new(cert.tbs.value()).map_err(bad)?;
+    let mut fields = Vec::new();
+    while !der::Reader::is_finished(&reader) {
+        let tlv = der::Reader::tlv_bytes(&mut reader).map_err(bad)?;
+        fields.push(tlv);
+        if fields.len() > 10 {
+            break;
+        }
+    }
+    // Skip the explicit [0] version when present.
+    let skip = usize::from(fields.first().is_some_and(|f| f.first() == Some(&0xa0)));
+    let field = |i: usize| {
+        fields
+            .get(skip + i)
+            .map(|f| f.to_vec())
+            .ok_or_else(|| TsaError::Certificate("leaf certificate: truncated TBS".into()))
+    };
+    Ok(RawLeaf {
+        serial: field(0)?,
+        issuer: field(2)?,
+        subject: field(4)?,
+        spki: field(5)?,
+    })
+}

@@ -1,0 +1,334 @@
+//! `vouch sign-blob` and `vouch attest-blob`: keyless (OIDC token → certificate) or key-based
+//! signing into a Sigstore bundle v0.3, with cosign's flag names.
+//!
+//! Services come from a `SigningConfig`: `--trust-config` (a ClientTrustConfig, e.g. the one
+//! `vouch up` writes), `--signing-config` + `--trusted-root`, `$VOUCH_TRUST_CONFIG`, or the
+//! embedded public-good configuration.
+
+use crate::tlog::hinted;
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{ArgAction, Args};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use vouch_core::keys::HashKind;
+use vouch_core::trust::{ClientTrustConfig, SigningConfig, TrustRoot};
+use vouch_sign::{
+    Content, Credential, HttpClient, IdentityToken, SignOptions, Signer, select_services,
+};
+
+/// Where trust material and the signing config come from.
+#[derive(Args, Debug, Clone)]
+pub struct TrustArgs {
+    /// ClientTrustConfig JSON (trusted root + signing config), e.g. ./vouch-data/trust_config.json.
+    #[arg(long, env = "VOUCH_TRUST_CONFIG", conflicts_with_all = ["trusted_root", "signing_config"])]
+    pub trust_config: Option<PathBuf>,
+    /// Trusted root JSON (with --signing-config).
+    #[arg(long)]
+    pub trusted_root: Option<PathBuf>,
+    /// SigningConfig v0.2 JSON: which CA, log and TSA to use.
+    #[arg(long)]
+    pub signing_config: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// Load the trusted root and signing config.
+    pub fn load(&self) -> Result<(TrustRoot, SigningConfig)> {
+        if let Some(p) = &self.trust_config {
+            let (tr, sc) = load_client_trust_config(p)?;
+            return Ok((tr, sc));
+        }
+        let tr = match &self.trusted_root {
+            Some(p) => crate::cli::load_trust(Some(p), false)?,
+            None => TrustRoot::public_good()?,
+        };
+        let sc = match &self.signing_config {
+            Some(p) => {
+                let bytes = std::fs::read(p)
+                    .with_context(|| format!("cannot read signing config {}", p.display()))?;
+                SigningConfig::from_json(&bytes)
+                    .with_context(|| format!("signing config {}", p.display()))?
+            }
+            None => SigningConfig::from_json(
+                vouch_core::trust::PUBLIC_GOOD_SIGNING_CONFIG.as_bytes(),
+            )?,
+        };
+        Ok((tr, sc))
+    }
+}
+
+/// Read a ClientTrustConfig file.
+pub fn load_client_trust_config(p: &Path) -> Result<(TrustRoot, SigningConfig)> {
+    let bytes =
+        std::fs::read(p).with_context(|| format!("cannot read trust config {}", p.display()))?;
+    let ctc: ClientTrustConfig = serde_json::from_slice(&bytes)
+        .with_context(|| format!("trust config {} is not a ClientTrustConfig", p.display()))?;
+    if ctc.media_type != "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json" {
+        bail!(
+            "trust config {}: unexpected mediaType {:?}",
+            p.display(),
+            ctc.media_type
+        );
+    }
+    let sc_bytes = serde_json::to_vec(&ctc.signing_config)?;
+    let sc = SigningConfig::from_json(&sc_bytes)
+        .with_context(|| format!("trust config {}: signingConfig", p.display()))?;
+    let tr = TrustRoot::from_parsed(ctc.trusted_root)
+        .with_context(|| format!("trust config {}: trustedRoot", p.display()))?;
+    Ok((tr, sc))
+}
+
+/// Flags shared by sign-blob and attest-blob.
+#[derive(Args, Debug)]
+pub struct CommonSign {
+    /// Write the Sigstore bundle here.
+    #[arg(long)]
+    bundle: PathBuf,
+    /// OIDC identity token (or a path to a file holding it) for keyless signing.
+    #[arg(long, env = "VOUCH_IDENTITY_TOKEN", hide_env_values = true)]
+    identity_token: Option<String>,
+    /// Sign with this key (cosign.key, encrypted with $COSIGN_PASSWORD) instead of keyless.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Rekor major API version to use (1 or 2) when the signing config offers both.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2))]
+    rekor_version: Option<u32>,
+    /// Upload to the transparency log (`--tlog-upload=false` for private artifacts; verifiers
+    /// then need --insecure-ignore-tlog).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    tlog_upload: bool,
+    /// Skip confirmation prompts.
+    #[arg(short = 'y', long)]
+    yes: bool,
+    /// Extra PEM CA certificates for TLS to the services.
+    #[arg(long)]
+    ca_certificates: Option<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
+}
+
+/// `vouch sign-blob`.
+#[derive(Args, Debug)]
+pub struct SignBlobArgs {
+    /// The file to sign.
+    artifact: PathBuf,
+    #[command(flatten)]
+    common: CommonSign,
+}
+
+/// `vouch attest-blob`.
+#[derive(Args, Debug)]
+pub struct AttestBlobArgs {
+    /// The file the attestation is about (its subject).
+    artifact: PathBuf,
+    /// The predicate JSON file.
+    #[arg(long)]
+    predicate: PathBuf,
+    /// Predicate type: cosign shorthand (slsaprovenance1, spdxjson, cyclonedx, vuln, link,
+    /// custom, …) or a URI.
+    #[arg(long = "type", default_value = "custom")]
+    predicate_type: String,
+    #[command(flatten)]
+    common: CommonSign,
+}
+
+/// Hash a file with `hash`, streaming.
+pub fn hash_file(path: &Path, hash: HashKind) -> Result<Vec<u8>> {
+    let mut f = std::fs::File::open(path)
+        .with_context(|| format!("cannot read artifact {}", path.display()))?;
+    let mut ctx = aws_lc_rs::digest::Context::new(hash.algorithm());
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("cannot read artifact {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        ctx.update(&buf[..n]);
+    }
+    Ok(ctx.finish().as_ref().to_vec())
+}
+
+/// Run `vouch sign-blob`.
+pub fn sign_blob(a: &SignBlobArgs) -> Result<()> {
+    run(&a.common, |cred_hash| {
+        let digest = hash_file(&a.artifact, cred_hash)?;
+        Ok(Content::Digest {
+            algorithm: cred_hash,
+            digest,
+        })
+    })
+}
+
+/// Run `vouch attest-blob`.
+pub fn attest_blob(a: &AttestBlobArgs) -> Result<()> {
+    let predicate_bytes = std::fs::read(&a.predicate)
+        .with_context(|| format!("cannot read predicate {}", a.predicate.display()))?;
+    let predicate: serde_json::Value = serde_json::from_slice(&predicate_bytes)
+        .with_context(|| format!("predicate {} is not JSON", a.predicate.display()))?;
+    let ptype = vouch_core::intoto::predicate_type_for(&a.predicate_type).to_string();
+    if !ptype.contains(':') {
+        return Err(hinted(
+            format!("unknown predicate type {:?}", a.predicate_type),
+            "use a cosign shorthand (slsaprovenance1, spdxjson, cyclonedx, vuln, link, custom) or a URI",
+        ));
+    }
+    let sha256 = hash_file(&a.artifact, HashKind::Sha256)?;
+    let name = a
+        .artifact
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": name, "digest": {"sha256": hex::encode(&sha256)}}],
+        "predicateType": ptype,
+        "predicate": predicate,
+    });
+    let payload = serde_json::to_vec(&statement)?;
+    run(&a.common, move |_| {
+        Ok(Content::Dsse {
+            payload_type: "application/vnd.in-toto+json".into(),
+            payload: payload.clone(),
+            subject: (HashKind::Sha256, sha256.clone()),
+        })
+    })
+}
+
+fn run(c: &CommonSign, content: impl Fn(HashKind) -> Result<Content>) -> Result<()> {
+    if c.bundle.exists() && !c.yes && std::io::stdin().is_terminal() {
+        confirm(&format!("{} exists; overwrite it?", c.bundle.display()))?;
+    }
+    let (trust, sc) = c.trust.load()?;
+    let now = jiff::Timestamp::now();
+    let services = select_services(&sc, c.rekor_version, now)?;
+    let mut cas = Vec::new();
+    if let Some(p) = &c.ca_certificates {
+        cas.push(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?);
+    }
+    let http = HttpClient::with_ca_certificates(&cas)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let credential = match &c.key {
+            Some(k) => Credential::Key(load_signing_key(k)?),
+            None => Credential::Token(identity_token(c, &http, services.oidc.as_deref()).await?),
+        };
+        if c.tlog_upload && !c.yes && std::io::stdin().is_terminal() {
+            if let Credential::Token(t) = &credential {
+                eprintln!(
+                    "The signature, the certificate and your identity ({}) will be recorded in the transparency log{}, which is append-only.",
+                    t.subject().unwrap_or_default(),
+                    services
+                        .tlogs
+                        .first()
+                        .map(|(u, _)| format!(" at {u}"))
+                        .unwrap_or_default()
+                );
+                confirm("Continue?")?;
+            }
+        }
+        let content = content(credential.hash())?;
+        let opts = SignOptions {
+            tlog_upload: c.tlog_upload,
+            ..SignOptions::default()
+        };
+        let signer = Signer::new(http.clone(), services.clone(), Some(trust));
+        let out = signer.sign(&content, credential, &opts).await?;
+        let json = vouch_sign::sign::bundle_to_pretty_json(&out.bundle)?;
+        vouch_log::storage::write_file_durably(&c.bundle, json.as_bytes(), false)
+            .map_err(|e| anyhow!("cannot write {}: {e}", c.bundle.display()))?;
+        if let Some((san, iss)) = &out.identity {
+            eprintln!("Signed as {san} (issuer {iss})");
+        } else {
+            eprintln!("Signed with key {}", c.key.as_deref().map(|p| p.display().to_string()).unwrap_or_default());
+        }
+        for (url, idx) in &out.log_entries {
+            eprintln!("Transparency log entry: index {idx} at {url}");
+        }
+        if !c.tlog_upload {
+            eprintln!("warning: not uploaded to a transparency log (--tlog-upload=false): verifiers need --insecure-ignore-tlog");
+        }
+        for url in &out.timestamps {
+            eprintln!("Timestamp: {url}");
+        }
+        if out.detached_sct {
+            eprintln!("warning: the CA returned a detached SCT; verifiers need --insecure-ignore-sct");
+        }
+        eprintln!("Bundle written to {}", c.bundle.display());
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
+async fn identity_token(
+    c: &CommonSign,
+    http: &HttpClient,
+    oidc_issuer: Option<&str>,
+) -> Result<IdentityToken> {
+    if let Some(t) = &c.identity_token {
+        let p = Path::new(t);
+        let raw = if !t.contains('.') && p.exists() || (p.is_file() && t.len() < 4096) {
+            std::fs::read_to_string(p).with_context(|| format!("cannot read token file {t}"))?
+        } else {
+            t.clone()
+        };
+        return Ok(IdentityToken::parse(&raw)?);
+    }
+    if let Some((t, src)) = vouch_sign::token::ambient(http, "sigstore").await? {
+        eprintln!("Using the ambient identity token from {}", src.name());
+        return Ok(t);
+    }
+    crate::login::interactive_token(http, oidc_issuer).await
+}
+
+fn confirm(question: &str) -> Result<()> {
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the answer")?;
+    if matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        Err(hinted("cancelled", "pass -y/--yes to skip confirmation prompts"))
+    }
+}
+
+/// Load a signing key file (cosign's encrypted format with `$COSIGN_PASSWORD`, or unencrypted
+/// PKCS#8 / SEC1 PEM) as an ECDSA signer.
+pub fn load_signing_key(path: &Path) -> Result<vouch_sign::EcdsaSigner> {
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read key {}", path.display()))?;
+    let password = if vouch_core::cosign_key::is_encrypted(&pem) {
+        match std::env::var("COSIGN_PASSWORD") {
+            Ok(p) => Some(p),
+            Err(_) if std::io::stdin().is_terminal() => {
+                eprint!("Enter password for private key: ");
+                let _ = std::io::stderr().flush();
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).context("cannot read the password")?;
+                Some(line.trim_end_matches(['\r', '\n']).to_string())
+            }
+            Err(_) => {
+                return Err(hinted(
+                    format!("{} is encrypted and no password was given", path.display()),
+                    "set COSIGN_PASSWORD (it may be empty)",
+                ));
+            }
+        }
+    } else {
+        None
+    };
+    let key = vouch_core::cosign_key::load_private_key(&pem, password.as_deref().map(str::as_bytes))
+        .with_context(|| format!("key {}", path.display()))?;
+    let der = key.to_pkcs8().with_context(|| format!("key {}", path.display()))?;
+    vouch_sign::EcdsaSigner::from_pkcs8(&der).map_err(|e| {
+        hinted(
+            format!("key {}: {e}", path.display()),
+            "sign with an ECDSA P-256 or P-384 key (cosign generate-key-pair's default)",
+        )
+    })
+}

@@ -1,0 +1,221 @@
+//! `vouch trust …`: obtain an instance's trust material through TUF, and move it across an
+//! air gap.
+//!
+//! Layout of the trust directory (`--out`, default `./vouch-trust`): `trusted_root.json`,
+//! `signing_config.v0.2.json`, `trust_config.json` (a ClientTrustConfig, for
+//! `sigstore --trust-config` and friends) and `tuf/`, the verified TUF cache (the rollback
+//! floor of later updates, and the source of `vouch trust export`).
+
+use crate::tlog::hinted;
+use anyhow::Context;
+use clap::Subcommand;
+use std::path::{Path, PathBuf};
+use vouch_core::trust::{
+    CLIENT_TRUST_CONFIG_MEDIA_TYPE, ClientTrustConfig, SigningConfig, TrustRoot,
+};
+use vouch_tuf::{SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET, TufClient, TufError};
+
+const DEFAULT_DIR: &str = "./vouch-trust";
+
+/// `vouch trust …` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum TrustCommand {
+    /// Fetch trusted_root.json and signing_config.v0.2.json from an instance's TUF repository,
+    /// verify them against a trusted root.json, and write them (plus trust_config.json).
+    Init {
+        /// Base URL of the TUF repository (e.g. http://127.0.0.1:8080/tuf).
+        #[arg(long)]
+        mirror: String,
+        /// The repository's root.json, obtained out of band (any version; newer ones are
+        /// fetched and verified).
+        #[arg(long)]
+        root: PathBuf,
+        /// TUF cache directory [default: <OUT>/tuf].
+        #[arg(long)]
+        cache: Option<PathBuf>,
+        /// Where to write the trust material.
+        #[arg(long, default_value = DEFAULT_DIR)]
+        out: PathBuf,
+    },
+    /// Copy the current trust material (the verified TUF metadata and targets) into DIR, laid
+    /// out as a TUF mirror, for transfer to an air-gapped machine.
+    Export {
+        /// Directory to create or refresh.
+        dir: PathBuf,
+        /// The trust directory written by `vouch trust init`.
+        #[arg(long, default_value = DEFAULT_DIR)]
+        from: PathBuf,
+    },
+    /// Verify an exported directory (TUF signatures, versions, hashes, expiry) and install it.
+    Import {
+        /// Directory written by `vouch trust export`.
+        dir: PathBuf,
+        /// The repository's root.json, obtained out of band [default: the root already
+        /// trusted in <OUT>/tuf].
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Where to install the trust material.
+        #[arg(long, default_value = DEFAULT_DIR)]
+        out: PathBuf,
+    },
+}
+
+/// Run a `vouch trust` subcommand.
+pub fn run(cmd: TrustCommand) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match cmd {
+        TrustCommand::Init {
+            mirror,
+            root,
+            cache,
+            out,
+        } => {
+            let root_bytes = read_root(&root)?;
+            let cache = cache.unwrap_or_else(|| out.join("tuf"));
+            let client = TufClient::new(&mirror, &root_bytes, &cache).map_err(tuf_err)?;
+            let (tr, sc) = rt.block_on(fetch(client))?;
+            install(&out, &tr, sc.as_deref())?;
+            println!(
+                "trust material from {mirror} verified through TUF and written to {}",
+                out.display()
+            );
+            Ok(())
+        }
+        TrustCommand::Export { dir, from } => {
+            let cache = from.join("tuf");
+            let files = vouch_tuf::export_mirror(&cache, &dir).map_err(|e| {
+                hinted(
+                    e.to_string(),
+                    format!(
+                        "run `vouch trust init --out {}` first, or pass --from DIR",
+                        from.display()
+                    ),
+                )
+            })?;
+            println!(
+                "exported {} files to {}; on the other side run `vouch trust import {} --root ROOT.json`",
+                files.len(),
+                dir.display(),
+                dir.display()
+            );
+            Ok(())
+        }
+        TrustCommand::Import { dir, root, out } => {
+            let cache = out.join("tuf");
+            let root_bytes = match root {
+                Some(p) => read_root(&p)?,
+                None => std::fs::read(cache.join("root.json")).map_err(|_| {
+                    hinted(
+                        format!("no trusted root: {} has no TUF cache", cache.display()),
+                        "pass --root FILE: the instance's root.json, obtained out of band (never from the exported directory itself)",
+                    )
+                })?,
+            };
+            let client = TufClient::offline(&dir, &root_bytes, &cache).map_err(tuf_err)?;
+            let (tr, sc) = rt.block_on(fetch(client))?;
+            install(&out, &tr, sc.as_deref())?;
+            println!(
+                "trust material from {} verified through TUF and installed in {}",
+                dir.display(),
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn read_root(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        hinted(
+            format!("cannot read TUF root {}: {e}", path.display()),
+            "pass the instance's root.json (e.g. its 1.root.json, distributed out of band) with --root",
+        )
+    })
+}
+
+async fn fetch(mut client: TufClient) -> anyhow::Result<(Vec<u8>, Option<Vec<u8>>)> {
+    let now = jiff::Timestamp::now();
+    client.refresh_at(now).await.map_err(tuf_err)?;
+    let tr = client
+        .target_at(TRUSTED_ROOT_TARGET, now)
+        .await
+        .map_err(tuf_err)?;
+    let sc = client
+        .target_opt_at(SIGNING_CONFIG_TARGET, now)
+        .await
+        .map_err(tuf_err)?;
+    Ok((tr, sc))
+}
+
+fn tuf_err(e: TufError) -> anyhow::Error {
+    let hint = match &e {
+        TufError::Expired(_) => {
+            "the repository's metadata has expired: the instance must re-sign it (a running vouch does this itself), or export a fresh copy"
+        }
+        TufError::TargetNotFound(_) => {
+            "the repository does not publish this Sigstore trust material; is it a Sigstore instance's TUF repository?"
+        }
+        TufError::Client(m) if m.contains("transport") || m.contains("GET ") => {
+            "check the --mirror URL (the TUF base URL, where 1.root.json and timestamp.json are served) and that the instance is running"
+        }
+        TufError::Client(_) => {
+            "the metadata does not verify against the trusted root: check --root, or the mirror is serving tampered or stale files"
+        }
+        TufError::Invalid(_) => "check the path or URL",
+        _ => return anyhow::Error::new(e),
+    };
+    hinted(e.to_string(), hint)
+}
+
+/// Check the targets parse as Sigstore trust material, then write them and the
+/// ClientTrustConfig.
+fn install(out: &Path, tr: &[u8], sc: Option<&[u8]>) -> anyhow::Result<()> {
+    TrustRoot::from_json(tr).map_err(|e| {
+        hinted(
+            format!("the TUF-verified {TRUSTED_ROOT_TARGET} is not a usable trusted root: {e}"),
+            "the instance published a malformed trusted root; ask its operator",
+        )
+    })?;
+    let tr_value: serde_json::Value = serde_json::from_slice(tr)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write(out, TRUSTED_ROOT_TARGET, tr)?;
+    match sc {
+        Some(sc) => {
+            SigningConfig::from_json(sc).map_err(|e| {
+                hinted(
+                    format!("the TUF-verified {SIGNING_CONFIG_TARGET} is not a usable signing config: {e}"),
+                    "the instance published a malformed signing config; ask its operator",
+                )
+            })?;
+            let sc_value: serde_json::Value = serde_json::from_slice(sc)?;
+            write(out, SIGNING_CONFIG_TARGET, sc)?;
+            // Keep the documents verbatim (unknown fields included) rather than re-serializing.
+            let tc = serde_json::json!({
+                "mediaType": CLIENT_TRUST_CONFIG_MEDIA_TYPE,
+                "trustedRoot": tr_value,
+                "signingConfig": sc_value,
+            });
+            let mut bytes = serde_json::to_vec_pretty(&tc)?;
+            bytes.push(b'\n');
+            // Round-trip check against our own type.
+            serde_json::from_slice::<ClientTrustConfig>(&bytes)
+                .context("building trust_config.json")?;
+            write(out, "trust_config.json", &bytes)?;
+        }
+        None => eprintln!(
+            "note: the repository publishes no {SIGNING_CONFIG_TARGET}; trust_config.json not written"
+        ),
+    }
+    Ok(())
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

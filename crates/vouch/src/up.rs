@@ -1,0 +1,361 @@
+//! `vouch up`: a whole private Sigstore instance in one process, on one machine.
+//!
+//! Services (each on its own port, `--port` is the first): TUF repository + trust files
+//! (+0), transparency log with the Rekor v2 and v1 APIs (+1), keyless CA (+2), OIDC identity
+//! provider (+3), timestamp authority (+4), CT log (+5). State lives under `--data`
+//! (default `./vouch-data`): keys and certificates are generated on the first start and kept, so
+//! a restart serves the same instance. Every start writes `trust_config.json` (a
+//! ClientTrustConfig for vouch, sigstore-python and sigstore-js), `trusted_root.json`,
+//! `signing_config.v0.2.json` and `root.json` (the TUF bootstrap root), and publishes the first
+//! two through TUF.
+
+use crate::serve::{check_origin, init_tracing, settings, shutdown_signal};
+use crate::tlog::hinted;
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use serde_json::{Value, json};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use vouch_ca::{FulcioConfig, OidcVerifier};
+use vouch_log::signer::{KeyAlgorithm, LogSigner};
+use vouch_log::storage::{EmbeddedStorage, write_file_durably};
+use vouch_log::{Log, LogConfig};
+
+/// `vouch up`.
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// Data directory for every service's keys and state.
+    #[arg(long, default_value = "./vouch-data")]
+    data: PathBuf,
+    /// Address to listen on. Non-loopback addresses need --users (no open identity provider).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// First port: TUF +0, log +1, CA +2, OIDC +3, TSA +4, CT +5. 0 picks free ports (the
+    /// log's name includes its port, so keep the same ports across restarts).
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Host name clients use to reach the services [default: --host].
+    #[arg(long)]
+    public_host: Option<String>,
+    /// Users of the built-in identity provider (`email[:password-hash]` per line). Without it,
+    /// any email can log in without a password: development on loopback only.
+    #[arg(long)]
+    users: Option<PathBuf>,
+    /// Extra OIDC issuers for the CA (a Fulcio issuer config, JSON), e.g. your company's IdP.
+    #[arg(long)]
+    ca_config: Option<PathBuf>,
+    /// Lifetime of issued certificates.
+    #[arg(long, default_value = "10m", value_parser = crate::serve::parse_duration)]
+    cert_lifetime: Duration,
+    /// The log's checkpoint batching interval.
+    #[arg(long, default_value = "100ms", value_parser = crate::serve::parse_duration)]
+    batch_interval: Duration,
+    /// Let the identity provider mint CI-style machine tokens (tests, private CI).
+    #[arg(long)]
+    allow_ci_tokens: bool,
+}
+
+/// Ports of the services relative to `--port`.
+const SERVICES: [&str; 6] = ["tuf", "log", "ca", "oidc", "tsa", "ct"];
+
+async fn bind(host: IpAddr, base: u16, i: u16) -> Result<tokio::net::TcpListener> {
+    let port = if base == 0 { 0 } else { base.checked_add(i).ok_or_else(|| anyhow!("--port {base} is too high"))? };
+    let addr = SocketAddr::new(host, port);
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        hinted(
+            format!("cannot listen on {addr} for the {}: {e}", SERVICES[i as usize]),
+            "another program (or another `vouch up`) uses the port: stop it or pass --port",
+        )
+    })
+}
+
+fn write(path: &Path, data: &[u8]) -> Result<()> {
+    write_file_durably(path, data, false).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+}
+
+/// Run `vouch up` until SIGINT or SIGTERM.
+pub fn run(a: &UpArgs) -> Result<()> {
+    if !a.host.is_loopback() && a.users.is_none() {
+        return Err(hinted(
+            format!("--host {} is not loopback, and the identity provider would issue tokens for any email", a.host),
+            "pass --users FILE listing who may log in, or keep --host 127.0.0.1",
+        ));
+    }
+    if a.data.exists() && !a.data.is_dir() {
+        bail!("--data {} is not a directory", a.data.display());
+    }
+    std::fs::create_dir_all(&a.data)
+        .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
+    init_tracing();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vouch-up")
+        .build()
+        .context("cannot start the async runtime")?;
+    let r = rt.block_on(up(a));
+    rt.shutdown_timeout(Duration::from_secs(5));
+    r
+}
+
+async fn up(a: &UpArgs) -> Result<()> {
+    // Bind every port first so a conflict fails before anything is generated.
+    let mut listeners = Vec::new();
+    for i in 0..SERVICES.len() as u16 {
+        listeners.push(bind(a.host, a.port, i).await?);
+    }
+    let host = a.public_host.clone().unwrap_or_else(|| match a.host {
+        IpAddr::V6(h) => format!("[{h}]"),
+        IpAddr::V4(h) => h.to_string(),
+    });
+    let mut urls = Vec::new();
+    for l in &listeners {
+        let port = l.local_addr().context("listener address")?.port();
+        urls.push(format!("http://{host}:{port}"));
+    }
+    let [tuf_url, log_url, ca_url, oidc_url, tsa_base, ct_url] = <[String; 6]>::try_from(urls)
+        .map_err(|_| anyhow!("internal: listener count"))?;
+    let tsa_url = format!("{tsa_base}/api/v1/timestamp");
+    let data = &a.data;
+
+    // Transparency log (Rekor v2 + v1 on one tree).
+    let log_dir = data.join("log");
+    let log_origin = vouch_core::trust::origin_from_url(&log_url);
+    check_origin(&log_origin)?;
+    let log_settings = settings(&log_dir, Some(&log_origin)).map_err(|e| {
+        anyhow!("{e} (the log is named after its URL: start `vouch up` with the ports it was created with)")
+    })?;
+    let log_signer = LogSigner::load_or_generate(&log_dir, &log_origin, KeyAlgorithm::Ed25519)
+        .map_err(|e| anyhow!("cannot load the log key in {}: {e}", log_dir.display()))?;
+    let log_storage = EmbeddedStorage::open(&log_dir)
+        .map_err(|e| hinted(format!("cannot open the log store in {}: {e}", log_dir.display()), "is another vouch using this --data directory?"))?;
+    let log = Log::open(
+        log_storage,
+        log_signer,
+        LogConfig {
+            origin: log_origin.clone(),
+            batch_interval: a.batch_interval,
+            ..LogConfig::default()
+        },
+    )
+    .map_err(|e| anyhow!("cannot open the log: {e}"))?;
+
+    // CT log for the CA's SCTs.
+    let ct_dir = data.join("ct");
+    let ct_origin = vouch_core::trust::origin_from_url(&ct_url);
+    let ct_settings = settings(&ct_dir, Some(&ct_origin)).map_err(|e| {
+        anyhow!("{e} (start `vouch up` with the ports it was created with)")
+    })?;
+    let ct_signer = LogSigner::load_or_generate(&ct_dir, &ct_origin, KeyAlgorithm::EcdsaP256)
+        .map_err(|e| anyhow!("cannot load the CT log key in {}: {e}", ct_dir.display()))?;
+    let ct_storage = EmbeddedStorage::open(&ct_dir)
+        .map_err(|e| anyhow!("cannot open the CT log store in {}: {e}", ct_dir.display()))?;
+    let ct_log = Log::open(
+        ct_storage,
+        ct_signer,
+        LogConfig {
+            origin: ct_origin.clone(),
+            batch_interval: Duration::from_millis(50),
+            ..LogConfig::default()
+        },
+    )
+    .map_err(|e| anyhow!("cannot open the CT log: {e}"))?;
+
+    // CA hierarchy (the CT log accepts precertificates chaining to its root).
+    let ca_dir = data.join("ca");
+    let (ca_root, intermediate, _) = crate::ca::load_or_generate(&ca_dir)?;
+    let int_der = intermediate.certificate_der().to_vec();
+
+    // Timestamp authority.
+    let tsa = vouch_tsa::TsaService::load_or_generate(&data.join("tsa"), &vouch_tsa::TsaOptions::default())
+        .map_err(|e| anyhow!("cannot load the timestamp authority in {}: {e}", data.join("tsa").display()))?;
+    let tsa = Arc::new(tsa);
+
+    // Identity provider.
+    let mut idp_opts = vouch_oidc::IdpOptions::new(oidc_url.clone());
+    if let Some(u) = &a.users {
+        idp_opts.users = vouch_oidc::UserPolicy::UsersFile(u.clone());
+    }
+    idp_opts.allow_ci_tokens = a.allow_ci_tokens;
+    let idp = vouch_oidc::Idp::load_or_generate(&data.join("oidc"), idp_opts)
+        .map_err(|e| anyhow!("cannot start the identity provider: {e}"))?;
+    let idp = Arc::new(idp);
+
+    // CA issuer config: the built-in IdP (email identities) plus the operator's issuers.
+    let mut ca_config_json: Value = match &a.ca_config {
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("cannot read --ca-config {}", p.display()))?;
+            serde_json::from_slice(&bytes).with_context(|| format!("--ca-config {} is not JSON", p.display()))?
+        }
+        None => json!({}),
+    };
+    let issuers = ca_config_json
+        .as_object_mut()
+        .ok_or_else(|| anyhow!("--ca-config is not a JSON object"))?
+        .entry("OIDCIssuers")
+        .or_insert_with(|| json!({}));
+    if let Some(m) = issuers.as_object_mut() {
+        m.entry(oidc_url.clone()).or_insert_with(|| {
+            json!({"IssuerURL": oidc_url, "ClientID": "sigstore", "Type": "email"})
+        });
+    }
+    let ca_config = FulcioConfig::from_json(&ca_config_json.to_string())
+        .map_err(|e| anyhow!("CA issuer config: {e}"))?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(15))
+        .build()
+        .context("cannot build the HTTP client")?;
+    let ca_service = vouch_ca::api::CaService::new(
+        OidcVerifier::new(ca_config, http.clone()),
+        intermediate,
+        &ca_root,
+        a.cert_lifetime,
+    )
+    .with_ct_log(http, &ct_url);
+
+    // Trust material.
+    let instance = instance_created(data)?;
+    let ca_entry = crate::ca::trusted_root_entry(&ca_url, &ca_root, &int_der)?;
+    let trusted_root = json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [log.signer().trusted_root_entry(&log_url, &log_settings.created)],
+        "certificateAuthorities": [serde_json::to_value(&ca_entry)?],
+        "ctlogs": [vouch_log::ct::trusted_root_ctlog_entry(ct_log.signer(), &ct_url, &ct_settings.created)],
+        "timestampAuthorities": [tsa.trusted_root_entry(&tsa_url, &instance)],
+    });
+    let service = |url: &str, v: u32| json!({"url": url, "majorApiVersion": v, "validFor": {"start": instance}, "operator": "vouch-up"});
+    let signing_config = json!({
+        "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
+        "caUrls": [service(&ca_url, 1)],
+        "oidcUrls": [service(&oidc_url, 1)],
+        "rekorTlogUrls": [service(&log_url, 2), service(&log_url, 1)],
+        "tsaUrls": [service(&tsa_url, 1)],
+        "rekorTlogConfig": {"selector": "ANY"},
+        "tsaConfig": {"selector": "ANY"},
+    });
+    let trust_config = json!({
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": trusted_root,
+        "signingConfig": signing_config,
+    });
+    // Check what we publish parses the way clients will parse it.
+    let tr_bytes = serde_json::to_vec_pretty(&trusted_root)?;
+    vouch_core::trust::TrustRoot::from_json(&tr_bytes).map_err(|e| anyhow!("internal: generated trusted root is invalid: {e}"))?;
+    let sc_bytes = serde_json::to_vec_pretty(&signing_config)?;
+    vouch_core::trust::SigningConfig::from_json(&sc_bytes).map_err(|e| anyhow!("internal: generated signing config is invalid: {e}"))?;
+    write(&data.join("trusted_root.json"), &tr_bytes)?;
+    write(&data.join("signing_config.v0.2.json"), &sc_bytes)?;
+    let tc_path = data.join("trust_config.json");
+    write(&tc_path, &serde_json::to_vec_pretty(&trust_config)?)?;
+
+    // TUF repository distributing the trusted root and signing config.
+    let repo = vouch_tuf::TufRepo::init_or_load(&data.join("tuf"), vouch_tuf::RepoOptions::default())
+        .await
+        .map_err(|e| anyhow!("cannot open the TUF repository: {e}"))?;
+    let changed = repo
+        .publish_targets(&[("trusted_root.json", &tr_bytes), ("signing_config.v0.2.json", &sc_bytes)])
+        .await
+        .map_err(|e| anyhow!("cannot publish to the TUF repository: {e}"))?;
+    let root_json = repo.root_json().await.map_err(|e| anyhow!("TUF root: {e}"))?;
+    let root_path = data.join("root.json");
+    write(&root_path, &root_json)?;
+    let repo = Arc::new(repo);
+    let refresher = vouch_tuf::spawn_refresher(repo.clone(), Duration::from_secs(600));
+
+    // Routers.
+    let tuf_app = axum::Router::new()
+        .nest("/tuf", vouch_tuf::router(repo.clone()))
+        .route("/trust_config.json", axum::routing::get({
+            let body = serde_json::to_vec_pretty(&trust_config)?;
+            move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], body) }
+        }))
+        .route("/healthz", axum::routing::get(|| async { "ok" }));
+    let ct_accept = vec![ca_root.clone()];
+    let apps: Vec<axum::Router> = vec![
+        tuf_app,
+        vouch_log::api::router(log.clone()),
+        vouch_ca::api::router(Arc::new(ca_service)),
+        vouch_oidc::router(idp.clone()),
+        vouch_tsa::router(tsa.clone()),
+        vouch_log::ct::router(ct_log.clone(), ct_accept).map_err(|e| anyhow!("cannot start the CT log: {e}"))?,
+    ];
+
+    let mut out = String::new();
+    out.push_str(&format!("vouch up: a private Sigstore instance in {}\n\n", data.display()));
+    out.push_str(&format!("  TUF repository      {tuf_url}/tuf   (bootstrap root: {})\n", root_path.display()));
+    out.push_str(&format!("  transparency log    {log_url}   (Rekor v2 + v1, tiles; origin {log_origin})\n"));
+    out.push_str(&format!("  certificate auth.   {ca_url}\n"));
+    out.push_str(&format!("  OIDC provider       {oidc_url}{}\n", if a.users.is_some() { "" } else { "   (development: any email, no password)" }));
+    out.push_str(&format!("  timestamp auth.     {tsa_url}\n"));
+    out.push_str(&format!("  CT log              {ct_url}\n\n"));
+    out.push_str(&format!("trust config: {}{}\n\n", tc_path.display(), if changed { " (published via TUF)" } else { "" }));
+    out.push_str("try it:\n");
+    out.push_str(&format!("  export VOUCH_TRUST_CONFIG={}\n", tc_path.display()));
+    out.push_str(&format!("  TOKEN=$(vouch oidc token --url {oidc_url} --email you@example.com)\n"));
+    out.push_str("  vouch sign-blob README.md --bundle README.md.sigstore.json --identity-token \"$TOKEN\" -y\n");
+    out.push_str(&format!("  vouch verify-blob README.md --bundle README.md.sigstore.json --certificate-identity you@example.com --certificate-oidc-issuer {oidc_url}\n"));
+    out.push_str(&format!("  sigstore --trust-config {} sign --identity-token \"$TOKEN\" README.md   # sigstore-python\n", tc_path.display()));
+    print!("{out}");
+    {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    }
+    tracing::info!(%tuf_url, %log_url, %ca_url, %oidc_url, %tsa_url, %ct_url, "vouch up: instance started");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut servers = tokio::task::JoinSet::new();
+    for (i, (listener, app)) in listeners.into_iter().zip(apps).enumerate() {
+        let mut rx = stop_rx.clone();
+        let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
+        servers.spawn(async move {
+            let r = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await;
+            (SERVICES[i], r)
+        });
+    }
+    tokio::select! {
+        () = shutdown_signal() => tracing::info!("shutting down"),
+        Some(res) = servers.join_next() => {
+            let _ = stop_tx.send(true);
+            return match res {
+                Ok((name, Err(e))) => Err(anyhow!("the {name} server failed: {e}")),
+                Ok((name, Ok(()))) => Err(anyhow!("the {name} server stopped unexpectedly")),
+                Err(e) => Err(anyhow!("a server task failed: {e}")),
+            };
+        }
+    }
+    let _ = stop_tx.send(true);
+    let drain = async { while servers.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+        tracing::warn!("in-flight requests did not finish in 10 s; stopping anyway");
+    }
+    refresher.abort();
+    drop(log);
+    drop(ct_log);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The instance's creation time (RFC 3339), recorded on first start: `validFor.start` of
+/// the services in the trusted root and signing config.
+fn instance_created(data: &Path) -> Result<String> {
+    let p = data.join("instance.json");
+    if let Ok(bytes) = std::fs::read(&p) {
+        let v: Value = serde_json::from_slice(&bytes).with_context(|| format!("{} is corrupt", p.display()))?;
+        if let Some(c) = v.get("created").and_then(|c| c.as_str()) {
+            return Ok(c.to_string());
+        }
+        bail!("{} has no \"created\"", p.display());
+    }
+    let created = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map_err(|e| anyhow!("clock: {e}"))?
+        .to_string();
+    write(&p, &serde_json::to_vec_pretty(&json!({"created": created}))?)?;
+    Ok(created)
+}
