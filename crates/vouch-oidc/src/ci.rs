@@ -267,7 +267,10 @@ mod tests {
             c["ci_config_ref_uri"],
             "idp:1/group/project//.gitlab-ci.yml@refs/heads/main"
         );
-        assert_eq!(c["sub"], "project_path:group/project:ref_type:branch:ref:main");
+        assert_eq!(
+            c["sub"],
+            "project_path:group/project:ref_type:branch:ref:main"
+        );
         let c = ci_claims(CiKind::Buildkite, &Map::new(), "h").unwrap_or_default();
         assert!(
             c["sub"]

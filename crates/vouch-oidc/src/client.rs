@@ -306,12 +306,10 @@ pub async fn auth_code_flow_loopback(
     let tx = Arc::new(Mutex::new(Some(tx)));
     let app = axum::Router::new().route(
         CALLBACK_PATH,
-        axum::routing::get(
-            move |axum::extract::RawQuery(q): axum::extract::RawQuery| {
-                let tx = Arc::clone(&tx);
-                async move { callback(&tx, q.as_deref().unwrap_or_default()) }
-            },
-        ),
+        axum::routing::get(move |axum::extract::RawQuery(q): axum::extract::RawQuery| {
+            let tx = Arc::clone(&tx);
+            async move { callback(&tx, q.as_deref().unwrap_or_default()) }
+        }),
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -401,7 +399,10 @@ fn callback(
         "Sign-in failed or was cancelled. You can close this window."
     };
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
         msg,
     )
         .into_response()
@@ -410,6 +411,18 @@ fn callback(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn futures_are_send() {
+        fn is_send<T: Send>(_: &T) {}
+        let http = reqwest::Client::new();
+        let f = auth_code_flow_loopback(&http, "http://127.0.0.1:1", "sigstore", |_| {});
+        is_send(&f);
+        let g = device_flow(&http, "http://127.0.0.1:1", "sigstore", |_| {});
+        is_send(&g);
+        let h = discover(&http, "http://127.0.0.1:1");
+        is_send(&h);
+    }
 
     #[test]
     fn pkce() {

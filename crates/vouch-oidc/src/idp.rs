@@ -2,7 +2,7 @@
 
 use crate::ci::CiKind;
 use crate::server::Pending;
-use crate::util::{random_token, unix_now, write_file_durably};
+use crate::util::{pem_decode, pem_encode, random_token, unix_now, write_file_durably};
 use crate::{Error, Result};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
@@ -14,7 +14,6 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
-use vouch_core::keys::{pem_decode, pem_encode};
 
 /// Default lifetime of issued ID tokens (600 s).
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(600);
@@ -274,11 +273,12 @@ fn load_or_generate_key(data: &Path) -> Result<(EcdsaKeyPair, bool)> {
     let path = data.join(KEY_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            let der = pem_decode(&text, &["PRIVATE KEY"])
+            let der = pem_decode(&text, "PRIVATE KEY")
                 .map_err(|e| Error::Storage(format!("{} is corrupt: {e}", path.display())))?;
-            let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der).map_err(
-                |e| Error::Storage(format!("{} is not a P-256 PKCS#8 key: {e}", path.display())),
-            )?;
+            let key =
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der).map_err(|e| {
+                    Error::Storage(format!("{} is not a P-256 PKCS#8 key: {e}", path.display()))
+                })?;
             Ok((key, false))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -111,7 +111,11 @@ impl Idp {
 
     fn discovery(&self) -> Value {
         let i = &self.issuer;
-        let mut grants = vec![json!("authorization_code"), json!(DEVICE_GRANT), json!(DEV_GRANT)];
+        let mut grants = vec![
+            json!("authorization_code"),
+            json!(DEVICE_GRANT),
+            json!(DEV_GRANT),
+        ];
         if self.opts.allow_ci_tokens {
             grants.push(json!("client_credentials"));
         }
@@ -463,13 +467,19 @@ async fn auth_page(State(idp): State<Arc<Idp>>, RawQuery(q): RawQuery) -> Respon
         return fail("invalid_scope", "the openid scope is required");
     }
     let Some(challenge) = get("code_challenge") else {
-        return fail("invalid_request", "PKCE is required: missing code_challenge");
+        return fail(
+            "invalid_request",
+            "PKCE is required: missing code_challenge",
+        );
     };
     if get("code_challenge_method") != Some("S256") {
         return fail("invalid_request", "code_challenge_method must be S256");
     }
     if !valid_challenge(challenge) {
-        return fail("invalid_request", "code_challenge is not a base64url SHA-256");
+        return fail(
+            "invalid_request",
+            "code_challenge is not a base64url SHA-256",
+        );
     }
     let nonce = get("nonce");
     if nonce.is_some_and(|n| n.len() > MAX_STATE) {
@@ -547,7 +557,13 @@ async fn auth_submit(State(idp): State<Arc<Idp>>, body: Bytes) -> Response {
     }
     let password = get("password").filter(|p| !p.is_empty());
     if password.is_some_and(|p| p.len() > MAX_PASSWORD_BYTES) {
-        return render_login(&idp, req, &email, "password too long", StatusCode::BAD_REQUEST);
+        return render_login(
+            &idp,
+            req,
+            &email,
+            "password too long",
+            StatusCode::BAD_REQUEST,
+        );
     }
     if check_login(&idp, &email, password).await != LoginCheck::Ok {
         tracing::info!(%email, "authorization-code sign-in refused");
@@ -688,12 +704,10 @@ async fn token(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> 
 }
 
 fn sign_or_500(r: crate::Result<String>) -> Result<String, OAuthFail> {
-    r.map_err(|e| {
-        OAuthFail {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            error: "server_error",
-            description: e.to_string(),
-        }
+    r.map_err(|e| OAuthFail {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        error: "server_error",
+        description: e.to_string(),
     })
 }
 
@@ -714,7 +728,9 @@ fn code_grant(idp: &Idp, p: &Map<String, Value>) -> Result<Response, OAuthFail> 
         return Err(invalid("the code was issued to another client_id"));
     }
     if grant.redirect_uri != redirect_uri {
-        return Err(invalid("redirect_uri does not match the authorization request"));
+        return Err(invalid(
+            "redirect_uri does not match the authorization request",
+        ));
     }
     if !valid_verifier(verifier)
         || aws_lc_rs::constant_time::verify_slices_are_equal(
@@ -803,10 +819,7 @@ fn ci_grant(idp: &Idp, p: &Map<String, Value>) -> Result<Response, OAuthFail> {
         None | Some(Value::Null) => &empty,
         Some(Value::Object(m)) => m,
         Some(_) => {
-            return Err(fail(
-                "invalid_request",
-                "claims must be a JSON object",
-            ));
+            return Err(fail("invalid_request", "claims must be a JSON object"));
         }
     };
     let aud = audience(idp, p)?;
@@ -881,7 +894,9 @@ fn user_code() -> Result<String, String> {
                     out.push('-');
                 }
                 let i = usize::from(b) % USER_CODE_ALPHABET.len();
-                out.push(char::from(USER_CODE_ALPHABET.get(i).copied().unwrap_or(b'B')));
+                out.push(char::from(
+                    USER_CODE_ALPHABET.get(i).copied().unwrap_or(b'B'),
+                ));
             }
         }
     }
@@ -1022,7 +1037,8 @@ fn render_device(
                 "too many sign-ins in progress; try again later",
             );
         }
-        p.device_forms.insert(csrf.clone(), Instant::now() + LOGIN_TTL);
+        p.device_forms
+            .insert(csrf.clone(), Instant::now() + LOGIN_TTL);
     }
     html(
         status,
@@ -1154,6 +1170,116 @@ mod tests {
         assert_eq!(normalize_user_code("bcdf gh-jk"), "BCDFGHJK");
     }
 
+    fn test_idp(dir: &std::path::Path) -> Arc<Idp> {
+        match Idp::load_or_generate(dir, crate::IdpOptions::new("http://127.0.0.1:1")) {
+            Ok(i) => Arc::new(i),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect()
+    }
+
+    fn error_of(r: Result<Response, OAuthFail>) -> &'static str {
+        match r {
+            Ok(_) => "ok",
+            Err(f) => f.error,
+        }
+    }
+
+    #[tokio::test]
+    async fn expiry_and_caps() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let idp = test_idp(dir.path());
+        let past = Instant::now() - Duration::from_secs(1);
+        {
+            let mut p = idp.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.devices.insert(
+                "dc".into(),
+                DeviceGrant {
+                    client_id: "sigstore".into(),
+                    user_code: "BBBB-BBBB".into(),
+                    status: DeviceStatus::Approved("a@b.test".into()),
+                    expires: past,
+                    interval: Duration::from_secs(5),
+                    last_poll: None,
+                },
+            );
+            p.codes.insert(
+                "code".into(),
+                CodeGrant {
+                    client_id: "sigstore".into(),
+                    redirect_uri: "http://127.0.0.1/cb".into(),
+                    code_challenge: s256(&"v".repeat(43)),
+                    nonce: None,
+                    email: "a@b.test".into(),
+                    expires: past,
+                },
+            );
+        }
+        // An expired device code answers expired_token (RFC 8628 §3.5), even if approved.
+        let r = device_grant(
+            &idp,
+            &params(&[("device_code", "dc"), ("client_id", "sigstore")]),
+        );
+        assert_eq!(error_of(r), "expired_token");
+        // An expired authorization code is gone.
+        let r = code_grant(
+            &idp,
+            &params(&[
+                ("code", "code"),
+                ("client_id", "sigstore"),
+                ("redirect_uri", "http://127.0.0.1/cb"),
+                ("code_verifier", &"v".repeat(43)),
+            ]),
+        );
+        assert_eq!(error_of(r), "invalid_grant");
+
+        // Pending device grants are capped.
+        {
+            let mut p = idp.pending.lock().unwrap_or_else(|e| e.into_inner());
+            for i in 0..MAX_DEVICES {
+                p.devices.insert(
+                    format!("d{i}"),
+                    DeviceGrant {
+                        client_id: "sigstore".into(),
+                        user_code: format!("u{i}"),
+                        status: DeviceStatus::Pending,
+                        expires: Instant::now() + DEVICE_TTL,
+                        interval: Duration::from_secs(5),
+                        last_poll: None,
+                    },
+                );
+            }
+        }
+        let r = device_code(
+            State(Arc::clone(&idp)),
+            HeaderMap::new(),
+            Bytes::from_static(b"client_id=sigstore"),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        // Expired entries are purged on the next access.
+        {
+            let mut p = idp.pending.lock().unwrap_or_else(|e| e.into_inner());
+            for d in p.devices.values_mut() {
+                d.expires = Instant::now() - DEVICE_GRACE - Duration::from_secs(1);
+            }
+        }
+        assert!(idp.pending().devices.is_empty());
+        let r = device_code(
+            State(Arc::clone(&idp)),
+            HeaderMap::new(),
+            Bytes::from_static(b"client_id=sigstore"),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
     #[test]
     fn pkce_shapes() {
         // RFC 7636 appendix B.
@@ -1161,7 +1287,9 @@ mod tests {
             s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
-        assert!(valid_challenge("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+        assert!(valid_challenge(
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
         assert!(!valid_challenge("short"));
         assert!(!valid_verifier("short"));
     }

@@ -622,7 +622,10 @@ fn trusted_root_entry_shape() {
     );
     assert_eq!(e["uri"], "https://tsa.example.test/api/v1/timestamp");
     let vf = s.valid_from();
-    assert!(vf.len() == 20 && vf.ends_with('Z') && vf.starts_with("20"), "{vf}");
+    assert!(
+        vf.len() == 20 && vf.ends_with('Z') && vf.starts_with("20"),
+        "{vf}"
+    );
     assert_eq!(e["validFor"]["start"], "2026-11-22T00:00:00Z");
     assert_eq!(e["subject"]["organization"], "vouch");
     assert_eq!(e["subject"]["commonName"], "vouch TSA root");

@@ -351,6 +351,8 @@ impl TufRepo {
             .map(|k| Box::new(k) as Box<dyn KeySource>)
             .collect();
 
+        remove_stale_temp_files(&metadata_dir);
+        remove_stale_temp_files(&metadata_dir.join("targets"));
         let state = if metadata_dir.join("timestamp.json").exists() {
             load_state(&metadata_dir)?
         } else {
@@ -660,6 +662,20 @@ async fn create_state(
 
 fn read_req(path: &Path) -> Result<Vec<u8>, TufError> {
     std::fs::read(path).map_err(|e| TufError::io("reading", path, e))
+}
+
+/// Temp files of writes interrupted by a crash (`.<name>.tmp.<pid>.<n>`); never served.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.contains(".tmp.") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Restart: the chain timestamp → snapshot → targets, and the newest root on disk.

@@ -268,6 +268,42 @@ async fn resign_cycle() {
     assert_eq!(reopened.status().await, st);
 }
 
+/// A crash in the middle of a publication: new targets and snapshot files on disk, the
+/// timestamp not yet replaced (it is written last), and a stray temp file.
+#[tokio::test]
+async fn crash_mid_publish_recovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("repo");
+    let repo = new_repo(&dir, RepoOptions::default()).await;
+    let md = repo.metadata_dir().to_path_buf();
+    drop(repo);
+    std::fs::write(md.join("3.targets.json"), b"{\"half").unwrap();
+    std::fs::write(md.join("3.snapshot.json"), b"").unwrap();
+    std::fs::write(md.join(".timestamp.json.tmp.1.0"), b"{").unwrap();
+
+    let repo = Arc::new(
+        TufRepo::init_or_load(&dir, RepoOptions::default())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(repo.status().await.timestamp_version, 2);
+    assert!(!md.join(".timestamp.json.tmp.1.0").exists());
+    let url = serve(repo.clone()).await;
+    let root = repo.root_json().await.unwrap();
+    let (tr, _) = fetch_trust(&url, &root, &tmp.path().join("c1"))
+        .await
+        .unwrap();
+    assert_eq!(tr, PUBLIC_GOOD_TRUSTED_ROOT.as_bytes());
+    // The next publication overwrites the debris with complete files.
+    assert!(
+        repo.publish_targets(&[(TR, b"{}".as_slice())])
+            .await
+            .unwrap()
+    );
+    let mut c = TufClient::new(&url, &root, &tmp.path().join("c1")).unwrap();
+    assert_eq!(c.target(TR).await.unwrap(), b"{}");
+}
+
 #[tokio::test]
 async fn refresher_task_runs() {
     let tmp = tempfile::tempdir().unwrap();
@@ -414,8 +450,18 @@ async fn python_tuf_client() {
         println!("SKIP: {py} has no `tuf` module");
         return;
     }
+    for alg in [KeyAlgorithm::Ed25519, KeyAlgorithm::EcdsaP256] {
+        python_case(&py, alg).await;
+    }
+}
+
+async fn python_case(py: &str, alg: KeyAlgorithm) {
+    let opts = RepoOptions {
+        key_algorithm: alg,
+        ..RepoOptions::default()
+    };
     let tmp = tempfile::tempdir().unwrap();
-    let repo = new_repo(&tmp.path().join("repo"), RepoOptions::default()).await;
+    let repo = new_repo(&tmp.path().join("repo"), opts).await;
     // Exercise a root rotation and a re-signed timestamp too.
     let now = Timestamp::now();
     repo.refresh_online(plus_hours(now, 200 * 24))
@@ -428,8 +474,12 @@ async fn python_tuf_client() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tuf_client.py");
     let work = tmp.path().join("py");
     let run = |work: std::path::PathBuf| {
-        let (py, script, url, root_file) =
-            (py.clone(), script.clone(), url.clone(), root_file.clone());
+        let (py, script, url, root_file) = (
+            py.to_string(),
+            script.clone(),
+            url.clone(),
+            root_file.clone(),
+        );
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(py)
                 .arg(script)
@@ -470,7 +520,7 @@ async fn python_tuf_client() {
         );
         assert!(stdout.contains(&line), "{stdout}");
     }
-    println!("python-tuf: {stdout}");
+    println!("python-tuf ({alg:?}): {stdout}");
 
     // Re-publish: python-tuf (same metadata dir) sees the bump.
     repo.publish_targets(&[(TR, b"{\"v\":2}".as_slice())])
@@ -491,4 +541,62 @@ async fn python_tuf_client() {
         ))
     );
     assert!(stdout.contains(&line), "{stdout}");
+}
+
+/// sigstore-python's `--instance URL trust-instance ROOT` (INTEROP.md §1) against our repository.
+#[tokio::test]
+async fn sigstore_python_trust_instance() {
+    let Ok(py) = std::env::var("VOUCH_PYTHON") else {
+        println!("SKIP: VOUCH_PYTHON not set");
+        return;
+    };
+    let has = std::process::Command::new(&py)
+        .args(["-c", "import sigstore"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !has {
+        println!("SKIP: {py} has no `sigstore` module");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = new_repo(&tmp.path().join("repo"), RepoOptions::default()).await;
+    let url = serve(repo.clone()).await;
+    let root_file = repo.metadata_dir().join("1.root.json");
+    let home = tmp.path().join("home");
+    let (py2, url2, home2) = (py.clone(), url.clone(), home.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(py2)
+            .args(["-m", "sigstore", "--instance", &url2, "trust-instance"])
+            .arg(root_file)
+            .env("HOME", &home2)
+            .env("XDG_DATA_HOME", home2.join("data"))
+            .env("XDG_CACHE_HOME", home2.join("cache"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "sigstore trust-instance failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // It caches the verified targets under XDG_CACHE_HOME/sigstore-python/tuf/<quoted URL>/.
+    let dir = std::fs::read_dir(home.join("cache/sigstore-python/tuf"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        std::fs::read(dir.join(TR)).unwrap(),
+        PUBLIC_GOOD_TRUSTED_ROOT.as_bytes()
+    );
+    assert_eq!(
+        std::fs::read(dir.join(SC)).unwrap(),
+        PUBLIC_GOOD_SIGNING_CONFIG.as_bytes()
+    );
+    println!("sigstore-python trust-instance: OK ({})", dir.display());
 }

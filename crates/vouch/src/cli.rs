@@ -24,6 +24,15 @@ enum Command {
     SignBlob(crate::sign_cmd::SignBlobArgs),
     /// Sign an in-toto attestation about a file (DSSE) into a Sigstore bundle.
     AttestBlob(crate::sign_cmd::AttestBlobArgs),
+    /// Generate a cosign-compatible key pair (cosign.key encrypted with $COSIGN_PASSWORD, cosign.pub).
+    GenerateKeyPair(crate::keys_cmd::GenerateKeyPairArgs),
+    /// Print the public key of a private key file.
+    PublicKey(crate::keys_cmd::PublicKeyArgs),
+    /// Trust material through TUF: init from a mirror, export/import for air-gapped hosts.
+    Trust {
+        #[command(subcommand)]
+        command: crate::trust::TrustCommand,
+    },
     /// Verify a signature bundle over a blob (or over `sha256:<hex>`).
     VerifyBlob(VerifyBlobArgs),
     /// Verify an in-toto attestation bundle whose subject is the blob.
@@ -125,6 +134,10 @@ struct CommonVerify {
     /// Trusted root JSON (default: the embedded public-good root).
     #[arg(long)]
     trusted_root: Option<PathBuf>,
+    /// ClientTrustConfig JSON whose trusted root to use (e.g. ./vouch-data/trust_config.json);
+    /// --trusted-root and --staging take precedence.
+    #[arg(long, env = "VOUCH_TRUST_CONFIG")]
+    trust_config: Option<PathBuf>,
     /// Use the embedded public staging root.
     #[arg(long)]
     staging: bool,
@@ -188,6 +201,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Up(a) => crate::up::run(&a),
         Command::SignBlob(a) => crate::sign_cmd::sign_blob(&a),
         Command::AttestBlob(a) => crate::sign_cmd::attest_blob(&a),
+        Command::GenerateKeyPair(a) => crate::keys_cmd::generate_key_pair(&a),
+        Command::PublicKey(a) => crate::keys_cmd::public_key(&a),
+        Command::Trust { command } => crate::trust::run(command),
         Command::Serve { command } => crate::serve::run(command),
         Command::Log { command } => crate::tlog::run(command),
         Command::Ca { command } => crate::ca::run(command),
@@ -224,7 +240,10 @@ fn verify(artifact: &str, c: &CommonVerify, predicate_type: Option<String>) -> R
         None if digest.is_none() => PathBuf::from(format!("{artifact}.sigstore.json")),
         None => bail!("--bundle is required when verifying a digest"),
     };
-    let trust = load_trust(c.trusted_root.as_deref(), c.staging)?;
+    let trust = match (&c.trust_config, &c.trusted_root, c.staging) {
+        (Some(tc), None, false) => crate::sign_cmd::load_client_trust_config(tc)?.0,
+        _ => load_trust(c.trusted_root.as_deref(), c.staging)?,
+    };
     let mut pb = PolicyBuilder::new()
         .insecure_ignore_tlog(c.insecure_ignore_tlog)
         .insecure_ignore_sct(c.insecure_ignore_sct)

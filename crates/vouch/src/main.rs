@@ -7,12 +7,13 @@ mod bench;
 mod ca;
 mod cli;
 mod inspect;
+mod keys_cmd;
 mod login;
 mod oidc;
 mod serve;
 mod sign_cmd;
 mod tlog;
-mod trust; // TEMP-vouch-tuf-check
+mod trust;
 mod up;
 
 use clap::Parser;

@@ -312,10 +312,7 @@ fn login(a: &LoginArgs) -> Result<()> {
                     .verification_uri_complete
                     .as_deref()
                     .unwrap_or(&p.verification_uri);
-                eprintln!(
-                    "To sign in, open {uri} and enter the code {}",
-                    p.user_code
-                );
+                eprintln!("To sign in, open {uri} and enter the code {}", p.user_code);
             })
             .await
         } else {

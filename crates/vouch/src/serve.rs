@@ -168,7 +168,7 @@ pub(crate) fn settings(data: &Path, origin: Option<&str>) -> Result<Settings> {
                 )
             })?;
             let created = jiff::Timestamp::now()
-                .round(jiff::Unit::Second)
+                .round(jiff::TimestampRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc))
                 .map_err(|e| anyhow!("clock: {e}"))?
                 .to_string();
             let s = Settings {
@@ -460,7 +460,7 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
 
 pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,fjall=warn,lsm_tree=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -20,7 +20,8 @@ use vouch_sign::{
 #[derive(Args, Debug, Clone)]
 pub struct TrustArgs {
     /// ClientTrustConfig JSON (trusted root + signing config), e.g. ./vouch-data/trust_config.json.
-    #[arg(long, env = "VOUCH_TRUST_CONFIG", conflicts_with_all = ["trusted_root", "signing_config"])]
+    /// --trusted-root and --signing-config, when given, replace its parts.
+    #[arg(long, env = "VOUCH_TRUST_CONFIG")]
     pub trust_config: Option<PathBuf>,
     /// Trusted root JSON (with --signing-config).
     #[arg(long)]
@@ -33,22 +34,28 @@ pub struct TrustArgs {
 impl TrustArgs {
     /// Load the trusted root and signing config.
     pub fn load(&self) -> Result<(TrustRoot, SigningConfig)> {
-        if let Some(p) = &self.trust_config {
-            let (tr, sc) = load_client_trust_config(p)?;
-            return Ok((tr, sc));
-        }
-        let tr = match &self.trusted_root {
-            Some(p) => crate::cli::load_trust(Some(p), false)?,
-            None => TrustRoot::public_good()?,
+        let from_config = match &self.trust_config {
+            Some(p) => Some(load_client_trust_config(p)?),
+            None => None,
         };
-        let sc = match &self.signing_config {
-            Some(p) => {
+        let (tc_root, tc_sc) = match from_config {
+            Some((tr, sc)) => (Some(tr), Some(sc)),
+            None => (None, None),
+        };
+        let tr = match (&self.trusted_root, tc_root) {
+            (Some(p), _) => crate::cli::load_trust(Some(p), false)?,
+            (None, Some(tr)) => tr,
+            (None, None) => TrustRoot::public_good()?,
+        };
+        let sc = match (&self.signing_config, tc_sc) {
+            (None, Some(sc)) => sc,
+            (Some(p), _) => {
                 let bytes = std::fs::read(p)
                     .with_context(|| format!("cannot read signing config {}", p.display()))?;
                 SigningConfig::from_json(&bytes)
                     .with_context(|| format!("signing config {}", p.display()))?
             }
-            None => SigningConfig::from_json(
+            (None, None) => SigningConfig::from_json(
                 vouch_core::trust::PUBLIC_GOOD_SIGNING_CONFIG.as_bytes(),
             )?,
         };
@@ -297,38 +304,16 @@ fn confirm(question: &str) -> Result<()> {
     }
 }
 
-/// Load a signing key file (cosign's encrypted format with `$COSIGN_PASSWORD`, or unencrypted
-/// PKCS#8 / SEC1 PEM) as an ECDSA signer.
+/// Load a signing key file (cosign's encrypted format, password from `$COSIGN_PASSWORD` or a
+/// prompt; or unencrypted PKCS#8 / SEC1 PEM) as an ECDSA signer.
 pub fn load_signing_key(path: &Path) -> Result<vouch_sign::EcdsaSigner> {
-    let pem = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read key {}", path.display()))?;
-    let password = if vouch_core::cosign_key::is_encrypted(&pem) {
-        match std::env::var("COSIGN_PASSWORD") {
-            Ok(p) => Some(p),
-            Err(_) if std::io::stdin().is_terminal() => {
-                eprint!("Enter password for private key: ");
-                let _ = std::io::stderr().flush();
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line).context("cannot read the password")?;
-                Some(line.trim_end_matches(['\r', '\n']).to_string())
-            }
-            Err(_) => {
-                return Err(hinted(
-                    format!("{} is encrypted and no password was given", path.display()),
-                    "set COSIGN_PASSWORD (it may be empty)",
-                ));
-            }
-        }
-    } else {
-        None
-    };
-    let key = vouch_core::cosign_key::load_private_key(&pem, password.as_deref().map(str::as_bytes))
-        .with_context(|| format!("key {}", path.display()))?;
-    let der = key.to_pkcs8().with_context(|| format!("key {}", path.display()))?;
+    let shown = path.display().to_string();
+    let key = crate::keys_cmd::load_key_file(&shown, || crate::keys_cmd::read_password(false))?;
+    let der = key.to_pkcs8().with_context(|| format!("key {shown}"))?;
     vouch_sign::EcdsaSigner::from_pkcs8(&der).map_err(|e| {
         hinted(
-            format!("key {}: {e}", path.display()),
-            "sign with an ECDSA P-256 or P-384 key (cosign generate-key-pair's default)",
+            format!("key {shown} ({}): {e}", key.key_details()),
+            "sign with an ECDSA P-256 or P-384 key (`vouch generate-key-pair`'s default is P-256)",
         )
     })
 }

@@ -158,6 +158,9 @@ fn tuf_err(e: TufError) -> anyhow::Error {
         TufError::TargetNotFound(_) => {
             "the repository does not publish this Sigstore trust material; is it a Sigstore instance's TUF repository?"
         }
+        TufError::Client(m) if m.starts_with("trusted root:") => {
+            "--root must be the instance's signed TUF root metadata (e.g. its 1.root.json), not a Sigstore trusted_root.json"
+        }
         TufError::Client(m) if m.contains("transport") || m.contains("GET ") => {
             "check the --mirror URL (the TUF base URL, where 1.root.json and timestamp.json are served) and that the instance is running"
         }

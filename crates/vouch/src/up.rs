@@ -353,7 +353,7 @@ fn instance_created(data: &Path) -> Result<String> {
         bail!("{} has no \"created\"", p.display());
     }
     let created = jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
+        .round(jiff::TimestampRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc))
         .map_err(|e| anyhow!("clock: {e}"))?
         .to_string();
     write(&p, &serde_json::to_vec_pretty(&json!({"created": created}))?)?;

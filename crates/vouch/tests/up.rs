@@ -1,0 +1,581 @@
+//! `vouch up` end to end through the binary: the instance starts, `vouch sign-blob` and
+//! `vouch attest-blob` sign against it (Rekor v2 and v1, TSA, CT-backed certificates),
+//! `vouch verify-blob` accepts the bundles and rejects tampering and wrong identities, the
+//! instance restarts with the same trust material — and, when `VOUCH_PYTHON` has the
+//! `sigstore` package, sigstore-python signs against the instance, verifies our bundles, and
+//! bootstraps trust through the instance's TUF repository.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn vouch() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vouch"))
+}
+
+struct Instance {
+    child: Child,
+    urls: HashMap<String, String>,
+    trust_config: PathBuf,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data: &Path, port: u16, log: &Path) -> Instance {
+    let log_file = std::fs::File::create(log).unwrap();
+    let mut child = vouch()
+        .args(["up", "--data"])
+        .arg(data)
+        .args(["--port", &port.to_string()])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut urls = HashMap::new();
+    let mut inst = Instance {
+        child,
+        urls: HashMap::new(),
+        trust_config: data.join("trust_config.json"),
+    };
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = match rx.recv_timeout(left) {
+            Ok(l) => l,
+            Err(_) => panic!(
+                "vouch up did not start within 60 s:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            ),
+        };
+        for (label, key) in [
+            ("TUF repository", "tuf"),
+            ("transparency log", "log"),
+            ("certificate auth.", "ca"),
+            ("OIDC provider", "oidc"),
+            ("timestamp auth.", "tsa"),
+            ("CT log", "ct"),
+        ] {
+            if let Some(rest) = line.trim_start().strip_prefix(label) {
+                let url = rest.split_whitespace().next().unwrap().to_string();
+                urls.insert(key.to_string(), url);
+            }
+        }
+        if line.starts_with("trust config:") {
+            break;
+        }
+    }
+    assert_eq!(urls.len(), 6, "{urls:?}");
+    inst.urls = urls;
+    inst
+}
+
+/// Run to completion with a time limit.
+fn run(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "command timed out after {limit:?}: {cmd:?}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ok(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn fails(out: &Output, what: &str, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{what} unexpectedly succeeded: {err}");
+    assert!(err.contains(needle), "{what}: expected {needle:?} in: {err}");
+}
+
+fn token(inst: &Instance, email: &str) -> String {
+    let out = run(
+        vouch().args(["oidc", "token", "--url", &inst.urls["oidc"], "--email", email]),
+        Duration::from_secs(30),
+    );
+    ok(&out, "vouch oidc token");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn sign(inst: &Instance, file: &Path, bundle: &Path, token: &str, extra: &[&str]) -> Output {
+    run(
+        vouch()
+            .arg("sign-blob")
+            .arg(file)
+            .arg("--bundle")
+            .arg(bundle)
+            .args(["--identity-token", token, "-y", "--trust-config"])
+            .arg(&inst.trust_config)
+            .args(extra),
+        Duration::from_secs(60),
+    )
+}
+
+fn verify(inst: &Instance, file: &Path, bundle: &Path, identity: &str, extra: &[&str]) -> Output {
+    run(
+        vouch()
+            .arg("verify-blob")
+            .arg(file)
+            .arg("--bundle")
+            .arg(bundle)
+            .args([
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                &inst.urls["oidc"],
+                "--trusted-root",
+            ])
+            .arg(inst.trust_config.with_file_name("trusted_root.json"))
+            .args(extra),
+        Duration::from_secs(30),
+    )
+}
+
+#[test]
+fn up_sign_verify_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let inst = start(&data, 0, &dir.path().join("up.log"));
+    for f in [
+        "trust_config.json",
+        "trusted_root.json",
+        "signing_config.v0.2.json",
+        "root.json",
+    ] {
+        assert!(data.join(f).exists(), "{f} missing");
+    }
+    let tok = token(&inst, "alice@example.com");
+    let artifact = dir.path().join("release.tar.gz");
+    std::fs::write(&artifact, b"release contents").unwrap();
+
+    // Keyless, Rekor v2 (the signing config's default) + TSA.
+    let b2 = dir.path().join("v2.sigstore.json");
+    let err = ok(&sign(&inst, &artifact, &b2, &tok, &[]), "sign-blob v2");
+    assert!(err.contains("Signed as alice@example.com"), "{err}");
+    let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(&b2).unwrap()).unwrap();
+    assert_eq!(
+        bundle["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    assert_eq!(
+        bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["version"],
+        "0.0.2"
+    );
+    assert!(
+        bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]
+            ["signedTimestamp"]
+            .is_string()
+    );
+    ok(&verify(&inst, &artifact, &b2, "alice@example.com", &[]), "verify v2");
+
+    // Rekor v1.
+    let b1 = dir.path().join("v1.sigstore.json");
+    ok(
+        &sign(&inst, &artifact, &b1, &tok, &["--rekor-version", "1"]),
+        "sign-blob v1",
+    );
+    let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(&b1).unwrap()).unwrap();
+    assert_eq!(
+        bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["version"],
+        "0.0.1"
+    );
+    ok(&verify(&inst, &artifact, &b1, "alice@example.com", &[]), "verify v1");
+
+    // Failures name the check.
+    fails(
+        &verify(&inst, &artifact, &b2, "mallory@example.com", &[]),
+        "wrong identity",
+        "identity",
+    );
+    let tampered = dir.path().join("tampered.tar.gz");
+    std::fs::write(&tampered, b"release contents, modified").unwrap();
+    fails(
+        &verify(&inst, &tampered, &b2, "alice@example.com", &[]),
+        "tampered artifact",
+        "error:",
+    );
+
+    // No log upload: verifiers must opt out of the log explicitly.
+    let bn = dir.path().join("notlog.sigstore.json");
+    let err = ok(
+        &sign(&inst, &artifact, &bn, &tok, &["--tlog-upload=false"]),
+        "sign-blob --tlog-upload=false",
+    );
+    assert!(err.contains("--insecure-ignore-tlog"), "{err}");
+    fails(
+        &verify(&inst, &artifact, &bn, "alice@example.com", &[]),
+        "no tlog entry",
+        "error:",
+    );
+    ok(
+        &verify(
+            &inst,
+            &artifact,
+            &bn,
+            "alice@example.com",
+            &["--insecure-ignore-tlog"],
+        ),
+        "verify with --insecure-ignore-tlog",
+    );
+
+    // Attestation.
+    let predicate = dir.path().join("provenance.json");
+    std::fs::write(&predicate, br#"{"buildDefinition":{"buildType":"https://example.com/b"}}"#)
+        .unwrap();
+    let att = dir.path().join("att.sigstore.json");
+    ok(
+        &run(
+            vouch()
+                .arg("attest-blob")
+                .arg(&artifact)
+                .arg("--predicate")
+                .arg(&predicate)
+                .args(["--type", "slsaprovenance1", "--bundle"])
+                .arg(&att)
+                .args(["--identity-token", &tok, "-y", "--trust-config"])
+                .arg(&inst.trust_config),
+            Duration::from_secs(60),
+        ),
+        "attest-blob",
+    );
+    ok(
+        &run(
+            vouch()
+                .arg("verify-blob-attestation")
+                .arg(&artifact)
+                .arg("--bundle")
+                .arg(&att)
+                .args([
+                    "--type",
+                    "slsaprovenance1",
+                    "--certificate-identity",
+                    "alice@example.com",
+                    "--certificate-oidc-issuer",
+                    &inst.urls["oidc"],
+                    "--trusted-root",
+                ])
+                .arg(data.join("trusted_root.json")),
+            Duration::from_secs(30),
+        ),
+        "verify-blob-attestation",
+    );
+
+    // Key-based: a cosign-format key pair, the public key in the bundle's place of a certificate.
+    let prefix = dir.path().join("release");
+    ok(
+        &run(
+            vouch()
+                .arg("generate-key-pair")
+                .arg("--output-key-prefix")
+                .arg(&prefix)
+                .env("COSIGN_PASSWORD", "correct horse"),
+            Duration::from_secs(120),
+        ),
+        "generate-key-pair",
+    );
+    let bk = dir.path().join("key.sigstore.json");
+    ok(
+        &run(
+            vouch()
+                .arg("sign-blob")
+                .arg(&artifact)
+                .arg("--key")
+                .arg(prefix.with_extension("key"))
+                .arg("--bundle")
+                .arg(&bk)
+                .args(["-y", "--trust-config"])
+                .arg(&inst.trust_config)
+                .env("COSIGN_PASSWORD", "correct horse"),
+            Duration::from_secs(120),
+        ),
+        "sign-blob --key",
+    );
+    let verify_key = |file: &Path| {
+        run(
+            vouch()
+                .arg("verify-blob")
+                .arg(file)
+                .arg("--bundle")
+                .arg(&bk)
+                .arg("--key")
+                .arg(prefix.with_extension("pub"))
+                .arg("--trusted-root")
+                .arg(data.join("trusted_root.json")),
+            Duration::from_secs(30),
+        )
+    };
+    ok(&verify_key(&artifact), "verify-blob --key");
+    fails(&verify_key(&tampered), "verify-blob --key, tampered", "error:");
+    fails(
+        &run(
+            vouch()
+                .arg("sign-blob")
+                .arg(&artifact)
+                .arg("--key")
+                .arg(prefix.with_extension("key"))
+                .arg("--bundle")
+                .arg(dir.path().join("k2.json"))
+                .args(["-y", "--trust-config"])
+                .arg(&inst.trust_config)
+                .env("COSIGN_PASSWORD", "wrong"),
+            Duration::from_secs(120),
+        ),
+        "sign-blob --key, wrong password",
+        "wrong password",
+    );
+
+    // A bad token is refused by the CA with a clear message.
+    fails(
+        &sign(&inst, &artifact, &dir.path().join("x.json"), "not-a-jwt", &[]),
+        "bad token",
+        "identity token",
+    );
+
+    // sigstore-python against the instance.
+    python_interop(&inst, dir.path(), &artifact, &b2, &att, &tok);
+    js_interop(&inst, dir.path(), &artifact, &[&b2, &b1, &att], &tok);
+
+    // Restarting on other ports is refused (the log is named after its URL), and the refused
+    // start leaves the trust material alone.
+    let before = std::fs::read(data.join("trusted_root.json")).unwrap();
+    drop(inst);
+    let out = run(
+        vouch().args(["up", "--data"]).arg(&data).args(["--port", "0"]),
+        Duration::from_secs(30),
+    );
+    fails(&out, "restart on other ports", "ports it was created with");
+    let after = std::fs::read(data.join("trusted_root.json")).unwrap();
+    assert_eq!(before, after, "a refused start must not rewrite the trust material");
+}
+
+#[test]
+fn up_restart_same_ports() {
+    // Find 6 consecutive free ports.
+    let base = (20000..60000)
+        .step_by(7)
+        .find(|p| (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)).is_ok()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let inst = start(&data, base, &dir.path().join("up1.log"));
+    let tok = token(&inst, "bob@example.com");
+    let artifact = dir.path().join("a.txt");
+    std::fs::write(&artifact, b"a").unwrap();
+    let b = dir.path().join("a.sigstore.json");
+    ok(&sign(&inst, &artifact, &b, &tok, &[]), "sign");
+    let tr1 = std::fs::read(data.join("trusted_root.json")).unwrap();
+    drop(inst);
+    let inst = start(&data, base, &dir.path().join("up2.log"));
+    let tr2 = std::fs::read(data.join("trusted_root.json")).unwrap();
+    assert_eq!(tr1, tr2, "restart changed the trusted root");
+    ok(&verify(&inst, &artifact, &b, "bob@example.com", &[]), "verify after restart");
+    // The log continues where it was.
+    let b2 = dir.path().join("a2.sigstore.json");
+    ok(&sign(&inst, &artifact, &b2, &tok, &[]), "sign after restart");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&b2).unwrap()).unwrap();
+    assert_eq!(v["verificationMaterial"]["tlogEntries"][0]["logIndex"], "1");
+}
+
+/// The `sigstore` CLI next to `$VOUCH_PYTHON`, if it is installed.
+fn sigstore_python() -> Option<PathBuf> {
+    let py = std::env::var_os("VOUCH_PYTHON")?;
+    let cli = Path::new(&py).with_file_name("sigstore");
+    cli.exists().then_some(cli)
+}
+
+fn python_interop(
+    inst: &Instance,
+    dir: &Path,
+    artifact: &Path,
+    our_bundle: &Path,
+    our_attestation: &Path,
+    tok: &str,
+) {
+    let Some(cli) = sigstore_python() else {
+        eprintln!("SKIP: sigstore-python interop (set VOUCH_PYTHON to a venv with sigstore==4.5.1)");
+        return;
+    };
+    let home = dir.join("pyhome");
+    std::fs::create_dir_all(&home).unwrap();
+    let py = |args: &[&std::ffi::OsStr]| {
+        run(
+            Command::new(&cli)
+                .args(args)
+                .env("HOME", &home)
+                .env("XDG_CACHE_HOME", home.join("cache"))
+                .env("XDG_DATA_HOME", home.join("data")),
+            Duration::from_secs(120),
+        )
+    };
+    let tc = inst.trust_config.as_os_str();
+    let oidc = inst.urls["oidc"].clone();
+    // sigstore-python verifies our bundles (Rekor v2 + TSA, and DSSE).
+    for b in [our_bundle, our_attestation] {
+        let out = py(&[
+            "--trust-config".as_ref(),
+            tc,
+            "verify".as_ref(),
+            "identity".as_ref(),
+            "--bundle".as_ref(),
+            b.as_os_str(),
+            "--cert-identity".as_ref(),
+            "alice@example.com".as_ref(),
+            "--cert-oidc-issuer".as_ref(),
+            oidc.as_ref(),
+            artifact.as_os_str(),
+        ]);
+        ok(&out, "sigstore-python verify of a vouch bundle");
+    }
+    // sigstore-python signs against the instance (CSR + Bearer shape), Rekor v2 and v1.
+    for (ver, name) in [("2", "py2.sigstore.json"), ("1", "py1.sigstore.json")] {
+        let b = dir.join(name);
+        let out = py(&[
+            "--trust-config".as_ref(),
+            tc,
+            "sign".as_ref(),
+            "--rekor-version".as_ref(),
+            ver.as_ref(),
+            "--identity-token".as_ref(),
+            tok.as_ref(),
+            "--bundle".as_ref(),
+            b.as_os_str(),
+            artifact.as_os_str(),
+        ]);
+        ok(&out, &format!("sigstore-python sign (Rekor v{ver})"));
+        ok(
+            &verify(inst, artifact, &b, "alice@example.com", &[]),
+            &format!("vouch verify of a sigstore-python bundle (Rekor v{ver})"),
+        );
+    }
+    // Trust through the instance's TUF repository.
+    let tuf = inst.urls["tuf"].clone();
+    let root = inst.trust_config.with_file_name("root.json");
+    ok(
+        &py(&[
+            "--instance".as_ref(),
+            tuf.as_ref(),
+            "trust-instance".as_ref(),
+            root.as_os_str(),
+        ]),
+        "sigstore-python trust-instance",
+    );
+    ok(
+        &py(&[
+            "--instance".as_ref(),
+            tuf.as_ref(),
+            "verify".as_ref(),
+            "identity".as_ref(),
+            "--bundle".as_ref(),
+            our_bundle.as_os_str(),
+            "--cert-identity".as_ref(),
+            "alice@example.com".as_ref(),
+            "--cert-oidc-issuer".as_ref(),
+            oidc.as_ref(),
+            artifact.as_os_str(),
+        ]),
+        "sigstore-python verify through TUF",
+    );
+}
+
+/// sigstore-js (npm `sigstore@5.0.1`, installed where `VOUCH_NODE_MODULES` points) verifies our
+/// bundles offline from the instance's trusted root, and signs against the instance from its
+/// signing config (publicKeyRequest CA shape, JSON TSA request, Rekor v2).
+fn js_interop(inst: &Instance, dir: &Path, artifact: &Path, bundles: &[&Path], tok: &str) {
+    let Some(modules) = std::env::var_os("VOUCH_NODE_MODULES") else {
+        eprintln!("SKIP: sigstore-js interop (set VOUCH_NODE_MODULES to a node_modules with sigstore@5.0.1)");
+        return;
+    };
+    let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
+    let node = |script: &str, args: &[&std::ffi::OsStr]| {
+        run(
+            Command::new("node")
+                .arg(js.join(script))
+                .args(args)
+                .env("NODE_PATH", &modules)
+                .env("SIGSTORE_ID_TOKEN", tok),
+            Duration::from_secs(120),
+        )
+    };
+    let root = inst.trust_config.with_file_name("trusted_root.json");
+    let oidc = inst.urls["oidc"].clone();
+    for b in bundles {
+        let out = node(
+            "verify.js",
+            &[
+                root.as_os_str(),
+                b.as_os_str(),
+                artifact.as_os_str(),
+                "alice@example.com".as_ref(),
+                oidc.as_ref(),
+            ],
+        );
+        ok(&out, &format!("sigstore-js verify of {}", b.display()));
+    }
+    let out = node(
+        "verify.js",
+        &[
+            root.as_os_str(),
+            bundles[0].as_os_str(),
+            artifact.as_os_str(),
+            "mallory@example.com".as_ref(),
+            oidc.as_ref(),
+        ],
+    );
+    assert!(!out.status.success(), "sigstore-js accepted a wrong identity");
+    let js_bundle = dir.join("js.sigstore.json");
+    let sc = inst.trust_config.with_file_name("signing_config.v0.2.json");
+    ok(
+        &node(
+            "sign.js",
+            &[sc.as_os_str(), artifact.as_os_str(), js_bundle.as_os_str()],
+        ),
+        "sigstore-js sign against the instance",
+    );
+    ok(
+        &verify(inst, artifact, &js_bundle, "alice@example.com", &[]),
+        "vouch verify of a sigstore-js bundle",
+    );
+}
