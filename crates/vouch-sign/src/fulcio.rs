@@ -1,10 +1,10 @@
 //! Fulcio client: `POST {ca}/api/v2/signingCert` with a public key and a proof of possession
 //! (the shape cosign and sigstore-js send), answered with a PEM chain, leaf first.
 
+use crate::SignError;
 use crate::http::HttpClient;
 use crate::keys::EcdsaSigner;
 use crate::token::IdentityToken;
-use crate::SignError;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -41,9 +41,10 @@ pub async fn request_certificate(
         .post(
             "CA",
             &url,
-            "application/json",
-            "application/json",
-            &[],
+            &[
+                ("Content-Type", "application/json"),
+                ("Accept", "application/json"),
+            ],
             body.to_string().into_bytes(),
             &[],
         )
@@ -64,8 +65,8 @@ pub async fn request_certificate(
 
 /// Parse a `SigningCertificate` JSON answer (either SCT shape).
 pub fn parse_response(body: &[u8]) -> Result<IssuedChain, SignError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|_| SignError::Ca("answer is not JSON".into()))?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|_| SignError::Ca("answer is not JSON".into()))?;
     let (inner, detached) = if let Some(x) = v.get("signedCertificateEmbeddedSct") {
         (x, false)
     } else if let Some(x) = v.get("signedCertificateDetachedSct") {

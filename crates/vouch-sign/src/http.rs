@@ -43,11 +43,12 @@ impl HttpClient {
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")));
         for pem in pems {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| SignError::Http {
-                service: "client",
-                url: String::new(),
-                detail: format!("bad CA certificate file: {e}"),
-            })?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| SignError::Http {
+                    service: "client",
+                    url: String::new(),
+                    detail: format!("bad CA certificate file: {e}"),
+                })?;
             for c in certs {
                 b = b.add_root_certificate(c);
             }
@@ -80,16 +81,14 @@ impl HttpClient {
         &self.inner
     }
 
-    /// POST `body` with `content_type`; retries retryable failures. Non-2xx answers become
-    /// [`SignError::Http`] carrying the server's message. `ok_statuses` lists extra non-2xx
-    /// statuses to return instead of failing (e.g. 409 from a log).
+    /// POST `body` with `headers` (content type, accept, ...); retries retryable failures.
+    /// Non-2xx answers become [`SignError::Http`] carrying the server's message. `ok_statuses`
+    /// lists extra non-2xx statuses to return instead of failing (e.g. 409 from a log).
     pub async fn post(
         &self,
         service: &'static str,
         url: &str,
-        content_type: &str,
-        accept: &str,
-        extra_headers: &[(&str, String)],
+        headers: &[(&str, &str)],
         body: Vec<u8>,
         ok_statuses: &[u16],
     ) -> Result<Response, SignError> {
@@ -103,13 +102,8 @@ impl HttpClient {
             if attempt > 0 {
                 tracing::debug!(service, url, attempt, "retrying");
             }
-            let mut req = self
-                .inner
-                .post(url)
-                .header(reqwest::header::CONTENT_TYPE, content_type)
-                .header(reqwest::header::ACCEPT, accept)
-                .body(body.clone());
-            for (k, v) in extra_headers {
+            let mut req = self.inner.post(url).body(body.clone());
+            for (k, v) in headers {
                 let v = HeaderValue::from_str(v).map_err(|_| err(format!("bad {k} header")))?;
                 req = req.header(*k, v);
             }
@@ -146,7 +140,10 @@ impl HttpClient {
             }
             return Err(err(last));
         }
-        Err(err(format!("{last} (gave up after {} attempts)", self.attempts)))
+        Err(err(format!(
+            "{last} (gave up after {} attempts)",
+            self.attempts
+        )))
     }
 
     /// GET `url`, with the same retry policy as [`post`](Self::post).
@@ -196,7 +193,10 @@ impl HttpClient {
             }
             return Err(err(last));
         }
-        Err(err(format!("{last} (gave up after {} attempts)", self.attempts)))
+        Err(err(format!(
+            "{last} (gave up after {} attempts)",
+            self.attempts
+        )))
     }
 
     async fn sleep(&self, attempt: u32, retry_after: Option<Duration>) {

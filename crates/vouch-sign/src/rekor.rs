@@ -89,9 +89,10 @@ pub async fn upload_v2(
         .post(
             "Rekor",
             &url,
-            "application/json",
-            "application/json",
-            &[],
+            &[
+                ("Content-Type", "application/json"),
+                ("Accept", "application/json"),
+            ],
             body.to_string().into_bytes(),
             &[],
         )
@@ -133,9 +134,10 @@ pub async fn upload_v1(
         .post(
             "Rekor",
             &url,
-            "application/json",
-            "application/json",
-            &[],
+            &[
+                ("Content-Type", "application/json"),
+                ("Accept", "application/json"),
+            ],
             body.to_string().into_bytes(),
             &[],
         )
@@ -160,8 +162,7 @@ pub fn v1_entry_to_tle(v: &Value) -> Result<TransparencyLogEntry, SignError> {
     let body = STANDARD
         .decode(body_b64)
         .map_err(|_| bad("body is not base64"))?;
-    let body_json: Value =
-        serde_json::from_slice(&body).map_err(|_| bad("body is not JSON"))?;
+    let body_json: Value = serde_json::from_slice(&body).map_err(|_| bad("body is not JSON"))?;
     let kind = body_json
         .get("kind")
         .and_then(|k| k.as_str())
@@ -183,7 +184,9 @@ pub fn v1_entry_to_tle(v: &Value) -> Result<TransparencyLogEntry, SignError> {
         .get("integratedTime")
         .and_then(|k| k.as_i64())
         .ok_or_else(|| bad("no integratedTime"))?;
-    let verification = e.get("verification").ok_or_else(|| bad("no verification"))?;
+    let verification = e
+        .get("verification")
+        .ok_or_else(|| bad("no verification"))?;
     let set = verification
         .get("signedEntryTimestamp")
         .and_then(|k| k.as_str())

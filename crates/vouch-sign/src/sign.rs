@@ -1,6 +1,7 @@
 //! The signing flow: credential → (certificate) → signature → (timestamp) → (log entry) →
 //! bundle v0.3 → verification against the trusted root.
 
+use crate::SignError;
 use crate::fulcio::request_certificate;
 use crate::http::HttpClient;
 use crate::keys::{Curve, EcdsaSigner};
@@ -8,7 +9,6 @@ use crate::rekor::{Record, VerifierMaterial, upload_v1, upload_v2};
 use crate::select::SelectedServices;
 use crate::timestamp::timestamp;
 use crate::token::IdentityToken;
-use crate::SignError;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
@@ -245,7 +245,8 @@ impl Signer {
         match &leaf {
             Some(der) => vm["certificate"] = json!({"rawBytes": STANDARD.encode(der)}),
             None => {
-                vm["publicKey"] = json!({"hint": STANDARD.encode(HashKind::Sha256.digest(key.spki_der()))})
+                vm["publicKey"] =
+                    json!({"hint": STANDARD.encode(HashKind::Sha256.digest(key.spki_der()))})
             }
         }
         if !ts_json.is_empty() {
@@ -288,7 +289,9 @@ impl Signer {
             let mut pb = PolicyBuilder::new().insecure_ignore_tlog(!opts.tlog_upload);
             match &identity {
                 Some((san, iss)) => {
-                    pb = pb.certificate_identity(san.clone()).certificate_oidc_issuer(iss.clone());
+                    pb = pb
+                        .certificate_identity(san.clone())
+                        .certificate_oidc_issuer(iss.clone());
                     if detached_sct {
                         pb = pb.insecure_ignore_sct(true);
                     }

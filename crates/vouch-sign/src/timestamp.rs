@@ -49,7 +49,8 @@ pub fn build_request(data: &[u8], nonce: &[u8]) -> Result<Vec<u8>, SignError> {
         },
         req_policy: None,
         nonce: Some(
-            Uint::new(nonce).map_err(|e| SignError::Tsa(format!("cannot encode the nonce: {e}")))?,
+            Uint::new(nonce)
+                .map_err(|e| SignError::Tsa(format!("cannot encode the nonce: {e}")))?,
         ),
         cert_req: true,
     };
@@ -77,9 +78,10 @@ pub async fn timestamp(
         .post(
             "TSA",
             url,
-            "application/timestamp-query",
-            "application/timestamp-reply",
-            &[],
+            &[
+                ("Content-Type", "application/timestamp-query"),
+                ("Accept", "application/timestamp-reply"),
+            ],
             req,
             &[],
         )

@@ -176,7 +176,10 @@ pub async fn ambient(
         let t = v.get("value").and_then(|t| t.as_str()).ok_or_else(|| {
             SignError::Token("GitHub Actions token endpoint returned no \"value\"".into())
         })?;
-        return Ok(Some((IdentityToken::parse(t)?, AmbientSource::GithubActions)));
+        return Ok(Some((
+            IdentityToken::parse(t)?,
+            AmbientSource::GithubActions,
+        )));
     }
     if std::env::var("BUILDKITE").is_ok_and(|v| v == "true") {
         let out = tokio::process::Command::new("buildkite-agent")
@@ -220,8 +223,10 @@ mod tests {
         })))
         .unwrap();
         assert!(t.subject().is_err());
-        let t = IdentityToken::parse(&jwt(&serde_json::json!({"iss": "https://i", "sub": "repo:x"})))
-            .unwrap();
+        let t = IdentityToken::parse(&jwt(
+            &serde_json::json!({"iss": "https://i", "sub": "repo:x"}),
+        ))
+        .unwrap();
         assert_eq!(t.subject().unwrap(), "repo:x");
         assert!(IdentityToken::parse("a.b").is_err());
         assert!(IdentityToken::parse("a.!!!.c").is_err());

@@ -643,3 +643,44 @@ fn trusted_root_entry_shape() {
         vouch_core::trust::TrustRoot::from_json(&serde_json::to_vec(&root).unwrap()).unwrap();
     assert_eq!(parsed.tsas.len(), 1);
 }
+
+#[test]
+fn parsers_never_panic() {
+    let mut req = TimestampRequest::new(HashAlgorithm::Sha512, vec![3; 64]).unwrap();
+    req.nonce = Some(vec![0x7f; 16]);
+    req.cert_req = true;
+    req.policy = Some(vouch_tsa::DEFAULT_POLICY_OID.into());
+    req.hash_params_null = true;
+    let der = req.to_der().unwrap();
+    for cut in 0..der.len() {
+        let _ = TimestampRequest::from_der(&der[..cut]);
+    }
+    for i in 0..der.len() {
+        for bit in 0..8 {
+            let mut t = der.clone();
+            t[i] ^= 1 << bit;
+            let _ = TimestampRequest::from_der(&t);
+        }
+    }
+    let json = br#"{"artifactHash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","hashAlgorithm":"sha256","nonce":123456789012345678901234567890,"certificates":true,"tsaPolicyOID":"1.3.6.1.4.1.57264.2"}"#;
+    assert!(TimestampRequest::from_json(json).is_ok());
+    for cut in 0..json.len() {
+        let _ = TimestampRequest::from_json(&json[..cut]);
+    }
+    for i in 0..json.len() {
+        let mut t = json.to_vec();
+        t[i] = b"0-9e.\"{}[]x"[i % 11];
+        let _ = TimestampRequest::from_json(&t);
+    }
+    for bad in [
+        &br#"{"nonce":-1,"artifactHash":"","hashAlgorithm":"sha256"}"#[..],
+        br#"{"nonce":1e3}"#,
+        br#"{"nonce":"12"}"#,
+        br#"{"nonce":[1]}"#,
+        br#"[]"#,
+        br#"null"#,
+        b"\xff\xfe",
+    ] {
+        assert!(TimestampRequest::from_json(bad).is_err());
+    }
+}

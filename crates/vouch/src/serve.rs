@@ -168,7 +168,11 @@ pub(crate) fn settings(data: &Path, origin: Option<&str>) -> Result<Settings> {
                 )
             })?;
             let created = jiff::Timestamp::now()
-                .round(jiff::TimestampRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc))
+                .round(
+                    jiff::TimestampRound::new()
+                        .smallest(jiff::Unit::Second)
+                        .mode(jiff::RoundMode::Trunc),
+                )
                 .map_err(|e| anyhow!("clock: {e}"))?
                 .to_string();
             let s = Settings {

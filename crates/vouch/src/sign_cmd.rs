@@ -55,9 +55,9 @@ impl TrustArgs {
                 SigningConfig::from_json(&bytes)
                     .with_context(|| format!("signing config {}", p.display()))?
             }
-            (None, None) => SigningConfig::from_json(
-                vouch_core::trust::PUBLIC_GOOD_SIGNING_CONFIG.as_bytes(),
-            )?,
+            (None, None) => {
+                SigningConfig::from_json(vouch_core::trust::PUBLIC_GOOD_SIGNING_CONFIG.as_bytes())?
+            }
         };
         Ok((tr, sc))
     }
@@ -106,6 +106,15 @@ pub struct CommonSign {
     /// Skip confirmation prompts.
     #[arg(short = 'y', long)]
     yes: bool,
+    /// OIDC issuer for interactive login [default: the signing config's].
+    #[arg(long)]
+    oidc_issuer: Option<String>,
+    /// OAuth client ID for interactive login.
+    #[arg(long, default_value = "sigstore")]
+    oidc_client_id: String,
+    /// Log in with the device flow (a code to enter elsewhere) instead of a local browser.
+    #[arg(long)]
+    oidc_device_flow: bool,
     /// Extra PEM CA certificates for TLS to the services.
     #[arg(long)]
     ca_certificates: Option<PathBuf>,
@@ -223,8 +232,12 @@ fn run(c: &CommonSign, content: impl Fn(HashKind) -> Result<Content>) -> Result<
             Some(k) => Credential::Key(load_signing_key(k)?),
             None => Credential::Token(identity_token(c, &http, services.oidc.as_deref()).await?),
         };
-        if c.tlog_upload && !c.yes && std::io::stdin().is_terminal() {
-            if let Credential::Token(t) = &credential {
+        if c.tlog_upload
+            && !c.yes
+            && std::io::stdin().is_terminal()
+            && let Credential::Token(t) = &credential
+        {
+            {
                 eprintln!(
                     "The signature, the certificate and your identity ({}) will be recorded in the transparency log{}, which is append-only.",
                     t.subject().unwrap_or_default(),
@@ -287,7 +300,12 @@ async fn identity_token(
         eprintln!("Using the ambient identity token from {}", src.name());
         return Ok(t);
     }
-    crate::login::interactive_token(http, oidc_issuer).await
+    let opts = crate::login::LoginOptions {
+        issuer: c.oidc_issuer.clone(),
+        client_id: c.oidc_client_id.clone(),
+        device_flow: c.oidc_device_flow,
+    };
+    crate::login::interactive_token(http, oidc_issuer, &opts).await
 }
 
 fn confirm(question: &str) -> Result<()> {
@@ -300,7 +318,10 @@ fn confirm(question: &str) -> Result<()> {
     if matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
         Ok(())
     } else {
-        Err(hinted("cancelled", "pass -y/--yes to skip confirmation prompts"))
+        Err(hinted(
+            "cancelled",
+            "pass -y/--yes to skip confirmation prompts",
+        ))
     }
 }
 

@@ -435,7 +435,11 @@ mod tests {
                 BenchFormat::Json => TimestampRequest::from_json(&reqs[0].body),
             };
             let parsed = parsed.ok();
-            assert!(parsed.as_ref().is_some_and(|p| p.cert_req && p.nonce.is_some()));
+            assert!(
+                parsed
+                    .as_ref()
+                    .is_some_and(|p| p.cert_req && p.nonce.is_some())
+            );
         }
     }
 }

@@ -61,25 +61,37 @@ pub struct UpArgs {
 const SERVICES: [&str; 6] = ["tuf", "log", "ca", "oidc", "tsa", "ct"];
 
 async fn bind(host: IpAddr, base: u16, i: u16) -> Result<tokio::net::TcpListener> {
-    let port = if base == 0 { 0 } else { base.checked_add(i).ok_or_else(|| anyhow!("--port {base} is too high"))? };
+    let port = if base == 0 {
+        0
+    } else {
+        base.checked_add(i)
+            .ok_or_else(|| anyhow!("--port {base} is too high"))?
+    };
     let addr = SocketAddr::new(host, port);
     tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         hinted(
-            format!("cannot listen on {addr} for the {}: {e}", SERVICES[i as usize]),
+            format!(
+                "cannot listen on {addr} for the {}: {e}",
+                SERVICES[i as usize]
+            ),
             "another program (or another `vouch up`) uses the port: stop it or pass --port",
         )
     })
 }
 
 fn write(path: &Path, data: &[u8]) -> Result<()> {
-    write_file_durably(path, data, false).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+    write_file_durably(path, data, false)
+        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
 }
 
 /// Run `vouch up` until SIGINT or SIGTERM.
 pub fn run(a: &UpArgs) -> Result<()> {
     if !a.host.is_loopback() && a.users.is_none() {
         return Err(hinted(
-            format!("--host {} is not loopback, and the identity provider would issue tokens for any email", a.host),
+            format!(
+                "--host {} is not loopback, and the identity provider would issue tokens for any email",
+                a.host
+            ),
             "pass --users FILE listing who may log in, or keep --host 127.0.0.1",
         ));
     }
@@ -114,8 +126,8 @@ async fn up(a: &UpArgs) -> Result<()> {
         let port = l.local_addr().context("listener address")?.port();
         urls.push(format!("http://{host}:{port}"));
     }
-    let [tuf_url, log_url, ca_url, oidc_url, tsa_base, ct_url] = <[String; 6]>::try_from(urls)
-        .map_err(|_| anyhow!("internal: listener count"))?;
+    let [tuf_url, log_url, ca_url, oidc_url, tsa_base, ct_url] =
+        <[String; 6]>::try_from(urls).map_err(|_| anyhow!("internal: listener count"))?;
     let tsa_url = format!("{tsa_base}/api/v1/timestamp");
     let data = &a.data;
 
@@ -128,8 +140,12 @@ async fn up(a: &UpArgs) -> Result<()> {
     })?;
     let log_signer = LogSigner::load_or_generate(&log_dir, &log_origin, KeyAlgorithm::Ed25519)
         .map_err(|e| anyhow!("cannot load the log key in {}: {e}", log_dir.display()))?;
-    let log_storage = EmbeddedStorage::open(&log_dir)
-        .map_err(|e| hinted(format!("cannot open the log store in {}: {e}", log_dir.display()), "is another vouch using this --data directory?"))?;
+    let log_storage = EmbeddedStorage::open(&log_dir).map_err(|e| {
+        hinted(
+            format!("cannot open the log store in {}: {e}", log_dir.display()),
+            "is another vouch using this --data directory?",
+        )
+    })?;
     let log = Log::open(
         log_storage,
         log_signer,
@@ -144,9 +160,8 @@ async fn up(a: &UpArgs) -> Result<()> {
     // CT log for the CA's SCTs.
     let ct_dir = data.join("ct");
     let ct_origin = vouch_core::trust::origin_from_url(&ct_url);
-    let ct_settings = settings(&ct_dir, Some(&ct_origin)).map_err(|e| {
-        anyhow!("{e} (start `vouch up` with the ports it was created with)")
-    })?;
+    let ct_settings = settings(&ct_dir, Some(&ct_origin))
+        .map_err(|e| anyhow!("{e} (start `vouch up` with the ports it was created with)"))?;
     let ct_signer = LogSigner::load_or_generate(&ct_dir, &ct_origin, KeyAlgorithm::EcdsaP256)
         .map_err(|e| anyhow!("cannot load the CT log key in {}: {e}", ct_dir.display()))?;
     let ct_storage = EmbeddedStorage::open(&ct_dir)
@@ -168,8 +183,16 @@ async fn up(a: &UpArgs) -> Result<()> {
     let int_der = intermediate.certificate_der().to_vec();
 
     // Timestamp authority.
-    let tsa = vouch_tsa::TsaService::load_or_generate(&data.join("tsa"), &vouch_tsa::TsaOptions::default())
-        .map_err(|e| anyhow!("cannot load the timestamp authority in {}: {e}", data.join("tsa").display()))?;
+    let tsa = vouch_tsa::TsaService::load_or_generate(
+        &data.join("tsa"),
+        &vouch_tsa::TsaOptions::default(),
+    )
+    .map_err(|e| {
+        anyhow!(
+            "cannot load the timestamp authority in {}: {e}",
+            data.join("tsa").display()
+        )
+    })?;
     let tsa = Arc::new(tsa);
 
     // Identity provider.
@@ -185,8 +208,10 @@ async fn up(a: &UpArgs) -> Result<()> {
     // CA issuer config: the built-in IdP (email identities) plus the operator's issuers.
     let mut ca_config_json: Value = match &a.ca_config {
         Some(p) => {
-            let bytes = std::fs::read(p).with_context(|| format!("cannot read --ca-config {}", p.display()))?;
-            serde_json::from_slice(&bytes).with_context(|| format!("--ca-config {} is not JSON", p.display()))?
+            let bytes = std::fs::read(p)
+                .with_context(|| format!("cannot read --ca-config {}", p.display()))?;
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("--ca-config {} is not JSON", p.display()))?
         }
         None => json!({}),
     };
@@ -196,9 +221,9 @@ async fn up(a: &UpArgs) -> Result<()> {
         .entry("OIDCIssuers")
         .or_insert_with(|| json!({}));
     if let Some(m) = issuers.as_object_mut() {
-        m.entry(oidc_url.clone()).or_insert_with(|| {
-            json!({"IssuerURL": oidc_url, "ClientID": "sigstore", "Type": "email"})
-        });
+        m.entry(oidc_url.clone()).or_insert_with(
+            || json!({"IssuerURL": oidc_url, "ClientID": "sigstore", "Type": "email"}),
+        );
     }
     let ca_config = FulcioConfig::from_json(&ca_config_json.to_string())
         .map_err(|e| anyhow!("CA issuer config: {e}"))?;
@@ -242,23 +267,32 @@ async fn up(a: &UpArgs) -> Result<()> {
     });
     // Check what we publish parses the way clients will parse it.
     let tr_bytes = serde_json::to_vec_pretty(&trusted_root)?;
-    vouch_core::trust::TrustRoot::from_json(&tr_bytes).map_err(|e| anyhow!("internal: generated trusted root is invalid: {e}"))?;
+    vouch_core::trust::TrustRoot::from_json(&tr_bytes)
+        .map_err(|e| anyhow!("internal: generated trusted root is invalid: {e}"))?;
     let sc_bytes = serde_json::to_vec_pretty(&signing_config)?;
-    vouch_core::trust::SigningConfig::from_json(&sc_bytes).map_err(|e| anyhow!("internal: generated signing config is invalid: {e}"))?;
+    vouch_core::trust::SigningConfig::from_json(&sc_bytes)
+        .map_err(|e| anyhow!("internal: generated signing config is invalid: {e}"))?;
     write(&data.join("trusted_root.json"), &tr_bytes)?;
     write(&data.join("signing_config.v0.2.json"), &sc_bytes)?;
     let tc_path = data.join("trust_config.json");
     write(&tc_path, &serde_json::to_vec_pretty(&trust_config)?)?;
 
     // TUF repository distributing the trusted root and signing config.
-    let repo = vouch_tuf::TufRepo::init_or_load(&data.join("tuf"), vouch_tuf::RepoOptions::default())
-        .await
-        .map_err(|e| anyhow!("cannot open the TUF repository: {e}"))?;
+    let repo =
+        vouch_tuf::TufRepo::init_or_load(&data.join("tuf"), vouch_tuf::RepoOptions::default())
+            .await
+            .map_err(|e| anyhow!("cannot open the TUF repository: {e}"))?;
     let changed = repo
-        .publish_targets(&[("trusted_root.json", &tr_bytes), ("signing_config.v0.2.json", &sc_bytes)])
+        .publish_targets(&[
+            ("trusted_root.json", &tr_bytes),
+            ("signing_config.v0.2.json", &sc_bytes),
+        ])
         .await
         .map_err(|e| anyhow!("cannot publish to the TUF repository: {e}"))?;
-    let root_json = repo.root_json().await.map_err(|e| anyhow!("TUF root: {e}"))?;
+    let root_json = repo
+        .root_json()
+        .await
+        .map_err(|e| anyhow!("TUF root: {e}"))?;
     let root_path = data.join("root.json");
     write(&root_path, &root_json)?;
     let repo = Arc::new(repo);
@@ -267,10 +301,18 @@ async fn up(a: &UpArgs) -> Result<()> {
     // Routers.
     let tuf_app = axum::Router::new()
         .nest("/tuf", vouch_tuf::router(repo.clone()))
-        .route("/trust_config.json", axum::routing::get({
-            let body = serde_json::to_vec_pretty(&trust_config)?;
-            move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], body) }
-        }))
+        .route(
+            "/trust_config.json",
+            axum::routing::get({
+                let body = serde_json::to_vec_pretty(&trust_config)?;
+                move || async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        body,
+                    )
+                }
+            }),
+        )
         .route("/healthz", axum::routing::get(|| async { "ok" }));
     let ct_accept = vec![ca_root.clone()];
     let apps: Vec<axum::Router> = vec![
@@ -279,21 +321,46 @@ async fn up(a: &UpArgs) -> Result<()> {
         vouch_ca::api::router(Arc::new(ca_service)),
         vouch_oidc::router(idp.clone()),
         vouch_tsa::router(tsa.clone()),
-        vouch_log::ct::router(ct_log.clone(), ct_accept).map_err(|e| anyhow!("cannot start the CT log: {e}"))?,
+        vouch_log::ct::router(ct_log.clone(), ct_accept)
+            .map_err(|e| anyhow!("cannot start the CT log: {e}"))?,
     ];
 
     let mut out = String::new();
-    out.push_str(&format!("vouch up: a private Sigstore instance in {}\n\n", data.display()));
-    out.push_str(&format!("  TUF repository      {tuf_url}/tuf   (bootstrap root: {})\n", root_path.display()));
-    out.push_str(&format!("  transparency log    {log_url}   (Rekor v2 + v1, tiles; origin {log_origin})\n"));
+    out.push_str(&format!(
+        "vouch up: a private Sigstore instance in {}\n\n",
+        data.display()
+    ));
+    out.push_str(&format!(
+        "  TUF repository      {tuf_url}/tuf   (bootstrap root: {})\n",
+        root_path.display()
+    ));
+    out.push_str(&format!(
+        "  transparency log    {log_url}   (Rekor v2 + v1, tiles; origin {log_origin})\n"
+    ));
     out.push_str(&format!("  certificate auth.   {ca_url}\n"));
-    out.push_str(&format!("  OIDC provider       {oidc_url}{}\n", if a.users.is_some() { "" } else { "   (development: any email, no password)" }));
+    out.push_str(&format!(
+        "  OIDC provider       {oidc_url}{}\n",
+        if a.users.is_some() {
+            ""
+        } else {
+            "   (development: any email, no password)"
+        }
+    ));
     out.push_str(&format!("  timestamp auth.     {tsa_url}\n"));
     out.push_str(&format!("  CT log              {ct_url}\n\n"));
-    out.push_str(&format!("trust config: {}{}\n\n", tc_path.display(), if changed { " (published via TUF)" } else { "" }));
+    out.push_str(&format!(
+        "trust config: {}{}\n\n",
+        tc_path.display(),
+        if changed { " (published via TUF)" } else { "" }
+    ));
     out.push_str("try it:\n");
-    out.push_str(&format!("  export VOUCH_TRUST_CONFIG={}\n", tc_path.display()));
-    out.push_str(&format!("  TOKEN=$(vouch oidc token --url {oidc_url} --email you@example.com)\n"));
+    out.push_str(&format!(
+        "  export VOUCH_TRUST_CONFIG={}\n",
+        tc_path.display()
+    ));
+    out.push_str(&format!(
+        "  TOKEN=$(vouch oidc token --url {oidc_url} --email you@example.com)\n"
+    ));
     out.push_str("  vouch sign-blob README.md --bundle README.md.sigstore.json --identity-token \"$TOKEN\" -y\n");
     out.push_str(&format!("  vouch verify-blob README.md --bundle README.md.sigstore.json --certificate-identity you@example.com --certificate-oidc-issuer {oidc_url}\n"));
     out.push_str(&format!("  sigstore --trust-config {} sign --identity-token \"$TOKEN\" README.md   # sigstore-python\n", tc_path.display()));
@@ -331,7 +398,10 @@ async fn up(a: &UpArgs) -> Result<()> {
     }
     let _ = stop_tx.send(true);
     let drain = async { while servers.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
         tracing::warn!("in-flight requests did not finish in 10 s; stopping anyway");
     }
     refresher.abort();
@@ -346,16 +416,24 @@ async fn up(a: &UpArgs) -> Result<()> {
 fn instance_created(data: &Path) -> Result<String> {
     let p = data.join("instance.json");
     if let Ok(bytes) = std::fs::read(&p) {
-        let v: Value = serde_json::from_slice(&bytes).with_context(|| format!("{} is corrupt", p.display()))?;
+        let v: Value = serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is corrupt", p.display()))?;
         if let Some(c) = v.get("created").and_then(|c| c.as_str()) {
             return Ok(c.to_string());
         }
         bail!("{} has no \"created\"", p.display());
     }
     let created = jiff::Timestamp::now()
-        .round(jiff::TimestampRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Trunc))
+        .round(
+            jiff::TimestampRound::new()
+                .smallest(jiff::Unit::Second)
+                .mode(jiff::RoundMode::Trunc),
+        )
         .map_err(|e| anyhow!("clock: {e}"))?
         .to_string();
-    write(&p, &serde_json::to_vec_pretty(&json!({"created": created}))?)?;
+    write(
+        &p,
+        &serde_json::to_vec_pretty(&json!({"created": created}))?,
+    )?;
     Ok(created)
 }

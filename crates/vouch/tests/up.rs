@@ -127,13 +127,26 @@ fn ok(out: &Output, what: &str) -> String {
 
 fn fails(out: &Output, what: &str, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{what} unexpectedly succeeded: {err}");
-    assert!(err.contains(needle), "{what}: expected {needle:?} in: {err}");
+    assert!(
+        !out.status.success(),
+        "{what} unexpectedly succeeded: {err}"
+    );
+    assert!(
+        err.contains(needle),
+        "{what}: expected {needle:?} in: {err}"
+    );
 }
 
 fn token(inst: &Instance, email: &str) -> String {
     let out = run(
-        vouch().args(["oidc", "token", "--url", &inst.urls["oidc"], "--email", email]),
+        vouch().args([
+            "oidc",
+            "token",
+            "--url",
+            &inst.urls["oidc"],
+            "--email",
+            email,
+        ]),
         Duration::from_secs(30),
     );
     ok(&out, "vouch oidc token");
@@ -209,7 +222,10 @@ fn up_sign_verify_restart() {
             ["signedTimestamp"]
             .is_string()
     );
-    ok(&verify(&inst, &artifact, &b2, "alice@example.com", &[]), "verify v2");
+    ok(
+        &verify(&inst, &artifact, &b2, "alice@example.com", &[]),
+        "verify v2",
+    );
 
     // Rekor v1.
     let b1 = dir.path().join("v1.sigstore.json");
@@ -222,7 +238,10 @@ fn up_sign_verify_restart() {
         bundle["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["version"],
         "0.0.1"
     );
-    ok(&verify(&inst, &artifact, &b1, "alice@example.com", &[]), "verify v1");
+    ok(
+        &verify(&inst, &artifact, &b1, "alice@example.com", &[]),
+        "verify v1",
+    );
 
     // Failures name the check.
     fails(
@@ -263,8 +282,11 @@ fn up_sign_verify_restart() {
 
     // Attestation.
     let predicate = dir.path().join("provenance.json");
-    std::fs::write(&predicate, br#"{"buildDefinition":{"buildType":"https://example.com/b"}}"#)
-        .unwrap();
+    std::fs::write(
+        &predicate,
+        br#"{"buildDefinition":{"buildType":"https://example.com/b"}}"#,
+    )
+    .unwrap();
     let att = dir.path().join("att.sigstore.json");
     ok(
         &run(
@@ -348,7 +370,11 @@ fn up_sign_verify_restart() {
         )
     };
     ok(&verify_key(&artifact), "verify-blob --key");
-    fails(&verify_key(&tampered), "verify-blob --key, tampered", "error:");
+    fails(
+        &verify_key(&tampered),
+        "verify-blob --key, tampered",
+        "error:",
+    );
     fails(
         &run(
             vouch()
@@ -369,7 +395,13 @@ fn up_sign_verify_restart() {
 
     // A bad token is refused by the CA with a clear message.
     fails(
-        &sign(&inst, &artifact, &dir.path().join("x.json"), "not-a-jwt", &[]),
+        &sign(
+            &inst,
+            &artifact,
+            &dir.path().join("x.json"),
+            "not-a-jwt",
+            &[],
+        ),
         "bad token",
         "identity token",
     );
@@ -383,12 +415,18 @@ fn up_sign_verify_restart() {
     let before = std::fs::read(data.join("trusted_root.json")).unwrap();
     drop(inst);
     let out = run(
-        vouch().args(["up", "--data"]).arg(&data).args(["--port", "0"]),
+        vouch()
+            .args(["up", "--data"])
+            .arg(&data)
+            .args(["--port", "0"]),
         Duration::from_secs(30),
     );
     fails(&out, "restart on other ports", "ports it was created with");
     let after = std::fs::read(data.join("trusted_root.json")).unwrap();
-    assert_eq!(before, after, "a refused start must not rewrite the trust material");
+    assert_eq!(
+        before, after,
+        "a refused start must not rewrite the trust material"
+    );
 }
 
 #[test]
@@ -411,10 +449,94 @@ fn up_restart_same_ports() {
     let inst = start(&data, base, &dir.path().join("up2.log"));
     let tr2 = std::fs::read(data.join("trusted_root.json")).unwrap();
     assert_eq!(tr1, tr2, "restart changed the trusted root");
-    ok(&verify(&inst, &artifact, &b, "bob@example.com", &[]), "verify after restart");
+    ok(
+        &verify(&inst, &artifact, &b, "bob@example.com", &[]),
+        "verify after restart",
+    );
+    // Trust bootstrapped through the instance's TUF repository, then carried to an
+    // "air-gapped" directory by export/import, verifies the bundle.
+    let t1 = dir.path().join("trust1");
+    ok(
+        &run(
+            vouch()
+                .args(["trust", "init", "--mirror", &inst.urls["tuf"], "--root"])
+                .arg(data.join("root.json"))
+                .arg("--out")
+                .arg(&t1),
+            Duration::from_secs(30),
+        ),
+        "trust init",
+    );
+    let exported = dir.path().join("exported");
+    ok(
+        &run(
+            vouch()
+                .args(["trust", "export"])
+                .arg(&exported)
+                .arg("--from")
+                .arg(&t1),
+            Duration::from_secs(30),
+        ),
+        "trust export",
+    );
+    let t2 = dir.path().join("trust2");
+    ok(
+        &run(
+            vouch()
+                .args(["trust", "import"])
+                .arg(&exported)
+                .arg("--root")
+                .arg(data.join("root.json"))
+                .arg("--out")
+                .arg(&t2),
+            Duration::from_secs(30),
+        ),
+        "trust import",
+    );
+    let via_tuf = run(
+        vouch()
+            .arg("verify-blob")
+            .arg(&artifact)
+            .arg("--bundle")
+            .arg(&b)
+            .args([
+                "--certificate-identity",
+                "bob@example.com",
+                "--certificate-oidc-issuer",
+                &inst.urls["oidc"],
+                "--trust-config",
+            ])
+            .arg(t2.join("trust_config.json")),
+        Duration::from_secs(30),
+    );
+    ok(&via_tuf, "verify with trust from TUF export/import");
+    // A tampered export is refused.
+    let target = std::fs::read_dir(exported.join("targets"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("trusted_root.json"))
+        .unwrap();
+    let mut bytes = std::fs::read(&target).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&target, bytes).unwrap();
+    let out = run(
+        vouch()
+            .args(["trust", "import"])
+            .arg(&exported)
+            .arg("--root")
+            .arg(data.join("root.json"))
+            .arg("--out")
+            .arg(dir.path().join("trust3")),
+        Duration::from_secs(30),
+    );
+    assert!(!out.status.success(), "a tampered export was imported");
+
     // The log continues where it was.
     let b2 = dir.path().join("a2.sigstore.json");
-    ok(&sign(&inst, &artifact, &b2, &tok, &[]), "sign after restart");
+    ok(
+        &sign(&inst, &artifact, &b2, &tok, &[]),
+        "sign after restart",
+    );
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&b2).unwrap()).unwrap();
     assert_eq!(v["verificationMaterial"]["tlogEntries"][0]["logIndex"], "1");
 }
@@ -435,7 +557,9 @@ fn python_interop(
     tok: &str,
 ) {
     let Some(cli) = sigstore_python() else {
-        eprintln!("SKIP: sigstore-python interop (set VOUCH_PYTHON to a venv with sigstore==4.5.1)");
+        eprintln!(
+            "SKIP: sigstore-python interop (set VOUCH_PYTHON to a venv with sigstore==4.5.1)"
+        );
         return;
     };
     let home = dir.join("pyhome");
@@ -525,7 +649,9 @@ fn python_interop(
 /// signing config (publicKeyRequest CA shape, JSON TSA request, Rekor v2).
 fn js_interop(inst: &Instance, dir: &Path, artifact: &Path, bundles: &[&Path], tok: &str) {
     let Some(modules) = std::env::var_os("VOUCH_NODE_MODULES") else {
-        eprintln!("SKIP: sigstore-js interop (set VOUCH_NODE_MODULES to a node_modules with sigstore@5.0.1)");
+        eprintln!(
+            "SKIP: sigstore-js interop (set VOUCH_NODE_MODULES to a node_modules with sigstore@5.0.1)"
+        );
         return;
     };
     let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
@@ -564,7 +690,10 @@ fn js_interop(inst: &Instance, dir: &Path, artifact: &Path, bundles: &[&Path], t
             oidc.as_ref(),
         ],
     );
-    assert!(!out.status.success(), "sigstore-js accepted a wrong identity");
+    assert!(
+        !out.status.success(),
+        "sigstore-js accepted a wrong identity"
+    );
     let js_bundle = dir.join("js.sigstore.json");
     let sc = inst.trust_config.with_file_name("signing_config.v0.2.json");
     ok(
