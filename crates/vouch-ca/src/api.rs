@@ -36,7 +36,6 @@ use vouch_core::keys::{HashKind, KeyKind, PublicKey, pem_decode, pem_encode};
 /// Largest request body accepted.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
-
 /// Label of rejected requests.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Reason {

@@ -26,6 +26,8 @@ use vouch_core::keys::HashKind;
 /// `vouch bench …` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
+    /// Load a local timestamp authority with RFC 3161 requests; prints timestamps_per_sec.
+    Tsa(crate::tsa::BenchTsaArgs),
     /// Load a local log with signed hashedrekord entries; print throughput and latency.
     Log(BenchLogArgs),
     /// Load a local keyless CA with `publicKeyRequest` signingCert calls (one identity token
@@ -80,6 +82,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Log(a) => bench_log(&a),
         BenchCommand::Ca(a) => bench_ca(&a),
+        BenchCommand::Tsa(a) => crate::tsa::bench(&a),
     }
 }
 
@@ -89,7 +92,7 @@ fn check_target(url: &str) -> Result<String> {
 }
 
 /// Refuse anything but http(s) URLs on this machine's loopback; `what` names the service.
-fn check_local(url: &str, what: &str, start: &str) -> Result<String> {
+pub(crate) fn check_local(url: &str, what: &str, start: &str) -> Result<String> {
     let base = crate::tlog::base_url(url)?;
     let parsed = reqwest::Url::parse(&base).map_err(|e| anyhow!("invalid --url {url:?}: {e}"))?;
     let host = parsed.host_str().unwrap_or_default();
@@ -202,7 +205,7 @@ impl Run {
 /// Run the load `workers` until `duration` has passed (then `stop` is called so they stop taking
 /// new work; in-flight requests finish, bounded by a 30 s grace period) and collect their
 /// latencies (ms) and the wall time. Failures are passed to `report`.
-async fn drive<W>(
+pub(crate) async fn drive<W>(
     workers: Vec<W>,
     duration: Duration,
     stop: impl Fn() + Send + Clone + 'static,
@@ -301,7 +304,7 @@ async fn submitter(http: reqwest::Client, url: String, run: std::sync::Arc<Run>)
     lat
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -14,6 +14,7 @@ mod serve;
 mod sign_cmd;
 mod tlog;
 mod trust;
+mod tsa;
 mod up;
 
 use clap::Parser;

@@ -20,8 +20,10 @@ pub enum ServeCommand {
     Ca(crate::ca::ServeCaArgs),
     /// Run an RFC 6962 CT log (add-pre-chain, get-sth) for a CA to embed SCTs (ECDSA P-256 key).
     Ct(ServeCtArgs),
-    /// Run a development OIDC identity provider (no passwords): discovery, JWKS, /token.
+    /// Run the OIDC identity provider: discovery, JWKS, login page (auth code + PKCE), device flow, tokens.
     Oidc(crate::oidc::ServeOidcArgs),
+    /// Run an RFC 3161 timestamp authority (sigstore/timestamp-authority API), /healthz, /metrics.
+    Tsa(crate::tsa::ServeTsaArgs),
 }
 
 /// `vouch serve ct`.
@@ -197,6 +199,7 @@ pub fn run(cmd: ServeCommand) -> Result<()> {
         ServeCommand::Ca(a) => crate::ca::serve(&a),
         ServeCommand::Ct(a) => serve_ct(&a),
         ServeCommand::Oidc(a) => crate::oidc::serve(&a),
+        ServeCommand::Tsa(a) => crate::tsa::serve(&a),
     }
 }
 

@@ -708,3 +708,100 @@ fn js_interop(inst: &Instance, dir: &Path, artifact: &Path, bundles: &[&Path], t
         "vouch verify of a sigstore-js bundle",
     );
 }
+
+/// Keyless signing with no token: `--oidc-device-flow` prints a code; a "user" approves it on
+/// the identity provider's device page; sign-blob gets the token and signs.
+#[test]
+fn sign_with_device_flow_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let inst = start(&data, 0, &dir.path().join("up.log"));
+    let artifact = dir.path().join("a.txt");
+    std::fs::write(&artifact, b"device flow").unwrap();
+    let bundle = dir.path().join("a.sigstore.json");
+    let mut child = vouch()
+        .arg("sign-blob")
+        .arg(&artifact)
+        .arg("--bundle")
+        .arg(&bundle)
+        .args(["-y", "--oidc-device-flow", "--trust-config"])
+        .arg(&inst.trust_config)
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let mut page = None;
+    let mut seen = Vec::new();
+    while page.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no device prompt; stderr so far: {seen:?}"));
+        if let Some(u) = line.trim().strip_prefix("(or open ") {
+            page = Some(u.trim_end_matches(')').to_string());
+        }
+        seen.push(line);
+    }
+    let page = page.unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let html = http.get(&page).send().await.unwrap().text().await.unwrap();
+        let field = |name: &str| {
+            html.split(&format!("name=\"{name}\""))
+                .nth(1)
+                .and_then(|p| p.split("value=\"").nth(1))
+                .and_then(|p| p.split('"').next())
+                .unwrap_or_else(|| panic!("no {name} field in the device page"))
+                .to_string()
+        };
+        let (csrf, user_code) = (field("csrf"), field("user_code"));
+        let r = http
+            .post(format!("{}/device", inst.urls["oidc"]))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("user_code", user_code.as_str()),
+                ("email", "dana@example.com"),
+                ("action", "approve"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "device approval: {}", r.status());
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sign-blob did not finish after approval"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(status.success(), "sign-blob failed: {seen:?} {rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("Signed as dana@example.com")),
+        "{rest:?}"
+    );
+    ok(
+        &verify(&inst, &artifact, &bundle, "dana@example.com", &[]),
+        "verify device-flow bundle",
+    );
+}
