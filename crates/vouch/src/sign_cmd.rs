@@ -134,11 +134,20 @@ pub struct SignBlobArgs {
 /// `vouch attest-blob`.
 #[derive(Args, Debug)]
 pub struct AttestBlobArgs {
-    /// The file the attestation is about (its subject).
-    artifact: PathBuf,
+    /// The file the attestation is about (its subject); not with --statement.
+    #[arg(required_unless_present = "statement")]
+    artifact: Option<PathBuf>,
     /// The predicate JSON file.
-    #[arg(long)]
-    predicate: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "statement",
+        conflicts_with = "statement"
+    )]
+    predicate: Option<PathBuf>,
+    /// Sign this complete in-toto statement (JSON) as it is, instead of building one from
+    /// the artifact and --predicate.
+    #[arg(long, conflicts_with = "artifact")]
+    statement: Option<PathBuf>,
     /// Predicate type: cosign shorthand (slsaprovenance1, spdxjson, cyclonedx, vuln, link,
     /// custom, …) or a URI.
     #[arg(long = "type", default_value = "custom")]
@@ -178,20 +187,62 @@ pub fn sign_blob(a: &SignBlobArgs) -> Result<()> {
 
 /// Run `vouch attest-blob`.
 pub fn attest_blob(a: &AttestBlobArgs) -> Result<()> {
-    let predicate_bytes = std::fs::read(&a.predicate)
-        .with_context(|| format!("cannot read predicate {}", a.predicate.display()))?;
+    let (payload, subject) = match (&a.statement, &a.artifact, &a.predicate) {
+        (Some(st), _, _) => statement_from_file(st)?,
+        (None, Some(artifact), Some(predicate)) => {
+            build_statement(artifact, predicate, &a.predicate_type)?
+        }
+        _ => bail!("pass an artifact and --predicate, or --statement"),
+    };
+    run(&a.common, move |_| {
+        Ok(Content::Dsse {
+            payload_type: "application/vnd.in-toto+json".into(),
+            payload: payload.clone(),
+            subject: subject.clone(),
+        })
+    })
+}
+
+/// A statement file signed as is; its first sha256 subject is what the new bundle is
+/// verified against.
+fn statement_from_file(path: &Path) -> Result<(Vec<u8>, (HashKind, Vec<u8>))> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read statement {}", path.display()))?;
+    let st = vouch_core::intoto::Statement::from_json(&bytes)
+        .with_context(|| format!("statement {}", path.display()))?;
+    let digest = st
+        .subject
+        .iter()
+        .find_map(|s| s.digest.get("sha256"))
+        .and_then(|h| hex::decode(h).ok())
+        .filter(|d| d.len() == 32)
+        .ok_or_else(|| {
+            hinted(
+                format!("statement {} has no sha256 subject", path.display()),
+                "Sigstore verifiers match the artifact by a sha256 subject digest",
+            )
+        })?;
+    Ok((bytes, (HashKind::Sha256, digest)))
+}
+
+fn build_statement(
+    artifact: &Path,
+    predicate_path: &Path,
+    predicate_type: &str,
+) -> Result<(Vec<u8>, (HashKind, Vec<u8>))> {
+    let predicate_bytes = std::fs::read(predicate_path)
+        .with_context(|| format!("cannot read predicate {}", predicate_path.display()))?;
     let predicate: serde_json::Value = serde_json::from_slice(&predicate_bytes)
-        .with_context(|| format!("predicate {} is not JSON", a.predicate.display()))?;
-    let ptype = vouch_core::intoto::predicate_type_for(&a.predicate_type).to_string();
+        .with_context(|| format!("predicate {} is not JSON", predicate_path.display()))?;
+    let ptype = vouch_core::intoto::predicate_type_for(predicate_type).to_string();
     if !ptype.contains(':') {
         return Err(hinted(
-            format!("unknown predicate type {:?}", a.predicate_type),
+            format!("unknown predicate type {predicate_type:?}"),
             "use a cosign shorthand (slsaprovenance1, spdxjson, cyclonedx, vuln, link, custom) or a URI",
         ));
     }
-    let sha256 = hash_file(&a.artifact, HashKind::Sha256)?;
-    let name = a
-        .artifact
+    let sha256 = hash_file(artifact, HashKind::Sha256)?;
+    let name = artifact
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -201,14 +252,7 @@ pub fn attest_blob(a: &AttestBlobArgs) -> Result<()> {
         "predicateType": ptype,
         "predicate": predicate,
     });
-    let payload = serde_json::to_vec(&statement)?;
-    run(&a.common, move |_| {
-        Ok(Content::Dsse {
-            payload_type: "application/vnd.in-toto+json".into(),
-            payload: payload.clone(),
-            subject: (HashKind::Sha256, sha256.clone()),
-        })
-    })
+    Ok((serde_json::to_vec(&statement)?, (HashKind::Sha256, sha256)))
 }
 
 fn run(c: &CommonSign, content: impl Fn(HashKind) -> Result<Content>) -> Result<()> {

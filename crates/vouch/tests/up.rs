@@ -393,6 +393,91 @@ fn up_sign_verify_restart() {
         "wrong password",
     );
 
+    // The sigstore-conformance entrypoint signs (blob and in-toto statement) and verifies.
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/sigstore-conformance");
+    let tr = data.join("trusted_root.json");
+    let sc = data.join("signing_config.v0.2.json");
+    let cb = dir.path().join("conf.sigstore.json");
+    let conformance = |args: &[&std::ffi::OsStr]| {
+        run(
+            Command::new("bash")
+                .arg(&conf)
+                .args(args)
+                .env("VOUCH_BIN", env!("CARGO_BIN_EXE_vouch")),
+            Duration::from_secs(60),
+        )
+    };
+    ok(
+        &conformance(&[
+            "sign-bundle".as_ref(),
+            "--identity-token".as_ref(),
+            tok.as_ref(),
+            "--bundle".as_ref(),
+            cb.as_os_str(),
+            "--trusted-root".as_ref(),
+            tr.as_os_str(),
+            "--signing-config".as_ref(),
+            sc.as_os_str(),
+            artifact.as_os_str(),
+        ]),
+        "conformance sign-bundle",
+    );
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            b"release contents"
+        ))
+    );
+    ok(
+        &conformance(&[
+            "verify-bundle".as_ref(),
+            "--bundle".as_ref(),
+            cb.as_os_str(),
+            "--certificate-identity".as_ref(),
+            "alice@example.com".as_ref(),
+            "--certificate-oidc-issuer".as_ref(),
+            inst.urls["oidc"].as_ref(),
+            "--trusted-root".as_ref(),
+            tr.as_os_str(),
+            digest.as_ref(),
+        ]),
+        "conformance verify-bundle by digest",
+    );
+    let statement = dir.path().join("statement.json");
+    std::fs::write(
+        &statement,
+        serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "release.tar.gz", "digest": {"sha256": digest.trim_start_matches("sha256:")}}],
+            "predicateType": "https://slsa.dev/provenance/v1",
+            "predicate": {"buildDefinition": {}}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let cd = dir.path().join("conf-dsse.sigstore.json");
+    ok(
+        &conformance(&[
+            "sign-bundle".as_ref(),
+            "--in-toto".as_ref(),
+            "--identity-token".as_ref(),
+            tok.as_ref(),
+            "--bundle".as_ref(),
+            cd.as_os_str(),
+            "--trusted-root".as_ref(),
+            tr.as_os_str(),
+            "--signing-config".as_ref(),
+            sc.as_os_str(),
+            statement.as_os_str(),
+        ]),
+        "conformance sign-bundle --in-toto",
+    );
+    ok(
+        &verify(&inst, &artifact, &cd, "alice@example.com", &[]),
+        "verify the in-toto bundle",
+    );
+
     // A bad token is refused by the CA with a clear message.
     fails(
         &sign(
