@@ -9,9 +9,23 @@
 //! fails with 503 and no certificate is issued. No SCT is ever invented.
 //!
 //! Errors use the grpc-gateway JSON shape `{"code": <gRPC code>, "message": "…", "details": []}`.
+//! Every rejection's message names the check that failed (e.g. `invalid identity token
+//! (audience_mismatch): …`, `proof_of_possession: …`, `weak_key: …`); the same name labels the
+//! `vouch_ca_rejected_requests` metric.
+//!
+//! **Token transport.** The identity token comes from `credentials.oidcIdentityToken` or from
+//! `Authorization: Bearer`. When both are present they must be byte-identical (a proxy that
+//! copies the header into the body is fine); two different tokens are refused with 400
+//! (`conflicting_tokens`) rather than silently preferring one, so the identity a front proxy
+//! authenticated can never differ from the one the certificate is issued for.
+//!
+//! **Keys.** Fulcio's `goodkey` rules: ECDSA P-256/P-384/P-521, RSA 2048–4096 bits (a multiple
+//! of 8) with exponent 65537, Ed25519; anything else is refused (`weak_key` /
+//! `unsupported_key`) before any signature is checked.
 
 use crate::cert::{IssuingCa, LeafOptions};
 use crate::config::{FulcioConfig, IssuerConfig, IssuerType};
+use crate::identity::IdentityError;
 use crate::oidc::{OidcError, OidcVerifier, VerifiedToken};
 use axum::Router;
 use axum::body::Bytes;
@@ -236,6 +250,11 @@ pub fn oidc_check_name(e: &OidcError) -> &'static str {
 fn oidc_error(e: &OidcError) -> ApiError {
     let check = oidc_check_name(e);
     match e {
+        OidcError::TokenTooLarge { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            3,
+            format!("invalid identity token ({check}): {e}"),
+        ),
         // The issuer could not be reached: not the client's fault.
         OidcError::Discovery { .. } | OidcError::Jwks { .. } => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, 14, format!("{check}: {e}"))
@@ -245,6 +264,36 @@ fn oidc_error(e: &OidcError) -> ApiError {
             16,
             format!("invalid identity token ({check}): {e}"),
         ),
+    }
+}
+
+/// A rejection labelled `check`, whose message starts with the check name.
+fn reject(
+    check: &'static str,
+    status: StatusCode,
+    grpc_code: u16,
+    message: impl Into<String>,
+) -> (&'static str, ApiError) {
+    (
+        check,
+        ApiError::new(status, grpc_code, format!("{check}: {}", message.into())),
+    )
+}
+
+/// A 400 (InvalidArgument) rejection labelled `check`.
+fn bad(check: &'static str, message: String) -> (&'static str, ApiError) {
+    reject(check, StatusCode::BAD_REQUEST, 3, message)
+}
+
+/// Short name of the identity-mapping check that failed.
+pub fn identity_check_name(e: &IdentityError) -> &'static str {
+    match e {
+        IdentityError::UnknownIssuer(_) => "unknown_issuer",
+        IdentityError::IssuerMismatch { .. } => "issuer_mismatch",
+        IdentityError::MissingClaim(_) => "missing_claim",
+        IdentityError::InvalidClaim { .. } => "invalid_claim",
+        IdentityError::EmailNotVerified(_) => "email_not_verified",
+        IdentityError::UnsupportedType(_) => "unsupported_issuer_type",
     }
 }
 
@@ -304,19 +353,20 @@ fn bearer_token(headers: &HeaderMap) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// The key from a `publicKey.content`: PEM, or base64 of PEM or DER.
-fn parse_public_key(content: &str) -> Result<PublicKey, String> {
+/// The DER SubjectPublicKeyInfo from a `publicKey.content`: PEM, or base64 of PEM or DER.
+fn public_key_der(content: &str) -> Result<Vec<u8>, String> {
     if content.contains("-----BEGIN") {
-        return PublicKey::from_pem(content).map_err(|e| format!("invalid public key: {e}"));
+        return pem_decode(content, &["PUBLIC KEY"])
+            .map_err(|e| format!("invalid public key: {e}"));
     }
     let raw = STANDARD
         .decode(content.trim())
         .map_err(|_| "publicKey.content is neither PEM nor base64".to_string())?;
     match std::str::from_utf8(&raw) {
         Ok(s) if s.contains("-----BEGIN") => {
-            PublicKey::from_pem(s).map_err(|e| format!("invalid public key: {e}"))
+            pem_decode(s, &["PUBLIC KEY"]).map_err(|e| format!("invalid public key: {e}"))
         }
-        _ => PublicKey::from_spki_der(&raw).map_err(|e| format!("invalid public key: {e}")),
+        _ => Ok(raw),
     }
 }
 
@@ -343,33 +393,38 @@ fn check_algorithm(alg: Option<&str>, key: &PublicKey) -> Result<(), String> {
     }
 }
 
-/// Parse a PKCS#10 CSR (b64 of PEM, or b64 of DER) and verify its self-signature.
-/// Returns the DER SubjectPublicKeyInfo.
-fn verify_csr(b64: &str) -> Result<Vec<u8>, String> {
+/// Parse a PKCS#10 CSR (b64 of PEM, or b64 of DER), check its key and verify its
+/// self-signature. Returns the DER SubjectPublicKeyInfo, or the failed check and why.
+fn verify_csr(b64: &str) -> Result<Vec<u8>, (&'static str, String)> {
+    let malformed = |m: String| ("csr", m);
     let raw = STANDARD
         .decode(b64.trim())
-        .map_err(|_| "certificateSigningRequest is not base64".to_string())?;
+        .map_err(|_| malformed("certificateSigningRequest is not base64".into()))?;
     let der = match std::str::from_utf8(&raw) {
         Ok(s) if s.contains("-----BEGIN") => {
             pem_decode(s, &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"])
-                .map_err(|e| format!("invalid CSR PEM: {e}"))?
+                .map_err(|e| malformed(format!("invalid CSR PEM: {e}")))?
         }
         _ => raw,
     };
     let csr = x509_cert::request::CertReq::from_der(&der)
-        .map_err(|e| format!("invalid PKCS#10 CSR: {e}"))?;
+        .map_err(|e| malformed(format!("invalid PKCS#10 CSR: {e}")))?;
     let spki = csr
         .info
         .public_key
         .to_der()
-        .map_err(|e| format!("invalid CSR public key: {e}"))?;
-    let key =
-        PublicKey::from_spki_der(&spki).map_err(|e| format!("invalid CSR public key: {e}"))?;
-    let info = csr.info.to_der().map_err(|e| format!("invalid CSR: {e}"))?;
+        .map_err(|e| malformed(format!("invalid CSR public key: {e}")))?;
+    check_key_strength(&spki)?;
+    let key = PublicKey::from_spki_der(&spki)
+        .map_err(|e| ("public_key", format!("invalid CSR public key: {e}")))?;
+    let info = csr
+        .info
+        .to_der()
+        .map_err(|e| malformed(format!("invalid CSR: {e}")))?;
     let sig = csr
         .signature
         .as_bytes()
-        .ok_or_else(|| "CSR signature has unused bits".to_string())?;
+        .ok_or_else(|| ("csr_signature", "CSR signature has unused bits".to_string()))?;
     let oid = csr.algorithm.oid.to_string();
     let kind = key.kind();
     let is_ec = matches!(
@@ -388,15 +443,97 @@ fn verify_csr(b64: &str) -> Result<Vec<u8>, String> {
         }
         ("1.3.101.112", false, KeyKind::Ed25519) => HashKind::Sha512,
         _ => {
-            return Err(format!(
-                "CSR signature algorithm {oid} is not supported for a {} key",
-                kind.name()
+            return Err((
+                "csr_signature",
+                format!(
+                    "CSR signature algorithm {oid} is not supported for a {} key",
+                    kind.name()
+                ),
             ));
         }
     };
-    key.verify_with_hash(hash, &info, sig)
-        .map_err(|e| format!("CSR self-signature does not verify: {e}"))?;
+    key.verify_with_hash(hash, &info, sig).map_err(|e| {
+        (
+            "csr_signature",
+            format!("CSR self-signature does not verify: {e}"),
+        )
+    })?;
     Ok(spki)
+}
+
+/// RSAPublicKey (RFC 8017 A.1.1).
+#[derive(der::Sequence)]
+struct RsaPublicKeyDer<'a> {
+    modulus: der::asn1::UintRef<'a>,
+    public_exponent: der::asn1::UintRef<'a>,
+}
+
+const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
+const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+const OID_ED25519: &str = "1.3.101.112";
+const OID_CURVES: [&str; 3] = ["1.2.840.10045.3.1.7", "1.3.132.0.34", "1.3.132.0.35"];
+
+/// Fulcio's `goodkey` rules for a subject key (DER SubjectPublicKeyInfo): ECDSA on P-256,
+/// P-384 or P-521; RSA of 2048–4096 bits, a multiple of 8, exponent 65537; Ed25519.
+/// On failure returns the check (`weak_key`, `unsupported_key` or `public_key`) and why.
+pub fn check_key_strength(spki_der: &[u8]) -> Result<(), (&'static str, String)> {
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(spki_der)
+        .map_err(|e| ("public_key", format!("invalid public key: {e}")))?;
+    let alg = spki.algorithm.oid.to_string();
+    match alg.as_str() {
+        OID_RSA_ENCRYPTION => {
+            let bits = spki.subject_public_key.as_bytes().ok_or_else(|| {
+                (
+                    "public_key",
+                    "RSA public key bit string has unused bits".to_string(),
+                )
+            })?;
+            let rsa = RsaPublicKeyDer::from_der(bits)
+                .map_err(|e| ("public_key", format!("invalid RSA public key: {e}")))?;
+            let n = rsa.modulus.as_bytes();
+            let size = match n.first() {
+                Some(first) => (n.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
+                None => 0,
+            };
+            if !(2048..=4096).contains(&size) || size % 8 != 0 {
+                return Err((
+                    "weak_key",
+                    format!(
+                        "RSA key of {size} bits: 2048 to 4096 bits (a multiple of 8) are accepted"
+                    ),
+                ));
+            }
+            if rsa.public_exponent.as_bytes() != [1, 0, 1] {
+                return Err(("weak_key", "RSA public exponent must be 65537".to_string()));
+            }
+            Ok(())
+        }
+        OID_EC_PUBLIC_KEY => {
+            let curve = spki
+                .algorithm
+                .parameters_oid()
+                .map_err(|_| {
+                    (
+                        "unsupported_key",
+                        "EC key without a named curve".to_string(),
+                    )
+                })?
+                .to_string();
+            if OID_CURVES.contains(&curve.as_str()) {
+                Ok(())
+            } else {
+                Err((
+                    "unsupported_key",
+                    format!("EC curve {curve} is not accepted (P-256, P-384, P-521 are)"),
+                ))
+            }
+        }
+        OID_ED25519 => Ok(()),
+        other => Err((
+            "unsupported_key",
+            format!("public key algorithm {other} is not accepted (ECDSA, RSA, Ed25519 are)"),
+        )),
+    }
 }
 
 /// The proof-of-possession challenge: the issuer's `ChallengeClaim` if configured, else the
@@ -437,40 +574,45 @@ async fn issue(
     let body = body.map_err(|e| {
         let status = e.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            (
+            reject(
                 "too_large",
-                ApiError::new(
-                    status,
-                    3,
-                    format!("request body is larger than {MAX_REQUEST_BYTES} bytes"),
-                ),
+                status,
+                3,
+                format!("request body is larger than {MAX_REQUEST_BYTES} bytes"),
             )
         } else {
-            ("malformed", ApiError::new(status, 3, e.body_text()))
+            reject("malformed", status, 3, e.body_text())
         }
     })?;
-    let bad = |msg: String| ("malformed", ApiError::bad_request(msg));
-    let req: SigningCertRequest =
-        serde_json::from_slice(&body).map_err(|e| bad(format!("invalid request JSON: {e}")))?;
-    let token = req
+    let req: SigningCertRequest = serde_json::from_slice(&body)
+        .map_err(|e| bad("malformed", format!("invalid request JSON: {e}")))?;
+    let body_token = req
         .credentials
         .map(|c| c.oidc_identity_token)
-        .filter(|t| !t.is_empty())
-        .or_else(|| bearer_token(headers))
-        .ok_or_else(|| {
-            (
+        .filter(|t| !t.is_empty());
+    let header_token = bearer_token(headers);
+    let token = match (body_token, header_token) {
+        (Some(b), Some(h)) if b != h => {
+            return Err(bad(
+                "conflicting_tokens",
+                "credentials.oidcIdentityToken and the Authorization: Bearer token differ; send one token".into(),
+            ));
+        }
+        (Some(t), _) | (None, Some(t)) => t,
+        (None, None) => {
+            return Err(reject(
                 "missing_token",
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    16,
-                    "no identity token: set credentials.oidcIdentityToken or Authorization: Bearer",
-                ),
-            )
-        })?;
+                StatusCode::UNAUTHORIZED,
+                16,
+                "no identity token: set credentials.oidcIdentityToken or Authorization: Bearer",
+            ));
+        }
+    };
     let csr = req.certificate_signing_request.filter(|c| !c.is_empty());
     let pkr = req.public_key_request;
     if csr.is_some() == pkr.is_some() {
         return Err(bad(
+            "request_shape",
             "exactly one of publicKeyRequest and certificateSigningRequest is required".into(),
         ));
     }
@@ -481,39 +623,49 @@ async fn issue(
         .await
         .map_err(|e| (oidc_check_name(&e), oidc_error(&e)))?;
     let identity = crate::identity::identity_from_claims(&verified.claims, &verified.issuer_config)
-        .map_err(|e| ("identity", ApiError::bad_request(e.to_string())))?;
+        .map_err(|e| {
+            let check = identity_check_name(&e);
+            (
+                check,
+                ApiError::bad_request(format!("identity token rejected ({check}): {e}")),
+            )
+        })?;
 
     let spki = if let Some(pkr) = pkr {
-        let key = parse_public_key(&pkr.public_key.content).map_err(bad)?;
-        check_algorithm(pkr.public_key.algorithm.as_deref(), &key).map_err(bad)?;
+        let der = public_key_der(&pkr.public_key.content).map_err(|m| bad("public_key", m))?;
+        check_key_strength(&der).map_err(|(check, m)| bad(check, m))?;
+        let key = PublicKey::from_spki_der(&der)
+            .map_err(|e| bad("public_key", format!("invalid public key: {e}")))?;
+        check_algorithm(pkr.public_key.algorithm.as_deref(), &key)
+            .map_err(|m| bad("public_key", m))?;
         let sig = STANDARD
             .decode(pkr.proof_of_possession.trim())
             .map_err(|_| {
-                (
+                bad(
                     "proof_of_possession",
-                    ApiError::bad_request("proofOfPossession is not base64"),
+                    "proofOfPossession is not base64".into(),
                 )
             })?;
         let name = challenge(&verified, &identity.name);
         key.verify(name.as_bytes(), &sig).map_err(|_| {
-            (
+            bad(
                 "proof_of_possession",
-                ApiError::bad_request(format!(
-                    "proof of possession does not verify: expected a {} signature over {name:?}",
+                format!(
+                    "proof of possession does not verify: expected a {} signature by the submitted key over {name:?}",
                     key.kind().name()
-                )),
+                ),
             )
         })?;
         key.spki_der().to_vec()
     } else {
         let csr = csr.unwrap_or_default();
-        verify_csr(&csr).map_err(|m| ("proof_of_possession", ApiError::bad_request(m)))?
+        verify_csr(&csr).map_err(|(check, m)| bad(check, m))?
     };
 
     let opts = LeafOptions::new(None, svc.leaf_lifetime);
     let issue_err = |e: crate::cert::CaError| match e {
         crate::cert::CaError::BadPublicKey(_) | crate::cert::CaError::BadSan { .. } => {
-            ("bad_key", ApiError::bad_request(e.to_string()))
+            bad("bad_key", e.to_string())
         }
         _ => (
             "internal",

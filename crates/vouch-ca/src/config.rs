@@ -1,7 +1,13 @@
-//! Fulcio's OIDC issuer configuration (protocols.md §1.9), JSON form.
+//! Fulcio's OIDC issuer configuration (protocols.md §1.9), JSON or YAML.
 //!
-//! Top-level keys `OIDCIssuers`, `MetaIssuers` and `CIIssuerMetadata`; per-issuer fields in
-//! Fulcio's PascalCase JSON spelling. YAML is not supported (no YAML crate in the tree).
+//! JSON: top-level keys `OIDCIssuers`, `MetaIssuers` and `CIIssuerMetadata`, per-issuer fields
+//! in Fulcio's PascalCase spelling (`IssuerURL`, `ClientID`, …). YAML: Fulcio's kebab-case
+//! spelling (`oidc-issuers`, `meta-issuers`, `ci-issuer-metadata`; `issuer-url`, `client-id`,
+//! `type`, `ci-provider`, …), parsed with `serde-saphyr` and mapped onto the same schema.
+//! [`FulcioConfig::parse`] sniffs the format the way Fulcio does (JSON first, else YAML).
+//!
+//! Issuer URLs must be https, or plain http for loopback hosts only (`localhost`,
+//! `127.0.0.0/8`, `::1`).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -15,6 +21,17 @@ pub enum ConfigError {
     /// The document is not valid JSON for this schema.
     #[error("issuer config is not valid JSON: {0}")]
     Parse(String),
+    /// The document is not valid YAML for this schema.
+    #[error("issuer config is not valid YAML: {0}")]
+    ParseYaml(String),
+    /// A `CIIssuerMetadata` entry (ci-provider templates) is malformed.
+    #[error("CIIssuerMetadata {provider:?}: {reason}")]
+    CiMetadata {
+        /// The provider name (key of `CIIssuerMetadata`).
+        provider: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// An issuer `Type` string that Fulcio does not define.
     #[error("unknown issuer type {0:?}")]
     UnknownType(String),
@@ -209,6 +226,10 @@ pub struct IssuerConfig {
     /// For `email` issuers: do not require `email_verified`.
     #[serde(rename = "SkipEmailVerification", default)]
     pub skip_email_verification: bool,
+    /// For `ci-provider` issuers: the parsed `CIIssuerMetadata` entry named by `CIProvider`,
+    /// filled in by [`FulcioConfig::lookup`] (not part of the serialized form).
+    #[serde(skip)]
+    pub ci_metadata: Option<CiIssuerMetadata>,
 }
 
 impl IssuerConfig {
@@ -228,6 +249,7 @@ impl IssuerConfig {
             environment: String::new(),
             ca_cert: String::new(),
             skip_email_verification: false,
+            ci_metadata: None,
         }
     }
 }
@@ -254,6 +276,53 @@ impl FulcioConfig {
             serde_json::from_str(json).map_err(|e| ConfigError::Parse(e.to_string()))?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Parse a YAML config (Fulcio's kebab-case keys; the PascalCase JSON keys are accepted
+    /// too) and validate it.
+    pub fn from_yaml(yaml: &str) -> Result<Self, ConfigError> {
+        let doc: serde_json::Value =
+            serde_saphyr::from_str(yaml).map_err(|e| ConfigError::ParseYaml(e.to_string()))?;
+        let doc = yaml_to_json_schema(doc)?;
+        let cfg: FulcioConfig =
+            serde_json::from_value(doc).map_err(|e| ConfigError::ParseYaml(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parse a config in either format: JSON when the document starts with `{`, else YAML
+    /// (Fulcio tries JSON, then YAML).
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        if text.trim_start().starts_with('{') {
+            Self::from_json(text)
+        } else {
+            Self::from_yaml(text)
+        }
+    }
+
+    /// Parse a config read from a file named `file_name`: `.yaml`/`.yml` as YAML, `.json` as
+    /// JSON, anything else by [`FulcioConfig::parse`].
+    pub fn from_file_contents(file_name: &str, text: &str) -> Result<Self, ConfigError> {
+        let lower = file_name.to_ascii_lowercase();
+        if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+            Self::from_yaml(text)
+        } else if lower.ends_with(".json") {
+            Self::from_json(text)
+        } else {
+            Self::parse(text)
+        }
+    }
+
+    /// The parsed `CIIssuerMetadata` entry `provider`.
+    pub fn ci_metadata(&self, provider: &str) -> Result<CiIssuerMetadata, ConfigError> {
+        let v = self
+            .ci_issuer_metadata
+            .get(provider)
+            .ok_or_else(|| ConfigError::CiMetadata {
+                provider: provider.to_string(),
+                reason: "no entry of that name".into(),
+            })?;
+        CiIssuerMetadata::from_value(provider, v)
     }
 
     /// Check every issuer entry (URL schemes, per-type required fields).
@@ -360,6 +429,7 @@ impl FulcioConfig {
                         "no CIIssuerMetadata entry of that name",
                     ));
                 }
+                self.ci_metadata(&iss.ci_provider)?;
             }
             _ => {}
         }
@@ -375,7 +445,7 @@ impl FulcioConfig {
             if c.issuer_url.is_empty() {
                 c.issuer_url = iss.to_string();
             }
-            return Some(c);
+            return Some(self.with_ci_metadata(c));
         }
         self.meta_issuers
             .iter()
@@ -383,9 +453,222 @@ impl FulcioConfig {
             .map(|(_, c)| {
                 let mut c = c.clone();
                 c.issuer_url = iss.to_string();
-                c
+                self.with_ci_metadata(c)
             })
     }
+
+    fn with_ci_metadata(&self, mut c: IssuerConfig) -> IssuerConfig {
+        if c.issuer_type == IssuerType::CiProvider {
+            c.ci_metadata = self.ci_metadata(&c.ci_provider).ok();
+        }
+        c
+    }
+}
+
+/// The `ci-provider` extension template names: (JSON name, YAML name, arc of
+/// `1.3.6.1.4.1.57264.1`). `Issuer` and `Subject` are always taken from the token.
+pub const CI_EXTENSION_FIELDS: &[(&str, &str, u32)] = &[
+    ("GithubWorkflowTrigger", "github-workflow-trigger", 2),
+    ("GithubWorkflowSHA", "github-workflow-sha", 3),
+    ("GithubWorkflowName", "github-workflow-name", 4),
+    ("GithubWorkflowRepository", "github-workflow-repository", 5),
+    ("GithubWorkflowRef", "github-workflow-ref", 6),
+    ("BuildSignerURI", "build-signer-uri", 9),
+    ("BuildSignerDigest", "build-signer-digest", 10),
+    ("RunnerEnvironment", "runner-environment", 11),
+    ("SourceRepositoryURI", "source-repository-uri", 12),
+    ("SourceRepositoryDigest", "source-repository-digest", 13),
+    ("SourceRepositoryRef", "source-repository-ref", 14),
+    (
+        "SourceRepositoryIdentifier",
+        "source-repository-identifier",
+        15,
+    ),
+    (
+        "SourceRepositoryOwnerURI",
+        "source-repository-owner-uri",
+        16,
+    ),
+    (
+        "SourceRepositoryOwnerIdentifier",
+        "source-repository-owner-identifier",
+        17,
+    ),
+    ("BuildConfigURI", "build-config-uri", 18),
+    ("BuildConfigDigest", "build-config-digest", 19),
+    ("BuildTrigger", "build-trigger", 20),
+    ("RunInvocationURI", "run-invocation-uri", 21),
+    (
+        "SourceRepositoryVisibilityAtSigning",
+        "source-repository-visibility-at-signing",
+        22,
+    ),
+    ("DeploymentEnvironment", "deployment-environment", 23),
+];
+
+/// One `CIIssuerMetadata` entry: how a `ci-provider` issuer's claims become the SAN and the
+/// Sigstore extensions (protocols.md §1.8).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CiIssuerMetadata {
+    /// `DefaultTemplateValues`: merged under the token's claims (claims win).
+    pub default_template_values: BTreeMap<String, String>,
+    /// `ExtensionTemplates` by extension arc: a template (contains `{{`) or a claim name.
+    pub extension_templates: BTreeMap<u32, String>,
+    /// `SubjectAlternativeNameTemplate`: a template or claim name giving the URI SAN.
+    pub subject_alternative_name_template: String,
+}
+
+impl CiIssuerMetadata {
+    /// Parse an entry given in JSON (`DefaultTemplateValues`, `ExtensionTemplates` — or
+    /// Fulcio's older `ClaimsTemplates` — and `SubjectAlternativeNameTemplate`, extension
+    /// names as in Fulcio's `certificate.Extensions` JSON) or YAML spelling
+    /// (`default-template-values`, `extension-templates`, `subject-alternative-name-template`,
+    /// kebab-case extension names). Every template is parsed here.
+    pub fn from_value(provider: &str, v: &serde_json::Value) -> Result<Self, ConfigError> {
+        let err = |reason: String| ConfigError::CiMetadata {
+            provider: provider.to_string(),
+            reason,
+        };
+        let obj = v.as_object().ok_or_else(|| err("not an object".into()))?;
+        let mut out = CiIssuerMetadata::default();
+        for (key, val) in obj {
+            match key.as_str() {
+                "DefaultTemplateValues" | "default-template-values" => {
+                    let m = val
+                        .as_object()
+                        .ok_or_else(|| err(format!("{key} is not a map")))?;
+                    for (k, v) in m {
+                        let s = match v {
+                            serde_json::Value::String(s) => s.clone(),
+                            serde_json::Value::Null => String::new(),
+                            serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {
+                                v.to_string()
+                            }
+                            _ => return Err(err(format!("{key}.{k} is not a string"))),
+                        };
+                        out.default_template_values.insert(k.clone(), s);
+                    }
+                }
+                "ExtensionTemplates" | "extension-templates" | "ClaimsTemplates" => {
+                    let m = val
+                        .as_object()
+                        .ok_or_else(|| err(format!("{key} is not a map")))?;
+                    for (name, t) in m {
+                        if matches!(name.as_str(), "Issuer" | "issuer" | "Subject" | "subject") {
+                            // Always taken from the token, as in Fulcio.
+                            continue;
+                        }
+                        let arc = CI_EXTENSION_FIELDS
+                            .iter()
+                            .find(|(j, y, _)| j == name || y == name)
+                            .map(|(_, _, arc)| *arc)
+                            .ok_or_else(|| err(format!("unknown extension template {name:?}")))?;
+                        let t = t
+                            .as_str()
+                            .ok_or_else(|| err(format!("{key}.{name} is not a string")))?;
+                        if t.is_empty() {
+                            continue;
+                        }
+                        check_template(t).map_err(|e| err(format!("{key}.{name}: {e}")))?;
+                        out.extension_templates.insert(arc, t.to_string());
+                    }
+                }
+                "SubjectAlternativeNameTemplate" | "subject-alternative-name-template" => {
+                    let t = val
+                        .as_str()
+                        .ok_or_else(|| err(format!("{key} is not a string")))?;
+                    check_template(t).map_err(|e| err(format!("{key}: {e}")))?;
+                    out.subject_alternative_name_template = t.to_string();
+                }
+                other => return Err(err(format!("unknown field {other:?}"))),
+            }
+        }
+        if out.subject_alternative_name_template.is_empty() {
+            return Err(err("SubjectAlternativeNameTemplate is required".into()));
+        }
+        Ok(out)
+    }
+}
+
+fn check_template(t: &str) -> Result<(), crate::template::TemplateError> {
+    if t.contains("{{") {
+        crate::template::Template::parse(t)?;
+    }
+    Ok(())
+}
+
+/// Map a YAML document in Fulcio's kebab-case spelling onto the JSON schema's keys.
+fn yaml_to_json_schema(doc: serde_json::Value) -> Result<serde_json::Value, ConfigError> {
+    use serde_json::Value;
+    let Value::Object(top) = doc else {
+        return Err(ConfigError::ParseYaml(
+            "the document is not a mapping".into(),
+        ));
+    };
+    let mut out = serde_json::Map::new();
+    for (k, v) in top {
+        let key = match k.as_str() {
+            "oidc-issuers" | "OIDCIssuers" => "OIDCIssuers",
+            "meta-issuers" | "MetaIssuers" => "MetaIssuers",
+            "ci-issuer-metadata" | "CIIssuerMetadata" => "CIIssuerMetadata",
+            // Fulcio ignores unknown top-level keys (e.g. YAML anchors under `define:`).
+            _ => continue,
+        };
+        let v = if key == "CIIssuerMetadata" {
+            v
+        } else {
+            issuers_to_json_schema(key, v)?
+        };
+        if out.insert(key.to_string(), v).is_some() {
+            return Err(ConfigError::ParseYaml(format!(
+                "{key} is given twice (kebab-case and PascalCase)"
+            )));
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+fn issuers_to_json_schema(
+    section: &str,
+    v: serde_json::Value,
+) -> Result<serde_json::Value, ConfigError> {
+    use serde_json::Value;
+    let Value::Object(issuers) = v else {
+        return Err(ConfigError::ParseYaml(format!(
+            "{section} is not a mapping"
+        )));
+    };
+    let mut out = serde_json::Map::new();
+    for (url, entry) in issuers {
+        let Value::Object(fields) = entry else {
+            return Err(ConfigError::ParseYaml(format!(
+                "{section}.{url} is not a mapping"
+            )));
+        };
+        let mut e = serde_json::Map::new();
+        for (k, v) in fields {
+            let key = match k.as_str() {
+                "issuer-url" => "IssuerURL",
+                "client-id" => "ClientID",
+                "type" => "Type",
+                "ci-provider" => "CIProvider",
+                "issuer-claim" => "IssuerClaim",
+                "subject-domain" => "SubjectDomain",
+                "spiffe-trust-domain" => "SPIFFETrustDomain",
+                "challenge-claim" => "ChallengeClaim",
+                "description" => "Description",
+                "contact" => "Contact",
+                "environment" => "Environment",
+                "ca-cert" => "CACert",
+                "skip-email-verification" => "SkipEmailVerification",
+                other => other,
+            };
+            e.insert(key.to_string(), v);
+        }
+        out.insert(url, Value::Object(e));
+    }
+    Ok(Value::Object(out))
 }
 
 /// True when `iss` matches the meta-issuer `pattern` (anchored); each `*` matches one or more

@@ -444,8 +444,75 @@ pub fn identity_from_claims(
             }
             (San::Username(format!("{sub}!{}", cfg.subject_domain)), sub)
         }
-        t @ (IssuerType::CodefreshWorkflow | IssuerType::CiProvider) => {
-            return Err(IdentityError::UnsupportedType(t));
+        IssuerType::CodefreshWorkflow => {
+            // Fulcio's pkg/identity/codefresh: account_id, pipeline_id and workflow_id are
+            // required; platform_url defaults to the public Codefresh platform.
+            let account_id = required(claims, "account_id")?;
+            let pipeline_id = required(claims, "pipeline_id")?;
+            let workflow_id = required(claims, "workflow_id")?;
+            let opt = |n: &str| claim_str(claims, n).unwrap_or_default();
+            let mut platform = opt("platform_url");
+            if platform.is_empty() {
+                platform = "https://g.codefresh.io".into();
+            }
+            let platform = platform.trim_end_matches('/').to_string();
+            parse_url(&platform).map_err(|e| IdentityError::InvalidClaim {
+                claim: "platform_url".into(),
+                reason: e,
+            })?;
+            let san = format!(
+                "{platform}/{}/{}:{account_id}/{pipeline_id}",
+                opt("account_name"),
+                opt("pipeline_name")
+            );
+            let build = format!("{platform}/build/{workflow_id}");
+            b.add(9, build.clone());
+            b.add(11, opt("runner_environment"));
+            b.add(12, opt("scm_repo_url"));
+            b.add(14, opt("scm_ref"));
+            b.add(18, build.clone());
+            b.add(21, build);
+            (San::Uri(san), required(claims, "sub")?)
+        }
+        IssuerType::CiProvider => {
+            let meta = cfg
+                .ci_metadata
+                .as_ref()
+                .ok_or_else(|| IdentityError::InvalidClaim {
+                    claim: "iss".into(),
+                    reason: format!(
+                        "ci-provider issuer has no usable CIIssuerMetadata entry {:?}",
+                        cfg.ci_provider
+                    ),
+                })?;
+            // Defaults first, claims over them (claims win); non-scalar claims are left out.
+            let mut data = meta.default_template_values.clone();
+            for (k, v) in claims {
+                if let Ok(s) = stringify(Some(v), k) {
+                    data.insert(k.clone(), s);
+                }
+            }
+            let apply = |what: String, t: &str| {
+                crate::template::apply_template_or_replace(t, &data).map_err(|e| {
+                    IdentityError::InvalidClaim {
+                        claim: what,
+                        reason: e.to_string(),
+                    }
+                })
+            };
+            for (arc, t) in &meta.extension_templates {
+                let v = apply(format!("extension 1.3.6.1.4.1.57264.1.{arc}"), t)?;
+                b.add(*arc, v);
+            }
+            let san = apply(
+                "SubjectAlternativeNameTemplate".into(),
+                &meta.subject_alternative_name_template,
+            )?;
+            parse_url(&san).map_err(|e| IdentityError::InvalidClaim {
+                claim: "SubjectAlternativeNameTemplate".into(),
+                reason: format!("{san:?} is not a URI: {e}"),
+            })?;
+            (San::Uri(san), required(claims, "sub")?)
         }
     };
     b.add(1, issuer_value.clone());

@@ -663,7 +663,7 @@ fn config_validation() {
         r#"{"MetaIssuers": {"https://*.example.com": {"ClientID": "sigstore", "Type": "spiffe", "SPIFFETrustDomain": "x"}}}"#,
     );
     assert!(e.is_err());
-    // Unsupported mapping types are reported, not faked.
+    // Codefresh needs its claims (account_id, pipeline_id, workflow_id).
     let cfg = FulcioConfig::from_json(&one(
         r#""https://a.example.com": {"ClientID": "sigstore", "Type": "codefresh-workflow"}"#,
     ))
@@ -671,8 +671,6 @@ fn config_validation() {
     let c = claims(json!({"iss": "https://a.example.com", "sub": "x"}));
     assert_eq!(
         cfg.identity_for(&c),
-        Err(IdentityError::UnsupportedType(
-            IssuerType::CodefreshWorkflow
-        ))
+        Err(IdentityError::MissingClaim("account_id".into()))
     );
 }

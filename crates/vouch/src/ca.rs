@@ -35,9 +35,11 @@ pub enum CaCommand {
 /// `vouch ca issuers …` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum IssuersCommand {
-    /// Validate a Fulcio issuer config (JSON) and show how each issuer's identities map.
+    /// Validate a Fulcio issuer config (JSON or YAML) and show how each issuer's identities map.
     Check {
-        /// The config file (Fulcio JSON: OIDCIssuers, MetaIssuers).
+        /// The config file: Fulcio JSON (OIDCIssuers, MetaIssuers, CIIssuerMetadata) or YAML
+        /// (oidc-issuers, meta-issuers, ci-issuer-metadata); `.yaml`/`.yml` is read as YAML,
+        /// `.json` as JSON, anything else by its first character.
         config: PathBuf,
     },
 }
@@ -45,7 +47,8 @@ pub enum IssuersCommand {
 /// `vouch serve ca`.
 #[derive(Args, Debug)]
 pub struct ServeCaArgs {
-    /// Fulcio issuer config (JSON: OIDCIssuers, MetaIssuers, CIIssuerMetadata).
+    /// Fulcio issuer config, JSON (OIDCIssuers, MetaIssuers, CIIssuerMetadata) or YAML
+    /// (oidc-issuers, meta-issuers, ci-issuer-metadata).
     #[arg(long)]
     config: PathBuf,
     /// Address to listen on (port 0 picks a free port; the URL is printed).
@@ -64,6 +67,58 @@ pub struct ServeCaArgs {
     /// SCT and issuance fails (503) when the log does not answer.
     #[arg(long)]
     ct_log_url: Option<String>,
+    /// Operator-provided CA chain (PEM): the issuing CA certificate, then the root. Instead of
+    /// the CA generated in --data; needs --ca-key.
+    #[arg(long, requires = "ca_key")]
+    ca_cert: Option<PathBuf>,
+    /// The issuing CA's key (PEM): PKCS#8 `PRIVATE KEY` or `ENCRYPTED PRIVATE KEY` (ECDSA P-256
+    /// or P-384). Checked at start: matches --ca-cert, a CA with keyCertSign, chain verifies.
+    #[arg(long, requires = "ca_cert")]
+    ca_key: Option<PathBuf>,
+    /// Name of the environment variable holding the password of an encrypted --ca-key.
+    #[arg(long, requires = "ca_key")]
+    ca_key_password_env: Option<String>,
+}
+
+/// Load the operator-provided CA of `--ca-cert` / `--ca-key`.
+fn load_operator_ca(
+    cert: &Path,
+    key: &Path,
+    password_env: Option<&str>,
+) -> Result<(Vec<u8>, IssuingCa)> {
+    let key_text = key.to_string_lossy();
+    if key_text.starts_with("pkcs11:") {
+        return Err(hinted(
+            format!("--ca-key {key_text}: PKCS#11 keys are not supported by this build"),
+            "use a PEM file (PRIVATE KEY or ENCRYPTED PRIVATE KEY)",
+        ));
+    }
+    let chain = std::fs::read_to_string(cert)
+        .map_err(|e| anyhow!("cannot read --ca-cert {}: {e}", cert.display()))?;
+    let key_pem = std::fs::read_to_string(key)
+        .map_err(|e| anyhow!("cannot read --ca-key {}: {e}", key.display()))?;
+    let password = match password_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| {
+            hinted(
+                format!("--ca-key-password-env {var}: the variable is not set"),
+                "export the CA key password in that variable",
+            )
+        })?),
+        None => None,
+    };
+    if vouch_ca::pemca::is_encrypted_key(&key_pem) && password.is_none() {
+        return Err(hinted(
+            format!("--ca-key {} is encrypted", key.display()),
+            "name the environment variable holding its password with --ca-key-password-env",
+        ));
+    }
+    vouch_ca::pemca::load_pem_ca(&chain, &key_pem, password.as_deref()).map_err(|e| {
+        anyhow!(
+            "unusable CA (--ca-cert {}, --ca-key {}): {e}",
+            cert.display(),
+            key.display()
+        )
+    })
 }
 
 /// Run `vouch ca …`.
@@ -78,10 +133,14 @@ pub fn run(cmd: CaCommand) -> Result<()> {
 fn load_config(path: &Path) -> Result<FulcioConfig> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow!("cannot read issuer config {}: {e}", path.display()))?;
-    FulcioConfig::from_json(&text).map_err(|e| {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    FulcioConfig::from_file_contents(&name, &text).map_err(|e| {
         hinted(
             format!("invalid issuer config {}: {e}", path.display()),
-            "the config is Fulcio's JSON form, e.g. {\"OIDCIssuers\": {\"https://issuer.example\": {\"IssuerURL\": \"https://issuer.example\", \"ClientID\": \"sigstore\", \"Type\": \"email\"}}}",
+            "the config is Fulcio's JSON form, e.g. {\"OIDCIssuers\": {\"https://issuer.example\": {\"IssuerURL\": \"https://issuer.example\", \"ClientID\": \"sigstore\", \"Type\": \"email\"}}}, or its YAML form (oidc-issuers:, issuer-url:, client-id:, type:)",
         )
     })
 }
@@ -122,9 +181,22 @@ fn mapping(c: &IssuerConfig) -> String {
         ),
         IssuerType::Uri => format!("SAN URI = sub (must be under {})", c.subject_domain),
         IssuerType::Username => format!("SAN OtherName <sub>!{}", c.subject_domain),
-        IssuerType::CodefreshWorkflow | IssuerType::CiProvider => {
-            "NOT SUPPORTED by this CA yet: tokens of this issuer are rejected".into()
+        IssuerType::CodefreshWorkflow => {
+            "SAN URI <platform_url>/<account_name>/<pipeline_name>:<account_id>/<pipeline_id>, Codefresh build extensions".into()
         }
+        IssuerType::CiProvider => match &c.ci_metadata {
+            Some(m) => format!(
+                "SAN URI from template {:?} (CIIssuerMetadata {:?}); extensions 1.{}",
+                m.subject_alternative_name_template,
+                c.ci_provider,
+                m.extension_templates
+                    .keys()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", 1.")
+            ),
+            None => format!("SAN URI from CIIssuerMetadata {:?} templates", c.ci_provider),
+        },
         _ => "unknown mapping".into(),
     }
 }
@@ -155,6 +227,11 @@ fn issuers_check(path: &Path) -> Result<()> {
         .map(|(k, c)| (k, c, false))
         .chain(cfg.meta_issuers.iter().map(|(k, c)| (k, c, true)));
     for (key, c, wildcard) in entries {
+        let mut c = c.clone();
+        if c.issuer_type == IssuerType::CiProvider {
+            c.ci_metadata = cfg.ci_metadata(&c.ci_provider).ok();
+        }
+        let c = &c;
         out.push_str(&format!(
             "{key}{}\n  type: {}\n  audience: {}\n  challenge claim: {}\n  identity: {}\n",
             if wildcard { " (wildcard)" } else { "" },
@@ -297,7 +374,18 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
     if a.data.exists() && !a.data.is_dir() {
         bail!("--data {} is not a directory", a.data.display());
     }
-    let (root_der, intermediate, generated) = load_or_generate(&a.data)?;
+    let (root_der, intermediate, generated, operator) = match (&a.ca_cert, &a.ca_key) {
+        (Some(cert), Some(key)) => {
+            let (root, ca) = load_operator_ca(cert, key, a.ca_key_password_env.as_deref())?;
+            std::fs::create_dir_all(&a.data)
+                .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
+            (root, ca, false, true)
+        }
+        _ => {
+            let (root, ca, generated) = load_or_generate(&a.data)?;
+            (root, ca, generated, false)
+        }
+    };
     let int_der = intermediate.certificate_der().to_vec();
 
     init_tracing();
@@ -341,11 +429,19 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
 
         let mut out = String::new();
         out.push_str(&format!("vouch ca listening on {url}\n"));
-        out.push_str(&format!(
-            "CA {} in {}\n",
-            if generated { "generated" } else { "loaded" },
-            a.data.display()
-        ));
+        if operator {
+            out.push_str(&format!(
+                "CA loaded from {} and {}\n",
+                a.ca_cert.as_deref().unwrap_or(Path::new("")).display(),
+                a.ca_key.as_deref().unwrap_or(Path::new("")).display()
+            ));
+        } else {
+            out.push_str(&format!(
+                "CA {} in {}\n",
+                if generated { "generated" } else { "loaded" },
+                a.data.display()
+            ));
+        }
         out.push_str(&format!("issuers: {issuers} (from {})\n", a.config.display()));
         out.push_str(&format!(
             "certificate lifetime: {}s\n",

@@ -203,9 +203,12 @@ pub fn attest_blob(a: &AttestBlobArgs) -> Result<()> {
     })
 }
 
+/// An in-toto statement's bytes and the subject digest its bundle is verified against.
+type StatementAndSubject = (Vec<u8>, (HashKind, Vec<u8>));
+
 /// A statement file signed as is; its first sha256 subject is what the new bundle is
 /// verified against.
-fn statement_from_file(path: &Path) -> Result<(Vec<u8>, (HashKind, Vec<u8>))> {
+fn statement_from_file(path: &Path) -> Result<StatementAndSubject> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read statement {}", path.display()))?;
     let st = vouch_core::intoto::Statement::from_json(&bytes)
@@ -229,7 +232,7 @@ fn build_statement(
     artifact: &Path,
     predicate_path: &Path,
     predicate_type: &str,
-) -> Result<(Vec<u8>, (HashKind, Vec<u8>))> {
+) -> Result<StatementAndSubject> {
     let predicate_bytes = std::fs::read(predicate_path)
         .with_context(|| format!("cannot read predicate {}", predicate_path.display()))?;
     let predicate: serde_json::Value = serde_json::from_slice(&predicate_bytes)
