@@ -106,9 +106,17 @@ impl CaKeyAlgorithm {
     }
 }
 
-/// An ECDSA CA signing key held in memory.
+/// Where a CA key lives.
+enum CaKey {
+    /// In memory (generated, or loaded from a PEM file).
+    Memory(EcdsaKeyPair),
+    /// On a PKCS#11 token; never leaves it.
+    Pkcs11(vouch_pkcs11::Pkcs11Key),
+}
+
+/// An ECDSA CA signing key, in memory or on a PKCS#11 token.
 pub struct CaSigner {
-    key: EcdsaKeyPair,
+    key: CaKey,
     alg: CaKeyAlgorithm,
     rng: SystemRandom,
 }
@@ -125,7 +133,21 @@ impl CaSigner {
         let key = EcdsaKeyPair::generate(alg.signing())
             .map_err(|_| CaError::Key("key generation failed".into()))?;
         Ok(CaSigner {
-            key,
+            key: CaKey::Memory(key),
+            alg,
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// Open a CA key on a PKCS#11 token by its `pkcs11:` URI (RFC 7512).
+    pub fn from_pkcs11_uri(uri: &str) -> Result<Self, CaError> {
+        let key = vouch_pkcs11::Pkcs11Key::open(uri).map_err(|e| CaError::Key(e.to_string()))?;
+        let alg = match key.curve() {
+            vouch_pkcs11::Curve::P256 => CaKeyAlgorithm::EcdsaP256,
+            vouch_pkcs11::Curve::P384 => CaKeyAlgorithm::EcdsaP384,
+        };
+        Ok(CaSigner {
+            key: CaKey::Pkcs11(key),
             alg,
             rng: SystemRandom::new(),
         })
@@ -136,7 +158,7 @@ impl CaSigner {
         for alg in [CaKeyAlgorithm::EcdsaP384, CaKeyAlgorithm::EcdsaP256] {
             if let Ok(key) = EcdsaKeyPair::from_pkcs8(alg.signing(), der) {
                 return Ok(CaSigner {
-                    key,
+                    key: CaKey::Memory(key),
                     alg,
                     rng: SystemRandom::new(),
                 });
@@ -149,10 +171,15 @@ impl CaSigner {
 
     /// The private key as PKCS#8 v1 DER.
     pub fn to_pkcs8(&self) -> Result<Vec<u8>, CaError> {
-        self.key
-            .to_pkcs8v1()
-            .map(|d| d.as_ref().to_vec())
-            .map_err(|_| CaError::Key("PKCS#8 export failed".into()))
+        match &self.key {
+            CaKey::Memory(k) => k
+                .to_pkcs8v1()
+                .map(|d| d.as_ref().to_vec())
+                .map_err(|_| CaError::Key("PKCS#8 export failed".into())),
+            CaKey::Pkcs11(_) => Err(CaError::Key(
+                "the key is on a PKCS#11 token and cannot be exported".into(),
+            )),
+        }
     }
 
     /// The curve of this key.
@@ -163,19 +190,25 @@ impl CaSigner {
     /// The public key as DER SubjectPublicKeyInfo.
     pub fn spki_der(&self) -> Result<Vec<u8>, CaError> {
         use aws_lc_rs::encoding::AsDer;
-        self.key
-            .public_key()
-            .as_der()
-            .map(|d| d.as_ref().to_vec())
-            .map_err(|_| CaError::Key("public key export failed".into()))
+        match &self.key {
+            CaKey::Memory(k) => k
+                .public_key()
+                .as_der()
+                .map(|d| d.as_ref().to_vec())
+                .map_err(|_| CaError::Key("public key export failed".into())),
+            CaKey::Pkcs11(k) => Ok(k.spki_der().to_vec()),
+        }
     }
 
     /// Sign `msg`, returning an ASN.1 DER ECDSA signature.
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, CaError> {
-        self.key
-            .sign(&self.rng, msg)
-            .map(|s| s.as_ref().to_vec())
-            .map_err(|_| CaError::Key("signing failed".into()))
+        match &self.key {
+            CaKey::Memory(k) => k
+                .sign(&self.rng, msg)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| CaError::Key("signing failed".into())),
+            CaKey::Pkcs11(k) => k.sign(msg).map_err(|e| CaError::Key(e.to_string())),
+        }
     }
 
     fn sig_alg(&self) -> AlgorithmIdentifierOwned {

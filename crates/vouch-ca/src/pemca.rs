@@ -83,6 +83,18 @@ pub fn load_pem_ca(
     key_pem: &str,
     password: Option<&str>,
 ) -> Result<(Vec<u8>, IssuingCa), CaError> {
+    let pkcs8 = pkcs8_from_pem(key_pem, password)?;
+    let signer = CaSigner::from_pkcs8(&pkcs8)?;
+    load_ca_with_signer(chain_pem, signer)
+}
+
+/// Build the issuing CA from an operator's chain (issuing CA, then root) and a signer holding
+/// the issuing CA's key (e.g. [`CaSigner::from_pkcs11_uri`] for a key on an HSM), with the
+/// same checks as [`load_pem_ca`].
+pub fn load_ca_with_signer(
+    chain_pem: &str,
+    signer: CaSigner,
+) -> Result<(Vec<u8>, IssuingCa), CaError> {
     let chain = Certificate::from_pem_chain(chain_pem)
         .map_err(|e| CaError::BadCaCertificate(format!("CA chain PEM: {e}")))?;
     let [issuing, root] = chain.as_slice() else {
@@ -91,8 +103,6 @@ pub fn load_pem_ca(
             chain.len()
         )));
     };
-    let pkcs8 = pkcs8_from_pem(key_pem, password)?;
-    let signer = CaSigner::from_pkcs8(&pkcs8)?;
     check_ca_cert(issuing, "issuing CA")?;
     check_ca_cert(root, "root")?;
     if !root.is_self_issued() {

@@ -11,9 +11,18 @@ use aws_lc_rs::signature::{
 };
 use vouch_core::keys::HashKind;
 
-/// An ECDSA signing key (P-256 with SHA-256, or P-384 with SHA-384).
+/// Where the private key lives.
+enum Backend {
+    /// In this process's memory.
+    Memory(EcdsaKeyPair),
+    /// On a PKCS#11 token.
+    Pkcs11(vouch_pkcs11::Pkcs11Key),
+}
+
+/// An ECDSA signing key (P-256 with SHA-256, or P-384 with SHA-384), in memory or on a
+/// PKCS#11 token.
 pub struct EcdsaSigner {
-    key: EcdsaKeyPair,
+    key: Backend,
     hash: HashKind,
     details: &'static str,
     spki: Vec<u8>,
@@ -79,10 +88,25 @@ impl EcdsaSigner {
             Curve::P384 => (HashKind::Sha384, "PKIX_ECDSA_P384_SHA_384"),
         };
         Ok(EcdsaSigner {
-            key,
+            key: Backend::Memory(key),
             hash,
             details,
             spki,
+        })
+    }
+
+    /// Open a key on a PKCS#11 token by its `pkcs11:` URI (RFC 7512, as cosign takes it).
+    pub fn from_pkcs11_uri(uri: &str) -> Result<Self, SignError> {
+        let key = vouch_pkcs11::Pkcs11Key::open(uri).map_err(|e| SignError::Key(e.to_string()))?;
+        let (hash, details) = match key.curve() {
+            vouch_pkcs11::Curve::P256 => (HashKind::Sha256, "PKIX_ECDSA_P256_SHA_256"),
+            vouch_pkcs11::Curve::P384 => (HashKind::Sha384, "PKIX_ECDSA_P384_SHA_384"),
+        };
+        Ok(EcdsaSigner {
+            spki: key.spki_der().to_vec(),
+            key: Backend::Pkcs11(key),
+            hash,
+            details,
         })
     }
 
@@ -103,10 +127,13 @@ impl EcdsaSigner {
 
     /// Sign `msg` (hashed with [`hash`](Self::hash)); DER ECDSA signature.
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
-        self.key
-            .sign(&SystemRandom::new(), msg)
-            .map(|s| s.as_ref().to_vec())
-            .map_err(|_| SignError::Key("signing failed".into()))
+        match &self.key {
+            Backend::Memory(k) => k
+                .sign(&SystemRandom::new(), msg)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| SignError::Key("signing failed".into())),
+            Backend::Pkcs11(k) => k.sign(msg).map_err(|e| SignError::Key(e.to_string())),
+        }
     }
 
     /// Sign a precomputed digest of the message (must be [`hash`](Self::hash)'s length).
@@ -120,12 +147,18 @@ impl EcdsaSigner {
                 alg.output_len()
             )));
         }
-        let d = digest::Digest::import_less_safe(digest_bytes, alg)
-            .map_err(|_| SignError::Key("bad digest".into()))?;
-        self.key
-            .sign_digest(&d)
-            .map(|s| s.as_ref().to_vec())
-            .map_err(|_| SignError::Key("signing failed".into()))
+        match &self.key {
+            Backend::Memory(k) => {
+                let d = digest::Digest::import_less_safe(digest_bytes, alg)
+                    .map_err(|_| SignError::Key("bad digest".into()))?;
+                k.sign_digest(&d)
+                    .map(|s| s.as_ref().to_vec())
+                    .map_err(|_| SignError::Key("signing failed".into()))
+            }
+            Backend::Pkcs11(k) => k
+                .sign_digest(digest_bytes)
+                .map_err(|e| SignError::Key(e.to_string())),
+        }
     }
 }
 

@@ -71,8 +71,9 @@ pub struct ServeCaArgs {
     /// the CA generated in --data; needs --ca-key.
     #[arg(long, requires = "ca_key")]
     ca_cert: Option<PathBuf>,
-    /// The issuing CA's key (PEM): PKCS#8 `PRIVATE KEY` or `ENCRYPTED PRIVATE KEY` (ECDSA P-256
-    /// or P-384). Checked at start: matches --ca-cert, a CA with keyCertSign, chain verifies.
+    /// The issuing CA's key: a PEM file (PKCS#8 `PRIVATE KEY` or `ENCRYPTED PRIVATE KEY`, ECDSA
+    /// P-256 or P-384) or a PKCS#11 token key `pkcs11:token=…;object=…?module-path=…&pin-value=…`.
+    /// Checked at start: matches --ca-cert, a CA with keyCertSign, chain verifies.
     #[arg(long, requires = "ca_cert")]
     ca_key: Option<PathBuf>,
     /// Name of the environment variable holding the password of an encrypted --ca-key.
@@ -88,10 +89,20 @@ fn load_operator_ca(
 ) -> Result<(Vec<u8>, IssuingCa)> {
     let key_text = key.to_string_lossy();
     if key_text.starts_with("pkcs11:") {
-        return Err(hinted(
-            format!("--ca-key {key_text}: PKCS#11 keys are not supported by this build"),
-            "use a PEM file (PRIVATE KEY or ENCRYPTED PRIVATE KEY)",
-        ));
+        let chain = std::fs::read_to_string(cert)
+            .map_err(|e| anyhow!("cannot read --ca-cert {}: {e}", cert.display()))?;
+        let signer = vouch_ca::CaSigner::from_pkcs11_uri(&key_text).map_err(|e| {
+            hinted(
+                format!("--ca-key: {e}"),
+                "check the pkcs11: URI (token=, object= or id=, module-path=, pin-value= or $VOUCH_PKCS11_PIN)",
+            )
+        })?;
+        return vouch_ca::pemca::load_ca_with_signer(&chain, signer).map_err(|e| {
+            anyhow!(
+                "unusable CA (--ca-cert {}, PKCS#11 key): {e}",
+                cert.display()
+            )
+        });
     }
     let chain = std::fs::read_to_string(cert)
         .map_err(|e| anyhow!("cannot read --ca-cert {}: {e}", cert.display()))?;

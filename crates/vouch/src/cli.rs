@@ -28,6 +28,11 @@ enum Command {
     GenerateKeyPair(crate::keys_cmd::GenerateKeyPairArgs),
     /// Print the public key of a private key file.
     PublicKey(crate::keys_cmd::PublicKeyArgs),
+    /// PKCS#11 token keys: generate one, print its public key.
+    Pkcs11 {
+        #[command(subcommand)]
+        command: crate::pkcs11_cmd::Pkcs11Command,
+    },
     /// Trust material through TUF: init from a mirror, export/import for air-gapped hosts.
     Trust {
         #[command(subcommand)]
@@ -204,6 +209,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::GenerateKeyPair(a) => crate::keys_cmd::generate_key_pair(&a),
         Command::PublicKey(a) => crate::keys_cmd::public_key(&a),
         Command::Trust { command } => crate::trust::run(command),
+        Command::Pkcs11 { command } => crate::pkcs11_cmd::run(command),
         Command::Serve { command } => crate::serve::run(command),
         Command::Log { command } => crate::tlog::run(command),
         Command::Ca { command } => crate::ca::run(command),

@@ -10,6 +10,7 @@ mod inspect;
 mod keys_cmd;
 mod login;
 mod oidc;
+mod pkcs11_cmd;
 mod serve;
 mod sign_cmd;
 mod tlog;

@@ -93,7 +93,8 @@ pub struct CommonSign {
     /// OIDC identity token (or a path to a file holding it) for keyless signing.
     #[arg(long, env = "VOUCH_IDENTITY_TOKEN", hide_env_values = true)]
     identity_token: Option<String>,
-    /// Sign with this key (cosign.key, encrypted with $COSIGN_PASSWORD) instead of keyless.
+    /// Sign with this key instead of keyless: cosign.key (encrypted with $COSIGN_PASSWORD) or a
+    /// PKCS#11 token key `pkcs11:token=…;object=…?module-path=…&pin-value=…`.
     #[arg(long)]
     key: Option<PathBuf>,
     /// Rekor major API version to use (1 or 2) when the signing config offers both.
@@ -310,7 +311,12 @@ fn run(c: &CommonSign, content: impl Fn(HashKind) -> Result<Content>) -> Result<
         if let Some((san, iss)) = &out.identity {
             eprintln!("Signed as {san} (issuer {iss})");
         } else {
-            eprintln!("Signed with key {}", c.key.as_deref().map(|p| p.display().to_string()).unwrap_or_default());
+            let shown = c
+                .key
+                .as_deref()
+                .map(|p| redact_key_ref(&p.display().to_string()))
+                .unwrap_or_default();
+            eprintln!("Signed with key {shown}");
         }
         for (url, idx) in &out.log_entries {
             eprintln!("Transparency log entry: index {idx} at {url}");
@@ -376,6 +382,14 @@ fn confirm(question: &str) -> Result<()> {
 /// prompt; or unencrypted PKCS#8 / SEC1 PEM) as an ECDSA signer.
 pub fn load_signing_key(path: &Path) -> Result<vouch_sign::EcdsaSigner> {
     let shown = path.display().to_string();
+    if shown.starts_with("pkcs11:") {
+        return vouch_sign::EcdsaSigner::from_pkcs11_uri(&shown).map_err(|e| {
+            hinted(
+                e.to_string(),
+                "check the pkcs11: URI (token=, object= or id=, module-path=, pin-value= or $VOUCH_PKCS11_PIN)",
+            )
+        });
+    }
     let key = crate::keys_cmd::load_key_file(&shown, || crate::keys_cmd::read_password(false))?;
     let der = key.to_pkcs8().with_context(|| format!("key {shown}"))?;
     vouch_sign::EcdsaSigner::from_pkcs8(&der).map_err(|e| {
@@ -384,4 +398,12 @@ pub fn load_signing_key(path: &Path) -> Result<vouch_sign::EcdsaSigner> {
             "sign with an ECDSA P-256 or P-384 key (`vouch generate-key-pair`'s default is P-256)",
         )
     })
+}
+
+/// A key reference fit for logs: a `pkcs11:` URI loses its query (`pin-value`, module path).
+fn redact_key_ref(k: &str) -> String {
+    match k.split_once('?') {
+        Some((path, _)) if k.starts_with("pkcs11:") => format!("{path}?…"),
+        _ => k.to_string(),
+    }
 }

@@ -890,3 +890,291 @@ fn sign_with_device_flow_login() {
         "verify device-flow bundle",
     );
 }
+
+const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+/// PKCS#11 keys on SoftHSM2: `vouch pkcs11 generate-key`, `sign-blob --key pkcs11:…` against
+/// `vouch up`, and `vouch serve ca` issuing certificates with an intermediate key that lives on
+/// the token (chain made with openssl for the token's public key).
+#[test]
+fn pkcs11_keys_on_softhsm() {
+    if !Path::new(SOFTHSM).exists()
+        || Command::new("softhsm2-util")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("SKIP: PKCS#11 tests need SoftHSM2 (apt-get install softhsm2)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!("directories.tokendir = {}\n", tokens.display()),
+    )
+    .unwrap();
+    let with_hsm = |c: &mut Command| {
+        c.env("SOFTHSM2_CONF", &conf);
+    };
+    let mut init = Command::new("softhsm2-util");
+    init.args([
+        "--init-token",
+        "--free",
+        "--label",
+        "vouch-test",
+        "--pin",
+        "1234",
+        "--so-pin",
+        "5678",
+    ]);
+    with_hsm(&mut init);
+    ok(
+        &run(&mut init, Duration::from_secs(30)),
+        "softhsm2-util --init-token",
+    );
+    let uri = |object: &str, pin: &str| {
+        format!("pkcs11:token=vouch-test;object={object}?module-path={SOFTHSM}&pin-value={pin}")
+    };
+
+    // A signing key on the token.
+    let mut gen_key = vouch();
+    gen_key.args(["pkcs11", "generate-key", &uri("signer", "1234")]);
+    with_hsm(&mut gen_key);
+    let out = run(&mut gen_key, Duration::from_secs(30));
+    ok(&out, "vouch pkcs11 generate-key");
+    let pub_pem = dir.path().join("signer.pub");
+    std::fs::write(&pub_pem, &out.stdout).unwrap();
+
+    let data = dir.path().join("data");
+    let inst = start(&data, 0, &dir.path().join("up.log"));
+    let artifact = dir.path().join("a.txt");
+    std::fs::write(&artifact, b"hsm").unwrap();
+    let bundle = dir.path().join("a.sigstore.json");
+    let mut sign = vouch();
+    sign.arg("sign-blob")
+        .arg(&artifact)
+        .args(["--key", &uri("signer", "1234"), "--bundle"])
+        .arg(&bundle)
+        .args(["-y", "--trust-config"])
+        .arg(&inst.trust_config);
+    with_hsm(&mut sign);
+    let err = ok(
+        &run(&mut sign, Duration::from_secs(60)),
+        "sign-blob --key pkcs11:",
+    );
+    assert!(!err.contains("1234"), "the PIN was printed: {err}");
+    ok(
+        &run(
+            vouch()
+                .arg("verify-blob")
+                .arg(&artifact)
+                .arg("--bundle")
+                .arg(&bundle)
+                .arg("--key")
+                .arg(&pub_pem)
+                .arg("--trusted-root")
+                .arg(data.join("trusted_root.json")),
+            Duration::from_secs(30),
+        ),
+        "verify-blob of a PKCS#11-signed bundle",
+    );
+    let mut bad_pin = vouch();
+    bad_pin
+        .arg("sign-blob")
+        .arg(&artifact)
+        .args(["--key", &uri("signer", "9999"), "--bundle"])
+        .arg(dir.path().join("x.json"))
+        .args(["-y", "--trust-config"])
+        .arg(&inst.trust_config);
+    with_hsm(&mut bad_pin);
+    fails(
+        &run(&mut bad_pin, Duration::from_secs(60)),
+        "wrong PIN",
+        "C_Login",
+    );
+
+    // A CA whose intermediate key is on the token.
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("SKIP: HSM-backed CA part needs openssl");
+        return;
+    }
+    let mut gen_ca = vouch();
+    gen_ca.args([
+        "pkcs11",
+        "generate-key",
+        &uri("ca", "1234"),
+        "--curve",
+        "p384",
+    ]);
+    with_hsm(&mut gen_ca);
+    let out = run(&mut gen_ca, Duration::from_secs(30));
+    ok(&out, "generate the CA key on the token");
+    let ca_pub = dir.path().join("ca.pub");
+    std::fs::write(&ca_pub, &out.stdout).unwrap();
+    let d = dir.path();
+    let ext = d.join("ext.cnf");
+    std::fs::write(
+        &ext,
+        "[root]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n\
+         [int]\nbasicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nextendedKeyUsage=codeSigning\n\
+         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    )
+    .unwrap();
+    let openssl = |args: &[&str]| {
+        ok(
+            &run(
+                Command::new("openssl").args(args).current_dir(d),
+                Duration::from_secs(30),
+            ),
+            &format!("openssl {}", args.join(" ")),
+        );
+    };
+    openssl(&[
+        "ecparam",
+        "-name",
+        "secp384r1",
+        "-genkey",
+        "-noout",
+        "-out",
+        "root.key",
+    ]);
+    openssl(&[
+        "req",
+        "-new",
+        "-x509",
+        "-key",
+        "root.key",
+        "-subj",
+        "/O=vouch-test/CN=root",
+        "-days",
+        "30",
+        "-config",
+        "ext.cnf",
+        "-extensions",
+        "root",
+        "-out",
+        "root.pem",
+    ]);
+    openssl(&[
+        "x509",
+        "-new",
+        "-force_pubkey",
+        "ca.pub",
+        "-subj",
+        "/O=vouch-test/CN=hsm intermediate",
+        "-CA",
+        "root.pem",
+        "-CAkey",
+        "root.key",
+        "-days",
+        "30",
+        "-extfile",
+        "ext.cnf",
+        "-extensions",
+        "int",
+        "-out",
+        "int.pem",
+    ]);
+    let chain = [
+        std::fs::read_to_string(d.join("int.pem")).unwrap(),
+        std::fs::read_to_string(d.join("root.pem")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(d.join("chain.pem"), chain).unwrap();
+
+    let mut ca = vouch();
+    ca.args(["serve", "ca", "--config"])
+        .arg(data.join("oidc/issuer.json"))
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(d.join("ca-data"))
+        .arg("--ca-cert")
+        .arg(d.join("chain.pem"))
+        .args(["--ca-key", &uri("ca", "1234")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    with_hsm(&mut ca);
+    let mut child = ca.spawn().unwrap();
+    let first = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _guard = Kill(child);
+    let ca_url = first
+        .strip_prefix("vouch ca listening on ")
+        .unwrap_or_else(|| panic!("vouch serve ca with a PKCS#11 key did not start: {first:?}"))
+        .trim()
+        .to_string();
+    // A certificate from the HSM-backed CA, requested with the public-key shape.
+    let tok = token(&inst, "hsm@example.com");
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &rng,
+    )
+    .unwrap();
+    let kp = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        pkcs8.as_ref(),
+    )
+    .unwrap();
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair;
+    use base64::Engine;
+    let spki = kp.public_key().as_der().unwrap();
+    let pop = kp.sign(&rng, b"hsm@example.com").unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body = serde_json::json!({
+        "credentials": {"oidcIdentityToken": tok},
+        "publicKeyRequest": {
+            "publicKey": {"algorithm": "ECDSA", "content": vouch_core::keys::pem_encode("PUBLIC KEY", spki.as_ref())},
+            "proofOfPossession": b64.encode(pop.as_ref()),
+        }
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer: serde_json::Value = rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{ca_url}/api/v2/signingCert"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status().as_u16(),
+            200,
+            "signingCert from the HSM-backed CA"
+        );
+        r.json().await.unwrap()
+    });
+    let leaf_pem = answer["signedCertificateEmbeddedSct"]["chain"]["certificates"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(d.join("leaf.pem"), leaf_pem).unwrap();
+    // openssl checks the leaf against the root through the intermediate signed by the token.
+    openssl(&[
+        "verify",
+        "-x509_strict",
+        "-purpose",
+        "any",
+        "-CAfile",
+        "root.pem",
+        "-untrusted",
+        "int.pem",
+        "leaf.pem",
+    ]);
+}
