@@ -8,6 +8,13 @@
 //! embeds the returned SCT and re-signs (protocols.md §1.10); if the CT log fails the request
 //! fails with 503 and no certificate is issued. No SCT is ever invented.
 //!
+//! **Detached SCTs** ([`CaService::with_detached_sct`]): the CA issues the final certificate
+//! directly (no precertificate), submits `[leaf, intermediate, root]` to
+//! `<ct>/ct/v1/add-chain` and answers `signedCertificateDetachedSct` (protocols.md §1.2):
+//! `{"chain": {"certificates": [leaf PEM, intermediate PEM]}, "signedCertificateTimestamp":
+//! "<b64 of the JSON AddChainResponse>"}`; the SCT signs the RFC 6962 `x509_entry` of the leaf.
+//! A CT log failure is again 503 with no certificate.
+//!
 //! Errors use the grpc-gateway JSON shape `{"code": <gRPC code>, "message": "…", "details": []}`.
 //! Every rejection's message names the check that failed (e.g. `invalid identity token
 //! (audience_mismatch): …`, `proof_of_possession: …`, `weak_key: …`); the same name labels the
@@ -131,6 +138,7 @@ pub struct CaService {
     leaf_lifetime: Duration,
     metrics: Metrics,
     ct: Option<CtClient>,
+    detached_sct: bool,
 }
 
 /// Where and how the CA submits precertificates.
@@ -160,7 +168,21 @@ impl CaService {
             leaf_lifetime,
             metrics: Metrics::new(),
             ct: None,
+            detached_sct: false,
         }
+    }
+
+    /// With `true` and a CT log ([`CaService::with_ct_log`]), issue final certificates and
+    /// answer their SCT detached (`signedCertificateDetachedSct`, from the log's `add-chain`)
+    /// instead of embedding it. Without a CT log this has no effect: certificates carry no SCT.
+    pub fn with_detached_sct(mut self, detached: bool) -> Self {
+        self.detached_sct = detached;
+        self
+    }
+
+    /// Whether SCTs are answered detached (a CT log is configured and detached mode is on).
+    pub fn detached_sct(&self) -> bool {
+        self.detached_sct && self.ct.is_some()
     }
 
     /// Embed SCTs from the RFC 6962 CT log at `base_url` (e.g. `http://127.0.0.1:3003`) in
@@ -672,29 +694,59 @@ async fn issue(
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 13, e.to_string()),
         ),
     };
+    let ct_unavailable = |ct: &CtClient, m: String| {
+        (
+            "ct_log",
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                14,
+                format!(
+                    "CT log {} did not return an SCT, no certificate issued: {m}",
+                    ct.url
+                ),
+            ),
+        )
+    };
+    if let Some(ct) = svc.ct.as_ref().filter(|_| svc.detached_sct) {
+        let leaf = svc
+            .intermediate
+            .issue_leaf(&identity, &spki, &opts)
+            .map_err(issue_err)?;
+        let sct = submit_chain(
+            ct,
+            "add-chain",
+            &[&leaf, svc.intermediate.certificate_der(), &svc.root_der],
+        )
+        .await
+        .map_err(|m| ct_unavailable(ct, m))?;
+        let sct_json = serde_json::to_vec(&sct).map_err(|e| ct_unavailable(ct, e.to_string()))?;
+        tracing::info!(
+            issuer = %verified.issuer,
+            san = identity.san.value(),
+            ct_log = %ct.url,
+            "issued signing certificate with a detached SCT"
+        );
+        let body = json!({
+            "signedCertificateDetachedSct": {
+                "chain": {"certificates": [pem_encode("CERTIFICATE", &leaf), svc.intermediate_pem]},
+                "signedCertificateTimestamp": STANDARD.encode(sct_json),
+            }
+        });
+        return Ok((StatusCode::OK, axum::Json(body)).into_response());
+    }
     let leaf = if let Some(ct) = &svc.ct {
         let precert = svc
             .intermediate
             .issue_precertificate(&identity, &spki, &opts)
             .map_err(issue_err)?;
-        let list = submit_precert(
+        let list = submit_chain(
             ct,
+            "add-pre-chain",
             &[&precert, svc.intermediate.certificate_der(), &svc.root_der],
         )
         .await
-        .map_err(|m| {
-            (
-                "ct_log",
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    14,
-                    format!(
-                        "CT log {} did not return an SCT, no certificate issued: {m}",
-                        ct.url
-                    ),
-                ),
-            )
-        })?;
+        .and_then(|r| sct_list(&r))
+        .map_err(|m| ct_unavailable(ct, m))?;
         let leaf = svc
             .intermediate
             .embed_scts(&precert, &list)
@@ -730,8 +782,9 @@ async fn issue(
     Ok((StatusCode::OK, axum::Json(body)).into_response())
 }
 
-/// The add-pre-chain answer (RFC 6962 §4.1).
-#[derive(Deserialize)]
+/// The add-chain / add-pre-chain answer (RFC 6962 §4.1, certificate-transparency-go
+/// `AddChainResponse`).
+#[derive(Deserialize, serde::Serialize)]
 struct AddChainResponse {
     sct_version: u8,
     id: String,
@@ -741,13 +794,17 @@ struct AddChainResponse {
     signature: String,
 }
 
-/// Submit a precertificate chain and return the TLS-encoded `SignedCertificateTimestampList`
-/// holding the one SCT of the answer.
-async fn submit_precert(ct: &CtClient, chain: &[&[u8]]) -> Result<Vec<u8>, String> {
+/// Submit `chain` (leaf first) to the CT log's `endpoint` (`add-chain` or `add-pre-chain`) and
+/// return its answer, checked to hold a well-formed v1 SCT.
+async fn submit_chain(
+    ct: &CtClient,
+    endpoint: &str,
+    chain: &[&[u8]],
+) -> Result<AddChainResponse, String> {
     let body = json!({"chain": chain.iter().map(|c| STANDARD.encode(c)).collect::<Vec<_>>()});
     let resp = ct
         .http
-        .post(format!("{}/ct/v1/add-pre-chain", ct.url))
+        .post(format!("{}/ct/v1/{endpoint}", ct.url))
         .timeout(Duration::from_secs(30))
         .json(&body)
         .send()
@@ -764,6 +821,13 @@ async fn submit_precert(ct: &CtClient, chain: &[&[u8]]) -> Result<Vec<u8>, Strin
     }
     let r: AddChainResponse =
         serde_json::from_slice(&bytes).map_err(|e| format!("malformed answer: {e}"))?;
+    sct_list(&r)?;
+    Ok(r)
+}
+
+/// The TLS-encoded `SignedCertificateTimestampList` holding the one SCT of an add-chain
+/// answer, checked to parse.
+fn sct_list(r: &AddChainResponse) -> Result<Vec<u8>, String> {
     if r.sct_version != 0 {
         return Err(format!("unsupported sct_version {}", r.sct_version));
     }

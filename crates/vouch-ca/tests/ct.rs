@@ -275,7 +275,9 @@ async fn certificate_embeds_a_verifiable_sct() {
     assert_eq!(&body[..2], &[0, 0]);
     assert_eq!(&body[2..10], &scts[0].timestamp_ms.to_be_bytes());
     assert_eq!(&body[12..44], &issuer_key_hash);
-    assert_eq!(&body[47..body.len() - 2], tbs.as_slice());
+    // The stored body is the MerkleTreeLeaf followed by its extra_data (PrecertChainEntry).
+    assert_eq!(&body[47..47 + tbs.len()], tbs.as_slice());
+    assert_eq!(&body[47 + tbs.len()..49 + tbs.len()], &[0, 0]);
 
     // get-sth: a signed tree head over the same tree.
     let sth: Value = http

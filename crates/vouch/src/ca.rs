@@ -2,12 +2,14 @@
 //!
 //! Without `--ct-log-url` the CA issues certificates without SCTs: verifiers must pass
 //! `--insecure-ignore-sct`. With it (e.g. pointing at `vouch serve ct`), every certificate
-//! embeds an SCT from that log.
+//! embeds an SCT from that log (`--sct-mode embedded`, the default), or, with
+//! `--sct-mode detached`, the final certificate is submitted to the log's `add-chain` and the
+//! SCT is answered beside it (`signedCertificateDetachedSct`).
 
 use crate::serve::{init_tracing, parse_duration, shutdown_signal};
 use crate::tlog::hinted;
 use anyhow::{Context, Result, anyhow, bail};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +69,12 @@ pub struct ServeCaArgs {
     /// SCT and issuance fails (503) when the log does not answer.
     #[arg(long)]
     ct_log_url: Option<String>,
+    /// How certificates carry their SCT (needs --ct-log-url for `detached`): `embedded` (a
+    /// precertificate goes to the log's add-pre-chain, the SCT is embedded in the certificate)
+    /// or `detached` (the final certificate goes to add-chain, the SCT is answered beside it as
+    /// `signedCertificateDetachedSct`).
+    #[arg(long, value_enum, default_value_t = SctMode::Embedded)]
+    sct_mode: SctMode,
     /// Operator-provided CA chain (PEM): the issuing CA certificate, then the root. Instead of
     /// the CA generated in --data; needs --ca-key.
     #[arg(long, requires = "ca_key")]
@@ -79,6 +87,15 @@ pub struct ServeCaArgs {
     /// Name of the environment variable holding the password of an encrypted --ca-key.
     #[arg(long, requires = "ca_key")]
     ca_key_password_env: Option<String>,
+}
+
+/// How issued certificates carry their SCT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SctMode {
+    /// Embedded in the certificate (precertificate flow, RFC 6962 §3.1).
+    Embedded,
+    /// Answered beside the certificate (`signedCertificateDetachedSct`, from `add-chain`).
+    Detached,
 }
 
 /// Load the operator-provided CA of `--ca-cert` / `--ca-key`.
@@ -385,6 +402,12 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
     if a.data.exists() && !a.data.is_dir() {
         bail!("--data {} is not a directory", a.data.display());
     }
+    if a.sct_mode == SctMode::Detached && a.ct_log_url.is_none() {
+        return Err(hinted(
+            "--sct-mode detached needs a CT log to get the SCT from".to_string(),
+            "add --ct-log-url (e.g. the URL of `vouch serve ct`)",
+        ));
+    }
     let (root_der, intermediate, generated, operator) = match (&a.ca_cert, &a.ca_key) {
         (Some(cert), Some(key)) => {
             let (root, ca) = load_operator_ca(cert, key, a.ca_key_password_env.as_deref())?;
@@ -435,7 +458,9 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .context("cannot build the HTTP client")?;
-            svc = svc.with_ct_log(ct_http, &ct);
+            svc = svc
+                .with_ct_log(ct_http, &ct)
+                .with_detached_sct(a.sct_mode == SctMode::Detached);
         }
 
         let mut out = String::new();
@@ -463,6 +488,9 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
             tr_path.display()
         ));
         match &a.ct_log_url {
+            Some(ct) if a.sct_mode == SctMode::Detached => out.push_str(&format!(
+                "CT log: {ct} (detached SCTs: signedCertificateDetachedSct from add-chain)\n"
+            )),
             Some(ct) => out.push_str(&format!("CT log: {ct} (certificates embed an SCT)\n")),
             None => out.push_str(
                 "note: no CT log: certificates carry no SCT; verify with --insecure-ignore-sct\n",
@@ -474,7 +502,7 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
             let _ = std::io::stdout().flush();
         }
         if let Some(ct) = &a.ct_log_url {
-            tracing::info!(%url, issuers, ct_log = %ct, "CA server started (certificates embed SCTs)");
+            tracing::info!(%url, issuers, ct_log = %ct, sct_mode = ?a.sct_mode, "CA server started (certificates get SCTs)");
         } else {
             tracing::info!(%url, issuers, "CA server started (certificates are issued without SCTs: no CT log)");
         }

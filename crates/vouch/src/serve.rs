@@ -18,7 +18,8 @@ pub enum ServeCommand {
     Log(ServeLogArgs),
     /// Run the keyless CA: Fulcio v2 API (signingCert, trustBundle, configuration), /healthz, /metrics.
     Ca(crate::ca::ServeCaArgs),
-    /// Run an RFC 6962 CT log (add-pre-chain, get-sth) for a CA to embed SCTs (ECDSA P-256 key).
+    /// Run an RFC 6962 CT log for a CA (ECDSA P-256 key): add-chain, add-pre-chain, get-sth,
+    /// get-sth-consistency, get-proof-by-hash, get-entries, get-roots, get-entry-and-proof.
     Ct(ServeCtArgs),
     /// Run the OIDC identity provider: discovery, JWKS, login page (auth code + PKCE), device flow, tokens.
     Oidc(crate::oidc::ServeOidcArgs),
