@@ -731,7 +731,8 @@ fn python_interop(
 
 /// sigstore-js (npm `sigstore@5.0.1`, installed where `VOUCH_NODE_MODULES` points) verifies our
 /// bundles offline from the instance's trusted root, and signs against the instance from its
-/// signing config (publicKeyRequest CA shape, JSON TSA request, Rekor v2).
+/// signing config (publicKeyRequest CA shape, JSON TSA request, Rekor v2), and its TUF client
+/// (@sigstore/tuf) reads the instance's TUF repository.
 fn js_interop(inst: &Instance, dir: &Path, artifact: &Path, bundles: &[&Path], tok: &str) {
     let Some(modules) = std::env::var_os("VOUCH_NODE_MODULES") else {
         eprintln!(
@@ -778,6 +779,36 @@ fn js_interop(inst: &Instance, dir: &Path, artifact: &Path, bundles: &[&Path], t
     assert!(
         !out.status.success(),
         "sigstore-js accepted a wrong identity"
+    );
+    // sigstore-js's TUF client reads the instance's repository; a bundle verifies against the
+    // trusted root it fetched.
+    let via_tuf = dir.join("js-tuf-trusted_root.json");
+    let bootstrap = inst.trust_config.with_file_name("root.json");
+    let cache = dir.join("js-tuf-cache");
+    ok(
+        &node(
+            "tuf.js",
+            &[
+                inst.urls["tuf"].as_ref(),
+                bootstrap.as_os_str(),
+                cache.as_os_str(),
+                via_tuf.as_os_str(),
+            ],
+        ),
+        "sigstore-js TUF refresh from the instance",
+    );
+    ok(
+        &node(
+            "verify.js",
+            &[
+                via_tuf.as_os_str(),
+                bundles[0].as_os_str(),
+                artifact.as_os_str(),
+                "alice@example.com".as_ref(),
+                oidc.as_ref(),
+            ],
+        ),
+        "sigstore-js verify with the trusted root from TUF",
     );
     let js_bundle = dir.join("js.sigstore.json");
     let sc = inst.trust_config.with_file_name("signing_config.v0.2.json");
