@@ -18,12 +18,28 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Keyless git commit/tag signing (gpg.x509.program) and offline verification.
+    Gitsign(crate::gitsign_cmd::GitsignArgs),
     /// Run a whole private Sigstore instance on this machine (log, CA, OIDC, TSA, CT, TUF).
     Up(crate::up::UpArgs),
     /// Sign a file into a Sigstore bundle (keyless with an OIDC identity, or --key).
     SignBlob(crate::sign_cmd::SignBlobArgs),
     /// Sign an in-toto attestation about a file (DSSE) into a Sigstore bundle.
     AttestBlob(crate::sign_cmd::AttestBlobArgs),
+    /// Sign a container image in a registry (keyless or --key); stores an OCI referrer bundle, or cosign's .sig tag with --legacy.
+    Sign(crate::oci_cmd::SignImageArgs),
+    /// Attach a signed in-toto attestation to a container image.
+    Attest(crate::oci_cmd::AttestImageArgs),
+    /// Verify the signatures of a container image (both layouts).
+    Verify(crate::oci_cmd::VerifyImageArgs),
+    /// Verify the in-toto attestations of a container image (both layouts).
+    VerifyAttestation(crate::oci_cmd::VerifyAttestationImageArgs),
+    /// List the signatures and attestations attached to a container image.
+    Tree(crate::oci_cmd::TreeArgs),
+    /// Download a container image's signatures or attestations.
+    Download(crate::oci_cmd::DownloadArgs),
+    /// Print where a container image's signatures or attestations are stored.
+    Triangulate(crate::oci_cmd::TriangulateArgs),
     /// Generate a cosign-compatible key pair (cosign.key encrypted with $COSIGN_PASSWORD, cosign.pub).
     GenerateKeyPair(crate::keys_cmd::GenerateKeyPairArgs),
     /// Print the public key of a private key file.
@@ -204,8 +220,16 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::inspect::inspect(&bundle, trust, output)
         }
         Command::Up(a) => crate::up::run(&a),
+        Command::Gitsign(a) => crate::gitsign_cmd::run(a),
         Command::SignBlob(a) => crate::sign_cmd::sign_blob(&a),
         Command::AttestBlob(a) => crate::sign_cmd::attest_blob(&a),
+        Command::Sign(a) => crate::oci_cmd::sign(&a),
+        Command::Attest(a) => crate::oci_cmd::attest(&a),
+        Command::Verify(a) => crate::oci_cmd::verify(&a),
+        Command::VerifyAttestation(a) => crate::oci_cmd::verify_attestation(&a),
+        Command::Tree(a) => crate::oci_cmd::tree(&a),
+        Command::Download(a) => crate::oci_cmd::download(&a),
+        Command::Triangulate(a) => crate::oci_cmd::triangulate(&a),
         Command::GenerateKeyPair(a) => crate::keys_cmd::generate_key_pair(&a),
         Command::PublicKey(a) => crate::keys_cmd::public_key(&a),
         Command::Trust { command } => crate::trust::run(command),

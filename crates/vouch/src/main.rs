@@ -6,9 +6,11 @@
 mod bench;
 mod ca;
 mod cli;
+mod gitsign_cmd;
 mod inspect;
 mod keys_cmd;
 mod login;
+mod oci_cmd;
 mod oidc;
 mod pkcs11_cmd;
 mod serve;

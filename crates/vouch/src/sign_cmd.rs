@@ -90,9 +90,8 @@ pub struct CommonSign {
     /// Write the Sigstore bundle here.
     #[arg(long)]
     bundle: PathBuf,
-    /// OIDC identity token (or a path to a file holding it) for keyless signing.
-    #[arg(long, env = "VOUCH_IDENTITY_TOKEN", hide_env_values = true)]
-    identity_token: Option<String>,
+    #[command(flatten)]
+    token: TokenArgs,
     /// Sign with this key instead of keyless: cosign.key (encrypted with $COSIGN_PASSWORD) or a
     /// PKCS#11 token key `pkcs11:token=…;object=…?module-path=…&pin-value=…`.
     #[arg(long)]
@@ -107,15 +106,6 @@ pub struct CommonSign {
     /// Skip confirmation prompts.
     #[arg(short = 'y', long)]
     yes: bool,
-    /// OIDC issuer for interactive login [default: the signing config's].
-    #[arg(long)]
-    oidc_issuer: Option<String>,
-    /// OAuth client ID for interactive login.
-    #[arg(long, default_value = "sigstore")]
-    oidc_client_id: String,
-    /// Log in with the device flow (a code to enter elsewhere) instead of a local browser.
-    #[arg(long)]
-    oidc_device_flow: bool,
     /// Extra PEM CA certificates for TLS to the services.
     #[arg(long)]
     ca_certificates: Option<PathBuf>,
@@ -278,7 +268,7 @@ fn run(c: &CommonSign, content: impl Fn(HashKind) -> Result<Content>) -> Result<
     rt.block_on(async {
         let credential = match &c.key {
             Some(k) => Credential::Key(load_signing_key(k)?),
-            None => Credential::Token(identity_token(c, &http, services.oidc.as_deref()).await?),
+            None => Credential::Token(identity_token(&c.token, &http, services.oidc.as_deref()).await?),
         };
         if c.tlog_upload
             && !c.yes
@@ -335,28 +325,47 @@ fn run(c: &CommonSign, content: impl Fn(HashKind) -> Result<Content>) -> Result<
     })
 }
 
-async fn identity_token(
-    c: &CommonSign,
+/// Where a keyless signature's identity token comes from (cosign's flags).
+#[derive(Args, Debug, Clone)]
+pub struct TokenArgs {
+    /// OIDC identity token (or a path to a file holding it) for keyless signing.
+    #[arg(long, env = "VOUCH_IDENTITY_TOKEN", hide_env_values = true)]
+    pub identity_token: Option<String>,
+    /// OIDC issuer for interactive login [default: the signing config's].
+    #[arg(long)]
+    pub oidc_issuer: Option<String>,
+    /// OAuth client ID for interactive login.
+    #[arg(long, default_value = "sigstore")]
+    pub oidc_client_id: String,
+    /// Log in with the device flow (a code to enter elsewhere) instead of a local browser.
+    #[arg(long)]
+    pub oidc_device_flow: bool,
+}
+
+/// The identity token: `--identity-token` (a token or a file), else an ambient CI token, else
+/// an interactive login at `--oidc-issuer` or the signing config's OIDC provider.
+pub async fn identity_token(
+    t: &TokenArgs,
     http: &HttpClient,
     oidc_issuer: Option<&str>,
 ) -> Result<IdentityToken> {
-    if let Some(t) = &c.identity_token {
-        let p = Path::new(t);
-        let raw = if !t.contains('.') && p.exists() || (p.is_file() && t.len() < 4096) {
-            std::fs::read_to_string(p).with_context(|| format!("cannot read token file {t}"))?
+    if let Some(tok) = &t.identity_token {
+        let p = Path::new(tok);
+        let raw = if p.is_file() {
+            std::fs::read_to_string(p).with_context(|| format!("cannot read token file {tok}"))?
         } else {
-            t.clone()
+            tok.clone()
         };
         return Ok(IdentityToken::parse(&raw)?);
     }
-    if let Some((t, src)) = vouch_sign::token::ambient(http, "sigstore").await? {
+    if let Some((tok, src)) = vouch_sign::token::ambient(http, "sigstore").await? {
         eprintln!("Using the ambient identity token from {}", src.name());
-        return Ok(t);
+        return Ok(tok);
     }
     let opts = crate::login::LoginOptions {
-        issuer: c.oidc_issuer.clone(),
-        client_id: c.oidc_client_id.clone(),
-        device_flow: c.oidc_device_flow,
+        issuer: t.oidc_issuer.clone(),
+        client_id: t.oidc_client_id.clone(),
+        device_flow: t.oidc_device_flow,
     };
     crate::login::interactive_token(http, oidc_issuer, &opts).await
 }

@@ -1,0 +1,159 @@
+//! Configuration as gitsign reads it (protocols §10.5): git config `gitsign.*` (read with
+//! `git config --get`, so every git config scope and `git -c` applies) with environment
+//! variables taking precedence, plus `gitsign.trustConfig` (a ClientTrustConfig, our addition).
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use vouch_core::trust::{ClientTrustConfig, SigningConfig, TrustRoot};
+
+/// Resolved settings.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// `gitsign.fulcio` / `GITSIGN_FULCIO_URL`: the CA, overriding the signing config's.
+    pub fulcio: Option<String>,
+    /// `gitsign.rekor` / `GITSIGN_REKOR_URL`: the log, overriding the signing config's.
+    pub rekor: Option<String>,
+    /// `gitsign.rekorVersion` / `GITSIGN_REKOR_VERSION` / `SIGSTORE_REKOR_VERSION`.
+    pub rekor_version: Option<u32>,
+    /// `gitsign.timestampServerURL` / `GITSIGN_TIMESTAMP_SERVER_URL`: full RFC 3161 URL.
+    pub timestamp_url: Option<String>,
+    /// `gitsign.issuer` / `GITSIGN_OIDC_ISSUER`: where to log in interactively.
+    pub issuer: Option<String>,
+    /// `gitsign.clientID` / `GITSIGN_OIDC_CLIENT_ID` (default `sigstore`).
+    pub client_id: String,
+    /// `gitsign.connectorID` / `GITSIGN_CONNECTOR_ID` (Dex connector to preselect).
+    pub connector_id: Option<String>,
+    /// `gitsign.tokenProvider` / `GITSIGN_TOKEN_PROVIDER`.
+    pub token_provider: Option<String>,
+    /// `gitsign.trustConfig` / `GITSIGN_TRUST_CONFIG` / `VOUCH_TRUST_CONFIG`.
+    pub trust_config: Option<PathBuf>,
+    /// `gitsign.rekorMode` / `GITSIGN_REKOR_MODE`: `offline` (our default: the entry is
+    /// embedded) or `online` (gitsign's default: the commit SHA is logged, nothing embedded).
+    pub online: bool,
+    /// `gitsign.matchIdentity` / `GITSIGN_MATCH_IDENTITY`: required certificate identity.
+    pub match_identity: Option<String>,
+    /// `gitsign.matchIssuer` / `GITSIGN_MATCH_ISSUER`: required OIDC issuer.
+    pub match_issuer: Option<String>,
+}
+
+/// `git config --get <key>` (case-insensitive keys; `None` when unset or git is absent).
+pub fn git_config(key: &str) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["config", "--get", key])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let v = String::from_utf8_lossy(&out.stdout)
+        .trim_end_matches(['\n', '\r'])
+        .to_string();
+    (!v.is_empty()).then_some(v)
+}
+
+fn env(names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .filter_map(|n| std::env::var(n).ok())
+        .find(|v| !v.trim().is_empty())
+}
+
+fn get(key: &str, envs: &[&str]) -> Option<String> {
+    env(envs).or_else(|| git_config(key))
+}
+
+impl Config {
+    /// Read the configuration from the environment and git config.
+    pub fn load() -> Result<Self> {
+        let rekor_version = match get(
+            "gitsign.rekorVersion",
+            &["GITSIGN_REKOR_VERSION", "SIGSTORE_REKOR_VERSION"],
+        ) {
+            None => None,
+            Some(v) => match v.trim() {
+                "1" => Some(1),
+                "2" => Some(2),
+                other => bail!("gitsign.rekorVersion must be 1 or 2, got {other:?}"),
+            },
+        };
+        let online = match get("gitsign.rekorMode", &["GITSIGN_REKOR_MODE"]) {
+            None => false,
+            Some(v) => match v.trim() {
+                "online" => true,
+                "offline" => false,
+                other => bail!("gitsign.rekorMode must be online or offline, got {other:?}"),
+            },
+        };
+        Ok(Config {
+            online,
+            fulcio: get(
+                "gitsign.fulcio",
+                &["GITSIGN_FULCIO_URL", "SIGSTORE_FULCIO_URL"],
+            ),
+            rekor: get(
+                "gitsign.rekor",
+                &["GITSIGN_REKOR_URL", "SIGSTORE_REKOR_URL"],
+            ),
+            rekor_version,
+            timestamp_url: get(
+                "gitsign.timestampServerURL",
+                &[
+                    "GITSIGN_TIMESTAMP_SERVER_URL",
+                    "SIGSTORE_TIMESTAMP_SERVER_URL",
+                ],
+            ),
+            issuer: get(
+                "gitsign.issuer",
+                &["GITSIGN_OIDC_ISSUER", "SIGSTORE_OIDC_ISSUER"],
+            ),
+            client_id: get(
+                "gitsign.clientID",
+                &["GITSIGN_OIDC_CLIENT_ID", "SIGSTORE_OIDC_CLIENT_ID"],
+            )
+            .unwrap_or_else(|| "sigstore".into()),
+            connector_id: get("gitsign.connectorID", &["GITSIGN_CONNECTOR_ID"]),
+            token_provider: get("gitsign.tokenProvider", &["GITSIGN_TOKEN_PROVIDER"]),
+            trust_config: get(
+                "gitsign.trustConfig",
+                &["GITSIGN_TRUST_CONFIG", "VOUCH_TRUST_CONFIG"],
+            )
+            .map(PathBuf::from),
+            match_identity: get("gitsign.matchIdentity", &["GITSIGN_MATCH_IDENTITY"]),
+            match_issuer: get("gitsign.matchIssuer", &["GITSIGN_MATCH_ISSUER"]),
+        })
+    }
+
+    /// The trusted root and signing config: the trust config file, else public-good Sigstore.
+    pub fn trust(&self) -> Result<(TrustRoot, SigningConfig)> {
+        match &self.trust_config {
+            Some(p) => load_client_trust_config(p),
+            None => Ok((
+                TrustRoot::public_good()?,
+                SigningConfig::from_json(vouch_core::trust::PUBLIC_GOOD_SIGNING_CONFIG.as_bytes())?,
+            )),
+        }
+    }
+}
+
+/// Read a ClientTrustConfig file (e.g. `vouch up`'s `trust_config.json`).
+pub fn load_client_trust_config(p: &Path) -> Result<(TrustRoot, SigningConfig)> {
+    let bytes =
+        std::fs::read(p).with_context(|| format!("cannot read trust config {}", p.display()))?;
+    let ctc: ClientTrustConfig = serde_json::from_slice(&bytes)
+        .with_context(|| format!("trust config {} is not a ClientTrustConfig", p.display()))?;
+    if ctc.media_type != "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json" {
+        bail!(
+            "trust config {}: unexpected mediaType {:?}",
+            p.display(),
+            ctc.media_type
+        );
+    }
+    let sc_bytes = serde_json::to_vec(&ctc.signing_config)?;
+    let sc = SigningConfig::from_json(&sc_bytes)
+        .with_context(|| format!("trust config {}: signingConfig", p.display()))?;
+    let tr = TrustRoot::from_parsed(ctc.trusted_root)
+        .with_context(|| format!("trust config {}: trustedRoot", p.display()))?;
+    Ok((tr, sc))
+}

@@ -1,0 +1,22 @@
+//! vouch-gitsign: keyless git commit and tag signing through the gpgsm interface git uses for
+//! `gpg.format = x509` (a drop-in for sigstore's gitsign), with verification that needs no
+//! network: the transparency log entry (inclusion proof + checkpoint / SET) and the RFC 3161
+//! timestamp travel inside the CMS signature as unsigned attributes (see [`cms`]).
+//!
+//! ```text
+//! git config gpg.format x509
+//! git config gpg.x509.program vouch-gitsign
+//! git config gitsign.trustConfig ./vouch-data/trust_config.json
+//! git commit -S -m msg && git verify-commit HEAD
+//! ```
+
+pub mod args;
+pub mod cms;
+pub mod config;
+pub mod git;
+pub mod gpg;
+pub mod sign;
+pub mod verify;
+
+pub use config::Config;
+pub use verify::{IdentityPolicy, Verified, VerifyFailure};

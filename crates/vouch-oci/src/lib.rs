@@ -1,0 +1,75 @@
+//! Container image signatures and attestations in OCI registries, compatible with cosign.
+//!
+//! Two storage layouts (see `protocols.md` §9):
+//!
+//! * **Bundle layout** (cosign v3 default, written by default): an OCI 1.1 referrer manifest
+//!   of `artifactType` [`layout::BUNDLE_MEDIA_TYPE`] whose single layer is a Sigstore bundle
+//!   v0.3 holding a DSSE envelope over an in-toto statement about the image digest (predicate
+//!   [`layout::COSIGN_SIGN_PREDICATE`] for signatures). Registries without the referrers API
+//!   get the referrers tag-schema fallback index at `sha256-<hex>`.
+//! * **Legacy layout** (cosign ≤ 2): tags `sha256-<hex>.sig` / `.att` whose manifest layers
+//!   are simple-signing payloads (or DSSE envelopes) with the signature, certificate, chain and
+//!   Rekor bundle in layer annotations.
+//!
+//! [`registry::Registry`] is the counted registry client, [`sign`] writes both layouts and
+//! [`verify`] discovers and verifies both.
+
+pub mod docker_config;
+pub mod layout;
+pub mod policy;
+pub mod registry;
+pub mod sign;
+pub mod verify;
+
+pub use oci_client::Reference;
+pub use registry::{Credentials, Registry, RegistryOptions, Resolved};
+
+/// Why an OCI operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    /// The image reference cannot be parsed or is not usable as given.
+    #[error("image reference: {0}")]
+    Reference(String),
+    /// The registry could not be reached.
+    #[error("registry unreachable at {url}: {detail}")]
+    Unreachable {
+        /// The URL requested.
+        url: String,
+        /// The transport error.
+        detail: String,
+    },
+    /// The registry refused our credentials.
+    #[error("registry authentication: {0}")]
+    Auth(String),
+    /// The registry answered with an unexpected status.
+    #[error("registry answered {status} for {url}: {detail}")]
+    Registry {
+        /// The URL requested.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body.
+        detail: String,
+    },
+    /// Something does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Content does not match its digest.
+    #[error("integrity: {0}")]
+    Integrity(String),
+    /// The registry or a stored artifact does not follow the protocol.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// Local configuration problem.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Signing failed.
+    #[error(transparent)]
+    Sign(#[from] vouch_sign::SignError),
+}
+
+/// Parse an image reference (`registry/repo[:tag][@sha256:…]`, Docker Hub defaults apply).
+pub fn parse_reference(s: &str) -> Result<Reference, OciError> {
+    s.parse::<Reference>()
+        .map_err(|e| OciError::Reference(format!("{s:?}: {e}")))
+}

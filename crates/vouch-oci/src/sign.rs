@@ -1,0 +1,455 @@
+//! Signing images and attaching signatures and attestations in either layout.
+
+use crate::OciError;
+use crate::layout::{self, Kind, LegacyLayer};
+use crate::registry::{OCI_INDEX, Registry, Resolved, sha256_digest};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use oci_client::Reference;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use vouch_core::keys::HashKind;
+use vouch_sign::{Content, Credential, SignOptions, SignOutcome, Signer};
+
+/// Where signatures are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// OCI 1.1 referrer holding a Sigstore bundle v0.3 (cosign v3 default).
+    Bundle,
+    /// Legacy cosign `sha256-<hex>.sig` / `.att` tag.
+    Legacy,
+}
+
+impl Layout {
+    /// A short name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Bundle => "bundle (OCI referrer)",
+            Layout::Legacy => "legacy (cosign tag)",
+        }
+    }
+}
+
+/// An image pinned to its manifest digest.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The reference, by digest.
+    pub reference: Reference,
+    /// The manifest descriptor.
+    pub descriptor: Resolved,
+    /// The tag the user named, if it was resolved.
+    pub from_tag: Option<String>,
+}
+
+impl Target {
+    /// `registry/repository` as cosign writes it into `docker-reference`.
+    pub fn repository_name(&self) -> String {
+        format!(
+            "{}/{}",
+            self.reference.registry(),
+            self.reference.repository()
+        )
+    }
+
+    /// The digest bytes.
+    pub fn digest_bytes(&self) -> Result<Vec<u8>, OciError> {
+        digest_bytes(&self.descriptor.digest)
+    }
+}
+
+/// `sha256:<hex>` → 32 bytes.
+pub fn digest_bytes(d: &str) -> Result<Vec<u8>, OciError> {
+    d.strip_prefix("sha256:")
+        .and_then(|h| hex::decode(h).ok())
+        .filter(|b| b.len() == 32)
+        .ok_or_else(|| OciError::Reference(format!("{d} is not a sha256 digest")))
+}
+
+/// Pin `r` to a digest. A reference with a digest is checked to exist (one `HEAD`); a bare
+/// tag is resolved only when `resolve_tag` is set, since what a tag points to can change
+/// between resolving and signing.
+pub async fn resolve_target(
+    reg: &Registry,
+    r: &Reference,
+    resolve_tag: bool,
+) -> Result<Target, OciError> {
+    if r.digest().is_none() && !resolve_tag {
+        return Err(OciError::Reference(format!(
+            "{} names a tag, not a digest: what a tag points to can change; sign {}/{}@sha256:… or pass --resolve-tag to sign what the tag points to now",
+            r.whole(),
+            r.registry(),
+            r.repository()
+        )));
+    }
+    let descriptor = reg.resolve(r).await?;
+    let reference = Reference::with_digest(
+        r.registry().to_string(),
+        r.repository().to_string(),
+        descriptor.digest.clone(),
+    );
+    Ok(Target {
+        reference,
+        descriptor,
+        from_tag: if r.digest().is_none() {
+            r.tag().map(String::from).or(Some("latest".into()))
+        } else {
+            None
+        },
+    })
+}
+
+/// Pin `r` to a digest for reading: a reference with a digest is used as is, without a
+/// request (what is attached to it is looked up by that digest anyway); a tag is resolved
+/// with one `HEAD`.
+pub async fn pin_for_reading(reg: &Registry, r: &Reference) -> Result<Target, OciError> {
+    match r.digest() {
+        Some(d) => {
+            digest_bytes(d)?;
+            Ok(Target {
+                reference: Reference::with_digest(
+                    r.registry().to_string(),
+                    r.repository().to_string(),
+                    d.to_string(),
+                ),
+                descriptor: Resolved {
+                    digest: d.to_string(),
+                    media_type: String::new(),
+                    size: 0,
+                },
+                from_tag: None,
+            })
+        }
+        None => resolve_target(reg, r, true).await,
+    }
+}
+
+/// What to attach.
+#[derive(Clone, Debug)]
+pub struct Attachment {
+    /// Signature or attestation.
+    pub kind: Kind,
+    /// Storage layout.
+    pub layout: Layout,
+    /// `-a k=v` annotations (simple-signing `optional`, or the statement subject's).
+    pub annotations: BTreeMap<String, String>,
+    /// For attestations: predicate type URI and predicate.
+    pub predicate: Option<(String, Value)>,
+}
+
+/// The result of attaching.
+#[derive(Debug)]
+pub struct Attached {
+    /// The signing outcome (the bundle as signed).
+    pub outcome: SignOutcome,
+    /// Digest of the referrer manifest (bundle layout) or of the `.sig`/`.att` manifest.
+    pub manifest_digest: String,
+    /// The tag written: the fallback index tag (bundle layout on registries without the
+    /// referrers API) or the legacy tag.
+    pub tag: Option<String>,
+}
+
+/// Sign `target` and store the signature or attestation in the registry.
+///
+/// The legacy layout needs a Rekor v1 log (its entry's SET goes into the
+/// `dev.sigstore.cosign/bundle` annotation) when the signer uploads to a log.
+pub async fn attach(
+    reg: &Registry,
+    signer: &Signer,
+    credential: Credential,
+    target: &Target,
+    what: &Attachment,
+    opts: &SignOptions,
+) -> Result<Attached, OciError> {
+    let digest = target.digest_bytes()?;
+    let (content, legacy_payload) = match (what.kind, what.layout) {
+        (Kind::Signature, Layout::Legacy) => {
+            let payload = layout::simple_signing_payload(
+                &target.repository_name(),
+                &target.descriptor.digest,
+                &what.annotations,
+            );
+            let hash = credential.hash();
+            let c = Content::Digest {
+                algorithm: hash,
+                digest: hash.digest(&payload),
+            };
+            (c, Some(payload))
+        }
+        (Kind::Signature, Layout::Bundle) => {
+            let st = layout::image_statement(
+                None,
+                &target.descriptor.digest,
+                layout::COSIGN_SIGN_PREDICATE,
+                json!({}),
+                &what.annotations,
+            )?;
+            (dsse(st, digest.clone()), None)
+        }
+        (Kind::Attestation, _) => {
+            let (pt, pred) = what.predicate.clone().ok_or_else(|| {
+                OciError::Config("an attestation needs a predicate and its type".into())
+            })?;
+            let st = layout::image_statement(
+                Some(&target.repository_name()),
+                &target.descriptor.digest,
+                &pt,
+                pred,
+                &what.annotations,
+            )?;
+            (dsse(st, digest.clone()), None)
+        }
+    };
+    let outcome = signer.sign(&content, credential, opts).await?;
+    let bundle_json = outcome
+        .bundle
+        .to_json()
+        .map_err(|e| OciError::Protocol(format!("bundle: {e}")))?;
+    match what.layout {
+        Layout::Bundle => {
+            let predicate_type = match &what.predicate {
+                Some((pt, _)) => pt.clone(),
+                None => layout::COSIGN_SIGN_PREDICATE.to_string(),
+            };
+            let (manifest_digest, tag) =
+                push_referrer(reg, target, bundle_json.as_bytes(), &predicate_type).await?;
+            Ok(Attached {
+                outcome,
+                manifest_digest,
+                tag,
+            })
+        }
+        Layout::Legacy => {
+            let bundle: Value = serde_json::from_str(&bundle_json)
+                .map_err(|e| OciError::Protocol(format!("bundle: {e}")))?;
+            let (blob, media_type, mut annotations) = match legacy_payload {
+                Some(p) => {
+                    let sig = bundle
+                        .pointer("/messageSignature/signature")
+                        .and_then(|s| s.as_str())
+                        .unwrap_or_default()
+                        .to_string();
+                    let mut a = BTreeMap::new();
+                    a.insert(layout::ANN_SIGNATURE.to_string(), sig);
+                    (p, layout::SIMPLE_SIGNING_MEDIA_TYPE, a)
+                }
+                None => {
+                    let env = bundle.get("dsseEnvelope").cloned().unwrap_or(Value::Null);
+                    let mut a = BTreeMap::new();
+                    a.insert(layout::ANN_SIGNATURE.to_string(), String::new());
+                    if let Some((pt, _)) = &what.predicate {
+                        a.insert(layout::ANN_PREDICATE_TYPE.to_string(), pt.clone());
+                    }
+                    (env.to_string().into_bytes(), layout::DSSE_MEDIA_TYPE, a)
+                }
+            };
+            legacy_annotations(&bundle, opts.tlog_upload, &mut annotations)?;
+            let layer = LegacyLayer {
+                media_type: media_type.to_string(),
+                digest: sha256_digest(&blob),
+                size: blob.len() as i64,
+                annotations,
+            };
+            let (manifest_digest, tag) = push_legacy(reg, target, what.kind, &blob, layer).await?;
+            Ok(Attached {
+                outcome,
+                manifest_digest,
+                tag: Some(tag),
+            })
+        }
+    }
+}
+
+fn dsse(statement: Vec<u8>, digest: Vec<u8>) -> Content {
+    Content::Dsse {
+        payload_type: layout::INTOTO_PAYLOAD_TYPE.into(),
+        payload: statement,
+        subject: (HashKind::Sha256, digest),
+    }
+}
+
+/// PEM-encode DER.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut s = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        s.push_str(&String::from_utf8_lossy(chunk));
+        s.push('\n');
+    }
+    s.push_str(&format!("-----END {label}-----\n"));
+    s
+}
+
+/// Fill the certificate, Rekor bundle and timestamp annotations from a v0.3 bundle.
+fn legacy_annotations(
+    bundle: &Value,
+    tlog_upload: bool,
+    a: &mut BTreeMap<String, String>,
+) -> Result<(), OciError> {
+    if let Some(raw) = bundle
+        .pointer("/verificationMaterial/certificate/rawBytes")
+        .and_then(|r| r.as_str())
+    {
+        let der = STANDARD
+            .decode(raw)
+            .map_err(|e| OciError::Protocol(format!("bundle certificate: {e}")))?;
+        a.insert(layout::ANN_CERTIFICATE.into(), pem("CERTIFICATE", &der));
+        // The chain annotation is optional (verifiers build the chain from the trusted root).
+    }
+    if tlog_upload {
+        let entry = bundle
+            .pointer("/verificationMaterial/tlogEntries/0")
+            .ok_or_else(|| OciError::Protocol("the bundle has no log entry".into()))?;
+        let set = entry
+            .pointer("/inclusionPromise/signedEntryTimestamp")
+            .and_then(|s| s.as_str())
+            .ok_or_else(|| {
+                OciError::Config(
+                    "the legacy layout needs a Rekor v1 entry with a signed entry timestamp: sign with --rekor-version 1".into(),
+                )
+            })?;
+        let num = |p: &str| -> i64 {
+            entry
+                .pointer(p)
+                .and_then(|v| {
+                    v.as_i64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                })
+                .unwrap_or(0)
+        };
+        let body = entry
+            .get("canonicalizedBody")
+            .and_then(|s| s.as_str())
+            .unwrap_or_default();
+        let log_id = entry
+            .pointer("/logId/keyId")
+            .and_then(|s| s.as_str())
+            .and_then(|k| STANDARD.decode(k).ok())
+            .map(hex::encode)
+            .unwrap_or_default();
+        // Go's struct field order, as cosign marshals it.
+        let rekor_bundle = format!(
+            r#"{{"SignedEntryTimestamp":{},"Payload":{{"body":{},"integratedTime":{},"logIndex":{},"logID":{}}}}}"#,
+            json!(set),
+            json!(body),
+            num("/integratedTime"),
+            num("/logIndex"),
+            json!(log_id)
+        );
+        a.insert(layout::ANN_REKOR_BUNDLE.into(), rekor_bundle);
+    }
+    if let Some(ts) = bundle
+        .pointer(
+            "/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0/signedTimestamp",
+        )
+        .and_then(|s| s.as_str())
+    {
+        a.insert(
+            layout::ANN_RFC3161.into(),
+            json!({"SignedRFC3161Timestamp": ts}).to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// Push a bundle as a referrer of `target`, and maintain the fallback index when the
+/// registry did not acknowledge the subject.
+async fn push_referrer(
+    reg: &Registry,
+    target: &Target,
+    bundle: &[u8],
+    predicate_type: &str,
+) -> Result<(String, Option<String>), OciError> {
+    let r = &target.reference;
+    reg.put_blob(r, layout::EMPTY_BLOB).await?;
+    let bundle_digest = reg.put_blob(r, bundle).await?;
+    let subject = layout::descriptor(
+        &target.descriptor.media_type,
+        &target.descriptor.digest,
+        target.descriptor.size as usize,
+        None,
+    );
+    let mut ann = BTreeMap::new();
+    ann.insert(
+        layout::ANN_CREATED.to_string(),
+        jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+    );
+    ann.insert(
+        layout::ANN_BUNDLE_CONTENT.to_string(),
+        "dsse-envelope".to_string(),
+    );
+    ann.insert(
+        layout::ANN_BUNDLE_PREDICATE.to_string(),
+        predicate_type.to_string(),
+    );
+    let manifest = layout::referrer_manifest(&bundle_digest, bundle.len(), &subject, &ann);
+    let manifest_digest = sha256_digest(&manifest);
+    let (_, acknowledged) = reg
+        .put_manifest(
+            r,
+            &manifest_digest,
+            &manifest,
+            crate::registry::OCI_MANIFEST,
+        )
+        .await?;
+    if acknowledged {
+        return Ok((manifest_digest, None));
+    }
+    // Referrers tag schema: an index at sha256-<hex> listing the referrers.
+    let tag = layout::fallback_tag(&target.descriptor.digest);
+    let tag_ref = Reference::with_tag(
+        r.registry().to_string(),
+        r.repository().to_string(),
+        tag.clone(),
+    );
+    let existing = reg.get_manifest(&tag_ref).await?;
+    let mut entry = layout::descriptor(
+        crate::registry::OCI_MANIFEST,
+        &manifest_digest,
+        manifest.len(),
+        Some(&ann),
+    );
+    entry["artifactType"] = json!(layout::BUNDLE_MEDIA_TYPE);
+    let index = layout::add_to_index(existing.as_ref().map(|m| m.bytes.as_slice()), entry)?;
+    reg.put_manifest(&tag_ref, &tag, &index, OCI_INDEX).await?;
+    Ok((manifest_digest, Some(tag)))
+}
+
+/// Append a layer to the legacy `.sig`/`.att` manifest (skipping an identical one).
+async fn push_legacy(
+    reg: &Registry,
+    target: &Target,
+    kind: Kind,
+    blob: &[u8],
+    layer: LegacyLayer,
+) -> Result<(String, String), OciError> {
+    let r = &target.reference;
+    let tag = layout::legacy_tag(&target.descriptor.digest, kind);
+    let tag_ref = Reference::with_tag(
+        r.registry().to_string(),
+        r.repository().to_string(),
+        tag.clone(),
+    );
+    let mut layers = match reg.get_manifest(&tag_ref).await? {
+        Some(m) => layout::legacy_layers(&m.bytes)?,
+        None => Vec::new(),
+    };
+    let duplicate = layers.iter().any(|l| {
+        l.digest == layer.digest
+            && l.annotations.get(layout::ANN_SIGNATURE)
+                == layer.annotations.get(layout::ANN_SIGNATURE)
+            && l.annotations.get(layout::ANN_CERTIFICATE)
+                == layer.annotations.get(layout::ANN_CERTIFICATE)
+    });
+    reg.put_blob(r, blob).await?;
+    if !duplicate {
+        layers.push(layer);
+    }
+    let (manifest, config) = layout::legacy_manifest(&layers);
+    reg.put_blob(r, &config).await?;
+    let (digest, _) = reg
+        .put_manifest(&tag_ref, &tag, &manifest, crate::registry::OCI_MANIFEST)
+        .await?;
+    Ok((digest, tag))
+}

@@ -1,0 +1,545 @@
+//! Discovering signatures and attestations of an image in both layouts, and verifying them.
+//!
+//! Discovery reads the referrers tag-schema index (`sha256-<hex>`) first and the referrers API
+//! only when that tag is absent, so that on registries without the API (the common case; they
+//! answer the API with 404) an image with one bundle-layout signature costs four requests
+//! after tag resolution: fallback index, legacy `.sig` tag, referrer manifest, bundle blob.
+
+use crate::OciError;
+use crate::layout::{self, Kind, LegacyLayer};
+use crate::registry::Registry;
+use crate::sign::{Layout, digest_bytes};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use oci_client::Reference;
+use oci_client::manifest::{ImageIndexEntry, OciImageIndex};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use vouch_core::bundle::{Bundle, MEDIA_TYPE_V0_1};
+use vouch_core::keys::HashKind;
+use vouch_verify::{Artifact, PolicyBuilder, VerificationResult, Verifier};
+
+/// Where the referrers list came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReferrersSource {
+    /// The referrers tag schema (`sha256-<hex>` index).
+    TagSchema,
+    /// The referrers API.
+    Api,
+    /// Neither: no referrers.
+    None,
+}
+
+/// What was found, with the bytes needed to verify it.
+#[derive(Clone, Debug)]
+pub enum Evidence {
+    /// A Sigstore bundle stored as a referrer.
+    Bundle {
+        /// Referrer manifest digest.
+        manifest_digest: String,
+        /// The bundle JSON.
+        bundle: Vec<u8>,
+    },
+    /// A layer of a legacy `.sig`/`.att` manifest.
+    Legacy {
+        /// The tag.
+        tag: String,
+        /// Layer position.
+        index: usize,
+        /// The layer descriptor (annotations carry signature, certificate, Rekor bundle).
+        layer: LegacyLayer,
+        /// The layer blob (simple-signing payload, or DSSE envelope).
+        blob: Vec<u8>,
+    },
+}
+
+/// A signature or attestation found for an image.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// Signature or attestation.
+    pub kind: Kind,
+    /// Where it is stored.
+    pub layout: Layout,
+    /// Its bytes.
+    pub evidence: Evidence,
+}
+
+impl Found {
+    /// Where it is, for messages: `referrer sha256:…` or `tag sha256-….sig layer 0`.
+    pub fn location(&self) -> String {
+        match &self.evidence {
+            Evidence::Bundle {
+                manifest_digest, ..
+            } => format!("referrer {manifest_digest}"),
+            Evidence::Legacy { tag, index, .. } => format!("tag {tag} layer {index}"),
+        }
+    }
+}
+
+/// List the referrers of `digest`: the fallback tag first, then the API.
+pub async fn list_referrers(
+    reg: &Registry,
+    image: &Reference,
+    digest: &str,
+) -> Result<(Vec<ImageIndexEntry>, ReferrersSource), OciError> {
+    let tag_ref = Reference::with_tag(
+        image.registry().to_string(),
+        image.repository().to_string(),
+        layout::fallback_tag(digest),
+    );
+    if let Some(m) = reg.get_manifest(&tag_ref).await? {
+        let idx: OciImageIndex = serde_json::from_slice(&m.bytes).map_err(|e| {
+            OciError::Protocol(format!(
+                "tag {} is not a referrers index: {e}",
+                layout::fallback_tag(digest)
+            ))
+        })?;
+        return Ok((idx.manifests, ReferrersSource::TagSchema));
+    }
+    let by_digest = Reference::with_digest(
+        image.registry().to_string(),
+        image.repository().to_string(),
+        digest.to_string(),
+    );
+    match reg.referrers_api(&by_digest, digest, None).await? {
+        Some(idx) => Ok((idx.manifests, ReferrersSource::Api)),
+        None => Ok((Vec::new(), ReferrersSource::None)),
+    }
+}
+
+/// The kind a referrer entry claims by its annotations, if it says.
+fn entry_kind(e: &ImageIndexEntry) -> Option<Kind> {
+    let pt = e.annotations.as_ref()?.get(layout::ANN_BUNDLE_PREDICATE)?;
+    Some(if pt == layout::COSIGN_SIGN_PREDICATE {
+        Kind::Signature
+    } else {
+        Kind::Attestation
+    })
+}
+
+/// The kind a bundle holds: a statement with the cosign-sign predicate (or a message
+/// signature) is a signature; other statements are attestations.
+fn bundle_kind(bundle: &[u8]) -> Kind {
+    let v: Value = serde_json::from_slice(bundle).unwrap_or(Value::Null);
+    let Some(payload) = v.pointer("/dsseEnvelope/payload").and_then(|p| p.as_str()) else {
+        return Kind::Signature;
+    };
+    let st: Value = STANDARD
+        .decode(payload)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    match st.get("predicateType").and_then(|p| p.as_str()) {
+        Some(layout::COSIGN_SIGN_PREDICATE) => Kind::Signature,
+        _ => Kind::Attestation,
+    }
+}
+
+/// Find the signatures (or attestations) of the image `image` (a reference with a digest) in
+/// both layouts. The referrers and the legacy tag are looked up concurrently. For
+/// attestations, `predicate_type` (a URI or cosign shorthand) skips, without fetching them,
+/// those whose annotations name another predicate type.
+pub async fn discover(
+    reg: &Registry,
+    image: &Reference,
+    kind: Kind,
+    predicate_type: Option<&str>,
+) -> Result<Vec<Found>, OciError> {
+    let want = predicate_type.map(vouch_core::intoto::predicate_type_for);
+    let digest = image
+        .digest()
+        .ok_or_else(|| OciError::Reference(format!("{} has no digest", image.whole())))?
+        .to_string();
+    let tag = layout::legacy_tag(&digest, kind);
+    let tag_ref = Reference::with_tag(
+        image.registry().to_string(),
+        image.repository().to_string(),
+        tag.clone(),
+    );
+    let (refs, legacy) = tokio::join!(
+        list_referrers(reg, image, &digest),
+        reg.get_manifest(&tag_ref)
+    );
+    let (entries, _) = refs?;
+    let mut wanted = Vec::new();
+    for e in entries {
+        if e.artifact_type.as_deref() != Some(layout::BUNDLE_MEDIA_TYPE) {
+            continue;
+        }
+        if entry_kind(&e).is_some_and(|k| k != kind) {
+            continue;
+        }
+        let annotated = e
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(layout::ANN_BUNDLE_PREDICATE));
+        if kind == Kind::Attestation
+            && let (Some(w), Some(a)) = (want, annotated)
+            && w != a
+        {
+            continue;
+        }
+        wanted.push(e);
+    }
+    // Referrer manifests and their bundles, fetched concurrently (bounded), kept in order.
+    let limit = Arc::new(Semaphore::new(FETCH_CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for (i, e) in wanted.into_iter().enumerate() {
+        let (reg, image, limit) = (reg.clone(), image.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            (i, fetch_referrer(&reg, &image, &e).await.map(|b| (e, b)))
+        });
+    }
+    let mut bundles = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (i, res) = joined.map_err(|e| OciError::Protocol(format!("fetch task: {e}")))?;
+        if let (e, Some(bundle)) = res? {
+            bundles.push((i, e, bundle));
+        }
+    }
+    bundles.sort_by_key(|(i, _, _)| *i);
+    let mut found = Vec::new();
+    for (_, e, bundle) in bundles {
+        if entry_kind(&e).is_none() && bundle_kind(&bundle) != kind {
+            continue;
+        }
+        found.push(Found {
+            kind,
+            layout: Layout::Bundle,
+            evidence: Evidence::Bundle {
+                manifest_digest: e.digest.clone(),
+                bundle,
+            },
+        });
+    }
+    if let Some(m) = legacy? {
+        let layers: Vec<(usize, LegacyLayer)> = layout::legacy_layers(&m.bytes)?
+            .into_iter()
+            .enumerate()
+            .filter(|(_, layer)| {
+                !(kind == Kind::Attestation
+                    && matches!(
+                        (want, layer.annotations.get(layout::ANN_PREDICATE_TYPE)),
+                        (Some(w), Some(a)) if w != a
+                    ))
+            })
+            .collect();
+        // Layers often share a payload (one image, several signers): fetch each blob once.
+        let mut blobs: HashMap<String, Vec<u8>> = HashMap::new();
+        let mut tasks = JoinSet::new();
+        let mut seen = std::collections::HashSet::new();
+        for (_, layer) in &layers {
+            if seen.insert(layer.digest.clone()) {
+                let (reg, image, limit) = (reg.clone(), image.clone(), limit.clone());
+                let digest = layer.digest.clone();
+                tasks.spawn(async move {
+                    let _permit = limit.acquire_owned().await;
+                    let blob = reg.get_blob(&image, &digest).await;
+                    (digest, blob)
+                });
+            }
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let (digest, blob) =
+                joined.map_err(|e| OciError::Protocol(format!("fetch task: {e}")))?;
+            blobs.insert(digest, blob?);
+        }
+        for (index, layer) in layers {
+            let Some(blob) = blobs.get(&layer.digest).cloned() else {
+                continue;
+            };
+            found.push(Found {
+                kind,
+                layout: Layout::Legacy,
+                evidence: Evidence::Legacy {
+                    tag: tag.clone(),
+                    index,
+                    layer,
+                    blob,
+                },
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// How many manifests and blobs discovery fetches at once.
+const FETCH_CONCURRENCY: usize = 16;
+
+/// A referrer's manifest, then its bundle layer; `None` when it holds no bundle.
+async fn fetch_referrer(
+    reg: &Registry,
+    image: &Reference,
+    e: &ImageIndexEntry,
+) -> Result<Option<Vec<u8>>, OciError> {
+    let mref = Reference::with_digest(
+        image.registry().to_string(),
+        image.repository().to_string(),
+        e.digest.clone(),
+    );
+    let Some(m) = reg.get_manifest(&mref).await? else {
+        return Ok(None);
+    };
+    let manifest: oci_client::manifest::OciImageManifest = serde_json::from_slice(&m.bytes)
+        .map_err(|err| OciError::Protocol(format!("referrer {}: {err}", e.digest)))?;
+    let Some(layer) = manifest
+        .layers
+        .iter()
+        .find(|l| l.media_type == layout::BUNDLE_MEDIA_TYPE)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(reg.get_blob(image, &layer.digest).await?))
+}
+
+/// A verified signature or attestation.
+#[derive(Debug)]
+pub struct Verified {
+    /// Where it was found.
+    pub location: String,
+    /// Its layout.
+    pub layout: Layout,
+    /// What the verifier established.
+    pub result: VerificationResult,
+    /// For legacy signatures, the payload's `docker-reference`.
+    pub docker_reference: Option<String>,
+}
+
+/// Verify one found signature or attestation of the image `digest` under `policy`.
+/// For attestations, `predicate_type` (a URI or cosign shorthand) is required to match when
+/// given. Errors are one-line reasons naming the failed check.
+pub fn verify_found(
+    verifier: &Verifier,
+    policy: &PolicyBuilder,
+    digest: &str,
+    found: &Found,
+    predicate_type: Option<&str>,
+) -> Result<Verified, String> {
+    let image = digest_bytes(digest).map_err(|e| e.to_string())?;
+    let mut pb = policy.clone();
+    match found.kind {
+        Kind::Signature => {}
+        Kind::Attestation => {
+            if let Some(t) = predicate_type {
+                pb = pb.predicate_type(t);
+            }
+        }
+    }
+    let mut docker_reference = None;
+    let result = match &found.evidence {
+        Evidence::Bundle { bundle, .. } => {
+            if found.kind == Kind::Signature {
+                pb = pb.predicate_type(layout::COSIGN_SIGN_PREDICATE);
+            }
+            let policy = pb.build().map_err(|e| format!("policy: {e}"))?;
+            let b = Bundle::from_json(bundle).map_err(|e| format!("bundle: {e}"))?;
+            verifier
+                .verify(
+                    &b,
+                    Artifact::Digest {
+                        algorithm: HashKind::Sha256,
+                        digest: &image,
+                    },
+                    &policy,
+                )
+                .map_err(|e| e.to_string())?
+        }
+        Evidence::Legacy { layer, blob, .. } => {
+            let policy = pb.build().map_err(|e| format!("policy: {e}"))?;
+            let b = legacy_bundle(layer, blob, found.kind)?;
+            let b = Bundle::from_json(&b).map_err(|e| format!("legacy signature: {e}"))?;
+            match found.kind {
+                Kind::Signature => {
+                    let ss = layout::parse_simple_signing(blob)?;
+                    if ss.digest != digest {
+                        return Err(format!(
+                            "payload docker-manifest-digest {} is not the image digest {digest}",
+                            ss.digest
+                        ));
+                    }
+                    docker_reference = Some(ss.docker_reference);
+                    verifier
+                        .verify(&b, Artifact::Bytes(blob), &policy)
+                        .map_err(|e| e.to_string())?
+                }
+                Kind::Attestation => verifier
+                    .verify(
+                        &b,
+                        Artifact::Digest {
+                            algorithm: HashKind::Sha256,
+                            digest: &image,
+                        },
+                        &policy,
+                    )
+                    .map_err(|e| e.to_string())?,
+            }
+        }
+    };
+    Ok(Verified {
+        location: found.location(),
+        layout: found.layout,
+        result,
+        docker_reference,
+    })
+}
+
+/// Decode every PEM block of `label` in `pem`.
+fn pem_blocks(pem: &str, label: &str) -> Vec<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let mut out = Vec::new();
+    let mut rest = pem;
+    while let Some(s) = rest.find(&begin) {
+        let after = &rest[s + begin.len()..];
+        let Some(e) = after.find(&end) else { break };
+        let b64: String = after[..e].chars().filter(|c| !c.is_whitespace()).collect();
+        if let Ok(der) = STANDARD.decode(b64) {
+            out.push(der);
+        }
+        rest = &after[e + end.len()..];
+    }
+    out
+}
+
+/// Rebuild a bundle v0.1 from a legacy layer: certificate (or key), the Rekor bundle
+/// annotation as a log entry with its inclusion promise, the RFC 3161 timestamp, and the
+/// signature (annotation) or DSSE envelope (blob).
+pub fn legacy_bundle(layer: &LegacyLayer, blob: &[u8], kind: Kind) -> Result<Vec<u8>, String> {
+    let a = &layer.annotations;
+    let mut vm = json!({"tlogEntries": []});
+    match a
+        .get(layout::ANN_CERTIFICATE)
+        .filter(|c| !c.trim().is_empty())
+    {
+        Some(pem) => {
+            let certs = pem_blocks(pem, "CERTIFICATE");
+            let leaf = certs
+                .first()
+                .ok_or("the certificate annotation holds no PEM certificate")?;
+            vm["x509CertificateChain"] =
+                json!({"certificates": [{"rawBytes": STANDARD.encode(leaf)}]});
+        }
+        None => vm["publicKey"] = json!({"hint": ""}),
+    }
+    let mut hash_alg = "SHA2_256";
+    if let Some(rb) = a.get(layout::ANN_REKOR_BUNDLE) {
+        let v: Value =
+            serde_json::from_str(rb).map_err(|e| format!("Rekor bundle annotation: {e}"))?;
+        let set = v
+            .get("SignedEntryTimestamp")
+            .and_then(|s| s.as_str())
+            .ok_or("Rekor bundle annotation has no SignedEntryTimestamp")?;
+        let p = v
+            .get("Payload")
+            .ok_or("Rekor bundle annotation has no Payload")?;
+        let body_b64 = p
+            .get("body")
+            .and_then(|s| s.as_str())
+            .ok_or("Rekor bundle annotation has no Payload.body")?;
+        let body: Value = STANDARD
+            .decode(body_b64)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or("Rekor bundle annotation body is not base64 JSON")?;
+        let int = |k: &str| p.get(k).and_then(|x| x.as_i64()).unwrap_or(0);
+        let log_id = p
+            .get("logID")
+            .and_then(|s| s.as_str())
+            .and_then(|h| hex::decode(h).ok())
+            .ok_or("Rekor bundle annotation logID is not hex")?;
+        if let Some(alg) = body
+            .pointer("/spec/data/hash/algorithm")
+            .and_then(|s| s.as_str())
+        {
+            hash_alg = match alg {
+                "sha384" => "SHA2_384",
+                "sha512" => "SHA2_512",
+                _ => "SHA2_256",
+            };
+        }
+        vm["tlogEntries"] = json!([{
+            "logIndex": int("logIndex").to_string(),
+            "logId": {"keyId": STANDARD.encode(log_id)},
+            "kindVersion": {
+                "kind": body.get("kind").and_then(|s| s.as_str()).unwrap_or_default(),
+                "version": body.get("apiVersion").and_then(|s| s.as_str()).unwrap_or_default(),
+            },
+            "integratedTime": int("integratedTime").to_string(),
+            "inclusionPromise": {"signedEntryTimestamp": set},
+            "canonicalizedBody": body_b64,
+        }]);
+    }
+    if let Some(ts) = a.get(layout::ANN_RFC3161) {
+        let v: Value =
+            serde_json::from_str(ts).map_err(|e| format!("RFC 3161 timestamp annotation: {e}"))?;
+        if let Some(t) = v.get("SignedRFC3161Timestamp").and_then(|s| s.as_str()) {
+            vm["timestampVerificationData"] =
+                json!({"rfc3161Timestamps": [{"signedTimestamp": t}]});
+        }
+    }
+    let mut b = json!({"mediaType": MEDIA_TYPE_V0_1, "verificationMaterial": vm});
+    match kind {
+        Kind::Signature => {
+            let sig = a
+                .get(layout::ANN_SIGNATURE)
+                .filter(|s| !s.is_empty())
+                .ok_or("the layer has no dev.cosignproject.cosign/signature annotation")?;
+            let hash = match hash_alg {
+                "SHA2_384" => HashKind::Sha384,
+                "SHA2_512" => HashKind::Sha512,
+                _ => HashKind::Sha256,
+            };
+            b["messageSignature"] = json!({
+                "messageDigest": {"algorithm": hash_alg, "digest": STANDARD.encode(hash.digest(blob))},
+                "signature": sig.trim(),
+            });
+        }
+        Kind::Attestation => {
+            let env: Value = serde_json::from_slice(blob)
+                .map_err(|e| format!("attestation layer is not a DSSE envelope: {e}"))?;
+            b["dsseEnvelope"] = env;
+        }
+    }
+    serde_json::to_vec(&b).map_err(|e| e.to_string())
+}
+
+/// Everything attached to an image, for `vouch tree`.
+#[derive(Debug)]
+pub struct Tree {
+    /// Referrers (any artifact type).
+    pub referrers: Vec<ImageIndexEntry>,
+    /// Where the referrers list came from.
+    pub referrers_source: ReferrersSource,
+    /// Legacy tags found, with their layers.
+    pub legacy: Vec<(String, Vec<LegacyLayer>)>,
+}
+
+/// List referrers and the legacy `.sig`, `.att` and `.sbom` tags of `image` (by digest).
+pub async fn tree(reg: &Registry, image: &Reference) -> Result<Tree, OciError> {
+    let digest = image
+        .digest()
+        .ok_or_else(|| OciError::Reference(format!("{} has no digest", image.whole())))?
+        .to_string();
+    let (referrers, referrers_source) = list_referrers(reg, image, &digest).await?;
+    let mut legacy = Vec::new();
+    for suffix in ["sig", "att", "sbom"] {
+        let tag = format!("{}.{suffix}", layout::fallback_tag(&digest));
+        let r = Reference::with_tag(
+            image.registry().to_string(),
+            image.repository().to_string(),
+            tag.clone(),
+        );
+        if let Some(m) = reg.get_manifest(&r).await? {
+            legacy.push((tag, layout::legacy_layers(&m.bytes)?));
+        }
+    }
+    Ok(Tree {
+        referrers,
+        referrers_source,
+        legacy,
+    })
+}
