@@ -598,6 +598,24 @@ pub struct ClientTrustConfig {
     pub signing_config: SigningConfig,
 }
 
+impl ClientTrustConfig {
+    /// Parse a ClientTrustConfig (e.g. `vouch up`'s `trust_config.json`) into a verified trusted
+    /// root and a v0.2 signing config, checking both media types.
+    pub fn parse(json: &[u8]) -> Result<(TrustRoot, SigningConfig), TrustError> {
+        if json.len() > limits::MAX_TRUST_JSON_LEN {
+            return Err(TrustError::TooLarge(json.len()));
+        }
+        let ctc: ClientTrustConfig = serde_json::from_slice(json)?;
+        if ctc.media_type != CLIENT_TRUST_CONFIG_MEDIA_TYPE {
+            return Err(TrustError::MediaType(ctc.media_type));
+        }
+        let sc_bytes = serde_json::to_vec(&ctc.signing_config)?;
+        let sc = SigningConfig::from_json(&sc_bytes)?;
+        let tr = TrustRoot::from_parsed(ctc.trusted_root)?;
+        Ok((tr, sc))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,7 +129,12 @@ fn sign(status: &mut StatusFd, file: Option<&str>) -> Result<()> {
     let (san, iss) = &signed.identity;
     eprintln!("vouch-gitsign: signed as {san} (issuer {iss})");
     if let Some((url, idx)) = &signed.log_entry {
-        eprintln!("vouch-gitsign: transparency log entry {idx} at {url} (embedded)");
+        let how = if cfg.online {
+            "online mode: not embedded"
+        } else {
+            "embedded"
+        };
+        eprintln!("vouch-gitsign: transparency log entry {idx} at {url} ({how})");
     }
     status.line(&format!(
         "SIG_CREATED D {} {} 00 {} {}",

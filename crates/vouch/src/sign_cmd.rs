@@ -67,21 +67,7 @@ impl TrustArgs {
 pub fn load_client_trust_config(p: &Path) -> Result<(TrustRoot, SigningConfig)> {
     let bytes =
         std::fs::read(p).with_context(|| format!("cannot read trust config {}", p.display()))?;
-    let ctc: ClientTrustConfig = serde_json::from_slice(&bytes)
-        .with_context(|| format!("trust config {} is not a ClientTrustConfig", p.display()))?;
-    if ctc.media_type != "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json" {
-        bail!(
-            "trust config {}: unexpected mediaType {:?}",
-            p.display(),
-            ctc.media_type
-        );
-    }
-    let sc_bytes = serde_json::to_vec(&ctc.signing_config)?;
-    let sc = SigningConfig::from_json(&sc_bytes)
-        .with_context(|| format!("trust config {}: signingConfig", p.display()))?;
-    let tr = TrustRoot::from_parsed(ctc.trusted_root)
-        .with_context(|| format!("trust config {}: trustedRoot", p.display()))?;
-    Ok((tr, sc))
+    ClientTrustConfig::parse(&bytes).with_context(|| format!("trust config {}", p.display()))
 }
 
 /// Flags shared by sign-blob and attest-blob.

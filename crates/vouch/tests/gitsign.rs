@@ -594,7 +594,14 @@ fn git_signs_and_verifies_through_vouch_gitsign() {
     {
         let (raw, _) = git.ok(&[], &["cat-file", "commit", &c1]);
         let (payload, sig) = split_commit(raw.as_bytes());
-        let (ct, _) = git.ok(&[], &["log", "-1", "--format=%ct", &c1]);
+        // The signing time (the certificate is issued after git stamps the commit).
+        let signed_at = vouch_gitsign::cms::parse(
+            &vouch_gitsign::cms::from_pem_or_der(sig.as_bytes()).unwrap(),
+        )
+        .unwrap()
+        .signing_time
+        .unwrap()
+        .to_string();
         std::fs::write(dir.path().join("payload"), &payload).unwrap();
         std::fs::write(
             dir.path().join("sig.cms"),
@@ -636,7 +643,7 @@ fn git_signs_and_verifies_through_vouch_gitsign() {
                     "-purpose",
                     "any",
                     "-attime",
-                    ct.trim(),
+                    signed_at.as_str(),
                     "-out",
                     "/dev/null",
                 ]),
