@@ -456,6 +456,38 @@ fn images_round_trip() {
         "verify with key",
     );
     assert!(err.contains("Verified OK: 2 of 4"), "{err}");
+    // 3b. An independent cosign verifier, sigstore-rs's cosign module, accepts vouch's legacy
+    //     signature with the key and rejects another key.
+    match sigstore_rs_verifier() {
+        None => eprintln!("SKIP: sigstore-rs cross-check (VOUCH_SKIP_SIGSTORE_RS is set)"),
+        Some(bin) => {
+            let out = run(Command::new(&bin)
+                .arg(&by_digest)
+                .arg(&pubkey)
+                .arg("--http"));
+            ok(
+                &out,
+                "sigstore-rs cosign verification of vouch's legacy signature",
+            );
+            let other = dir.path().join("other");
+            std::fs::create_dir_all(&other).unwrap();
+            ok(
+                &run(vouch()
+                    .arg("generate-key-pair")
+                    .current_dir(&other)
+                    .env("COSIGN_PASSWORD", "pw")),
+                "generate another key pair",
+            );
+            let out = run(Command::new(&bin)
+                .arg(&by_digest)
+                .arg(other.join("cosign.pub"))
+                .arg("--http"));
+            assert!(
+                !out.status.success(),
+                "sigstore-rs accepted the signature with the wrong key"
+            );
+        }
+    }
 
     // 4. Attestations, both layouts.
     let predicate = dir.path().join("sbom.json");
@@ -657,4 +689,38 @@ fn images_round_trip() {
         "independent signature, wrong key",
         "none of the 1 signature(s)",
     );
+}
+
+/// Build the crosscheck's `cosign-verify-rs` (sigstore-rs's cosign verifier) next to the `vouch`
+/// binary under test; `None` when `VOUCH_SKIP_SIGSTORE_RS` is set.
+fn sigstore_rs_verifier() -> Option<PathBuf> {
+    if std::env::var_os("VOUCH_SKIP_SIGSTORE_RS").is_some() {
+        return None;
+    }
+    let vouch_bin = PathBuf::from(env!("CARGO_BIN_EXE_vouch"));
+    let profile_dir = vouch_bin.parent().unwrap().to_path_buf();
+    let target_dir = profile_dir.parent().unwrap().to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "-q",
+        "-p",
+        "vouch-crosscheck",
+        "--bin",
+        "cosign-verify-rs",
+        "--target-dir",
+    ])
+    .arg(&target_dir)
+    .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "cargo build -p vouch-crosscheck --bin cosign-verify-rs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(profile_dir.join("cosign-verify-rs"))
 }
