@@ -467,9 +467,11 @@ fn ca_requests(token: &str, challenge: &str, keys: u32) -> Result<Vec<Vec<u8>>> 
         .collect()
 }
 
-/// Shared state of the CA clients.
-struct CaRun {
+/// Shared state of POST load clients cycling through pre-generated request bodies (the CA and
+/// TSA benchmarks).
+pub(crate) struct PostRun {
     bodies: Vec<Vec<u8>>,
+    content_type: &'static str,
     next: AtomicU64,
     stop: AtomicBool,
     ok: AtomicU64,
@@ -477,7 +479,7 @@ struct CaRun {
     first_error: Mutex<Option<String>>,
 }
 
-impl CaRun {
+impl PostRun {
     fn error(&self, msg: String) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut f) = self.first_error.lock()
@@ -488,8 +490,76 @@ impl CaRun {
     }
 }
 
-/// One CA client: returns the latencies (µs) of its successful requests.
-async fn ca_client(http: reqwest::Client, url: String, run: std::sync::Arc<CaRun>) -> Vec<u32> {
+/// What a POST load run measured.
+pub(crate) struct PostLoad {
+    /// Successful requests.
+    pub ok: u64,
+    /// Failed requests.
+    pub errors: u64,
+    /// Wall time in seconds.
+    pub secs: f64,
+    /// Latencies of the successful requests (µs), sorted.
+    pub latencies: Vec<u32>,
+}
+
+impl PostLoad {
+    /// Print the latency percentiles line the benchmarks share.
+    pub(crate) fn print_latencies(&self) {
+        let l = &self.latencies;
+        println!(
+            "p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} max_ms={:.1}",
+            percentile(l, 50.0),
+            percentile(l, 90.0),
+            percentile(l, 99.0),
+            l.last().map_or(0.0, |&m| f64::from(m) / 1000.0),
+        );
+    }
+}
+
+/// Run `clients` POST clients against `url` for `duration`, cycling through `bodies`; prints
+/// the first error, if any.
+pub(crate) fn post_load(
+    rt: &tokio::runtime::Runtime,
+    http: &reqwest::Client,
+    url: &str,
+    (bodies, content_type): (Vec<Vec<u8>>, &'static str),
+    clients: u32,
+    duration: Duration,
+) -> PostLoad {
+    let run = std::sync::Arc::new(PostRun {
+        bodies,
+        content_type,
+        next: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        ok: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        first_error: Mutex::new(None),
+    });
+    let (mut latencies, elapsed) = rt.block_on(drive(
+        (0..clients)
+            .map(|_| post_client(http.clone(), url.to_string(), run.clone()))
+            .collect(),
+        duration,
+        {
+            let run = run.clone();
+            move || run.stop.store(true, Ordering::Relaxed)
+        },
+        |m| run.error(m),
+    ));
+    latencies.sort_unstable();
+    if let Ok(Some(e)) = run.first_error.lock().map(|f| f.clone()) {
+        eprintln!("first error: {e}");
+    }
+    PostLoad {
+        ok: run.ok.load(Ordering::Relaxed),
+        errors: run.errors.load(Ordering::Relaxed),
+        secs: elapsed.as_secs_f64().max(1e-9),
+        latencies,
+    }
+}
+
+/// One POST client: returns the latencies (µs) of its successful requests.
+async fn post_client(http: reqwest::Client, url: String, run: std::sync::Arc<PostRun>) -> Vec<u32> {
     let mut lat = Vec::new();
     while !run.stop.load(Ordering::Relaxed) {
         let n = run.next.fetch_add(1, Ordering::Relaxed);
@@ -498,7 +568,7 @@ async fn ca_client(http: reqwest::Client, url: String, run: std::sync::Arc<CaRun
         let started = Instant::now();
         let res = http
             .post(&url)
-            .header("content-type", "application/json")
+            .header("content-type", run.content_type)
             .body(body.clone())
             .send()
             .await;
@@ -567,45 +637,22 @@ fn bench_ca(a: &BenchCaArgs) -> Result<()> {
         a.clients,
         a.duration.as_secs_f64()
     );
-    let run = std::sync::Arc::new(CaRun {
-        bodies,
-        next: AtomicU64::new(0),
-        stop: AtomicBool::new(false),
-        ok: AtomicU64::new(0),
-        errors: AtomicU64::new(0),
-        first_error: Mutex::new(None),
-    });
     let url = format!("{base}/api/v2/signingCert");
-    let (mut latencies, elapsed) = rt.block_on(drive(
-        (0..a.clients)
-            .map(|_| ca_client(http.clone(), url.clone(), run.clone()))
-            .collect(),
+    let load = post_load(
+        &rt,
+        &http,
+        &url,
+        (bodies, "application/json"),
+        a.clients,
         a.duration,
-        {
-            let run = run.clone();
-            move || run.stop.store(true, Ordering::Relaxed)
-        },
-        |m| run.error(m),
-    ));
-    latencies.sort_unstable();
-    let ok = run.ok.load(Ordering::Relaxed);
-    let errors = run.errors.load(Ordering::Relaxed);
-    if let Ok(Some(e)) = run.first_error.lock().map(|f| f.clone()) {
-        eprintln!("first error: {e}");
-    }
-    let secs = elapsed.as_secs_f64().max(1e-9);
+    );
+    let (ok, errors, secs) = (load.ok, load.errors, load.secs);
     println!(
         "url={base} clients={} keys={} duration_s={secs:.2}",
         a.clients, a.keys
     );
     println!("certs={ok} errors={errors}");
-    println!(
-        "p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} max_ms={:.1}",
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 90.0),
-        percentile(&latencies, 99.0),
-        latencies.last().map_or(0.0, |&m| f64::from(m) / 1000.0),
-    );
+    load.print_latencies();
     println!("certs_per_sec={:.0}", ok as f64 / secs);
     if ok == 0 {
         bail!("no certificate was issued");

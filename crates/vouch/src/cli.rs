@@ -117,11 +117,9 @@ pub enum OutputFormat {
     Json,
 }
 
+/// Trust and signer-policy flags shared by every verifying command (cosign's names).
 #[derive(Args, Debug)]
-struct CommonVerify {
-    /// The Sigstore bundle (.sigstore.json). Defaults to <artifact>.sigstore.json.
-    #[arg(long)]
-    bundle: Option<PathBuf>,
+pub struct PolicyArgs {
     /// Expected certificate identity (SAN), exact.
     #[arg(long)]
     certificate_identity: Option<String>,
@@ -134,6 +132,78 @@ struct CommonVerify {
     /// Expected OIDC issuer, as a regular expression.
     #[arg(long)]
     certificate_oidc_issuer_regexp: Option<String>,
+    /// Verify with this PEM public key instead of a certificate identity.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Trusted root JSON (default: the embedded public-good root).
+    #[arg(long)]
+    trusted_root: Option<PathBuf>,
+    /// ClientTrustConfig JSON whose trusted root to use (e.g. ./vouch-data/trust_config.json);
+    /// --trusted-root and --staging take precedence.
+    #[arg(long, env = "VOUCH_TRUST_CONFIG")]
+    trust_config: Option<PathBuf>,
+    /// Use the embedded public staging root.
+    #[arg(long)]
+    staging: bool,
+    /// Require an RFC 3161 timestamp.
+    #[arg(long)]
+    use_signed_timestamps: bool,
+    /// Do not require a transparency log entry (dangerous).
+    #[arg(long)]
+    insecure_ignore_tlog: bool,
+    /// Do not require an embedded SCT (dangerous).
+    #[arg(long)]
+    insecure_ignore_sct: bool,
+}
+
+impl PolicyArgs {
+    /// The trusted root: --trusted-root, --staging, --trust-config / $VOUCH_TRUST_CONFIG, else
+    /// the embedded public-good root.
+    pub fn trust(&self) -> Result<TrustRoot> {
+        match (&self.trust_config, &self.trusted_root, self.staging) {
+            (Some(tc), None, false) => Ok(crate::sign_cmd::load_client_trust_config(tc)?.0),
+            _ => load_trust(self.trusted_root.as_deref(), self.staging),
+        }
+    }
+
+    /// The policy these flags describe (not yet built: callers add their own requirements).
+    pub fn policy_builder(&self) -> Result<PolicyBuilder> {
+        let mut pb = PolicyBuilder::new()
+            .insecure_ignore_tlog(self.insecure_ignore_tlog)
+            .insecure_ignore_sct(self.insecure_ignore_sct)
+            .use_signed_timestamps(self.use_signed_timestamps);
+        if self.insecure_ignore_tlog || self.insecure_ignore_sct {
+            eprintln!("warning: insecure option in use: verification is weakened");
+        }
+        if let Some(k) = &self.key {
+            let pem = std::fs::read_to_string(k)
+                .with_context(|| format!("cannot read key {}", k.display()))?;
+            let key = PublicKey::from_pem(&pem).with_context(|| format!("key {}", k.display()))?;
+            pb = pb.key(key);
+        }
+        if let Some(v) = &self.certificate_identity {
+            pb = pb.certificate_identity(v);
+        }
+        if let Some(v) = &self.certificate_identity_regexp {
+            pb = pb.certificate_identity_regexp(v);
+        }
+        if let Some(v) = &self.certificate_oidc_issuer {
+            pb = pb.certificate_oidc_issuer(v);
+        }
+        if let Some(v) = &self.certificate_oidc_issuer_regexp {
+            pb = pb.certificate_oidc_issuer_regexp(v);
+        }
+        Ok(pb)
+    }
+}
+
+#[derive(Args, Debug)]
+struct CommonVerify {
+    /// The Sigstore bundle (.sigstore.json). Defaults to <artifact>.sigstore.json.
+    #[arg(long)]
+    bundle: Option<PathBuf>,
+    #[command(flatten)]
+    policy: PolicyArgs,
     /// Expected GitHub workflow trigger (extension 1.3.6.1.4.1.57264.1.2).
     #[arg(long)]
     certificate_github_workflow_trigger: Option<String>,
@@ -149,31 +219,9 @@ struct CommonVerify {
     /// Expected GitHub workflow ref (1.3.6.1.4.1.57264.1.6).
     #[arg(long)]
     certificate_github_workflow_ref: Option<String>,
-    /// Verify with this PEM public key instead of a certificate identity.
-    #[arg(long)]
-    key: Option<PathBuf>,
-    /// Trusted root JSON (default: the embedded public-good root).
-    #[arg(long)]
-    trusted_root: Option<PathBuf>,
-    /// ClientTrustConfig JSON whose trusted root to use (e.g. ./vouch-data/trust_config.json);
-    /// --trusted-root and --staging take precedence.
-    #[arg(long, env = "VOUCH_TRUST_CONFIG")]
-    trust_config: Option<PathBuf>,
-    /// Use the embedded public staging root.
-    #[arg(long)]
-    staging: bool,
     /// Accepted for cosign compatibility: vouch never uses the network to verify.
     #[arg(long)]
     offline: bool,
-    /// Require an RFC 3161 timestamp.
-    #[arg(long)]
-    use_signed_timestamps: bool,
-    /// Do not require a transparency log entry (dangerous).
-    #[arg(long)]
-    insecure_ignore_tlog: bool,
-    /// Do not require an embedded SCT (dangerous).
-    #[arg(long)]
-    insecure_ignore_sct: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
     output: OutputFormat,
@@ -270,35 +318,8 @@ fn verify(artifact: &str, c: &CommonVerify, predicate_type: Option<String>) -> R
         None if digest.is_none() => PathBuf::from(format!("{artifact}.sigstore.json")),
         None => bail!("--bundle is required when verifying a digest"),
     };
-    let trust = match (&c.trust_config, &c.trusted_root, c.staging) {
-        (Some(tc), None, false) => crate::sign_cmd::load_client_trust_config(tc)?.0,
-        _ => load_trust(c.trusted_root.as_deref(), c.staging)?,
-    };
-    let mut pb = PolicyBuilder::new()
-        .insecure_ignore_tlog(c.insecure_ignore_tlog)
-        .insecure_ignore_sct(c.insecure_ignore_sct)
-        .use_signed_timestamps(c.use_signed_timestamps);
-    if c.insecure_ignore_tlog || c.insecure_ignore_sct {
-        eprintln!("warning: insecure option in use: verification is weakened");
-    }
-    if let Some(k) = &c.key {
-        let pem = std::fs::read_to_string(k)
-            .with_context(|| format!("cannot read key {}", k.display()))?;
-        let key = PublicKey::from_pem(&pem).with_context(|| format!("key {}", k.display()))?;
-        pb = pb.key(key);
-    }
-    if let Some(v) = &c.certificate_identity {
-        pb = pb.certificate_identity(v);
-    }
-    if let Some(v) = &c.certificate_identity_regexp {
-        pb = pb.certificate_identity_regexp(v);
-    }
-    if let Some(v) = &c.certificate_oidc_issuer {
-        pb = pb.certificate_oidc_issuer(v);
-    }
-    if let Some(v) = &c.certificate_oidc_issuer_regexp {
-        pb = pb.certificate_oidc_issuer_regexp(v);
-    }
+    let trust = c.policy.trust()?;
+    let mut pb = c.policy.policy_builder()?;
     for (arc, v) in [
         (2, &c.certificate_github_workflow_trigger),
         (3, &c.certificate_github_workflow_sha),

@@ -9,7 +9,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{ArgAction, Args};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use vouch_core::keys::PublicKey;
 use vouch_oci::layout::Kind;
 use vouch_oci::sign::{Attachment, Layout, Target, resolve_target};
 use vouch_oci::verify::{Found, discover, verify_found};
@@ -133,39 +132,8 @@ pub struct AttestImageArgs {
 /// Verification flags for images.
 #[derive(Args, Debug)]
 pub struct CommonImageVerify {
-    /// Expected certificate identity (SAN), exact.
-    #[arg(long)]
-    certificate_identity: Option<String>,
-    /// Expected certificate identity (SAN), as a regular expression.
-    #[arg(long)]
-    certificate_identity_regexp: Option<String>,
-    /// Expected OIDC issuer, exact.
-    #[arg(long)]
-    certificate_oidc_issuer: Option<String>,
-    /// Expected OIDC issuer, as a regular expression.
-    #[arg(long)]
-    certificate_oidc_issuer_regexp: Option<String>,
-    /// Verify with this PEM public key instead of a certificate identity.
-    #[arg(long)]
-    key: Option<PathBuf>,
-    /// Trusted root JSON (default: the embedded public-good root).
-    #[arg(long)]
-    trusted_root: Option<PathBuf>,
-    /// ClientTrustConfig JSON whose trusted root to use; --trusted-root takes precedence.
-    #[arg(long, env = "VOUCH_TRUST_CONFIG")]
-    trust_config: Option<PathBuf>,
-    /// Use the embedded public staging root.
-    #[arg(long)]
-    staging: bool,
-    /// Require an RFC 3161 timestamp.
-    #[arg(long)]
-    use_signed_timestamps: bool,
-    /// Do not require a transparency log entry (dangerous).
-    #[arg(long)]
-    insecure_ignore_tlog: bool,
-    /// Do not require an embedded SCT (dangerous).
-    #[arg(long)]
-    insecure_ignore_sct: bool,
+    #[command(flatten)]
+    policy: crate::cli::PolicyArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = crate::cli::OutputFormat::Text)]
     output: crate::cli::OutputFormat,
@@ -442,35 +410,8 @@ mod oci_client_index {
 }
 
 fn policy(c: &CommonImageVerify) -> Result<(Verifier, PolicyBuilder)> {
-    let trust = match (&c.trust_config, &c.trusted_root, c.staging) {
-        (Some(tc), None, false) => crate::sign_cmd::load_client_trust_config(tc)?.0,
-        _ => crate::cli::load_trust(c.trusted_root.as_deref(), c.staging)?,
-    };
-    let mut pb = PolicyBuilder::new()
-        .insecure_ignore_tlog(c.insecure_ignore_tlog)
-        .insecure_ignore_sct(c.insecure_ignore_sct)
-        .use_signed_timestamps(c.use_signed_timestamps);
-    if c.insecure_ignore_tlog || c.insecure_ignore_sct {
-        eprintln!("warning: insecure option in use: verification is weakened");
-    }
-    if let Some(k) = &c.key {
-        let pem = std::fs::read_to_string(k)
-            .with_context(|| format!("cannot read key {}", k.display()))?;
-        let key = PublicKey::from_pem(&pem).with_context(|| format!("key {}", k.display()))?;
-        pb = pb.key(key);
-    }
-    if let Some(v) = &c.certificate_identity {
-        pb = pb.certificate_identity(v);
-    }
-    if let Some(v) = &c.certificate_identity_regexp {
-        pb = pb.certificate_identity_regexp(v);
-    }
-    if let Some(v) = &c.certificate_oidc_issuer {
-        pb = pb.certificate_oidc_issuer(v);
-    }
-    if let Some(v) = &c.certificate_oidc_issuer_regexp {
-        pb = pb.certificate_oidc_issuer_regexp(v);
-    }
+    let trust = c.policy.trust()?;
+    let pb = c.policy.policy_builder()?;
     // Fail early on an incomplete policy (e.g. no identity and no key).
     pb.clone().build()?;
     Ok((Verifier::new(trust), pb))

@@ -6,7 +6,7 @@
 //! verifier, then runs `--clients` concurrent clients posting requests back to back for
 //! `--duration`.
 
-use crate::bench::{check_local, drive, percentile};
+use crate::bench::{check_local, post_load};
 use crate::serve::{init_tracing, parse_duration, shutdown_signal};
 use crate::tlog::hinted;
 use anyhow::{Context, Result, anyhow, bail};
@@ -15,8 +15,6 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use vouch_log::storage::write_file_durably;
 use vouch_tsa::{HashAlgorithm, TimestampRequest, TsaKeyAlgorithm, TsaOptions, TsaService};
@@ -240,68 +238,6 @@ fn content_type(format: BenchFormat) -> &'static str {
     }
 }
 
-/// Shared state of the TSA clients.
-struct TsaRun {
-    requests: Vec<Prepared>,
-    content_type: &'static str,
-    next: AtomicU64,
-    stop: AtomicBool,
-    ok: AtomicU64,
-    errors: AtomicU64,
-    first_error: Mutex<Option<String>>,
-}
-
-impl TsaRun {
-    fn error(&self, msg: String) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut f) = self.first_error.lock()
-            && f.is_none()
-        {
-            *f = Some(msg);
-        }
-    }
-}
-
-/// One client: returns the latencies (µs) of its successful requests.
-async fn tsa_client(http: reqwest::Client, url: String, run: Arc<TsaRun>) -> Vec<u32> {
-    let mut lat = Vec::new();
-    while !run.stop.load(Ordering::Relaxed) {
-        let n = run.next.fetch_add(1, Ordering::Relaxed);
-        let i = usize::try_from(n % run.requests.len().max(1) as u64).unwrap_or(0);
-        let Some(req) = run.requests.get(i) else {
-            break;
-        };
-        let started = Instant::now();
-        let res = http
-            .post(&url)
-            .header("content-type", run.content_type)
-            .body(req.body.clone())
-            .send()
-            .await;
-        match res {
-            Ok(r) if r.status() == reqwest::StatusCode::OK => match r.bytes().await {
-                Ok(_) => {
-                    let us = started.elapsed().as_micros();
-                    lat.push(u32::try_from(us).unwrap_or(u32::MAX));
-                    run.ok.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => run.error(format!("reading response: {e}")),
-            },
-            Ok(r) => {
-                let status = r.status();
-                let text = r.text().await.unwrap_or_default();
-                run.error(format!("HTTP {status}: {}", text.trim()));
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            Err(e) => {
-                run.error(format!("request failed: {e}"));
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    }
-    lat
-}
-
 /// Load a local TSA; print timestamps/s and latency percentiles.
 pub fn bench(a: &BenchTsaArgs) -> Result<()> {
     let base = check_local(
@@ -374,45 +310,15 @@ pub fn bench(a: &BenchTsaArgs) -> Result<()> {
         a.duration.as_secs_f64()
     );
 
-    let run = Arc::new(TsaRun {
-        requests,
-        content_type: ct,
-        next: AtomicU64::new(0),
-        stop: AtomicBool::new(false),
-        ok: AtomicU64::new(0),
-        errors: AtomicU64::new(0),
-        first_error: Mutex::new(None),
-    });
-    let (mut latencies, elapsed) = rt.block_on(drive(
-        (0..a.clients)
-            .map(|_| tsa_client(http.clone(), url.clone(), run.clone()))
-            .collect(),
-        a.duration,
-        {
-            let run = run.clone();
-            move || run.stop.store(true, Ordering::Relaxed)
-        },
-        |m| run.error(m),
-    ));
-    latencies.sort_unstable();
-    let ok = run.ok.load(Ordering::Relaxed);
-    let errors = run.errors.load(Ordering::Relaxed);
-    if let Ok(Some(e)) = run.first_error.lock().map(|f| f.clone()) {
-        eprintln!("first error: {e}");
-    }
-    let secs = elapsed.as_secs_f64().max(1e-9);
+    let bodies = requests.into_iter().map(|r| r.body).collect();
+    let load = post_load(&rt, &http, &url, (bodies, ct), a.clients, a.duration);
+    let (ok, errors, secs) = (load.ok, load.errors, load.secs);
     println!(
         "url={base} clients={} format={:?} cert_req={} requests={} duration_s={secs:.2}",
         a.clients, a.format, a.cert_req, a.requests
     );
     println!("timestamps={ok} errors={errors}");
-    println!(
-        "p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} max_ms={:.1}",
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 90.0),
-        percentile(&latencies, 99.0),
-        latencies.last().map_or(0.0, |&m| f64::from(m) / 1000.0),
-    );
+    load.print_latencies();
     println!("timestamps_per_sec={:.0}", ok as f64 / secs);
     if ok == 0 {
         bail!("no timestamp was issued");

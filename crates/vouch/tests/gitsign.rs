@@ -12,87 +12,16 @@
 //! the subcommand.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::up::{Instance, sibling_bin, start_up};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn vouch() -> Command {
     Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
-struct Instance {
-    child: Child,
-    urls: HashMap<String, String>,
-    trust_config: PathBuf,
-}
-
-impl Instance {
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn start(data: &Path, log: &Path) -> Instance {
-    let log_file = std::fs::File::create(log).unwrap();
-    let mut child = vouch()
-        .args(["up", "--data"])
-        .arg(data)
-        .args(["--port", "0"])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log_file))
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut urls = HashMap::new();
-    let mut inst = Instance {
-        child,
-        urls: HashMap::new(),
-        trust_config: data.join("trust_config.json"),
-    };
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = match rx.recv_timeout(left) {
-            Ok(l) => l,
-            Err(_) => panic!(
-                "vouch up did not start within 60 s:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            ),
-        };
-        for (label, key) in [("transparency log", "log"), ("OIDC provider", "oidc")] {
-            if let Some(rest) = line.trim_start().strip_prefix(label) {
-                let url = rest.split_whitespace().next().unwrap().to_string();
-                urls.insert(key.to_string(), url);
-            }
-        }
-        if line.starts_with("trust config:") {
-            break;
-        }
-    }
-    assert_eq!(urls.len(), 2, "{urls:?}");
-    inst.urls = urls;
-    inst
 }
 
 /// Run to completion with a time limit (stdin closed).
@@ -151,30 +80,7 @@ fn fails(out: &Output, what: &str, needle: &str) {
 
 /// Build `vouch-gitsign` next to the `vouch` binary under test and return its path.
 fn gitsign_bin() -> PathBuf {
-    let vouch_bin = PathBuf::from(env!("CARGO_BIN_EXE_vouch"));
-    let profile_dir = vouch_bin.parent().unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap().to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "-q",
-        "-p",
-        "vouch-gitsign",
-        "--bin",
-        "vouch-gitsign",
-        "--target-dir",
-    ])
-    .arg(&target_dir)
-    .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
-        cmd.arg("--release");
-    }
-    let out = run(&mut cmd, Duration::from_secs(900));
-    ok(&out, "cargo build -p vouch-gitsign");
-    let bin = profile_dir.join("vouch-gitsign");
-    assert!(bin.exists(), "{} was not built", bin.display());
-    bin
+    sibling_bin("vouch-gitsign", "vouch-gitsign")
 }
 
 /// A git command isolated from the user's configuration, with gitsign settings on the command
@@ -315,7 +221,7 @@ fn git_signs_and_verifies_through_vouch_gitsign() {
     }
     let program = gitsign_bin();
     let dir = tempfile::tempdir().unwrap();
-    let mut inst = start(&dir.path().join("data"), &dir.path().join("up.log"));
+    let mut inst = start_up(&dir.path().join("data"), 0, &dir.path().join("up.log"));
     let issuer = inst.urls["oidc"].clone();
     let repo = dir.path().join("repo");
     let home = dir.path().join("home");

@@ -13,11 +13,12 @@
 //! `--key`; an unreachable registry gives a clear error.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::up::{sibling_bin, start_up};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 fn vouch() -> Command {
@@ -103,63 +104,6 @@ fn start_registry(bin: &Path, dir: &Path) -> TestRegistry {
         _child: child,
         addr,
         log,
-    }
-}
-
-struct Instance {
-    _child: Killed,
-    urls: HashMap<String, String>,
-    trust_config: PathBuf,
-}
-
-fn start_up(data: &Path, log: &Path) -> Instance {
-    let log_file = std::fs::File::create(log).unwrap();
-    let mut child = vouch()
-        .args(["up", "--data"])
-        .arg(data)
-        .args(["--port", "0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log_file))
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let child = Killed(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut urls = HashMap::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx.recv_timeout(left).unwrap_or_else(|_| {
-            panic!(
-                "vouch up did not start: {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            )
-        });
-        for (label, key) in [("transparency log", "log"), ("OIDC provider", "oidc")] {
-            if let Some(rest) = line.trim_start().strip_prefix(label) {
-                urls.insert(
-                    key.to_string(),
-                    rest.split_whitespace().next().unwrap().to_string(),
-                );
-            }
-        }
-        if line.starts_with("trust config:") {
-            break;
-        }
-    }
-    Instance {
-        _child: child,
-        urls,
-        trust_config: data.join("trust_config.json"),
     }
 }
 
@@ -290,7 +234,7 @@ fn images_round_trip() {
     };
     let dir = tempfile::tempdir().unwrap();
     let reg = start_registry(&bin, dir.path());
-    let inst = start_up(&dir.path().join("data"), &dir.path().join("up.log"));
+    let inst = start_up(&dir.path().join("data"), 0, &dir.path().join("up.log"));
     let oidc = inst.urls["oidc"].clone();
     let tok = {
         let out = run(vouch().args([
@@ -697,30 +641,5 @@ fn sigstore_rs_verifier() -> Option<PathBuf> {
     if std::env::var_os("VOUCH_SKIP_SIGSTORE_RS").is_some() {
         return None;
     }
-    let vouch_bin = PathBuf::from(env!("CARGO_BIN_EXE_vouch"));
-    let profile_dir = vouch_bin.parent().unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap().to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "-q",
-        "-p",
-        "vouch-crosscheck",
-        "--bin",
-        "cosign-verify-rs",
-        "--target-dir",
-    ])
-    .arg(&target_dir)
-    .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
-        cmd.arg("--release");
-    }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "cargo build -p vouch-crosscheck --bin cosign-verify-rs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(profile_dir.join("cosign-verify-rs"))
+    Some(sibling_bin("vouch-crosscheck", "cosign-verify-rs"))
 }

@@ -6,7 +6,10 @@
 //! bootstraps trust through the instance's TUF repository.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::collections::HashMap;
+mod common;
+
+use common::up::{Instance, start_up};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -15,79 +18,6 @@ use std::time::{Duration, Instant};
 
 fn vouch() -> Command {
     Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
-struct Instance {
-    child: Child,
-    urls: HashMap<String, String>,
-    trust_config: PathBuf,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data: &Path, port: u16, log: &Path) -> Instance {
-    let log_file = std::fs::File::create(log).unwrap();
-    let mut child = vouch()
-        .args(["up", "--data"])
-        .arg(data)
-        .args(["--port", &port.to_string()])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log_file))
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut urls = HashMap::new();
-    let mut inst = Instance {
-        child,
-        urls: HashMap::new(),
-        trust_config: data.join("trust_config.json"),
-    };
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = match rx.recv_timeout(left) {
-            Ok(l) => l,
-            Err(_) => panic!(
-                "vouch up did not start within 60 s:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            ),
-        };
-        for (label, key) in [
-            ("TUF repository", "tuf"),
-            ("transparency log", "log"),
-            ("certificate auth.", "ca"),
-            ("OIDC provider", "oidc"),
-            ("timestamp auth.", "tsa"),
-            ("CT log", "ct"),
-        ] {
-            if let Some(rest) = line.trim_start().strip_prefix(label) {
-                let url = rest.split_whitespace().next().unwrap().to_string();
-                urls.insert(key.to_string(), url);
-            }
-        }
-        if line.starts_with("trust config:") {
-            break;
-        }
-    }
-    assert_eq!(urls.len(), 6, "{urls:?}");
-    inst.urls = urls;
-    inst
 }
 
 /// Run to completion with a time limit.
@@ -191,7 +121,7 @@ fn verify(inst: &Instance, file: &Path, bundle: &Path, identity: &str, extra: &[
 fn up_sign_verify_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let inst = start(&data, 0, &dir.path().join("up.log"));
+    let inst = start_up(&data, 0, &dir.path().join("up.log"));
     for f in [
         "trust_config.json",
         "trusted_root.json",
@@ -523,7 +453,7 @@ fn up_restart_same_ports() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let inst = start(&data, base, &dir.path().join("up1.log"));
+    let inst = start_up(&data, base, &dir.path().join("up1.log"));
     let tok = token(&inst, "bob@example.com");
     let artifact = dir.path().join("a.txt");
     std::fs::write(&artifact, b"a").unwrap();
@@ -531,7 +461,7 @@ fn up_restart_same_ports() {
     ok(&sign(&inst, &artifact, &b, &tok, &[]), "sign");
     let tr1 = std::fs::read(data.join("trusted_root.json")).unwrap();
     drop(inst);
-    let inst = start(&data, base, &dir.path().join("up2.log"));
+    let inst = start_up(&data, base, &dir.path().join("up2.log"));
     let tr2 = std::fs::read(data.join("trusted_root.json")).unwrap();
     assert_eq!(tr1, tr2, "restart changed the trusted root");
     ok(
@@ -831,7 +761,7 @@ fn js_interop(inst: &Instance, dir: &Path, artifact: &Path, bundles: &[&Path], t
 fn sign_with_device_flow_login() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let inst = start(&data, 0, &dir.path().join("up.log"));
+    let inst = start_up(&data, 0, &dir.path().join("up.log"));
     let artifact = dir.path().join("a.txt");
     std::fs::write(&artifact, b"device flow").unwrap();
     let bundle = dir.path().join("a.sigstore.json");
@@ -980,7 +910,7 @@ fn pkcs11_keys_on_softhsm() {
     std::fs::write(&pub_pem, &out.stdout).unwrap();
 
     let data = dir.path().join("data");
-    let inst = start(&data, 0, &dir.path().join("up.log"));
+    let inst = start_up(&data, 0, &dir.path().join("up.log"));
     let artifact = dir.path().join("a.txt");
     std::fs::write(&artifact, b"hsm").unwrap();
     let bundle = dir.path().join("a.sigstore.json");

@@ -1,0 +1,116 @@
+//! Helpers shared by the tests that run a whole instance: start `vouch up`, build sibling binaries.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A running `vouch up`, killed when dropped.
+pub struct Instance {
+    child: Child,
+    /// Service URLs by key: tuf, log, ca, oidc, tsa, ct.
+    pub urls: HashMap<String, String>,
+    /// The instance's `trust_config.json`.
+    pub trust_config: PathBuf,
+}
+
+impl Instance {
+    /// Stop the instance now.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Start `vouch up --data DATA --port PORT` (0: free ports), logging to `log`, and wait (60 s at
+/// most) until it has printed every service URL.
+pub fn start_up(data: &Path, port: u16, log: &Path) -> Instance {
+    let log_file = std::fs::File::create(log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["up", "--data"])
+        .arg(data)
+        .args(["--port", &port.to_string()])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut inst = Instance {
+        child,
+        urls: HashMap::new(),
+        trust_config: data.join("trust_config.json"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = rx.recv_timeout(left) else {
+            panic!(
+                "vouch up did not start within 60 s:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        };
+        for (label, key) in [
+            ("TUF repository", "tuf"),
+            ("transparency log", "log"),
+            ("certificate auth.", "ca"),
+            ("OIDC provider", "oidc"),
+            ("timestamp auth.", "tsa"),
+            ("CT log", "ct"),
+        ] {
+            if let Some(rest) = line.trim_start().strip_prefix(label) {
+                let url = rest.split_whitespace().next().unwrap().to_string();
+                inst.urls.insert(key.to_string(), url);
+            }
+        }
+        if line.starts_with("trust config:") {
+            break;
+        }
+    }
+    assert_eq!(inst.urls.len(), 6, "{:?}", inst.urls);
+    inst
+}
+
+/// Build binary `bin` of workspace package `package` into the target dir and profile of the
+/// `vouch` binary under test (cargo only exposes the test package's own binaries) and return
+/// its path.
+pub fn sibling_bin(package: &str, bin: &str) -> PathBuf {
+    let vouch_bin = PathBuf::from(env!("CARGO_BIN_EXE_vouch"));
+    let profile_dir = vouch_bin.parent().unwrap().to_path_buf();
+    let target_dir = profile_dir.parent().unwrap().to_path_buf();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "-q", "-p", package, "--bin", bin, "--target-dir"])
+        .arg(&target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().and_then(|n| n.to_str()) == Some("release") {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "cargo build -p {package} --bin {bin}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = profile_dir.join(bin);
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
