@@ -29,6 +29,10 @@ if [[ -n "${VOUCH_PYTHON:-}" ]] && "$VOUCH_PYTHON" -c "import rekor_types" 2>/de
   "$VOUCH_PYTHON" scripts/rekor_types_check.py "$dump"
   rm -rf "$dump"
 else
+  if [[ "${VOUCH_REQUIRE_PEERS:-}" == 1 ]]; then
+    echo "VOUCH_REQUIRE_PEERS=1 but VOUCH_PYTHON with sigstore-rekor-types is not set up: the Rekor model check cannot run" >&2
+    exit 1
+  fi
   echo "note: VOUCH_PYTHON with sigstore-rekor-types not set up: skipping the Rekor model check (.ci/run sets it up)"
 fi
 echo "== all tests passed"

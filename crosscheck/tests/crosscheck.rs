@@ -39,10 +39,10 @@ fn vouch_agrees_with_sigstore_rust() {
         "/../../shared/testdata/conformance/bundle-verify"
     ));
     if !dir.is_dir() {
-        eprintln!(
-            "SKIP: {} not found (CI provides ../shared/testdata)",
+        vouch_testkit::skip(format_args!(
+            "{} not found (CI provides ../shared/testdata)",
             dir.display()
-        );
+        ));
         return;
     }
     let mut names: Vec<String> = std::fs::read_dir(dir)

@@ -70,7 +70,9 @@ fn loads_plain_and_encrypted_keys_and_checks_everything() {
     // Encrypted PKCS#8 from openssl: PBES2 with AES-256-CBC + PBKDF2, and scrypt.
     for args in [&["-v2", "aes-256-cbc"][..], &["-scrypt"][..]] {
         let Some(enc) = openssl_encrypt(&key, args) else {
-            eprintln!("SKIP encrypted PKCS#8 ({args:?}): openssl not found");
+            vouch_testkit::skip(format_args!(
+                "encrypted PKCS#8 ({args:?}): openssl not found"
+            ));
             continue;
         };
         assert!(enc.contains("ENCRYPTED PRIVATE KEY"));

@@ -19,7 +19,9 @@ const PASSWORD: &str = "correct horse battery staple";
 
 fn python() -> Option<PathBuf> {
     let Some(py) = std::env::var_os("VOUCH_PYTHON") else {
-        eprintln!("SKIP: VOUCH_PYTHON is not set (needs a venv with pynacl and cryptography)");
+        vouch_testkit::skip(format_args!(
+            "VOUCH_PYTHON is not set (needs a venv with pynacl and cryptography)"
+        ));
         return None;
     };
     match Command::new(&py)
@@ -28,14 +30,14 @@ fn python() -> Option<PathBuf> {
     {
         Ok(o) if o.status.success() => Some(PathBuf::from(py)),
         Ok(o) => {
-            eprintln!(
-                "SKIP: VOUCH_PYTHON lacks pynacl/cryptography (pip install pynacl cryptography): {}",
+            vouch_testkit::skip(format_args!(
+                "VOUCH_PYTHON lacks pynacl/cryptography (pip install pynacl cryptography): {}",
                 String::from_utf8_lossy(&o.stderr).trim()
-            );
+            ));
             None
         }
         Err(e) => {
-            eprintln!("SKIP: VOUCH_PYTHON not runnable: {e}");
+            vouch_testkit::skip(format_args!("VOUCH_PYTHON not runnable: {e}"));
             None
         }
     }

@@ -311,7 +311,7 @@ fn run_all(
 fn parsers_do_not_panic_on_seeds_and_mutations() {
     let root = Path::new(TESTDATA);
     if !root.is_dir() {
-        eprintln!("SKIP: {TESTDATA} not found (CI provides it)");
+        vouch_testkit::skip(format_args!("{TESTDATA} not found (CI provides it)"));
         return;
     }
     let started = std::time::Instant::now();

@@ -14,7 +14,9 @@ fn testdata() -> Option<std::path::PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIP: ../shared/testdata not found (CI provides it)");
+        vouch_testkit::skip(format_args!(
+            "../shared/testdata not found (CI provides it)"
+        ));
         None
     }
 }

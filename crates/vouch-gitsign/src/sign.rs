@@ -120,6 +120,15 @@ fn tell_user(msg: &str) {
     }
 }
 
+/// Whether this process has a controlling terminal a person could log in from.
+fn has_terminal() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_ok()
+}
+
 async fn interactive(
     http: &HttpClient,
     cfg: &Config,
@@ -215,6 +224,16 @@ pub async fn identity_token(
         _ => {
             if let Some((t, _)) = vouch_sign::token::ambient(http, &cfg.client_id).await? {
                 return Ok(t);
+            }
+            // git runs us with the commit on stdin; only a controlling terminal means a person
+            // is there to log in. Without one (a script, a CI job without a token), waiting for
+            // a login would hang `git commit -S` until the device code expires.
+            if !has_terminal() {
+                bail!(
+                    "no identity token and no terminal to log in from: set SIGSTORE_ID_TOKEN, \
+                     or `git config gitsign.tokenProvider filesystem|github-actions|buildkite-agent`, \
+                     or `device` to log in from another device"
+                );
             }
             interactive(http, cfg, oidc, false).await
         }

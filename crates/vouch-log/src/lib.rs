@@ -54,12 +54,22 @@ pub enum LogError {
     /// Storage failed.
     #[error("storage: {0}")]
     Storage(String),
+    /// A file operation of the storage failed (the I/O error's kind is kept; shared, because
+    /// one failed batch answers every waiting request).
+    #[error("storage: {0}")]
+    Fs(#[source] std::sync::Arc<vouch_fs::FsError>),
     /// Key problem.
     #[error("log key: {0}")]
     Key(String),
     /// Internal error.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<vouch_fs::FsError> for LogError {
+    fn from(e: vouch_fs::FsError) -> Self {
+        LogError::Fs(std::sync::Arc::new(e))
+    }
 }
 
 /// Engine settings.

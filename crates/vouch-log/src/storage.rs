@@ -14,9 +14,9 @@
 
 use crate::LogError;
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use vouch_core::tiles::TileId;
+use vouch_fs::Access;
 
 /// The latest durable checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -77,51 +77,15 @@ fn db_err(e: impl std::fmt::Display) -> LogError {
     LogError::Storage(format!("index database: {e}"))
 }
 
-/// Write `data` to `path` durably: temporary file, fsync, rename, fsync of the directory.
+/// Write `data` to `path` durably (temporary file, fsync, rename, fsync of the directory) through
+/// the one durable-write helper, [`vouch_fs::write_durably`]; mode 0600 when `private`.
 pub fn write_file_durably(path: &Path, data: &[u8], private: bool) -> Result<(), LogError> {
-    write_synced(path, data, private)?;
-    let dir = path
-        .parent()
-        .ok_or_else(|| LogError::Storage(format!("{} has no parent directory", path.display())))?;
-    sync_dir(dir)
-}
-
-/// Temporary file, write, fsync, rename over `path` (without syncing the directory).
-fn write_synced(path: &Path, data: &[u8], private: bool) -> Result<(), LogError> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| LogError::Storage(format!("{} has no parent directory", path.display())))?;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| LogError::Storage(format!("create {}: {e}", dir.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
-    ));
-    {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        if private {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        #[cfg(not(unix))]
-        let _ = private;
-        let mut f = opts
-            .open(&tmp)
-            .map_err(|e| LogError::Storage(format!("write {}: {e}", tmp.display())))?;
-        f.write_all(data)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| LogError::Storage(format!("write {}: {e}", tmp.display())))?;
-    }
-    std::fs::rename(&tmp, path)
-        .map_err(|e| LogError::Storage(format!("rename to {}: {e}", path.display())))
-}
-
-fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| LogError::Storage(format!("fsync {}: {e}", dir.display())))
+    let access = if private {
+        Access::Private
+    } else {
+        Access::Public
+    };
+    Ok(vouch_fs::write_durably(path, data, access)?)
 }
 
 /// The embedded backend: files under `<dir>/tile/…` and an LSM key-value store (fjall) under
@@ -218,7 +182,7 @@ impl Storage for EmbeddedStorage {
             }
         }
         for d in &dirs {
-            sync_dir(d)?;
+            vouch_fs::sync_dir(d)?;
         }
         // 2. Index records and the checkpoint in one atomic, fsynced batch.
         let mut batch = self
@@ -290,15 +254,11 @@ impl Storage for EmbeddedStorage {
 
 /// Write a tile file with temp + fsync + rename (the directory is synced by the caller).
 fn write_tile(path: &Path, data: &[u8]) -> Result<(), LogError> {
-    write_synced(path, data, false)
+    Ok(vouch_fs::write_synced(path, data, Access::Public)?)
 }
 
 fn read_opt(path: &Path) -> Result<Option<Vec<u8>>, LogError> {
-    match std::fs::read(path) {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(LogError::Storage(format!("read {}: {e}", path.display()))),
-    }
+    Ok(vouch_fs::read_optional(path)?)
 }
 
 /// A backend-agnostic test suite: any [`Storage`] implementation must pass it. `make` returns a

@@ -342,7 +342,9 @@ async fn submit_read_verify_restart() {
             );
             println!("{}", String::from_utf8_lossy(&out.stdout).trim());
         }
-        Err(e) => eprintln!("SKIP independent reader: python3 not runnable: {e}"),
+        Err(e) => vouch_testkit::skip(format_args!(
+            "independent reader: python3 not runnable: {e}"
+        )),
     }
 
     // Health and metrics.

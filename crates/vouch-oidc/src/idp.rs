@@ -297,8 +297,7 @@ fn load_or_generate_key(data: &Path) -> Result<(EcdsaKeyPair, bool)> {
                 &path,
                 pem_encode("PRIVATE KEY", der.as_ref()).as_bytes(),
                 true,
-            )
-            .map_err(Error::Storage)?;
+            )?;
             Ok((key, true))
         }
         Err(e) => Err(Error::Storage(format!(
@@ -390,7 +389,7 @@ impl Idp {
         let path = idp.issuer_file();
         let body = serde_json::to_vec_pretty(&idp.issuer_config())
             .map_err(|e| Error::Storage(e.to_string()))?;
-        write_file_durably(&path, &body, false).map_err(Error::Storage)?;
+        write_file_durably(&path, &body, false)?;
         Ok(idp)
     }
 

@@ -65,6 +65,9 @@ pub enum Error {
     /// A file-system or key problem in the data directory.
     #[error("{0}")]
     Storage(String),
+    /// Writing a file in the data directory failed.
+    #[error("{0}")]
+    Fs(#[from] vouch_fs::FsError),
     /// An HTTP request of a client helper failed.
     #[error("{0}")]
     Http(String),

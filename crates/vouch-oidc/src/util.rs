@@ -3,7 +3,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -93,43 +92,19 @@ pub(crate) fn pem_decode(pem: &str, label: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("bad base64 in {label}: {e}"))
 }
 
-/// Write `data` to `path` atomically (temporary file, fsync, rename, fsync directory);
+/// Write `data` to `path` through the one durable-write helper ([`vouch_fs::write_durably`]);
 /// `private` makes the file mode 0600 on Unix.
-pub(crate) fn write_file_durably(path: &Path, data: &[u8], private: bool) -> Result<(), String> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| format!("{} has no parent directory", path.display()))?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("file")
-        .to_string();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        if private {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        #[cfg(not(unix))]
-        let _ = private;
-        let mut f = opts
-            .open(&tmp)
-            .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-        f.write_all(data)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    }
-    std::fs::rename(&tmp, path)
-        .map_err(|e| format!("cannot rename {} to {}: {e}", tmp.display(), path.display()))?;
-    #[cfg(unix)]
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+pub(crate) fn write_file_durably(
+    path: &Path,
+    data: &[u8],
+    private: bool,
+) -> Result<(), vouch_fs::FsError> {
+    let access = if private {
+        vouch_fs::Access::Private
+    } else {
+        vouch_fs::Access::Public
+    };
+    vouch_fs::write_durably(path, data, access)
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ pub use service::{
 pub use token::IssuedToken;
 
 /// Errors of the timestamp authority.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TsaError {
     /// The request is malformed or asks for something this authority does not do (HTTP 400).
@@ -54,4 +54,7 @@ pub enum TsaError {
     /// Reading or writing the data directory failed.
     #[error("storage error: {0}")]
     Storage(String),
+    /// Writing or reading a key or chain file failed.
+    #[error("{0}")]
+    Fs(#[from] vouch_fs::FsError),
 }

@@ -8,7 +8,6 @@ use crate::request::{RequestError, TimestampRequest};
 use crate::token::{IssuedToken, TokenTemplate};
 use der::Decode;
 use der::asn1::ObjectIdentifier;
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 use vouch_core::encoding::b64_encode;
@@ -82,35 +81,14 @@ fn storage(path: &Path, what: &str, e: impl std::fmt::Display) -> TsaError {
     TsaError::Storage(format!("{what} {}: {e}", path.display()))
 }
 
-/// Temporary file, write, fsync, rename over `path`, fsync the directory.
+/// Write through the one durable-write helper; mode 0600 when `private`.
 fn write_durably(path: &Path, data: &[u8], private: bool) -> Result<(), TsaError> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| TsaError::Storage(format!("{} has no parent directory", path.display())))?;
-    std::fs::create_dir_all(dir).map_err(|e| storage(dir, "create", e))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp"));
-    {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        if private {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        #[cfg(not(unix))]
-        let _ = private;
-        let mut f = opts.open(&tmp).map_err(|e| storage(&tmp, "write", e))?;
-        f.write_all(data)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| storage(&tmp, "write", e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| storage(path, "rename to", e))?;
-    #[cfg(unix)]
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| storage(dir, "sync", e))?;
-    Ok(())
+    let access = if private {
+        vouch_fs::Access::Private
+    } else {
+        vouch_fs::Access::Public
+    };
+    Ok(vouch_fs::write_durably(path, data, access)?)
 }
 
 impl TsaService {

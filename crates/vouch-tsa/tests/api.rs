@@ -58,7 +58,9 @@ fn have_openssl() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("SKIP: openssl is not on PATH; the openssl interop checks did not run");
+        vouch_testkit::skip(format_args!(
+            "openssl is not on PATH; the openssl interop checks did not run"
+        ));
     }
     ok
 }

@@ -42,6 +42,9 @@ pub enum TufError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A durable write or read failed.
+    #[error("{0}")]
+    Fs(#[from] vouch_fs::FsError),
     /// Key generation, parsing or signing failed.
     #[error("key error: {0}")]
     Key(String),

@@ -438,7 +438,7 @@ async fn raw_get(url: &str) -> (u16, String, String) {
 #[tokio::test]
 async fn python_tuf_client() {
     let Ok(py) = std::env::var("VOUCH_PYTHON") else {
-        println!("SKIP: VOUCH_PYTHON not set");
+        vouch_testkit::skip(format_args!("VOUCH_PYTHON not set"));
         return;
     };
     let has_tuf = std::process::Command::new(&py)
@@ -447,7 +447,7 @@ async fn python_tuf_client() {
         .map(|s| s.success())
         .unwrap_or(false);
     if !has_tuf {
-        println!("SKIP: {py} has no `tuf` module");
+        vouch_testkit::skip(format_args!("{py} has no `tuf` module"));
         return;
     }
     for alg in [KeyAlgorithm::Ed25519, KeyAlgorithm::EcdsaP256] {
@@ -547,7 +547,7 @@ async fn python_case(py: &str, alg: KeyAlgorithm) {
 #[tokio::test]
 async fn sigstore_python_trust_instance() {
     let Ok(py) = std::env::var("VOUCH_PYTHON") else {
-        println!("SKIP: VOUCH_PYTHON not set");
+        vouch_testkit::skip(format_args!("VOUCH_PYTHON not set"));
         return;
     };
     let has = std::process::Command::new(&py)
@@ -556,7 +556,7 @@ async fn sigstore_python_trust_instance() {
         .map(|s| s.success())
         .unwrap_or(false);
     if !has {
-        println!("SKIP: {py} has no `sigstore` module");
+        vouch_testkit::skip(format_args!("{py} has no `sigstore` module"));
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -100,6 +100,25 @@ pub enum EntryError {
         /// `certificate` or `public key`.
         what: &'static str,
     },
+    /// The (authenticated) body of a message-signature entry records another artifact digest
+    /// than the file's: the file is not the one that was signed. The verifier reports this as
+    /// [`VerifyError::ArtifactMismatch`].
+    #[error("this file does not match the log entry: file {file}, entry signs {entry}")]
+    ArtifactDigest {
+        /// Digest in the entry (alg:hex).
+        entry: String,
+        /// Digest of the file (alg:hex).
+        file: String,
+    },
+    /// The (authenticated) entry of a key-signed bundle records another public key than the
+    /// one given to verify with. The verifier reports this as [`VerifyError::WrongKey`].
+    #[error("the log entry records key {recorded}, not the given key {given}")]
+    WrongKey {
+        /// SHA-256 fingerprint of the given key's SPKI.
+        given: String,
+        /// SHA-256 fingerprint of the key the entry records.
+        recorded: String,
+    },
     /// The body records a different digest.
     #[error("log entry digest mismatch: entry has {entry}, expected {expected}")]
     DigestMismatch {
@@ -287,13 +306,26 @@ pub enum VerifyError {
     /// Key problem.
     #[error("{0}")]
     Key(#[from] KeyError),
-    /// messageDigest does not match the artifact.
-    #[error("messageDigest mismatch: bundle says {bundle}, artifact is {artifact}")]
-    MessageDigestMismatch {
-        /// Digest in the bundle (alg:hex).
-        bundle: String,
-        /// Digest of the artifact.
-        artifact: String,
+    /// The artifact given is not the one the bundle signs: its digest differs from the bundle's
+    /// messageDigest, or from the digest recorded in the (verified) log entry. Checked before
+    /// the log entry's other fields, so a wrong file is reported as such and not as tampering.
+    #[error("this file does not match the bundle: file {file}, bundle signs {signed}")]
+    ArtifactMismatch {
+        /// Digest of the artifact given (alg:hex).
+        file: String,
+        /// Digest the bundle signs (alg:hex).
+        signed: String,
+    },
+    /// The bundle was signed with another key than the one given (`--key`): its verified log
+    /// entry records that other key.
+    #[error(
+        "this bundle was signed with another key: --key is sha256:{given}, the log entry records sha256:{signed_with}"
+    )]
+    WrongKey {
+        /// SHA-256 fingerprint (hex) of the given key's SubjectPublicKeyInfo.
+        given: String,
+        /// SHA-256 fingerprint (hex) of the key that signed.
+        signed_with: String,
     },
     /// DSSE signature fails.
     #[error("DSSE envelope signature does not verify with the {key} key")]
@@ -307,11 +339,15 @@ pub enum VerifyError {
     /// Statement unreadable.
     #[error("{0}")]
     Statement(#[from] StatementError),
-    /// No subject matches.
-    #[error("in-toto statement has no subject with digest {digest}")]
+    /// No subject of the attestation is the artifact given.
+    #[error(
+        "this file does not match the attestation: file {digest}, the statement's subjects are {subjects}"
+    )]
     SubjectMismatch {
         /// alg:hex of the artifact.
         digest: String,
+        /// The statement's subject digests (alg:hex, comma-separated).
+        subjects: String,
     },
     /// Predicate type differs.
     #[error("attestation predicate type mismatch: expected {expected:?}, got {got:?}")]

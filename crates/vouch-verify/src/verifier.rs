@@ -207,6 +207,20 @@ impl Verifier {
         let signer = self.signer(bundle, policy)?;
         let mut digests = Digests::new(artifact);
 
+        // 0. A wrong file is the commonest failure: say so before anything else is checked.
+        // The messageDigest hint must agree with the artifact when comparable.
+        if let Content::Message(ms) = content
+            && let Some(md) = &ms.message_digest
+            && let Some(alg) = hash_kind(md.algorithm)
+            && let Some(actual) = digests.get(alg)
+            && actual != md.digest.as_slice()
+        {
+            return Err(VerifyError::ArtifactMismatch {
+                file: format!("{}:{}", alg.name(), hex::encode(actual)),
+                signed: format!("{}:{}", alg.name(), hex::encode(md.digest.as_slice())),
+            });
+        }
+
         // 1. Transparency log entries.
         let mut times: Vec<VerifiedTime> = Vec::new();
         let entries = self.verify_tlog(
@@ -309,19 +323,9 @@ impl Verifier {
         let mut predicate_type = None;
         match content {
             Content::Message(ms) => {
+                let _ = ms;
                 if policy.predicate_type.is_some() {
                     return Err(VerifyError::NotAnAttestation);
-                }
-                // The messageDigest hint must agree with the artifact when comparable.
-                if let Some(md) = &ms.message_digest
-                    && let Some(alg) = hash_kind(md.algorithm)
-                    && let Some(actual) = digests.get(alg)
-                    && actual != md.digest.as_slice()
-                {
-                    return Err(VerifyError::MessageDigestMismatch {
-                        bundle: format!("{}:{}", alg.name(), hex::encode(md.digest.as_slice())),
-                        artifact: format!("{}:{}", alg.name(), hex::encode(actual)),
-                    });
                 }
                 verify_message_signature(&signer.key, &mut digests, signature)?;
             }
@@ -467,7 +471,17 @@ impl Verifier {
             };
             let ve = self
                 .verify_entry(e, log, version, content, signature, signer, digests)
-                .map_err(wrap)?;
+                .map_err(|e| match e {
+                    EntryError::ArtifactDigest { entry, file } => VerifyError::ArtifactMismatch {
+                        file,
+                        signed: entry,
+                    },
+                    EntryError::WrongKey { given, recorded } => VerifyError::WrongKey {
+                        given,
+                        signed_with: recorded,
+                    },
+                    e => wrap(e),
+                })?;
             if let Some(t) = ve.integrated_time {
                 times.push(VerifiedTime {
                     source: TimeSource::Tlog {
@@ -620,7 +634,9 @@ impl Verifier {
             checkpoint_size = Some(size);
         }
 
-        // The entry must record this bundle's signature, key and digest.
+        // The entry must record this bundle's signature, key and digest. The body is
+        // authenticated by now (SET or inclusion proof), so for a message signature a digest
+        // other than the artifact's means the file is not the one that was signed.
         check_body(
             body,
             &kv.kind,
@@ -795,8 +811,19 @@ fn check_subject(st: &Statement, digests: &mut Digests<'_>) -> Result<(), Verify
         Artifact::Digest { algorithm, .. } => algorithm,
         Artifact::Bytes(_) => HashKind::Sha256,
     };
+    let subjects = st
+        .subject
+        .iter()
+        .flat_map(|s| s.digest.iter().map(|(a, h)| format!("{a}:{h}")))
+        .collect::<Vec<_>>()
+        .join(", ");
     Err(VerifyError::SubjectMismatch {
         digest: digests.describe(alg),
+        subjects: if subjects.is_empty() {
+            "none".into()
+        } else {
+            subjects
+        },
     })
 }
 
@@ -821,7 +848,11 @@ fn check_key_material(is_cert: bool, der: &[u8], signer: &Signer) -> Result<(), 
             what: "certificate",
         }),
         (None, false) if signer.key.spki_der() == der => Ok(()),
-        (None, _) => Err(EntryError::KeyMismatch { what: "public key" }),
+        (None, false) => Err(EntryError::WrongKey {
+            given: hex::encode(HashKind::Sha256.digest(signer.key.spki_der())),
+            recorded: hex::encode(HashKind::Sha256.digest(der)),
+        }),
+        (None, true) => Err(EntryError::KeyMismatch { what: "public key" }),
     }
 }
 
@@ -866,7 +897,11 @@ fn check_body(
                 })?;
             match digests.get(alg) {
                 Some(d) if hex::encode(d) == digest_hex => Ok(()),
-                _ => Err(EntryError::DigestMismatch {
+                Some(d) => Err(EntryError::ArtifactDigest {
+                    entry: format!("{algorithm}:{digest_hex}"),
+                    file: format!("{}:{}", alg.name(), hex::encode(d)),
+                }),
+                None => Err(EntryError::DigestMismatch {
                     entry: format!("{algorithm}:{digest_hex}"),
                     expected: digests.describe(alg),
                 }),
@@ -893,6 +928,7 @@ fn check_body(
                 entry: format!("{algorithm:?}:{}", hex::encode(&digest)),
                 expected: "a SHA-2 digest".into(),
             })?;
+            let is_message = matches!(content, Content::Message(_));
             let expected = match content {
                 Content::Message(_) => digests.get(alg).map(<[u8]>::to_vec),
                 // Rekor v2 records DSSE as a hashedrekord over H(PAE(payloadType, payload)).
@@ -900,6 +936,10 @@ fn check_body(
             };
             match expected {
                 Some(d) if d == digest => Ok(()),
+                Some(d) if is_message => Err(EntryError::ArtifactDigest {
+                    entry: format!("{}:{}", alg.name(), hex::encode(&digest)),
+                    file: format!("{}:{}", alg.name(), hex::encode(d)),
+                }),
                 Some(d) => Err(EntryError::DigestMismatch {
                     entry: format!("{}:{}", alg.name(), hex::encode(&digest)),
                     expected: format!("{}:{}", alg.name(), hex::encode(d)),

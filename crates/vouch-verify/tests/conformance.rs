@@ -57,7 +57,9 @@ fn run_case(dir: &Path, by_digest: bool) -> Result<(), String> {
 #[test]
 fn conformance_bundle_verify_cases() {
     let Some(dir) = cases_dir() else {
-        eprintln!("SKIP: ../shared/testdata/conformance/bundle-verify not found (CI provides it)");
+        vouch_testkit::skip(format_args!(
+            "../shared/testdata/conformance/bundle-verify not found (CI provides it)"
+        ));
         return;
     };
     let mut names: Vec<_> = std::fs::read_dir(&dir)

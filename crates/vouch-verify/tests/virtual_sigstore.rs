@@ -14,7 +14,7 @@ use vouch_core::keys::{HashKind, PublicKey};
 use vouch_core::merkle;
 use vouch_core::note::{NoteVerifier, SignedNote, verify_cosignature};
 use vouch_core::trust::TrustRoot;
-use vouch_verify::{Artifact, EntryError, PolicyBuilder, Verifier, VerifyError};
+use vouch_verify::{Artifact, PolicyBuilder, Verifier, VerifyError};
 
 const ORIGIN: &str = "log.vouch.test";
 
@@ -201,28 +201,17 @@ fn key_signed_message_on_a_rekor_v2_log() {
     let err = verifier
         .verify_json(&bundle, Artifact::Bytes(artifact), &other)
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            VerifyError::Entry {
-                source: EntryError::KeyMismatch { .. },
-                ..
-            }
-        ),
-        "{err}"
-    );
+    // Reported as the wrong key, not as log tampering.
+    assert!(matches!(err, VerifyError::WrongKey { .. }), "{err}");
     // Another artifact: refused.
     let err = verifier
         .verify_json(&bundle, Artifact::Bytes(b"other"), &policy)
         .unwrap_err();
+    // Reported as the wrong file, not as log tampering.
+    assert!(matches!(err, VerifyError::ArtifactMismatch { .. }), "{err}");
     assert!(
-        matches!(
-            err,
-            VerifyError::Entry {
-                source: EntryError::DigestMismatch { .. },
-                ..
-            }
-        ),
+        err.to_string()
+            .starts_with("this file does not match the bundle: file sha"),
         "{err}"
     );
     // A log we do not trust: refused.
@@ -378,14 +367,11 @@ fn ed25519ph_message_signature_on_a_rekor_v2_log() {
     let err = verifier
         .verify_json(&bundle, Artifact::Bytes(b"other"), &policy)
         .unwrap_err();
+    // Reported as the wrong file, not as log tampering.
+    assert!(matches!(err, VerifyError::ArtifactMismatch { .. }), "{err}");
     assert!(
-        matches!(
-            err,
-            VerifyError::Entry {
-                source: EntryError::DigestMismatch { .. },
-                ..
-            }
-        ),
+        err.to_string()
+            .starts_with("this file does not match the bundle: file sha"),
         "{err}"
     );
 }

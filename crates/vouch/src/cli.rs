@@ -1,6 +1,6 @@
 //! Command-line definitions and dispatch.
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use vouch_core::bundle::Bundle;
@@ -96,12 +96,8 @@ enum BundleCommand {
     Inspect {
         /// The bundle file.
         bundle: PathBuf,
-        /// Trusted root to check against (default: the embedded public-good root).
-        #[arg(long)]
-        trusted_root: Option<PathBuf>,
-        /// Use the embedded public staging root.
-        #[arg(long)]
-        staging: bool,
+        #[command(flatten)]
+        root: RootArgs,
         /// Output format.
         #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
@@ -135,16 +131,8 @@ pub struct PolicyArgs {
     /// Verify with this PEM public key instead of a certificate identity.
     #[arg(long)]
     key: Option<PathBuf>,
-    /// Trusted root JSON (default: the embedded public-good root).
-    #[arg(long)]
-    trusted_root: Option<PathBuf>,
-    /// ClientTrustConfig JSON whose trusted root to use (e.g. ./vouch-data/trust_config.json);
-    /// --trusted-root and --staging take precedence.
-    #[arg(long, env = "VOUCH_TRUST_CONFIG")]
-    trust_config: Option<PathBuf>,
-    /// Use the embedded public staging root.
-    #[arg(long)]
-    staging: bool,
+    #[command(flatten)]
+    root: RootArgs,
     /// Require an RFC 3161 timestamp.
     #[arg(long)]
     use_signed_timestamps: bool,
@@ -156,7 +144,22 @@ pub struct PolicyArgs {
     insecure_ignore_sct: bool,
 }
 
-impl PolicyArgs {
+/// Which trusted root a verifying command uses (the same flags and environment everywhere).
+#[derive(Args, Debug)]
+pub struct RootArgs {
+    /// Trusted root JSON (default: the embedded public-good root).
+    #[arg(long)]
+    trusted_root: Option<PathBuf>,
+    /// ClientTrustConfig JSON whose trusted root to use (e.g. ./vouch-data/trust_config.json);
+    /// --trusted-root and --staging take precedence.
+    #[arg(long, env = "VOUCH_TRUST_CONFIG")]
+    trust_config: Option<PathBuf>,
+    /// Use the embedded public staging root.
+    #[arg(long)]
+    staging: bool,
+}
+
+impl RootArgs {
     /// The trusted root: --trusted-root, --staging, --trust-config / $VOUCH_TRUST_CONFIG, else
     /// the embedded public-good root.
     pub fn trust(&self) -> Result<TrustRoot> {
@@ -164,6 +167,13 @@ impl PolicyArgs {
             (Some(tc), None, false) => Ok(crate::sign_cmd::load_client_trust_config(tc)?.0),
             _ => load_trust(self.trusted_root.as_deref(), self.staging),
         }
+    }
+}
+
+impl PolicyArgs {
+    /// The trusted root these flags name (see [`RootArgs::trust`]).
+    pub fn trust(&self) -> Result<TrustRoot> {
+        self.root.trust()
     }
 
     /// The policy these flags describe (not yet built: callers add their own requirements).
@@ -259,14 +269,10 @@ pub fn run(cli: Cli) -> Result<()> {
             command:
                 BundleCommand::Inspect {
                     bundle,
-                    trusted_root,
-                    staging,
+                    root,
                     output,
                 },
-        } => {
-            let trust = load_trust(trusted_root.as_deref(), staging)?;
-            crate::inspect::inspect(&bundle, trust, output)
-        }
+        } => crate::inspect::inspect(&bundle, root.trust()?, output),
         Command::Up(a) => crate::up::run(&a),
         Command::Gitsign(a) => crate::gitsign_cmd::run(a),
         Command::SignBlob(a) => crate::sign_cmd::sign_blob(&a),
@@ -401,15 +407,12 @@ pub fn hint_for(e: &anyhow::Error) -> Option<String> {
             "the bundle may come from another Sigstore instance: pass its trusted root with --trusted-root (or --staging)".into()
         }
         VerifyError::KeyRequired { .. } => "pass the signer's public key with --key cosign.pub".into(),
-        VerifyError::Signature { .. } | VerifyError::MessageDigestMismatch { .. } | VerifyError::SubjectMismatch { .. } => {
-            "the artifact is not the one that was signed".into()
+        VerifyError::WrongKey { .. } => "pass the public key of the key that signed this bundle (`vouch public-key --key …` prints it)".into(),
+        VerifyError::ArtifactMismatch { .. } | VerifyError::SubjectMismatch { .. } => {
+            "check the file name and version, or use the bundle that was made for this file".into()
         }
+        VerifyError::Signature { .. } => "the artifact is not the one that was signed, or the signature was altered".into(),
         VerifyError::Entry { .. } => "the transparency log evidence in the bundle is inconsistent or tampered with".into(),
         _ => return None,
     })
-}
-
-#[allow(dead_code)]
-fn _unused(_: anyhow::Error) -> anyhow::Error {
-    anyhow!("unused")
 }

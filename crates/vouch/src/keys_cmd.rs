@@ -257,32 +257,19 @@ fn confirm_overwrite(path: &Path, can_prompt: bool) -> Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
-/// Write `data` to a new file at `path` (replacing any existing one), mode 0600 when `private`.
+/// Write `data` durably to `path` (replacing any existing one), mode 0600 when `private`.
 fn write_new(path: &Path, data: &[u8], private: bool) -> Result<()> {
-    let fail = |e: std::io::Error| {
+    let access = if private {
+        vouch_fs::Access::Private
+    } else {
+        vouch_fs::Access::Public
+    };
+    vouch_fs::write_durably(path, data, access).map_err(|e| {
         hinted(
             format!("cannot write {}: {e}", path.display()),
             "check that the directory exists and is writable",
         )
-    };
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(fail(e)),
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(if private { 0o600 } else { 0o644 });
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    let mut f = opts.open(path).map_err(fail)?;
-    f.write_all(data).map_err(fail)?;
-    f.sync_all().map_err(fail)?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -238,13 +238,22 @@ fn content_type(format: BenchFormat) -> &'static str {
     }
 }
 
+/// The TSA's base URL from either form users have: the base, or the timestamp endpoint exactly
+/// as a signing config lists it (`…/api/v1/timestamp`).
+fn tsa_base(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    url.strip_suffix("/api/v1/timestamp")
+        .unwrap_or(url)
+        .to_string()
+}
+
 /// Load a local TSA; print timestamps/s and latency percentiles.
 pub fn bench(a: &BenchTsaArgs) -> Result<()> {
-    let base = check_local(
+    let base = tsa_base(&check_local(
         &a.url,
         "tsa",
         "vouch serve tsa --data DIR --listen 127.0.0.1:3005",
-    )?;
+    )?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -346,6 +355,21 @@ mod tests {
                     .as_ref()
                     .is_some_and(|p| p.cert_req && p.nonce.is_some())
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    #[test]
+    fn the_signing_config_url_and_the_base_url_name_the_same_tsa() {
+        for u in [
+            "http://127.0.0.1:3004",
+            "http://127.0.0.1:3004/",
+            "http://127.0.0.1:3004/api/v1/timestamp",
+            "http://127.0.0.1:3004/api/v1/timestamp/",
+        ] {
+            assert_eq!(super::tsa_base(u), "http://127.0.0.1:3004", "{u}");
         }
     }
 }

@@ -363,7 +363,7 @@ async fn up(a: &UpArgs) -> Result<()> {
     ));
     out.push_str("  vouch sign-blob README.md --bundle README.md.sigstore.json --identity-token \"$TOKEN\" -y\n");
     out.push_str(&format!("  vouch verify-blob README.md --bundle README.md.sigstore.json --certificate-identity you@example.com --certificate-oidc-issuer {oidc_url}\n"));
-    out.push_str(&format!("  sigstore --trust-config {} sign --identity-token \"$TOKEN\" README.md   # sigstore-python\n", tc_path.display()));
+    out.push_str(&format!("  sigstore --trust-config {} sign --identity-token \"$TOKEN\" --bundle README.md.python.sigstore.json README.md   # sigstore-python\n", tc_path.display()));
     print!("{out}");
     {
         use std::io::Write;

@@ -289,7 +289,9 @@ fn serve_ca_with_operator_pem_ca() {
     let key = if encrypted {
         enc_key.clone()
     } else {
-        eprintln!("SKIP encrypted --ca-key: openssl not found, testing a plain PKCS#8 key");
+        vouch_testkit::skip(format_args!(
+            "encrypted --ca-key: openssl not found, testing a plain PKCS#8 key"
+        ));
         plain_key.clone()
     };
 

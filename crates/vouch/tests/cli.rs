@@ -14,7 +14,9 @@ fn cases() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIP: ../shared/testdata/conformance/bundle-verify not found (CI provides it)");
+        vouch_testkit::skip(format_args!(
+            "../shared/testdata/conformance/bundle-verify not found (CI provides it)"
+        ));
         None
     }
 }

@@ -174,13 +174,6 @@ fn split_commit(raw: &[u8]) -> (Vec<u8>, String) {
     (payload.into_bytes(), sig)
 }
 
-/// Whether `vouch` has the `gitsign` subcommand (wired in by the CLI).
-fn vouch_has_gitsign() -> bool {
-    run(vouch().args(["gitsign", "--help"]), Duration::from_secs(30))
-        .status
-        .success()
-}
-
 fn vouch_gitsign_verify(
     dir: &Path,
     trust: &Path,
@@ -216,7 +209,7 @@ fn git_signs_and_verifies_through_vouch_gitsign() {
     .code()
         != Some(0)
     {
-        eprintln!("SKIP: git is not installed");
+        vouch_testkit::skip(format_args!("git is not installed"));
         return;
     }
     let program = gitsign_bin();
@@ -248,6 +241,39 @@ fn git_signs_and_verifies_through_vouch_gitsign() {
         raw.contains("\ngpgsig -----BEGIN SIGNED MESSAGE-----\n"),
         "{raw}"
     );
+
+    // Non-interactive signing fails fast: no token, no terminal (setsid drops the controlling
+    // terminal), no browser. It used to wait for the device code to expire (~10 minutes).
+    {
+        let c = git.cmd(&[]);
+        let mut detached = Command::new("setsid");
+        detached.arg(c.get_program()).args(c.get_args());
+        if let Some(d) = c.get_current_dir() {
+            detached.current_dir(d);
+        }
+        for (k, v) in c.get_envs() {
+            match v {
+                Some(v) => detached.env(k, v),
+                None => detached.env_remove(k),
+            };
+        }
+        detached
+            .env_remove("SIGSTORE_ID_TOKEN")
+            .env_remove("VOUCH_IDENTITY_TOKEN");
+        detached.args(["commit", "-q", "--allow-empty", "-S", "-m", "no token"]);
+        let started = std::time::Instant::now();
+        let out = run(&mut detached, Duration::from_secs(60));
+        fails(
+            &out,
+            "git commit -S without a token",
+            "no identity token and no terminal",
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
 
     // git verify-commit: exit 0, status lines and human text.
     let (_, err) = git.ok(&[], &["verify-commit", "HEAD"]);
@@ -395,9 +421,8 @@ fn git_signs_and_verifies_through_vouch_gitsign() {
         "BAD signature",
     );
 
-    // `vouch gitsign verify` and the `vouch gitsign` passthrough, when wired into the CLI.
-    let wired = vouch_has_gitsign();
-    if wired {
+    // `vouch gitsign verify` and the `vouch gitsign` passthrough.
+    {
         let out = vouch_gitsign_verify(&repo, &inst.trust_config, "dev@example.com", &issuer, &c1);
         let (_, err) = ok(&out, "vouch gitsign verify (Rekor v2 commit)");
         assert!(err.contains("signed by dev@example.com"), "{err}");
@@ -485,8 +510,6 @@ fn git_signs_and_verifies_through_vouch_gitsign() {
             "{err}"
         );
         git.ok(&[], &["verify-commit", "HEAD"]);
-    } else {
-        eprintln!("SKIP: `vouch gitsign` is not wired into the CLI; its checks did not run");
     }
 
     // openssl agrees: relabel the PEM, verify the detached CMS over the payload against the CA
@@ -571,7 +594,7 @@ fn git_signs_and_verifies_through_vouch_gitsign() {
             "verif",
         );
     } else {
-        eprintln!("SKIP: openssl is not installed");
+        vouch_testkit::skip(format_args!("openssl is not installed"));
     }
 
     // Offline: stop the instance; everything still verifies from the embedded material.
@@ -589,7 +612,7 @@ fn git_signs_and_verifies_through_vouch_gitsign() {
         "offline verify-commit of a rewritten commit",
         "BAD signature",
     );
-    if wired {
+    {
         let out = vouch_gitsign_verify(&repo, &inst.trust_config, "dev@example.com", &issuer, &c1);
         ok(&out, "offline vouch gitsign verify");
     }

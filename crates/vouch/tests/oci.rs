@@ -227,9 +227,9 @@ fn unreachable_registry() {
 #[test]
 fn images_round_trip() {
     let Some(bin) = find_in_path("docker-registry") else {
-        eprintln!(
-            "SKIP: docker-registry not installed (apt-get install -y --no-install-recommends docker-registry)"
-        );
+        vouch_testkit::skip(format_args!(
+            "docker-registry not installed (apt-get install -y --no-install-recommends docker-registry)"
+        ));
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -403,7 +403,9 @@ fn images_round_trip() {
     // 3b. An independent cosign verifier, sigstore-rs's cosign module, accepts vouch's legacy
     //     signature with the key and rejects another key.
     match sigstore_rs_verifier() {
-        None => eprintln!("SKIP: sigstore-rs cross-check (VOUCH_SKIP_SIGSTORE_RS is set)"),
+        None => vouch_testkit::skip(format_args!(
+            "sigstore-rs cross-check (VOUCH_SKIP_SIGSTORE_RS is set)"
+        )),
         Some(bin) => {
             let out = run(Command::new(&bin)
                 .arg(&by_digest)
@@ -567,7 +569,9 @@ fn images_round_trip() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !py_ok {
-        eprintln!("SKIP: python3 with cryptography not available (independent legacy writer)");
+        vouch_testkit::skip(format_args!(
+            "python3 with cryptography not available (independent legacy writer)"
+        ));
         return;
     }
     let script =

@@ -572,9 +572,9 @@ fn python_interop(
     tok: &str,
 ) {
     let Some(cli) = sigstore_python() else {
-        eprintln!(
-            "SKIP: sigstore-python interop (set VOUCH_PYTHON to a venv with sigstore==4.5.1)"
-        );
+        vouch_testkit::skip(format_args!(
+            "sigstore-python interop (set VOUCH_PYTHON to a venv with sigstore==4.5.1)"
+        ));
         return;
     };
     let home = dir.join("pyhome");
@@ -665,9 +665,9 @@ fn python_interop(
 /// (@sigstore/tuf) reads the instance's TUF repository.
 fn js_interop(inst: &Instance, dir: &Path, artifact: &Path, bundles: &[&Path], tok: &str) {
     let Some(modules) = std::env::var_os("VOUCH_NODE_MODULES") else {
-        eprintln!(
-            "SKIP: sigstore-js interop (set VOUCH_NODE_MODULES to a node_modules with sigstore@5.0.1)"
-        );
+        vouch_testkit::skip(format_args!(
+            "sigstore-js interop (set VOUCH_NODE_MODULES to a node_modules with sigstore@5.0.1)"
+        ));
         return;
     };
     let js = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
@@ -865,7 +865,9 @@ fn pkcs11_keys_on_softhsm() {
             .output()
             .is_err()
     {
-        eprintln!("SKIP: PKCS#11 tests need SoftHSM2 (apt-get install softhsm2)");
+        vouch_testkit::skip(format_args!(
+            "PKCS#11 tests need SoftHSM2 (apt-get install softhsm2)"
+        ));
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -959,7 +961,7 @@ fn pkcs11_keys_on_softhsm() {
 
     // A CA whose intermediate key is on the token.
     if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("SKIP: HSM-backed CA part needs openssl");
+        vouch_testkit::skip(format_args!("HSM-backed CA part needs openssl"));
         return;
     }
     let mut gen_ca = vouch();

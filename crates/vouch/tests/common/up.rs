@@ -14,6 +14,8 @@ pub struct Instance {
     pub urls: HashMap<String, String>,
     /// The instance's `trust_config.json`.
     pub trust_config: PathBuf,
+    /// What it printed on stdout at start-up (the URLs and the "try it" block).
+    pub banner: Vec<String>,
 }
 
 impl Instance {
@@ -33,8 +35,18 @@ impl Drop for Instance {
 /// Start `vouch up --data DATA --port PORT` (0: free ports), logging to `log`, and wait (60 s at
 /// most) until it has printed every service URL.
 pub fn start_up(data: &Path, port: u16, log: &Path) -> Instance {
+    start_up_in(None, data, port, log)
+}
+
+/// [`start_up`] with the working directory `cwd` (so that a relative `data` is resolved there,
+/// as when a user runs `vouch up` in a directory).
+pub fn start_up_in(cwd: Option<&Path>, data: &Path, port: u16, log: &Path) -> Instance {
     let log_file = std::fs::File::create(log).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    let mut child = cmd
         .args(["up", "--data"])
         .arg(data)
         .args(["--port", &port.to_string()])
@@ -57,7 +69,10 @@ pub fn start_up(data: &Path, port: u16, log: &Path) -> Instance {
     let mut inst = Instance {
         child,
         urls: HashMap::new(),
-        trust_config: data.join("trust_config.json"),
+        trust_config: cwd
+            .map_or_else(|| data.to_path_buf(), |d| d.join(data))
+            .join("trust_config.json"),
+        banner: Vec::new(),
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -68,6 +83,7 @@ pub fn start_up(data: &Path, port: u16, log: &Path) -> Instance {
                 std::fs::read_to_string(log).unwrap_or_default()
             )
         };
+        inst.banner.push(line.clone());
         for (label, key) in [
             ("TUF repository", "tuf"),
             ("transparency log", "log"),
@@ -82,6 +98,14 @@ pub fn start_up(data: &Path, port: u16, log: &Path) -> Instance {
             }
         }
         if line.starts_with("trust config:") {
+            break;
+        }
+    }
+    // The rest of the banner: the "try it" block, whose last line names sigstore-python.
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        let last = line.contains("# sigstore-python");
+        inst.banner.push(line);
+        if last {
             break;
         }
     }
