@@ -53,7 +53,7 @@ pub use idp::{
     DEFAULT_AUDIENCE, ISSUER_FILE, Idp, IdpOptions, KEY_FILE, TOKEN_LIFETIME, UserPolicy,
     check_email, hash_password,
 };
-pub use server::router;
+pub use server::{MAX_BODY_BYTES, router};
 
 /// Errors of the IdP set-up and of the client helpers.
 #[derive(Debug, thiserror::Error)]

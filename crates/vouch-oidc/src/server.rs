@@ -34,7 +34,7 @@ const MAX_LOGINS: usize = 4096;
 const MAX_CODES: usize = 1024;
 const MAX_DEVICES: usize = 1024;
 /// Largest request body.
-const MAX_BODY: usize = 64 * 1024;
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest accepted `state` / `nonce`.
 const MAX_STATE: usize = 1024;
 /// User-code alphabet (RFC 8628 §6.1: no vowels, no ambiguous characters).
@@ -198,7 +198,7 @@ pub fn router(idp: Arc<Idp>) -> axum::Router {
         .route("/device/code", post(device_code))
         .route("/device", get(device_page).post(device_submit))
         .route("/healthz", get(|| async { "ok" }))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(idp)
 }
 

@@ -9,6 +9,7 @@ mod cli;
 mod gitsign_cmd;
 mod inspect;
 mod keys_cmd;
+mod listen;
 mod login;
 mod oci_cmd;
 mod oidc;

@@ -204,7 +204,7 @@ fn the_try_it_block_and_the_readme_run_verbatim() {
     let dir = work.path();
     write_inputs(dir);
     let log = dir.join("up.log");
-    let inst = start_up_in(Some(dir), Path::new("./vouch-data"), 0, &log);
+    let inst = start_up_in(Some(dir), Path::new("./vouch-data"), 0, &log, &[]);
 
     // 1. The "try it" block `vouch up` prints, line by line as printed.
     let banner = inst.banner.join("\n");

@@ -35,12 +35,23 @@ impl Drop for Instance {
 /// Start `vouch up --data DATA --port PORT` (0: free ports), logging to `log`, and wait (60 s at
 /// most) until it has printed every service URL.
 pub fn start_up(data: &Path, port: u16, log: &Path) -> Instance {
-    start_up_in(None, data, port, log)
+    start_up_in(None, data, port, log, &[])
 }
 
-/// [`start_up`] with the working directory `cwd` (so that a relative `data` is resolved there,
-/// as when a user runs `vouch up` in a directory).
-pub fn start_up_in(cwd: Option<&Path>, data: &Path, port: u16, log: &Path) -> Instance {
+/// [`start_up`] with extra `vouch up` flags.
+pub fn start_up_with(data: &Path, port: u16, log: &Path, extra: &[&str]) -> Instance {
+    start_up_in(None, data, port, log, extra)
+}
+
+/// [`start_up_with`] in the working directory `cwd` (so that a relative `data` is resolved
+/// there, as when a user runs `vouch up` in a directory).
+pub fn start_up_in(
+    cwd: Option<&Path>,
+    data: &Path,
+    port: u16,
+    log: &Path,
+    extra: &[&str],
+) -> Instance {
     let log_file = std::fs::File::create(log).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
     if let Some(d) = cwd {
@@ -50,6 +61,7 @@ pub fn start_up_in(cwd: Option<&Path>, data: &Path, port: u16, log: &Path) -> In
         .args(["up", "--data"])
         .arg(data)
         .args(["--port", &port.to_string()])
+        .args(extra)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
