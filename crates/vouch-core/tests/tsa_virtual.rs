@@ -9,6 +9,7 @@ use der::Encode as _;
 use der::asn1::ObjectIdentifier;
 use vouch_core::limits::MAX_CHAIN_LEN;
 use vouch_core::tsa::{TimestampError, TsaVerifier};
+use vouch_core::x509::ChainError;
 
 // --- minimal DER writer -------------------------------------------------------------
 
@@ -147,6 +148,8 @@ struct CertSpec<'a> {
     ca: bool,
     timestamping: bool,
     ski: u8,
+    /// Adds a critical extension nobody understands (a private OID).
+    unknown_critical: bool,
 }
 
 impl<'a> CertSpec<'a> {
@@ -160,6 +163,7 @@ impl<'a> CertSpec<'a> {
             ca: false,
             timestamping: true,
             ski: 0x51,
+            unknown_critical: false,
         }
     }
     fn root(subject: &'a str) -> Self {
@@ -172,6 +176,7 @@ impl<'a> CertSpec<'a> {
             ca: true,
             timestamping: false,
             ski: 0x01,
+            unknown_critical: false,
         }
     }
     fn build(&self, key: &Key, issuer_key: &Key) -> Vec<u8> {
@@ -188,6 +193,13 @@ impl<'a> CertSpec<'a> {
                 oid("2.5.29.37"),
                 tlv(0x01, &[0xff]),
                 octets(&seq(&[oid("1.3.6.1.5.5.7.3.8")])),
+            ]));
+        }
+        if self.unknown_critical {
+            exts.push(seq(&[
+                oid("1.3.6.1.4.1.32473.99"),
+                tlv(0x01, &[0xff]),
+                octets(&null()),
             ]));
         }
         let tbs = seq(&[
@@ -625,4 +637,67 @@ fn error_messages_are_one_lowercase_line() {
          (2025-05-31T00:00:00Z to 2025-06-02T00:00:00Z)"
     );
     assert!(!msg.contains('\n'));
+}
+
+/// Regression test: the hand-written chain check accepted a TSA certificate with a critical
+/// extension it does not understand; webpki's path validation at genTime rejects it.
+#[test]
+fn unknown_critical_extension_is_rejected() {
+    let tsa = Tsa::new();
+    let mut spec = CertSpec::leaf("Virtual TSA", "Virtual Root");
+    spec.unknown_critical = true;
+    let leaf = spec.build(&tsa.leaf_key, &tsa.root_key);
+    let v = TsaVerifier::new(&[leaf.clone(), tsa.root.clone()]).unwrap();
+    let token = Token::new(&tsa.leaf_key, &leaf, "Virtual Root", 0x11).build();
+    match v.verify(&token, SIGNED) {
+        Err(TimestampError::ChainRejected {
+            gen_time: Some(t),
+            source: ChainError::Rejected { reason },
+        }) => {
+            assert_eq!(t, "2025-06-01T00:00:00Z");
+            assert!(reason.contains("UnsupportedCriticalExtension"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Pinned alone, the leaf is checked when the chain is loaded.
+    assert!(matches!(
+        TsaVerifier::new(&[leaf]),
+        Err(TimestampError::ChainRejected { gen_time: None, .. })
+    ));
+    // The same certificate without the extension verifies.
+    tsa.verifier().verify(&tsa.token().build(), SIGNED).unwrap();
+}
+
+/// Regression test: a CA certificate (with the timeStamping EKU) was accepted as the signer.
+#[test]
+fn ca_certificate_may_not_sign_timestamps() {
+    let tsa = Tsa::new();
+    // As the trusted leaf.
+    let mut spec = CertSpec::leaf("Virtual TSA", "Virtual Root");
+    spec.ca = true;
+    let ca_leaf = spec.build(&tsa.leaf_key, &tsa.root_key);
+    assert!(matches!(
+        TsaVerifier::new(&[ca_leaf.clone(), tsa.root.clone()]),
+        Err(TimestampError::LeafIsCa { .. })
+    ));
+    assert!(matches!(
+        TsaVerifier::new(&[ca_leaf]),
+        Err(TimestampError::LeafIsCa { .. })
+    ));
+    // As a certificate embedded in the token, issued by the trusted root.
+    let key2 = Key::p256();
+    let mut spec = CertSpec::leaf("Virtual TSA 2", "Virtual Root");
+    spec.serial = 0x22;
+    spec.ski = 0x52;
+    spec.ca = true;
+    let ca2 = spec.build(&key2, &tsa.root_key);
+    let mut token = Token::new(&key2, &ca2, "Virtual Root", 0x22);
+    token.certs = vec![ca2.clone()];
+    assert!(matches!(
+        tsa.verifier().verify(&token.build(), SIGNED),
+        Err(TimestampError::ChainRejected {
+            source: ChainError::LeafIsCa,
+            ..
+        })
+    ));
 }

@@ -18,6 +18,8 @@ use super::oid::ID_KP_TIME_STAMPING;
 #[derive(Debug, Clone)]
 pub(crate) struct ChainCert {
     pub(crate) der: Vec<u8>,
+    /// The same certificate for path validation by webpki ([`crate::x509::verify_path`]).
+    pub(crate) x509: crate::x509::Certificate,
     pub(crate) tbs_der: Vec<u8>,
     pub(crate) signature_algorithm: AlgorithmIdentifierOwned,
     pub(crate) signature: Vec<u8>,
@@ -72,8 +74,10 @@ impl ChainCert {
             .get_extension::<SubjectKeyIdentifier>()
             .map_err(|e| format!("subject key identifier: {e}"))?
             .map(|(_, ski)| ski.0.as_bytes().to_vec());
+        let x509 = crate::x509::Certificate::from_der(der).map_err(|e| e.to_string())?;
         Ok(Self {
             der: der.to_vec(),
+            x509,
             tbs_der: raw.tbs_certificate.to_der().map_err(|e| e.to_string())?,
             signature_algorithm: cert.signature_algorithm().clone(),
             signature,

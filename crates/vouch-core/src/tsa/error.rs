@@ -185,6 +185,22 @@ pub enum TimestampError {
         /// Which constraint failed.
         reason: &'static str,
     },
+    /// The TSA signing certificate is a CA certificate (basic constraints `cA`).
+    #[error("tsa certificate {subject} is a ca certificate and may not sign timestamps")]
+    LeafIsCa {
+        /// Its subject.
+        subject: String,
+    },
+    /// Path validation by rustls-webpki rejected the TSA chain (at `genTime` when verifying a
+    /// token; `None` for the checks done once when the chain is loaded).
+    #[error("tsa certificate chain rejected{}: {source}", gen_time.as_ref().map(|t| format!(" at {t}")).unwrap_or_default())]
+    ChainRejected {
+        /// The token's `genTime` (RFC 3339) the path was validated at.
+        gen_time: Option<String>,
+        /// What webpki rejected.
+        #[source]
+        source: crate::x509::ChainError,
+    },
     /// The TSA leaf certificate lacks the id-kp-timeStamping extended key usage.
     #[error("tsa certificate {subject} lacks the timeStamping extended key usage")]
     MissingTimestampingEku {

@@ -100,6 +100,22 @@ impl TsaVerifier {
                 subject: leaf.subject.clone(),
             });
         }
+        // A CA certificate must not sign timestamps (RFC 3161 §2.3: the TSA's own key).
+        if leaf.is_ca {
+            return Err(TimestampError::LeafIsCa {
+                subject: leaf.subject.clone(),
+            });
+        }
+        // A leaf pinned alone is its own trust anchor and never goes through path validation:
+        // check here that webpki understands every critical extension it carries.
+        if chain.len() == 1 {
+            crate::x509::check_critical_extensions(&leaf.x509).map_err(|source| {
+                TimestampError::ChainRejected {
+                    gen_time: None,
+                    source,
+                }
+            })?;
+        }
         Ok(Self { chain })
     }
 
@@ -212,6 +228,24 @@ impl TsaVerifier {
                 not_before: rfc3339(cert.not_before, 0),
                 not_after: rfc3339(cert.not_after, 0),
             });
+        }
+        // The same path through rustls-webpki at genTime: every signature, the timeStamping EKU,
+        // basic constraints and key usage of the issuers, no unknown critical extension and no CA
+        // certificate as the signer.
+        if let [leaf, intermediates @ .., anchor] = path.as_slice() {
+            let intermediates: Vec<&crate::x509::Certificate> =
+                intermediates.iter().map(|c| &c.x509).collect();
+            crate::x509::verify_path(
+                &leaf.x509,
+                &intermediates,
+                &anchor.x509,
+                crate::time::Instant { secs, nanos },
+                crate::x509::EKU_TIME_STAMPING,
+            )
+            .map_err(|source| TimestampError::ChainRejected {
+                gen_time: Some(rfc3339(secs, nanos)),
+                source,
+            })?;
         }
 
         Ok(VerifiedTimestamp {
