@@ -2,7 +2,7 @@
 
 use aws_lc_rs::digest;
 use der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
-use der::{Decode, Encode, Header, Length, Tag};
+use der::{Decode, Encode};
 use x509_cert::attr::Attribute;
 
 use super::alg::{HashAlg, required_hash};
@@ -147,17 +147,5 @@ pub(crate) fn check_signing_certificate(
 
 /// Re-encodes the signed attributes as the `SET OF` (tag 0x31) that CMS signs (RFC 5652 §5.4).
 pub(crate) fn signed_attrs_der(raw: &[AnyRef<'_>]) -> Result<Vec<u8>, TimestampError> {
-    let mut body = Vec::new();
-    for element in raw {
-        element
-            .encode_to_vec(&mut body)
-            .map_err(|e| TimestampError::malformed("signed attributes", e))?;
-    }
-    let len = Length::try_from(body.len())
-        .map_err(|e| TimestampError::malformed("signed attributes", e))?;
-    let mut out = Header::new(Tag::Set, len)
-        .to_der()
-        .map_err(|e| TimestampError::malformed("signed attributes", e))?;
-    out.extend_from_slice(&body);
-    Ok(out)
+    super::asn1::set_of_der(raw).map_err(|e| TimestampError::malformed("signed attributes", e))
 }

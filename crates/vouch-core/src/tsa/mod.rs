@@ -30,11 +30,11 @@
 //! * All hashing and signature verification goes through `aws-lc-rs`.
 
 mod alg;
-mod asn1;
+pub mod asn1;
 mod attrs;
 mod cert;
 mod error;
-mod oid;
+pub mod oid;
 mod parse;
 mod time;
 mod verify;
