@@ -379,6 +379,21 @@ pub fn verify_leaf(
     at: Instant,
     eku: &'static [u8],
 ) -> Result<(), ChainError> {
+    verify_path(leaf, &[], issuer, at, eku)
+}
+
+/// Validate the path `leaf` → `intermediates` (nearest the leaf first) → the trusted `anchor` at
+/// time `at` with rustls-webpki, requiring EKU `eku`: every signature, the validity of the leaf
+/// and of the intermediates, basic constraints and key usage of the issuers, and no unknown
+/// critical extension. The leaf must not be a CA. (webpki treats a trust anchor as valid at all
+/// times: the anchor's own validity is the caller's check.)
+pub fn verify_path(
+    leaf: &Certificate,
+    intermediates: &[&Certificate],
+    anchor: &Certificate,
+    at: Instant,
+    eku: &'static [u8],
+) -> Result<(), ChainError> {
     // Time first: gives a precise structured error.
     leaf.check_valid_at(at)?;
     if leaf.is_ca() {
@@ -390,20 +405,24 @@ pub fn verify_leaf(
         "1.3.6.1.5.5.7.3.3 (codeSigning)"
     };
     let leaf_der = CertificateDer::from(leaf.der());
-    let issuer_der = CertificateDer::from(issuer.der());
+    let anchor_der = CertificateDer::from(anchor.der());
+    let intermediates_der: Vec<CertificateDer<'_>> = intermediates
+        .iter()
+        .map(|c| CertificateDer::from(c.der()))
+        .collect();
     let ee = webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| ChainError::Rejected {
         reason: format!("{e:?}"),
     })?;
-    let anchor =
-        webpki::anchor_from_trusted_cert(&issuer_der).map_err(|e| ChainError::Rejected {
+    let trust_anchor =
+        webpki::anchor_from_trusted_cert(&anchor_der).map_err(|e| ChainError::Rejected {
             reason: format!("trusted CA certificate unusable: {e:?}"),
         })?;
     let secs = u64::try_from(at.secs).unwrap_or(0);
     let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
     ee.verify_for_usage(
         webpki::ALL_VERIFICATION_ALGS,
-        &[anchor],
-        &[],
+        &[trust_anchor],
+        &intermediates_der,
         time,
         webpki::KeyUsage::required(eku),
         None,
@@ -415,7 +434,9 @@ pub fn verify_leaf(
             issuer: leaf.issuer(),
         },
         webpki::Error::InvalidSignatureForPublicKey => ChainError::BadSignature {
-            issuer: issuer.subject(),
+            issuer: intermediates
+                .first()
+                .map_or_else(|| anchor.subject(), |c| c.subject()),
         },
         webpki::Error::RequiredEkuNotFoundContext(_) => ChainError::MissingEku { eku: eku_name },
         webpki::Error::CaUsedAsEndEntity => ChainError::LeafIsCa,
@@ -423,6 +444,17 @@ pub fn verify_leaf(
             reason: format!("{other:?}"),
         },
     })
+}
+
+/// Checks that rustls-webpki understands every critical extension of `cert`, for a certificate
+/// trusted on its own (pinned), which never goes through [`verify_path`].
+pub fn check_critical_extensions(cert: &Certificate) -> Result<(), ChainError> {
+    let der = CertificateDer::from(cert.der());
+    webpki::EndEntityCert::try_from(&der)
+        .map(|_| ())
+        .map_err(|e| ChainError::Rejected {
+            reason: format!("{e:?}"),
+        })
 }
 
 /// The identity a Fulcio certificate attests.

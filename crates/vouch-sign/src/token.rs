@@ -43,7 +43,7 @@ impl IdentityToken {
             )));
         }
         let parts: Vec<&str> = raw.split('.').collect();
-        if parts.len() != 3 || parts.iter().any(|p| p.is_empty() && parts.len() != 3) {
+        if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
             return Err(SignError::Token(
                 "not a JWT: expected three base64url parts separated by '.'".into(),
             ));
@@ -209,6 +209,25 @@ mod tests {
             URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256"}"#),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         )
+    }
+
+    #[test]
+    fn jwt_shape_requires_three_non_empty_parts() {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"iss":"https://i"}"#);
+        assert!(IdentityToken::parse(&format!("{header}.{payload}.sig")).is_ok());
+        for bad in [
+            format!("{header}.{payload}."),
+            format!(".{payload}.sig"),
+            format!("{header}..sig"),
+            format!("{header}.{payload}"),
+            format!("{header}.{payload}.sig.extra"),
+        ] {
+            assert!(
+                matches!(IdentityToken::parse(&bad), Err(SignError::Token(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
