@@ -339,7 +339,10 @@ fn report(d: &ImageDecision, output: OutputFormat) -> Result<()> {
                 Some(e) => eprintln!("  authority {}: failed: {e}", au.name),
             }
         }
-        if let (false, Some(e)) = (p.passed, &p.error) {
+        // Threshold and CIP-level failures (single-authority failures are printed above).
+        if let (false, Some(e)) = (p.passed, &p.error)
+            && !e.starts_with("authority ")
+        {
             eprintln!("  => {e}");
         }
     }

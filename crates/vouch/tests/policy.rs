@@ -223,6 +223,113 @@ fn policy_gate_and_exceptions() {
     assert_eq!(v["policies"][0]["name"], "release", "{v}");
     assert_eq!(v["policies"][0]["authorities"][0]["passed"], true, "{v}");
 
+    // 1b. TrustRoot documents instead of --trust-config (the default root is then the
+    //     public-good one, which does not know this instance): sigstoreKeys converted from
+    //     the instance's trusted root, and `remote` through the instance's TUF repository.
+    let tr: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("data/trusted_root.json")).unwrap()).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let to_pem = |label: &str, der_b64: &str| {
+        let lines: Vec<String> = der_b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    };
+    let cas = |key: &str| -> String {
+        tr[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let chain: String = c["certChain"]["certificates"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| to_pem("CERTIFICATE", x["rawBytes"].as_str().unwrap()))
+                    .collect();
+                format!(
+                    "    - uri: {}\n      certChain: {}\n",
+                    c["uri"].as_str().unwrap_or(""),
+                    b64.encode(chain)
+                )
+            })
+            .collect()
+    };
+    let logs = |key: &str| -> String {
+        tr[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                format!(
+                    "    - baseURL: {}\n      hashAlgorithm: sha-256\n      publicKey: {}\n",
+                    l["baseUrl"].as_str().unwrap(),
+                    b64.encode(to_pem(
+                        "PUBLIC KEY",
+                        l["publicKey"]["rawBytes"].as_str().unwrap()
+                    ))
+                )
+            })
+            .collect()
+    };
+    let keys_doc = format!(
+        "apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata:\n  name: private\nspec:\n  sigstoreKeys:\n    certificateAuthorities:\n{}    tLogs:\n{}    ctLogs:\n{}    timestampAuthorities:\n{}",
+        cas("certificateAuthorities"),
+        logs("tlogs"),
+        logs("ctlogs"),
+        cas("timestampAuthorities")
+    );
+    let tuf_doc = format!(
+        "apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata:\n  name: private\nspec:\n  remote:\n    mirror: {}\n    root: {}\n",
+        inst.urls["tuf"],
+        b64.encode(std::fs::read(d.join("data/root.json")).unwrap())
+    );
+    let with_ref = alice_auth.replace(
+        "      url: https://ca.invalid\n",
+        "      url: https://ca.invalid\n      trustRootRef: private\n",
+    );
+    for (label, doc) in [("sigstoreKeys", &keys_doc), ("remote", &tuf_doc)] {
+        let p = write(
+            &pol.join(format!("trustroot-{label}")),
+            "cip.yaml",
+            &format!(
+                "{doc}---\n{}",
+                cip("release", &format!("{addr}/team/**"), "", &with_ref)
+            ),
+        );
+        let out = run(vouch()
+            .args(["policy", "check", "--policy"])
+            .arg(&p)
+            .arg(&app_digest)
+            .env_remove("VOUCH_TRUST_CONFIG"));
+        let err = ok(&out, &format!("TrustRoot {label}"));
+        assert!(err.contains("authority ci: passed"), "{err}");
+        // Without the reference, the public-good root does not trust this instance.
+        let p = write(
+            &pol.join(format!("no-trustroot-{label}")),
+            "cip.yaml",
+            &format!(
+                "{doc}---\n{}",
+                cip("release", &format!("{addr}/team/**"), "", &alice_auth)
+            ),
+        );
+        let out = run(vouch()
+            .args(["policy", "check", "--policy"])
+            .arg(&p)
+            .arg(&app_digest)
+            .env_remove("VOUCH_TRUST_CONFIG"));
+        fails(
+            &out,
+            &format!("without trustRootRef ({label})"),
+            &["authority ci"],
+        );
+    }
+
     // 2. Wrong identity: named policy, authority, check and values.
     let p = write(
         &pol.join("wrong"),
