@@ -1232,6 +1232,32 @@ mod tests {
         );
     }
 
+    /// The webhook shares one engine between tasks and spawns verifications.
+    #[test]
+    fn engine_and_verification_futures_are_send() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Engine<crate::OciSource>>();
+        send_sync::<Verification>();
+        fn send<T: Send>(_: &T) {}
+        let e = engine(&cip("a", "**", "", "pass"), NoMatchPolicy::Deny);
+        let img = ImageRef::parse(&format!("reg.local/app@{DIGEST}")).unwrap();
+        let fut = e.verify_image(&img);
+        send(&fut);
+        let reg = vouch_oci::Registry::new(vouch_oci::RegistryOptions::default()).unwrap();
+        let set = Arc::new(
+            PolicySet::from_yaml(Path::new("t.yaml"), &cip("a", "**", "", "pass")).unwrap(),
+        );
+        let oci = Engine::new(
+            set,
+            Arc::new(Trust::new(None)),
+            crate::OciSource::new(reg),
+            Arc::new(ExceptionSet::none()),
+            EngineOptions::default(),
+        )
+        .unwrap();
+        send(&oci.verify_image(&img));
+    }
+
     #[test]
     fn image_refs_need_a_digest() {
         assert!(matches!(
