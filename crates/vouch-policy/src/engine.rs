@@ -681,6 +681,12 @@ impl<S: SignatureSource> Engine<S> {
                             Some(repo) => {
                                 let (reg, path) =
                                     repo.split_once('/').unwrap_or((repo.as_str(), ""));
+                                // oci-client spells Docker Hub `docker.io`.
+                                let reg = if reg == crate::glob::DOCKER_HUB {
+                                    "docker.io"
+                                } else {
+                                    reg
+                                };
                                 Reference::with_digest(
                                     reg.to_string(),
                                     path.to_string(),
@@ -743,10 +749,22 @@ impl<S: SignatureSource> Engine<S> {
                 );
             }
         };
+        let all = list.len();
         let list: Vec<&Found> = list
             .iter()
             .filter(|f| a.layout.is_none_or(|l| l == f.layout))
             .collect();
+        if list.is_empty() && all > 0 {
+            return fail(
+                &a.name,
+                format!(
+                    "no {what}s in the {} layout for {}@{} (signatureFormat); {all} in the other layout",
+                    a.layout.map(|l| l.name()).unwrap_or_default(),
+                    where_.repository(),
+                    image.digest()
+                ),
+            );
+        }
         if list.is_empty() {
             return fail(
                 &a.name,
@@ -886,6 +904,24 @@ impl<S: SignatureSource> Engine<S> {
     /// Decide at `ctx.now` from a (possibly cached) verification: `spec.match`, modes,
     /// exceptions, no-match. Never cache the result.
     pub fn decide(&self, v: &Verification, ctx: &EvalContext) -> ImageDecision {
+        self.decide_with(v, ctx, &self.exceptions)
+    }
+
+    /// Replace the exceptions (e.g. after the exceptions directory changed); verifications
+    /// stay valid, since exceptions only enter decisions.
+    pub fn with_exceptions(mut self, exceptions: Arc<ExceptionSet>) -> Self {
+        self.exceptions = exceptions;
+        self
+    }
+
+    /// [`Engine::decide`] with another exception set (for callers that reload exceptions
+    /// without rebuilding the engine).
+    pub fn decide_with(
+        &self,
+        v: &Verification,
+        ctx: &EvalContext,
+        exceptions: &ExceptionSet,
+    ) -> ImageDecision {
         let subject = v.subject.display();
         let applied: Vec<PolicyResult> = v
             .policies
@@ -919,10 +955,7 @@ impl<S: SignatureSource> Engine<S> {
                 warnings.push(format!("{reason} (warn mode)"));
                 continue;
             }
-            match self
-                .exceptions
-                .find(&v.subject, ctx.namespace.as_deref(), &p.name, ctx.now)
-            {
+            match exceptions.find(&v.subject, ctx.namespace.as_deref(), &p.name, ctx.now) {
                 Some(e) => {
                     warnings.push(format!(
                         "{reason}; allowed by exception {} (approved by {}, ticket {}, expires {})",
@@ -946,8 +979,7 @@ impl<S: SignatureSource> Engine<S> {
                     });
                 }
                 None => {
-                    let expired: Vec<String> = self
-                        .exceptions
+                    let expired: Vec<String> = exceptions
                         .matching(&v.subject, ctx.namespace.as_deref(), &p.name)
                         .map(|e| format!("{} expired at {}", e.id, e.predicate.expires))
                         .collect();

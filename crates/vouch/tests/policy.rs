@@ -223,6 +223,37 @@ fn policy_gate_and_exceptions() {
     assert_eq!(v["policies"][0]["name"], "release", "{v}");
     assert_eq!(v["policies"][0]["authorities"][0]["passed"], true, "{v}");
 
+    // 1a. signatureFormat, rfc3161timestamp and ctlog: vouch up timestamps every signature
+    //     and logs it, and vouch signs in the bundle layout by default.
+    let extra = format!(
+        "{alice_auth}    ctlog:\n      url: {}\n    rfc3161timestamp: {{}}\n    signatureFormat: bundle\n",
+        inst.urls["log"]
+    );
+    let p = write(
+        &pol.join("tsa"),
+        "cip.yaml",
+        &cip("release", &format!("{addr}/team/**"), "", &extra),
+    );
+    ok(
+        &ctx.check(&p, &app_digest, &[]),
+        "rfc3161timestamp + ctlog + bundle format",
+    );
+    let p = write(
+        &pol.join("legacy-format"),
+        "cip.yaml",
+        &cip(
+            "release",
+            &format!("{addr}/team/**"),
+            "",
+            &extra.replace("signatureFormat: bundle", "signatureFormat: legacy"),
+        ),
+    );
+    fails(
+        &ctx.check(&p, &app_digest, &[]),
+        "signatureFormat legacy",
+        &["no signatures in the legacy", "in the other layout"],
+    );
+
     // 1b. TrustRoot documents instead of --trust-config (the default root is then the
     //     public-good one, which does not know this instance): sigstoreKeys converted from
     //     the instance's trusted root, and `remote` through the instance's TUF repository.
