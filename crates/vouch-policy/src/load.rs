@@ -1126,6 +1126,50 @@ spec:
     }
 
     #[test]
+    fn v1alpha1_trust_roots_and_references() {
+        let alpha =
+            PolicySet::from_yaml(Path::new("a.yaml"), &CIP.replace("v1beta1", "v1alpha1")).unwrap();
+        assert_eq!(alpha.policies()[0].name, "release");
+        // A trustRootRef must name a loaded TrustRoot.
+        let with_ref = CIP.replace(
+            "      url: https://fulcio.example\n",
+            "      url: https://fulcio.example\n      trustRootRef: mine\n",
+        );
+        let e = PolicySet::from_yaml(Path::new("r.yaml"), &with_ref).unwrap_err();
+        assert!(matches!(e, PolicyError::UnknownTrustRoot { .. }), "{e}");
+        let remote = format!(
+            "apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata:\n  name: mine\nspec:\n  remote:\n    mirror: http://127.0.0.1:1/tuf\n    root: e30=\n---\n{with_ref}"
+        );
+        let set = PolicySet::from_yaml(Path::new("r.yaml"), &remote).unwrap();
+        assert_eq!(set.trust_roots()[0].name, "mine");
+        assert_eq!(
+            set.policies()[0].authorities[0].trust_root.as_deref(),
+            Some("mine")
+        );
+        // sigstoreKeys are validated at load time.
+        let bad_keys = "apiVersion: policy.sigstore.dev/v1alpha1\nkind: TrustRoot\nmetadata:\n  name: mine\nspec:\n  sigstoreKeys:\n    certificateAuthorities:\n    - certChain: bm90IGEgY2VydA==\n";
+        let e = PolicySet::from_yaml(Path::new("k.yaml"), &format!("{bad_keys}---\n{CIP}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("k.yaml") && e.contains("sigstoreKeys"), "{e}");
+        // Unsupported features are refused, not ignored.
+        let kms = CIP.replace(
+            "  - keyless:\n      url: https://fulcio.example\n      identities:\n      - issuer: https://idp.example\n        subjectRegExp: \".*@example.com\"\n",
+            "  - key:\n      kms: awskms:///alias/x\n",
+        );
+        let e = PolicySet::from_yaml(Path::new("p.yaml"), &kms).unwrap_err();
+        assert!(matches!(e, PolicyError::Unsupported { .. }), "{e}");
+        let e = PolicySet::from_yaml(
+            Path::new("p.yaml"),
+            &CIP.replace("  authorities:", "  threshold: 2\n  authorities:"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("exceeds the 1 authorities"), "{e}");
+        let e = PolicySet::from_yaml(Path::new("p.yaml"), "").unwrap_err();
+        assert!(matches!(e, PolicyError::Empty { .. }), "{e}");
+    }
+
+    #[test]
     fn artifact_globs() {
         let g = ArtifactGlob::compile("release-*.tar.gz").unwrap();
         assert!(g.matches("dist/release-1.2.tar.gz"));
