@@ -1038,9 +1038,9 @@ fn validate_trust_root(path: &Path, d: TrustRootDoc) -> Result<TrustRootEntry, P
     if let Some(k) = &s.sigstore_keys {
         // Converting validates every certificate and key.
         crate::trust::sigstore_keys_to_root(&name, k).map_err(|e| match e {
-            PolicyError::TrustRoot { source, .. } => PolicyError::Invalid {
+            PolicyError::TrustRoot { source, .. } => PolicyError::TrustRootDoc {
                 at: at("spec.sigstoreKeys"),
-                reason: source.to_string(),
+                source,
             },
             other => other,
         })?;

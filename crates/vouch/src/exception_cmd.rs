@@ -282,7 +282,7 @@ fn list(a: &ListArgs) -> Result<()> {
         );
     }
     for r in &set.rejected {
-        println!("REFUSED {}: {}", r.file.display(), r.reason);
+        println!("REFUSED {}: {}", r.file.display(), r.reason.message());
     }
     eprintln!(
         "{} exception(s), {} refused. Times used: counted by the admission webhook (its metrics and decision log), not recorded in the exception files.",

@@ -251,7 +251,7 @@ fn check(a: &CheckArgs) -> Result<()> {
         eprintln!(
             "warning: exception {} ignored: {}",
             r.file.display(),
-            r.reason
+            r.reason.message()
         );
     }
     let registry = a.registry.client()?;
