@@ -42,6 +42,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod cache;
 pub mod decision;
 pub mod engine;
 pub mod error;
@@ -53,6 +54,7 @@ pub mod rego;
 pub mod source;
 pub mod trust;
 
+pub use cache::VerificationCache;
 pub use decision::{
     AuthorityResult, CacheKey, ExceptionUse, ImageDecision, ImageVerification, NoMatchPolicy,
     PolicyResult, Subject, Verdict, Verification,
