@@ -1169,6 +1169,31 @@ spec:
         assert!(matches!(e, PolicyError::Empty { .. }), "{e}");
     }
 
+    /// No input panics the loader: every truncation and a set of byte substitutions of a
+    /// policy using most features either loads or is refused with an error.
+    #[test]
+    fn no_panic_sweep() {
+        let full = format!(
+            "{CIP}  mode: warn\n  threshold: 1\n  match:\n  - group: apps\n    version: v1\n    resource: deployments\n    selector:\n      matchExpressions:\n      - {{key: tier, operator: In, values: [prod]}}\n  policy:\n    type: rego\n    data: |\n      package sigstore\n      isCompliant := true\n"
+        );
+        let bytes = full.as_bytes();
+        for cut in 0..bytes.len() {
+            if let Ok(text) = std::str::from_utf8(&bytes[..cut]) {
+                let _ = PolicySet::from_yaml(Path::new("t.yaml"), text);
+            }
+        }
+        for i in 0..bytes.len() {
+            for sub in [b' ', b':', b'-', b'[', b'\n', b'"', b'*', b'{'] {
+                let mut m = bytes.to_vec();
+                m[i] = sub;
+                if let Ok(text) = std::str::from_utf8(&m) {
+                    let _ = PolicySet::from_yaml(Path::new("t.yaml"), text);
+                }
+            }
+        }
+        assert!(PolicySet::from_yaml(Path::new("t.yaml"), &full).is_ok());
+    }
+
     #[test]
     fn artifact_globs() {
         let g = ArtifactGlob::compile("release-*.tar.gz").unwrap();
