@@ -42,7 +42,10 @@
 //! # Ok(()) }
 //! ```
 
+mod authority;
 pub mod cache;
+mod compile;
+pub mod compiled;
 pub mod decision;
 pub mod engine;
 pub mod error;
