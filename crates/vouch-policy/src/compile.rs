@@ -16,6 +16,19 @@ use vouch_core::keys::PublicKey;
 use vouch_oci::sign::Layout;
 use vouch_verify::{IdentityPolicy, Matcher};
 
+/// Resources `spec.match[].resource` may name: policy-controller's webhook set, plus
+/// `replicationcontrollers` (vouch's webhook admits them too).
+pub const MATCH_RESOURCES: &[&str] = &[
+    "replicasets",
+    "deployments",
+    "pods",
+    "cronjobs",
+    "jobs",
+    "statefulsets",
+    "daemonsets",
+    "replicationcontrollers",
+];
+
 fn parse_mode(at: Box<Location>, mode: Option<&str>) -> Result<Mode, PolicyError> {
     match mode {
         None | Some("") | Some("enforce") => Ok(Mode::Enforce),
@@ -65,6 +78,16 @@ pub(crate) fn compile_cip(
             return Err(PolicyError::Invalid {
                 at: at(&format!("spec.match[{i}].selector")),
                 reason: "selector requires a resource type to match the labels".into(),
+            });
+        }
+        if !m.resource.is_empty() && !MATCH_RESOURCES.contains(&m.resource.as_str()) {
+            return Err(PolicyError::Invalid {
+                at: at(&format!("spec.match[{i}].resource")),
+                reason: format!(
+                    "unsupported resource name {:?}: expected one of {}",
+                    m.resource,
+                    MATCH_RESOURCES.join(", ")
+                ),
             });
         }
         if let Some(sel) = &m.selector {

@@ -1,7 +1,7 @@
 //! Loading policy documents from files and directories (multi-document YAML) into a
 //! [`PolicySet`] (validation and compilation are in `compile.rs`).
 
-pub use crate::compile::identity_policy;
+pub use crate::compile::{MATCH_RESOURCES, identity_policy};
 use crate::compile::{compile_artifact, compile_cip, validate_trust_root};
 pub use crate::compiled::{
     ArtifactGlob, AttestationSpec, AuthorityCheck, AuthoritySpec, CompiledPolicy, MatchSpec, Mode,

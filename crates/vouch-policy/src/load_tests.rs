@@ -108,6 +108,12 @@ fn v1alpha1_trust_roots_and_references() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("exceeds the 1 authorities"), "{e}");
+    let bad_match = CIP.replace(
+        "  authorities:",
+        "  match:\n  - {group: apps, version: v1, resource: apple}\n  authorities:",
+    );
+    let e = PolicySet::from_yaml(Path::new("p.yaml"), &bad_match).unwrap_err();
+    assert!(e.to_string().contains("spec.match[0].resource"), "{e}");
     let e = PolicySet::from_yaml(Path::new("p.yaml"), "").unwrap_err();
     assert!(matches!(e, PolicyError::Empty { .. }), "{e}");
 }
