@@ -566,7 +566,7 @@ impl<S: SignatureSource> Engine<S> {
                         e.id, e.approver, e.predicate.ticket, e.predicate.expires
                     ));
                     annotations.insert(
-                        format!("vouch.dev/exception.{}", used.len()),
+                        format!("exception-{}", used.len()),
                         format!(
                             "{} policy={} approver={} ticket={} expires={}",
                             e.id, p.name, e.approver, e.predicate.ticket, e.predicate.expires
@@ -602,10 +602,7 @@ impl<S: SignatureSource> Engine<S> {
         } else {
             Verdict::Allow
         };
-        annotations.insert(
-            "vouch.dev/policy-digest".into(),
-            v.key.policy_digest.clone(),
-        );
+        annotations.insert("policy-digest".into(), v.key.policy_digest.clone());
         ImageDecision {
             subject: v.subject.clone(),
             verdict,

@@ -625,7 +625,7 @@ fn policy_gate_and_exceptions() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["verdict"], "warn");
     assert!(
-        v["auditAnnotations"]["vouch.dev/exception.0"]
+        v["auditAnnotations"]["exception-0"]
             .as_str()
             .unwrap()
             .contains("ticket=CHG-1234"),
