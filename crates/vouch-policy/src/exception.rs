@@ -82,12 +82,16 @@ pub struct Approvers {
     pub identities: Vec<IdentityPolicy>,
     /// Key approvers.
     pub keys: Vec<PublicKey>,
+    /// Accept any certificate identity from the trusted root (signature, certificate chain
+    /// and log entry still verified). For listing exceptions without approver configuration
+    /// only; never for decisions.
+    pub insecure_any_identity: bool,
 }
 
 impl Approvers {
     /// True when nobody may approve.
     pub fn is_empty(&self) -> bool {
-        self.identities.is_empty() && self.keys.is_empty()
+        self.identities.is_empty() && self.keys.is_empty() && !self.insecure_any_identity
     }
 }
 
@@ -359,6 +363,19 @@ impl ExceptionSet {
 
 fn approver_policies(approvers: &Approvers) -> Vec<(Policy, bool)> {
     let mut out = Vec::new();
+    if approvers.insecure_any_identity {
+        out.push((
+            Policy {
+                signer: SignerPolicy::InsecureAnyIdentity,
+                tlog_threshold: 1,
+                require_sct: true,
+                signed_timestamp_threshold: 0,
+                observer_threshold: 1,
+                predicate_type: Some(EXCEPTION_PREDICATE_TYPE.to_string()),
+            },
+            true,
+        ));
+    }
     if !approvers.identities.is_empty() {
         out.push((
             Policy {

@@ -230,12 +230,21 @@ fn human(d: jiff::SignedDuration) -> String {
 }
 
 fn list(a: &ListArgs) -> Result<()> {
-    if a.approvers.exceptions.is_none() {
+    let Some(dir) = &a.approvers.exceptions else {
         bail!("pass --exceptions DIR");
-    }
+    };
     let root = a.trust.load()?;
     let verifier = Verifier::new(root);
-    let set = a.approvers.load(&verifier)?;
+    let mut approvers = a.approvers.approvers()?;
+    let unchecked = approvers.is_empty();
+    if unchecked {
+        approvers.insecure_any_identity = true;
+        eprintln!(
+            "note: no approvers given: signatures, certificates and log entries are verified, approvers are NOT checked; pass --approver-identity/--approver-oidc-issuer or --approver-key to see what `policy check` and the webhook honour"
+        );
+    }
+    let set =
+        vouch_policy::ExceptionSet::load(dir, &approvers, &verifier).map_err(|e| anyhow!("{e}"))?;
     let now = jiff::Timestamp::now();
     if a.output == crate::cli::OutputFormat::Json {
         println!("{}", serde_json::to_string_pretty(&set)?);

@@ -138,7 +138,11 @@ impl ApproverArgs {
                     .with_context(|| format!("approver key {}", k.display()))?,
             );
         }
-        Ok(Approvers { identities, keys })
+        Ok(Approvers {
+            identities,
+            keys,
+            insecure_any_identity: false,
+        })
     }
 
     /// Load and verify the exceptions directory, if one was given.

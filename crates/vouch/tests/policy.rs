@@ -660,6 +660,15 @@ fn policy_gate_and_exceptions() {
         "{listing}"
     );
     assert!(err.contains("Times used"), "{err}");
+    // Without approvers, list still verifies signatures but says approvers are not checked.
+    let out = run(vouch()
+        .args(["exception", "list", "--exceptions"])
+        .arg(&exc)
+        .arg("--trust-config")
+        .arg(&ctx.tc));
+    let err = ok(&out, "exception list without approvers");
+    assert!(err.contains("approvers are NOT checked"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("lead@example.com"));
     std::fs::remove_file(&valid).unwrap();
 
     // Expired: granted for 2 s, checked after 3 s.
