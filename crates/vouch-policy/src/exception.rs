@@ -272,6 +272,10 @@ pub struct ExceptionSet {
     pub exceptions: Vec<Exception>,
     /// Refused files.
     pub rejected: Vec<Rejected>,
+    /// Loaded with [`Approvers::insecure_any_identity`]: for listing only, never honoured
+    /// ([`ExceptionSet::find`] finds nothing).
+    #[serde(skip)]
+    pub approvers_unchecked: bool,
 }
 
 /// Why the exceptions directory could not be read at all.
@@ -321,7 +325,10 @@ impl ExceptionSet {
             .map_err(read_err)?;
         files.retain(|p| p.extension().is_some_and(|e| e == "json") && p.is_file());
         files.sort();
-        let mut set = Self::default();
+        let mut set = Self {
+            approvers_unchecked: approvers.insecure_any_identity,
+            ..Self::default()
+        };
         for f in files {
             match load_one(&f, approvers, verifier) {
                 Ok(e) => set.exceptions.push(e),
@@ -340,6 +347,9 @@ impl ExceptionSet {
         policy: &str,
         now: jiff::Timestamp,
     ) -> Option<&Exception> {
+        if self.approvers_unchecked {
+            return None;
+        }
         self.exceptions.iter().find(|e| {
             e.active_at(now)
                 && e.covers_policy(policy)
@@ -566,6 +576,7 @@ mod tests {
         let set = ExceptionSet {
             exceptions: vec![exception(&["reg.local/legacy/*"], &["prod"], 1_000, 2_000)],
             rejected: Vec::new(),
+            approvers_unchecked: false,
         };
         let s = image("reg.local/legacy/app");
         let at = |t| jiff::Timestamp::from_second(t).unwrap();
@@ -604,6 +615,7 @@ mod tests {
         let by_tag = ExceptionSet {
             exceptions: vec![exception(&["reg.local/legacy/app:v1"], &[], 1_000, 2_000)],
             rejected: Vec::new(),
+            approvers_unchecked: false,
         };
         assert!(by_tag.find(&s, None, "release", at(1_500)).is_some());
         let by_digest = ExceptionSet {
@@ -614,6 +626,7 @@ mod tests {
                 2_000,
             )],
             rejected: Vec::new(),
+            approvers_unchecked: false,
         };
         assert!(
             by_digest
