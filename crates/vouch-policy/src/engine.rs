@@ -140,6 +140,33 @@ pub struct ResourceKind {
     pub resource: String,
 }
 
+impl ResourceKind {
+    /// From an object's `apiVersion` and `kind`, guessing the plural resource as Kubernetes'
+    /// `UnsafeGuessKindToResource` does (what policy-controller matches `spec.match` with):
+    /// `apps/v1` + `Deployment` → `apps`, `v1`, `deployments`.
+    pub fn from_kind(api_version: &str, kind: &str) -> Self {
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g.to_string(), v.to_string()),
+            None => (String::new(), api_version.to_string()),
+        };
+        let lower = kind.to_ascii_lowercase();
+        let resource = if lower.is_empty() {
+            lower
+        } else if lower.ends_with('s') {
+            format!("{lower}es")
+        } else if let Some(stem) = lower.strip_suffix('y') {
+            format!("{stem}ies")
+        } else {
+            format!("{lower}s")
+        };
+        Self {
+            group,
+            version,
+            resource,
+        }
+    }
+}
+
 /// What a decision depends on besides the verification.
 #[derive(Clone, Debug)]
 pub struct EvalContext {

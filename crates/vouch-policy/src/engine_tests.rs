@@ -190,3 +190,30 @@ fn image_refs_need_a_digest() {
     assert_eq!(r.qualified(), format!("reg.local/app@{DIGEST}"));
     assert!(ImageRef::with_digest("reg.local/app:v1", "sha256:12").is_err());
 }
+
+#[test]
+fn resource_kinds_as_kubernetes_guesses_them() {
+    let r = ResourceKind::from_kind("apps/v1", "Deployment");
+    assert_eq!(
+        (r.group.as_str(), r.version.as_str(), r.resource.as_str()),
+        ("apps", "v1", "deployments")
+    );
+    assert_eq!(ResourceKind::from_kind("v1", "Pod").resource, "pods");
+    assert_eq!(ResourceKind::from_kind("v1", "Pod").group, "");
+    assert_eq!(
+        ResourceKind::from_kind("batch/v1", "CronJob").resource,
+        "cronjobs"
+    );
+    assert_eq!(
+        ResourceKind::from_kind("v1", "ReplicationController").resource,
+        "replicationcontrollers"
+    );
+    assert_eq!(
+        ResourceKind::from_kind("x/v1", "Policy").resource,
+        "policies"
+    );
+    assert_eq!(
+        ResourceKind::from_kind("x/v1", "Ingress").resource,
+        "ingresses"
+    );
+}
