@@ -60,6 +60,7 @@ pub mod cache;
 mod compile;
 pub mod compiled;
 pub mod decision;
+pub mod decision_log;
 pub mod engine;
 pub mod error;
 pub mod exception;
@@ -75,6 +76,7 @@ pub use decision::{
     AuthorityResult, CacheKey, ExceptionUse, ImageDecision, ImageVerification, NoMatchPolicy,
     PolicyResult, Subject, Verdict, Verification,
 };
+pub use decision_log::{DecisionRecord, count_exception_uses};
 pub use engine::{
     ArtifactInput, Engine, EngineOptions, EvalContext, ImageRef, ImageRefError, ResourceKind,
 };

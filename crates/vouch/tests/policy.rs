@@ -641,14 +641,34 @@ fn policy_gate_and_exceptions() {
         "exception in another namespace",
         &["no signatures found"],
     );
-    // exception list.
+    // exception list, with uses counted from a decision log of two checks.
+    let log = d.join("decisions.jsonl");
+    for _ in 0..2 {
+        ok(
+            &ctx.check(
+                &legacy_pol,
+                &legacy_digest,
+                &[&args[..], &["--decision-log", log.to_str().unwrap()]].concat(),
+            ),
+            "valid exception, logged",
+        );
+    }
     let out = run(vouch()
         .args(["exception", "list"])
         .args(approver)
         .arg("--trust-config")
-        .arg(&ctx.tc));
+        .arg(&ctx.tc)
+        .arg("--decision-log")
+        .arg(&log));
     let err = ok(&out, "exception list");
     let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = listing
+        .lines()
+        .find(|l| l.starts_with("exc-"))
+        .unwrap_or_default();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols.get(4), Some(&"2"), "USED column: {listing}");
+    assert!(err.contains("USED counts the decisions"), "{err}");
     assert!(
         listing.contains("open")
             && listing.contains("lead@example.com")
@@ -659,6 +679,12 @@ fn policy_gate_and_exceptions() {
         listing.contains("2d23h") || listing.contains("3d0h") || listing.contains("2d"),
         "{listing}"
     );
+    let out = run(vouch()
+        .args(["exception", "list"])
+        .args(approver)
+        .arg("--trust-config")
+        .arg(&ctx.tc));
+    let err = ok(&out, "exception list without a decision log");
     assert!(err.contains("Times used"), "{err}");
     // Without approvers, list still verifies signatures but says approvers are not checked.
     let out = run(vouch()
