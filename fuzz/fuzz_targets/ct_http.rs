@@ -9,25 +9,10 @@ mod http;
 use axum::http::Method;
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
-use std::time::Duration;
-use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, LogConfig, LogSigner};
 
 static ROUTER: LazyLock<axum::Router> = LazyLock::new(|| {
-    let dir = http::state_dir("ct");
     let _guard = http::RT.enter();
-    let storage = EmbeddedStorage::open(&dir).expect("storage");
-    let origin = "fuzz.ct.test/1";
-    let signer = LogSigner::load_or_generate(&dir, origin, KeyAlgorithm::EcdsaP256).expect("key");
-    let log = Log::open(
-        storage,
-        signer,
-        LogConfig {
-            origin: origin.into(),
-            batch_interval: Duration::from_millis(1),
-            ..LogConfig::default()
-        },
-    )
-    .expect("log");
+    let log = http::open_log("ct", "fuzz.ct.test/1");
     // A real accepted root: the development CA hierarchy the keyless CA generates.
     let h = vouch_ca::cert::generate_dev_hierarchy(&Default::default()).expect("hierarchy");
     vouch_log::ct::router(log, vec![h.root_der]).expect("router")

@@ -10,25 +10,11 @@ mod http;
 use axum::http::Method;
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
-use std::time::Duration;
-use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, LogConfig, LogSigner, api};
+use vouch_log::api;
 
 static ROUTER: LazyLock<axum::Router> = LazyLock::new(|| {
-    let dir = http::state_dir("log");
     let _guard = http::RT.enter();
-    let storage = EmbeddedStorage::open(&dir).expect("storage");
-    let origin = "fuzz.log.test/1";
-    let signer = LogSigner::load_or_generate(&dir, origin, KeyAlgorithm::EcdsaP256).expect("key");
-    let log = Log::open(
-        storage,
-        signer,
-        LogConfig {
-            origin: origin.into(),
-            batch_interval: Duration::from_millis(1),
-            ..LogConfig::default()
-        },
-    )
-    .expect("log");
+    let log = http::open_log("log", "fuzz.log.test/1");
     api::router(log)
 });
 

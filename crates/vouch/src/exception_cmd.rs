@@ -5,7 +5,7 @@
 //! in the transparency log of the trust config's signing config.
 
 use crate::policy_cmd::{ApproverArgs, PolicyTrustArgs};
-use crate::sign_cmd::{TokenArgs, TrustArgs, identity_token, load_signing_key};
+use crate::sign_cmd::{SigningSetup, TokenArgs, TrustArgs, credential};
 use crate::tlog::hinted;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use vouch_core::keys::HashKind;
 use vouch_policy::ExceptionPredicate;
 use vouch_policy::exception::exception_statement;
-use vouch_sign::{Content, Credential, HttpClient, SignOptions, Signer, select_services};
+use vouch_sign::{Content, Credential, SignOptions, Signer};
 use vouch_verify::Verifier;
 
 /// `vouch exception …`.
@@ -143,22 +143,15 @@ fn grant(a: &GrantArgs) -> Result<()> {
     if expires <= now {
         bail!("--expires {}: already past", a.expires);
     }
-    let (trust, sc) = a.trust.load()?;
-    let services = select_services(&sc, a.rekor_version, now)?;
-    let mut cas = Vec::new();
-    if let Some(p) = &a.ca_certificates {
-        cas.push(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?);
-    }
-    let http = HttpClient::with_ca_certificates(&cas)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let setup = SigningSetup::new(&a.trust, a.rekor_version, a.ca_certificates.as_deref(), now)?;
+    let SigningSetup {
+        trust,
+        services,
+        http,
+        rt,
+    } = setup;
     rt.block_on(async {
-        let credential = match &a.key {
-            Some(k) => Credential::Key(load_signing_key(k)?),
-            None => Credential::Token(identity_token(&a.token, &http, services.oidc.as_deref()).await?),
-        };
+        let credential = credential(&http, &services, a.key.as_deref(), &a.token).await?;
         let approver = match (&a.approver, &credential) {
             (Some(n), _) => n.clone(),
             (None, Credential::Token(t)) => t.subject().unwrap_or_default().to_string(),
@@ -194,7 +187,7 @@ fn grant(a: &GrantArgs) -> Result<()> {
         let signer = Signer::new(http.clone(), services.clone(), Some(trust));
         let out = signer.sign(&content, credential, &opts).await?;
         let json = vouch_sign::sign::bundle_to_pretty_json(&out.bundle)?;
-        vouch_log::storage::write_file_durably(&a.out, json.as_bytes(), false)
+        vouch_fs::write_durably(&a.out, json.as_bytes(), vouch_fs::Access::Public)
             .map_err(|e| anyhow!("cannot write {}: {e}", a.out.display()))?;
         match &out.identity {
             Some((san, iss)) => eprintln!("Exception signed by {san} (issuer {iss})"),

@@ -74,3 +74,23 @@ pub fn state_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).expect("state dir");
     d
 }
+
+/// A log engine (embedded storage in a fresh directory, ECDSA P-256 key, 1 ms batches) for the
+/// log and CT targets. Call inside [`RT`] (the sequencer is a task on it).
+#[allow(dead_code)] // only the log targets open a log
+pub fn open_log(name: &str, origin: &str) -> vouch_log::Log<vouch_log::EmbeddedStorage> {
+    use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, LogConfig, LogSigner};
+    let dir = state_dir(name);
+    let storage = EmbeddedStorage::open(&dir).expect("storage");
+    let signer = LogSigner::load_or_generate(&dir, origin, KeyAlgorithm::EcdsaP256).expect("key");
+    Log::open(
+        storage,
+        signer,
+        LogConfig {
+            origin: origin.into(),
+            batch_interval: std::time::Duration::from_millis(1),
+            ..LogConfig::default()
+        },
+    )
+    .expect("log")
+}
