@@ -1,0 +1,407 @@
+//! Signed, expiring exceptions (a vouch extension; no policy-controller equivalent).
+//!
+//! An exception is an in-toto statement of predicate type [`EXCEPTION_PREDICATE_TYPE`] whose
+//! predicate ([`ExceptionPredicate`]) names the images (globs or digests), namespaces and
+//! policies it waives, why, the ticket, the approver and the expiry. The approver signs it
+//! into a Sigstore bundle (DSSE), keyless or with a key, recorded in the transparency log, as
+//! `vouch attest-blob --statement` does. The statement's single subject is the SHA-256 of the
+//! predicate JSON as signed (an exception is about no single artifact).
+//!
+//! An exception is honoured only when its bundle verifies (signature, certificate chain, log
+//! entry), its signer matches a configured approver, and it is unexpired at the second of the
+//! decision ([`ExceptionSet::find`] takes the decision time; nothing is cached past expiry).
+
+use crate::glob::ImageGlob;
+use crate::load::ArtifactGlob;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use vouch_core::bundle::{Bundle, Content};
+use vouch_core::intoto::{STATEMENT_V1, Statement, Subject};
+use vouch_core::keys::{HashKind, PublicKey};
+use vouch_verify::{Artifact, IdentityPolicy, Policy, SignerPolicy, Verifier};
+
+/// The exception predicate type.
+pub const EXCEPTION_PREDICATE_TYPE: &str = "https://vouch.dev/exception/v1";
+/// The statement subject's name.
+pub const EXCEPTION_SUBJECT_NAME: &str = "vouch-exception";
+/// Largest exception bundle read (bytes).
+pub const MAX_EXCEPTION_FILE_LEN: u64 = 1 << 20;
+
+/// What an exception waives, and on whose authority.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExceptionPredicate {
+    /// Image globs (policy-controller syntax) or digests (`sha256:…`, `repo@sha256:…`).
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Artifact file-name globs or digests (for ArtifactPolicy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
+    /// Namespaces (`*` or empty: any, including none as in `vouch policy check`).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Policy names waived (`*`: any).
+    pub policies: Vec<String>,
+    /// Why.
+    pub reason: String,
+    /// Change ticket.
+    pub ticket: String,
+    /// The approver as the granter named them (informational: the verified signer counts).
+    pub approver: String,
+    /// When granted (RFC 3339).
+    pub issued_at: String,
+    /// When it stops applying (RFC 3339).
+    pub expires: String,
+}
+
+/// The signed statement for `predicate` and its subject digest (SHA-256 of the predicate
+/// JSON).
+pub fn exception_statement(
+    predicate: &ExceptionPredicate,
+) -> Result<(Vec<u8>, Vec<u8>), serde_json::Error> {
+    let predicate_json = serde_json::to_vec(predicate)?;
+    let digest = HashKind::Sha256.digest(&predicate_json);
+    let statement = Statement {
+        type_: STATEMENT_V1.to_string(),
+        subject: vec![Subject {
+            name: EXCEPTION_SUBJECT_NAME.to_string(),
+            digest: [("sha256".to_string(), hex::encode(&digest))]
+                .into_iter()
+                .collect(),
+        }],
+        predicate_type: EXCEPTION_PREDICATE_TYPE.to_string(),
+        predicate: Some(serde_json::to_value(predicate)?),
+    };
+    Ok((serde_json::to_vec(&statement)?, digest))
+}
+
+/// Who may approve exceptions.
+#[derive(Clone, Debug, Default)]
+pub struct Approvers {
+    /// Keyless approvers (same syntax as keyless authorities).
+    pub identities: Vec<IdentityPolicy>,
+    /// Key approvers.
+    pub keys: Vec<PublicKey>,
+}
+
+impl Approvers {
+    /// True when nobody may approve.
+    pub fn is_empty(&self) -> bool {
+        self.identities.is_empty() && self.keys.is_empty()
+    }
+}
+
+/// A verified exception.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exception {
+    /// `exc-` + 16 hex of the signed statement's SHA-256.
+    pub id: String,
+    /// The bundle file.
+    pub file: PathBuf,
+    /// The verified signer (`SAN (issuer …)` or `key sha256:…`).
+    pub approver: String,
+    /// When the log (or TSA) saw the signature.
+    pub signed_at: Option<String>,
+    /// What it says.
+    pub predicate: ExceptionPredicate,
+    #[serde(skip)]
+    issued_at: jiff::Timestamp,
+    #[serde(skip)]
+    expires: jiff::Timestamp,
+    #[serde(skip)]
+    image_globs: Vec<ImageGlob>,
+    #[serde(skip)]
+    artifact_globs: Vec<ArtifactGlob>,
+}
+
+impl Exception {
+    /// Expiry.
+    pub fn expires(&self) -> jiff::Timestamp {
+        self.expires
+    }
+    /// Grant time as stated.
+    pub fn issued_at(&self) -> jiff::Timestamp {
+        self.issued_at
+    }
+    /// Whether it applies at `now` (issued, not yet expired; to the second).
+    pub fn active_at(&self, now: jiff::Timestamp) -> bool {
+        self.issued_at.as_second() <= now.as_second() && now.as_second() < self.expires.as_second()
+    }
+
+    fn covers_policy(&self, policy: &str) -> bool {
+        self.predicate
+            .policies
+            .iter()
+            .any(|p| p == "*" || p == policy)
+    }
+
+    fn covers_namespace(&self, ns: Option<&str>) -> bool {
+        let any = self.predicate.namespaces.is_empty()
+            || self.predicate.namespaces.iter().any(|n| n == "*");
+        any || ns.is_some_and(|ns| self.predicate.namespaces.iter().any(|n| n == ns))
+    }
+
+    fn covers_subject(&self, subject: &crate::decision::Subject) -> bool {
+        match subject {
+            crate::decision::Subject::Image {
+                image,
+                tag,
+                digest,
+                name,
+            } => {
+                let tagged = tag
+                    .as_ref()
+                    .map(|t| format!("{}:{t}", name.repository_name()));
+                self.predicate
+                    .images
+                    .iter()
+                    .any(|e| e == digest || e == image)
+                    || self.image_globs.iter().any(|g| {
+                        g.matches_qualified(image, image)
+                            || tagged.as_ref().is_some_and(|t| g.matches_qualified(t, t))
+                    })
+            }
+            crate::decision::Subject::Artifact { name, digest } => {
+                self.predicate.artifacts.iter().any(|e| e == digest)
+                    || self.artifact_globs.iter().any(|g| g.matches(name))
+            }
+        }
+    }
+}
+
+/// An exception file that was not accepted, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rejected {
+    /// The file.
+    pub file: PathBuf,
+    /// Why (signature, approver, format).
+    pub reason: String,
+}
+
+/// The exceptions of a directory: those that verified, and those refused.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ExceptionSet {
+    /// Verified exceptions (expired ones included: expiry is checked per decision).
+    pub exceptions: Vec<Exception>,
+    /// Refused files.
+    pub rejected: Vec<Rejected>,
+}
+
+/// Why the exceptions directory could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExceptionError {
+    /// The directory cannot be read.
+    #[error("cannot read exceptions directory {}", path.display())]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Exceptions were given without anyone to approve them.
+    #[error(
+        "exceptions need approvers: pass --approver-identity with --approver-oidc-issuer (or the -regexp forms), or --approver-key"
+    )]
+    NoApprovers,
+}
+
+impl ExceptionSet {
+    /// An empty set.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Read every `*.json` file of `dir`, verifying each with `verifier` against `approvers`.
+    /// Files that do not verify are listed in [`ExceptionSet::rejected`], never honoured.
+    pub fn load(
+        dir: &Path,
+        approvers: &Approvers,
+        verifier: &Verifier,
+    ) -> Result<Self, ExceptionError> {
+        if approvers.is_empty() {
+            return Err(ExceptionError::NoApprovers);
+        }
+        let read_err = |source| ExceptionError::Read {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(read_err)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(read_err)?;
+        files.retain(|p| p.extension().is_some_and(|e| e == "json") && p.is_file());
+        files.sort();
+        let mut set = Self::default();
+        for f in files {
+            match load_one(&f, approvers, verifier) {
+                Ok(e) => set.exceptions.push(e),
+                Err(reason) => set.rejected.push(Rejected { file: f, reason }),
+            }
+        }
+        Ok(set)
+    }
+
+    /// The first exception that waives `policy` for `subject` in `namespace` and is active at
+    /// `now`.
+    pub fn find(
+        &self,
+        subject: &crate::decision::Subject,
+        namespace: Option<&str>,
+        policy: &str,
+        now: jiff::Timestamp,
+    ) -> Option<&Exception> {
+        self.exceptions.iter().find(|e| {
+            e.active_at(now)
+                && e.covers_policy(policy)
+                && e.covers_namespace(namespace)
+                && e.covers_subject(subject)
+        })
+    }
+
+    /// Every exception that would waive `policy` for `subject` in `namespace`, active or not.
+    pub fn matching<'a>(
+        &'a self,
+        subject: &'a crate::decision::Subject,
+        namespace: Option<&'a str>,
+        policy: &'a str,
+    ) -> impl Iterator<Item = &'a Exception> + 'a {
+        self.exceptions.iter().filter(move |e| {
+            e.covers_policy(policy) && e.covers_namespace(namespace) && e.covers_subject(subject)
+        })
+    }
+}
+
+fn approver_policies(approvers: &Approvers) -> Vec<(Policy, bool)> {
+    let mut out = Vec::new();
+    if !approvers.identities.is_empty() {
+        out.push((
+            Policy {
+                signer: SignerPolicy::Identities(approvers.identities.clone()),
+                tlog_threshold: 1,
+                require_sct: true,
+                signed_timestamp_threshold: 0,
+                observer_threshold: 1,
+                predicate_type: Some(EXCEPTION_PREDICATE_TYPE.to_string()),
+            },
+            true,
+        ));
+    }
+    for k in &approvers.keys {
+        out.push((
+            Policy {
+                signer: SignerPolicy::Key(k.clone()),
+                tlog_threshold: 1,
+                require_sct: false,
+                signed_timestamp_threshold: 0,
+                observer_threshold: 0,
+                predicate_type: Some(EXCEPTION_PREDICATE_TYPE.to_string()),
+            },
+            false,
+        ));
+    }
+    out
+}
+
+fn load_one(path: &Path, approvers: &Approvers, verifier: &Verifier) -> Result<Exception, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if meta.len() > MAX_EXCEPTION_FILE_LEN {
+        return Err(format!("larger than {MAX_EXCEPTION_FILE_LEN} bytes"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let bundle = Bundle::from_json(&bytes).map_err(|e| format!("not a Sigstore bundle: {e}"))?;
+    let Some(Content::Dsse(env)) = bundle.content() else {
+        return Err(
+            "not a DSSE bundle (sign the exception statement with `vouch exception grant`)".into(),
+        );
+    };
+    let payload = env.payload.as_slice();
+    let statement = Statement::from_json(payload).map_err(|e| format!("statement: {e}"))?;
+    if statement.predicate_type != EXCEPTION_PREDICATE_TYPE {
+        return Err(format!(
+            "predicate type {:?} is not {EXCEPTION_PREDICATE_TYPE}",
+            statement.predicate_type
+        ));
+    }
+    let subject = statement
+        .subject
+        .iter()
+        .find_map(|s| s.digest.get("sha256"))
+        .and_then(|h| hex::decode(h).ok())
+        .filter(|d| d.len() == 32)
+        .ok_or("statement has no sha256 subject")?;
+    let mut failures = Vec::new();
+    let mut verified = None;
+    for (policy, keyless) in approver_policies(approvers) {
+        match verifier.verify(
+            &bundle,
+            Artifact::Digest {
+                algorithm: HashKind::Sha256,
+                digest: &subject,
+            },
+            &policy,
+        ) {
+            Ok(r) => {
+                verified = Some((r, keyless));
+                break;
+            }
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    let Some((result, _)) = verified else {
+        return Err(format!("not approved: {}", failures.join("; ")));
+    };
+    let predicate: ExceptionPredicate =
+        serde_json::from_value(statement.predicate.unwrap_or_default())
+            .map_err(|e| format!("exception predicate: {e}"))?;
+    if predicate.policies.is_empty() {
+        return Err("names no policies".into());
+    }
+    if predicate.images.is_empty() && predicate.artifacts.is_empty() {
+        return Err("names no images or artifacts".into());
+    }
+    let ts = |s: &str, what: &str| -> Result<jiff::Timestamp, String> {
+        s.parse::<jiff::Timestamp>()
+            .map_err(|e| format!("{what} {s:?} is not an RFC 3339 time: {e}"))
+    };
+    let issued_at = ts(&predicate.issued_at, "issuedAt")?;
+    let expires = ts(&predicate.expires, "expires")?;
+    let mut image_globs = Vec::new();
+    for i in &predicate.images {
+        if !i.starts_with("sha256:") && !i.contains('@') {
+            image_globs.push(ImageGlob::compile(i).map_err(|e| e.to_string())?);
+        }
+    }
+    let mut artifact_globs = Vec::new();
+    for a in &predicate.artifacts {
+        if !a.starts_with("sha256:") {
+            artifact_globs.push(ArtifactGlob::compile(a).map_err(|e| e.to_string())?);
+        }
+    }
+    let approver = match &result.identity {
+        Some(id) => format!(
+            "{} (issuer {})",
+            id.san.as_deref().unwrap_or("?"),
+            id.issuer.as_deref().unwrap_or("?")
+        ),
+        None => format!("key {}", result.key),
+    };
+    let id = format!(
+        "exc-{}",
+        &hex::encode(HashKind::Sha256.digest(payload))[..16]
+    );
+    Ok(Exception {
+        id,
+        file: path.to_path_buf(),
+        approver,
+        signed_at: result.timestamps.first().map(|t| t.time.to_rfc3339()),
+        predicate,
+        issued_at,
+        expires,
+        image_globs,
+        artifact_globs,
+    })
+}
