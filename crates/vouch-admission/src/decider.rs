@@ -144,6 +144,10 @@ pub struct DecisionContext {
     pub namespace: String,
     /// The object's kind, e.g. `Deployment`.
     pub kind: String,
+    /// The object's API group (`""` for core, `apps`, `batch`).
+    pub group: String,
+    /// The object's resource (plural), e.g. `deployments`.
+    pub resource: String,
     /// The object's name (may be empty on CREATE with `generateName`).
     pub name: String,
     /// The object's labels.
@@ -240,6 +244,18 @@ pub trait ImageDecider: Send + Sync + 'static {
         verified: Result<&Verified<Self::Outcome>, &Unverified>,
         ctx: &DecisionContext,
     ) -> Decision;
+
+    /// A stand-in verification to decide on when there is no real one (deadline passed,
+    /// registry down): typically every signature authority failed with `why`, while `static`
+    /// authorities still answer. Never cached. `None` (the default): [`ImageDecider::decide`]
+    /// gets the [`Unverified`] itself.
+    fn stand_in<'a>(
+        &'a self,
+        _image_by_digest: &'a str,
+        _why: &'a Unverified,
+    ) -> BoxFuture<'a, Option<Verified<Self::Outcome>>> {
+        Box::pin(async { None })
+    }
 
     /// Registry requests the engine has sent so far, for `/metrics` (None: not counted).
     fn registry_requests(&self) -> Option<u64> {

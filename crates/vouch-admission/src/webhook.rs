@@ -257,7 +257,6 @@ impl<D: ImageDecider> Webhook<D> {
     }
 
     async fn resolve(&self, image: &str, until: tokio::time::Instant) -> Result<String, Unverified> {
-        self.metrics.registry_requests.inc();
         match tokio::time::timeout_at(until, self.decider.resolve_tag(image)).await {
             Ok(Ok(d)) => Ok(d),
             Ok(Err(e)) => Err(Unverified::Unresolved(Arc::new(e))),
@@ -332,6 +331,8 @@ impl<D: ImageDecider> Webhook<D> {
         DecisionContext {
             namespace: req.namespace.clone().unwrap_or_default(),
             kind: kind.kind().to_string(),
+            group: kind.group().to_string(),
+            resource: kind.resource().to_string(),
             name: meta
                 .and_then(|m| m.name.clone().or_else(|| m.generate_name.clone()))
                 .unwrap_or_else(|| req.name.clone()),
@@ -428,10 +429,10 @@ impl<D: ImageDecider> Webhook<D> {
             let decision = match &w.state {
                 ImageState::Ready(Ok(v)) => self.decider.decide(image, Ok(v), &ctx),
                 ImageState::Ready(Err(f)) => {
-                    self.decider
-                        .decide(image, Err(&Unverified::Failed(f.clone())), &ctx)
+                    self.decide_unverified(image, &Unverified::Failed(f.clone()), &ctx)
+                        .await
                 }
-                ImageState::Unverified(u) => self.decider.decide(image, Err(u), &ctx),
+                ImageState::Unverified(u) => self.decide_unverified(image, u, &ctx).await,
                 ImageState::Waiting(_) => Decision::new(
                     Verdict::Deny,
                     "internal",
@@ -512,6 +513,19 @@ impl<D: ImageDecider> Webhook<D> {
             "admission decision"
         );
         Ok(Answer { response: resp })
+    }
+
+    async fn decide_unverified(&self, image: &str, why: &Unverified, ctx: &DecisionContext) -> Decision {
+        match self.decider.stand_in(image, why).await {
+            Some(v) => {
+                let mut d = self.decider.decide(image, Ok(&v), ctx);
+                if d.verdict != Verdict::Allow {
+                    d.reason = why.reason().to_string();
+                }
+                d
+            }
+            None => self.decider.decide(image, Err(why), ctx),
+        }
     }
 
     fn count(&self, d: &Decision) {
