@@ -353,8 +353,18 @@ impl ImageDecider for PolicyDecider {
     ) -> BoxFuture<'a, Option<Verified<Verification>>> {
         Box::pin(async move {
             let img = ImageRef::parse(image).ok()?;
+            // The registry's own error, not the chain around it.
+            let reason = match why {
+                Unverified::Failed(f) => match f.as_ref() {
+                    VerifyFailure::Registry { source, .. } | VerifyFailure::Engine { source, .. } => {
+                        source.to_string()
+                    }
+                    other => other.to_string(),
+                },
+                other => other.to_string(),
+            };
             let v = STAND_IN_REASON
-                .scope(why.to_string(), self.offline.verify_image(&img))
+                .scope(reason, self.offline.verify_image(&img))
                 .await;
             Some(Verified {
                 outcome: v,
@@ -427,6 +437,7 @@ fn serve(a: &ServeArgs) -> Result<()> {
             a.deadline
         );
     }
+    crate::serve::init_tracing();
     let rt = vouch_server::runtime("admission").map_err(|e| anyhow!("{e}"))?;
     let policies = Arc::new(PolicySet::load(&a.policy).map_err(|e| {
         hinted(
