@@ -405,3 +405,124 @@ fn load_one(path: &Path, approvers: &Approvers, verifier: &Verifier) -> Result<E
         artifact_globs,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::Subject;
+
+    fn exception(images: &[&str], namespaces: &[&str], issued: i64, expires: i64) -> Exception {
+        let predicate = ExceptionPredicate {
+            images: images.iter().map(|s| s.to_string()).collect(),
+            artifacts: Vec::new(),
+            namespaces: namespaces.iter().map(|s| s.to_string()).collect(),
+            policies: vec!["release".into()],
+            reason: "r".into(),
+            ticket: "T-1".into(),
+            approver: "lead".into(),
+            issued_at: String::new(),
+            expires: String::new(),
+        };
+        Exception {
+            id: "exc-test".into(),
+            file: PathBuf::from("e.json"),
+            approver: "lead".into(),
+            signed_at: None,
+            image_globs: predicate
+                .images
+                .iter()
+                .filter(|i| !i.starts_with("sha256:"))
+                .map(|i| ImageGlob::compile(i).unwrap())
+                .collect(),
+            artifact_globs: Vec::new(),
+            predicate,
+            issued_at: jiff::Timestamp::from_second(issued).unwrap(),
+            expires: jiff::Timestamp::from_second(expires).unwrap(),
+        }
+    }
+
+    fn image(repo: &str) -> Subject {
+        let digest = format!("sha256:{}", "2".repeat(64));
+        let name = crate::glob::ImageName::parse(&format!("{repo}:v1@{digest}")).unwrap();
+        Subject::Image {
+            image: name.qualified(),
+            tag: Some("v1".into()),
+            digest,
+            name,
+        }
+    }
+
+    #[test]
+    fn expiry_is_exact_to_the_second() {
+        let set = ExceptionSet {
+            exceptions: vec![exception(&["reg.local/legacy/*"], &["prod"], 1_000, 2_000)],
+            rejected: Vec::new(),
+        };
+        let s = image("reg.local/legacy/app");
+        let at = |t| jiff::Timestamp::from_second(t).unwrap();
+        assert!(
+            set.find(&s, Some("prod"), "release", at(999)).is_none(),
+            "before issue"
+        );
+        assert!(set.find(&s, Some("prod"), "release", at(1_000)).is_some());
+        assert!(set.find(&s, Some("prod"), "release", at(1_999)).is_some());
+        assert!(
+            set.find(&s, Some("prod"), "release", at(2_000)).is_none(),
+            "at expiry"
+        );
+        assert!(
+            set.find(&s, Some("dev"), "release", at(1_500)).is_none(),
+            "namespace"
+        );
+        assert!(
+            set.find(&s, None, "release", at(1_500)).is_none(),
+            "no namespace"
+        );
+        assert!(
+            set.find(&s, Some("prod"), "other", at(1_500)).is_none(),
+            "policy"
+        );
+        assert!(
+            set.find(
+                &image("reg.local/other/app"),
+                Some("prod"),
+                "release",
+                at(1_500)
+            )
+            .is_none()
+        );
+        // The tag form is matched as well as the digest form.
+        let by_tag = ExceptionSet {
+            exceptions: vec![exception(&["reg.local/legacy/app:v1"], &[], 1_000, 2_000)],
+            rejected: Vec::new(),
+        };
+        assert!(by_tag.find(&s, None, "release", at(1_500)).is_some());
+        let by_digest = ExceptionSet {
+            exceptions: vec![exception(
+                &[&format!("sha256:{}", "2".repeat(64))],
+                &["*"],
+                1_000,
+                2_000,
+            )],
+            rejected: Vec::new(),
+        };
+        assert!(
+            by_digest
+                .find(&s, Some("any"), "release", at(1_500))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn statement_subject_is_the_predicate_digest() {
+        let p = exception(&["x/*"], &[], 0, 1).predicate;
+        let (payload, digest) = exception_statement(&p).unwrap();
+        let st = Statement::from_json(&payload).unwrap();
+        assert_eq!(st.predicate_type, EXCEPTION_PREDICATE_TYPE);
+        assert!(st.has_subject_digest("sha256", &hex::encode(&digest)));
+        assert_eq!(
+            digest,
+            HashKind::Sha256.digest(&serde_json::to_vec(&p).unwrap())
+        );
+    }
+}

@@ -98,9 +98,13 @@ pub fn sigstore_keys_to_root(
         let key =
             PublicKey::from_pem(&pem).map_err(|e| invalid(name, what.clone(), e.to_string()))?;
         let spki = key.spki_der().to_vec();
-        let log_id = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &spki)
-            .as_ref()
-            .to_vec();
+        // The log ID rule of the key type (C2SP signed-note key hash for Ed25519 / Rekor v2,
+        // SHA-256 of the SPKI for ECDSA / Rekor v1), as the trusted root loader derives it.
+        let origin = vouch_core::trust::origin_from_url(&l.base_url);
+        let log_id =
+            vouch_core::note::NoteVerifier::for_log_key(vouch_core::trust::host_of(&origin), &key)
+                .map(|v| v.key_hash.to_vec())
+                .map_err(|e| invalid(name, what.clone(), e.to_string()))?;
         Ok(TransparencyLogInstanceJson {
             base_url: l.base_url.clone(),
             hash_algorithm: HashAlgorithm::SHA2_256,

@@ -210,7 +210,18 @@ fn policy_error(e: vouch_policy::PolicyError) -> anyhow::Error {
         E::NoTrustRoot { .. } => "pass --trust-config (e.g. ./vouch-data/trust_config.json)",
         _ => "fix the policy document named above; a policy that does not load is never skipped",
     };
-    hinted(e.to_string(), hint)
+    // Keep the causes (an I/O error, a regorus message) in the one line.
+    let mut msg = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let c_msg = c.to_string();
+        if !msg.contains(&c_msg) {
+            msg.push_str(": ");
+            msg.push_str(&c_msg);
+        }
+        cause = c.source();
+    }
+    hinted(msg, hint)
 }
 
 fn check(a: &CheckArgs) -> Result<()> {
@@ -339,7 +350,10 @@ fn report(d: &ImageDecision, output: OutputFormat) -> Result<()> {
                 Some(e) => eprintln!("  authority {}: failed: {e}", au.name),
             }
         }
-        if let (false, Some(e)) = (p.passed, &p.error) {
+        // Threshold and CIP-level failures (single-authority failures are printed above).
+        if let (false, Some(e)) = (p.passed, &p.error)
+            && !e.starts_with("authority ")
+        {
             eprintln!("  => {e}");
         }
     }
