@@ -152,7 +152,10 @@ impl<O: Send + Sync + 'static> DecisionCache<O> {
     pub fn insert(&self, key: CacheKey, verified: Arc<Verified<O>>) {
         let now = Instant::now();
         let (fresh_until, stale_until) = if verified.passed {
-            (now + self.config.ttl, now + self.config.ttl + self.config.max_stale)
+            (
+                now + self.config.ttl,
+                now + self.config.ttl + self.config.max_stale,
+            )
         } else {
             let t = now + self.config.negative_ttl;
             (t, t)
@@ -284,14 +287,16 @@ mod tests {
         let mut rxs = Vec::new();
         for _ in 0..5 {
             let calls = calls.clone();
-            rxs.push(cache.verify_in_background(key("a@sha256:1", "p"), move || async move {
-                calls.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                Ok(Verified {
-                    outcome: 7,
-                    passed: true,
-                })
-            }));
+            rxs.push(
+                cache.verify_in_background(key("a@sha256:1", "p"), move || async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Ok(Verified {
+                        outcome: 7,
+                        passed: true,
+                    })
+                }),
+            );
         }
         for mut rx in rxs {
             let done = rx.wait_for(Option::is_some).await.map(|d| d.clone());

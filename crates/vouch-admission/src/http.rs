@@ -120,7 +120,9 @@ fn answer<D: ImageDecider>(
             Rejection::from(e).into_response()
         }
     };
-    webhook.metrics().request(endpoint, response.status().as_u16());
+    webhook
+        .metrics()
+        .request(endpoint, response.status().as_u16());
     response
 }
 

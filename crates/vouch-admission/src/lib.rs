@@ -37,7 +37,9 @@ pub use decider::{
     BoxError, BoxFuture, CacheKeyParts, Decision, DecisionContext, ImageDecider, ResolveError,
     Unverified, Verdict, Verified, VerifyFailure,
 };
-pub use webhook::{PrefetchRequest, PrefetchResponse, PrefetchResult, PrefetchState, Webhook, WebhookConfig};
+pub use webhook::{
+    PrefetchRequest, PrefetchResponse, PrefetchResult, PrefetchState, Webhook, WebhookConfig,
+};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,7 +52,8 @@ pub async fn serve<D: ImageDecider>(
     server: vouch_server::Server,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) {
-    let refresh = (webhook.config().cache.ttl / 20).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let refresh =
+        (webhook.config().cache.ttl / 20).clamp(Duration::from_secs(1), Duration::from_secs(60));
     let refresher = webhook.spawn_refresher(refresh);
     let limits = server
         .limits()

@@ -21,8 +21,8 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, HTTPGetAction, PodSpec,
-    PodTemplateSpec, Probe, SecretVolumeSource, SecurityContext, Service, ServicePort,
-    ServiceSpec, Volume, VolumeMount,
+    PodTemplateSpec, Probe, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec,
+    Volume, VolumeMount,
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, CustomResourceDefinitionNames, CustomResourceDefinitionSpec,
@@ -241,10 +241,7 @@ fn deployment(o: &ManifestOptions) -> Deployment {
         }),
         ..Container::default()
     };
-    let selector = BTreeMap::from([(
-        "app.kubernetes.io/name".to_string(),
-        o.service.clone(),
-    )]);
+    let selector = BTreeMap::from([("app.kubernetes.io/name".to_string(), o.service.clone())]);
     Deployment {
         metadata: meta(&o.service, Some(&o.namespace), &o.service),
         spec: Some(DeploymentSpec {
@@ -414,11 +411,23 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         "ClusterImagePolicy spec (sigstore policy-controller; vouch adds `threshold`)",
         &[
             ("images", "array", "Image globs the policy applies to"),
-            ("authorities", "array", "Signature authorities: keyless, key, static, source, ctlog, rfc3161timestamp, attestations"),
-            ("policy", "object", "CIP-level policy (Rego) over authorityMatches"),
+            (
+                "authorities",
+                "array",
+                "Signature authorities: keyless, key, static, source, ctlog, rfc3161timestamp, attestations",
+            ),
+            (
+                "policy",
+                "object",
+                "CIP-level policy (Rego) over authorityMatches",
+            ),
             ("mode", "string", "enforce (default) or warn"),
             ("match", "array", "Resource and label selectors"),
-            ("threshold", "integer", "vouch extension: at least this many distinct authorities must pass"),
+            (
+                "threshold",
+                "integer",
+                "vouch extension: at least this many distinct authorities must pass",
+            ),
         ],
     );
     let trust = object(
@@ -437,7 +446,13 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
             &[("v1alpha1", false), ("v1beta1", true)],
             cip,
         ),
-        crd("TrustRoot", "trustroots", "tr", &[("v1alpha1", true)], trust),
+        crd(
+            "TrustRoot",
+            "trustroots",
+            "tr",
+            &[("v1alpha1", true)],
+            trust,
+        ),
     ]
 }
 
@@ -581,7 +596,10 @@ mod tests {
         );
         let sel = w.namespace_selector.clone().unwrap_or_default();
         assert_eq!(
-            sel.match_labels.unwrap_or_default().get(INCLUDE_LABEL).map(String::as_str),
+            sel.match_labels
+                .unwrap_or_default()
+                .get(INCLUDE_LABEL)
+                .map(String::as_str),
             Some("true")
         );
         let excluded = sel.match_expressions.unwrap_or_default()[0]

@@ -118,12 +118,36 @@ impl Metrics {
             "Time to answer an AdmissionReview, by endpoint and whether the cache answered",
             latency.clone(),
         );
-        registry.register("cache_hits", "Image lookups answered from the verified cache", cache_hits.clone());
-        registry.register("cache_misses", "Image lookups that needed a verification", cache_misses.clone());
-        registry.register("cache_entries", "Entries in the verified cache", cache_entries.clone());
-        registry.register("registry_requests", "Registry requests sent", registry_requests.clone());
-        registry.register("verifications", "Image verifications started", verifications.clone());
-        registry.register("exceptions_used", "Policy exceptions used, by exception", exceptions_used.clone());
+        registry.register(
+            "cache_hits",
+            "Image lookups answered from the verified cache",
+            cache_hits.clone(),
+        );
+        registry.register(
+            "cache_misses",
+            "Image lookups that needed a verification",
+            cache_misses.clone(),
+        );
+        registry.register(
+            "cache_entries",
+            "Entries in the verified cache",
+            cache_entries.clone(),
+        );
+        registry.register(
+            "registry_requests",
+            "Registry requests sent",
+            registry_requests.clone(),
+        );
+        registry.register(
+            "verifications",
+            "Image verifications started",
+            verifications.clone(),
+        );
+        registry.register(
+            "exceptions_used",
+            "Policy exceptions used, by exception",
+            exceptions_used.clone(),
+        );
         registry.register(
             "oldest_open_exception_age_seconds",
             "Age of the oldest exception valid now (0 when there is none)",

@@ -42,7 +42,9 @@ pub enum ReviewError {
         source: serde_json::Error,
     },
     /// Another apiVersion or kind.
-    #[error("expected kind AdmissionReview, apiVersion {ADMISSION_API_VERSION}; got kind {kind:?}, apiVersion {api_version:?}")]
+    #[error(
+        "expected kind AdmissionReview, apiVersion {ADMISSION_API_VERSION}; got kind {kind:?}, apiVersion {api_version:?}"
+    )]
     WrongType {
         /// The `apiVersion` sent.
         api_version: String,
@@ -85,8 +87,7 @@ pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, Revi
             column: source.column(),
             source,
         })?;
-    if review.types.api_version != ADMISSION_API_VERSION || review.types.kind != "AdmissionReview"
-    {
+    if review.types.api_version != ADMISSION_API_VERSION || review.types.kind != "AdmissionReview" {
         return Err(ReviewError::WrongType {
             api_version: review.types.api_version,
             kind: review.types.kind,
@@ -109,9 +110,96 @@ pub fn deny(resp: AdmissionResponse, message: &str) -> AdmissionResponse {
     resp
 }
 
+/// The AdmissionReview v1 response document, as the API server reads it.
+///
+/// kube-core's `AdmissionResponse` is used to build the answer, but not to write it: it
+/// serializes `patch` as a JSON array of numbers (kube-rs/kube#1781), while the API decodes a
+/// `[]byte` field only from a base64 string. This is the wire form, with `patch` in base64.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseReview {
+    /// `admission.k8s.io/v1`.
+    pub api_version: String,
+    /// `AdmissionReview`.
+    pub kind: String,
+    /// The answer.
+    pub response: ReviewResponse,
+}
+
+/// The `response` of a [`ResponseReview`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewResponse {
+    /// The request's uid.
+    pub uid: String,
+    /// Whether the request is admitted.
+    pub allowed: bool,
+    /// For a denial: code 403, reason and message.
+    #[serde(rename = "status", default)]
+    pub result: Status,
+    /// The JSON patch (RFC 6902), base64 on the wire.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "base64_bytes"
+    )]
+    pub patch: Option<Vec<u8>>,
+    /// `JSONPatch` when there is a patch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch_type: Option<String>,
+    /// Audit annotations (the API server prefixes the webhook's name).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub audit_annotations: std::collections::BTreeMap<String, String>,
+    /// Warnings for the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+}
+
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(b) => s.serialize_str(&STANDARD.encode(b)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(t) => STANDARD
+                .decode(t.as_bytes())
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
+
+impl From<AdmissionResponse> for ResponseReview {
+    fn from(r: AdmissionResponse) -> Self {
+        let patch_type = r.patch.as_ref().map(|_| "JSONPatch".to_string());
+        ResponseReview {
+            api_version: ADMISSION_API_VERSION.into(),
+            kind: "AdmissionReview".into(),
+            response: ReviewResponse {
+                uid: r.uid,
+                allowed: r.allowed,
+                result: r.result,
+                patch: r.patch,
+                patch_type,
+                audit_annotations: r.audit_annotations.into_iter().collect(),
+                warnings: r.warnings,
+            },
+        }
+    }
+}
+
 /// The response document for `resp`.
 pub fn review_json(resp: AdmissionResponse) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec(&resp.into_review())
+    serde_json::to_vec(&ResponseReview::from(resp))
 }
 
 /// An AdmissionReview v1 request document as the API server sends it (for tests, fuzz seeds

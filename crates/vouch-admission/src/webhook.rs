@@ -256,7 +256,11 @@ impl<D: ImageDecider> Webhook<D> {
         })
     }
 
-    async fn resolve(&self, image: &str, until: tokio::time::Instant) -> Result<String, Unverified> {
+    async fn resolve(
+        &self,
+        image: &str,
+        until: tokio::time::Instant,
+    ) -> Result<String, Unverified> {
         match tokio::time::timeout_at(until, self.decider.resolve_tag(image)).await {
             Ok(Ok(d)) => Ok(d),
             Ok(Err(e)) => Err(Unverified::Unresolved(Arc::new(e))),
@@ -290,7 +294,10 @@ impl<D: ImageDecider> Webhook<D> {
             return Ok(Some(Skip::Namespace(ns.to_string())));
         }
         let Some(kind) = WorkloadKind::from_group_kind(&req.kind.group, &req.kind.kind) else {
-            return Ok(Some(Skip::Kind(format!("{}/{}", req.kind.group, req.kind.kind))));
+            return Ok(Some(Skip::Kind(format!(
+                "{}/{}",
+                req.kind.group, req.kind.kind
+            ))));
         };
         let Some(obj) = &req.object else {
             return Ok(Some(Skip::NoObject));
@@ -459,10 +466,12 @@ impl<D: ImageDecider> Webhook<D> {
             warnings.extend(decision.warnings.iter().cloned());
             for (k, v) in decision.audit_annotations {
                 audit
-                    .entry(k)
+                    .entry(annotation_key(&k))
                     .and_modify(|old| {
-                        old.push_str("; ");
-                        old.push_str(&v);
+                        if !old.split("; ").any(|x| x == v) {
+                            old.push_str("; ");
+                            old.push_str(&v);
+                        }
                     })
                     .or_insert(v);
             }
@@ -515,7 +524,12 @@ impl<D: ImageDecider> Webhook<D> {
         Ok(Answer { response: resp })
     }
 
-    async fn decide_unverified(&self, image: &str, why: &Unverified, ctx: &DecisionContext) -> Decision {
+    async fn decide_unverified(
+        &self,
+        image: &str,
+        why: &Unverified,
+        ctx: &DecisionContext,
+    ) -> Decision {
         match self.decider.stand_in(image, why).await {
             Some(v) => {
                 let mut d = self.decider.decide(image, Ok(&v), ctx);
@@ -577,7 +591,10 @@ impl<D: ImageDecider> Webhook<D> {
                 None => match digests.get(&s.image) {
                     Some(d) => d.clone(),
                     None => {
-                        let d = self.resolve(&s.image, until).await.map_err(|u| u.to_string());
+                        let d = self
+                            .resolve(&s.image, until)
+                            .await
+                            .map_err(|u| u.to_string());
                         digests.insert(s.image.clone(), d.clone());
                         d
                     }
@@ -632,7 +649,7 @@ impl<D: ImageDecider> Webhook<D> {
             uid = %req.uid,
             namespace = %req.namespace.clone().unwrap_or_default(),
             kind = kind.kind(),
-            name = %req.name,
+            name = %req.object.as_ref().and_then(|o| o.metadata.name.clone()).unwrap_or_default(),
             images = sites.len(),
             pinned = patched,
             cache,
@@ -727,10 +744,36 @@ impl<D: ImageDecider> Webhook<D> {
                 let Some(w) = weak.upgrade() else { break };
                 let n = w.refresh_once();
                 if n > 0 {
-                    tracing::debug!(count = n, "re-verifying cached images before their TTL ends");
+                    tracing::debug!(
+                        count = n,
+                        "re-verifying cached images before their TTL ends"
+                    );
                 }
             }
         })
+    }
+}
+
+/// An audit annotation key the API server accepts: it prefixes the webhook's name and a `/`,
+/// so the key itself must be a qualified name's name part (at most 63 characters of
+/// `[A-Za-z0-9._-]`, alphanumeric at both ends). Other characters become `.`.
+pub fn annotation_key(k: &str) -> String {
+    let mapped: String = k
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '.'
+            }
+        })
+        .take(63)
+        .collect();
+    let trimmed = mapped.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if trimmed.is_empty() {
+        "annotation".into()
+    } else {
+        trimmed.to_string()
     }
 }
 
@@ -747,4 +790,21 @@ fn log_skip(endpoint: Endpoint, req: &AdmissionRequest<DynamicObject>, skip: &Sk
         detail = ?skip,
         "admission skipped"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::annotation_key;
+
+    #[test]
+    fn annotation_keys() {
+        assert_eq!(
+            annotation_key("vouch.dev/policy-digest"),
+            "vouch.dev.policy-digest"
+        );
+        assert_eq!(annotation_key("resolved-images"), "resolved-images");
+        assert_eq!(annotation_key("/x/"), "x");
+        assert_eq!(annotation_key(&"a".repeat(100)).len(), 63);
+        assert_eq!(annotation_key("//"), "annotation");
+    }
 }

@@ -203,7 +203,12 @@ pub fn image_sites(kind: WorkloadKind, object: &Value) -> Result<Vec<ImageSite>,
             });
         }
     };
-    for (i, c) in spec.init_containers.unwrap_or_default().into_iter().enumerate() {
+    for (i, c) in spec
+        .init_containers
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
         push(ImageField::InitContainer, i, c.name, c.image, &["image"]);
     }
     for (i, c) in spec.containers.into_iter().enumerate() {
@@ -215,7 +220,13 @@ pub fn image_sites(kind: WorkloadKind, object: &Value) -> Result<Vec<ImageSite>,
         .into_iter()
         .enumerate()
     {
-        push(ImageField::EphemeralContainer, i, c.name, c.image, &["image"]);
+        push(
+            ImageField::EphemeralContainer,
+            i,
+            c.name,
+            c.image,
+            &["image"],
+        );
     }
     for (i, v) in spec.volumes.unwrap_or_default().into_iter().enumerate() {
         push(
@@ -266,7 +277,13 @@ mod tests {
 
     fn nest(path: &str, leaf: Value) -> Value {
         let mut v = leaf;
-        for tok in path.split('/').skip(1).collect::<Vec<_>>().into_iter().rev() {
+        for tok in path
+            .split('/')
+            .skip(1)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
             let mut m = serde_json::Map::new();
             m.insert(tok.to_string(), v);
             v = Value::Object(m);
@@ -317,13 +334,27 @@ mod tests {
     #[test]
     fn scale_down() {
         let tpl = serde_json::json!({"spec": {"containers": [{"name": "a", "image": "x"}]}});
-        let obj = |n: i64, image: &str| {
-            serde_json::json!({"spec": {"replicas": n, "template": {"spec": {"containers": [{"name": "a", "image": image}]}}}})
-        };
+        let obj = |n: i64, image: &str| serde_json::json!({"spec": {"replicas": n, "template": {"spec": {"containers": [{"name": "a", "image": image}]}}}});
         let _ = tpl;
-        assert!(is_scale_down(WorkloadKind::Deployment, &obj(1, "x"), &obj(3, "x")));
-        assert!(!is_scale_down(WorkloadKind::Deployment, &obj(3, "x"), &obj(1, "x")));
-        assert!(!is_scale_down(WorkloadKind::Deployment, &obj(1, "y"), &obj(3, "x")));
-        assert!(!is_scale_down(WorkloadKind::Pod, &obj(1, "x"), &obj(3, "x")));
+        assert!(is_scale_down(
+            WorkloadKind::Deployment,
+            &obj(1, "x"),
+            &obj(3, "x")
+        ));
+        assert!(!is_scale_down(
+            WorkloadKind::Deployment,
+            &obj(3, "x"),
+            &obj(1, "x")
+        ));
+        assert!(!is_scale_down(
+            WorkloadKind::Deployment,
+            &obj(1, "y"),
+            &obj(3, "x")
+        ));
+        assert!(!is_scale_down(
+            WorkloadKind::Pod,
+            &obj(1, "x"),
+            &obj(3, "x")
+        ));
     }
 }

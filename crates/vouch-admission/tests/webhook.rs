@@ -13,8 +13,7 @@ use k8s_openapi::api::core::v1::{
     Container, EphemeralContainer, ImageVolumeSource, Pod, PodSpec, PodTemplateSpec, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube_core::DynamicObject;
-use kube_core::admission::{AdmissionReview, Operation};
+use kube_core::admission::Operation;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -112,8 +111,16 @@ impl ImageDecider for FakeEngine {
         if image.contains("nomatch") {
             return Decision::new(Verdict::Allow, "no-match", "");
         }
-        let policy = if image.contains("warn") { "warn-policy" } else { "release" };
-        let fail = if image.contains("warn") { Verdict::Warn } else { Verdict::Deny };
+        let policy = if image.contains("warn") {
+            "warn-policy"
+        } else {
+            "release"
+        };
+        let fail = if image.contains("warn") {
+            Verdict::Warn
+        } else {
+            Verdict::Deny
+        };
         let mut d = match verified {
             Ok(v) if v.passed => Decision::new(Verdict::Allow, "verified", ""),
             Ok(_) => Decision::new(
@@ -174,11 +181,15 @@ fn review(kind: WorkloadKind, op: Operation, obj: &impl serde::Serialize) -> Vec
     request_review("uid-1", kind, op, "prod", obj, None, None).unwrap()
 }
 
-fn response(a: webhook::Answer) -> kube_core::admission::AdmissionResponse {
-    // Through the wire form, as the API server reads it.
+fn response(a: webhook::Answer) -> review::ReviewResponse {
+    // Through the wire form, as the API server reads it (patch in base64).
     let json = review::review_json(a.response).unwrap();
-    let r: AdmissionReview<DynamicObject> = serde_json::from_slice(&json).unwrap();
-    r.response.unwrap()
+    if let Some(i) = json.windows(9).position(|w| w == b"\"patch\":\"") {
+        assert_ne!(json.get(i + 9), Some(&b'['));
+    }
+    let r: review::ResponseReview = serde_json::from_slice(&json).unwrap();
+    assert_eq!(r.api_version, "admission.k8s.io/v1");
+    r.response
 }
 
 #[tokio::test]
@@ -186,12 +197,19 @@ async fn digest_and_tag_allowed_with_resolved_annotation() {
     let engine = FakeEngine::new();
     let w = Webhook::new(engine.clone(), config(2000));
     let by_digest = format!("reg.test/app@{D1}");
-    let body = review(WorkloadKind::Pod, Operation::Create, &pod(&[&by_digest, "reg.test/app:v1"]));
+    let body = review(
+        WorkloadKind::Pod,
+        Operation::Create,
+        &pod(&[&by_digest, "reg.test/app:v1"]),
+    );
     let r = response(w.validate(&body).await.unwrap());
     assert!(r.allowed, "{r:?}");
     assert_eq!(r.uid, "uid-1");
     let resolved = &r.audit_annotations[webhook::RESOLVED_ANNOTATION];
-    assert!(resolved.contains(&format!("containers[c1]=reg.test/app:v1@{D1}")), "{resolved}");
+    assert!(
+        resolved.contains(&format!("containers[c1]=reg.test/app:v1@{D1}")),
+        "{resolved}"
+    );
     // Both name the same digest: one verification.
     assert_eq!(engine.verifications.load(Ordering::SeqCst), 1);
     // Warm now: no verification, no resolution for the digest.
@@ -246,10 +264,21 @@ async fn mutate_pins_tags_in_every_field_and_kind() {
     let ps = patched.spec.unwrap().template.spec.unwrap();
     let pinned = format!("reg.test/app:v1@{D1}");
     assert_eq!(ps.containers[0].image.as_deref(), Some(pinned.as_str()));
-    assert_eq!(ps.init_containers.unwrap()[0].image.as_deref(), Some(pinned.as_str()));
-    assert_eq!(ps.ephemeral_containers.unwrap()[0].image.as_deref(), Some(pinned.as_str()));
     assert_eq!(
-        ps.volumes.unwrap()[0].image.as_ref().unwrap().reference.as_deref(),
+        ps.init_containers.unwrap()[0].image.as_deref(),
+        Some(pinned.as_str())
+    );
+    assert_eq!(
+        ps.ephemeral_containers.unwrap()[0].image.as_deref(),
+        Some(pinned.as_str())
+    );
+    assert_eq!(
+        ps.volumes.unwrap()[0]
+            .image
+            .as_ref()
+            .unwrap()
+            .reference
+            .as_deref(),
         Some(pinned.as_str())
     );
     // One resolution for the four sites; the mutation warmed the cache.
@@ -269,7 +298,13 @@ async fn mutate_pins_tags_in_every_field_and_kind() {
 /// `{"spec": {"template": {"spec": leaf}}}` for a path.
 fn nest(path: &str, leaf: serde_json::Value) -> DynamicObjectLike {
     let mut v = leaf;
-    for tok in path.split('/').skip(1).collect::<Vec<_>>().into_iter().rev() {
+    for tok in path
+        .split('/')
+        .skip(1)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
         let mut m = serde_json::Map::new();
         m.insert(tok.to_string(), v);
         v = serde_json::Value::Object(m);
@@ -320,7 +355,10 @@ async fn warn_mode_and_no_match() {
     let body = review(
         WorkloadKind::Pod,
         Operation::Create,
-        &pod(&[&format!("reg.test/warn@{D1}"), &format!("reg.test/nomatch@{D2}")]),
+        &pod(&[
+            &format!("reg.test/warn@{D1}"),
+            &format!("reg.test/nomatch@{D2}"),
+        ]),
     );
     let r = response(w.validate(&body).await.unwrap());
     assert!(r.allowed);
@@ -340,9 +378,17 @@ async fn deadline_then_cache() {
     );
     let t = std::time::Instant::now();
     let r = response(w.validate(&body).await.unwrap());
-    assert!(t.elapsed() < Duration::from_millis(400), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        t.elapsed()
+    );
     assert!(!r.allowed);
-    assert!(r.result.message.contains("admission deadline"), "{}", r.result.message);
+    assert!(
+        r.result.message.contains("admission deadline"),
+        "{}",
+        r.result.message
+    );
     // The verification went on in the background.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let r = response(w.validate(&body).await.unwrap());
@@ -354,21 +400,41 @@ async fn deadline_then_cache() {
 async fn registry_down_warm_and_cold() {
     let engine = FakeEngine::new();
     let w = Webhook::new(engine.clone(), config(1000));
-    let warm = review(WorkloadKind::Pod, Operation::Create, &pod(&[&format!("reg.test/app@{D1}")]));
+    let warm = review(
+        WorkloadKind::Pod,
+        Operation::Create,
+        &pod(&[&format!("reg.test/app@{D1}")]),
+    );
     assert!(response(w.validate(&warm).await.unwrap()).allowed);
     engine.registry_down.store(true, Ordering::SeqCst);
     // Warm: served from the cache.
     assert!(response(w.validate(&warm).await.unwrap()).allowed);
     // Cold digest: a named error, fast.
-    let cold = review(WorkloadKind::Pod, Operation::Create, &pod(&[&format!("reg.test/other@{D2}")]));
+    let cold = review(
+        WorkloadKind::Pod,
+        Operation::Create,
+        &pod(&[&format!("reg.test/other@{D2}")]),
+    );
     let r = response(w.validate(&cold).await.unwrap());
     assert!(!r.allowed);
-    assert!(r.result.message.contains("registry unavailable"), "{}", r.result.message);
+    assert!(
+        r.result.message.contains("registry unavailable"),
+        "{}",
+        r.result.message
+    );
     // Cold tag: cannot be resolved.
-    let tag = review(WorkloadKind::Pod, Operation::Create, &pod(&["reg.test/app:v1"]));
+    let tag = review(
+        WorkloadKind::Pod,
+        Operation::Create,
+        &pod(&["reg.test/app:v1"]),
+    );
     let r = response(w.validate(&tag).await.unwrap());
     assert!(!r.allowed);
-    assert!(r.result.message.contains("resolving reg.test/app:v1"), "{}", r.result.message);
+    assert!(
+        r.result.message.contains("resolving reg.test/app:v1"),
+        "{}",
+        r.result.message
+    );
     // Mutation cannot pin: allowed unchanged, with a warning.
     let r = response(w.mutate(&tag).await.unwrap());
     assert!(r.allowed && r.patch.is_none());
@@ -379,7 +445,11 @@ async fn registry_down_warm_and_cold() {
 async fn policy_change_invalidates() {
     let engine = FakeEngine::new();
     let w = Webhook::new(engine.clone(), config(1000));
-    let body = review(WorkloadKind::Pod, Operation::Create, &pod(&[&format!("reg.test/app@{D1}")]));
+    let body = review(
+        WorkloadKind::Pod,
+        Operation::Create,
+        &pod(&[&format!("reg.test/app@{D1}")]),
+    );
     assert!(response(w.validate(&body).await.unwrap()).allowed);
     assert!(response(w.validate(&body).await.unwrap()).allowed);
     assert_eq!(engine.verifications.load(Ordering::SeqCst), 1);
@@ -397,7 +467,11 @@ async fn prefetch_fills_the_cache() {
     let w = Webhook::new(engine.clone(), config(1000));
     let resp = w
         .prefetch(PrefetchRequest {
-            images: vec!["reg.test/app:v1".into(), format!("reg.test/unsigned@{D2}"), "reg.test/missing:v9".into()],
+            images: vec![
+                "reg.test/app:v1".into(),
+                format!("reg.test/unsigned@{D2}"),
+                "reg.test/missing:v9".into(),
+            ],
         })
         .await
         .unwrap();
@@ -411,7 +485,11 @@ async fn prefetch_fills_the_cache() {
             (PrefetchState::Error, None),
         ]
     );
-    let body = review(WorkloadKind::Pod, Operation::Create, &pod(&[&format!("reg.test/app@{D1}")]));
+    let body = review(
+        WorkloadKind::Pod,
+        Operation::Create,
+        &pod(&[&format!("reg.test/app@{D1}")]),
+    );
     assert!(response(w.validate(&body).await.unwrap()).allowed);
     assert_eq!(engine.verifications.load(Ordering::SeqCst), 2);
 }
@@ -425,9 +503,16 @@ async fn skips() {
     let body = review(WorkloadKind::Pod, Operation::Delete, &unsigned);
     assert!(response(w.validate(&body).await.unwrap()).allowed);
     // Status subresource.
-    let body =
-        request_review("u", WorkloadKind::Pod, Operation::Update, "prod", &unsigned, Some(&unsigned), Some("status"))
-            .unwrap();
+    let body = request_review(
+        "u",
+        WorkloadKind::Pod,
+        Operation::Update,
+        "prod",
+        &unsigned,
+        Some(&unsigned),
+        Some("status"),
+    )
+    .unwrap();
     assert!(response(w.validate(&body).await.unwrap()).allowed);
     // Ephemeral containers subresource is checked.
     let body = request_review(
@@ -442,8 +527,16 @@ async fn skips() {
     .unwrap();
     assert!(!response(w.validate(&body).await.unwrap()).allowed);
     // Excluded namespace.
-    let body =
-        request_review("u", WorkloadKind::Pod, Operation::Create, "kube-system", &unsigned, None, None).unwrap();
+    let body = request_review(
+        "u",
+        WorkloadKind::Pod,
+        Operation::Create,
+        "kube-system",
+        &unsigned,
+        None,
+        None,
+    )
+    .unwrap();
     assert!(response(w.validate(&body).await.unwrap()).allowed);
     // Scale-down of a deployment with an unsigned image; a scale-up is checked.
     let dep = |replicas: i32| Deployment {
@@ -461,15 +554,36 @@ async fn skips() {
         }),
         status: None,
     };
-    let down = request_review("u", WorkloadKind::Deployment, Operation::Update, "prod", &dep(1), Some(&dep(3)), None)
-        .unwrap();
+    let down = request_review(
+        "u",
+        WorkloadKind::Deployment,
+        Operation::Update,
+        "prod",
+        &dep(1),
+        Some(&dep(3)),
+        None,
+    )
+    .unwrap();
     assert!(response(w.validate(&down).await.unwrap()).allowed);
-    let up = request_review("u", WorkloadKind::Deployment, Operation::Update, "prod", &dep(3), Some(&dep(1)), None)
-        .unwrap();
+    let up = request_review(
+        "u",
+        WorkloadKind::Deployment,
+        Operation::Update,
+        "prod",
+        &dep(3),
+        Some(&dep(1)),
+        None,
+    )
+    .unwrap();
     assert!(!response(w.validate(&up).await.unwrap()).allowed);
 }
 
-async fn post(w: &Arc<Webhook<FakeEngine>>, path: &str, ct: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+async fn post(
+    w: &Arc<Webhook<FakeEngine>>,
+    path: &str,
+    ct: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Vec<u8>) {
     let app = http::router(w.clone());
     let req = Request::post(path)
         .header("content-type", ct)
@@ -477,7 +591,13 @@ async fn post(w: &Arc<Webhook<FakeEngine>>, path: &str, ct: &str, body: Vec<u8>)
         .unwrap();
     let resp = app.oneshot(req).await.unwrap();
     let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     (status, bytes)
 }
 
@@ -488,24 +608,40 @@ async fn bad_requests_get_400_json() {
     for (path, body) in [
         ("/validate", b"{not json".to_vec()),
         ("/mutate", b"{\"kind\":\"AdmissionReview\"}".to_vec()),
-        ("/validate", br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1","request":null}"#.to_vec()),
+        (
+            "/validate",
+            br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1","request":null}"#
+                .to_vec(),
+        ),
         ("/validate", vec![b' '; 10_000_000]),
         ("/prefetch", b"[]".to_vec()),
     ] {
         let (status, bytes) = post(&w, path, json, body).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {}", String::from_utf8_lossy(&bytes));
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
         let e: http::ErrorBody = serde_json::from_slice(&bytes).unwrap();
         assert!(!e.error.is_empty());
     }
     let (status, _) = post(&w, "/validate", "text/plain", b"{}".to_vec()).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     // And still serving.
-    let body = review(WorkloadKind::Pod, Operation::Create, &pod(&[&format!("reg.test/app@{D1}")]));
+    let body = review(
+        WorkloadKind::Pod,
+        Operation::Create,
+        &pod(&[&format!("reg.test/app@{D1}")]),
+    );
     let (status, bytes) = post(&w, "/validate", json, body).await;
     assert_eq!(status, StatusCode::OK);
-    let r: AdmissionReview<DynamicObject> = serde_json::from_slice(&bytes).unwrap();
-    assert!(r.response.unwrap().allowed);
+    let r: review::ResponseReview = serde_json::from_slice(&bytes).unwrap();
+    assert!(r.response.allowed);
     let m = w.metrics().encode();
-    assert!(m.contains(r#"vouch_admission_requests_total{endpoint="validate",code="400"} 3"#), "{m}");
+    assert!(
+        m.contains(r#"vouch_admission_requests_total{endpoint="validate",code="400"} 3"#),
+        "{m}"
+    );
     let _ = HashSet::<u8>::new();
 }

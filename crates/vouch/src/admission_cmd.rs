@@ -44,7 +44,7 @@ use vouch_policy::{
 #[derive(Subcommand, Debug)]
 pub enum AdmissionCommand {
     /// Run the Kubernetes admission webhook (HTTPS): /validate, /mutate, /prefetch, /healthz, /metrics.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print the Deployment, Service, webhook configurations and CRDs (YAML).
     Manifests(ManifestsArgs),
     /// Warm a running webhook's verified cache (e.g. from CI after a push): POST /prefetch.
@@ -283,7 +283,11 @@ impl PolicyDecider {
 
 fn reason_label(d: &ImageDecision) -> &'static str {
     use vouch_policy::Verdict as V;
-    match (d.verdict, d.policies.is_empty(), d.exceptions_used.is_empty()) {
+    match (
+        d.verdict,
+        d.policies.is_empty(),
+        d.exceptions_used.is_empty(),
+    ) {
         (_, true, _) => "no-match",
         (V::Allow, false, _) => "verified",
         (V::Warn, false, false) => "exception",
@@ -301,12 +305,11 @@ impl ImageDecider for PolicyDecider {
 
     fn resolve_tag<'a>(&'a self, image: &'a str) -> BoxFuture<'a, Result<String, ResolveError>> {
         Box::pin(async move {
-            let r = vouch_oci::parse_reference(image).map_err(|e| {
-                ResolveError::InvalidReference {
+            let r =
+                vouch_oci::parse_reference(image).map_err(|e| ResolveError::InvalidReference {
                     image: image.to_string(),
                     source: Box::new(e),
-                }
-            })?;
+                })?;
             match self.registry.resolve(&r).await {
                 Ok(d) => Ok(d.digest),
                 Err(OciError::NotFound(_)) => Err(ResolveError::NotFound {
@@ -356,9 +359,8 @@ impl ImageDecider for PolicyDecider {
             // The registry's own error, not the chain around it.
             let reason = match why {
                 Unverified::Failed(f) => match f.as_ref() {
-                    VerifyFailure::Registry { source, .. } | VerifyFailure::Engine { source, .. } => {
-                        source.to_string()
-                    }
+                    VerifyFailure::Registry { source, .. }
+                    | VerifyFailure::Engine { source, .. } => source.to_string(),
                     other => other.to_string(),
                 },
                 other => other.to_string(),
@@ -547,7 +549,8 @@ impl WebhookClientArgs {
     fn client(&self) -> Result<(reqwest::Client, String)> {
         let pem = std::fs::read(&self.ca_bundle)
             .with_context(|| format!("cannot read --ca-bundle {}", self.ca_bundle.display()))?;
-        let url = reqwest::Url::parse(&self.url).map_err(|e| anyhow!("--url {:?}: {e}", self.url))?;
+        let url =
+            reqwest::Url::parse(&self.url).map_err(|e| anyhow!("--url {:?}: {e}", self.url))?;
         if url.scheme() != "https" {
             bail!("--url must be https:// (the webhook only serves TLS)");
         }
@@ -634,7 +637,10 @@ fn prefetch(a: &PrefetchArgs) -> Result<()> {
         );
     }
     if bad > 0 {
-        bail!("{bad} of {} images would not be admitted", resp.results.len());
+        bail!(
+            "{bad} of {} images would not be admitted",
+            resp.results.len()
+        );
     }
     Ok(())
 }
@@ -686,20 +692,29 @@ pub fn bench(a: &BenchAdmissionArgs) -> Result<()> {
     for (i, image) in a.cold_image.iter().enumerate() {
         let body = pod_review(&format!("cold-{i}"), &a.namespace, image)?;
         let t = Instant::now();
-        let r = rt.block_on(
-            http.post(format!("{base}/validate"))
+        let r = rt.block_on(async {
+            let r = http
+                .post(format!("{base}/validate"))
                 .header("content-type", "application/json")
                 .body(body)
-                .send(),
-        );
+                .send()
+                .await?;
+            let status = r.status();
+            r.bytes().await.map(|b| (status, b))
+        });
         match r {
-            Ok(r) if r.status().is_success() => {
-                let _ = rt.block_on(r.bytes());
+            Ok((status, body)) if status.is_success() => {
                 cold.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                if let Ok(review) =
+                    serde_json::from_slice::<vouch_admission::review::ResponseReview>(&body)
+                    && !review.response.allowed
+                {
+                    eprintln!("cold {image}: denied: {}", review.response.result.message);
+                }
             }
-            Ok(r) => {
+            Ok((status, _)) => {
                 cold_errors += 1;
-                eprintln!("cold {image}: HTTP {}", r.status());
+                eprintln!("cold {image}: HTTP {status}");
             }
             Err(e) => {
                 cold_errors += 1;

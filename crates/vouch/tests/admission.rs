@@ -15,7 +15,7 @@
 //! validate); every kind with `containers`, `initContainers`, `ephemeralContainers` and
 //! `volumes[].image.reference`; one unsigned container in a multi-container pod; an unsigned
 //! init container in a CronJob; a key-signed image; warn mode; no matching policy;
-//! `vouch admission prefetch`; `--no-mutate` (digest in auditAnnotations); malformed JSON and a
+//! `vouch admission prefetch`; a signed exception (its namespace only); `--no-mutate` (digest in auditAnnotations); malformed JSON and a
 //! 10 MB body (400, server stays up); the registry stopped with a warm cache (still allowed,
 //! no registry request) and a cold cache (denied fast, naming the registry error); /metrics.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -25,8 +25,8 @@ mod common;
 use common::registry::{push_image, registry_bin_or_skip, start_registry};
 use common::up::start_up;
 use k8s_openapi::api::apps::v1::{
-    DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec,
-    StatefulSet, StatefulSetSpec,
+    DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec, StatefulSet,
+    StatefulSetSpec,
 };
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
@@ -34,15 +34,14 @@ use k8s_openapi::api::core::v1::{
     ReplicationController, ReplicationControllerSpec, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube_core::DynamicObject;
-use kube_core::admission::{AdmissionResponse, AdmissionReview, Operation};
+use kube_core::admission::Operation;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use vouch_admission::manifests::Manifests;
-use vouch_admission::review::request_review;
+use vouch_admission::review::{ResponseReview, ReviewResponse, request_review};
 use vouch_admission::workload::WorkloadKind;
 
 const SERVICE_NAME: &str = "vouch-admission.vouch-system.svc";
@@ -52,8 +51,7 @@ fn vouch() -> Command {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd.stdin(Stdio::null()).output().unwrap();
-    out
+    cmd.stdin(Stdio::null()).output().unwrap()
 }
 
 fn ok(out: &Output, what: &str) -> String {
@@ -85,11 +83,8 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         .push(DnType::CommonName, SERVICE_NAME);
     let key = KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, &ca).unwrap();
-    let (ca_path, cert_path, key_path) = (
-        dir.join("ca.crt"),
-        dir.join("tls.crt"),
-        dir.join("tls.key"),
-    );
+    let (ca_path, cert_path, key_path) =
+        (dir.join("ca.crt"), dir.join("tls.crt"), dir.join("tls.key"));
     std::fs::write(&ca_path, ca.pem()).unwrap();
     std::fs::write(&cert_path, cert.pem()).unwrap();
     std::fs::write(&key_path, key.serialize_pem()).unwrap();
@@ -150,6 +145,7 @@ fn start_webhook(
         let left = deadline.saturating_duration_since(Instant::now());
         let Ok(line) = rx.recv_timeout(left) else {
             let _ = child.kill();
+            let _ = child.wait();
             panic!(
                 "webhook did not start:\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()
@@ -211,13 +207,19 @@ impl ApiServer {
     }
 
     /// POST a review; the answer must be a 200 AdmissionReview with the same uid.
-    fn review(&self, port: u16, path: &str, uid: &str, body: Vec<u8>) -> AdmissionResponse {
+    fn review(&self, port: u16, path: &str, uid: &str, body: Vec<u8>) -> ReviewResponse {
         let (status, bytes) = self.post(port, path, body);
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
-        let r: AdmissionReview<DynamicObject> = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(r.types.api_version, "admission.k8s.io/v1");
-        assert_eq!(r.types.kind, "AdmissionReview");
-        let resp = r.response.unwrap();
+        // The patch is a base64 string on the wire, as the API server decodes `[]byte`.
+        let raw: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        if let Some(p) = raw["response"].get("patch") {
+            assert!(p.is_string(), "patch must be base64: {p}");
+            assert_eq!(raw["response"]["patchType"], "JSONPatch");
+        }
+        let r: ResponseReview = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(r.api_version, "admission.k8s.io/v1");
+        assert_eq!(r.kind, "AdmissionReview");
+        let resp = r.response;
         assert_eq!(resp.uid, uid);
         resp
     }
@@ -392,7 +394,14 @@ fn webhook_end_to_end() {
     let oidc = inst.urls["oidc"].clone();
     let addr = registry.addr.clone();
     let token = ok(
-        &run(vouch().args(["oidc", "token", "--url", &oidc, "--email", "alice@example.com"])),
+        &run(vouch().args([
+            "oidc",
+            "token",
+            "--url",
+            &oidc,
+            "--email",
+            "alice@example.com",
+        ])),
         "oidc token",
     )
     .trim()
@@ -446,21 +455,42 @@ fn webhook_end_to_end() {
     let pem = std::fs::read_to_string(keys.join("cosign.pub")).unwrap();
     let key_auth = format!(
         "  - name: release-key\n    key:\n      data: |\n{}",
-        pem.lines().map(|l| format!("        {l}\n")).collect::<String>()
+        pem.lines()
+            .map(|l| format!("        {l}\n"))
+            .collect::<String>()
     );
     let policies = d.join("policies");
-    write(&policies.join("release.yaml"), &cip("release", &format!("{addr}/team/*"), "", &alice));
-    write(&policies.join("keyed.yaml"), &cip("keyed", &format!("{addr}/keyed/*"), "", &key_auth));
+    write(
+        &policies.join("release.yaml"),
+        &cip("release", &format!("{addr}/team/*"), "", &alice),
+    );
+    write(
+        &policies.join("keyed.yaml"),
+        &cip("keyed", &format!("{addr}/keyed/*"), "", &key_auth),
+    );
     write(
         &policies.join("warn.yaml"),
-        &cip("warn-policy", &format!("{addr}/warn/*"), "  mode: warn\n", &alice),
+        &cip(
+            "warn-policy",
+            &format!("{addr}/warn/*"),
+            "  mode: warn\n",
+            &alice,
+        ),
     );
 
     // Certificates, manifests, caBundle from the generated webhook configuration.
     let certs = certificates(d);
     let yaml = ok(
         &run(vouch()
-            .args(["admission", "manifests", "--namespace", "vouch-system", "--service", "vouch-admission", "--ca-bundle"])
+            .args([
+                "admission",
+                "manifests",
+                "--namespace",
+                "vouch-system",
+                "--service",
+                "vouch-admission",
+                "--ca-bundle",
+            ])
             .arg(&certs.0)),
         "admission manifests",
     );
@@ -472,7 +502,12 @@ fn webhook_end_to_end() {
     assert_eq!(format!("{}.{}.svc", svc.name, svc.namespace), SERVICE_NAME);
     let ca_bundle = hook.client_config.ca_bundle.as_ref().unwrap().0.clone();
     assert_eq!(
-        manifests.mutating.webhooks.as_ref().unwrap()[0].client_config.ca_bundle.as_ref().unwrap().0,
+        manifests.mutating.webhooks.as_ref().unwrap()[0]
+            .client_config
+            .ca_bundle
+            .as_ref()
+            .unwrap()
+            .0,
         ca_bundle
     );
 
@@ -482,13 +517,27 @@ fn webhook_end_to_end() {
     assert_eq!(api.get(port, "/healthz").trim(), "ok");
 
     // 1. By digest: allowed, same uid.
-    let r = api.review(port, "/validate", "u-digest", review("u-digest", WorkloadKind::Pod, &pod(&[&by_digest("team/app", &app)])));
+    let r = api.review(
+        port,
+        "/validate",
+        "u-digest",
+        review(
+            "u-digest",
+            WorkloadKind::Pod,
+            &pod(&[&by_digest("team/app", &app)]),
+        ),
+    );
     assert!(r.allowed, "{r:?}\n{}", common::tail(&w.log));
 
     // 2. By tag: /mutate pins it (JSON patch applied as the API server does), /validate allows.
     let tagged = format!("{addr}/team/app:v1");
     let obj = workload(WorkloadKind::Deployment, full_spec(&tagged));
-    let r = api.review(port, "/mutate", "u-mutate", review("u-mutate", WorkloadKind::Deployment, &obj));
+    let r = api.review(
+        port,
+        "/mutate",
+        "u-mutate",
+        review("u-mutate", WorkloadKind::Deployment, &obj),
+    );
     assert!(r.allowed);
     let patch: json_patch::Patch = serde_json::from_slice(r.patch.as_deref().unwrap()).unwrap();
     assert_eq!(patch.0.len(), 4, "{patch:?}");
@@ -498,26 +547,62 @@ fn webhook_end_to_end() {
     let ps = dep.spec.unwrap().template.spec.unwrap();
     let pinned = format!("{tagged}@{app}");
     assert_eq!(ps.containers[0].image.as_deref(), Some(pinned.as_str()));
-    assert_eq!(ps.init_containers.unwrap()[0].image.as_deref(), Some(pinned.as_str()));
-    assert_eq!(ps.ephemeral_containers.unwrap()[0].image.as_deref(), Some(pinned.as_str()));
-    assert_eq!(ps.volumes.unwrap()[0].image.as_ref().unwrap().reference.as_deref(), Some(pinned.as_str()));
-    let r = api.review(port, "/validate", "u-patched", review("u-patched", WorkloadKind::Deployment, &patched));
+    assert_eq!(
+        ps.init_containers.unwrap()[0].image.as_deref(),
+        Some(pinned.as_str())
+    );
+    assert_eq!(
+        ps.ephemeral_containers.unwrap()[0].image.as_deref(),
+        Some(pinned.as_str())
+    );
+    assert_eq!(
+        ps.volumes.unwrap()[0]
+            .image
+            .as_ref()
+            .unwrap()
+            .reference
+            .as_deref(),
+        Some(pinned.as_str())
+    );
+    let r = api.review(
+        port,
+        "/validate",
+        "u-patched",
+        review("u-patched", WorkloadKind::Deployment, &patched),
+    );
     assert!(r.allowed, "{r:?}");
 
     // 3. Every kind, every field, by digest and by tag.
     for kind in WorkloadKind::ALL {
         for image in [by_digest("team/app", &app), tagged.clone()] {
             let uid = format!("u-{}-{}", kind.kind(), image.len());
-            let r = api.review(port, "/validate", &uid, review(&uid, kind, &workload(kind, full_spec(&image))));
+            let r = api.review(
+                port,
+                "/validate",
+                &uid,
+                review(&uid, kind, &workload(kind, full_spec(&image))),
+            );
             assert!(r.allowed, "{kind:?} {image}: {r:?}");
         }
         // An unsigned image in any one field denies it.
         let mut spec = full_spec(&by_digest("team/app", &app));
-        spec.init_containers = Some(vec![container("init", &by_digest("team/unsigned", &unsigned))]);
+        spec.init_containers = Some(vec![container(
+            "init",
+            &by_digest("team/unsigned", &unsigned),
+        )]);
         let uid = format!("u-{}-unsigned", kind.kind());
-        let r = api.review(port, "/validate", &uid, review(&uid, kind, &workload(kind, spec)));
+        let r = api.review(
+            port,
+            "/validate",
+            &uid,
+            review(&uid, kind, &workload(kind, spec)),
+        );
         assert!(!r.allowed, "{kind:?}");
-        assert!(r.result.message.contains("initContainers[init]"), "{}", r.result.message);
+        assert!(
+            r.result.message.contains("initContainers[init]"),
+            "{}",
+            r.result.message
+        );
     }
 
     // 4. One unsigned container in a multi-container pod: 403 naming image, policy, authority.
@@ -525,45 +610,109 @@ fn webhook_end_to_end() {
         port,
         "/validate",
         "u-multi",
-        review("u-multi", WorkloadKind::Pod, &pod(&[&by_digest("team/app", &app), &by_digest("team/unsigned", &unsigned)])),
+        review(
+            "u-multi",
+            WorkloadKind::Pod,
+            &pod(&[
+                &by_digest("team/app", &app),
+                &by_digest("team/unsigned", &unsigned),
+            ]),
+        ),
     );
     assert!(!r.allowed);
     assert_eq!(r.result.code, 403);
     let msg = &r.result.message;
     eprintln!("deny message: {msg}");
-    for needle in ["containers[c1]", &format!("team/unsigned@{unsigned}"), "release", "alice-keyless"] {
+    for needle in [
+        "containers[c1]",
+        &format!("team/unsigned@{unsigned}"),
+        "release",
+        "alice-keyless",
+    ] {
         assert!(msg.contains(needle), "{needle:?} not in {msg}");
     }
     assert!(!msg.contains("containers[c0]"), "{msg}");
 
     // 5. Key-signed image under a key authority.
-    let r = api.review(port, "/validate", "u-key", review("u-key", WorkloadKind::Pod, &pod(&[&by_digest("keyed/app", &keyed)])));
+    let r = api.review(
+        port,
+        "/validate",
+        "u-key",
+        review(
+            "u-key",
+            WorkloadKind::Pod,
+            &pod(&[&by_digest("keyed/app", &keyed)]),
+        ),
+    );
     assert!(r.allowed, "{r:?}");
 
     // 6. Warn mode: allowed with a warning.
-    let r = api.review(port, "/validate", "u-warn", review("u-warn", WorkloadKind::Pod, &pod(&[&by_digest("warn/app", &warned)])));
+    let r = api.review(
+        port,
+        "/validate",
+        "u-warn",
+        review(
+            "u-warn",
+            WorkloadKind::Pod,
+            &pod(&[&by_digest("warn/app", &warned)]),
+        ),
+    );
     assert!(r.allowed, "{r:?}");
     let warnings = r.warnings.unwrap_or_default();
-    assert!(warnings.iter().any(|w| w.contains("warn-policy")), "{warnings:?}");
+    assert!(
+        warnings.iter().any(|w| w.contains("warn-policy")),
+        "{warnings:?}"
+    );
 
     // 7. No matching policy: denied (default --no-match-policy deny).
-    let r = api.review(port, "/validate", "u-nomatch", review("u-nomatch", WorkloadKind::Pod, &pod(&[&by_digest("other/app", &other)])));
+    let r = api.review(
+        port,
+        "/validate",
+        "u-nomatch",
+        review(
+            "u-nomatch",
+            WorkloadKind::Pod,
+            &pod(&[&by_digest("other/app", &other)]),
+        ),
+    );
     assert!(!r.allowed);
-    assert!(r.result.message.contains("no matching policies"), "{}", r.result.message);
+    assert!(
+        r.result.message.contains("no matching policies"),
+        "{}",
+        r.result.message
+    );
 
     // 8. Prefetch from "CI", then the admission is a cache hit.
     let out = run(vouch()
-        .args(["admission", "prefetch", "--url", &format!("https://127.0.0.1:{port}"), "--server-name", SERVICE_NAME, "--ca-bundle"])
+        .args([
+            "admission",
+            "prefetch",
+            "--url",
+            &format!("https://127.0.0.1:{port}"),
+            "--server-name",
+            SERVICE_NAME,
+            "--ca-bundle",
+        ])
         .arg(&certs.0)
         .arg(format!("{addr}/team/pre:v1")));
     let printed = ok(&out, "admission prefetch");
     assert!(printed.contains("verified, passes"), "{printed}");
     let before = api.get(port, "/metrics");
-    let r = api.review(port, "/validate", "u-pre", review("u-pre", WorkloadKind::Pod, &pod(&[&by_digest("team/pre", &pre)])));
+    let r = api.review(
+        port,
+        "/validate",
+        "u-pre",
+        review(
+            "u-pre",
+            WorkloadKind::Pod,
+            &pod(&[&by_digest("team/pre", &pre)]),
+        ),
+    );
     assert!(r.allowed);
     let after = api.get(port, "/metrics");
     assert_eq!(
-        counter(&after, "vouch_admission_cache_hits_total") - counter(&before, "vouch_admission_cache_hits_total"),
+        counter(&after, "vouch_admission_cache_hits_total")
+            - counter(&before, "vouch_admission_cache_hits_total"),
         1.0
     );
     assert_eq!(
@@ -572,21 +721,143 @@ fn webhook_end_to_end() {
     );
 
     // 9. --no-mutate: /validate resolves the tag and records the digest in auditAnnotations.
-    let w2 = start_webhook(d, "webhook-no-mutate", &policies, &certs, &tc, &["--no-mutate"]);
+    let w2 = start_webhook(
+        d,
+        "webhook-no-mutate",
+        &policies,
+        &certs,
+        &tc,
+        &["--no-mutate"],
+    );
     let api2 = ApiServer::new(&ca_bundle, w2.port);
-    let r = api2.review(w2.port, "/mutate", "u-nm", review("u-nm", WorkloadKind::Pod, &pod(&[&tagged])));
+    let r = api2.review(
+        w2.port,
+        "/mutate",
+        "u-nm",
+        review("u-nm", WorkloadKind::Pod, &pod(&[&tagged])),
+    );
     assert!(r.allowed && r.patch.is_none());
-    let r = api2.review(w2.port, "/validate", "u-nv", review("u-nv", WorkloadKind::Pod, &pod(&[&tagged])));
+    let r = api2.review(
+        w2.port,
+        "/validate",
+        "u-nv",
+        review("u-nv", WorkloadKind::Pod, &pod(&[&tagged])),
+    );
     assert!(r.allowed, "{r:?}");
     assert!(
-        r.audit_annotations.get("resolved-images").is_some_and(|v| v.contains(&pinned)),
+        r.audit_annotations
+            .get("resolved-images")
+            .is_some_and(|v| v.contains(&pinned)),
         "{:?}",
         r.audit_annotations
     );
     drop(w2);
 
+    // 9b. A signed exception (approver lead@example.com) admits the unsigned image in `prod`
+    //     only: allowed with a warning, an audit annotation and a metric.
+    let lead = ok(
+        &run(vouch().args([
+            "oidc",
+            "token",
+            "--url",
+            &oidc,
+            "--email",
+            "lead@example.com",
+        ])),
+        "oidc token (lead)",
+    )
+    .trim()
+    .to_string();
+    let exceptions = d.join("exceptions");
+    std::fs::create_dir_all(&exceptions).unwrap();
+    ok(
+        &run(vouch()
+            .args(["exception", "grant", "--image"])
+            .arg(format!("{addr}/team/unsigned*"))
+            .args([
+                "--namespace",
+                "prod",
+                "--policy",
+                "release",
+                "--reason",
+                "vendor image",
+                "--ticket",
+                "CHG-1",
+                "--expires",
+                "1h",
+                "-y",
+                "--identity-token",
+                &lead,
+                "--out",
+            ])
+            .arg(exceptions.join("chg-1.sigstore.json"))
+            .arg("--trust-config")
+            .arg(&tc)),
+        "exception grant",
+    );
+    let w3 = start_webhook(
+        d,
+        "webhook-exceptions",
+        &policies,
+        &certs,
+        &tc,
+        &[
+            "--exceptions",
+            exceptions.to_str().unwrap(),
+            "--approver-identity",
+            "lead@example.com",
+            "--approver-oidc-issuer",
+            &oidc,
+        ],
+    );
+    let api3 = ApiServer::new(&ca_bundle, w3.port);
+    let unsigned_pod = pod(&[&by_digest("team/unsigned", &unsigned)]);
+    let r = api3.review(
+        w3.port,
+        "/validate",
+        "u-exc",
+        review("u-exc", WorkloadKind::Pod, &unsigned_pod),
+    );
+    assert!(r.allowed, "{r:?}");
+    assert!(
+        r.warnings
+            .unwrap_or_default()
+            .iter()
+            .any(|w| w.contains("allowed by exception"))
+    );
+    assert!(
+        r.audit_annotations
+            .keys()
+            .any(|k| k.starts_with("vouch.dev.exception")),
+        "{:?}",
+        r.audit_annotations
+    );
+    let other_ns = request_review(
+        "u-exc2",
+        WorkloadKind::Pod,
+        Operation::Create,
+        "staging",
+        &unsigned_pod,
+        None,
+        None,
+    )
+    .unwrap();
+    let r = api3.review(w3.port, "/validate", "u-exc2", other_ns);
+    assert!(!r.allowed, "the exception is for prod only: {r:?}");
+    let m = api3.get(w3.port, "/metrics");
+    assert!(
+        m.contains("vouch_admission_exceptions_used_total{exception=\"exc-"),
+        "{m}"
+    );
+    assert!(counter(&m, "vouch_admission_oldest_open_exception_age_seconds") >= 0.0);
+    drop(w3);
+
     // 10. Malformed and oversized reviews: 400 with a JSON message; still serving.
-    let (status, body) = api.post(port, "/validate", b"{\"kind\": \"AdmissionReview\", ".to_vec());
+    let (status, body) = api.post(
+        port,
+        "/validate",
+        b"{\"kind\": \"AdmissionReview\", ".to_vec(),
+    );
     assert_eq!(status, 400);
     let e: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert!(e["error"].as_str().unwrap().contains("malformed"), "{e}");
@@ -603,16 +874,44 @@ fn webhook_end_to_end() {
     let registry_before = counter(&metrics, "vouch_admission_registry_requests_total");
     drop(registry);
     let t = Instant::now();
-    let r = api.review(port, "/validate", "u-warm", review("u-warm", WorkloadKind::Pod, &pod(&[&by_digest("team/app", &app), &by_digest("keyed/app", &keyed)])));
+    let r = api.review(
+        port,
+        "/validate",
+        "u-warm",
+        review(
+            "u-warm",
+            WorkloadKind::Pod,
+            &pod(&[
+                &by_digest("team/app", &app),
+                &by_digest("keyed/app", &keyed),
+            ]),
+        ),
+    );
     assert!(r.allowed, "{r:?}");
     let warm_ms = t.elapsed().as_millis();
     let t = Instant::now();
-    let r = api.review(port, "/validate", "u-cold", review("u-cold", WorkloadKind::Pod, &pod(&[&by_digest("team/cold", &cold)])));
+    let r = api.review(
+        port,
+        "/validate",
+        "u-cold",
+        review(
+            "u-cold",
+            WorkloadKind::Pod,
+            &pod(&[&by_digest("team/cold", &cold)]),
+        ),
+    );
     let cold_ms = t.elapsed().as_millis();
     assert!(!r.allowed);
     assert!(t.elapsed() < Duration::from_secs(6), "{cold_ms} ms");
-    assert!(r.result.message.contains("registry"), "{}", r.result.message);
-    eprintln!("registry down: warm {warm_ms} ms, cold deny {cold_ms} ms: {}", r.result.message);
+    assert!(
+        r.result.message.contains("registry"),
+        "{}",
+        r.result.message
+    );
+    eprintln!(
+        "registry down: warm {warm_ms} ms, cold deny {cold_ms} ms: {}",
+        r.result.message
+    );
     let metrics = api.get(port, "/metrics");
     assert!(counter(&metrics, "vouch_admission_registry_requests_total") > registry_before);
     for series in [
@@ -623,8 +922,14 @@ fn webhook_end_to_end() {
     ] {
         assert!(counter(&metrics, series) >= 1.0, "{series} in:\n{metrics}");
     }
-    assert!(metrics.contains("vouch_admission_decision_latency_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains("vouch_admission_decision_latency_seconds_bucket"),
+        "{metrics}"
+    );
     // One structured log line per decision.
     let log = std::fs::read_to_string(&w.log).unwrap();
-    assert!(log.contains("admission decision") && log.contains("uid=u-multi"), "{log}");
+    assert!(
+        log.contains("admission decision") && log.contains("uid=u-multi"),
+        "{log}"
+    );
 }
