@@ -32,7 +32,7 @@ impl std::str::FromStr for NoMatchPolicy {
 }
 
 /// The answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Admit.
@@ -189,7 +189,8 @@ pub struct ImageDecision {
     pub denials: Vec<String>,
     /// Exceptions that waived a failure.
     pub exceptions_used: Vec<ExceptionUse>,
-    /// Annotations for the Kubernetes audit log (`vouch.dev/exception-<n>`, …).
+    /// Annotations for the Kubernetes audit log (`exception-<n>`, `policy-digest`): keys without
+    /// a prefix, since the API server prefixes them with the webhook name.
     pub audit_annotations: BTreeMap<String, String>,
 }
 

@@ -11,27 +11,27 @@
 //!
 //! [`Engine::evaluate_image`] and [`Engine::evaluate_artifact`] do both.
 
+use crate::authority::{
+    AuthorityMatch, authority_policy, check_artifact_authority, check_image_authority, fail,
+    finish_policy, pass,
+};
 use crate::decision::{
-    AuthorityResult, CacheKey, ExceptionUse, ImageDecision, NoMatchPolicy, PolicyResult, Subject,
-    Verdict, Verification,
+    CacheKey, ExceptionUse, ImageDecision, NoMatchPolicy, PolicyResult, Subject, Verdict,
+    Verification,
 };
 use crate::error::{Location, PolicyError};
 use crate::exception::ExceptionSet;
 use crate::glob::{GlobError, ImageName};
-use crate::load::{
-    AuthorityCheck, AuthoritySpec, CompiledPolicy, MatchSpec, Mode, PolicySet, Target,
-};
-use crate::rego::RegoOutcome;
+use crate::load::{AuthorityCheck, CompiledPolicy, MatchSpec, Mode, PolicySet, Target};
 use crate::source::SignatureSource;
 use crate::trust::Trust;
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use vouch_core::bundle::{Bundle, Content};
+use vouch_core::bundle::Bundle;
 use vouch_oci::Reference;
 use vouch_oci::layout::Kind;
-use vouch_oci::verify::{Found, Verified, verify_found_with};
-use vouch_verify::{Artifact, Policy, SignerPolicy, VerificationResult, Verifier};
+use vouch_oci::verify::Found;
+use vouch_verify::{Artifact, Verifier};
 
 /// An image named by digest (the engine never verifies a tag: resolve it first).
 #[derive(Clone, Debug)]
@@ -140,6 +140,33 @@ pub struct ResourceKind {
     pub resource: String,
 }
 
+impl ResourceKind {
+    /// From an object's `apiVersion` and `kind`, guessing the plural resource as Kubernetes'
+    /// `UnsafeGuessKindToResource` does (what policy-controller matches `spec.match` with):
+    /// `apps/v1` + `Deployment` → `apps`, `v1`, `deployments`.
+    pub fn from_kind(api_version: &str, kind: &str) -> Self {
+        let (group, version) = match api_version.split_once('/') {
+            Some((g, v)) => (g.to_string(), v.to_string()),
+            None => (String::new(), api_version.to_string()),
+        };
+        let lower = kind.to_ascii_lowercase();
+        let resource = if lower.is_empty() {
+            lower
+        } else if lower.ends_with('s') {
+            format!("{lower}es")
+        } else if let Some(stem) = lower.strip_suffix('y') {
+            format!("{stem}ies")
+        } else {
+            format!("{lower}s")
+        };
+        Self {
+            group,
+            version,
+            resource,
+        }
+    }
+}
+
 /// What a decision depends on besides the verification.
 #[derive(Clone, Debug)]
 pub struct EvalContext {
@@ -204,292 +231,6 @@ impl<S> std::fmt::Debug for Engine<S> {
             .field("trust_digest", &self.trust.digest())
             .field("exceptions", &self.exceptions.exceptions.len())
             .finish_non_exhaustive()
-    }
-}
-
-/// Signature-policy-controller's `authorityMatches` input for the CIP-level policy.
-#[derive(Serialize)]
-struct PolicyInput {
-    #[serde(rename = "authorityMatches")]
-    authority_matches: BTreeMap<String, AuthorityMatch>,
-}
-
-#[derive(Serialize, Default, Clone)]
-struct AuthorityMatch {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    signatures: Vec<PolicySignature>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    attestations: BTreeMap<String, Vec<PolicyAttestation>>,
-    #[serde(rename = "static", skip_serializing_if = "std::ops::Not::not")]
-    static_: bool,
-}
-
-#[derive(Serialize, Default, Clone)]
-#[serde(rename_all = "camelCase")]
-struct PolicySignature {
-    #[serde(skip_serializing_if = "String::is_empty")]
-    id: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    subject: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    issuer: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    github_workflow_trigger: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    github_workflow_sha: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    github_workflow_name: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    github_workflow_repo: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    github_workflow_ref: String,
-}
-
-#[derive(Serialize, Default, Clone)]
-#[serde(rename_all = "camelCase")]
-struct PolicyAttestation {
-    #[serde(flatten)]
-    signature: PolicySignature,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    predicate_type: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    digest: String,
-}
-
-fn policy_signature(id: String, r: &VerificationResult) -> PolicySignature {
-    let mut s = PolicySignature {
-        id,
-        ..Default::default()
-    };
-    if let Some(ident) = &r.identity {
-        let ext = |arc| ident.extensions.get(&arc).cloned().unwrap_or_default();
-        s.subject = ident.san.clone().unwrap_or_default();
-        s.issuer = ident.issuer.clone().unwrap_or_default();
-        s.github_workflow_trigger = ext(2);
-        s.github_workflow_sha = ext(3);
-        s.github_workflow_name = ext(4);
-        s.github_workflow_repo = ext(5);
-        s.github_workflow_ref = ext(6);
-    }
-    s
-}
-
-fn signer_of(r: &VerificationResult) -> String {
-    match &r.identity {
-        Some(id) => format!(
-            "{} (issuer {})",
-            id.san.as_deref().unwrap_or("?"),
-            id.issuer.as_deref().unwrap_or("?")
-        ),
-        None => format!("{} key", r.key),
-    }
-}
-
-/// The verification policy an authority implies.
-fn authority_policy(a: &AuthoritySpec) -> Option<Policy> {
-    let (signer, keyless, ignore_sct) = match &a.check {
-        AuthorityCheck::Key { key } => (SignerPolicy::Key(key.clone()), false, true),
-        AuthorityCheck::Keyless {
-            identities,
-            insecure_ignore_sct,
-            ..
-        } => (
-            SignerPolicy::Identities(identities.clone()),
-            true,
-            *insecure_ignore_sct,
-        ),
-        AuthorityCheck::Static { .. } => return None,
-    };
-    Some(Policy {
-        signer,
-        tlog_threshold: 1,
-        require_sct: keyless && !ignore_sct,
-        signed_timestamp_threshold: usize::from(a.require_signed_timestamp),
-        observer_threshold: usize::from(keyless),
-        predicate_type: None,
-    })
-}
-
-/// Pick the most telling failure: one about a signature made the way the authority asks
-/// (certificate vs key) before "signed the other way" mismatches.
-fn most_telling(failures: &[String]) -> String {
-    let other_way = |f: &&String| {
-        f.contains("not a certificate: verify it with --key")
-            || f.contains("verification was asked with --key")
-    };
-    failures
-        .iter()
-        .find(|f| !other_way(f))
-        .or(failures.first())
-        .cloned()
-        .unwrap_or_default()
-}
-
-struct AuthorityOutcome {
-    result: AuthorityResult,
-    matched: Option<AuthorityMatch>,
-}
-
-fn fail(name: &str, error: String) -> AuthorityOutcome {
-    AuthorityOutcome {
-        result: AuthorityResult {
-            name: name.to_string(),
-            passed: false,
-            error: Some(error),
-            signers: Vec::new(),
-        },
-        matched: None,
-    }
-}
-
-fn pass(name: &str, signers: Vec<String>, matched: AuthorityMatch) -> AuthorityOutcome {
-    AuthorityOutcome {
-        result: AuthorityResult {
-            name: name.to_string(),
-            passed: true,
-            error: None,
-            signers,
-        },
-        matched: Some(matched),
-    }
-}
-
-/// Verified attestations by `attestations[].name`.
-type AttestationMatches = BTreeMap<String, Vec<PolicyAttestation>>;
-
-/// A verified attestation (statement and signer) with where it was found.
-struct VerifiedAttestation {
-    location: String,
-    result: VerificationResult,
-}
-
-/// Check `attestations[]` of an authority against verified attestations.
-fn check_attestations(
-    a: &AuthoritySpec,
-    verified: &[VerifiedAttestation],
-    subject: &str,
-) -> Result<(Vec<String>, AttestationMatches), String> {
-    let mut out = BTreeMap::new();
-    let mut signers = Vec::new();
-    for want in &a.attestations {
-        let candidates: Vec<&VerifiedAttestation> = verified
-            .iter()
-            .filter(|v| v.result.predicate_type.as_deref() == Some(want.predicate_type.as_str()))
-            .collect();
-        if candidates.is_empty() {
-            let mut types: Vec<&str> = verified
-                .iter()
-                .filter_map(|v| v.result.predicate_type.as_deref())
-                .collect();
-            types.sort();
-            types.dedup();
-            return Err(format!(
-                "attestation {:?}: no verified attestation of type {} for {subject} (verified types: {})",
-                want.name,
-                want.predicate_type,
-                if types.is_empty() {
-                    "none".to_string()
-                } else {
-                    types.join(", ")
-                }
-            ));
-        }
-        let mut passed = Vec::new();
-        let mut first_denial = None;
-        for c in candidates {
-            if let Some(p) = &want.policy {
-                let statement = c.result.statement.clone().unwrap_or_default();
-                if let RegoOutcome::NotCompliant { reason } = p.evaluate(&statement) {
-                    first_denial
-                        .get_or_insert_with(|| format!("{} [{}]: {reason}", c.location, p.name()));
-                    continue;
-                }
-            }
-            signers.push(signer_of(&c.result));
-            passed.push(PolicyAttestation {
-                signature: policy_signature(c.location.clone(), &c.result),
-                predicate_type: want.predicate_type.clone(),
-                digest: String::new(),
-            });
-        }
-        if passed.is_empty() {
-            return Err(format!(
-                "attestation {:?} ({}): Rego policy denied: {}",
-                want.name,
-                want.predicate_type,
-                first_denial.unwrap_or_default()
-            ));
-        }
-        out.insert(want.name.clone(), passed);
-    }
-    signers.sort();
-    signers.dedup();
-    Ok((signers, out))
-}
-
-/// Finish a policy from its authority outcomes: threshold, then the CIP-level policy.
-fn finish_policy(
-    p: &CompiledPolicy,
-    outcomes: Vec<AuthorityOutcome>,
-    subject: &str,
-) -> PolicyResult {
-    let passed_count = outcomes.iter().filter(|o| o.result.passed).count();
-    let mut matches = BTreeMap::new();
-    for o in &outcomes {
-        if let Some(m) = &o.matched {
-            matches.insert(o.result.name.clone(), m.clone());
-        }
-    }
-    let authorities: Vec<AuthorityResult> = outcomes.into_iter().map(|o| o.result).collect();
-    let mut warnings = Vec::new();
-    let failed_list = || {
-        authorities
-            .iter()
-            .filter(|a| !a.passed)
-            .map(|a| {
-                format!(
-                    "authority {}: {}",
-                    a.name,
-                    a.error.as_deref().unwrap_or("failed")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    let error = if passed_count < p.threshold {
-        Some(if p.threshold > 1 {
-            format!(
-                "{passed_count} of {} authorities passed, threshold is {}: {}",
-                authorities.len(),
-                p.threshold,
-                failed_list()
-            )
-        } else {
-            failed_list()
-        })
-    } else if let Some(rego) = &p.policy {
-        match rego.evaluate(&PolicyInput {
-            authority_matches: matches,
-        }) {
-            RegoOutcome::Compliant { warning } => {
-                warnings.extend(warning.map(|w| format!("{subject}: policy {}: {w}", p.name)));
-                None
-            }
-            RegoOutcome::NotCompliant { reason } => {
-                Some(format!("spec.policy (Rego) denied: {reason}"))
-            }
-        }
-    } else {
-        None
-    };
-    PolicyResult {
-        name: p.name.clone(),
-        mode: p.mode,
-        passed: error.is_none(),
-        authorities,
-        error,
-        warnings,
-        matches: p.matches.clone(),
     }
 }
 
@@ -681,6 +422,12 @@ impl<S: SignatureSource> Engine<S> {
                             Some(repo) => {
                                 let (reg, path) =
                                     repo.split_once('/').unwrap_or((repo.as_str(), ""));
+                                // oci-client spells Docker Hub `docker.io`.
+                                let reg = if reg == crate::glob::DOCKER_HUB {
+                                    "docker.io"
+                                } else {
+                                    reg
+                                };
                                 Reference::with_digest(
                                     reg.to_string(),
                                     path.to_string(),
@@ -704,7 +451,7 @@ impl<S: SignatureSource> Engine<S> {
                             found.insert(key.clone(), got);
                         }
                         let list = found.get(&key).cloned().unwrap_or_else(|| Ok(Vec::new()));
-                        self.check_image_authority(a, verifier, &policy, image, &where_, kind, list)
+                        check_image_authority(a, verifier, &policy, image, &where_, kind, list)
                     }
                 };
                 outcomes.push(outcome);
@@ -716,104 +463,6 @@ impl<S: SignatureSource> Engine<S> {
             key: self.cache_key(image),
             policies: results,
             verified_at: jiff::Timestamp::now(),
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn check_image_authority(
-        &self,
-        a: &AuthoritySpec,
-        verifier: &Verifier,
-        policy: &Policy,
-        image: &ImageRef,
-        where_: &Reference,
-        kind: Kind,
-        list: Result<Vec<Found>, String>,
-    ) -> AuthorityOutcome {
-        let what = match kind {
-            Kind::Signature => "signature",
-            Kind::Attestation => "attestation",
-        };
-        let list = match list {
-            Ok(l) => l,
-            Err(e) => {
-                return fail(
-                    &a.name,
-                    format!("cannot read {what}s from the registry: {e}"),
-                );
-            }
-        };
-        let list: Vec<&Found> = list
-            .iter()
-            .filter(|f| a.layout.is_none_or(|l| l == f.layout))
-            .collect();
-        if list.is_empty() {
-            return fail(
-                &a.name,
-                format!(
-                    "no {what}s found for {}@{} (looked for OCI referrers and tag {})",
-                    where_.repository(),
-                    image.digest(),
-                    vouch_oci::layout::legacy_tag(image.digest(), kind)
-                ),
-            );
-        }
-        let mut ok: Vec<Verified> = Vec::new();
-        let mut failures = Vec::new();
-        for f in &list {
-            match verify_found_with(verifier, policy, image.digest(), f, None) {
-                Ok(v) => ok.push(v),
-                Err(e) => failures.push(format!("{} [{}]: {e}", f.location(), f.layout.name())),
-            }
-        }
-        if ok.is_empty() {
-            return fail(
-                &a.name,
-                format!(
-                    "none of the {} {what}(s) verified: {}",
-                    list.len(),
-                    most_telling(&failures)
-                ),
-            );
-        }
-        match kind {
-            Kind::Signature => {
-                let mut signers: Vec<String> = ok.iter().map(|v| signer_of(&v.result)).collect();
-                signers.sort();
-                signers.dedup();
-                let signatures = ok
-                    .iter()
-                    .map(|v| policy_signature(v.location.clone(), &v.result))
-                    .collect();
-                pass(
-                    &a.name,
-                    signers,
-                    AuthorityMatch {
-                        signatures,
-                        ..Default::default()
-                    },
-                )
-            }
-            Kind::Attestation => {
-                let verified: Vec<VerifiedAttestation> = ok
-                    .into_iter()
-                    .map(|v| VerifiedAttestation {
-                        location: v.location,
-                        result: v.result,
-                    })
-                    .collect();
-                match check_attestations(a, &verified, &image.qualified()) {
-                    Ok((signers, attestations)) => pass(
-                        &a.name,
-                        signers,
-                        AuthorityMatch {
-                            attestations,
-                            ..Default::default()
-                        },
-                    ),
-                    Err(e) => fail(&a.name, e),
-                }
-            }
         }
     }
 
@@ -886,6 +535,24 @@ impl<S: SignatureSource> Engine<S> {
     /// Decide at `ctx.now` from a (possibly cached) verification: `spec.match`, modes,
     /// exceptions, no-match. Never cache the result.
     pub fn decide(&self, v: &Verification, ctx: &EvalContext) -> ImageDecision {
+        self.decide_with(v, ctx, &self.exceptions)
+    }
+
+    /// Replace the exceptions (e.g. after the exceptions directory changed); verifications
+    /// stay valid, since exceptions only enter decisions.
+    pub fn with_exceptions(mut self, exceptions: Arc<ExceptionSet>) -> Self {
+        self.exceptions = exceptions;
+        self
+    }
+
+    /// [`Engine::decide`] with another exception set (for callers that reload exceptions
+    /// without rebuilding the engine).
+    pub fn decide_with(
+        &self,
+        v: &Verification,
+        ctx: &EvalContext,
+        exceptions: &ExceptionSet,
+    ) -> ImageDecision {
         let subject = v.subject.display();
         let applied: Vec<PolicyResult> = v
             .policies
@@ -919,17 +586,14 @@ impl<S: SignatureSource> Engine<S> {
                 warnings.push(format!("{reason} (warn mode)"));
                 continue;
             }
-            match self
-                .exceptions
-                .find(&v.subject, ctx.namespace.as_deref(), &p.name, ctx.now)
-            {
+            match exceptions.find(&v.subject, ctx.namespace.as_deref(), &p.name, ctx.now) {
                 Some(e) => {
                     warnings.push(format!(
                         "{reason}; allowed by exception {} (approved by {}, ticket {}, expires {})",
                         e.id, e.approver, e.predicate.ticket, e.predicate.expires
                     ));
                     annotations.insert(
-                        format!("vouch.dev/exception.{}", used.len()),
+                        format!("exception-{}", used.len()),
                         format!(
                             "{} policy={} approver={} ticket={} expires={}",
                             e.id, p.name, e.approver, e.predicate.ticket, e.predicate.expires
@@ -946,8 +610,7 @@ impl<S: SignatureSource> Engine<S> {
                     });
                 }
                 None => {
-                    let expired: Vec<String> = self
-                        .exceptions
+                    let expired: Vec<String> = exceptions
                         .matching(&v.subject, ctx.namespace.as_deref(), &p.name)
                         .map(|e| format!("{} expired at {}", e.id, e.predicate.expires))
                         .collect();
@@ -966,10 +629,7 @@ impl<S: SignatureSource> Engine<S> {
         } else {
             Verdict::Allow
         };
-        annotations.insert(
-            "vouch.dev/policy-digest".into(),
-            v.key.policy_digest.clone(),
-        );
+        annotations.insert("policy-digest".into(), v.key.policy_digest.clone());
         ImageDecision {
             subject: v.subject.clone(),
             verdict,
@@ -994,278 +654,6 @@ impl<S: SignatureSource> Engine<S> {
     }
 }
 
-fn check_artifact_authority(
-    a: &AuthoritySpec,
-    verifier: &Verifier,
-    policy: &Policy,
-    input: &ArtifactInput<'_>,
-    bundles: &[Result<Bundle, String>],
-) -> AuthorityOutcome {
-    let want_dsse = !a.attestations.is_empty();
-    let what = if want_dsse {
-        "attestation"
-    } else {
-        "signature"
-    };
-    let mut failures = Vec::new();
-    let mut ok = Vec::new();
-    let mut considered = 0usize;
-    for (i, b) in bundles.iter().enumerate() {
-        let location = format!("bundle {}", i + 1);
-        let b = match b {
-            Ok(b) => b,
-            Err(e) => {
-                failures.push(format!("{location}: {e}"));
-                continue;
-            }
-        };
-        let is_dsse = matches!(b.content(), Some(Content::Dsse(_)));
-        if is_dsse != want_dsse {
-            continue;
-        }
-        considered += 1;
-        match verifier.verify(b, input.artifact, policy) {
-            Ok(r) => ok.push(VerifiedAttestation {
-                location,
-                result: r,
-            }),
-            Err(e) => failures.push(format!("{location}: {e}")),
-        }
-    }
-    if ok.is_empty() {
-        return fail(
-            &a.name,
-            if considered == 0 && failures.is_empty() {
-                format!("no {what} bundle given for {}", input.name)
-            } else {
-                format!(
-                    "none of the {what} bundles verified: {}",
-                    most_telling(&failures)
-                )
-            },
-        );
-    }
-    if want_dsse {
-        return match check_attestations(a, &ok, input.name) {
-            Ok((signers, attestations)) => pass(
-                &a.name,
-                signers,
-                AuthorityMatch {
-                    attestations,
-                    ..Default::default()
-                },
-            ),
-            Err(e) => fail(&a.name, e),
-        };
-    }
-    let mut signers: Vec<String> = ok.iter().map(|v| signer_of(&v.result)).collect();
-    signers.sort();
-    signers.dedup();
-    let signatures = ok
-        .iter()
-        .map(|v| policy_signature(v.location.clone(), &v.result))
-        .collect();
-    pass(
-        &a.name,
-        signers,
-        AuthorityMatch {
-            signatures,
-            ..Default::default()
-        },
-    )
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::source::SignatureSource;
-    use std::path::Path;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// Counts discover calls: a policy of static authorities must not read the registry.
-    #[derive(Default)]
-    struct Counting(AtomicUsize);
-
-    impl SignatureSource for Counting {
-        async fn discover(
-            &self,
-            _image: &Reference,
-            _kind: Kind,
-        ) -> Result<Vec<Found>, vouch_oci::OciError> {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            Ok(Vec::new())
-        }
-    }
-
-    const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-
-    fn engine(yaml: &str, no_match: NoMatchPolicy) -> Engine<Counting> {
-        let set = PolicySet::from_yaml(Path::new("t.yaml"), yaml).unwrap();
-        Engine::new(
-            Arc::new(set),
-            Arc::new(Trust::new(None)),
-            Counting::default(),
-            Arc::new(ExceptionSet::none()),
-            EngineOptions { no_match },
-        )
-        .unwrap()
-    }
-
-    fn cip(name: &str, glob: &str, extra: &str, action: &str) -> String {
-        format!(
-            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: {name}\nspec:\n  images:\n  - glob: \"{glob}\"\n{extra}  authorities:\n  - static:\n      action: {action}\n      message: frozen\n---\n"
-        )
-    }
-
-    fn decide(e: &Engine<Counting>, image: &str, ctx: &EvalContext) -> ImageDecision {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let img = ImageRef::parse(&format!("{image}@{DIGEST}")).unwrap();
-        rt.block_on(e.evaluate_image(&img, ctx))
-    }
-
-    #[test]
-    fn static_policies_modes_and_no_match() {
-        let yaml = format!(
-            "{}{}{}",
-            cip("open", "reg.local/open/**", "", "pass"),
-            cip("frozen", "reg.local/frozen/**", "", "fail"),
-            cip("soft", "reg.local/soft/**", "  mode: warn\n", "fail"),
-        );
-        let e = engine(&yaml, NoMatchPolicy::Deny);
-        let ctx = EvalContext::cli(jiff::Timestamp::now());
-        assert_eq!(
-            decide(&e, "reg.local/open/app", &ctx).verdict,
-            Verdict::Allow
-        );
-        let d = decide(&e, "reg.local/frozen/app", &ctx);
-        assert_eq!(d.verdict, Verdict::Deny);
-        assert!(
-            d.message().contains("policy frozen")
-                && d.message().contains("disallowed by static policy: frozen"),
-            "{}",
-            d.message()
-        );
-        assert!(
-            d.message()
-                .contains(&format!("reg.local/frozen/app@{DIGEST}")),
-            "{}",
-            d.message()
-        );
-        let d = decide(&e, "reg.local/soft/app", &ctx);
-        assert_eq!(d.verdict, Verdict::Warn, "{d:?}");
-        let d = decide(&e, "reg.local/none/app", &ctx);
-        assert_eq!(d.verdict, Verdict::Deny);
-        assert!(d.message().contains("no matching policies"));
-        assert_eq!(
-            e.source().0.load(Ordering::SeqCst),
-            0,
-            "static policies read the registry"
-        );
-        for (nm, want) in [
-            (NoMatchPolicy::Allow, Verdict::Allow),
-            (NoMatchPolicy::Warn, Verdict::Warn),
-        ] {
-            let e = engine(&yaml, nm);
-            assert_eq!(decide(&e, "reg.local/none/app", &ctx).verdict, want);
-        }
-    }
-
-    #[test]
-    fn every_matching_policy_must_pass_and_threshold_counts_authorities() {
-        let yaml = format!(
-            "{}{}",
-            cip("a", "reg.local/**", "", "pass"),
-            cip("b", "reg.local/app/*", "", "fail")
-        );
-        let e = engine(&yaml, NoMatchPolicy::Deny);
-        let ctx = EvalContext::cli(jiff::Timestamp::now());
-        assert_eq!(decide(&e, "reg.local/app/x", &ctx).verdict, Verdict::Deny);
-        assert_eq!(
-            decide(&e, "reg.local/other/x", &ctx).verdict,
-            Verdict::Allow
-        );
-        let two = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: dual\nspec:\n  images:\n  - glob: \"**\"\n  threshold: 2\n  authorities:\n  - static: {action: pass}\n  - static: {action: fail}\n";
-        let e = engine(two, NoMatchPolicy::Deny);
-        let d = decide(&e, "reg.local/app/x", &ctx);
-        assert_eq!(d.verdict, Verdict::Deny);
-        assert!(
-            d.message()
-                .contains("1 of 2 authorities passed, threshold is 2"),
-            "{}",
-            d.message()
-        );
-        let e = engine(&two.replace("  threshold: 2\n", ""), NoMatchPolicy::Deny);
-        assert_eq!(decide(&e, "reg.local/app/x", &ctx).verdict, Verdict::Allow);
-    }
-
-    #[test]
-    fn match_selectors_apply_at_decision_time() {
-        let extra = "  match:\n  - group: apps\n    version: v1\n    resource: deployments\n    selector:\n      matchLabels:\n        tier: prod\n";
-        let e = engine(&cip("prod-only", "**", extra, "fail"), NoMatchPolicy::Allow);
-        let img = ImageRef::parse(&format!("reg.local/app@{DIGEST}")).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let v = rt.block_on(e.verify_image(&img));
-        let mut ctx = EvalContext::cli(jiff::Timestamp::now());
-        // Outside Kubernetes `match` is not consulted: the policy applies.
-        assert_eq!(e.decide(&v, &ctx).verdict, Verdict::Deny);
-        ctx.resource = Some(ResourceKind {
-            group: "apps".into(),
-            version: "v1".into(),
-            resource: "deployments".into(),
-        });
-        assert_eq!(e.decide(&v, &ctx).verdict, Verdict::Allow, "no prod label");
-        ctx.labels.insert("tier".into(), "prod".into());
-        assert_eq!(e.decide(&v, &ctx).verdict, Verdict::Deny);
-        ctx.resource = Some(ResourceKind {
-            group: String::new(),
-            version: "v1".into(),
-            resource: "pods".into(),
-        });
-        assert_eq!(
-            e.decide(&v, &ctx).verdict,
-            Verdict::Allow,
-            "another resource"
-        );
-    }
-
-    /// The webhook shares one engine between tasks and spawns verifications.
-    #[test]
-    fn engine_and_verification_futures_are_send() {
-        fn send_sync<T: Send + Sync>() {}
-        send_sync::<Engine<crate::OciSource>>();
-        send_sync::<Verification>();
-        fn send<T: Send>(_: &T) {}
-        let e = engine(&cip("a", "**", "", "pass"), NoMatchPolicy::Deny);
-        let img = ImageRef::parse(&format!("reg.local/app@{DIGEST}")).unwrap();
-        let fut = e.verify_image(&img);
-        send(&fut);
-        let reg = vouch_oci::Registry::new(vouch_oci::RegistryOptions::default()).unwrap();
-        let set = Arc::new(
-            PolicySet::from_yaml(Path::new("t.yaml"), &cip("a", "**", "", "pass")).unwrap(),
-        );
-        let oci = Engine::new(
-            set,
-            Arc::new(Trust::new(None)),
-            crate::OciSource::new(reg),
-            Arc::new(ExceptionSet::none()),
-            EngineOptions::default(),
-        )
-        .unwrap();
-        send(&oci.verify_image(&img));
-    }
-
-    #[test]
-    fn image_refs_need_a_digest() {
-        assert!(matches!(
-            ImageRef::parse("reg.local/app:v1"),
-            Err(ImageRefError::NoDigest { .. })
-        ));
-        let r = ImageRef::with_digest("reg.local/app:v1", DIGEST).unwrap();
-        assert_eq!(r.qualified(), format!("reg.local/app@{DIGEST}"));
-        assert!(ImageRef::with_digest("reg.local/app:v1", "sha256:12").is_err());
-    }
-}
+#[path = "engine_tests.rs"]
+mod tests;

@@ -177,6 +177,15 @@ pub enum PolicyError {
         #[source]
         source: vouch_core::trust::TrustError,
     },
+    /// A TrustRoot document's trust material is invalid.
+    #[error("{at}: invalid trust material")]
+    TrustRootDoc {
+        /// Where.
+        at: Box<Location>,
+        /// Why.
+        #[source]
+        source: vouch_core::trust::TrustError,
+    },
     /// A TrustRoot's TUF repository cannot be read.
     #[error("TrustRoot {name:?}: TUF repository {mirror}")]
     Tuf {

@@ -82,12 +82,16 @@ pub struct Approvers {
     pub identities: Vec<IdentityPolicy>,
     /// Key approvers.
     pub keys: Vec<PublicKey>,
+    /// Accept any certificate identity from the trusted root (signature, certificate chain
+    /// and log entry still verified). For listing exceptions without approver configuration
+    /// only; never for decisions.
+    pub insecure_any_identity: bool,
 }
 
 impl Approvers {
     /// True when nobody may approve.
     pub fn is_empty(&self) -> bool {
-        self.identities.is_empty() && self.keys.is_empty()
+        self.identities.is_empty() && self.keys.is_empty() && !self.insecure_any_identity
     }
 }
 
@@ -170,22 +174,108 @@ impl Exception {
     }
 }
 
+/// Why an exception file was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// It cannot be read.
+    #[error("cannot read")]
+    Read(#[source] std::io::Error),
+    /// It is larger than [`MAX_EXCEPTION_FILE_LEN`].
+    #[error("larger than {MAX_EXCEPTION_FILE_LEN} bytes")]
+    TooLarge,
+    /// It is not a Sigstore bundle.
+    #[error("not a Sigstore bundle")]
+    Bundle(#[source] vouch_core::bundle::BundleError),
+    /// It is a message-signature bundle.
+    #[error("not a DSSE bundle (sign the exception statement with `vouch exception grant`)")]
+    NotDsse,
+    /// The payload is not an in-toto statement.
+    #[error("statement")]
+    Statement(#[source] vouch_core::intoto::StatementError),
+    /// Another predicate type.
+    #[error("predicate type {0:?} is not {EXCEPTION_PREDICATE_TYPE}")]
+    PredicateType(String),
+    /// No sha256 subject.
+    #[error("statement has no sha256 subject")]
+    NoSubject,
+    /// The signature did not verify for any configured approver (the first failure).
+    #[error("not approved: {source}")]
+    NotApproved {
+        /// Why the first approver policy failed.
+        #[source]
+        source: vouch_verify::VerifyError,
+        /// How many approver policies were tried.
+        tried: usize,
+    },
+    /// The predicate does not fit [`ExceptionPredicate`].
+    #[error("exception predicate")]
+    Predicate(#[source] serde_json::Error),
+    /// It names no policies, or no images or artifacts.
+    #[error("names no {0}")]
+    Empty(&'static str),
+    /// `issuedAt` or `expires` is not an RFC 3339 time.
+    #[error("{field} {value:?} is not an RFC 3339 time")]
+    Time {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        value: String,
+        /// The parser's error.
+        #[source]
+        source: jiff::Error,
+    },
+    /// An image glob is invalid.
+    #[error("image glob")]
+    Glob(#[source] crate::glob::GlobError),
+    /// An artifact glob is invalid.
+    #[error("artifact glob")]
+    ArtifactGlob(#[source] regex::Error),
+}
+
+impl RejectReason {
+    /// The reason with its causes, on one line.
+    pub fn message(&self) -> String {
+        let mut msg = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            let m = c.to_string();
+            if !msg.contains(&m) {
+                msg.push_str(": ");
+                msg.push_str(&m);
+            }
+            cause = c.source();
+        }
+        msg
+    }
+}
+
+impl Serialize for RejectReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.message())
+    }
+}
+
 /// An exception file that was not accepted, and why.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Rejected {
     /// The file.
     pub file: PathBuf,
     /// Why (signature, approver, format).
-    pub reason: String,
+    pub reason: RejectReason,
 }
 
 /// The exceptions of a directory: those that verified, and those refused.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct ExceptionSet {
     /// Verified exceptions (expired ones included: expiry is checked per decision).
     pub exceptions: Vec<Exception>,
     /// Refused files.
     pub rejected: Vec<Rejected>,
+    /// Loaded with [`Approvers::insecure_any_identity`]: for listing only, never honoured
+    /// ([`ExceptionSet::find`] finds nothing).
+    #[serde(skip)]
+    pub approvers_unchecked: bool,
 }
 
 /// Why the exceptions directory could not be read at all.
@@ -235,7 +325,10 @@ impl ExceptionSet {
             .map_err(read_err)?;
         files.retain(|p| p.extension().is_some_and(|e| e == "json") && p.is_file());
         files.sort();
-        let mut set = Self::default();
+        let mut set = Self {
+            approvers_unchecked: approvers.insecure_any_identity,
+            ..Self::default()
+        };
         for f in files {
             match load_one(&f, approvers, verifier) {
                 Ok(e) => set.exceptions.push(e),
@@ -254,6 +347,9 @@ impl ExceptionSet {
         policy: &str,
         now: jiff::Timestamp,
     ) -> Option<&Exception> {
+        if self.approvers_unchecked {
+            return None;
+        }
         self.exceptions.iter().find(|e| {
             e.active_at(now)
                 && e.covers_policy(policy)
@@ -277,6 +373,19 @@ impl ExceptionSet {
 
 fn approver_policies(approvers: &Approvers) -> Vec<(Policy, bool)> {
     let mut out = Vec::new();
+    if approvers.insecure_any_identity {
+        out.push((
+            Policy {
+                signer: SignerPolicy::InsecureAnyIdentity,
+                tlog_threshold: 1,
+                require_sct: true,
+                signed_timestamp_threshold: 0,
+                observer_threshold: 1,
+                predicate_type: Some(EXCEPTION_PREDICATE_TYPE.to_string()),
+            },
+            true,
+        ));
+    }
     if !approvers.identities.is_empty() {
         out.push((
             Policy {
@@ -306,25 +415,24 @@ fn approver_policies(approvers: &Approvers) -> Vec<(Policy, bool)> {
     out
 }
 
-fn load_one(path: &Path, approvers: &Approvers, verifier: &Verifier) -> Result<Exception, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+fn load_one(
+    path: &Path,
+    approvers: &Approvers,
+    verifier: &Verifier,
+) -> Result<Exception, RejectReason> {
+    let meta = std::fs::metadata(path).map_err(RejectReason::Read)?;
     if meta.len() > MAX_EXCEPTION_FILE_LEN {
-        return Err(format!("larger than {MAX_EXCEPTION_FILE_LEN} bytes"));
+        return Err(RejectReason::TooLarge);
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    let bundle = Bundle::from_json(&bytes).map_err(|e| format!("not a Sigstore bundle: {e}"))?;
+    let bytes = std::fs::read(path).map_err(RejectReason::Read)?;
+    let bundle = Bundle::from_json(&bytes).map_err(RejectReason::Bundle)?;
     let Some(Content::Dsse(env)) = bundle.content() else {
-        return Err(
-            "not a DSSE bundle (sign the exception statement with `vouch exception grant`)".into(),
-        );
+        return Err(RejectReason::NotDsse);
     };
     let payload = env.payload.as_slice();
-    let statement = Statement::from_json(payload).map_err(|e| format!("statement: {e}"))?;
+    let statement = Statement::from_json(payload).map_err(RejectReason::Statement)?;
     if statement.predicate_type != EXCEPTION_PREDICATE_TYPE {
-        return Err(format!(
-            "predicate type {:?} is not {EXCEPTION_PREDICATE_TYPE}",
-            statement.predicate_type
-        ));
+        return Err(RejectReason::PredicateType(statement.predicate_type));
     }
     let subject = statement
         .subject
@@ -332,10 +440,12 @@ fn load_one(path: &Path, approvers: &Approvers, verifier: &Verifier) -> Result<E
         .find_map(|s| s.digest.get("sha256"))
         .and_then(|h| hex::decode(h).ok())
         .filter(|d| d.len() == 32)
-        .ok_or("statement has no sha256 subject")?;
-    let mut failures = Vec::new();
+        .ok_or(RejectReason::NoSubject)?;
+    let policies = approver_policies(approvers);
+    let tried = policies.len();
+    let mut first_failure = None;
     let mut verified = None;
-    for (policy, keyless) in approver_policies(approvers) {
+    for (policy, _keyless) in policies {
         match verifier.verify(
             &bundle,
             Artifact::Digest {
@@ -345,40 +455,49 @@ fn load_one(path: &Path, approvers: &Approvers, verifier: &Verifier) -> Result<E
             &policy,
         ) {
             Ok(r) => {
-                verified = Some((r, keyless));
+                verified = Some(r);
                 break;
             }
-            Err(e) => failures.push(e.to_string()),
+            Err(e) => {
+                first_failure.get_or_insert(e);
+            }
         }
     }
-    let Some((result, _)) = verified else {
-        return Err(format!("not approved: {}", failures.join("; ")));
+    let result = match (verified, first_failure) {
+        (Some(r), _) => r,
+        (None, Some(source)) => return Err(RejectReason::NotApproved { source, tried }),
+        (None, None) => return Err(RejectReason::Empty("approvers")),
     };
     let predicate: ExceptionPredicate =
         serde_json::from_value(statement.predicate.unwrap_or_default())
-            .map_err(|e| format!("exception predicate: {e}"))?;
+            .map_err(RejectReason::Predicate)?;
     if predicate.policies.is_empty() {
-        return Err("names no policies".into());
+        return Err(RejectReason::Empty("policies"));
     }
     if predicate.images.is_empty() && predicate.artifacts.is_empty() {
-        return Err("names no images or artifacts".into());
+        return Err(RejectReason::Empty("images or artifacts"));
     }
-    let ts = |s: &str, what: &str| -> Result<jiff::Timestamp, String> {
-        s.parse::<jiff::Timestamp>()
-            .map_err(|e| format!("{what} {s:?} is not an RFC 3339 time: {e}"))
+    let ts = |value: &str, field: &'static str| -> Result<jiff::Timestamp, RejectReason> {
+        value
+            .parse::<jiff::Timestamp>()
+            .map_err(|source| RejectReason::Time {
+                field,
+                value: value.to_string(),
+                source,
+            })
     };
     let issued_at = ts(&predicate.issued_at, "issuedAt")?;
     let expires = ts(&predicate.expires, "expires")?;
     let mut image_globs = Vec::new();
     for i in &predicate.images {
         if !i.starts_with("sha256:") && !i.contains('@') {
-            image_globs.push(ImageGlob::compile(i).map_err(|e| e.to_string())?);
+            image_globs.push(ImageGlob::compile(i).map_err(RejectReason::Glob)?);
         }
     }
     let mut artifact_globs = Vec::new();
     for a in &predicate.artifacts {
         if !a.starts_with("sha256:") {
-            artifact_globs.push(ArtifactGlob::compile(a).map_err(|e| e.to_string())?);
+            artifact_globs.push(ArtifactGlob::compile(a).map_err(RejectReason::ArtifactGlob)?);
         }
     }
     let approver = match &result.identity {
@@ -457,6 +576,7 @@ mod tests {
         let set = ExceptionSet {
             exceptions: vec![exception(&["reg.local/legacy/*"], &["prod"], 1_000, 2_000)],
             rejected: Vec::new(),
+            approvers_unchecked: false,
         };
         let s = image("reg.local/legacy/app");
         let at = |t| jiff::Timestamp::from_second(t).unwrap();
@@ -495,6 +615,7 @@ mod tests {
         let by_tag = ExceptionSet {
             exceptions: vec![exception(&["reg.local/legacy/app:v1"], &[], 1_000, 2_000)],
             rejected: Vec::new(),
+            approvers_unchecked: false,
         };
         assert!(by_tag.find(&s, None, "release", at(1_500)).is_some());
         let by_digest = ExceptionSet {
@@ -505,6 +626,7 @@ mod tests {
                 2_000,
             )],
             rejected: Vec::new(),
+            approvers_unchecked: false,
         };
         assert!(
             by_digest

@@ -27,6 +27,19 @@
 //! ([`Engine::decide`], never cached), so exceptions expire to the second even when a
 //! verification is served from a cache.
 //!
+//! ## Use from the admission webhook
+//!
+//! At start: [`PolicySet::load`] (fails on any bad document), [`Trust::resolve`] (default root
+//! plus `TrustRoot` documents; TUF `remote`s are fetched here), [`ExceptionSet::load`] (bundles
+//! verified against the [`Approvers`]; refused ones are listed, never honoured), then
+//! [`Engine::new`]. Per image: pin it to a digest ([`ImageRef::with_digest`]), look up
+//! [`Engine::cache_key`] in a [`VerificationCache`], else [`Engine::verify_image`] (bounded by
+//! the caller's deadline) and insert; then [`Engine::decide`] with the request's
+//! [`EvalContext`] (namespace, resource, labels, `now`). [`ImageDecision::message`] names the
+//! image, policy, authority and failed check; [`ImageDecision::audit_annotations`] and
+//! [`ImageDecision::exceptions_used`] feed the audit log and metrics. A reloaded exceptions
+//! directory needs no re-verification: [`Engine::decide_with`] or [`Engine::with_exceptions`].
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
@@ -42,7 +55,12 @@
 //! # Ok(()) }
 //! ```
 
+mod authority;
+pub mod cache;
+mod compile;
+pub mod compiled;
 pub mod decision;
+pub mod decision_log;
 pub mod engine;
 pub mod error;
 pub mod exception;
@@ -53,10 +71,12 @@ pub mod rego;
 pub mod source;
 pub mod trust;
 
+pub use cache::VerificationCache;
 pub use decision::{
     AuthorityResult, CacheKey, ExceptionUse, ImageDecision, ImageVerification, NoMatchPolicy,
     PolicyResult, Subject, Verdict, Verification,
 };
+pub use decision_log::{DecisionRecord, count_exception_uses};
 pub use engine::{
     ArtifactInput, Engine, EngineOptions, EvalContext, ImageRef, ImageRefError, ResourceKind,
 };

@@ -23,7 +23,7 @@ pub enum ExceptionCommand {
     /// Sign an exception (images, namespaces, policies, reason, ticket, expiry) into a bundle.
     Grant(Box<GrantArgs>),
     /// List the exceptions of a directory: approver, age, time left; refused ones and why.
-    List(ListArgs),
+    List(Box<ListArgs>),
 }
 
 /// `vouch exception grant`.
@@ -81,6 +81,9 @@ pub struct ListArgs {
     approvers: ApproverArgs,
     #[command(flatten)]
     trust: PolicyTrustArgs,
+    /// A decision log (`vouch policy check --decision-log`) to count each exception's uses from.
+    #[arg(long)]
+    decision_log: Option<PathBuf>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = crate::cli::OutputFormat::Text)]
     output: crate::cli::OutputFormat,
@@ -230,20 +233,37 @@ fn human(d: jiff::SignedDuration) -> String {
 }
 
 fn list(a: &ListArgs) -> Result<()> {
-    if a.approvers.exceptions.is_none() {
+    let Some(dir) = &a.approvers.exceptions else {
         bail!("pass --exceptions DIR");
-    }
+    };
     let root = a.trust.load()?;
     let verifier = Verifier::new(root);
-    let set = a.approvers.load(&verifier)?;
+    let mut approvers = a.approvers.approvers()?;
+    let unchecked = approvers.is_empty();
+    if unchecked {
+        approvers.insecure_any_identity = true;
+        eprintln!(
+            "note: no approvers given: signatures, certificates and log entries are verified, approvers are NOT checked; pass --approver-identity/--approver-oidc-issuer or --approver-key to see what `policy check` and the webhook honour"
+        );
+    }
+    let set =
+        vouch_policy::ExceptionSet::load(dir, &approvers, &verifier).map_err(|e| anyhow!("{e}"))?;
     let now = jiff::Timestamp::now();
+    let uses = match &a.decision_log {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read decision log {}", p.display()))?;
+            Some(vouch_policy::count_exception_uses(&text).0)
+        }
+        None => None,
+    };
     if a.output == crate::cli::OutputFormat::Json {
         println!("{}", serde_json::to_string_pretty(&set)?);
         return Ok(());
     }
     println!(
-        "{:<21} {:<9} {:<8} {:<10} {:<40} {:<14} COVERS",
-        "ID", "STATE", "AGE", "TIME LEFT", "APPROVER", "TICKET"
+        "{:<21} {:<9} {:<8} {:<10} {:<5} {:<40} {:<14} COVERS",
+        "ID", "STATE", "AGE", "TIME LEFT", "USED", "APPROVER", "TICKET"
     );
     for e in &set.exceptions {
         let state = if e.active_at(now) {
@@ -259,11 +279,14 @@ fn list(a: &ListArgs) -> Result<()> {
             "-".into()
         };
         println!(
-            "{:<21} {:<9} {:<8} {:<10} {:<40} {:<14} policies={} images={} namespaces={}",
+            "{:<21} {:<9} {:<8} {:<10} {:<5} {:<40} {:<14} policies={} images={} namespaces={}",
             e.id,
             state,
             human(now.duration_since(e.issued_at())),
             left,
+            uses.as_ref()
+                .map(|u| u.get(&e.id).copied().unwrap_or(0).to_string())
+                .unwrap_or_else(|| "?".into()),
             e.approver,
             e.predicate.ticket,
             e.predicate.policies.join(","),
@@ -282,12 +305,17 @@ fn list(a: &ListArgs) -> Result<()> {
         );
     }
     for r in &set.rejected {
-        println!("REFUSED {}: {}", r.file.display(), r.reason);
+        println!("REFUSED {}: {}", r.file.display(), r.reason.message());
     }
     eprintln!(
-        "{} exception(s), {} refused. Times used: counted by the admission webhook (its metrics and decision log), not recorded in the exception files.",
+        "{} exception(s), {} refused. {}",
         set.exceptions.len(),
-        set.rejected.len()
+        set.rejected.len(),
+        if uses.is_some() {
+            "USED counts the decisions in --decision-log that used each exception."
+        } else {
+            "Times used (USED ?): not recorded in the exception files; pass --decision-log FILE (written by `vouch policy check --decision-log`), or see the admission webhook's metrics."
+        }
     );
     Ok(())
 }

@@ -138,7 +138,11 @@ impl ApproverArgs {
                     .with_context(|| format!("approver key {}", k.display()))?,
             );
         }
-        Ok(Approvers { identities, keys })
+        Ok(Approvers {
+            identities,
+            keys,
+            insecure_any_identity: false,
+        })
     }
 
     /// Load and verify the exceptions directory, if one was given.
@@ -173,6 +177,10 @@ pub struct CheckArgs {
     /// Namespace to evaluate in (exceptions are scoped by namespace).
     #[arg(long)]
     namespace: Option<String>,
+    /// Append one JSON line per decision to this file (`vouch exception list --decision-log`
+    /// counts exception uses from it).
+    #[arg(long)]
+    decision_log: Option<PathBuf>,
     /// Where TrustRoot `remote` TUF metadata is cached [default: a temporary directory].
     #[arg(long)]
     tuf_cache: Option<PathBuf>,
@@ -251,7 +259,7 @@ fn check(a: &CheckArgs) -> Result<()> {
         eprintln!(
             "warning: exception {} ignored: {}",
             r.file.display(),
-            r.reason
+            r.reason.message()
         );
     }
     let registry = a.registry.client()?;
@@ -315,6 +323,9 @@ fn check(a: &CheckArgs) -> Result<()> {
             Ok::<_, anyhow::Error>(engine.evaluate_image(&image, &ctx).await)
         })?
     };
+    if let Some(log) = &a.decision_log {
+        append_decision(log, &vouch_policy::DecisionRecord::new(&decision, &ctx))?;
+    }
     report(&decision, a.output)?;
     if decision.verdict == Verdict::Deny {
         return Err(hinted(
@@ -323,6 +334,19 @@ fn check(a: &CheckArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+fn append_decision(path: &Path, r: &vouch_policy::DecisionRecord) -> Result<()> {
+    use std::io::Write;
+    let line = r.to_line()?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open decision log {}", path.display()))?;
+    f.write_all(line.as_bytes())
+        .and_then(|()| f.sync_data())
+        .with_context(|| format!("cannot write decision log {}", path.display()))
 }
 
 fn report(d: &ImageDecision, output: OutputFormat) -> Result<()> {

@@ -223,6 +223,37 @@ fn policy_gate_and_exceptions() {
     assert_eq!(v["policies"][0]["name"], "release", "{v}");
     assert_eq!(v["policies"][0]["authorities"][0]["passed"], true, "{v}");
 
+    // 1a. signatureFormat, rfc3161timestamp and ctlog: vouch up timestamps every signature
+    //     and logs it, and vouch signs in the bundle layout by default.
+    let extra = format!(
+        "{alice_auth}    ctlog:\n      url: {}\n    rfc3161timestamp: {{}}\n    signatureFormat: bundle\n",
+        inst.urls["log"]
+    );
+    let p = write(
+        &pol.join("tsa"),
+        "cip.yaml",
+        &cip("release", &format!("{addr}/team/**"), "", &extra),
+    );
+    ok(
+        &ctx.check(&p, &app_digest, &[]),
+        "rfc3161timestamp + ctlog + bundle format",
+    );
+    let p = write(
+        &pol.join("legacy-format"),
+        "cip.yaml",
+        &cip(
+            "release",
+            &format!("{addr}/team/**"),
+            "",
+            &extra.replace("signatureFormat: bundle", "signatureFormat: legacy"),
+        ),
+    );
+    fails(
+        &ctx.check(&p, &app_digest, &[]),
+        "signatureFormat legacy",
+        &["no signatures in the legacy", "in the other layout"],
+    );
+
     // 1b. TrustRoot documents instead of --trust-config (the default root is then the
     //     public-good one, which does not know this instance): sigstoreKeys converted from
     //     the instance's trusted root, and `remote` through the instance's TUF repository.
@@ -594,7 +625,7 @@ fn policy_gate_and_exceptions() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["verdict"], "warn");
     assert!(
-        v["auditAnnotations"]["vouch.dev/exception.0"]
+        v["auditAnnotations"]["exception-0"]
             .as_str()
             .unwrap()
             .contains("ticket=CHG-1234"),
@@ -610,14 +641,34 @@ fn policy_gate_and_exceptions() {
         "exception in another namespace",
         &["no signatures found"],
     );
-    // exception list.
+    // exception list, with uses counted from a decision log of two checks.
+    let log = d.join("decisions.jsonl");
+    for _ in 0..2 {
+        ok(
+            &ctx.check(
+                &legacy_pol,
+                &legacy_digest,
+                &[&args[..], &["--decision-log", log.to_str().unwrap()]].concat(),
+            ),
+            "valid exception, logged",
+        );
+    }
     let out = run(vouch()
         .args(["exception", "list"])
         .args(approver)
         .arg("--trust-config")
-        .arg(&ctx.tc));
+        .arg(&ctx.tc)
+        .arg("--decision-log")
+        .arg(&log));
     let err = ok(&out, "exception list");
     let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = listing
+        .lines()
+        .find(|l| l.starts_with("exc-"))
+        .unwrap_or_default();
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols.get(4), Some(&"2"), "USED column: {listing}");
+    assert!(err.contains("USED counts the decisions"), "{err}");
     assert!(
         listing.contains("open")
             && listing.contains("lead@example.com")
@@ -628,7 +679,22 @@ fn policy_gate_and_exceptions() {
         listing.contains("2d23h") || listing.contains("3d0h") || listing.contains("2d"),
         "{listing}"
     );
+    let out = run(vouch()
+        .args(["exception", "list"])
+        .args(approver)
+        .arg("--trust-config")
+        .arg(&ctx.tc));
+    let err = ok(&out, "exception list without a decision log");
     assert!(err.contains("Times used"), "{err}");
+    // Without approvers, list still verifies signatures but says approvers are not checked.
+    let out = run(vouch()
+        .args(["exception", "list", "--exceptions"])
+        .arg(&exc)
+        .arg("--trust-config")
+        .arg(&ctx.tc));
+    let err = ok(&out, "exception list without approvers");
+    assert!(err.contains("approvers are NOT checked"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("lead@example.com"));
     std::fs::remove_file(&valid).unwrap();
 
     // Expired: granted for 2 s, checked after 3 s.
