@@ -40,6 +40,7 @@
 
 mod ci;
 mod client;
+mod fair;
 mod idp;
 mod server;
 mod util;
@@ -53,7 +54,7 @@ pub use idp::{
     DEFAULT_AUDIENCE, ISSUER_FILE, Idp, IdpOptions, KEY_FILE, TOKEN_LIFETIME, UserPolicy,
     check_email, hash_password,
 };
-pub use server::router;
+pub use server::{MAX_BODY_BYTES, router};
 
 /// Errors of the IdP set-up and of the client helpers.
 #[derive(Debug, thiserror::Error)]

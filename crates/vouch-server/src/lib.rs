@@ -18,6 +18,7 @@
 mod body;
 mod conn;
 mod error;
+pub mod fds;
 pub mod limits;
 mod server;
 mod signal;
@@ -25,6 +26,7 @@ mod tls;
 
 pub use body::RequestBodyError;
 pub use error::ServerError;
+pub use fds::{raise_open_files_limit, share_budgets};
 pub use limits::Limits;
 pub use server::Server;
 pub use signal::{runtime, shutdown_signal};

@@ -389,3 +389,38 @@ fn ed25519ph_message_signature_on_a_rekor_v2_log() {
         "{err}"
     );
 }
+
+/// Issue 12 finding 4: a Rekor v2 entry carries no signed integrated time, so the log key's
+/// `validFor` was never checked, and entries from a retired (or compromised and rotated out)
+/// log key still verified. The key must be valid at the verified signing time (here, with no
+/// timestamp, now).
+#[test]
+fn rekor_v2_entry_from_a_retired_log_key_is_refused() {
+    let mut log = Log::new();
+    let signer = Signer::new();
+    let artifact = b"release-1.2.3.tar.gz contents";
+    let bundle = message_bundle(&mut log, &signer, artifact);
+    let policy = PolicyBuilder::new()
+        .key(signer.public_key())
+        .build()
+        .unwrap();
+    let mut root: serde_json::Value = serde_json::from_slice(&log.trusted_root()).unwrap();
+    root["tlogs"][0]["publicKey"]["validFor"] =
+        json!({"start": "2020-01-01T00:00:00Z", "end": "2021-01-01T00:00:00Z"});
+    let retired = Verifier::new(TrustRoot::from_json(&serde_json::to_vec(&root).unwrap()).unwrap());
+    let err = retired
+        .verify_json(&bundle, Artifact::Bytes(artifact), &policy)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            VerifyError::Entry {
+                position: 0,
+                source: EntryError::SigningTimeOutsideLogValidity { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("outside the validity"), "{err}");
+}

@@ -87,6 +87,8 @@ pub struct ServeCaArgs {
     /// Name of the environment variable holding the password of an encrypted --ca-key.
     #[arg(long, requires = "ca_key")]
     ca_key_password_env: Option<String>,
+    #[command(flatten)]
+    server: crate::listen::ServerArgs,
 }
 
 /// How issued certificates carry their SCT.
@@ -423,19 +425,13 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
     let int_der = intermediate.certificate_der().to_vec();
 
     init_tracing();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("vouch-ca")
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = vouch_server::runtime("vouch-ca")?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&a.listen)
-            .await
-            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
-        let url = format!("http://{addr}");
+        let server = a
+            .server
+            .bind("ca", &a.listen, vouch_ca::api::MAX_REQUEST_BYTES)
+            .await?;
+        let url = server.url();
         let public_url = match &a.public_url {
             Some(u) => crate::tlog::base_url(u)?,
             None => url.clone(),
@@ -507,16 +503,8 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
             tracing::info!(%url, issuers, "CA server started (certificates are issued without SCTs: no CT log)");
         }
 
-        let app = vouch_ca::api::router(Arc::new(svc))
-            .layer(tower_http::trace::TraceLayer::new_for_http());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                shutdown_signal().await;
-                tracing::info!("shutting down");
-            })
-            .await
-            .map_err(|e| anyhow!("server error: {e}"))?;
-        tracing::info!("stopped");
+        let app = vouch_ca::api::router(Arc::new(svc));
+        server.serve(app, shutdown_signal()).await;
         Ok::<_, anyhow::Error>(())
     })?;
     rt.shutdown_timeout(Duration::from_secs(5));

@@ -11,6 +11,7 @@ mod exception_cmd;
 mod gitsign_cmd;
 mod inspect;
 mod keys_cmd;
+mod listen;
 mod login;
 mod oci_cmd;
 mod oidc;

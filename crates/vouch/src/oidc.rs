@@ -61,6 +61,8 @@ pub struct ServeOidcArgs {
     /// Minimum polling interval of the device flow, in seconds.
     #[arg(long, default_value_t = 5, value_name = "SECS")]
     device_poll_interval: u64,
+    #[command(flatten)]
+    server: crate::listen::ServerArgs,
 }
 
 /// `vouch oidc …` subcommands.
@@ -127,23 +129,27 @@ pub fn serve(a: &ServeOidcArgs) -> Result<()> {
             ));
         }
     };
+    let any_email = matches!(users, UserPolicy::AnyEmail);
     if a.data.exists() && !a.data.is_dir() {
         bail!("--data {} is not a directory", a.data.display());
     }
     init_tracing();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("vouch-oidc")
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = vouch_server::runtime("vouch-oidc")?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&a.listen)
-            .await
-            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
-        let url = format!("http://{addr}");
+        let server = a
+            .server
+            .bind("oidc", &a.listen, vouch_oidc::MAX_BODY_BYTES)
+            .await?;
+        let url = server.url();
+        if any_email && !server.local_addr().ip().is_loopback() {
+            return Err(hinted(
+                format!(
+                    "--listen {} is not loopback, and --allow-any-identity issues tokens for any email to anyone who can reach it",
+                    a.listen
+                ),
+                "pass --users FILE listing who may log in, or listen on 127.0.0.1 / [::1]",
+            ));
+        }
         let issuer = match &a.issuer_url {
             Some(u) => crate::tlog::base_url(u)?,
             None => url.clone(),
@@ -195,13 +201,9 @@ pub fn serve(a: &ServeOidcArgs) -> Result<()> {
             let _ = std::io::stdout().flush();
         }
         tracing::info!(%url, issuer = %idp.issuer(), "OIDC IdP started");
-        axum::serve(listener, vouch_oidc::router(Arc::new(idp)))
-            .with_graceful_shutdown(async {
-                shutdown_signal().await;
-                tracing::info!("shutting down");
-            })
-            .await
-            .map_err(|e| anyhow!("server error: {e}"))?;
+        server
+            .serve(vouch_oidc::router(Arc::new(idp)), shutdown_signal())
+            .await;
         Ok::<_, anyhow::Error>(())
     })?;
     rt.shutdown_timeout(Duration::from_secs(5));

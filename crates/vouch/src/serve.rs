@@ -48,6 +48,8 @@ pub struct ServeCtArgs {
     /// URL to name the log by in the trusted root entry [default: the listening URL].
     #[arg(long)]
     public_url: Option<String>,
+    #[command(flatten)]
+    server: crate::listen::ServerArgs,
 }
 
 /// Checkpoint key algorithm (used when the key is generated on first start).
@@ -87,6 +89,8 @@ pub struct ServeLogArgs {
     /// (verifiers derive the expected checkpoint origin from it).
     #[arg(long)]
     public_url: Option<String>,
+    #[command(flatten)]
+    server: crate::listen::ServerArgs,
 }
 
 /// Parse `250ms`, `2s`, `1.5s`, `1m`.
@@ -248,24 +252,17 @@ fn serve_ct(a: &ServeCtArgs) -> Result<()> {
         batch_interval: a.batch_interval,
         ..LogConfig::default()
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("vouch-ct")
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = vouch_server::runtime("vouch-ct")?;
     rt.block_on(async move {
         let log = Log::open(storage, signer, config)
             .map_err(|e| anyhow!("cannot open the log in {}: {e}", a.data.display()))?;
         let app = vouch_log::ct::router(log.clone(), roots)
-            .map_err(|e| anyhow!("cannot start the CT log: {e}"))?
-            .layer(tower_http::trace::TraceLayer::new_for_http());
-        let listener = tokio::net::TcpListener::bind(&a.listen)
-            .await
-            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
-        let url = format!("http://{addr}");
+            .map_err(|e| anyhow!("cannot start the CT log: {e}"))?;
+        let server = a
+            .server
+            .bind("ct", &a.listen, vouch_log::api::MAX_REQUEST_BYTES)
+            .await?;
+        let url = server.url();
         let public_url = match &a.public_url {
             Some(u) => crate::tlog::base_url(u)?,
             None => url.clone(),
@@ -292,13 +289,7 @@ fn serve_ct(a: &ServeCtArgs) -> Result<()> {
             let _ = std::io::stdout().flush();
         }
         tracing::info!(%url, %origin, "CT log server started");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                shutdown_signal().await;
-                tracing::info!("shutting down");
-            })
-            .await
-            .map_err(|e| anyhow!("server error: {e}"))?;
+        server.serve(app, shutdown_signal()).await;
         drop(log);
         Ok::<_, anyhow::Error>(())
     })?;
@@ -385,21 +376,15 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
         max_batch: a.max_batch as usize,
         max_pending: a.max_pending as usize,
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("vouch-log")
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = vouch_server::runtime("vouch-log")?;
     rt.block_on(async move {
         let log = Log::open(storage, signer, config)
             .map_err(|e| anyhow!("cannot open the log in {}: {e}", a.data.display()))?;
-        let listener = tokio::net::TcpListener::bind(&a.listen)
-            .await
-            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
-        let url = format!("http://{addr}");
+        let server = a
+            .server
+            .bind("log", &a.listen, vouch_log::api::MAX_REQUEST_BYTES)
+            .await?;
+        let url = server.url();
 
         let entry = log
             .signer()
@@ -435,29 +420,10 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
         }
         tracing::info!(%url, %origin, tree_size = cp.size, batch_interval_ms = a.batch_interval.as_millis() as u64, max_batch = a.max_batch, max_pending = a.max_pending, "log server started");
 
-        let app = vouch_log::api::router(log.clone())
-            .layer(tower_http::trace::TraceLayer::new_for_http());
-        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stop_tx.send(true);
-        });
-        let forced = async move {
-            // After the signal, give in-flight requests a bounded time to finish.
-            while !*stop_rx.borrow() {
-                if stop_rx.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-            tokio::time::sleep(Duration::from_secs(10)).await;
-        };
-        tokio::select! {
-            r = server => r.map_err(|e| anyhow!("server error: {e}"))?,
-            () = forced => tracing::warn!("in-flight requests did not finish in 10 s; stopping anyway"),
-        }
+        // In-flight requests get the bootstrap's shutdown grace (10 s) after the signal.
+        let app = vouch_log::api::router(log.clone());
+        server.serve(app, shutdown_signal()).await;
         drop(log);
-        tracing::info!("stopped");
         Ok::<_, anyhow::Error>(())
     })?;
     // Do not wait for blocking tasks (e.g. a batch being integrated past the deadline):
@@ -476,28 +442,7 @@ pub(crate) fn init_tracing() {
         .try_init();
 }
 
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-}
+pub(crate) use vouch_server::shutdown_signal;
 
 #[cfg(test)]
 mod tests {

@@ -57,6 +57,8 @@ pub struct ServeTsaArgs {
     /// [default: <listening URL>/api/v1/timestamp].
     #[arg(long)]
     pub public_url: Option<String>,
+    #[command(flatten)]
+    pub server: crate::listen::ServerArgs,
 }
 
 /// Run the timestamp authority until SIGINT/SIGTERM.
@@ -89,19 +91,13 @@ pub fn serve(a: &ServeTsaArgs) -> Result<()> {
     let svc = Arc::new(svc);
 
     init_tracing();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("vouch-tsa")
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = vouch_server::runtime("vouch-tsa")?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&a.listen)
-            .await
-            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| anyhow!("cannot listen on {}: {e}", a.listen))?;
-        let url = format!("http://{addr}");
+        let server = a
+            .server
+            .bind("tsa", &a.listen, vouch_tsa::MAX_BODY_BYTES)
+            .await?;
+        let url = server.url();
         let public_url = a
             .public_url
             .clone()
@@ -134,27 +130,8 @@ pub fn serve(a: &ServeTsaArgs) -> Result<()> {
         }
         tracing::info!(%url, policy = %svc.policy(), key = svc.key_algorithm().name(), "tsa server started");
 
-        let app = vouch_tsa::router(svc.clone())
-            .layer(tower_http::trace::TraceLayer::new_for_http());
-        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stop_tx.send(true);
-        });
-        let forced = async move {
-            while !*stop_rx.borrow() {
-                if stop_rx.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-            tokio::time::sleep(Duration::from_secs(10)).await;
-        };
-        tokio::select! {
-            r = server => r.map_err(|e| anyhow!("server error: {e}"))?,
-            () = forced => tracing::warn!("in-flight requests did not finish in 10 s; stopping anyway"),
-        }
-        tracing::info!("stopped");
+        // In-flight requests get the bootstrap's shutdown grace (10 s) after the signal.
+        server.serve(vouch_tsa::router(svc.clone()), shutdown_signal()).await;
         Ok::<_, anyhow::Error>(())
     })?;
     rt.shutdown_timeout(Duration::from_secs(5));

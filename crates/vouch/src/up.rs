@@ -43,9 +43,15 @@ pub struct UpArgs {
     /// any email can log in without a password: development on loopback only.
     #[arg(long)]
     users: Option<PathBuf>,
-    /// Extra OIDC issuers for the CA (a Fulcio issuer config, JSON), e.g. your company's IdP.
+    /// OIDC issuers for the CA (a Fulcio issuer config, JSON), e.g. your company's IdP. The
+    /// built-in identity provider is then trusted by the CA only with --users (or when the
+    /// config lists it), not as the any-email development IdP.
     #[arg(long)]
     ca_config: Option<PathBuf>,
+    /// With --ca-config and no --users: let the CA keep trusting the built-in identity
+    /// provider, which issues tokens for any email without a password. Development only.
+    #[arg(long, requires = "ca_config")]
+    insecure_ca_trust_any_email_idp: bool,
     /// Lifetime of issued certificates.
     #[arg(long, default_value = "10m", value_parser = crate::serve::parse_duration)]
     cert_lifetime: Duration,
@@ -55,12 +61,30 @@ pub struct UpArgs {
     /// Let the identity provider mint CI-style machine tokens (tests, private CI).
     #[arg(long)]
     allow_ci_tokens: bool,
+    /// Connections each service serves at once: every service has its own budget, so a flood
+    /// on one port cannot starve the others (beyond it, new connections are answered 503).
+    /// Budgets are scaled down if together they would not fit the open-files limit.
+    #[arg(long, default_value_t = vouch_server::limits::DEFAULT_MAX_CONNECTIONS, value_name = "N",
+          value_parser = crate::listen::parse_connections)]
+    max_connections_per_service: usize,
+    #[command(flatten)]
+    timeouts: crate::listen::TimeoutArgs,
 }
 
 /// Ports of the services relative to `--port`.
 const SERVICES: [&str; 6] = ["tuf", "log", "ca", "oidc", "tsa", "ct"];
 
-async fn bind(host: IpAddr, base: u16, i: u16) -> Result<tokio::net::TcpListener> {
+/// Largest request body of each service (the early-413 limit), in [`SERVICES`] order.
+const MAX_REQUEST_BODY: [usize; 6] = [
+    64 * 1024, // TUF: reads only
+    vouch_log::api::MAX_REQUEST_BYTES,
+    vouch_ca::api::MAX_REQUEST_BYTES,
+    vouch_oidc::MAX_BODY_BYTES,
+    vouch_tsa::MAX_BODY_BYTES,
+    vouch_log::api::MAX_REQUEST_BYTES,
+];
+
+async fn bind(host: IpAddr, base: u16, i: u16) -> Result<vouch_server::Server> {
     let port = if base == 0 {
         0
     } else {
@@ -68,7 +92,7 @@ async fn bind(host: IpAddr, base: u16, i: u16) -> Result<tokio::net::TcpListener
             .ok_or_else(|| anyhow!("--port {base} is too high"))?
     };
     let addr = SocketAddr::new(host, port);
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         hinted(
             format!(
                 "cannot listen on {addr} for the {}: {e}",
@@ -76,12 +100,19 @@ async fn bind(host: IpAddr, base: u16, i: u16) -> Result<tokio::net::TcpListener
             ),
             "another program (or another `vouch up`) uses the port: stop it or pass --port",
         )
-    })
+    })?;
+    Ok(vouch_server::Server::from_listener(listener)?.named(SERVICES[i as usize]))
 }
 
 fn write(path: &Path, data: &[u8]) -> Result<()> {
     write_file_durably(path, data, false)
         .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+}
+
+/// Whether the CA trusts the built-in identity provider: always without --ca-config (the
+/// development instance), with it only when the IdP has a users file or the operator insists.
+fn builtin_idp_trusted(a: &UpArgs) -> bool {
+    a.ca_config.is_none() || a.users.is_some() || a.insecure_ca_trust_any_email_idp
 }
 
 /// Run `vouch up` until SIGINT or SIGTERM.
@@ -101,11 +132,7 @@ pub fn run(a: &UpArgs) -> Result<()> {
     std::fs::create_dir_all(&a.data)
         .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
     init_tracing();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("vouch-up")
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = vouch_server::runtime("vouch-up")?;
     let r = rt.block_on(up(a));
     rt.shutdown_timeout(Duration::from_secs(5));
     r
@@ -123,8 +150,7 @@ async fn up(a: &UpArgs) -> Result<()> {
     });
     let mut urls = Vec::new();
     for l in &listeners {
-        let port = l.local_addr().context("listener address")?.port();
-        urls.push(format!("http://{host}:{port}"));
+        urls.push(format!("http://{host}:{}", l.local_addr().port()));
     }
     let [tuf_url, log_url, ca_url, oidc_url, tsa_base, ct_url] =
         <[String; 6]>::try_from(urls).map_err(|_| anyhow!("internal: listener count"))?;
@@ -220,10 +246,18 @@ async fn up(a: &UpArgs) -> Result<()> {
         .ok_or_else(|| anyhow!("--ca-config is not a JSON object"))?
         .entry("OIDCIssuers")
         .or_insert_with(|| json!({}));
-    if let Some(m) = issuers.as_object_mut() {
+    // An operator's issuer config means real identities: the any-email development IdP must
+    // not sit beside them unless asked for.
+    let ca_trusts_idp = builtin_idp_trusted(a);
+    if let Some(m) = issuers.as_object_mut()
+        && ca_trusts_idp
+    {
         m.entry(oidc_url.clone()).or_insert_with(
             || json!({"IssuerURL": oidc_url, "ClientID": "sigstore", "Type": "email"}),
         );
+    }
+    if !ca_trusts_idp {
+        tracing::warn!(%oidc_url, "the CA does not trust the built-in any-email identity provider (--ca-config without --users); pass --insecure-ca-trust-any-email-idp to trust it");
     }
     let ca_config = FulcioConfig::from_json(&ca_config_json.to_string())
         .map_err(|e| anyhow!("CA issuer config: {e}"))?;
@@ -340,10 +374,11 @@ async fn up(a: &UpArgs) -> Result<()> {
     out.push_str(&format!("  certificate auth.   {ca_url}\n"));
     out.push_str(&format!(
         "  OIDC provider       {oidc_url}{}\n",
-        if a.users.is_some() {
-            ""
-        } else {
-            "   (development: any email, no password)"
+        match (a.users.is_some(), ca_trusts_idp) {
+            (true, _) => "",
+            (false, true) => "   (development: any email, no password)",
+            (false, false) =>
+                "   (development: any email, no password; NOT trusted by the CA: --ca-config)",
         }
     ));
     out.push_str(&format!("  timestamp auth.     {tsa_url}\n"));
@@ -371,18 +406,29 @@ async fn up(a: &UpArgs) -> Result<()> {
     }
     tracing::info!(%tuf_url, %log_url, %ca_url, %oidc_url, %tsa_url, %ct_url, "vouch up: instance started");
 
+    // One connection budget per service, together within the open-files limit.
+    let fd_limit = vouch_server::raise_open_files_limit();
+    let budgets = vouch_server::share_budgets(&[a.max_connections_per_service; 6], fd_limit);
+    if budgets[0] < a.max_connections_per_service {
+        tracing::warn!(
+            open_files_limit = fd_limit,
+            per_service = budgets[0],
+            "the open-files limit is too low for --max-connections-per-service {}: budgets scaled down",
+            a.max_connections_per_service
+        );
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
-    for (i, (listener, app)) in listeners.into_iter().zip(apps).enumerate() {
+    for (i, (server, app)) in listeners.into_iter().zip(apps).enumerate() {
         let mut rx = stop_rx.clone();
-        let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
+        let server = server.with_limits(a.timeouts.limits(budgets[i], MAX_REQUEST_BODY[i]));
         servers.spawn(async move {
-            let r = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
+            server
+                .serve(app, async move {
                     let _ = rx.wait_for(|s| *s).await;
                 })
                 .await;
-            (SERVICES[i], r)
+            SERVICES[i]
         });
     }
     tokio::select! {
@@ -390,20 +436,14 @@ async fn up(a: &UpArgs) -> Result<()> {
         Some(res) = servers.join_next() => {
             let _ = stop_tx.send(true);
             return match res {
-                Ok((name, Err(e))) => Err(anyhow!("the {name} server failed: {e}")),
-                Ok((name, Ok(()))) => Err(anyhow!("the {name} server stopped unexpectedly")),
+                Ok(name) => Err(anyhow!("the {name} server stopped unexpectedly")),
                 Err(e) => Err(anyhow!("a server task failed: {e}")),
             };
         }
     }
     let _ = stop_tx.send(true);
-    let drain = async { while servers.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(10), drain)
-        .await
-        .is_err()
-    {
-        tracing::warn!("in-flight requests did not finish in 10 s; stopping anyway");
-    }
+    // Each server gives its in-flight requests the bootstrap's shutdown grace.
+    while servers.join_next().await.is_some() {}
     refresher.abort();
     drop(log);
     drop(ct_log);

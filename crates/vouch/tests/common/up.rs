@@ -33,11 +33,17 @@ impl Drop for Instance {
 /// Start `vouch up --data DATA --port PORT` (0: free ports), logging to `log`, and wait (60 s at
 /// most) until it has printed every service URL.
 pub fn start_up(data: &Path, port: u16, log: &Path) -> Instance {
+    start_up_with(data, port, log, &[])
+}
+
+/// [`start_up`] with extra `vouch up` flags.
+pub fn start_up_with(data: &Path, port: u16, log: &Path, extra: &[&str]) -> Instance {
     let log_file = std::fs::File::create(log).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
         .args(["up", "--data"])
         .arg(data)
         .args(["--port", &port.to_string()])
+        .args(extra)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
