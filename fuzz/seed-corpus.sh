@@ -19,7 +19,7 @@ import base64, hashlib, json, os, struct, sys
 
 testdata, out = sys.argv[1], sys.argv[2]
 targets = ["bundle_json", "verify_bundle", "certificate", "checkpoint",
-           "tsa_token", "rekor_body", "trusted_root",
+           "tsa_token", "rekor_body", "trusted_root", "admission_review",
            "log_http", "ct_http", "tsa_http", "ca_http", "oci_manifest"]
 counts = {t: 0 for t in targets}
 
@@ -213,6 +213,38 @@ put("oci_manifest", b"\x00" + json.dumps({"schemaVersion": 2, "mediaType": "appl
                 "annotations": {"dev.cosignproject.cosign/signature": "MEUCIQ=="}}]}).encode())
 put("oci_manifest", b"\x01" + json.dumps({"critical": {"identity": {"docker-reference": "registry.local/app"},
     "image": {"docker-manifest-digest": "sha256:" + "2" * 64}, "type": "cosign container image signature"}, "optional": None}).encode())
+# AdmissionReview v1 requests as the API server sends them: every kind at its pod-spec depth,
+# every image field, CREATE and a scale-down UPDATE.
+pod_spec = {"initContainers": [{"name": "init", "image": "registry.local:5000/init:1"}],
+            "containers": [{"name": "app", "image": "registry.local:5000/app:v1"},
+                           {"name": "side", "image": "registry.local:5000/side@sha256:" + "a" * 64}],
+            "ephemeralContainers": [{"name": "dbg", "image": "busybox"}],
+            "volumes": [{"name": "m", "image": {"reference": "registry.local:5000/models:3"}}]}
+kinds = [("", "Pod", "pods", ["spec"]), ("apps", "Deployment", "deployments", ["spec", "template", "spec"]),
+         ("apps", "ReplicaSet", "replicasets", ["spec", "template", "spec"]),
+         ("apps", "StatefulSet", "statefulsets", ["spec", "template", "spec"]),
+         ("apps", "DaemonSet", "daemonsets", ["spec", "template", "spec"]),
+         ("batch", "Job", "jobs", ["spec", "template", "spec"]),
+         ("batch", "CronJob", "cronjobs", ["spec", "jobTemplate", "spec", "template", "spec"]),
+         ("", "ReplicationController", "replicationcontrollers", ["spec", "template", "spec"])]
+for group, kind, resource, path in kinds:
+    obj = pod_spec
+    for tok in reversed(path):
+        obj = {tok: obj}
+    obj = dict(obj, apiVersion=(group + "/v1") if group else "v1", kind=kind, metadata={"name": "x"})
+    for op, old in (("CREATE", None), ("UPDATE", obj)):
+        new = obj
+        if old is not None and kind != "Pod":
+            new = json.loads(json.dumps(obj))
+            new["spec"]["replicas"] = 1
+            old = json.loads(json.dumps(obj))
+            old["spec"]["replicas"] = 3
+        req = {"uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+               "kind": {"group": group, "version": "v1", "kind": kind},
+               "resource": {"group": group, "version": "v1", "resource": resource},
+               "name": "x", "namespace": "prod", "operation": op,
+               "userInfo": {"username": "admin"}, "object": new, "oldObject": old, "dryRun": False}
+        put("admission_review", json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}))
 
 for t in targets:
     d = os.path.join(out, t)

@@ -14,7 +14,7 @@ use vouch_core::keys::{HashKind, PublicKey};
 use vouch_core::merkle;
 use vouch_core::note::{NoteVerifier, SignedNote, verify_cosignature};
 use vouch_core::trust::TrustRoot;
-use vouch_verify::{Artifact, PolicyBuilder, Verifier, VerifyError};
+use vouch_verify::{Artifact, EntryError, PolicyBuilder, Verifier, VerifyError};
 
 const ORIGIN: &str = "log.vouch.test";
 

@@ -33,6 +33,9 @@ pub enum BenchCommand {
     /// Load a local keyless CA with `publicKeyRequest` signingCert calls (one identity token
     /// reused); print certificates/s and latency percentiles.
     Ca(BenchCaArgs),
+    /// Load a local admission webhook with AdmissionReviews: warm (cache hits) decisions/s and
+    /// latency percentiles, and cold (registry + verification) latencies.
+    Admission(crate::admission_cmd::BenchAdmissionArgs),
 }
 
 /// `vouch bench ca`.
@@ -83,6 +86,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Log(a) => bench_log(&a),
         BenchCommand::Ca(a) => bench_ca(&a),
         BenchCommand::Tsa(a) => crate::tsa::bench(&a),
+        BenchCommand::Admission(a) => crate::admission_cmd::bench(&a),
     }
 }
 

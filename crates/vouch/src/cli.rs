@@ -83,6 +83,11 @@ enum Command {
         #[command(subcommand)]
         command: crate::oidc::OidcCommand,
     },
+    /// Kubernetes admission webhook: serve it, print its manifests, prefetch images.
+    Admission {
+        #[command(subcommand)]
+        command: crate::admission_cmd::AdmissionCommand,
+    },
     /// Policy enforcement: check an image or file against ClusterImagePolicy / ArtifactPolicy.
     Policy {
         #[command(subcommand)]
@@ -303,6 +308,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ca { command } => crate::ca::run(command),
         Command::Oidc { command } => crate::oidc::run(command),
         Command::Bench { command } => crate::bench::run(command),
+        Command::Admission { command } => crate::admission_cmd::run(command),
         Command::Policy { command } => crate::policy_cmd::run(command),
         Command::Exception { command } => crate::exception_cmd::run(command),
     }

@@ -3,6 +3,7 @@
 //! Verification commands mirror cosign's verbs and flag names (`verify-blob`,
 //! `verify-blob-attestation`, `--certificate-identity`, `--certificate-oidc-issuer`, …).
 
+mod admission_cmd;
 mod bench;
 mod ca;
 mod cli;
