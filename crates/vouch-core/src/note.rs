@@ -287,6 +287,14 @@ impl NoteVerifier {
         Ok(v)
     }
 
+    /// The public key bytes: the raw 32-byte key for Ed25519, else the SPKI DER.
+    pub fn public_key_bytes(&self) -> &[u8] {
+        match &self.key {
+            VerifierKey::Ed25519(raw) => raw,
+            VerifierKey::Pkix(k) => k.spki_der(),
+        }
+    }
+
     fn verify_raw(&self, msg: &[u8], sig: &[u8]) -> bool {
         match &self.key {
             VerifierKey::Ed25519(raw) => UnparsedPublicKey::new(&ED25519, raw)
