@@ -103,9 +103,9 @@ pub enum EntryError {
         log: String,
         /// The checkpoint's tree size.
         size: u64,
-        /// Which group fell short and who cosigned.
+        /// Which group fell short and who cosigned (boxed: the error stays small).
         #[source]
-        source: QuorumError,
+        source: Box<QuorumError>,
     },
     /// The inclusion proof does not verify.
     #[error("inclusion proof: {0}")]

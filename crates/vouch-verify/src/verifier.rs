@@ -805,7 +805,7 @@ fn check_witness_policy(
         .map_err(|source| EntryError::WitnessQuorum {
             log: log.to_string(),
             size: cp.size,
-            source,
+            source: Box::new(source),
         })
 }
 

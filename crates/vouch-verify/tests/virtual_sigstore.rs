@@ -480,7 +480,7 @@ fn witness_quorum_two_of_two() {
             satisfied,
             cosigned_by,
             ..
-        } = source
+        } = source.as_ref()
         else {
             panic!("{source}");
         };
