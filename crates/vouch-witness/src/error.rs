@@ -19,13 +19,14 @@ pub enum WitnessError {
         /// Key type.
         kind: &'static str,
     },
-    /// A key file is unreadable.
-    #[error("witness key {} is unusable: {reason}", path.display())]
+    /// A key file is unusable.
+    #[error("witness key {} is unusable: {source}", path.display())]
     BadKeyFile {
         /// The file.
         path: PathBuf,
         /// aws-lc-rs's reason.
-        reason: String,
+        #[source]
+        source: aws_lc_rs::error::KeyRejected,
     },
     /// The witness name is not a valid key name.
     #[error("invalid witness name: {source}")]

@@ -67,12 +67,12 @@ impl WitnessKeys {
         let ed25519 =
             Ed25519KeyPair::from_pkcs8(&ed_der).map_err(|e| WitnessError::BadKeyFile {
                 path: ed_path.clone(),
-                reason: e.to_string(),
+                source: e,
             })?;
         let mldsa44 = PqdsaKeyPair::from_pkcs8(&ML_DSA_44_SIGNING, &ml_der).map_err(|e| {
             WitnessError::BadKeyFile {
                 path: ml_path.clone(),
-                reason: e.to_string(),
+                source: e,
             }
         })?;
         let ed25519_public = CosignerKey::new(
