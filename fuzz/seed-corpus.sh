@@ -20,6 +20,7 @@ import base64, hashlib, json, os, struct, sys
 testdata, out = sys.argv[1], sys.argv[2]
 targets = ["bundle_json", "verify_bundle", "certificate", "checkpoint",
            "tsa_token", "rekor_body", "trusted_root",
+           "log_http", "ct_http", "tsa_http", "ca_http", "oci_manifest",
            "add_checkpoint", "tlog_policy"]
 counts = {t: 0 for t in targets}
 
@@ -158,6 +159,75 @@ pol += "group X 2 X1 X2 X3\ngroup Y any Y1 Y2 Y3\ngroup XY all X Y\nquorum XY\n"
 put("tlog_policy", pol)
 put("tlog_policy", "# nothing witnessed\nquorum none\n")
 put("add_checkpoint", "old 3\n" + base64.b64encode(b"\x01" * 32).decode() + "\n\no\n5\n" + base64.b64encode(b"\x02" * 32).decode() + "\n\n\u2014 o AAAAAQID\n")
+# Server requests, as clients send them, built from the same material. The HTTP targets take a
+# selector byte first (see each target's doc comment).
+def der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+def tlv(tag, body):
+    return bytes([tag]) + der_len(len(body)) + body
+
+SHA256_OID = bytes.fromhex("0609608648016503040201")
+def timestamp_req(digest, cert_req, nonce):
+    alg = tlv(0x30, SHA256_OID + b"\x05\x00")
+    imprint = tlv(0x30, alg + tlv(0x04, digest))
+    body = tlv(0x02, b"\x01") + imprint
+    if nonce is not None:
+        body += tlv(0x02, nonce)
+    if cert_req:
+        body += tlv(0x01, b"\xff")
+    return tlv(0x30, body)
+
+for p in files(testdata, "bundle.sigstore.json"):
+    try:
+        b = json.loads(open(p, "rb").read())
+    except ValueError:
+        continue
+    vm = b.get("verificationMaterial") or {}
+    cert = (vm.get("certificate") or {}).get("rawBytes")
+    for e in vm.get("tlogEntries") or []:
+        body = b64(e.get("canonicalizedBody", ""))
+        if body:
+            put("log_http", b"\x01" + body)                          # v1 ProposedEntry
+            put("log_http", b"\x03" + json.dumps({"hash": "sha256:" + hashlib.sha256(body).hexdigest()}).encode())
+        put("log_http", b"\x05" + ("logIndex=%s" % e.get("logIndex", "0")).encode())
+        put("log_http", b"\x02" + json.dumps({"logIndexes": [int(e.get("logIndex", "0"))]}).encode())
+    ms = b.get("messageSignature")
+    if ms and cert:
+        digest = (ms.get("messageDigest") or {}).get("digest", "")
+        put("log_http", b"\x00" + json.dumps({"hashedRekordRequestV002": {
+            "digest": digest,
+            "signature": {"content": ms.get("signature", ""),
+                          "verifier": {"x509Certificate": {"rawBytes": cert},
+                                       "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}}}).encode())
+        d = b64(digest) or b""
+        put("tsa_http", b"\x00" + timestamp_req(d, True, b"\x01\x02\x03\x04"))
+        put("tsa_http", b"\x02" + timestamp_req(d, False, None))
+        put("tsa_http", b"\x01" + json.dumps({"artifactHash": digest, "hashAlgorithm": "sha256", "certificates": True, "nonce": 1234}).encode())
+    if cert:
+        chain = [cert] + [c.get("rawBytes", "") for c in ((vm.get("x509CertificateChain") or {}).get("certificates") or [])]
+        put("ct_http", b"\x00" + json.dumps({"chain": chain}).encode())
+        put("ct_http", b"\x01" + json.dumps({"chain": chain}).encode())
+        der = b64(cert)
+        if der:
+            put("ca_http", b"\x01" + der)                              # as a CSR (fails: not a CSR)
+        put("ca_http", b"\x00" + json.dumps({"credentials": {"oidcIdentityToken": "e30.e30.e30"},
+                                              "certificateSigningRequest": cert}).encode())
+for q in [b"start=0&end=0", b"hash=AAAA&tree_size=1", b"first=0&second=1", b"leaf_index=0&tree_size=1"]:
+    for sel in (2, 3, 4, 5):
+        put("ct_http", bytes([sel]) + q)
+for q in [b"0/000", b"1/000.p/5", b"entries/000", b"entries/x/../../etc/passwd"]:
+    put("log_http", b"\x04" + q)
+# cosign legacy signature manifests and simple-signing payloads.
+put("oci_manifest", b"\x00" + json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + "0" * 64, "size": 2},
+    "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": "sha256:" + "1" * 64, "size": 10,
+                "annotations": {"dev.cosignproject.cosign/signature": "MEUCIQ=="}}]}).encode())
+put("oci_manifest", b"\x01" + json.dumps({"critical": {"identity": {"docker-reference": "registry.local/app"},
+    "image": {"docker-manifest-digest": "sha256:" + "2" * 64}, "type": "cosign container image signature"}, "optional": None}).encode())
 
 for t in targets:
     d = os.path.join(out, t)

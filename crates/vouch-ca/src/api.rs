@@ -245,6 +245,10 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The one answer (503) to every failure fetching an issuer's discovery document or keys.
+pub const OIDC_UNAVAILABLE: &str =
+    "oidc_unavailable: the token's issuer could not be reached to verify it; try again later";
+
 /// Short name of the OIDC check that failed (metrics label and error message prefix).
 pub fn oidc_check_name(e: &OidcError) -> &'static str {
     match e {
@@ -277,9 +281,16 @@ fn oidc_error(e: &OidcError) -> ApiError {
             3,
             format!("invalid identity token ({check}): {e}"),
         ),
-        // The issuer could not be reached: not the client's fault.
-        OidcError::Discovery { .. } | OidcError::Jwks { .. } => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, 14, format!("{check}: {e}"))
+        // The issuer could not be reached: not the client's fault. One answer whatever went
+        // wrong (refused, timed out, HTTP status, bad JSON) so the CA is no oracle about the
+        // hosts and ports a discovery document names; the detail goes to the log.
+        OidcError::Discovery { issuer, .. } | OidcError::Jwks { issuer, .. } => {
+            tracing::warn!(%issuer, check, "cannot fetch the issuer's keys: {e}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                14,
+                OIDC_UNAVAILABLE.to_string(),
+            )
         }
         _ => ApiError::new(
             StatusCode::UNAUTHORIZED,

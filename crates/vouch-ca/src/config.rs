@@ -703,56 +703,36 @@ pub(crate) struct SimpleUrl {
     pub host: String,
 }
 
-/// Minimal absolute-URL parser: `scheme://host[:port][/path][?query][#frag]`, no userinfo.
+/// The scheme and host of an absolute URL, no userinfo. Parsed with the WHATWG `url` crate,
+/// the parser reqwest fetches with, so that the policy checks the host that is actually
+/// contacted (`http://127.1/` is 127.0.0.1 for both; a hand-written parser saw "127.1").
 pub(crate) fn parse_url(s: &str) -> Result<SimpleUrl, String> {
-    let (scheme, rest) = s.split_once("://").ok_or("missing scheme")?;
-    if scheme.is_empty()
-        || !scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
-    {
-        return Err("invalid scheme".into());
-    }
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    if authority.contains('@') {
+    let u = url::Url::parse(s).map_err(|e| e.to_string())?;
+    if !u.username().is_empty() || u.password().is_some() {
         return Err("userinfo is not allowed".into());
     }
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, after) = v6.split_once(']').ok_or("unterminated IPv6 literal")?;
-        if !(after.is_empty() || after.starts_with(':')) {
-            return Err("invalid authority".into());
-        }
-        h.to_string()
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h.to_string(),
-            Some(_) => return Err("invalid port".into()),
-            None => authority.to_string(),
-        }
+    let host = match u.host() {
+        Some(url::Host::Domain(d)) => d.to_ascii_lowercase(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        None => return Err("no host".into()),
     };
     if host.is_empty() {
         return Err("empty host".into());
     }
-    if host
-        .bytes()
-        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-    {
-        return Err("invalid host".into());
-    }
     Ok(SimpleUrl {
-        scheme: scheme.to_ascii_lowercase(),
-        host: host.to_ascii_lowercase(),
+        scheme: u.scheme().to_string(),
+        host,
     })
 }
 
-/// True for `localhost`, `127.0.0.0/8` and `::1`.
+/// True for `localhost`, `127.0.0.0/8`, `::1` and `::ffff:127.0.0.0/104`.
 pub(crate) fn is_loopback_host(host: &str) -> bool {
     if host == "localhost" || host.ends_with(".localhost") {
         return true;
     }
     host.parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
+        .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 fn check_issuer_url(key: &str, url: &str) -> Result<(), ConfigError> {
@@ -821,5 +801,28 @@ mod tests {
             Ok("::1".to_string())
         );
         assert!(parse_url("https://user@host/").is_err());
+        // The host reqwest would contact, not a hand-parsed string (issue 11: parser
+        // differential between the policy and the fetch).
+        for (url, host) in [
+            ("http://127.1:8080/", "127.0.0.1"),
+            ("http://0x7f.0.0.1/", "127.0.0.1"),
+            ("HTTPS://Accounts.Example.COM/x", "accounts.example.com"),
+            ("http://127.0.0.1\\@evil.example/", "127.0.0.1"),
+        ] {
+            assert_eq!(
+                parse_url(url).map(|u| u.host),
+                Ok(host.to_string()),
+                "{url}"
+            );
+            let reqwest_host = url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_string()));
+            assert_eq!(reqwest_host.as_deref(), Some(host), "{url}");
+        }
+        assert!(is_loopback_host("::ffff:127.0.0.1"));
+        assert!(parse_url("http://[::ffff:127.0.0.1]/").is_ok_and(|u| is_loopback_host(&u.host)));
+        assert!(check_issuer_url("x", "http://127.1:5556").is_ok());
+        assert!(check_issuer_url("x", "http://example.com").is_err());
+        assert!(parse_url("urn:example:x").is_err());
     }
 }

@@ -526,7 +526,7 @@ impl OidcVerifier {
             .get("jwks_uri")
             .and_then(Value::as_str)
             .ok_or_else(|| err("discovery document has no \"jwks_uri\"".into()))?;
-        check_fetch_url(jwks_uri)?;
+        check_jwks_url(iss, jwks_uri)?;
         let advertised = match doc.get("id_token_signing_alg_values_supported") {
             None | Some(Value::Null) => None,
             Some(Value::Array(a)) => Some(Arc::new(
@@ -627,6 +627,26 @@ fn check_fetch_url(url: &str) -> Result<(), OidcError> {
         ))),
         other => Err(bad(format!("unsupported scheme {other:?}"))),
     }
+}
+
+/// The `jwks_uri` of a discovery document: the issuer URL policy ([`check_fetch_url`]), and
+/// no weaker than the issuer itself. A non-loopback issuer's keys come over https from a
+/// non-loopback host: its discovery document cannot aim the CA at plain http or at the CA's
+/// own loopback services (port probing through a `MetaIssuers` match).
+fn check_jwks_url(issuer: &str, jwks_uri: &str) -> Result<(), OidcError> {
+    check_fetch_url(jwks_uri)?;
+    let issuer_is_loopback = parse_url(issuer).is_ok_and(|u| is_loopback_host(&u.host));
+    let u = parse_url(jwks_uri).map_err(|reason| OidcError::InsecureUrl {
+        url: jwks_uri.to_string(),
+        reason,
+    })?;
+    if !issuer_is_loopback && (u.scheme != "https" || is_loopback_host(&u.host)) {
+        return Err(OidcError::InsecureUrl {
+            url: jwks_uri.to_string(),
+            reason: "the keys of a non-loopback issuer must be served over https from a non-loopback host".into(),
+        });
+    }
+    Ok(())
 }
 
 fn decode_json_part(part: &str, what: &str) -> Result<Map<String, Value>, OidcError> {
@@ -809,5 +829,27 @@ mod tests {
         assert!(check_fetch_url("http://127.0.0.1:8080/jwks").is_ok());
         assert!(check_fetch_url("http://example.com/jwks").is_err());
         assert!(check_fetch_url("file:///etc/passwd").is_err());
+        // Issue 12 finding 7: a remote issuer's discovery document pointing the CA at its own
+        // loopback services (or at plain http) is refused.
+        let remote = "https://accounts.example.com";
+        for jwks in [
+            "http://127.0.0.1:9/jwks",
+            "https://127.0.0.1:8443/jwks",
+            "https://localhost/jwks",
+            "http://127.1:22/",
+            "http://[::1]:80/",
+            "http://accounts.example.com/jwks",
+        ] {
+            assert!(
+                matches!(
+                    check_jwks_url(remote, jwks),
+                    Err(OidcError::InsecureUrl { .. })
+                ),
+                "{jwks}"
+            );
+        }
+        assert!(check_jwks_url(remote, "https://keys.example.com/jwks").is_ok());
+        // A loopback issuer (development) keeps its loopback keys.
+        assert!(check_jwks_url("http://127.0.0.1:5556", "http://127.0.0.1:5556/jwks").is_ok());
     }
 }

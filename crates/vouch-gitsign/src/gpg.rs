@@ -6,9 +6,10 @@
 //!
 //! Verify (`--status-fd=N --verify SIGFILE -`, payload on stdin): `[GNUPG:] NEWSIG`, then on
 //! success `GOODSIG <fpr> <identity>`, `VALIDSIG <fpr> <date> <unix> 0 4 0 <pk> <hash> 00 <fpr>`
-//! and `TRUST_FULLY 0 shell` when an identity policy (`gitsign.matchIdentity` /
+//! and `TRUST_FULLY 0 shell` when a complete identity policy (`gitsign.matchIdentity` *and*
 //! `gitsign.matchIssuer`) was checked, `TRUST_UNDEFINED 0 shell` when any identity certified by
-//! a trusted CA was accepted; on failure `BADSIG <fpr> <reason>` (signature does not match the
+//! a trusted CA was accepted or only one half of the policy is set (that half is still
+//! enforced); on failure `BADSIG <fpr> <reason>` (signature does not match the
 //! payload) or `ERRSIG <fpr> 19 8 00 <unix> 9` (cannot establish it), and exit status 1.
 //! Human-readable text always goes to stderr.
 
@@ -195,7 +196,11 @@ fn verify(status: &mut StatusFd, sig_file: &str, data_file: Option<&str>) -> u8 
                 "vouch-gitsign: Good signature from [{}] (issuer {})",
                 v.identity, v.issuer
             );
-            if !v.policy_checked {
+            if let Some(missing) = policy.missing_half() {
+                eprintln!(
+                    "vouch-gitsign: WARNING: {missing} is not set: the signer is not trusted (TRUST_UNDEFINED); set both gitsign.matchIdentity and gitsign.matchIssuer"
+                );
+            } else if !v.policy_checked {
                 eprintln!(
                     "vouch-gitsign: WARNING: no identity policy (gitsign.matchIdentity / gitsign.matchIssuer): any identity certified by the trusted CA is accepted"
                 );

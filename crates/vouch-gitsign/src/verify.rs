@@ -39,6 +39,26 @@ impl IdentityPolicy {
             || self.issuer.is_some()
             || self.issuer_regexp.is_some()
     }
+
+    /// Whether both halves are set: who signed (identity) *and* who vouched for it (issuer).
+    /// Only a complete policy establishes trust: an identity alone can be minted by any other
+    /// trusted issuer (an any-email development IdP, for one), an issuer alone admits all of
+    /// its users.
+    pub fn is_complete(&self) -> bool {
+        (self.identity.is_some() || self.identity_regexp.is_some())
+            && (self.issuer.is_some() || self.issuer_regexp.is_some())
+    }
+
+    /// The git config key of the missing half of a half-set policy, if it is half-set.
+    pub fn missing_half(&self) -> Option<&'static str> {
+        if !self.is_set() || self.is_complete() {
+            None
+        } else if self.identity.is_none() && self.identity_regexp.is_none() {
+            Some("gitsign.matchIdentity")
+        } else {
+            Some("gitsign.matchIssuer")
+        }
+    }
 }
 
 /// Why verification failed.
@@ -86,7 +106,8 @@ pub struct Verified {
     pub time_source: String,
     /// Verified log entries: (log, index).
     pub log_entries: Vec<(String, i64)>,
-    /// Whether an identity policy was checked.
+    /// Whether a complete identity policy (identity and issuer, see
+    /// [`IdentityPolicy::is_complete`]) was checked: only then is the signer trusted.
     pub policy_checked: bool,
     /// OpenPGP public key algorithm id.
     pub pk_algo: u8,
@@ -308,6 +329,8 @@ pub fn verify_with_lookup(
     }
     let mut pb = PolicyBuilder::new();
     if policy.is_set() {
+        // A half-set policy enforces the half that is set; the result is then not trusted
+        // (`policy_checked` is false), see `IdentityPolicy::is_complete`.
         let any = "^.*$".to_string();
         pb = match (&policy.identity, &policy.identity_regexp) {
             (Some(i), _) => pb.certificate_identity(i.clone()),
@@ -370,7 +393,7 @@ pub fn verify_with_lookup(
             .iter()
             .map(|e| (e.log.clone(), e.log_index))
             .collect(),
-        policy_checked: policy.is_set(),
+        policy_checked: policy.is_complete(),
         pk_algo: crate::sign::openpgp_pk_algo(&p.leaf_der),
         hash_algo: crate::sign::openpgp_hash_algo(&p.leaf_der),
         subject: cert.subject(),

@@ -321,3 +321,42 @@ fn gpgsm_verify_status_lines() {
     );
     assert!(err.contains("identity mismatch"), "{err}");
 }
+
+/// Issue 12 finding 2: a half-set policy (only `gitsign.matchIdentity`, or only
+/// `gitsign.matchIssuer`) used to be widened to "any issuer" / "any identity" and reported
+/// `TRUST_FULLY` (`%G?` = `G`): the same email from another trusted issuer (e.g. the any-email
+/// development IdP) passed as fully trusted. The half that is set is still enforced, but trust
+/// is only `TRUST_UNDEFINED`, with a warning naming the missing half.
+#[test]
+fn half_set_identity_policy_is_not_full_trust() {
+    for (env, missing) in [
+        (("GITSIGN_MATCH_IDENTITY", IDENTITY), "gitsign.matchIssuer"),
+        (("GITSIGN_MATCH_ISSUER", ISSUER), "gitsign.matchIdentity"),
+    ] {
+        let (code, out, err) = program_verify("commit-rekor-v2.txt", false, &[env]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains("[GNUPG:] GOODSIG "), "{out}");
+        assert!(!out.contains("TRUST_FULLY"), "{env:?}: {out}");
+        assert!(out.ends_with("[GNUPG:] TRUST_UNDEFINED 0 shell\n"), "{out}");
+        assert!(err.contains(missing), "{err}");
+    }
+    // The half that is set is still enforced.
+    for env in [
+        ("GITSIGN_MATCH_IDENTITY", "mallory@example.com"),
+        ("GITSIGN_MATCH_ISSUER", "https://accounts.example.com"),
+    ] {
+        let (code, out, _) = program_verify("commit-rekor-v2.txt", false, &[env]);
+        assert_eq!(code, 1, "{env:?}: {out}");
+        assert!(!out.contains("GOODSIG"), "{out}");
+    }
+    // Through the library: a half-set policy verifies, but is not reported as checked.
+    let (payload, sig) = commit("commit-rekor-v2.txt");
+    let half = IdentityPolicy {
+        identity: Some(IDENTITY.into()),
+        ..IdentityPolicy::default()
+    };
+    let v = verify(&sig, &payload, &half).unwrap();
+    assert!(!v.policy_checked);
+    let v = verify(&sig, &payload, &policy(IDENTITY, ISSUER)).unwrap();
+    assert!(v.policy_checked);
+}

@@ -9,6 +9,16 @@
 //! signs a checkpoint, makes everything durable through [`Storage::commit`], and only then
 //! answers each waiting request with its index, inclusion proof and checkpoint. A bounded queue
 //! gives backpressure (HTTP 503 with `Retry-After`) instead of unbounded memory.
+//!
+//! Deduplication is by canonical body: the same submission again answers the existing entry.
+//! **ECDSA malleability (decided: left as is, like upstream Rekor).** `(r, n − s)` verifies
+//! like `(r, s)`, so a malleated signature is another body and gets a new entry. The log does
+//! not normalize to low-S: an entry must record the signature exactly as the submitter's
+//! bundle carries it (verifiers compare the two byte for byte), so a normalized entry would
+//! disagree with that bundle; and refusing high-S would refuse clients that emit it (Go's
+//! `crypto/ecdsa`, OpenSSL). A second entry for the same artifact and key harms no
+//! verification (each entry verifies on its own); monitors should count signings by
+//! (artifact digest, key or certificate), not by signature bytes.
 
 pub mod api;
 pub mod ct;

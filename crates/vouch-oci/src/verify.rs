@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use vouch_core::bundle::{Bundle, MEDIA_TYPE_V0_1};
 use vouch_core::keys::HashKind;
-use vouch_verify::{Artifact, PolicyBuilder, VerificationResult, Verifier};
+use vouch_verify::{Artifact, Policy, PolicyBuilder, VerificationResult, Verifier};
 
 /// Where the referrers list came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -319,13 +319,28 @@ pub fn verify_found(
     found: &Found,
     predicate_type: Option<&str>,
 ) -> Result<Verified, String> {
+    let policy = policy.clone().build().map_err(|e| format!("policy: {e}"))?;
+    verify_found_with(verifier, &policy, digest, found, predicate_type)
+}
+
+/// [`verify_found`] with a built [`Policy`] (for callers that need what the builder cannot
+/// express, such as several accepted identities). The policy's predicate type is replaced:
+/// by `predicate_type` for attestations, by cosign's signature predicate for bundle-layout
+/// signatures.
+pub fn verify_found_with(
+    verifier: &Verifier,
+    policy: &Policy,
+    digest: &str,
+    found: &Found,
+    predicate_type: Option<&str>,
+) -> Result<Verified, String> {
     let image = digest_bytes(digest).map_err(|e| e.to_string())?;
-    let mut pb = policy.clone();
+    let mut policy = policy.clone();
     match found.kind {
         Kind::Signature => {}
         Kind::Attestation => {
             if let Some(t) = predicate_type {
-                pb = pb.predicate_type(t);
+                policy.predicate_type = Some(t.to_string());
             }
         }
     }
@@ -333,9 +348,8 @@ pub fn verify_found(
     let result = match &found.evidence {
         Evidence::Bundle { bundle, .. } => {
             if found.kind == Kind::Signature {
-                pb = pb.predicate_type(layout::COSIGN_SIGN_PREDICATE);
+                policy.predicate_type = Some(layout::COSIGN_SIGN_PREDICATE.to_string());
             }
-            let policy = pb.build().map_err(|e| format!("policy: {e}"))?;
             let b = Bundle::from_json(bundle).map_err(|e| format!("bundle: {e}"))?;
             verifier
                 .verify(
@@ -349,7 +363,6 @@ pub fn verify_found(
                 .map_err(|e| e.to_string())?
         }
         Evidence::Legacy { layer, blob, .. } => {
-            let policy = pb.build().map_err(|e| format!("policy: {e}"))?;
             let b = legacy_bundle(layer, blob, found.kind)?;
             let b = Bundle::from_json(&b).map_err(|e| format!("legacy signature: {e}"))?;
             match found.kind {

@@ -87,14 +87,16 @@ impl IdpOptions {
 #[derive(Debug)]
 pub(crate) enum Allowed {
     Any,
-    /// Lower-cased email → optional password hash.
-    Listed(HashMap<String, Option<String>>),
+    /// Lower-cased email → (the email as the users file spells it, optional password hash).
+    Listed(HashMap<String, (String, Option<String>)>),
 }
 
 /// Result of checking a login.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum LoginCheck {
-    Ok,
+    /// Allowed: the email to put in tokens, spelled as the users file lists it (any case
+    /// from the user matches, but only the listed spelling is ever minted).
+    Ok(String),
     NotListed,
     BadPassword,
 }
@@ -220,7 +222,7 @@ pub(crate) fn verify_password(hash: &str, password: &str) -> bool {
 }
 
 /// Read a users file: `email[:password-hash]` per line.
-fn read_users(path: &Path) -> Result<HashMap<String, Option<String>>> {
+fn read_users(path: &Path) -> Result<HashMap<String, (String, Option<String>)>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Config(format!("cannot read users file {}: {e}", path.display())))?;
     let mut users = HashMap::new();
@@ -238,7 +240,10 @@ fn read_users(path: &Path) -> Result<HashMap<String, Option<String>>> {
         if let Some(h) = hash {
             parse_hash(h).map_err(|e| bad(format!("invalid password hash: {e}")))?;
         }
-        users.insert(email.to_ascii_lowercase(), hash.map(str::to_string));
+        users.insert(
+            email.to_ascii_lowercase(),
+            (email.to_string(), hash.map(str::to_string)),
+        );
     }
     if users.is_empty() {
         return Err(Error::Config(format!(
@@ -433,7 +438,7 @@ impl Idp {
         match &self.allowed {
             Allowed::Any => "ANY email (no passwords)".to_string(),
             Allowed::Listed(u) => {
-                let with = u.values().filter(|h| h.is_some()).count();
+                let with = u.values().filter(|(_, h)| h.is_some()).count();
                 format!("{} listed email(s), {with} with a password", u.len())
             }
         }
@@ -471,12 +476,12 @@ impl Idp {
     /// Check that `email` may log in with `password` (`None`: no password given).
     pub(crate) fn check_login(&self, email: &str, password: Option<&str>) -> LoginCheck {
         match &self.allowed {
-            Allowed::Any => LoginCheck::Ok,
+            Allowed::Any => LoginCheck::Ok(email.to_string()),
             Allowed::Listed(users) => match users.get(&email.to_ascii_lowercase()) {
                 None => LoginCheck::NotListed,
-                Some(None) => LoginCheck::Ok,
-                Some(Some(hash)) => match password {
-                    Some(p) if verify_password(hash, p) => LoginCheck::Ok,
+                Some((listed, None)) => LoginCheck::Ok(listed.clone()),
+                Some((listed, Some(hash))) => match password {
+                    Some(p) if verify_password(hash, p) => LoginCheck::Ok(listed.clone()),
                     _ => LoginCheck::BadPassword,
                 },
             },
@@ -485,7 +490,7 @@ impl Idp {
 
     /// Whether any listed user has a password (the login pages then ask for one).
     pub(crate) fn has_passwords(&self) -> bool {
-        matches!(&self.allowed, Allowed::Listed(u) if u.values().any(Option::is_some))
+        matches!(&self.allowed, Allowed::Listed(u) if u.values().any(|(_, h)| h.is_some()))
     }
 
     /// Sign a JWT with `claims` (`iss`, `iat`, `nbf`, `exp` are set here).

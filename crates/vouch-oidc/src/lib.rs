@@ -40,6 +40,7 @@
 
 mod ci;
 mod client;
+mod fair;
 mod idp;
 mod server;
 mod util;

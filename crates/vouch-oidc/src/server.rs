@@ -1,6 +1,7 @@
 //! HTTP endpoints of the IdP.
 
 use crate::ci::CiKind;
+use crate::fair::{Client, FairMap, GuessThrottle};
 use crate::idp::{Idp, LoginCheck, MAX_PASSWORD_BYTES, check_email, valid_audience};
 use crate::util::{html_escape, parse_form, random_token};
 use axum::body::Bytes;
@@ -29,10 +30,14 @@ const DEVICE_TTL: Duration = Duration::from_secs(600);
 const DEVICE_GRACE: Duration = Duration::from_secs(600);
 /// Added to a device's interval on each `slow_down` (RFC 8628 §3.5).
 const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
-/// Caps on pending state.
+/// Caps on pending state: in total, and per client (see [`crate::fair`]); a full table evicts
+/// the oldest entry of the client holding the most instead of refusing everyone.
 const MAX_LOGINS: usize = 4096;
+const MAX_LOGINS_PER_CLIENT: usize = 64;
 const MAX_CODES: usize = 1024;
+const MAX_CODES_PER_CLIENT: usize = 32;
 const MAX_DEVICES: usize = 1024;
+const MAX_DEVICES_PER_CLIENT: usize = 16;
 /// Largest request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest accepted `state` / `nonce`.
@@ -80,25 +85,41 @@ struct DeviceGrant {
     last_poll: Option<Instant>,
 }
 
-/// In-memory protocol state, bounded and expiring.
-#[derive(Debug, Default)]
+/// In-memory protocol state, bounded (in fair shares per client) and expiring.
+#[derive(Debug)]
 pub(crate) struct Pending {
-    logins: HashMap<String, LoginRequest>,
-    device_forms: HashMap<String, Instant>,
-    codes: HashMap<String, CodeGrant>,
-    devices: HashMap<String, DeviceGrant>,
+    logins: FairMap<LoginRequest>,
+    device_forms: FairMap<Instant>,
+    codes: FairMap<CodeGrant>,
+    devices: FairMap<DeviceGrant>,
     /// Normalised user code → device code.
     user_codes: HashMap<String, String>,
+    /// Wrong user codes per client.
+    guesses: GuessThrottle,
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Pending {
+            logins: FairMap::new(MAX_LOGINS, MAX_LOGINS_PER_CLIENT),
+            device_forms: FairMap::new(MAX_LOGINS, MAX_LOGINS_PER_CLIENT),
+            codes: FairMap::new(MAX_CODES, MAX_CODES_PER_CLIENT),
+            devices: FairMap::new(MAX_DEVICES, MAX_DEVICES_PER_CLIENT),
+            user_codes: HashMap::new(),
+            guesses: GuessThrottle::default(),
+        }
+    }
 }
 
 impl Pending {
     fn purge(&mut self, now: Instant) {
-        self.logins.retain(|_, l| l.expires > now);
-        self.device_forms.retain(|_, e| *e > now);
-        self.codes.retain(|_, c| c.expires > now);
-        self.devices.retain(|_, d| d.expires + DEVICE_GRACE > now);
+        self.logins.retain(|l| l.expires > now);
+        self.device_forms.retain(|e| *e > now);
+        self.codes.retain(|c| c.expires > now);
+        self.devices.retain(|d| d.expires + DEVICE_GRACE > now);
         let devices = &self.devices;
         self.user_codes.retain(|_, dc| devices.contains_key(dc));
+        self.guesses.purge(now);
     }
 }
 
@@ -400,6 +421,7 @@ fn login_form(idp: &Idp, csrf: &str, req: &LoginRequest, email: &str, error: &st
 /// Store a login request under a fresh CSRF token and render the form.
 fn render_login(
     idp: &Idp,
+    client: Client,
     req: LoginRequest,
     email: &str,
     error: &str,
@@ -409,16 +431,9 @@ fn render_login(
         Ok(c) => c,
         Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
-    {
-        let mut p = idp.pending();
-        if p.logins.len() >= MAX_LOGINS {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many sign-ins in progress; try again later",
-            );
-        }
-        p.logins.insert(csrf.clone(), req.clone());
-    }
+    idp.pending()
+        .logins
+        .insert(client, csrf.clone(), req.clone());
     html(
         status,
         "Sign in",
@@ -426,7 +441,7 @@ fn render_login(
     )
 }
 
-async fn auth_page(State(idp): State<Arc<Idp>>, RawQuery(q): RawQuery) -> Response {
+async fn auth_page(State(idp): State<Arc<Idp>>, client: Client, RawQuery(q): RawQuery) -> Response {
     let params = match parse_form(q.as_deref().unwrap_or_default()) {
         Ok(p) => p,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
@@ -494,7 +509,7 @@ async fn auth_page(State(idp): State<Arc<Idp>>, RawQuery(q): RawQuery) -> Respon
         expires: Instant::now() + LOGIN_TTL,
     };
     let hint = get("login_hint").unwrap_or_default();
-    render_login(&idp, req, hint, "", StatusCode::OK)
+    render_login(&idp, client, req, hint, "", StatusCode::OK)
 }
 
 /// Check a login off the async runtime (PBKDF2 is slow on purpose).
@@ -514,7 +529,7 @@ fn form_body(body: &[u8]) -> Result<HashMap<String, String>, String> {
     parse_form(text)
 }
 
-async fn auth_submit(State(idp): State<Arc<Idp>>, body: Bytes) -> Response {
+async fn auth_submit(State(idp): State<Arc<Idp>>, client: Client, body: Bytes) -> Response {
     let form = match form_body(&body) {
         Ok(f) => f,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
@@ -553,44 +568,38 @@ async fn auth_submit(State(idp): State<Arc<Idp>>, body: Bytes) -> Response {
     }
     let email = get("email").unwrap_or_default().trim().to_string();
     if let Err(e) = check_email(&email) {
-        return render_login(&idp, req, &email, &e, StatusCode::BAD_REQUEST);
+        return render_login(&idp, client, req, &email, &e, StatusCode::BAD_REQUEST);
     }
     let password = get("password").filter(|p| !p.is_empty());
     if password.is_some_and(|p| p.len() > MAX_PASSWORD_BYTES) {
         return render_login(
             &idp,
+            client,
             req,
             &email,
             "password too long",
             StatusCode::BAD_REQUEST,
         );
     }
-    if check_login(&idp, &email, password).await != LoginCheck::Ok {
+    let LoginCheck::Ok(email) = check_login(&idp, &email, password).await else {
         tracing::info!(%email, "authorization-code sign-in refused");
         return render_login(
             &idp,
+            client,
             req,
             &email,
             "unknown user or wrong password",
             StatusCode::UNAUTHORIZED,
         );
-    }
+    };
     let code = match random_token(32) {
         Ok(c) => c,
         Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
     {
         let mut p = idp.pending();
-        if p.codes.len() >= MAX_CODES {
-            drop(p);
-            return redirect_error(
-                &req.redirect_uri,
-                req.state.as_deref(),
-                "temporarily_unavailable",
-                "too many pending authorization codes",
-            );
-        }
         p.codes.insert(
+            client,
             code.clone(),
             CodeGrant {
                 client_id: req.client_id.clone(),
@@ -853,8 +862,8 @@ async fn dev_grant(idp: &Arc<Idp>, p: &Map<String, Value>) -> Result<Response, O
     if password.is_some_and(|p| p.len() > MAX_PASSWORD_BYTES) {
         return Err(fail("invalid_request", "password too long"));
     }
-    match check_login(idp, email, password).await {
-        LoginCheck::Ok => {}
+    let email = match check_login(idp, email, password).await {
+        LoginCheck::Ok(listed) => listed,
         LoginCheck::NotListed => {
             return Err(OAuthFail {
                 status: StatusCode::FORBIDDEN,
@@ -872,8 +881,8 @@ async fn dev_grant(idp: &Arc<Idp>, p: &Map<String, Value>) -> Result<Response, O
                 ),
             });
         }
-    }
-    let t = sign_or_500(idp.mint_email_token(email, &aud, None))?;
+    };
+    let t = sign_or_500(idp.mint_email_token(&email, &aud, None))?;
     tracing::info!(%email, %aud, "issued ID token");
     Ok(token_response(t, idp.opts.token_lifetime))
 }
@@ -912,7 +921,12 @@ fn normalize_user_code(s: &str) -> String {
         .collect()
 }
 
-async fn device_code(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn device_code(
+    State(idp): State<Arc<Idp>>,
+    client: Client,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let p = match request_params(&headers, &body) {
         Ok(p) => p,
         Err(e) => return bad_request("invalid_request", e),
@@ -942,13 +956,6 @@ async fn device_code(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Byte
     let interval = idp.opts.device_poll_interval;
     {
         let mut pending = idp.pending();
-        if pending.devices.len() >= MAX_DEVICES {
-            return oauth_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                "too many pending device authorizations",
-            );
-        }
         let norm = normalize_user_code(&uc);
         if pending.user_codes.contains_key(&norm) {
             return oauth_error(
@@ -958,7 +965,8 @@ async fn device_code(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Byte
             );
         }
         pending.user_codes.insert(norm, device.clone());
-        pending.devices.insert(
+        let evicted = pending.devices.insert(
+            client,
             device.clone(),
             DeviceGrant {
                 client_id: client_id.to_string(),
@@ -969,6 +977,11 @@ async fn device_code(State(idp): State<Arc<Idp>>, headers: HeaderMap, body: Byte
                 last_poll: None,
             },
         );
+        for (_, d) in evicted {
+            pending
+                .user_codes
+                .remove(&normalize_user_code(&d.user_code));
+        }
     }
     let verification_uri = format!("{}/device", idp.issuer);
     let mut r = axum::Json(json!({
@@ -1020,6 +1033,7 @@ fn device_form(idp: &Idp, csrf: &str, user_code: &str, email: &str, error: &str)
 
 fn render_device(
     idp: &Idp,
+    client: Client,
     user_code: &str,
     email: &str,
     error: &str,
@@ -1029,17 +1043,9 @@ fn render_device(
         Ok(c) => c,
         Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
-    {
-        let mut p = idp.pending();
-        if p.device_forms.len() >= MAX_LOGINS {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many sign-ins in progress; try again later",
-            );
-        }
-        p.device_forms
-            .insert(csrf.clone(), Instant::now() + LOGIN_TTL);
-    }
+    idp.pending()
+        .device_forms
+        .insert(client, csrf.clone(), Instant::now() + LOGIN_TTL);
     html(
         status,
         "Device sign-in",
@@ -1047,16 +1053,20 @@ fn render_device(
     )
 }
 
-async fn device_page(State(idp): State<Arc<Idp>>, RawQuery(q): RawQuery) -> Response {
+async fn device_page(
+    State(idp): State<Arc<Idp>>,
+    client: Client,
+    RawQuery(q): RawQuery,
+) -> Response {
     let params = parse_form(q.as_deref().unwrap_or_default()).unwrap_or_default();
     let uc: String = params
         .get("user_code")
         .map(|s| s.chars().take(32).collect())
         .unwrap_or_default();
-    render_device(&idp, &uc, "", "", StatusCode::OK)
+    render_device(&idp, client, &uc, "", "", StatusCode::OK)
 }
 
-async fn device_submit(State(idp): State<Arc<Idp>>, body: Bytes) -> Response {
+async fn device_submit(State(idp): State<Arc<Idp>>, client: Client, body: Bytes) -> Response {
     let form = match form_body(&body) {
         Ok(f) => f,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
@@ -1064,13 +1074,23 @@ async fn device_submit(State(idp): State<Arc<Idp>>, body: Bytes) -> Response {
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     let typed: String = get("user_code").chars().take(32).collect();
     let email = get("email").trim().to_string();
+    let again = |email: &str, error: &str, status: StatusCode| {
+        render_device(&idp, client, &typed, email, error, status)
+    };
     if idp.pending().device_forms.remove(get("csrf")).is_none() {
-        return render_device(
-            &idp,
-            &typed,
+        return again(
             &email,
             "this form has expired or was already used; please submit it again",
             StatusCode::BAD_REQUEST,
+        );
+    }
+    // Guessing user codes is throttled per client, before the code is even looked up.
+    if !idp.pending().guesses.allowed(client, Instant::now()) {
+        tracing::warn!(client = %client.0, "device page: too many wrong user codes");
+        return again(
+            &email,
+            "too many wrong codes; wait a minute before trying again",
+            StatusCode::TOO_MANY_REQUESTS,
         );
     }
     let norm = normalize_user_code(&typed);
@@ -1081,44 +1101,35 @@ async fn device_submit(State(idp): State<Arc<Idp>>, body: Bytes) -> Response {
         (d.status == DeviceStatus::Pending && d.expires > Instant::now()).then(|| dc.clone())
     };
     if lookup(&idp).is_none() {
-        return render_device(
-            &idp,
-            &typed,
-            &email,
-            "unknown or expired code",
-            StatusCode::BAD_REQUEST,
-        );
+        idp.pending().guesses.failed(client, Instant::now());
+        return again(&email, "unknown or expired code", StatusCode::BAD_REQUEST);
     }
+    // Approving and denying both need a login: nobody else may deny a user's device.
+    if let Err(e) = check_email(&email) {
+        return again(&email, &e, StatusCode::BAD_REQUEST);
+    }
+    let password = Some(get("password")).filter(|p| !p.is_empty());
+    let login = if password.is_some_and(|p| p.len() > MAX_PASSWORD_BYTES) {
+        LoginCheck::BadPassword
+    } else {
+        check_login(&idp, &email, password).await
+    };
+    let LoginCheck::Ok(email) = login else {
+        return again(
+            &email,
+            "unknown user or wrong password",
+            StatusCode::UNAUTHORIZED,
+        );
+    };
     let status = if get("action") == "deny" {
         DeviceStatus::Denied
     } else {
-        if let Err(e) = check_email(&email) {
-            return render_device(&idp, &typed, &email, &e, StatusCode::BAD_REQUEST);
-        }
-        let password = Some(get("password")).filter(|p| !p.is_empty());
-        if password.is_some_and(|p| p.len() > MAX_PASSWORD_BYTES)
-            || check_login(&idp, &email, password).await != LoginCheck::Ok
-        {
-            return render_device(
-                &idp,
-                &typed,
-                &email,
-                "unknown user or wrong password",
-                StatusCode::UNAUTHORIZED,
-            );
-        }
         DeviceStatus::Approved(email.clone())
     };
     // Look up again: the state may have changed while the password was checked.
     let done = {
         let Some(dc) = lookup(&idp) else {
-            return render_device(
-                &idp,
-                &typed,
-                &email,
-                "unknown or expired code",
-                StatusCode::BAD_REQUEST,
-            );
+            return again(&email, "unknown or expired code", StatusCode::BAD_REQUEST);
         };
         let mut p = idp.pending();
         match p.devices.get_mut(&dc) {
@@ -1142,18 +1153,15 @@ async fn device_submit(State(idp): State<Arc<Idp>>, body: Bytes) -> Response {
                 ),
             )
         }
-        (true, _) => html(
-            StatusCode::OK,
-            "Device denied",
-            "<p>The request was denied. You can close this window.</p>",
-        ),
-        (false, _) => render_device(
-            &idp,
-            &typed,
-            &email,
-            "unknown or expired code",
-            StatusCode::BAD_REQUEST,
-        ),
+        (true, _) => {
+            tracing::info!(%email, "device denied");
+            html(
+                StatusCode::OK,
+                "Device denied",
+                "<p>The request was denied. You can close this window.</p>",
+            )
+        }
+        (false, _) => again(&email, "unknown or expired code", StatusCode::BAD_REQUEST),
     }
 }
 
@@ -1199,6 +1207,7 @@ mod tests {
         {
             let mut p = idp.pending.lock().unwrap_or_else(|e| e.into_inner());
             p.devices.insert(
+                Client::UNKNOWN,
                 "dc".into(),
                 DeviceGrant {
                     client_id: "sigstore".into(),
@@ -1210,6 +1219,7 @@ mod tests {
                 },
             );
             p.codes.insert(
+                Client::UNKNOWN,
                 "code".into(),
                 CodeGrant {
                     client_id: "sigstore".into(),
@@ -1239,11 +1249,16 @@ mod tests {
         );
         assert_eq!(error_of(r), "invalid_grant");
 
-        // Pending device grants are capped.
+        // Pending device grants are capped, in total and per client: a full table evicts the
+        // oldest grant of the biggest holder instead of refusing everyone.
+        let flooder = Client(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)));
         {
             let mut p = idp.pending.lock().unwrap_or_else(|e| e.into_inner());
             for i in 0..MAX_DEVICES {
                 p.devices.insert(
+                    Client(std::net::IpAddr::V4(std::net::Ipv4Addr::from(
+                        0x0a00_0000 + i as u32 / 8,
+                    ))),
                     format!("d{i}"),
                     DeviceGrant {
                         client_id: "sigstore".into(),
@@ -1256,13 +1271,26 @@ mod tests {
                 );
             }
         }
+        assert_eq!(idp.pending().devices.len(), MAX_DEVICES);
         let r = device_code(
             State(Arc::clone(&idp)),
+            flooder,
             HeaderMap::new(),
             Bytes::from_static(b"client_id=sigstore"),
         )
         .await;
-        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(idp.pending().devices.len(), MAX_DEVICES);
+        for _ in 0..2 * MAX_DEVICES_PER_CLIENT {
+            device_code(
+                State(Arc::clone(&idp)),
+                flooder,
+                HeaderMap::new(),
+                Bytes::from_static(b"client_id=sigstore"),
+            )
+            .await;
+        }
+        assert_eq!(idp.pending().devices.len(), MAX_DEVICES);
         // Expired entries are purged on the next access.
         {
             let mut p = idp.pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -1273,6 +1301,7 @@ mod tests {
         assert!(idp.pending().devices.is_empty());
         let r = device_code(
             State(Arc::clone(&idp)),
+            Client::UNKNOWN,
             HeaderMap::new(),
             Bytes::from_static(b"client_id=sigstore"),
         )

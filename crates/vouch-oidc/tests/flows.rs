@@ -796,7 +796,15 @@ async fn device_flow_slow_down_and_denied() {
     let d = device_code(&idp).await;
     let dc = d["device_code"].as_str().unwrap();
     let page = d["verification_uri_complete"].as_str().unwrap();
-    assert_eq!(device_submit(&idp, page, "", "deny").await, StatusCode::OK);
+    // Denying needs a login too (anyone knowing the code could otherwise deny it).
+    assert_eq!(
+        device_submit(&idp, page, "", "deny").await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        device_submit(&idp, page, "dana@example.test", "deny").await,
+        StatusCode::OK
+    );
     let (s, v) = poll(&idp, dc).await;
     assert_eq!(
         (s, v["error"].as_str()),

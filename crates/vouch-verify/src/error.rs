@@ -51,6 +51,17 @@ pub enum EntryError {
         /// Key validity.
         valid_for: TimeRange,
     },
+    /// An entry without a signed integrated time (Rekor v2) is from a log key that was not
+    /// valid at the verified signing time (a retired or not yet valid key).
+    #[error("signing time {time} is outside the validity {valid_for} of the key of {log}")]
+    SigningTimeOutsideLogValidity {
+        /// Log URL.
+        log: String,
+        /// The verified signing time (timestamp authority, another log's SET, or now).
+        time: Instant,
+        /// Key validity.
+        valid_for: TimeRange,
+    },
     /// The checkpoint failed to parse or verify.
     #[error("checkpoint: {0}")]
     Checkpoint(#[from] NoteError),

@@ -224,7 +224,7 @@ impl Verifier {
 
         // 1. Transparency log entries.
         let mut times: Vec<VerifiedTime> = Vec::new();
-        let entries = self.verify_tlog(
+        let (entries, undated) = self.verify_tlog(
             bundle,
             version,
             content,
@@ -307,6 +307,7 @@ impl Verifier {
         if times.len() < policy.observer_threshold {
             return Err(VerifyError::NoObserverTimestamp);
         }
+        check_log_key_windows(&undated, &times)?;
 
         // 3. Certificate chain at every verified time, and 4. SCTs.
         let mut verified_scts = 0;
@@ -439,8 +440,9 @@ impl Verifier {
         digests: &mut Digests<'_>,
         policy: &Policy,
         times: &mut Vec<VerifiedTime>,
-    ) -> Result<Vec<VerifiedEntry>, VerifyError> {
+    ) -> Result<(Vec<VerifiedEntry>, Vec<UndatedEntry<'_>>), VerifyError> {
         let entries = bundle.tlog_entries();
+        let mut undated = Vec::new();
         let mut seen: Vec<(&[u8], i64)> = Vec::new();
         let mut verified: Vec<VerifiedEntry> = Vec::new();
         let mut verified_logs: Vec<&str> = Vec::new();
@@ -492,13 +494,18 @@ impl Verifier {
                     },
                     e => wrap(e),
                 })?;
-            if let Some(t) = ve.integrated_time {
-                times.push(VerifiedTime {
+            match ve.integrated_time {
+                Some(t) => times.push(VerifiedTime {
                     source: TimeSource::Tlog {
                         log: log.base_url.clone(),
                     },
                     time: Instant::from_secs(t),
-                });
+                }),
+                None => undated.push(UndatedEntry {
+                    position,
+                    log_index: e.log_index.0,
+                    log,
+                }),
             }
             if !verified_logs.contains(&log.base_url.as_str()) {
                 verified_logs.push(&log.base_url);
@@ -512,7 +519,7 @@ impl Verifier {
                 skipped: (!skipped.is_empty()).then(|| skipped.join("; ")),
             });
         }
-        Ok(verified)
+        Ok((verified, undated))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -807,6 +814,43 @@ fn check_witness_policy(
             size: cp.size,
             source: Box::new(source),
         })
+}
+
+/// A verified log entry whose log key was not checked at a time of its own (no SET, so no
+/// signed integrated time: Rekor v2, or v1 with a proof only).
+struct UndatedEntry<'t> {
+    position: usize,
+    log_index: i64,
+    log: &'t TrustedLog,
+}
+
+/// The key of a log whose entry carries no signed time must have been valid when the artifact
+/// was signed: at every verified signing time (timestamps, other logs' SETs), or now when
+/// nothing dates the signature. Without this, a Rekor v2 entry from a retired or compromised
+/// log key would verify. (sigstore-go checks `validFor` for SETs only.)
+fn check_log_key_windows(
+    undated: &[UndatedEntry<'_>],
+    times: &[VerifiedTime],
+) -> Result<(), VerifyError> {
+    let now = [Instant::now()];
+    let mut at: Vec<Instant> = times.iter().map(|t| t.time).collect();
+    if at.is_empty() {
+        at.extend(now);
+    }
+    for u in undated {
+        if let Some(t) = at.iter().find(|t| !u.log.valid_for.contains(**t)) {
+            return Err(VerifyError::Entry {
+                position: u.position,
+                log_index: u.log_index,
+                source: EntryError::SigningTimeOutsideLogValidity {
+                    log: u.log.base_url.clone(),
+                    time: *t,
+                    valid_for: u.log.valid_for,
+                },
+            });
+        }
+    }
+    Ok(())
 }
 
 fn verify_message_signature(

@@ -992,20 +992,24 @@ fn trust_mutants(c: &Case) -> Vec<Mutant> {
                 | EntryError::UnusableLogKey { .. }
         )),
     ));
-    if has_set {
-        let lid = log_id.clone();
-        out.push(m(
-            "tlog-validFor-in-future",
-            &move |r| {
-                for t in r["tlogs"].as_array_mut().unwrap() {
-                    if t["logId"]["keyId"] == lid {
-                        t["publicKey"]["validFor"] = future();
-                    }
+    // With a SET the integrated time is checked against the key's validity; without one
+    // (Rekor v2), the verified signing time is (issue 12: a retired key's v2 entries verified).
+    let lid = log_id.clone();
+    out.push(m(
+        "tlog-validFor-in-future",
+        &move |r| {
+            for t in r["tlogs"].as_array_mut().unwrap() {
+                if t["logId"]["keyId"] == lid {
+                    t["publicKey"]["validFor"] = future();
                 }
-            },
-            accept!(entry!(EntryError::TimeOutsideLogValidity { .. })),
-        ));
-    }
+            }
+        },
+        if has_set {
+            accept!(entry!(EntryError::TimeOutsideLogValidity { .. }))
+        } else {
+            accept!(entry!(EntryError::SigningTimeOutsideLogValidity { .. }))
+        },
+    ));
     if has_cert {
         out.push(m(
             "certificateAuthorities-removed",

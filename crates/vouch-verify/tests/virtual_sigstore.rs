@@ -14,7 +14,7 @@ use vouch_core::keys::{HashKind, PublicKey};
 use vouch_core::merkle;
 use vouch_core::note::{NoteVerifier, SignedNote, verify_cosignature};
 use vouch_core::trust::TrustRoot;
-use vouch_verify::{Artifact, PolicyBuilder, Verifier, VerifyError};
+use vouch_verify::{Artifact, EntryError, PolicyBuilder, Verifier, VerifyError};
 
 const ORIGIN: &str = "log.vouch.test";
 
@@ -376,6 +376,41 @@ fn ed25519ph_message_signature_on_a_rekor_v2_log() {
     );
 }
 
+/// Issue 12 finding 4: a Rekor v2 entry carries no signed integrated time, so the log key's
+/// `validFor` was never checked, and entries from a retired (or compromised and rotated out)
+/// log key still verified. The key must be valid at the verified signing time (here, with no
+/// timestamp, now).
+#[test]
+fn rekor_v2_entry_from_a_retired_log_key_is_refused() {
+    let mut log = Log::new();
+    let signer = Signer::new();
+    let artifact = b"release-1.2.3.tar.gz contents";
+    let bundle = message_bundle(&mut log, &signer, artifact);
+    let policy = PolicyBuilder::new()
+        .key(signer.public_key())
+        .build()
+        .unwrap();
+    let mut root: serde_json::Value = serde_json::from_slice(&log.trusted_root()).unwrap();
+    root["tlogs"][0]["publicKey"]["validFor"] =
+        json!({"start": "2020-01-01T00:00:00Z", "end": "2021-01-01T00:00:00Z"});
+    let retired = Verifier::new(TrustRoot::from_json(&serde_json::to_vec(&root).unwrap()).unwrap());
+    let err = retired
+        .verify_json(&bundle, Artifact::Bytes(artifact), &policy)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            VerifyError::Entry {
+                position: 0,
+                source: EntryError::SigningTimeOutsideLogValidity { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("outside the validity"), "{err}");
+}
+
 /// Two real witnesses (vouch-witness, in process) and a tlog-policy requiring both (2 of 2):
 /// the bundle verifies with both cosignatures, and with one the failure names the group and
 /// the witness that did cosign.
@@ -384,7 +419,6 @@ fn witness_quorum_two_of_two() {
     use vouch_core::tlog_policy::QuorumError;
     use vouch_core::tlog_policy::WitnessPolicy;
     use vouch_core::witness::{AddCheckpointRequest, parse_cosignature_lines};
-    use vouch_verify::EntryError;
 
     let mut log = Log::new();
     let signer = Signer::new();

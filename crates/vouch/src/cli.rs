@@ -88,6 +88,16 @@ enum Command {
         #[command(subcommand)]
         command: crate::witness_cmd::WitnessCommand,
     },
+    /// Policy enforcement: check an image or file against ClusterImagePolicy / ArtifactPolicy.
+    Policy {
+        #[command(subcommand)]
+        command: crate::policy_cmd::PolicyCommand,
+    },
+    /// Signed, expiring policy exceptions: grant, list.
+    Exception {
+        #[command(subcommand)]
+        command: crate::exception_cmd::ExceptionCommand,
+    },
     /// Load generators for local services.
     Bench {
         #[command(subcommand)]
@@ -309,6 +319,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Oidc { command } => crate::oidc::run(command),
         Command::Bench { command } => crate::bench::run(command),
         Command::Witness { command } => crate::witness_cmd::run(command),
+        Command::Policy { command } => crate::policy_cmd::run(command),
+        Command::Exception { command } => crate::exception_cmd::run(command),
     }
 }
 

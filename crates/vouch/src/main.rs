@@ -6,6 +6,7 @@
 mod bench;
 mod ca;
 mod cli;
+mod exception_cmd;
 mod gitsign_cmd;
 mod inspect;
 mod keys_cmd;
@@ -14,6 +15,7 @@ mod login;
 mod oci_cmd;
 mod oidc;
 mod pkcs11_cmd;
+mod policy_cmd;
 mod serve;
 mod sign_cmd;
 mod tlog;

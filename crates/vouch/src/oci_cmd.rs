@@ -37,7 +37,7 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    fn client(&self) -> Result<Registry> {
+    pub(crate) fn client(&self) -> Result<Registry> {
         let credentials = match (
             &self.registry_token,
             &self.registry_username,

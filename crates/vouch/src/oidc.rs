@@ -129,6 +129,7 @@ pub fn serve(a: &ServeOidcArgs) -> Result<()> {
             ));
         }
     };
+    let any_email = matches!(users, UserPolicy::AnyEmail);
     if a.data.exists() && !a.data.is_dir() {
         bail!("--data {} is not a directory", a.data.display());
     }
@@ -140,6 +141,15 @@ pub fn serve(a: &ServeOidcArgs) -> Result<()> {
             .bind("oidc", &a.listen, vouch_oidc::MAX_BODY_BYTES)
             .await?;
         let url = server.url();
+        if any_email && !server.local_addr().ip().is_loopback() {
+            return Err(hinted(
+                format!(
+                    "--listen {} is not loopback, and --allow-any-identity issues tokens for any email to anyone who can reach it",
+                    a.listen
+                ),
+                "pass --users FILE listing who may log in, or listen on 127.0.0.1 / [::1]",
+            ));
+        }
         let issuer = match &a.issuer_url {
             Some(u) => crate::tlog::base_url(u)?,
             None => url.clone(),

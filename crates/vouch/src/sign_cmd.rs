@@ -235,27 +235,79 @@ fn build_statement(
     Ok((serde_json::to_vec(&statement)?, (HashKind::Sha256, sha256)))
 }
 
+/// What every signing command sets up before it signs: the trusted root, the services chosen
+/// from the signing config, an HTTP client (with `--ca-certificates`), and a runtime.
+pub struct SigningSetup {
+    /// The trusted root new bundles are verified against before they are written.
+    pub trust: TrustRoot,
+    /// The CA, logs, TSAs and OIDC provider chosen from the signing config.
+    pub services: vouch_sign::SelectedServices,
+    /// The HTTP client for all of them.
+    pub http: HttpClient,
+    /// A single-threaded runtime for the signing flow.
+    pub rt: tokio::runtime::Runtime,
+}
+
+impl SigningSetup {
+    /// Load trust and choose services as sigstore-go does, at `now`.
+    pub fn new(
+        trust: &TrustArgs,
+        rekor_version: Option<u32>,
+        ca_certificates: Option<&Path>,
+        now: jiff::Timestamp,
+    ) -> Result<Self> {
+        let (trust, sc) = trust.load()?;
+        let services = select_services(&sc, rekor_version, now)?;
+        let mut cas = Vec::new();
+        if let Some(p) = ca_certificates {
+            cas.push(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?);
+        }
+        let http = HttpClient::with_ca_certificates(&cas)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        Ok(Self {
+            trust,
+            services,
+            http,
+            rt,
+        })
+    }
+}
+
+/// The signing credential: `--key` (a file or a `pkcs11:` URI), else an identity token (from
+/// the flags, the environment, or a login at the signing config's OIDC provider).
+pub async fn credential(
+    http: &HttpClient,
+    services: &vouch_sign::SelectedServices,
+    key: Option<&Path>,
+    token: &TokenArgs,
+) -> Result<Credential> {
+    Ok(match key {
+        Some(k) => Credential::Key(load_signing_key(k)?),
+        None => Credential::Token(identity_token(token, http, services.oidc.as_deref()).await?),
+    })
+}
+
 fn run(c: &CommonSign, content: impl Fn(HashKind) -> Result<Content>) -> Result<()> {
     if c.bundle.exists() && !c.yes && std::io::stdin().is_terminal() {
         confirm(&format!("{} exists; overwrite it?", c.bundle.display()))?;
     }
-    let (trust, sc) = c.trust.load()?;
-    let now = jiff::Timestamp::now();
-    let services = select_services(&sc, c.rekor_version, now)?;
-    let mut cas = Vec::new();
-    if let Some(p) = &c.ca_certificates {
-        cas.push(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?);
-    }
-    let http = HttpClient::with_ca_certificates(&cas)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let setup = SigningSetup::new(
+        &c.trust,
+        c.rekor_version,
+        c.ca_certificates.as_deref(),
+        jiff::Timestamp::now(),
+    )?;
+    let SigningSetup {
+        trust,
+        services,
+        http,
+        rt,
+    } = setup;
     rt.block_on(async {
-        let credential = match &c.key {
-            Some(k) => Credential::Key(load_signing_key(k)?),
-            None => Credential::Token(identity_token(&c.token, &http, services.oidc.as_deref()).await?),
-        };
+        let credential = credential(&http, &services, c.key.as_deref(), &c.token).await?;
         if c.tlog_upload
             && !c.yes
             && std::io::stdin().is_terminal()
@@ -282,7 +334,7 @@ fn run(c: &CommonSign, content: impl Fn(HashKind) -> Result<Content>) -> Result<
         let signer = Signer::new(http.clone(), services.clone(), Some(trust));
         let out = signer.sign(&content, credential, &opts).await?;
         let json = vouch_sign::sign::bundle_to_pretty_json(&out.bundle)?;
-        vouch_log::storage::write_file_durably(&c.bundle, json.as_bytes(), false)
+        vouch_fs::write_durably(&c.bundle, json.as_bytes(), vouch_fs::Access::Public)
             .map_err(|e| anyhow!("cannot write {}: {e}", c.bundle.display()))?;
         if let Some((san, iss)) = &out.identity {
             eprintln!("Signed as {san} (issuer {iss})");

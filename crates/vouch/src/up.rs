@@ -43,9 +43,15 @@ pub struct UpArgs {
     /// any email can log in without a password: development on loopback only.
     #[arg(long)]
     users: Option<PathBuf>,
-    /// Extra OIDC issuers for the CA (a Fulcio issuer config, JSON), e.g. your company's IdP.
+    /// OIDC issuers for the CA (a Fulcio issuer config, JSON), e.g. your company's IdP. The
+    /// built-in identity provider is then trusted by the CA only with --users (or when the
+    /// config lists it), not as the any-email development IdP.
     #[arg(long)]
     ca_config: Option<PathBuf>,
+    /// With --ca-config and no --users: let the CA keep trusting the built-in identity
+    /// provider, which issues tokens for any email without a password. Development only.
+    #[arg(long, requires = "ca_config")]
+    insecure_ca_trust_any_email_idp: bool,
     /// Lifetime of issued certificates.
     #[arg(long, default_value = "10m", value_parser = crate::serve::parse_duration)]
     cert_lifetime: Duration,
@@ -101,6 +107,12 @@ async fn bind(host: IpAddr, base: u16, i: u16) -> Result<vouch_server::Server> {
 fn write(path: &Path, data: &[u8]) -> Result<()> {
     write_file_durably(path, data, false)
         .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+}
+
+/// Whether the CA trusts the built-in identity provider: always without --ca-config (the
+/// development instance), with it only when the IdP has a users file or the operator insists.
+fn builtin_idp_trusted(a: &UpArgs) -> bool {
+    a.ca_config.is_none() || a.users.is_some() || a.insecure_ca_trust_any_email_idp
 }
 
 /// Run `vouch up` until SIGINT or SIGTERM.
@@ -234,10 +246,18 @@ async fn up(a: &UpArgs) -> Result<()> {
         .ok_or_else(|| anyhow!("--ca-config is not a JSON object"))?
         .entry("OIDCIssuers")
         .or_insert_with(|| json!({}));
-    if let Some(m) = issuers.as_object_mut() {
+    // An operator's issuer config means real identities: the any-email development IdP must
+    // not sit beside them unless asked for.
+    let ca_trusts_idp = builtin_idp_trusted(a);
+    if let Some(m) = issuers.as_object_mut()
+        && ca_trusts_idp
+    {
         m.entry(oidc_url.clone()).or_insert_with(
             || json!({"IssuerURL": oidc_url, "ClientID": "sigstore", "Type": "email"}),
         );
+    }
+    if !ca_trusts_idp {
+        tracing::warn!(%oidc_url, "the CA does not trust the built-in any-email identity provider (--ca-config without --users); pass --insecure-ca-trust-any-email-idp to trust it");
     }
     let ca_config = FulcioConfig::from_json(&ca_config_json.to_string())
         .map_err(|e| anyhow!("CA issuer config: {e}"))?;
@@ -354,10 +374,11 @@ async fn up(a: &UpArgs) -> Result<()> {
     out.push_str(&format!("  certificate auth.   {ca_url}\n"));
     out.push_str(&format!(
         "  OIDC provider       {oidc_url}{}\n",
-        if a.users.is_some() {
-            ""
-        } else {
-            "   (development: any email, no password)"
+        match (a.users.is_some(), ca_trusts_idp) {
+            (true, _) => "",
+            (false, true) => "   (development: any email, no password)",
+            (false, false) =>
+                "   (development: any email, no password; NOT trusted by the CA: --ca-config)",
         }
     ));
     out.push_str(&format!("  timestamp auth.     {tsa_url}\n"));
