@@ -20,7 +20,8 @@ import base64, hashlib, json, os, struct, sys
 testdata, out = sys.argv[1], sys.argv[2]
 targets = ["bundle_json", "verify_bundle", "certificate", "checkpoint",
            "tsa_token", "rekor_body", "trusted_root", "admission_review",
-           "log_http", "ct_http", "tsa_http", "ca_http", "oci_manifest"]
+           "log_http", "ct_http", "tsa_http", "ca_http", "oci_manifest",
+           "add_checkpoint", "tlog_policy"]
 counts = {t: 0 for t in targets}
 
 def put(target, data):
@@ -131,6 +132,7 @@ for p in files(testdata, "bundle.sigstore.json"):
         cp = ((e.get("inclusionProof") or {}).get("checkpoint") or {}).get("envelope")
         if cp:
             put("checkpoint", cp)
+            put("add_checkpoint", "old 0\n\n" + cp)
             # The checkpoint text alone (up to the blank line before the signatures).
             i = cp.rfind("\n\n")
             if i >= 0:
@@ -144,6 +146,19 @@ for p in files(testdata, "bundle.sigstore.json"):
         if sig is not None and len(sig) < 65536:
             put("tsa_token", struct.pack(">H", len(sig)) + sig + der)
 
+# tlog-policy seeds: the spec's two-level example with made-up Ed25519 cosigner keys.
+def cosigner_vkey(name, seed):
+    key = bytes([seed]) * 32
+    kid = hashlib.sha256(name.encode() + b"\n" + b"\x04" + key).digest()[:4]
+    enc = base64.b64encode(b"\x04" + key).decode()
+    return f"{name}+{kid.hex()}+{enc}"
+pol = "log PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW\n"
+for i, n in enumerate(["X1", "X2", "X3", "Y1", "Y2", "Y3"]):
+    pol += f"witness {n} {cosigner_vkey(n, i + 1)}\n"
+pol += "group X 2 X1 X2 X3\ngroup Y any Y1 Y2 Y3\ngroup XY all X Y\nquorum XY\n"
+put("tlog_policy", pol)
+put("tlog_policy", "# nothing witnessed\nquorum none\n")
+put("add_checkpoint", "old 3\n" + base64.b64encode(b"\x01" * 32).decode() + "\n\no\n5\n" + base64.b64encode(b"\x02" * 32).decode() + "\n\n\u2014 o AAAAAQID\n")
 # Server requests, as clients send them, built from the same material. The HTTP targets take a
 # selector byte first (see each target's doc comment).
 def der_len(n):

@@ -9,6 +9,9 @@
 //! * [`rekor`]: Rekor entry bodies (hashedrekord 0.0.1/0.0.2, dsse 0.0.1, intoto 0.0.2) and the v1 SET.
 //! * [`merkle`]: RFC 6962 / RFC 9162 Merkle hashing, inclusion and consistency proofs.
 //! * [`note`]: C2SP signed notes, checkpoints and cosignatures.
+//! * [`cosignature`]: C2SP tlog-cosignature (Ed25519 `cosignature/v1`, ML-DSA-44 `subtree/v1`).
+//! * [`tlog_policy`]: C2SP tlog-policy files and witness quorums.
+//! * [`witness`]: C2SP tlog-witness wire formats (`add-checkpoint`).
 //! * [`tiles`]: C2SP tlog-tiles paths and Merkle proofs computed from tiles.
 //! * [`keys`]: public keys (ECDSA P-256/384/521, Ed25519, RSA) and signature verification through aws-lc-rs.
 //! * [`x509`]: the Fulcio certificate profile, Sigstore OID extensions and chain checks.
@@ -19,6 +22,7 @@
 
 pub mod bundle;
 pub mod cosign_key;
+pub mod cosignature;
 pub mod dsse;
 pub mod encoding;
 pub mod intoto;
@@ -30,6 +34,8 @@ pub mod rekor;
 pub mod sct;
 pub mod tiles;
 pub mod time;
+pub mod tlog_policy;
 pub mod trust;
 pub mod tsa;
+pub mod witness;
 pub mod x509;

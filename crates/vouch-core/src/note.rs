@@ -287,6 +287,32 @@ impl NoteVerifier {
         Ok(v)
     }
 
+    /// The C2SP vkey `name+hexid+base64(0x01 || key)` of an Ed25519 verifier; `None` for
+    /// other key types (which have no vkey encoding here).
+    pub fn to_vkey(&self) -> Option<String> {
+        match &self.key {
+            VerifierKey::Ed25519(raw) => {
+                let mut b = vec![SIG_TYPE_ED25519];
+                b.extend_from_slice(raw);
+                Some(format!(
+                    "{}+{:08x}+{}",
+                    self.name,
+                    self.key_id,
+                    b64_encode(&b)
+                ))
+            }
+            VerifierKey::Pkix(_) => None,
+        }
+    }
+
+    /// The public key bytes: the raw 32-byte key for Ed25519, else the SPKI DER.
+    pub fn public_key_bytes(&self) -> &[u8] {
+        match &self.key {
+            VerifierKey::Ed25519(raw) => raw,
+            VerifierKey::Pkix(k) => k.spki_der(),
+        }
+    }
+
     fn verify_raw(&self, msg: &[u8], sig: &[u8]) -> bool {
         match &self.key {
             VerifierKey::Ed25519(raw) => UnparsedPublicKey::new(&ED25519, raw)
@@ -464,5 +490,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v.key_id, 0xc74f20a3);
+        assert_eq!(
+            v.to_vkey().as_deref(),
+            Some("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")
+        );
     }
 }

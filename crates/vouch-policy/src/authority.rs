@@ -114,6 +114,7 @@ pub(crate) fn authority_policy(a: &AuthoritySpec) -> Option<Policy> {
         signed_timestamp_threshold: usize::from(a.require_signed_timestamp),
         observer_threshold: usize::from(keyless),
         predicate_type: None,
+        witness_policy: None,
     })
 }
 

@@ -382,6 +382,7 @@ fn approver_policies(approvers: &Approvers) -> Vec<(Policy, bool)> {
                 signed_timestamp_threshold: 0,
                 observer_threshold: 1,
                 predicate_type: Some(EXCEPTION_PREDICATE_TYPE.to_string()),
+                witness_policy: None,
             },
             true,
         ));
@@ -395,6 +396,7 @@ fn approver_policies(approvers: &Approvers) -> Vec<(Policy, bool)> {
                 signed_timestamp_threshold: 0,
                 observer_threshold: 1,
                 predicate_type: Some(EXCEPTION_PREDICATE_TYPE.to_string()),
+                witness_policy: None,
             },
             true,
         ));
@@ -408,6 +410,7 @@ fn approver_policies(approvers: &Approvers) -> Vec<(Policy, bool)> {
                 signed_timestamp_threshold: 0,
                 observer_threshold: 0,
                 predicate_type: Some(EXCEPTION_PREDICATE_TYPE.to_string()),
+                witness_policy: None,
             },
             false,
         ));

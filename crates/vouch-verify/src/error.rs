@@ -9,6 +9,7 @@ use vouch_core::note::NoteError;
 use vouch_core::rekor::BodyError;
 use vouch_core::sct::SctError;
 use vouch_core::time::{Instant, TimeRange};
+use vouch_core::tlog_policy::QuorumError;
 use vouch_core::tsa::TimestampError;
 use vouch_core::x509::{CertError, ChainError};
 
@@ -95,6 +96,27 @@ pub enum EntryError {
         entry: i64,
         /// Index in the proof.
         proof: i64,
+    },
+    /// A witness policy is in force but the entry has no checkpoint to carry cosignatures
+    /// (an inclusion promise alone).
+    #[error("the witness policy needs a checkpoint, but the entry has no inclusion proof")]
+    NoCheckpointForWitnessPolicy,
+    /// The witness policy lists logs, and none of them signed the checkpoint.
+    #[error("checkpoint of origin {origin:?} is not signed by any log of the witness policy")]
+    LogNotInWitnessPolicy {
+        /// The checkpoint's origin.
+        origin: String,
+    },
+    /// The checkpoint lacks the witness policy's quorum of cosignatures.
+    #[error("checkpoint of {log} (size {size}): {source}")]
+    WitnessQuorum {
+        /// Log base URL.
+        log: String,
+        /// The checkpoint's tree size.
+        size: u64,
+        /// Which group fell short and who cosigned (boxed: the error stays small).
+        #[source]
+        source: Box<QuorumError>,
     },
     /// The inclusion proof does not verify.
     #[error("inclusion proof: {0}")]

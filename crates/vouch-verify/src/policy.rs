@@ -6,6 +6,7 @@
 
 use regex::Regex;
 use vouch_core::keys::PublicKey;
+use vouch_core::tlog_policy::WitnessPolicy;
 use vouch_core::x509::FulcioIdentity;
 
 /// Matches a string exactly or by (unanchored, RE2-style) regular expression.
@@ -146,6 +147,9 @@ pub struct Policy {
     pub observer_threshold: usize,
     /// For DSSE bundles, the predicate type the statement must carry.
     pub predicate_type: Option<String>,
+    /// A C2SP tlog-policy: every log entry's checkpoint must carry its witness quorum (and,
+    /// if it lists logs, be signed by one of them).
+    pub witness_policy: Option<WitnessPolicy>,
 }
 
 /// Why a policy could not be built.
@@ -166,6 +170,9 @@ pub enum PolicyError {
     /// Both exact and regexp forms of the same option.
     #[error("{0} and {0}-regexp are mutually exclusive")]
     Conflict(&'static str),
+    /// A witness policy cannot be checked when the transparency log is ignored.
+    #[error("--witness-policy cannot be combined with --insecure-ignore-tlog")]
+    WitnessPolicyWithoutTlog,
     /// A regular expression failed to compile.
     #[error("invalid regular expression {pattern:?}: {reason}")]
     BadRegex {
@@ -190,6 +197,7 @@ pub struct PolicyBuilder {
     insecure_any_identity: bool,
     use_signed_timestamps: bool,
     predicate_type: Option<String>,
+    witness_policy: Option<WitnessPolicy>,
 }
 
 fn compile(p: &str) -> Result<Regex, PolicyError> {
@@ -260,6 +268,13 @@ impl PolicyBuilder {
         self
     }
 
+    /// Require each log entry's checkpoint to satisfy this C2SP tlog-policy's witness quorum
+    /// (`--witness-policy`).
+    pub fn witness_policy(mut self, p: WitnessPolicy) -> Self {
+        self.witness_policy = Some(p);
+        self
+    }
+
     /// Build, refusing contradictory or incomplete options.
     pub fn build(self) -> Result<Policy, PolicyError> {
         let has_identity = self.identity.is_some()
@@ -305,6 +320,9 @@ impl PolicyBuilder {
             (None, false, false) => return Err(PolicyError::NoSigner),
         };
         let is_key = matches!(signer, SignerPolicy::Key(_));
+        if self.witness_policy.is_some() && self.insecure_ignore_tlog {
+            return Err(PolicyError::WitnessPolicyWithoutTlog);
+        }
         Ok(Policy {
             signer,
             tlog_threshold: usize::from(!self.insecure_ignore_tlog),
@@ -314,6 +332,7 @@ impl PolicyBuilder {
             // Long-lived keys may be verified without one (cosign's WithNoObserverTimestamps).
             observer_threshold: usize::from(!is_key),
             predicate_type: self.predicate_type,
+            witness_policy: self.witness_policy,
         })
     }
 }

@@ -14,6 +14,7 @@ use vouch_core::note::{Checkpoint, NoteVerifier, SignedNote};
 use vouch_core::rekor::{EntryBody, V2Verifier, set_payload};
 use vouch_core::sct;
 use vouch_core::time::Instant;
+use vouch_core::tlog_policy::WitnessPolicy;
 use vouch_core::trust::{TrustRoot, TrustedLog, host_of};
 use vouch_core::x509::{Certificate, EKU_CODE_SIGNING, FulcioIdentity};
 
@@ -472,7 +473,16 @@ impl Verifier {
                 source,
             };
             let ve = self
-                .verify_entry(e, log, version, content, signature, signer, digests)
+                .verify_entry(
+                    e,
+                    log,
+                    version,
+                    content,
+                    signature,
+                    signer,
+                    digests,
+                    policy.witness_policy.as_ref(),
+                )
                 .map_err(|e| match e {
                     EntryError::ArtifactDigest { entry, file } => VerifyError::ArtifactMismatch {
                         file,
@@ -522,6 +532,7 @@ impl Verifier {
         signature: &[u8],
         signer: &Signer,
         digests: &mut Digests<'_>,
+        witness_policy: Option<&WitnessPolicy>,
     ) -> Result<VerifiedEntry, EntryError> {
         let key = log.key.as_ref().ok_or_else(|| EntryError::UnusableLogKey {
             log: log.base_url.clone(),
@@ -591,6 +602,9 @@ impl Verifier {
                 }
             };
             note.verify(&verifier)?;
+            if let Some(wp) = witness_policy {
+                check_witness_policy(wp, &note, &cp, &log.base_url)?;
+            }
             let leaf = merkle::leaf_hash(body);
             let (index, size, root) = if v1_style {
                 let root: [u8; 32] = proof.root_hash.as_slice().try_into().map_err(|_| {
@@ -639,6 +653,10 @@ impl Verifier {
             };
             merkle::verify_inclusion(index, size, &leaf, &proof.hashes, &root)?;
             checkpoint_size = Some(size);
+        }
+
+        if witness_policy.is_some() && e.inclusion_proof.is_none() {
+            return Err(EntryError::NoCheckpointForWitnessPolicy);
         }
 
         // The entry must record this bundle's signature, key and digest. The body is
@@ -769,6 +787,33 @@ impl Verifier {
         }
         Ok(verified_logs.len())
     }
+}
+
+/// The C2SP tlog-policy checks on a checkpoint whose log signature already verified: one of
+/// the policy's logs (if it lists any) signed it, and its witness quorum cosigned it.
+fn check_witness_policy(
+    wp: &WitnessPolicy,
+    note: &SignedNote,
+    cp: &Checkpoint,
+    log: &str,
+) -> Result<(), EntryError> {
+    if !wp.logs().is_empty()
+        && !wp
+            .logs()
+            .iter()
+            .any(|l| l.verifier.name == cp.origin && note.verify(&l.verifier).is_ok())
+    {
+        return Err(EntryError::LogNotInWitnessPolicy {
+            origin: cp.origin.clone(),
+        });
+    }
+    wp.check(note)
+        .map(|_| ())
+        .map_err(|source| EntryError::WitnessQuorum {
+            log: log.to_string(),
+            size: cp.size,
+            source: Box::new(source),
+        })
 }
 
 /// A verified log entry whose log key was not checked at a time of its own (no SET, so no

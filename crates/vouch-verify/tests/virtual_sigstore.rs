@@ -410,3 +410,161 @@ fn rekor_v2_entry_from_a_retired_log_key_is_refused() {
     );
     assert!(err.to_string().contains("outside the validity"), "{err}");
 }
+
+/// Two real witnesses (vouch-witness, in process) and a tlog-policy requiring both (2 of 2):
+/// the bundle verifies with both cosignatures, and with one the failure names the group and
+/// the witness that did cosign.
+#[test]
+fn witness_quorum_two_of_two() {
+    use vouch_core::tlog_policy::QuorumError;
+    use vouch_core::tlog_policy::WitnessPolicy;
+    use vouch_core::witness::{AddCheckpointRequest, parse_cosignature_lines};
+
+    let mut log = Log::new();
+    let signer = Signer::new();
+    let artifact = b"witnessed artifact";
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&message_bundle(&mut log, &signer, artifact)).unwrap();
+    let envelope = bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]
+        ["envelope"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let note = SignedNote::parse(&envelope).unwrap();
+
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let witnesses: Vec<vouch_witness::Witness> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let (keys, _) = vouch_witness::WitnessKeys::load_or_generate(
+                d.path(),
+                &format!("witness.vouch.test/w{}", i + 1),
+            )
+            .unwrap();
+            vouch_witness::Witness::open(
+                d.path(),
+                keys,
+                vec![vouch_witness::LogConfig {
+                    origin: ORIGIN.into(),
+                    verifier: log.verifier(),
+                }],
+            )
+            .unwrap()
+        })
+        .collect();
+    let request = AddCheckpointRequest {
+        old_size: 0,
+        proof: vec![],
+        checkpoint: note.clone(),
+    }
+    .to_text();
+    let lines: Vec<String> = witnesses
+        .iter()
+        .map(|w| w.add_checkpoint(request.as_bytes()).unwrap().lines)
+        .collect();
+
+    // w1 is trusted through its Ed25519 key, w2 through its ML-DSA-44 key.
+    let policy_text = format!(
+        "log {}\nwitness w1 {}\nwitness w2 {}\ngroup both 2 w1 w2\nquorum both\n",
+        log.verifier().to_vkey().unwrap(),
+        witnesses[0].keys().public_keys()[0].to_vkey(),
+        witnesses[1].keys().public_keys()[1].to_vkey(),
+    );
+    let wp = WitnessPolicy::parse(policy_text.as_bytes()).unwrap();
+    let policy = PolicyBuilder::new()
+        .key(signer.public_key())
+        .witness_policy(wp.clone())
+        .build()
+        .unwrap();
+    let verifier = Verifier::new(TrustRoot::from_json(&log.trusted_root()).unwrap());
+    let with = |cosigs: &[&String]| {
+        let mut n = note.clone();
+        for l in cosigs {
+            n.signatures.extend(parse_cosignature_lines(l).unwrap());
+        }
+        let mut b = bundle.clone();
+        b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]["envelope"] =
+            serde_json::Value::String(n.to_text());
+        serde_json::to_vec(&b).unwrap()
+    };
+
+    verifier
+        .verify_json(
+            &with(&[&lines[0], &lines[1]]),
+            Artifact::Bytes(artifact),
+            &policy,
+        )
+        .unwrap();
+
+    for (cosigs, who) in [(vec![&lines[0]], vec!["w1"]), (vec![], vec![])] {
+        let err = verifier
+            .verify_json(&with(&cosigs), Artifact::Bytes(artifact), &policy)
+            .unwrap_err();
+        let VerifyError::Entry {
+            source: EntryError::WitnessQuorum { source, .. },
+            ..
+        } = &err
+        else {
+            panic!("{err}");
+        };
+        let QuorumError::NotMet {
+            group,
+            required,
+            satisfied,
+            cosigned_by,
+            ..
+        } = source.as_ref()
+        else {
+            panic!("{source}");
+        };
+        assert_eq!(
+            (group.as_str(), *required, *satisfied),
+            ("both", 2, who.len())
+        );
+        assert_eq!(cosigned_by, &who);
+        assert!(err.to_string().contains("\"both\" needs 2"), "{err}");
+    }
+
+    // Without the policy the uncosigned bundle verifies as before.
+    let plain = PolicyBuilder::new()
+        .key(signer.public_key())
+        .build()
+        .unwrap();
+    verifier
+        .verify_json(&with(&[]), Artifact::Bytes(artifact), &plain)
+        .unwrap();
+
+    // A policy naming another log refuses the checkpoint.
+    let other_log = Log::new();
+    let other = WitnessPolicy::parse(
+        format!(
+            "log {}\nquorum none\n",
+            other_log.verifier().to_vkey().unwrap()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let p = PolicyBuilder::new()
+        .key(signer.public_key())
+        .witness_policy(other)
+        .build()
+        .unwrap();
+    let err = verifier
+        .verify_json(
+            &with(&[&lines[0], &lines[1]]),
+            Artifact::Bytes(artifact),
+            &p,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            VerifyError::Entry {
+                source: EntryError::LogNotInWitnessPolicy { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

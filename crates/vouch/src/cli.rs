@@ -88,6 +88,11 @@ enum Command {
         #[command(subcommand)]
         command: crate::admission_cmd::AdmissionCommand,
     },
+    /// Witness tools: print a witness's vkeys.
+    Witness {
+        #[command(subcommand)]
+        command: crate::witness_cmd::WitnessCommand,
+    },
     /// Policy enforcement: check an image or file against ClusterImagePolicy / ArtifactPolicy.
     Policy {
         #[command(subcommand)]
@@ -157,6 +162,9 @@ pub struct PolicyArgs {
     /// Do not require an embedded SCT (dangerous).
     #[arg(long)]
     insecure_ignore_sct: bool,
+    /// C2SP tlog-policy file: each log entry's checkpoint must carry its witness quorum.
+    #[arg(long, value_name = "FILE")]
+    witness_policy: Option<PathBuf>,
 }
 
 /// Which trusted root a verifying command uses (the same flags and environment everywhere).
@@ -205,6 +213,13 @@ impl PolicyArgs {
                 .with_context(|| format!("cannot read key {}", k.display()))?;
             let key = PublicKey::from_pem(&pem).with_context(|| format!("key {}", k.display()))?;
             pb = pb.key(key);
+        }
+        if let Some(p) = &self.witness_policy {
+            let text = std::fs::read(p)
+                .with_context(|| format!("cannot read --witness-policy {}", p.display()))?;
+            let wp = vouch_core::tlog_policy::WitnessPolicy::parse(&text)
+                .with_context(|| format!("--witness-policy {}", p.display()))?;
+            pb = pb.witness_policy(wp);
         }
         if let Some(v) = &self.certificate_identity {
             pb = pb.certificate_identity(v);
@@ -309,6 +324,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Oidc { command } => crate::oidc::run(command),
         Command::Bench { command } => crate::bench::run(command),
         Command::Admission { command } => crate::admission_cmd::run(command),
+        Command::Witness { command } => crate::witness_cmd::run(command),
         Command::Policy { command } => crate::policy_cmd::run(command),
         Command::Exception { command } => crate::exception_cmd::run(command),
     }
@@ -430,6 +446,10 @@ pub fn hint_for(e: &anyhow::Error) -> Option<String> {
             "check the file name and version, or use the bundle that was made for this file".into()
         }
         VerifyError::Signature { .. } => "the artifact is not the one that was signed, or the signature was altered".into(),
+        VerifyError::Entry {
+            source: vouch_verify::EntryError::WitnessQuorum { .. },
+            ..
+        } => "the bundle's checkpoint lacks the cosignatures the --witness-policy requires: re-fetch a cosigned checkpoint from the log, or check the policy's witness keys".into(),
         VerifyError::Entry { .. } => "the transparency log evidence in the bundle is inconsistent or tampered with".into(),
         _ => return None,
     })

@@ -48,6 +48,17 @@ pub fn parse_connections(s: &str) -> Result<usize, String> {
     }
 }
 
+/// A `--listen` value as a socket address: `:PORT` (Go's shorthand, as in `--listen :3010`)
+/// means every interface; anything else is used as given.
+pub fn listen_addr(listen: &str) -> std::borrow::Cow<'_, str> {
+    match listen.strip_prefix(':') {
+        Some(port) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("0.0.0.0:{port}").into()
+        }
+        _ => listen.into(),
+    }
+}
+
 /// Listener flags of a single `vouch serve …` server.
 #[derive(Args, Debug, Clone)]
 pub struct ServerArgs {
@@ -77,7 +88,8 @@ impl ServerArgs {
             (Some(cert), Some(key)) => Some(TlsConfig::from_pem_files(cert, key)?),
             _ => None,
         };
-        let server = vouch_server::Server::bind(listen)
+        let addr = listen_addr(listen);
+        let server = vouch_server::Server::bind(&*addr)
             .await?
             .named(name)
             .with_limits(
@@ -98,6 +110,14 @@ mod tests {
     struct T {
         #[command(flatten)]
         s: ServerArgs,
+    }
+
+    #[test]
+    fn port_only_listen_means_every_interface() {
+        assert_eq!(listen_addr(":3010"), "0.0.0.0:3010");
+        assert_eq!(listen_addr("127.0.0.1:3010"), "127.0.0.1:3010");
+        assert_eq!(listen_addr("[::1]:3010"), "[::1]:3010");
+        assert_eq!(listen_addr(":x"), ":x");
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod tlog;
 mod trust;
 mod tsa;
 mod up;
+mod witness_cmd;
 
 use clap::Parser;
 use std::process::ExitCode;

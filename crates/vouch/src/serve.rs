@@ -25,6 +25,9 @@ pub enum ServeCommand {
     Oidc(crate::oidc::ServeOidcArgs),
     /// Run an RFC 3161 timestamp authority (sigstore/timestamp-authority API), /healthz, /metrics.
     Tsa(crate::tsa::ServeTsaArgs),
+    /// Run a C2SP tlog-witness for one or more logs: POST /add-checkpoint, GET
+    /// /<origin hash>/checkpoint, /healthz, /metrics (Ed25519 and ML-DSA-44 cosignatures).
+    Witness(crate::witness_cmd::ServeWitnessArgs),
 }
 
 /// `vouch serve ct`.
@@ -205,6 +208,7 @@ pub fn run(cmd: ServeCommand) -> Result<()> {
         ServeCommand::Ct(a) => serve_ct(&a),
         ServeCommand::Oidc(a) => crate::oidc::serve(&a),
         ServeCommand::Tsa(a) => crate::tsa::serve(&a),
+        ServeCommand::Witness(a) => crate::witness_cmd::serve(&a),
     }
 }
 
@@ -396,10 +400,21 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
         write_file_durably(&pem_path, pem_encode("PUBLIC KEY", log.signer().spki_der()).as_bytes(), false)
             .map_err(|e| anyhow!("cannot write {}: {e}", pem_path.display()))?;
 
+        // The note vkey (Ed25519 logs), for witnesses (`vouch serve witness --log`) and policies.
+        let vkey = log.signer().verifier().to_vkey();
+        if let Some(v) = &vkey {
+            let p = a.data.join("log.vkey");
+            write_file_durably(&p, format!("{v}\n").as_bytes(), false)
+                .map_err(|e| anyhow!("cannot write {}: {e}", p.display()))?;
+        }
+
         let cp = log.checkpoint();
         let mut out = String::new();
         out.push_str(&format!("vouch log listening on {url}\n"));
         out.push_str(&format!("origin: {origin}\n"));
+        if let Some(v) = &vkey {
+            out.push_str(&format!("vkey: {v} (also in {})\n", a.data.join("log.vkey").display()));
+        }
         out.push_str(&format!("tree size: {}\n", cp.size));
         out.push_str(&format!("log ID: {}\n", hex::encode(log.signer().log_id())));
         out.push_str(&format!(

@@ -1,0 +1,147 @@
+//! `vouch serve witness` (a C2SP tlog-witness over one or more logs) and `vouch witness key`
+//! (print the witness's vkeys).
+
+use crate::tlog::hinted;
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use vouch_core::note::NoteVerifier;
+use vouch_witness::{LogConfig, NameConflict, Settings, Witness, WitnessKeys};
+
+/// `vouch serve witness`.
+#[derive(Args, Debug)]
+pub struct ServeWitnessArgs {
+    /// Data directory: keys, settings and the latest cosigned checkpoint of each log (created
+    /// if missing).
+    #[arg(long)]
+    data: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the URL is printed).
+    #[arg(long, default_value = "127.0.0.1:3010")]
+    listen: String,
+    /// A log to witness: '<origin> <vkey>' (its checkpoint origin and its Ed25519 note vkey).
+    /// Repeatable.
+    #[arg(long = "log", value_name = "ORIGIN VKEY", required = true)]
+    logs: Vec<String>,
+    /// The witness's name on first start (its key name) [default: vouch-witness/<random>].
+    #[arg(long)]
+    name: Option<String>,
+    #[command(flatten)]
+    server: crate::listen::ServerArgs,
+}
+
+/// `vouch witness …` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum WitnessCommand {
+    /// Print the witness's vkeys (Ed25519 cosignature/v1, then ML-DSA-44 subtree/v1),
+    /// generating the keys if the directory has none yet.
+    Key {
+        /// The witness's data directory.
+        dir: PathBuf,
+        /// The witness's name when the keys are generated here.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn parse_log(s: &str) -> Result<LogConfig> {
+    let mut it = s.split_whitespace();
+    let (Some(origin), Some(vkey), None) = (it.next(), it.next(), it.next()) else {
+        return Err(hinted(
+            format!("--log {s:?} is not '<origin> <vkey>'"),
+            "e.g. --log 'log.example.test/2026 log.example.test/2026+1a2b3c4d+AbC…' (the log prints its vkey)",
+        ));
+    };
+    crate::serve::check_origin(origin)?;
+    let verifier = NoteVerifier::from_vkey(vkey).map_err(|e| anyhow!("--log {origin}: {e}"))?;
+    Ok(LogConfig {
+        origin: origin.to_string(),
+        verifier,
+    })
+}
+
+fn open_keys(dir: &Path, name: Option<&str>) -> Result<(Settings, WitnessKeys, bool)> {
+    if dir.exists() && !dir.is_dir() {
+        bail!("{} is not a directory", dir.display());
+    }
+    let settings = Settings::load_or_create(dir, name).map_err(|e| match e {
+        NameConflict::Differs { .. } => hinted(
+            e.to_string(),
+            "a witness's name never changes (its key IDs commit to it): drop --name, or use another directory",
+        ),
+        e => anyhow!(e),
+    })?;
+    let (keys, generated) = WitnessKeys::load_or_generate(dir, &settings.name)
+        .with_context(|| format!("witness keys in {}", dir.display()))?;
+    Ok((settings, keys, generated))
+}
+
+fn vkeys(keys: &WitnessKeys) -> String {
+    keys.public_keys()
+        .iter()
+        .map(|k| format!("{}\n", k.to_vkey()))
+        .collect()
+}
+
+/// Run `vouch witness …`.
+pub fn run(cmd: WitnessCommand) -> Result<()> {
+    match cmd {
+        WitnessCommand::Key { dir, name } => {
+            let (_, keys, generated) = open_keys(&dir, name.as_deref())?;
+            if generated {
+                eprintln!("generated new witness keys in {}", dir.display());
+            }
+            print!("{}", vkeys(&keys));
+            Ok(())
+        }
+    }
+}
+
+/// Run `vouch serve witness` until SIGINT or SIGTERM.
+pub fn serve(a: &ServeWitnessArgs) -> Result<()> {
+    let logs = a
+        .logs
+        .iter()
+        .map(|s| parse_log(s))
+        .collect::<Result<Vec<_>>>()?;
+    let (settings, keys, _) = open_keys(&a.data, a.name.as_deref())?;
+    let witness = Witness::open(&a.data, keys, logs)
+        .with_context(|| format!("cannot open the witness in {}", a.data.display()))?;
+    let witness = Arc::new(witness);
+    crate::serve::init_tracing();
+    let rt = vouch_server::runtime("vouch-witness")?;
+    rt.block_on(async move {
+        let server = a
+            .server
+            .bind(
+                "witness",
+                &a.listen,
+                vouch_core::witness::MAX_ADD_CHECKPOINT_LEN,
+            )
+            .await?;
+        let url = server.url();
+        let mut out = format!("vouch witness listening on {url}\nname: {}\n", settings.name);
+        for o in witness.origins() {
+            out.push_str(&format!(
+                "log: {o} (latest cosigned size {})\n",
+                witness
+                    .latest_size(o)
+                    .map_or_else(|| "none".to_string(), |s| s.to_string())
+            ));
+        }
+        out.push_str("vkeys:\n");
+        out.push_str(&vkeys(witness.keys()));
+        print!("{out}");
+        {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        }
+        tracing::info!(%url, name = %settings.name, logs = witness.origins().len(), "witness started");
+        let app = vouch_witness::api::router(witness.clone());
+        server.serve(app, crate::serve::shutdown_signal()).await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    rt.shutdown_timeout(Duration::from_secs(5));
+    Ok(())
+}
