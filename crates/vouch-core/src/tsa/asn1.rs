@@ -12,8 +12,8 @@
 //! so an element list such as [`SignerInfoRef::signed_attrs`] can be written back verbatim with
 //! [`set_of_der`].
 
-use cms::content_info::CmsVersion;
-use cms::signed_data::SignerIdentifier;
+pub use cms::content_info::CmsVersion;
+pub use cms::signed_data::SignerIdentifier;
 use der::asn1::{AnyRef, BitStringRef, IntRef, ObjectIdentifier, OctetStringRef};
 use der::{Decode, Encode, Header, Length, Reader, Sequence, SliceReader, Tag, Tagged};
 use spki::AlgorithmIdentifierOwned;
@@ -172,6 +172,16 @@ impl SignerInfoRef<'_> {
 #[derive(Sequence)]
 pub struct IssuerAndSerialNumberRef<'a> {
     /// The issuer `Name`.
+    pub issuer: AnyRef<'a>,
+    /// The serial number `INTEGER`.
+    pub serial_number: AnyRef<'a>,
+}
+
+/// `IssuerSerial ::= SEQUENCE { issuer GeneralNames, serialNumber CertificateSerialNumber, … }`
+/// (RFC 5035 §4, in an ESS certificate identifier), both undecoded.
+#[derive(Sequence)]
+pub struct IssuerSerialRef<'a> {
+    /// `GeneralNames` naming the issuer (a directoryName).
     pub issuer: AnyRef<'a>,
     /// The serial number `INTEGER`.
     pub serial_number: AnyRef<'a>,
