@@ -186,7 +186,7 @@ struct CertOut<'a> {
 }
 
 fn enc(e: der::Error) -> TsaError {
-    TsaError::Encoding(e.to_string())
+    TsaError::Encoding(e)
 }
 
 fn sign_tbs(signer: &Signer, tbs: &Tbs) -> Result<Vec<u8>, TsaError> {
@@ -230,7 +230,9 @@ fn random_serial(signer: &Signer) -> Result<SerialNumber, TsaError> {
 fn x509_time(t: SystemTime) -> Result<Time, TsaError> {
     let secs = t
         .duration_since(UNIX_EPOCH)
-        .map_err(|_| TsaError::Encoding("time before 1970".into()))?
+        .map_err(|_| TsaError::TimeOutOfRange {
+            what: "time before 1970",
+        })?
         .as_secs();
     let dt = der::DateTime::from_unix_duration(Duration::from_secs(secs)).map_err(enc)?;
     Ok(Time::from(dt))
@@ -270,9 +272,9 @@ pub(crate) fn generate_chain(
     let root_name = Name::from_str(&format!("CN={cn} root,O={org}")).map_err(enc)?;
     let leaf_name = Name::from_str(&format!("CN={cn},O={org}")).map_err(enc)?;
     let now = SystemTime::now();
-    let not_after = now
-        .checked_add(validity)
-        .ok_or_else(|| TsaError::Encoding("validity out of range".into()))?;
+    let not_after = now.checked_add(validity).ok_or(TsaError::TimeOutOfRange {
+        what: "validity out of range",
+    })?;
     let v = Validity::new(x509_time(now)?, x509_time(not_after)?);
 
     let root_spki = SubjectPublicKeyInfoOwned::from_der(&root_key.spki_der()?).map_err(enc)?;

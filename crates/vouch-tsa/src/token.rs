@@ -27,7 +27,7 @@ use vouch_core::tsa::oid::{
 };
 
 fn enc(e: der::Error) -> TsaError {
-    TsaError::Encoding(e.to_string())
+    TsaError::Encoding(e)
 }
 
 /// Borrows one encoded element (TLV) as an [`AnyRef`], so it is written back byte for byte.
@@ -174,7 +174,9 @@ impl TokenTemplate {
     ) -> Result<IssuedToken, TsaError> {
         let secs = now
             .duration_since(UNIX_EPOCH)
-            .map_err(|_| TsaError::Encoding("clock before 1970".into()))?
+            .map_err(|_| TsaError::TimeOutOfRange {
+                what: "clock before 1970",
+            })?
             .as_secs();
         // Whole seconds: every verifier (openssl, Go's encoding/asn1, der) parses it; the
         // truncation is covered by the 1 s accuracy.
