@@ -50,6 +50,36 @@ pub enum SignError {
     /// The timestamp authority answered with something unusable.
     #[error("timestamp authority: {0}")]
     Tsa(String),
+    /// The timestamp authority's response does not decode as a granted RFC 3161 response.
+    #[error("timestamp authority: unusable answer from {url}: {source}")]
+    TsaResponse {
+        /// The TSA URL.
+        url: String,
+        /// What is wrong with the response.
+        #[source]
+        source: vouch_core::tsa::TimestampError,
+    },
+    /// The timestamp request could not be encoded.
+    #[error("timestamp authority: cannot encode the request: {0}")]
+    TsaRequest(#[source] der::Error),
+    /// A certificate from the CA is unusable.
+    #[error("certificate authority: {what}: {source}")]
+    CaCertificate {
+        /// Which certificate, and what was done with it.
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: vouch_core::x509::CertError,
+    },
+    /// A public key is unusable.
+    #[error("signing key: {what}: {source}")]
+    PublicKey {
+        /// Which key.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: vouch_core::keys::KeyError,
+    },
     /// A local key problem.
     #[error("signing key: {0}")]
     Key(String),

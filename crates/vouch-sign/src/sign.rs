@@ -266,11 +266,16 @@ impl Signer {
 
         let identity = match &leaf {
             Some(der) => {
-                let c = Certificate::from_der(der)
-                    .map_err(|e| SignError::Ca(format!("leaf certificate: {e}")))?;
+                let c = Certificate::from_der(der).map_err(|source| SignError::CaCertificate {
+                    what: "leaf certificate",
+                    source,
+                })?;
                 let id = c
                     .fulcio_identity()
-                    .map_err(|e| SignError::Ca(format!("leaf certificate identity: {e}")))?;
+                    .map_err(|source| SignError::CaCertificate {
+                        what: "leaf certificate identity",
+                        source,
+                    })?;
                 Some((
                     id.san.unwrap_or_default(),
                     id.issuer.or(token_issuer).unwrap_or_default(),
@@ -293,8 +298,12 @@ impl Signer {
                     }
                 }
                 None => {
-                    let pk = PublicKey::from_spki_der(key.spki_der())
-                        .map_err(|e| SignError::Key(format!("public key: {e}")))?;
+                    let pk = PublicKey::from_spki_der(key.spki_der()).map_err(|source| {
+                        SignError::PublicKey {
+                            what: "public key",
+                            source,
+                        }
+                    })?;
                     pb = pb.key(pk);
                 }
             }

@@ -33,7 +33,7 @@ pub fn build_request(data: &[u8], nonce: &[u8]) -> Result<Vec<u8>, SignError> {
         }
         .to_der()
     };
-    encode().map_err(|e| SignError::Tsa(format!("cannot encode the request: {e}")))
+    encode().map_err(SignError::TsaRequest)
 }
 
 /// Timestamp `signature` at the TSA `url` (the full POST URL, as in a signing config).
@@ -64,8 +64,12 @@ pub async fn timestamp(
             &[],
         )
         .await?;
-    let info = vouch_core::tsa::parse_timestamp_response(&resp.body)
-        .map_err(|e| SignError::Tsa(format!("unusable answer from {url}: {e}")))?;
+    let info = vouch_core::tsa::parse_timestamp_response(&resp.body).map_err(|source| {
+        SignError::TsaResponse {
+            url: url.to_owned(),
+            source,
+        }
+    })?;
     if info.imprint != HashKind::Sha256.digest(signature) {
         return Err(SignError::Tsa(format!(
             "{url} timestamped something else (message imprint mismatch)"
