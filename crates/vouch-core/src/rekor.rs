@@ -5,7 +5,7 @@
 
 use crate::bundle::HashAlgorithm;
 use crate::encoding::{Base64Bytes, b64_decode, b64_encode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Errors decoding an entry body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,37 +93,126 @@ pub enum EntryBody {
     },
 }
 
-#[derive(Deserialize)]
+/// A typed Rekor entry `{"apiVersion", "kind", "spec"}`: a Rekor v1 `ProposedEntry` and a
+/// canonicalized v1 body alike (protocols.md §2.2).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-struct Envelope<T> {
-    api_version: String,
-    kind: String,
-    spec: T,
+pub struct TypedEntry<T> {
+    /// Version of the kind, e.g. `0.0.1`.
+    pub api_version: String,
+    /// The kind, e.g. `hashedrekord`.
+    pub kind: String,
+    /// The kind's content.
+    pub spec: T,
 }
 
-#[derive(Deserialize)]
-struct HrSpecV001 {
-    data: HrData,
-    signature: HrSig,
+/// `hashedrekord` 0.0.1 spec: a signature over an artifact digest, the same in a proposed entry
+/// and in the canonicalized body.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct HashedRekordV001 {
+    /// What was signed.
+    pub data: HashedRekordDataV001,
+    /// The signature and who verifies it.
+    pub signature: HashedRekordSignatureV001,
 }
-#[derive(Deserialize)]
-struct HrData {
-    hash: AlgVal,
+
+/// `hashedrekord` 0.0.1 `data`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct HashedRekordDataV001 {
+    /// The artifact digest.
+    pub hash: HashValue,
 }
-#[derive(Deserialize)]
-struct AlgVal {
-    algorithm: String,
-    value: String,
+
+/// A digest as Rekor v1 writes it: `{"algorithm": "sha256", "value": "<hex>"}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct HashValue {
+    /// `sha256`, `sha384` or `sha512`.
+    pub algorithm: String,
+    /// Lowercase hex.
+    pub value: String,
 }
-#[derive(Deserialize)]
+
+/// `hashedrekord` 0.0.1 `signature`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-struct HrSig {
-    content: String,
-    public_key: Content,
+pub struct HashedRekordSignatureV001 {
+    /// Base64 signature.
+    pub content: String,
+    /// The verifier.
+    pub public_key: PemContent,
 }
-#[derive(Deserialize)]
-struct Content {
-    content: String,
+
+/// `{"content": "<base64 of a PEM public key or certificate>"}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PemContent {
+    /// Base64 of the PEM text.
+    pub content: String,
+}
+
+/// `dsse` 0.0.1 proposed spec (what a client sends; the log stores [`EntryBody::DsseV001`]).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DsseProposedV001 {
+    /// The envelope and its verifiers.
+    pub proposed_content: DsseProposedContentV001,
+}
+
+/// `dsse` 0.0.1 `proposedContent`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct DsseProposedContentV001 {
+    /// The DSSE envelope as JSON text.
+    pub envelope: String,
+    /// Base64 PEM of each verifier (key or certificate).
+    pub verifiers: Vec<String>,
+}
+
+/// Rekor v2 `POST /api/v2/log/entries` body for a hashedrekord (protocols.md §3.1).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HashedRekordRequestBodyV002 {
+    /// The request.
+    pub hashed_rekord_request_v002: HashedRekordRequestV002,
+}
+
+/// `hashedRekordRequestV002`: the digest and its signature.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct HashedRekordRequestV002 {
+    /// The artifact digest (SHA-256 for P-256 keys).
+    pub digest: Base64Bytes,
+    /// The signature and its verifier.
+    pub signature: SignatureV002,
+}
+
+/// Rekor v2 `Signature`: `{"content", "verifier"}` (request and canonicalized body alike).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct SignatureV002 {
+    /// The signature bytes.
+    pub content: Base64Bytes,
+    /// Who verifies it.
+    pub verifier: VerifierV002,
+}
+
+/// Rekor v2 `Verifier`: exactly one of `publicKey` and `x509Certificate`, plus `keyDetails`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifierV002 {
+    /// The Sigstore `PublicKeyDetails` name, e.g. `PKIX_ECDSA_P256_SHA_256`.
+    #[serde(default)]
+    pub key_details: String,
+    /// DER SubjectPublicKeyInfo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<RawBytes>,
+    /// DER certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x509_certificate: Option<RawBytes>,
+}
+
+/// `{"rawBytes": "<base64>"}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RawBytes {
+    /// The bytes.
+    pub raw_bytes: Base64Bytes,
 }
 
 #[derive(Deserialize)]
@@ -134,7 +223,7 @@ struct HrSpecV002 {
 #[derive(Deserialize)]
 struct HrV002 {
     data: V2Data,
-    signature: V2Sig,
+    signature: SignatureV002,
 }
 #[derive(Deserialize)]
 struct V2Data {
@@ -144,30 +233,9 @@ struct V2Data {
     digest: Base64Bytes,
 }
 #[derive(Deserialize)]
-struct V2Sig {
-    content: Base64Bytes,
-    verifier: V2Ver,
-}
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct V2Ver {
-    #[serde(default)]
-    public_key: Option<Raw>,
-    #[serde(default)]
-    x509_certificate: Option<Raw>,
-    #[serde(default)]
-    key_details: String,
-}
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Raw {
-    raw_bytes: Base64Bytes,
-}
-
-#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DsseSpec {
-    payload_hash: AlgVal,
+    payload_hash: HashValue,
     signatures: Vec<DsseSig>,
 }
 #[derive(Deserialize)]
@@ -184,7 +252,7 @@ struct IntotoSpec {
 #[serde(rename_all = "camelCase")]
 struct IntotoContent {
     envelope: IntotoEnvelope,
-    payload_hash: AlgVal,
+    payload_hash: HashValue,
 }
 #[derive(Deserialize)]
 struct IntotoEnvelope {
@@ -208,18 +276,18 @@ fn malformed(e: serde_json::Error) -> BodyError {
 impl EntryBody {
     /// Decode a canonicalized body, checking it matches `kind`/`version` from the entry.
     pub fn parse(body: &[u8], kind: &str, version: &str) -> Result<Self, BodyError> {
-        /// Parse the whole body as `Envelope<T>` in one pass and check its kind/version.
+        /// Parse the whole body as `TypedEntry<T>` in one pass and check its kind/version.
         fn typed<T: serde::de::DeserializeOwned>(
             body: &[u8],
             kind: &str,
             version: &str,
         ) -> Result<T, BodyError> {
-            let env: Envelope<T> = match serde_json::from_slice(body) {
+            let env: TypedEntry<T> = match serde_json::from_slice(body) {
                 Ok(e) => e,
                 Err(e) => {
                     // Report a kind mismatch rather than a shape error when that is the cause.
                     if let Ok(head) =
-                        serde_json::from_slice::<Envelope<serde::de::IgnoredAny>>(body)
+                        serde_json::from_slice::<TypedEntry<serde::de::IgnoredAny>>(body)
                         && (head.kind != kind || head.api_version != version)
                     {
                         return Err(BodyError::KindMismatch {
@@ -244,7 +312,7 @@ impl EntryBody {
         }
         match (kind, version) {
             ("hashedrekord", "0.0.1") => {
-                let s: HrSpecV001 = typed(body, kind, version)?;
+                let s: HashedRekordV001 = typed(body, kind, version)?;
                 Ok(Self::HashedRekordV001 {
                     algorithm: s.data.hash.algorithm,
                     digest_hex: s.data.hash.value.to_ascii_lowercase(),

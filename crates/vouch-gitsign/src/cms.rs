@@ -19,12 +19,11 @@ use der::asn1::{OctetString, OctetStringRef, SetOfVec, UtcTime};
 use der::{Any, AnyRef, Decode, Encode, Tag, Tagged};
 use spki::AlgorithmIdentifierOwned;
 use vouch_core::tsa::asn1::{
-    AttributeRef, ContentInfoRef, EncapsulatedContentInfoRef, SignedDataRef, SignerInfoRef,
-    TimeStampResp, set_elements, set_of_der,
+    AttributeRef, CertificateFields, ContentInfoRef, EncapsulatedContentInfoRef, SignedDataRef,
+    SignerInfoRef, TimeStampResp, set_elements, set_of_der,
 };
 use x509_cert::attr::Attribute;
 
-use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::CmsVersion;
 use cms::signed_data::SignerIdentifier;
 
@@ -199,12 +198,8 @@ pub fn assemble(
     leaf_der: &[u8],
     unsigned_attrs: Vec<(ObjectIdentifier, Vec<u8>)>,
 ) -> Result<Vec<u8>, CmsError> {
-    let leaf = x509_cert::Certificate::from_der(leaf_der).map_err(der_err("leaf certificate"))?;
-    let tbs = leaf.tbs_certificate();
-    let sid = SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-        issuer: tbs.issuer().clone(),
-        serial_number: tbs.serial_number().clone(),
-    });
+    let fields =
+        CertificateFields::from_certificate(leaf_der).map_err(der_err("leaf certificate"))?;
     let leaf_any = AnyRef::from_der(leaf_der).map_err(der_err("leaf certificate"))?;
     let signed_set =
         AnyRef::from_der(&unsigned.signed_attrs_der).map_err(der_err("signed attributes"))?;
@@ -223,9 +218,10 @@ pub fn assemble(
     let unsigned_attrs = set_elements(unsigned_set).map_err(der_err("unsigned attributes"))?;
 
     let encode = || -> Result<Vec<u8>, der::Error> {
+        let sid = fields.issuer_and_serial_number().to_der()?;
         let si = SignerInfoRef {
             version: CmsVersion::V1,
-            sid,
+            sid: AnyRef::from_der(&sid)?,
             digest_alg: sha256_alg(),
             signed_attrs: Some(signed_attrs),
             signature_algorithm: AlgorithmIdentifierOwned {
@@ -349,6 +345,7 @@ pub fn parse(der_bytes: &[u8]) -> Result<ParsedSignature, CmsError> {
         [si] => si.decode_as().map_err(der_err("SignerInfo"))?,
         other => return Err(CmsError::SignerCount { count: other.len() }),
     };
+    let sid = si.signer_identifier().map_err(der_err("SignerInfo"))?;
     let mut leaf_der = None;
     for choice in sd.certificates.iter().flatten() {
         // Only plain certificates (SEQUENCE); other CertificateChoices are skipped.
@@ -358,7 +355,7 @@ pub fn parse(der_bytes: &[u8]) -> Result<ParsedSignature, CmsError> {
         let der = choice.to_der().map_err(der_err("embedded certificate"))?;
         let cert =
             x509_cert::Certificate::from_der(&der).map_err(der_err("embedded certificate"))?;
-        if names_signer(&cert, &si.sid) {
+        if names_signer(&cert, &sid) {
             leaf_der = Some(der);
             break;
         }

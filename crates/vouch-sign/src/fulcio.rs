@@ -51,10 +51,14 @@ pub async fn request_certificate(
         .await?;
     let chain = parse_response(&resp.body)?;
     let leaf = Certificate::from_der(chain.chain_der.first().map(Vec::as_slice).unwrap_or(&[]))
-        .map_err(|e| SignError::Ca(format!("leaf certificate does not parse: {e}")))?;
-    let leaf_spki = leaf
-        .spki_der()
-        .map_err(|e| SignError::Ca(format!("leaf certificate public key: {e}")))?;
+        .map_err(|source| SignError::CaCertificate {
+            what: "leaf certificate does not parse",
+            source,
+        })?;
+    let leaf_spki = leaf.spki_der().map_err(|source| SignError::CaCertificate {
+        what: "leaf certificate public key",
+        source,
+    })?;
     if leaf_spki != key.spki_der() {
         return Err(SignError::Ca(
             "the issued certificate is for a different public key".into(),
@@ -86,8 +90,11 @@ pub fn parse_response(body: &[u8]) -> Result<IssuedChain, SignError> {
         let pem = c
             .as_str()
             .ok_or_else(|| SignError::Ca("chain entry is not a string".into()))?;
-        let parsed = Certificate::from_pem_chain(pem)
-            .map_err(|e| SignError::Ca(format!("chain entry is not a PEM certificate: {e}")))?;
+        let parsed =
+            Certificate::from_pem_chain(pem).map_err(|source| SignError::CaCertificate {
+                what: "chain entry is not a PEM certificate",
+                source,
+            })?;
         chain_der.extend(parsed.iter().map(|c| c.der().to_vec()));
     }
     if chain_der.is_empty() {

@@ -50,10 +50,76 @@ pub enum SignError {
     /// The timestamp authority answered with something unusable.
     #[error("timestamp authority: {0}")]
     Tsa(String),
+    /// The timestamp authority's response does not decode as a granted RFC 3161 response.
+    #[error("timestamp authority: unusable answer from {url}: {source}")]
+    TsaResponse {
+        /// The TSA URL.
+        url: String,
+        /// What is wrong with the response.
+        #[source]
+        source: vouch_core::tsa::TimestampError,
+    },
+    /// The timestamp request could not be encoded.
+    #[error("timestamp authority: cannot encode the request: {0}")]
+    TsaRequest(#[source] der::Error),
+    /// A certificate from the CA is unusable.
+    #[error("certificate authority: {what}: {source}")]
+    CaCertificate {
+        /// Which certificate, and what was done with it.
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: vouch_core::x509::CertError,
+    },
+    /// A public key is unusable.
+    #[error("signing key: {what}: {source}")]
+    PublicKey {
+        /// Which key.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: vouch_core::keys::KeyError,
+    },
     /// A local key problem.
     #[error("signing key: {0}")]
     Key(String),
-    /// The finished bundle does not verify against the trusted root.
+    /// The finished bundle does not verify against the trusted root: the verifier's own error,
+    /// naming the failed check.
     #[error("the new bundle does not verify: {0}")]
-    Verify(String),
+    Verify(#[source] vouch_verify::VerifyError),
+    /// Verifying the new bundle was asked for, but there is no trusted root.
+    #[error("the new bundle does not verify: no trusted root to verify the new bundle against")]
+    NoTrustedRoot,
+    /// The policy to verify the new bundle with could not be built.
+    #[error("the new bundle does not verify: policy: {0}")]
+    VerifyPolicy(#[source] vouch_verify::PolicyError),
+    /// The bundle could not be serialized as JSON.
+    #[error("the new bundle does not verify: cannot encode the bundle: {0}")]
+    BundleEncoding(#[source] serde_json::Error),
+    /// The assembled bundle is not a valid bundle.
+    #[error("the new bundle does not verify: the assembled bundle is invalid: {0}")]
+    BundleInvalid(#[source] vouch_core::bundle::BundleError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// The verifier's typed error survives as the source, so callers can match the failed check.
+    #[test]
+    fn verify_failure_keeps_the_verifier_error() {
+        let e = SignError::Verify(vouch_verify::VerifyError::CertificateNotKey);
+        let source = e
+            .source()
+            .and_then(|s| s.downcast_ref::<vouch_verify::VerifyError>());
+        assert!(matches!(
+            source,
+            Some(vouch_verify::VerifyError::CertificateNotKey)
+        ));
+        assert!(
+            e.to_string()
+                .starts_with("the new bundle does not verify: ")
+        );
+    }
 }

@@ -8,7 +8,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use vouch_core::bundle::TransparencyLogEntry;
+use vouch_core::encoding::Base64Bytes;
 use vouch_core::keys::pem_encode;
+use vouch_core::rekor::{
+    DsseProposedContentV001, DsseProposedV001, HashValue, HashedRekordDataV001,
+    HashedRekordRequestBodyV002, HashedRekordRequestV002, HashedRekordSignatureV001,
+    HashedRekordV001, PemContent, RawBytes, SignatureV002, TypedEntry, VerifierV002,
+};
 
 /// Who verifies a log entry's signature: the signing certificate or a bare public key.
 #[derive(Clone, Debug)]
@@ -20,14 +26,20 @@ pub enum VerifierMaterial {
 }
 
 impl VerifierMaterial {
-    fn v2_json(&self, key_details: &str) -> Value {
-        match self {
-            VerifierMaterial::Certificate(d) => json!({
-                "x509Certificate": {"rawBytes": STANDARD.encode(d)}, "keyDetails": key_details
-            }),
-            VerifierMaterial::PublicKey(d) => json!({
-                "publicKey": {"rawBytes": STANDARD.encode(d)}, "keyDetails": key_details
-            }),
+    fn v2_verifier(&self, key_details: &str) -> VerifierV002 {
+        let raw = |d: &[u8]| {
+            Some(RawBytes {
+                raw_bytes: Base64Bytes(d.to_vec()),
+            })
+        };
+        let (public_key, x509_certificate) = match self {
+            VerifierMaterial::Certificate(d) => (None, raw(d)),
+            VerifierMaterial::PublicKey(d) => (raw(d), None),
+        };
+        VerifierV002 {
+            key_details: key_details.to_owned(),
+            public_key,
+            x509_certificate,
         }
     }
 
@@ -62,14 +74,12 @@ pub enum Record<'a> {
     },
 }
 
-/// Append to a Rekor v2 log at `base`.
-pub async fn upload_v2(
-    http: &HttpClient,
-    base: &str,
+/// The Rekor v2 `POST /api/v2/log/entries` body for `record`.
+fn v2_body(
     record: &Record<'_>,
     verifier: &VerifierMaterial,
     key_details: &str,
-) -> Result<TransparencyLogEntry, SignError> {
+) -> Result<Vec<u8>, SignError> {
     let (digest, sig) = match record {
         Record::Hashed {
             digest, signature, ..
@@ -80,10 +90,65 @@ pub async fn upload_v2(
             ..
         } => (*pae_digest, *signature),
     };
-    let body = json!({"hashedRekordRequestV002": {
-        "digest": STANDARD.encode(digest),
-        "signature": {"content": STANDARD.encode(sig), "verifier": verifier.v2_json(key_details)}
-    }});
+    serde_json::to_vec(&HashedRekordRequestBodyV002 {
+        hashed_rekord_request_v002: HashedRekordRequestV002 {
+            digest: Base64Bytes(digest.to_vec()),
+            signature: SignatureV002 {
+                content: Base64Bytes(sig.to_vec()),
+                verifier: verifier.v2_verifier(key_details),
+            },
+        },
+    })
+    .map_err(|e| SignError::Tlog(format!("cannot encode the request: {e}")))
+}
+
+/// The Rekor v1 `ProposedEntry` for `record`.
+fn v1_body(record: &Record<'_>, verifier: &VerifierMaterial) -> Result<Vec<u8>, SignError> {
+    let pem_b64 = STANDARD.encode(verifier.pem());
+    match record {
+        Record::Hashed {
+            digest,
+            algorithm,
+            signature,
+        } => serde_json::to_vec(&TypedEntry {
+            api_version: "0.0.1".to_owned(),
+            kind: "hashedrekord".to_owned(),
+            spec: HashedRekordV001 {
+                data: HashedRekordDataV001 {
+                    hash: HashValue {
+                        algorithm: (*algorithm).to_owned(),
+                        value: hex::encode(digest),
+                    },
+                },
+                signature: HashedRekordSignatureV001 {
+                    content: STANDARD.encode(signature),
+                    public_key: PemContent { content: pem_b64 },
+                },
+            },
+        }),
+        Record::Dsse { envelope_json, .. } => serde_json::to_vec(&TypedEntry {
+            api_version: "0.0.1".to_owned(),
+            kind: "dsse".to_owned(),
+            spec: DsseProposedV001 {
+                proposed_content: DsseProposedContentV001 {
+                    envelope: (*envelope_json).to_owned(),
+                    verifiers: vec![pem_b64],
+                },
+            },
+        }),
+    }
+    .map_err(|e| SignError::Tlog(format!("cannot encode the entry: {e}")))
+}
+
+/// Append to a Rekor v2 log at `base`.
+pub async fn upload_v2(
+    http: &HttpClient,
+    base: &str,
+    record: &Record<'_>,
+    verifier: &VerifierMaterial,
+    key_details: &str,
+) -> Result<TransparencyLogEntry, SignError> {
+    let body = v2_body(record, verifier, key_details)?;
     let url = format!("{}/api/v2/log/entries", base.trim_end_matches('/'));
     let resp = http
         .post(
@@ -93,7 +158,7 @@ pub async fn upload_v2(
                 ("Content-Type", "application/json"),
                 ("Accept", "application/json"),
             ],
-            body.to_string().into_bytes(),
+            body,
             &[],
         )
         .await?;
@@ -111,24 +176,7 @@ pub async fn upload_v1(
     record: &Record<'_>,
     verifier: &VerifierMaterial,
 ) -> Result<TransparencyLogEntry, SignError> {
-    let pem_b64 = STANDARD.encode(verifier.pem());
-    let body = match record {
-        Record::Hashed {
-            digest,
-            algorithm,
-            signature,
-        } => json!({
-            "apiVersion": "0.0.1", "kind": "hashedrekord",
-            "spec": {
-                "signature": {"content": STANDARD.encode(signature), "publicKey": {"content": pem_b64}},
-                "data": {"hash": {"algorithm": algorithm, "value": hex::encode(digest)}}
-            }
-        }),
-        Record::Dsse { envelope_json, .. } => json!({
-            "apiVersion": "0.0.1", "kind": "dsse",
-            "spec": {"proposedContent": {"envelope": envelope_json, "verifiers": [pem_b64]}}
-        }),
-    };
+    let body = v1_body(record, verifier)?;
     let url = format!("{}/api/v1/log/entries", base.trim_end_matches('/'));
     let resp = http
         .post(
@@ -138,7 +186,7 @@ pub async fn upload_v1(
                 ("Content-Type", "application/json"),
                 ("Accept", "application/json"),
             ],
-            body.to_string().into_bytes(),
+            body,
             &[],
         )
         .await?;
@@ -232,4 +280,62 @@ pub fn v1_entry_to_tle(v: &Value) -> Result<TransparencyLogEntry, SignError> {
         });
     }
     serde_json::from_value(tle).map_err(|e| bad(&format!("cannot convert: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed bodies are the JSON the `json!` literals used to build.
+    #[test]
+    fn bodies_keep_their_shape() {
+        let record = Record::Hashed {
+            digest: &[1, 2],
+            algorithm: "sha256",
+            signature: &[3],
+        };
+        let cert = VerifierMaterial::Certificate(vec![9]);
+        let v2: Value = serde_json::from_slice(&v2_body(&record, &cert, "KD").unwrap()).unwrap();
+        assert_eq!(
+            v2,
+            json!({"hashedRekordRequestV002": {
+                "digest": STANDARD.encode([1, 2]),
+                "signature": {"content": STANDARD.encode([3]), "verifier": {
+                    "x509Certificate": {"rawBytes": STANDARD.encode([9])}, "keyDetails": "KD"
+                }}
+            }})
+        );
+        let pem_b64 = STANDARD.encode(cert.pem());
+        let v1: Value = serde_json::from_slice(&v1_body(&record, &cert).unwrap()).unwrap();
+        assert_eq!(
+            v1,
+            json!({
+                "apiVersion": "0.0.1", "kind": "hashedrekord",
+                "spec": {
+                    "signature": {"content": STANDARD.encode([3]), "publicKey": {"content": pem_b64}},
+                    "data": {"hash": {"algorithm": "sha256", "value": "0102"}}
+                }
+            })
+        );
+        let dsse = Record::Dsse {
+            envelope_json: "{}",
+            pae_digest: &[1],
+            signature: &[3],
+        };
+        let key = VerifierMaterial::PublicKey(vec![8]);
+        let pem_b64 = STANDARD.encode(key.pem());
+        let v1: Value = serde_json::from_slice(&v1_body(&dsse, &key).unwrap()).unwrap();
+        assert_eq!(
+            v1,
+            json!({
+                "apiVersion": "0.0.1", "kind": "dsse",
+                "spec": {"proposedContent": {"envelope": "{}", "verifiers": [pem_b64]}}
+            })
+        );
+        let v2: Value = serde_json::from_slice(&v2_body(&dsse, &key, "KD").unwrap()).unwrap();
+        assert_eq!(
+            v2["hashedRekordRequestV002"]["signature"]["verifier"],
+            json!({"publicKey": {"rawBytes": STANDARD.encode([8])}, "keyDetails": "KD"})
+        );
+    }
 }

@@ -261,18 +261,21 @@ impl Signer {
                 obj.insert(k.clone(), v.clone());
             }
         }
-        let bundle_bytes = serde_json::to_vec(&b)
-            .map_err(|e| SignError::Verify(format!("cannot encode the bundle: {e}")))?;
-        let bundle = Bundle::from_json(&bundle_bytes)
-            .map_err(|e| SignError::Verify(format!("the assembled bundle is invalid: {e}")))?;
+        let bundle_bytes = serde_json::to_vec(&b).map_err(SignError::BundleEncoding)?;
+        let bundle = Bundle::from_json(&bundle_bytes).map_err(SignError::BundleInvalid)?;
 
         let identity = match &leaf {
             Some(der) => {
-                let c = Certificate::from_der(der)
-                    .map_err(|e| SignError::Ca(format!("leaf certificate: {e}")))?;
+                let c = Certificate::from_der(der).map_err(|source| SignError::CaCertificate {
+                    what: "leaf certificate",
+                    source,
+                })?;
                 let id = c
                     .fulcio_identity()
-                    .map_err(|e| SignError::Ca(format!("leaf certificate identity: {e}")))?;
+                    .map_err(|source| SignError::CaCertificate {
+                        what: "leaf certificate identity",
+                        source,
+                    })?;
                 Some((
                     id.san.unwrap_or_default(),
                     id.issuer.or(token_issuer).unwrap_or_default(),
@@ -283,9 +286,7 @@ impl Signer {
 
         // 6. Verify what we produced, as a verifier will.
         if opts.verify {
-            let verifier = self.verifier.as_ref().ok_or_else(|| {
-                SignError::Verify("no trusted root to verify the new bundle against".into())
-            })?;
+            let verifier = self.verifier.as_ref().ok_or(SignError::NoTrustedRoot)?;
             let mut pb = PolicyBuilder::new().insecure_ignore_tlog(!opts.tlog_upload);
             match &identity {
                 Some((san, iss)) => {
@@ -297,14 +298,16 @@ impl Signer {
                     }
                 }
                 None => {
-                    let pk = PublicKey::from_spki_der(key.spki_der())
-                        .map_err(|e| SignError::Key(format!("public key: {e}")))?;
+                    let pk = PublicKey::from_spki_der(key.spki_der()).map_err(|source| {
+                        SignError::PublicKey {
+                            what: "public key",
+                            source,
+                        }
+                    })?;
                     pb = pb.key(pk);
                 }
             }
-            let policy = pb
-                .build()
-                .map_err(|e| SignError::Verify(format!("policy: {e}")))?;
+            let policy = pb.build().map_err(SignError::VerifyPolicy)?;
             let (alg, digest) = match content {
                 Content::Digest { algorithm, digest } => (*algorithm, digest.as_slice()),
                 Content::Dsse { subject, .. } => (subject.0, subject.1.as_slice()),
@@ -318,7 +321,7 @@ impl Signer {
                     },
                     &policy,
                 )
-                .map_err(|e| SignError::Verify(e.to_string()))?;
+                .map_err(SignError::Verify)?;
         }
         let _ = cert_chain;
         Ok(SignOutcome {
@@ -341,6 +344,5 @@ fn hash_enum(h: HashKind) -> &'static str {
 
 /// Convenience for callers holding a JSON value.
 pub fn bundle_to_pretty_json(b: &Bundle) -> Result<String, SignError> {
-    b.to_json_pretty()
-        .map_err(|e| SignError::Verify(format!("cannot encode the bundle: {e}")))
+    b.to_json_pretty().map_err(SignError::BundleEncoding)
 }

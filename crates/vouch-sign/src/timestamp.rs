@@ -5,57 +5,35 @@
 use crate::SignError;
 use crate::http::HttpClient;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use const_oid::ObjectIdentifier;
-use der::asn1::{OctetString, Uint};
-use der::{Encode, Sequence};
+use der::Encode;
+use der::asn1::{IntRef, OctetStringRef};
 use spki::AlgorithmIdentifierOwned;
 use vouch_core::keys::HashKind;
+use vouch_core::tsa::asn1::{MessageImprint, TimeStampReq};
+use vouch_core::tsa::oid::ID_SHA256;
 
-const SHA256_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-
-#[derive(Sequence)]
-struct MessageImprint {
-    hash_algorithm: AlgorithmIdentifierOwned,
-    hashed_message: OctetString,
-}
-
-#[derive(Sequence)]
-struct TimeStampReq {
-    version: u8,
-    message_imprint: MessageImprint,
-    #[asn1(optional = "true")]
-    req_policy: Option<ObjectIdentifier>,
-    #[asn1(optional = "true")]
-    nonce: Option<Uint>,
-    #[asn1(default = "default_false")]
-    cert_req: bool,
-}
-
-fn default_false() -> bool {
-    false
-}
-
-/// Build a DER `TimeStampReq` over SHA-256 of `data`, with `nonce` and `certReq = true`.
+/// Build a DER `TimeStampReq` over SHA-256 of `data`, with `nonce` (INTEGER content bytes:
+/// big-endian two's complement, minimal) and `certReq = true`.
 pub fn build_request(data: &[u8], nonce: &[u8]) -> Result<Vec<u8>, SignError> {
-    let req = TimeStampReq {
-        version: 1,
-        message_imprint: MessageImprint {
-            hash_algorithm: AlgorithmIdentifierOwned {
-                oid: SHA256_OID,
-                parameters: None,
+    let digest = HashKind::Sha256.digest(data);
+    let encode = || -> der::Result<Vec<u8>> {
+        TimeStampReq {
+            version: IntRef::new(&[1])?,
+            message_imprint: MessageImprint {
+                hash_algorithm: AlgorithmIdentifierOwned {
+                    oid: ID_SHA256,
+                    parameters: None,
+                },
+                hashed_message: OctetStringRef::new(&digest)?,
             },
-            hashed_message: OctetString::new(HashKind::Sha256.digest(data))
-                .map_err(|e| SignError::Tsa(format!("cannot encode the request: {e}")))?,
-        },
-        req_policy: None,
-        nonce: Some(
-            Uint::new(nonce)
-                .map_err(|e| SignError::Tsa(format!("cannot encode the nonce: {e}")))?,
-        ),
-        cert_req: true,
+            req_policy: None,
+            nonce: Some(IntRef::new(nonce)?),
+            cert_req: Some(true),
+            extensions: None,
+        }
+        .to_der()
     };
-    req.to_der()
-        .map_err(|e| SignError::Tsa(format!("cannot encode the request: {e}")))
+    encode().map_err(SignError::TsaRequest)
 }
 
 /// Timestamp `signature` at the TSA `url` (the full POST URL, as in a signing config).
@@ -86,8 +64,12 @@ pub async fn timestamp(
             &[],
         )
         .await?;
-    let info = vouch_core::tsa::parse_timestamp_response(&resp.body)
-        .map_err(|e| SignError::Tsa(format!("unusable answer from {url}: {e}")))?;
+    let info = vouch_core::tsa::parse_timestamp_response(&resp.body).map_err(|source| {
+        SignError::TsaResponse {
+            url: url.to_owned(),
+            source,
+        }
+    })?;
     if info.imprint != HashKind::Sha256.digest(signature) {
         return Err(SignError::Tsa(format!(
             "{url} timestamped something else (message imprint mismatch)"

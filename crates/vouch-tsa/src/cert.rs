@@ -19,6 +19,7 @@ use der::{Decode, Encode, Sequence};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use vouch_core::tsa::asn1::CertificateFields;
 use x509_cert::certificate::Version;
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::{
@@ -34,15 +35,10 @@ const OID_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 const OID_SKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
 const OID_AKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
-/// id-kp-timeStamping (RFC 5280 §4.2.1.12).
-pub(crate) const OID_KP_TIME_STAMPING: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
-const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-const OID_ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
-pub(crate) const OID_SHA256: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-pub(crate) const OID_SHA384: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+use vouch_core::tsa::oid::{
+    ECDSA_WITH_SHA256 as OID_ECDSA_SHA256, ECDSA_WITH_SHA384 as OID_ECDSA_SHA384,
+    ID_KP_TIME_STAMPING as OID_KP_TIME_STAMPING, ID_SHA256 as OID_SHA256, ID_SHA384 as OID_SHA384,
+};
 
 /// Curve of the TSA signing key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -190,7 +186,7 @@ struct CertOut<'a> {
 }
 
 fn enc(e: der::Error) -> TsaError {
-    TsaError::Encoding(e.to_string())
+    TsaError::Encoding(e)
 }
 
 fn sign_tbs(signer: &Signer, tbs: &Tbs) -> Result<Vec<u8>, TsaError> {
@@ -234,7 +230,9 @@ fn random_serial(signer: &Signer) -> Result<SerialNumber, TsaError> {
 fn x509_time(t: SystemTime) -> Result<Time, TsaError> {
     let secs = t
         .duration_since(UNIX_EPOCH)
-        .map_err(|_| TsaError::Encoding("time before 1970".into()))?
+        .map_err(|_| TsaError::TimeOutOfRange {
+            what: "time before 1970",
+        })?
         .as_secs();
     let dt = der::DateTime::from_unix_duration(Duration::from_secs(secs)).map_err(enc)?;
     Ok(Time::from(dt))
@@ -274,9 +272,9 @@ pub(crate) fn generate_chain(
     let root_name = Name::from_str(&format!("CN={cn} root,O={org}")).map_err(enc)?;
     let leaf_name = Name::from_str(&format!("CN={cn},O={org}")).map_err(enc)?;
     let now = SystemTime::now();
-    let not_after = now
-        .checked_add(validity)
-        .ok_or_else(|| TsaError::Encoding("validity out of range".into()))?;
+    let not_after = now.checked_add(validity).ok_or(TsaError::TimeOutOfRange {
+        what: "validity out of range",
+    })?;
     let v = Validity::new(x509_time(now)?, x509_time(not_after)?);
 
     let root_spki = SubjectPublicKeyInfoOwned::from_der(&root_key.spki_der()?).map_err(enc)?;
@@ -369,35 +367,12 @@ pub(crate) struct RawLeaf {
 /// Split a certificate into its byte-exact TBS fields (no re-encoding, so names with unsorted
 /// multi-valued RDNs survive).
 pub(crate) fn raw_leaf(cert_der: &[u8]) -> Result<RawLeaf, TsaError> {
-    #[derive(Sequence)]
-    struct RawCert<'a> {
-        tbs: AnyRef<'a>,
-        alg: AnyRef<'a>,
-        sig: AnyRef<'a>,
-    }
     let bad = |e: der::Error| TsaError::Certificate(format!("leaf certificate: {e}"));
-    let cert = RawCert::from_der(cert_der).map_err(bad)?;
-    let mut reader = der::SliceReader::new(cert.tbs.value()).map_err(bad)?;
-    let mut fields = Vec::new();
-    while !der::Reader::is_finished(&reader) {
-        let tlv = der::Reader::tlv_bytes(&mut reader).map_err(bad)?;
-        fields.push(tlv);
-        if fields.len() > 10 {
-            break;
-        }
-    }
-    // Skip the explicit [0] version when present.
-    let skip = usize::from(fields.first().is_some_and(|f| f.first() == Some(&0xa0)));
-    let field = |i: usize| {
-        fields
-            .get(skip + i)
-            .map(|f| f.to_vec())
-            .ok_or_else(|| TsaError::Certificate("leaf certificate: truncated TBS".into()))
-    };
+    let fields = CertificateFields::from_certificate(cert_der).map_err(bad)?;
     Ok(RawLeaf {
-        serial: field(0)?,
-        issuer: field(2)?,
-        subject: field(4)?,
-        spki: field(5)?,
+        serial: fields.serial_number.to_der().map_err(bad)?,
+        issuer: fields.issuer.to_der().map_err(bad)?,
+        subject: fields.subject.to_der().map_err(bad)?,
+        spki: fields.subject_public_key_info.to_der().map_err(bad)?,
     })
 }

@@ -50,7 +50,13 @@ pub enum TsaError {
     Config(String),
     /// ASN.1 encoding failed.
     #[error("encoding error: {0}")]
-    Encoding(String),
+    Encoding(#[source] der::Error),
+    /// A time cannot be encoded (before 1970, or beyond what a certificate can say).
+    #[error("encoding error: {what}")]
+    TimeOutOfRange {
+        /// Which time, and why.
+        what: &'static str,
+    },
     /// Reading or writing the data directory failed.
     #[error("storage error: {0}")]
     Storage(String),

@@ -1,16 +1,15 @@
 //! Timestamp requests: DER `TimeStampReq` (RFC 3161 §2.4.1) and the JSON form of
 //! sigstore/timestamp-authority, both parsed into one [`TimestampRequest`].
 
-use crate::cert::{OID_SHA256, OID_SHA384};
-use der::asn1::{Any, AnyRef, IntRef, ObjectIdentifier, OctetStringRef, Uint};
-use der::{Decode, Encode, Sequence};
+use der::asn1::{Any, IntRef, ObjectIdentifier, OctetStringRef, Uint};
+use der::{Decode, Encode};
 use serde::Deserialize;
 use spki::AlgorithmIdentifierOwned;
-use x509_cert::ext::Extension;
-
-const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
-const OID_SHA224: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.4");
-const OID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
+use vouch_core::tsa::asn1::{MessageImprint, TimeStampReq};
+use vouch_core::tsa::oid::{
+    ID_SHA1 as OID_SHA1, ID_SHA224 as OID_SHA224, ID_SHA256 as OID_SHA256, ID_SHA384 as OID_SHA384,
+    ID_SHA512 as OID_SHA512,
+};
 
 /// Largest DER `TimeStampReq` accepted (real ones are under 200 bytes).
 pub const MAX_DER_REQUEST_BYTES: usize = 8 * 1024;
@@ -151,7 +150,7 @@ impl TimestampRequest {
                 der.len()
             )));
         }
-        let req = TimeStampReqIn::from_der(der)
+        let req = TimeStampReq::from_der(der)
             .map_err(|e| RequestError::new(format!("malformed TimeStampReq: {e}")))?;
         if req.version.as_bytes() != [1] {
             return Err(RequestError::new("TimeStampReq version must be 1"));
@@ -250,10 +249,6 @@ impl TimestampRequest {
         } else {
             None
         };
-        let nonce_der = match &self.nonce {
-            Some(n) => Some(int_tlv(n)?),
-            None => None,
-        };
         let policy = match &self.policy {
             Some(p) => Some(
                 ObjectIdentifier::new(p)
@@ -261,31 +256,28 @@ impl TimestampRequest {
             ),
             None => None,
         };
-        let out = TimeStampReqOut {
-            version: 1,
-            message_imprint: MessageImprintOut {
+        let nonce = match &self.nonce {
+            Some(n) => {
+                Some(IntRef::new(n).map_err(|e| RequestError::new(format!("bad nonce: {e}")))?)
+            }
+            None => None,
+        };
+        let out = TimeStampReq {
+            version: IntRef::new(&[1]).map_err(bad)?,
+            message_imprint: MessageImprint {
                 hash_algorithm: AlgorithmIdentifierOwned {
                     oid: self.hash.oid(),
                     parameters,
                 },
-                hashed_message: der::asn1::OctetString::new(self.digest.clone()).map_err(bad)?,
+                hashed_message: OctetStringRef::new(&self.digest).map_err(bad)?,
             },
             req_policy: policy,
-            nonce: match &nonce_der {
-                Some(d) => Some(AnyRef::from_der(d).map_err(bad)?),
-                None => None,
-            },
+            nonce,
             cert_req: self.cert_req.then_some(true),
+            extensions: None,
         };
         out.to_der().map_err(bad)
     }
-}
-
-/// A DER INTEGER TLV from content bytes (validated as minimal two's complement).
-fn int_tlv(content: &[u8]) -> Result<Vec<u8>, RequestError> {
-    let i = IntRef::new(content).map_err(|e| RequestError::new(format!("bad nonce: {e}")))?;
-    i.to_der()
-        .map_err(|e| RequestError::new(format!("bad nonce: {e}")))
 }
 
 fn check_len(hash: HashAlgorithm, digest: &[u8]) -> Result<(), RequestError> {
@@ -357,45 +349,6 @@ struct JsonRequest {
     certificates: Option<bool>,
     #[serde(default, rename = "tsaPolicyOID")]
     tsa_policy_oid: Option<String>,
-}
-
-/// `TimeStampReq` (RFC 3161 §2.4.1), decoded.
-#[derive(Sequence)]
-struct TimeStampReqIn<'a> {
-    version: IntRef<'a>,
-    message_imprint: MessageImprintIn<'a>,
-    req_policy: Option<ObjectIdentifier>,
-    nonce: Option<IntRef<'a>>,
-    cert_req: Option<bool>,
-    #[asn1(
-        context_specific = "0",
-        tag_mode = "IMPLICIT",
-        constructed = "true",
-        optional = "true"
-    )]
-    extensions: Option<Vec<Extension>>,
-}
-
-#[derive(Sequence)]
-struct MessageImprintIn<'a> {
-    hash_algorithm: AlgorithmIdentifierOwned,
-    hashed_message: &'a OctetStringRef,
-}
-
-#[derive(Sequence)]
-struct TimeStampReqOut<'a> {
-    version: u8,
-    message_imprint: MessageImprintOut,
-    req_policy: Option<ObjectIdentifier>,
-    nonce: Option<AnyRef<'a>>,
-    cert_req: Option<bool>,
-}
-
-/// `MessageImprint` as encoded.
-#[derive(Sequence)]
-pub(crate) struct MessageImprintOut {
-    pub(crate) hash_algorithm: AlgorithmIdentifierOwned,
-    pub(crate) hashed_message: der::asn1::OctetString,
 }
 
 #[cfg(test)]

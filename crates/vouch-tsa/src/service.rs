@@ -189,7 +189,7 @@ impl TsaService {
         let probe = b"vouch-tsa self-test";
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, probe);
         let req = TimestampRequest::new(crate::HashAlgorithm::Sha256, digest.as_ref().to_vec())
-            .map_err(|e| TsaError::Encoding(e.to_string()))?;
+            .map_err(TsaError::Request)?;
         let token = service
             .template
             .issue(&service.signer, &req, SystemTime::now())?;

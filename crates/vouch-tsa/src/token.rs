@@ -1,82 +1,60 @@
 //! Building the DER `TimeStampResp` (RFC 3161 §2.4.2): a CMS `SignedData` (RFC 5652 §5) over a
 //! `TSTInfo`, signed attributes contentType, messageDigest and signingCertificateV2 (RFC 5816).
 //!
-//! The fixed parts (signer identifier, ESSCertIDv2 attribute, certificate set, TSA name) are
-//! encoded once; per request only the `TSTInfo`, the messageDigest attribute and the signature
-//! are computed. `SET OF` contents are sorted by their encodings as DER requires.
+//! The structures are vouch-core's declarations ([`vouch_core::tsa::asn1`]), the same the
+//! verifier decodes. The fixed parts (signer identifier, ESSCertIDv2 attribute, certificate set,
+//! TSA name) are encoded once; per request only the `TSTInfo`, the messageDigest attribute and the
+//! signature are computed. `SET OF` contents are sorted by their encodings as DER requires.
 
 use crate::TsaError;
 use crate::cert::{RawLeaf, Signer};
-use crate::request::{MessageImprintOut, TimestampRequest};
+use crate::request::TimestampRequest;
 use aws_lc_rs::digest;
-use der::asn1::{Any, AnyRef, GeneralizedTime, Int, ObjectIdentifier, OctetString, Uint};
-use der::{Decode, Encode, Header, Length, Sequence, Tag, TagNumber};
+use der::asn1::{
+    Any, AnyRef, ContextSpecific, GeneralizedTime, IntRef, ObjectIdentifier, OctetStringRef,
+};
+use der::{Decode, Encode, TagMode, TagNumber};
 use spki::AlgorithmIdentifierOwned;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-const ID_DATA_SIGNED: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
-const ID_CT_TST_INFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
-const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
-const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
-const ID_AA_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
+use vouch_core::tsa::asn1::{
+    Accuracy, AttributeRef, CmsVersion, ContentInfoRef, EncapsulatedContentInfoRef, EssCertIdV2,
+    IssuerSerialRef, MessageImprint, SignedDataRef, SignerInfoRef, SigningCertificateV2,
+    TimeStampResp, TstInfo, set_of_der, sorted_set_of_der,
+};
+use vouch_core::tsa::oid::{
+    ID_AA_SIGNING_CERTIFICATE_V2, ID_CONTENT_TYPE, ID_CT_TST_INFO, ID_MESSAGE_DIGEST,
+    ID_SIGNED_DATA,
+};
 
 fn enc(e: der::Error) -> TsaError {
-    TsaError::Encoding(e.to_string())
+    TsaError::Encoding(e)
 }
 
-/// `tag` + length + concatenated `parts`.
-fn tlv(tag: Tag, parts: &[&[u8]]) -> Result<Vec<u8>, TsaError> {
-    let len: usize = parts.iter().map(|p| p.len()).sum();
-    let mut out = Header::new(tag, Length::try_from(len).map_err(enc)?)
-        .to_der()
-        .map_err(enc)?;
-    out.reserve(len);
-    for p in parts {
-        out.extend_from_slice(p);
+/// Borrows one encoded element (TLV) as an [`AnyRef`], so it is written back byte for byte.
+fn any(der: &[u8]) -> Result<AnyRef<'_>, TsaError> {
+    AnyRef::from_der(der).map_err(enc)
+}
+
+/// `GeneralName ::= directoryName [4] Name` around a raw `Name` TLV.
+fn directory_name(name: &[u8]) -> Result<Vec<u8>, TsaError> {
+    ContextSpecific {
+        tag_number: TagNumber(4),
+        tag_mode: TagMode::Explicit,
+        value: any(name)?,
     }
-    Ok(out)
-}
-
-fn context(number: u32, constructed: bool) -> Tag {
-    Tag::ContextSpecific {
-        constructed,
-        number: TagNumber(number),
-    }
-}
-
-/// A `SET OF` whose elements (full encodings) are sorted as DER requires.
-fn set_of(mut elements: Vec<Vec<u8>>) -> Result<Vec<u8>, TsaError> {
-    elements.sort();
-    let refs: Vec<&[u8]> = elements.iter().map(Vec::as_slice).collect();
-    tlv(Tag::Set, &refs)
+    .to_der()
+    .map_err(enc)
 }
 
 /// `Attribute ::= SEQUENCE { attrType OID, attrValues SET OF ANY }` with one value.
 fn attribute(oid: ObjectIdentifier, value_der: &[u8]) -> Result<Vec<u8>, TsaError> {
-    let oid_der = oid.to_der().map_err(enc)?;
-    let values = tlv(Tag::Set, &[value_der])?;
-    tlv(Tag::Sequence, &[&oid_der, &values])
-}
-
-/// `Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, … }`
-#[derive(Sequence)]
-struct AccuracyOut {
-    seconds: u32,
-}
-
-/// `TSTInfo` as encoded (`ordering` is DEFAULT FALSE, so never encoded).
-#[derive(Sequence)]
-struct TstInfoOut<'a> {
-    version: u8,
-    policy: ObjectIdentifier,
-    message_imprint: MessageImprintOut,
-    serial_number: Uint,
-    gen_time: GeneralizedTime,
-    accuracy: Option<AccuracyOut>,
-    nonce: Option<Int>,
-    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
-    tsa: Option<AnyRef<'a>>,
+    let values = set_of_der(&[any(value_der)?]).map_err(enc)?;
+    AttributeRef {
+        attr_type: oid,
+        attr_values: any(&values)?,
+    }
+    .to_der()
+    .map_err(enc)
 }
 
 /// The parts of every token that do not depend on the request.
@@ -90,8 +68,8 @@ pub(crate) struct TokenTemplate {
     content_type_attr: Vec<u8>,
     /// `digestAlgorithms` SET TLV.
     digest_algorithms: Vec<u8>,
-    /// `[0] IMPLICIT CertificateSet` TLV with the whole chain.
-    certificates: Vec<u8>,
+    /// The whole chain for the `CertificateSet`, sorted by encoding as DER requires.
+    certificates: Vec<Vec<u8>>,
     /// `GeneralName` directoryName TLV of the TSA (leaf subject), when named.
     tsa_name: Option<Vec<u8>>,
     digest_alg: AlgorithmIdentifierOwned,
@@ -122,33 +100,49 @@ impl TokenTemplate {
         let leaf_der = chain_der
             .first()
             .ok_or_else(|| TsaError::Certificate("empty certificate chain".into()))?;
-        let sid = tlv(Tag::Sequence, &[&leaf.issuer, &leaf.serial])?;
+        let issuer = any(&leaf.issuer)?;
+        let serial_number = any(&leaf.serial)?;
+        let sid = vouch_core::tsa::asn1::IssuerAndSerialNumberRef {
+            issuer,
+            serial_number,
+        }
+        .to_der()
+        .map_err(enc)?;
 
         // ESSCertIDv2 { hashAlgorithm DEFAULT sha256 (omitted), certHash, issuerSerial }
         let cert_hash = digest::digest(&digest::SHA256, leaf_der);
-        let cert_hash = OctetString::new(cert_hash.as_ref())
-            .map_err(enc)?
+        let general_names = [any(&directory_name(&leaf.issuer)?)?]
+            .to_vec()
             .to_der()
             .map_err(enc)?;
-        let directory_name = tlv(context(4, true), &[&leaf.issuer])?;
-        let general_names = tlv(Tag::Sequence, &[&directory_name])?;
-        let issuer_serial = tlv(Tag::Sequence, &[&general_names, &leaf.serial])?;
-        let ess_cert_id = tlv(Tag::Sequence, &[&cert_hash, &issuer_serial])?;
-        let certs = tlv(Tag::Sequence, &[&ess_cert_id])?;
-        let signing_certificate_v2 = tlv(Tag::Sequence, &[&certs])?;
+        let issuer_serial = IssuerSerialRef {
+            issuer: any(&general_names)?,
+            serial_number,
+        }
+        .to_der()
+        .map_err(enc)?;
+        let signing_certificate_v2 = SigningCertificateV2 {
+            certs: vec![EssCertIdV2 {
+                hash_algorithm: None,
+                cert_hash: OctetStringRef::new(cert_hash.as_ref()).map_err(enc)?,
+                issuer_serial: Some(any(&issuer_serial)?),
+            }],
+            policies: None,
+        }
+        .to_der()
+        .map_err(enc)?;
         let signing_cert_attr = attribute(ID_AA_SIGNING_CERTIFICATE_V2, &signing_certificate_v2)?;
 
         let content_type_attr = attribute(ID_CONTENT_TYPE, &ID_CT_TST_INFO.to_der().map_err(enc)?)?;
         let digest_alg = signer.alg.digest_alg();
-        let digest_algorithms = set_of(vec![digest_alg.to_der().map_err(enc)?])?;
+        let digest_algorithms =
+            sorted_set_of_der(vec![digest_alg.to_der().map_err(enc)?]).map_err(enc)?;
 
-        let mut sorted = chain_der.to_vec();
-        sorted.sort();
-        let refs: Vec<&[u8]> = sorted.iter().map(Vec::as_slice).collect();
-        let certificates = tlv(context(0, true), &refs)?;
+        let mut certificates = chain_der.to_vec();
+        certificates.sort();
 
         let tsa_name = if include_tsa_name {
-            Some(tlv(context(4, true), &[&leaf.subject])?)
+            Some(directory_name(&leaf.subject)?)
         } else {
             None
         };
@@ -180,7 +174,9 @@ impl TokenTemplate {
     ) -> Result<IssuedToken, TsaError> {
         let secs = now
             .duration_since(UNIX_EPOCH)
-            .map_err(|_| TsaError::Encoding("clock before 1970".into()))?
+            .map_err(|_| TsaError::TimeOutOfRange {
+                what: "clock before 1970",
+            })?
             .as_secs();
         // Whole seconds: every verifier (openssl, Go's encoding/asn1, der) parses it; the
         // truncation is covered by the 1 s accuracy.
@@ -192,36 +188,39 @@ impl TokenTemplate {
         if serial[0] == 0 {
             serial[0] = 0x01;
         }
-        let serial_number = Uint::new(&serial).map_err(enc)?;
-        let nonce = match &req.nonce {
-            Some(n) => Some(Int::new(n).map_err(enc)?),
-            None => None,
-        };
-        let tsa = match &self.tsa_name {
-            Some(n) => Some(AnyRef::from_der(n).map_err(enc)?),
-            None => None,
-        };
-        let tst = TstInfoOut {
+        let gen_time = gen_time.to_der().map_err(enc)?;
+        let tst = TstInfo {
             version: 1,
             policy: self.policy,
-            message_imprint: MessageImprintOut {
+            message_imprint: MessageImprint {
                 hash_algorithm: AlgorithmIdentifierOwned {
                     oid: req.hash.oid(),
                     parameters: req.hash_params_null.then(Any::null),
                 },
-                hashed_message: OctetString::new(req.digest.clone()).map_err(enc)?,
+                hashed_message: OctetStringRef::new(&req.digest).map_err(enc)?,
             },
-            serial_number,
-            gen_time,
-            accuracy: self.accuracy_seconds.map(|seconds| AccuracyOut { seconds }),
-            nonce,
-            tsa,
+            serial_number: IntRef::new(&serial).map_err(enc)?,
+            gen_time: any(&gen_time)?,
+            accuracy: self.accuracy_seconds.map(|seconds| Accuracy {
+                seconds: Some(u64::from(seconds)),
+                millis: None,
+                micros: None,
+            }),
+            ordering: None,
+            nonce: req
+                .nonce
+                .as_deref()
+                .map(IntRef::new)
+                .transpose()
+                .map_err(enc)?,
+            tsa: self.tsa_name.as_deref().map(any).transpose()?,
+            extensions: None,
         };
         let tst_der = tst.to_der().map_err(enc)?;
 
         // Signed attributes.
         let tst_digest = digest::digest(signer.alg.digest(), &tst_der);
-        let md = OctetString::new(tst_digest.as_ref())
+        let md = OctetStringRef::new(tst_digest.as_ref())
             .map_err(enc)?
             .to_der()
             .map_err(enc)?;
@@ -232,56 +231,52 @@ impl TokenTemplate {
             self.signing_cert_attr.as_slice(),
         ];
         attrs.sort();
-        let to_sign = tlv(Tag::Set, &attrs)?;
-        let signed_attrs = tlv(context(0, true), &attrs)?;
+        let attrs = attrs.into_iter().map(any).collect::<Result<Vec<_>, _>>()?;
+        let to_sign = set_of_der(&attrs).map_err(enc)?;
         let signature = signer.sign(&to_sign)?;
 
-        let version1 = 1u8.to_der().map_err(enc)?;
-        let signer_info = tlv(
-            Tag::Sequence,
-            &[
-                &version1,
-                &self.sid,
-                &self.digest_alg.to_der().map_err(enc)?,
-                &signed_attrs,
-                &self.sig_alg.to_der().map_err(enc)?,
-                &OctetString::new(signature)
-                    .map_err(enc)?
-                    .to_der()
-                    .map_err(enc)?,
-            ],
-        )?;
-        let signer_infos = tlv(Tag::Set, &[&signer_info])?;
-
-        let econtent = tlv(
-            context(0, true),
-            &[&OctetString::new(tst_der)
-                .map_err(enc)?
-                .to_der()
-                .map_err(enc)?],
-        )?;
-        let encap = tlv(
-            Tag::Sequence,
-            &[&ID_CT_TST_INFO.to_der().map_err(enc)?, &econtent],
-        )?;
-        // RFC 5652 §5.1: version 3 because eContentType is not id-data.
-        let version3 = 3u8.to_der().map_err(enc)?;
-        let mut parts: Vec<&[u8]> = vec![&version3, &self.digest_algorithms, &encap];
-        if req.cert_req {
-            parts.push(&self.certificates);
+        let signer_info = SignerInfoRef {
+            version: CmsVersion::V1,
+            sid: any(&self.sid)?,
+            digest_alg: self.digest_alg.clone(),
+            signed_attrs: Some(attrs),
+            signature_algorithm: self.sig_alg.clone(),
+            signature: OctetStringRef::new(&signature).map_err(enc)?,
+            unsigned_attrs: None,
         }
-        parts.push(&signer_infos);
-        let signed_data = tlv(Tag::Sequence, &parts)?;
-        let content_info = tlv(
-            Tag::Sequence,
-            &[
-                &ID_DATA_SIGNED.to_der().map_err(enc)?,
-                &tlv(context(0, true), &[&signed_data])?,
-            ],
-        )?;
-        // PKIStatusInfo { status granted (0) }
-        let status = tlv(Tag::Sequence, &[&0u8.to_der().map_err(enc)?])?;
-        let response_der = tlv(Tag::Sequence, &[&status, &content_info])?;
+        .to_der()
+        .map_err(enc)?;
+        let signer_infos = set_of_der(&[any(&signer_info)?]).map_err(enc)?;
+        let certificates = if req.cert_req {
+            Some(
+                self.certificates
+                    .iter()
+                    .map(|c| any(c))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        } else {
+            None
+        };
+        // RFC 5652 §5.1: version 3 because eContentType is not id-data.
+        let signed_data = SignedDataRef {
+            version: CmsVersion::V3,
+            digest_algorithms: any(&self.digest_algorithms)?,
+            encap_content_info: EncapsulatedContentInfoRef {
+                econtent_type: ID_CT_TST_INFO,
+                econtent: Some(OctetStringRef::new(&tst_der).map_err(enc)?),
+            },
+            certificates,
+            crls: None,
+            signer_infos: any(&signer_infos)?,
+        }
+        .to_der()
+        .map_err(enc)?;
+        let response_der = TimeStampResp::granted(ContentInfoRef {
+            content_type: ID_SIGNED_DATA,
+            content: any(&signed_data)?,
+        })
+        .to_der()
+        .map_err(enc)?;
         Ok(IssuedToken {
             response_der,
             gen_time_unix: secs,

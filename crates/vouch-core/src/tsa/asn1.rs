@@ -12,8 +12,8 @@
 //! so an element list such as [`SignerInfoRef::signed_attrs`] can be written back verbatim with
 //! [`set_of_der`].
 
-use cms::content_info::CmsVersion;
-use cms::signed_data::SignerIdentifier;
+pub use cms::content_info::CmsVersion;
+pub use cms::signed_data::SignerIdentifier;
 use der::asn1::{AnyRef, BitStringRef, IntRef, ObjectIdentifier, OctetStringRef};
 use der::{Decode, Encode, Header, Length, Reader, Sequence, SliceReader, Tag, Tagged};
 use spki::AlgorithmIdentifierOwned;
@@ -132,8 +132,9 @@ pub struct EncapsulatedContentInfoRef<'a> {
 pub struct SignerInfoRef<'a> {
     /// `CMSVersion` (1 with `IssuerAndSerialNumber`, 3 with a subject key identifier).
     pub version: CmsVersion,
-    /// Which certificate signed.
-    pub sid: SignerIdentifier,
+    /// `sid SignerIdentifier`: which certificate signed, exactly as encoded (a name written with
+    /// unsorted multi-valued RDNs survives); see [`SignerInfoRef::signer_identifier`].
+    pub sid: AnyRef<'a>,
     /// `digestAlgorithm`.
     pub digest_alg: AlgorithmIdentifierOwned,
     /// `signedAttrs [0] IMPLICIT SignedAttributes OPTIONAL`: each `Attribute` exactly as encoded;
@@ -157,6 +158,33 @@ pub struct SignerInfoRef<'a> {
         optional = "true"
     )]
     pub unsigned_attrs: Option<Vec<AnyRef<'a>>>,
+}
+
+impl SignerInfoRef<'_> {
+    /// The signer identifier, decoded.
+    pub fn signer_identifier(&self) -> der::Result<SignerIdentifier> {
+        self.sid.decode_as()
+    }
+}
+
+/// `IssuerAndSerialNumber ::= SEQUENCE { issuer Name, serialNumber CertificateSerialNumber }`
+/// (RFC 5652 §10.2.4), both exactly as encoded in the certificate.
+#[derive(Sequence)]
+pub struct IssuerAndSerialNumberRef<'a> {
+    /// The issuer `Name`.
+    pub issuer: AnyRef<'a>,
+    /// The serial number `INTEGER`.
+    pub serial_number: AnyRef<'a>,
+}
+
+/// `IssuerSerial ::= SEQUENCE { issuer GeneralNames, serialNumber CertificateSerialNumber, … }`
+/// (RFC 5035 §4, in an ESS certificate identifier), both undecoded.
+#[derive(Sequence)]
+pub struct IssuerSerialRef<'a> {
+    /// `GeneralNames` naming the issuer (a directoryName).
+    pub issuer: AnyRef<'a>,
+    /// The serial number `INTEGER`.
+    pub serial_number: AnyRef<'a>,
 }
 
 /// `Attribute ::= SEQUENCE { attrType OID, attrValues SET OF AttributeValue }` (RFC 5652 §5.3),
@@ -291,6 +319,53 @@ pub(crate) struct PssParams {
     pub(crate) salt_length: Option<u32>,
     #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
     pub(crate) trailer_field: Option<u8>,
+}
+
+/// The fields of a certificate's `tbsCertificate` that CMS refers to, exactly as encoded.
+#[derive(Debug, Clone, Copy)]
+pub struct CertificateFields<'a> {
+    /// `serialNumber` (the `INTEGER` TLV).
+    pub serial_number: AnyRef<'a>,
+    /// `issuer` (the `Name` TLV).
+    pub issuer: AnyRef<'a>,
+    /// `subject` (the `Name` TLV).
+    pub subject: AnyRef<'a>,
+    /// `subjectPublicKeyInfo` (TLV).
+    pub subject_public_key_info: AnyRef<'a>,
+}
+
+impl<'a> CertificateFields<'a> {
+    /// Splits a DER certificate into its `tbsCertificate` fields without decoding them, so that a
+    /// name with unsorted multi-valued RDNs keeps its bytes.
+    pub fn from_certificate(cert_der: &'a [u8]) -> der::Result<Self> {
+        let cert = RawCertificate::from_der(cert_der)?;
+        let mut reader = SliceReader::new(cert.tbs_certificate.value())?;
+        // version [0] EXPLICIT DEFAULT v1, then serialNumber, signature, issuer, validity,
+        // subject, subjectPublicKeyInfo.
+        let mut first: AnyRef<'a> = reader.decode()?;
+        if first.tag().is_context_specific() {
+            first = reader.decode()?;
+        }
+        let _signature: AnyRef<'a> = reader.decode()?;
+        let issuer: AnyRef<'a> = reader.decode()?;
+        let _validity: AnyRef<'a> = reader.decode()?;
+        let subject: AnyRef<'a> = reader.decode()?;
+        let subject_public_key_info: AnyRef<'a> = reader.decode()?;
+        Ok(Self {
+            serial_number: first,
+            issuer,
+            subject,
+            subject_public_key_info,
+        })
+    }
+
+    /// The `IssuerAndSerialNumber` naming this certificate (a CMS signer identifier).
+    pub fn issuer_and_serial_number(&self) -> IssuerAndSerialNumberRef<'a> {
+        IssuerAndSerialNumberRef {
+            issuer: self.issuer,
+            serial_number: self.serial_number,
+        }
+    }
 }
 
 /// The elements of a `SET` (or `SET OF`), each exactly as encoded and in their original order.

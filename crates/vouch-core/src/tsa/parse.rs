@@ -1,5 +1,6 @@
 //! Decoding a `TimeStampResp` down to its `TSTInfo` and single `SignerInfo`.
 
+use cms::signed_data::SignerIdentifier;
 use der::asn1::AnyRef;
 use der::{Decode, Reader, SliceReader, Tag, Tagged};
 
@@ -37,6 +38,7 @@ pub(crate) struct ParsedToken<'a> {
     pub(crate) gen_time_nanos: u32,
     pub(crate) certificates: Vec<AnyRef<'a>>,
     pub(crate) signer: SignerInfoRef<'a>,
+    pub(crate) sid: SignerIdentifier,
 }
 
 pub(crate) fn parse_token(response_der: &[u8]) -> Result<ParsedToken<'_>, TimestampError> {
@@ -100,6 +102,9 @@ pub(crate) fn parse_token(response_der: &[u8]) -> Result<ParsedToken<'_>, Timest
     let signer = signers
         .pop()
         .ok_or(TimestampError::SignerInfoCount { count: 0 })?;
+    let sid = signer
+        .signer_identifier()
+        .map_err(|e| TimestampError::malformed("SignerInfo", e))?;
 
     let tst_der = signed_data
         .encap_content_info
@@ -130,6 +135,7 @@ pub(crate) fn parse_token(response_der: &[u8]) -> Result<ParsedToken<'_>, Timest
         gen_time_nanos,
         certificates,
         signer,
+        sid,
     })
 }
 

@@ -149,7 +149,7 @@ impl TsaVerifier {
         }
 
         // Signer: this authority's leaf, or an embedded certificate issued by its chain.
-        let sid = &token.signer.sid;
+        let sid = &token.sid;
         let embedded_signer = self.embedded_signer(&token.certificates, sid)?;
         let (signer, path): (&ChainCert, Vec<&ChainCert>) = match &embedded_signer {
             Some((cert, issuer_index)) => {
