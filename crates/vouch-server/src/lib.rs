@@ -11,6 +11,22 @@
 //! - a declared `Content-Length` over the service's limit is answered `413` before any body is
 //!   read.
 //!
+//! HTTPS (e.g. an admission webhook):
+//!
+//! ```no_run
+//! # async fn demo(router: axum::Router) -> Result<(), vouch_server::ServerError> {
+//! use std::path::Path;
+//! let tls = vouch_server::TlsConfig::from_pem_files(Path::new("tls.crt"), Path::new("tls.key"))?;
+//! let limits = vouch_server::Limits::default().with_max_request_body_bytes(3 * 1024 * 1024);
+//! let server = vouch_server::Server::bind("0.0.0.0:8443")
+//!     .await?
+//!     .named("admission")
+//!     .with_limits(limits)
+//!     .with_tls(Some(tls));
+//! server.serve(router, vouch_server::shutdown_signal()).await;
+//! # Ok(()) }
+//! ```
+//!
 //! Why not `axum::serve`: it has no timer, no connection cap and no TLS, so every one of the
 //! limits above would have to be added around it anyway (hyper's own `header_read_timeout`
 //! also runs while a keep-alive connection is idle, and does not exist for HTTP/2).
