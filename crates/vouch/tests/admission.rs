@@ -828,7 +828,7 @@ fn webhook_end_to_end() {
     assert!(
         r.audit_annotations
             .keys()
-            .any(|k| k.starts_with("vouch.dev.exception")),
+            .any(|k| k.starts_with("exception")),
         "{:?}",
         r.audit_annotations
     );
