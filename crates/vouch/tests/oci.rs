@@ -15,21 +15,15 @@
 
 mod common;
 
+use common::registry::{push_image, registry_bin_or_skip, start_registry};
 use common::up::{sibling_bin, start_up};
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn vouch() -> Command {
     Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
-fn find_in_path(bin: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(bin))
-        .find(|p| p.is_file())
 }
 
 fn free_port() -> u16 {
@@ -38,73 +32,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-struct TestRegistry {
-    _child: Killed,
-    addr: String,
-    log: PathBuf,
-}
-
-impl TestRegistry {
-    /// Requests from vouch (by user agent) in the access log so far.
-    fn vouch_requests(&self) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("HTTP/1.1\"") && l.contains("\"vouch/"))
-            .count()
-    }
-}
-
-fn start_registry(bin: &Path, dir: &Path) -> TestRegistry {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let storage = dir.join("storage");
-    std::fs::create_dir_all(&storage).unwrap();
-    let config = dir.join("registry.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog: {{level: info}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: {addr}}}\n",
-            storage.display()
-        ),
-    )
-    .unwrap();
-    let log = dir.join("registry.log");
-    let log_file = std::fs::File::create(&log).unwrap();
-    let child = Command::new(bin)
-        .arg("serve")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(log_file.try_clone().unwrap()))
-        .stderr(Stdio::from(log_file))
-        .spawn()
-        .unwrap();
-    let child = Killed(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "docker-registry did not start: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    TestRegistry {
-        _child: child,
-        addr,
-        log,
-    }
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -155,42 +82,6 @@ fn fails(out: &Output, what: &str, needle: &str) -> String {
     err
 }
 
-/// Push a one-layer image with vouch's registry client; returns its manifest digest.
-fn push_image(addr: &str, repo: &str, tag: &str, content: &[u8]) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let reg = vouch_oci::Registry::new(vouch_oci::RegistryOptions::default()).unwrap();
-        let r = vouch_oci::parse_reference(&format!("{addr}/{repo}:{tag}")).unwrap();
-        let layer = reg.put_blob(&r, content).await.unwrap();
-        let config = serde_json::json!({
-            "architecture": "amd64", "os": "linux",
-            "rootfs": {"type": "layers", "diff_ids": [layer]},
-        })
-        .to_string();
-        let config_digest = reg.put_blob(&r, config.as_bytes()).await.unwrap();
-        let manifest = serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": content.len()}],
-        })
-        .to_string();
-        let (d, _) = reg
-            .put_manifest(
-                &r,
-                tag,
-                manifest.as_bytes(),
-                "application/vnd.oci.image.manifest.v1+json",
-            )
-            .await
-            .unwrap();
-        d
-    })
-}
-
 /// "Registry requests: N" as printed by vouch.
 fn printed_requests(stderr: &str) -> (usize, usize) {
     let line = stderr
@@ -226,10 +117,7 @@ fn unreachable_registry() {
 
 #[test]
 fn images_round_trip() {
-    let Some(bin) = find_in_path("docker-registry") else {
-        vouch_testkit::skip(format_args!(
-            "docker-registry not installed (apt-get install -y --no-install-recommends docker-registry)"
-        ));
+    let Some(bin) = registry_bin_or_skip("images_round_trip") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
