@@ -48,11 +48,13 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
+use vouch_core::ct::{AddChainRequest, AddChainResponse};
+use vouch_core::fulcio;
 use vouch_core::keys::{HashKind, KeyKind, PublicKey, pem_decode, pem_encode};
+use vouch_core::sct::{Sct, encode_sct_list};
 
 /// Largest request body accepted.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -240,7 +242,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"code": self.grpc_code, "message": self.message, "details": []});
+        let body = fulcio::ErrorBody {
+            code: i32::from(self.grpc_code),
+            message: self.message,
+            details: Vec::new(),
+        };
         (self.status, axum::Json(body)).into_response()
     }
 }
@@ -340,41 +346,6 @@ pub fn router(service: Arc<CaService>) -> Router {
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(service)
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Credentials {
-    #[serde(default)]
-    oidc_identity_token: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PublicKeyJson {
-    #[serde(default)]
-    algorithm: Option<String>,
-    #[serde(default)]
-    content: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PublicKeyRequest {
-    public_key: PublicKeyJson,
-    #[serde(default)]
-    proof_of_possession: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SigningCertRequest {
-    #[serde(default)]
-    credentials: Option<Credentials>,
-    #[serde(default)]
-    public_key_request: Option<PublicKeyRequest>,
-    #[serde(default)]
-    certificate_signing_request: Option<String>,
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<String> {
@@ -617,7 +588,7 @@ async fn issue(
             reject("malformed", status, 3, e.body_text())
         }
     })?;
-    let req: SigningCertRequest = serde_json::from_slice(&body)
+    let req: fulcio::CreateSigningCertificateRequest = serde_json::from_slice(&body)
         .map_err(|e| bad("malformed", format!("invalid request JSON: {e}")))?;
     let body_token = req
         .credentials
@@ -698,11 +669,15 @@ async fn issue(
     let opts = LeafOptions::new(None, svc.leaf_lifetime);
     let issue_err = |e: crate::cert::CaError| match e {
         crate::cert::CaError::BadPublicKey(_) | crate::cert::CaError::BadSan { .. } => {
-            bad("bad_key", e.to_string())
+            bad("bad_key", vouch_core::error_chain(&e))
         }
         _ => (
             "internal",
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 13, e.to_string()),
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                13,
+                vouch_core::error_chain(&e),
+            ),
         ),
     };
     let ct_unavailable = |ct: &CtClient, m: String| {
@@ -737,12 +712,15 @@ async fn issue(
             ct_log = %ct.url,
             "issued signing certificate with a detached SCT"
         );
-        let body = json!({
-            "signedCertificateDetachedSct": {
-                "chain": {"certificates": [pem_encode("CERTIFICATE", &leaf), svc.intermediate_pem]},
-                "signedCertificateTimestamp": STANDARD.encode(sct_json),
-            }
-        });
+        let body = fulcio::SigningCertificate::SignedCertificateDetachedSct {
+            chain: fulcio::CertificateChain {
+                certificates: vec![
+                    pem_encode("CERTIFICATE", &leaf),
+                    svc.intermediate_pem.clone(),
+                ],
+            },
+            signed_certificate_timestamp: STANDARD.encode(sct_json),
+        };
         return Ok((StatusCode::OK, axum::Json(body)).into_response());
     }
     let leaf = if let Some(ct) = &svc.ct {
@@ -785,24 +763,12 @@ async fn issue(
     // Always the JSON `SigningCertificate`, whatever `Accept` says: sigstore-python sends
     // `Accept: application/pem-certificate-chain` to /api/v2/signingCert and parses the answer
     // as JSON, as Fulcio's v2 gateway answers it.
-    let body = json!({
-        "signedCertificateEmbeddedSct": {
-            "chain": {"certificates": [leaf_pem, svc.intermediate_pem]}
-        }
-    });
+    let body = fulcio::SigningCertificate::SignedCertificateEmbeddedSct {
+        chain: fulcio::CertificateChain {
+            certificates: vec![leaf_pem, svc.intermediate_pem.clone()],
+        },
+    };
     Ok((StatusCode::OK, axum::Json(body)).into_response())
-}
-
-/// The add-chain / add-pre-chain answer (RFC 6962 §4.1, certificate-transparency-go
-/// `AddChainResponse`).
-#[derive(Deserialize, serde::Serialize)]
-struct AddChainResponse {
-    sct_version: u8,
-    id: String,
-    timestamp: u64,
-    #[serde(default)]
-    extensions: String,
-    signature: String,
 }
 
 /// Submit `chain` (leaf first) to the CT log's `endpoint` (`add-chain` or `add-pre-chain`) and
@@ -812,7 +778,9 @@ async fn submit_chain(
     endpoint: &str,
     chain: &[&[u8]],
 ) -> Result<AddChainResponse, String> {
-    let body = json!({"chain": chain.iter().map(|c| STANDARD.encode(c)).collect::<Vec<_>>()});
+    let body = AddChainRequest {
+        chain: chain.iter().map(|c| STANDARD.encode(c)).collect(),
+    };
     let resp = ct
         .http
         .post(format!("{}/ct/v1/{endpoint}", ct.url))
@@ -842,60 +810,26 @@ fn sct_list(r: &AddChainResponse) -> Result<Vec<u8>, String> {
     if r.sct_version != 0 {
         return Err(format!("unsupported sct_version {}", r.sct_version));
     }
-    let id = STANDARD
-        .decode(&r.id)
-        .map_err(|_| "id is not base64".to_string())?;
-    if id.len() != 32 {
-        return Err(format!("log id is {} bytes, expected 32", id.len()));
-    }
-    let ext = STANDARD
-        .decode(&r.extensions)
-        .map_err(|_| "extensions is not base64".to_string())?;
-    let sig = STANDARD
-        .decode(&r.signature)
-        .map_err(|_| "signature is not base64".to_string())?;
-    // `signature` is a TLS DigitallySigned: hash u8, sig u8, u16-length signature.
-    if sig.len() < 4 || usize::from(u16::from_be_bytes([sig[2], sig[3]])) != sig.len() - 4 {
-        return Err("signature is not a TLS DigitallySigned".into());
-    }
-    let ext_len = u16::try_from(ext.len()).map_err(|_| "extensions too long".to_string())?;
-    let mut sct = Vec::with_capacity(32 + 8 + ext.len() + sig.len() + 3);
-    sct.push(0);
-    sct.extend_from_slice(&id);
-    sct.extend_from_slice(&r.timestamp.to_be_bytes());
-    sct.extend_from_slice(&ext_len.to_be_bytes());
-    sct.extend_from_slice(&ext);
-    sct.extend_from_slice(&sig);
-    // The list of this one SCT, checked to parse before it is embedded.
-    let mut list = (u16::try_from(sct.len() + 2).map_err(|_| "SCT too long".to_string()))?
-        .to_be_bytes()
-        .to_vec();
-    list.extend_from_slice(
-        &u16::try_from(sct.len())
-            .map_err(|_| "SCT too long".to_string())?
-            .to_be_bytes(),
-    );
-    list.extend_from_slice(&sct);
+    let sct = Sct::from_add_chain_response(r).map_err(|e| format!("bad SCT: {e}"))?;
+    let list = encode_sct_list(std::slice::from_ref(&sct)).map_err(|e| format!("bad SCT: {e}"))?;
     vouch_core::sct::parse_sct_list(&list).map_err(|e| format!("bad SCT: {e}"))?;
     Ok(list)
 }
 
 async fn trust_bundle(State(svc): State<Arc<CaService>>) -> Response {
-    axum::Json(json!({
-        "chains": [{"certificates": [svc.intermediate_pem, svc.root_pem]}]
-    }))
+    axum::Json(fulcio::TrustBundle {
+        chains: vec![fulcio::CertificateChain {
+            certificates: vec![svc.intermediate_pem.clone(), svc.root_pem.clone()],
+        }],
+    })
     .into_response()
 }
 
-fn issuer_json(key: Option<&str>, wildcard: Option<&str>, cfg: &IssuerConfig) -> Value {
-    let mut m = serde_json::Map::new();
-    if let Some(u) = key {
-        m.insert("issuerUrl".into(), json!(u));
-    }
-    if let Some(w) = wildcard {
-        m.insert("wildcardIssuerUrl".into(), json!(w));
-    }
-    m.insert("audience".into(), json!(cfg.client_id));
+fn issuer_json(
+    key: Option<&str>,
+    wildcard: Option<&str>,
+    cfg: &IssuerConfig,
+) -> fulcio::OidcIssuer {
     let challenge = if !cfg.challenge_claim.is_empty() {
         cfg.challenge_claim.as_str()
     } else if cfg.issuer_type == IssuerType::Email {
@@ -903,23 +837,21 @@ fn issuer_json(key: Option<&str>, wildcard: Option<&str>, cfg: &IssuerConfig) ->
     } else {
         "sub"
     };
-    m.insert("challengeClaim".into(), json!(challenge));
-    m.insert("issuerType".into(), json!(cfg.issuer_type.as_str()));
-    if !cfg.spiffe_trust_domain.is_empty() {
-        m.insert("spiffeTrustDomain".into(), json!(cfg.spiffe_trust_domain));
+    fulcio::OidcIssuer {
+        issuer_url: key.map(str::to_string),
+        wildcard_issuer_url: wildcard.map(str::to_string),
+        audience: cfg.client_id.clone(),
+        challenge_claim: challenge.to_string(),
+        issuer_type: cfg.issuer_type.as_str().to_string(),
+        spiffe_trust_domain: cfg.spiffe_trust_domain.clone(),
+        subject_domain: cfg.subject_domain.clone(),
+        skip_email_verification: cfg.skip_email_verification,
     }
-    if !cfg.subject_domain.is_empty() {
-        m.insert("subjectDomain".into(), json!(cfg.subject_domain));
-    }
-    if cfg.skip_email_verification {
-        m.insert("skipEmailVerification".into(), json!(true));
-    }
-    Value::Object(m)
 }
 
 /// The `GET /api/v2/configuration` body for a config.
-pub fn configuration_json(config: &FulcioConfig) -> Value {
-    let mut issuers: Vec<Value> = config
+pub fn configuration_json(config: &FulcioConfig) -> fulcio::Configuration {
+    let mut issuers: Vec<fulcio::OidcIssuer> = config
         .oidc_issuers
         .iter()
         .map(|(url, cfg)| {
@@ -937,7 +869,7 @@ pub fn configuration_json(config: &FulcioConfig) -> Value {
             .iter()
             .map(|(pattern, cfg)| issuer_json(None, Some(pattern), cfg)),
     );
-    json!({ "issuers": issuers })
+    fulcio::Configuration { issuers }
 }
 
 async fn configuration(State(svc): State<Arc<CaService>>) -> Response {
@@ -945,7 +877,11 @@ async fn configuration(State(svc): State<Arc<CaService>>) -> Response {
 }
 
 async fn healthz() -> Response {
-    axum::Json(json!({"status": "ok"})).into_response()
+    #[derive(serde::Serialize)]
+    struct Health {
+        status: &'static str,
+    }
+    axum::Json(Health { status: "ok" }).into_response()
 }
 
 async fn metrics(State(svc): State<Arc<CaService>>) -> Response {

@@ -46,18 +46,39 @@ const OID_ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840
 pub const DEFAULT_LEAF_VALIDITY: Duration = Duration::from_secs(600);
 
 /// Errors issuing certificates.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CaError {
-    /// A key could not be generated, loaded or used.
+    /// A key could not be generated, loaded or used; the crypto library gives no detail.
     #[error("CA key error: {0}")]
     Key(String),
+    /// The PKCS#11 token could not open the key or sign with it.
+    #[error("CA key on the PKCS#11 token")]
+    Pkcs11(#[source] vouch_pkcs11::Pkcs11Error),
+    /// The CA key file is not a PKCS#8 `PRIVATE KEY` or `ENCRYPTED PRIVATE KEY` PEM.
+    #[error("CA key must be a PKCS#8 PRIVATE KEY or ENCRYPTED PRIVATE KEY PEM")]
+    KeyPem(#[source] vouch_core::keys::KeyError),
+    /// The `ENCRYPTED PRIVATE KEY` block is not an `EncryptedPrivateKeyInfo`.
+    #[error("CA key is not an encrypted PKCS#8 key")]
+    KeyNotEncryptedPkcs8(#[source] der::Error),
+    /// The encrypted CA key does not decrypt.
+    #[error("cannot decrypt the CA key (wrong password or unsupported scheme)")]
+    KeyDecrypt(#[source] pkcs8::Error),
     /// ASN.1 encoding or decoding failed.
-    #[error("certificate encoding error: {0}")]
-    Encoding(String),
-    /// The requester's public key is malformed or of an unsupported type.
-    #[error("unsupported or malformed subject public key: {0}")]
-    BadPublicKey(String),
+    #[error("certificate encoding error")]
+    Encoding(#[source] der::Error),
+    /// A Sigstore extension OID does not encode.
+    #[error("certificate extension OID {oid:?} does not encode")]
+    Oid {
+        /// The OID as text.
+        oid: String,
+        /// The OID parser's error.
+        #[source]
+        source: der::oid::Error,
+    },
+    /// The requester's public key is of an unsupported type, or its key material is invalid.
+    #[error("unsupported or malformed subject public key")]
+    BadPublicKey(#[source] vouch_core::keys::KeyError),
     /// The SAN value cannot be encoded (e.g. non-ASCII email or URI).
     #[error("SAN value {value:?} cannot be encoded: {reason}")]
     BadSan {
@@ -69,16 +90,42 @@ pub enum CaError {
     /// The CA certificate does not belong to the CA key, or is otherwise unusable.
     #[error("CA certificate unusable: {0}")]
     BadCaCertificate(String),
+    /// A CA certificate failed a check of the certificate library.
+    #[error("CA certificate unusable: {context}")]
+    CaCertificate {
+        /// Which certificate and which check.
+        context: String,
+        /// The check's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A precertificate passed for SCT embedding is not one this CA issued.
     #[error("not a precertificate of this CA: {0}")]
     NotPrecertificate(String),
+    /// A precertificate passed for SCT embedding does not parse or does not verify.
+    #[error("not a precertificate of this CA: {context}")]
+    Precertificate {
+        /// Which check.
+        context: &'static str,
+        /// The check's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A requested time is outside the X.509 range.
     #[error("time out of range")]
     TimeRange,
 }
 
 fn enc(e: der::Error) -> CaError {
-    CaError::Encoding(e.to_string())
+    CaError::Encoding(e)
+}
+
+fn ca_cert_err(context: impl Into<String>) -> impl FnOnce(vouch_core::x509::CertError) -> CaError {
+    let context = context.into();
+    move |e| CaError::CaCertificate {
+        context,
+        source: Box::new(e),
+    }
 }
 
 /// Curves supported for CA keys.
@@ -141,7 +188,7 @@ impl CaSigner {
 
     /// Open a CA key on a PKCS#11 token by its `pkcs11:` URI (RFC 7512).
     pub fn from_pkcs11_uri(uri: &str) -> Result<Self, CaError> {
-        let key = vouch_pkcs11::Pkcs11Key::open(uri).map_err(|e| CaError::Key(e.to_string()))?;
+        let key = vouch_pkcs11::Pkcs11Key::open(uri).map_err(CaError::Pkcs11)?;
         let alg = match key.curve() {
             vouch_pkcs11::Curve::P256 => CaKeyAlgorithm::EcdsaP256,
             vouch_pkcs11::Curve::P384 => CaKeyAlgorithm::EcdsaP384,
@@ -207,7 +254,7 @@ impl CaSigner {
                 .sign(&self.rng, msg)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| CaError::Key("signing failed".into())),
-            CaKey::Pkcs11(k) => k.sign(msg).map_err(|e| CaError::Key(e.to_string())),
+            CaKey::Pkcs11(k) => k.sign(msg).map_err(CaError::Pkcs11),
         }
     }
 
@@ -362,8 +409,11 @@ impl IssuingCa {
     /// Pair a signer with its certificate (DER). Fails when the certificate's public key is
     /// not the signer's.
     pub fn new(signer: CaSigner, cert_der: &[u8]) -> Result<Self, CaError> {
-        let cert = x509_cert::Certificate::from_der(cert_der)
-            .map_err(|e| CaError::BadCaCertificate(e.to_string()))?;
+        let cert =
+            x509_cert::Certificate::from_der(cert_der).map_err(|e| CaError::CaCertificate {
+                context: "the CA certificate does not parse".into(),
+                source: Box::new(e),
+            })?;
         let tbs = cert.tbs_certificate();
         let cert_spki = tbs.subject_public_key_info().to_der().map_err(enc)?;
         if cert_spki != signer.spki_der()? {
@@ -405,9 +455,10 @@ impl IssuingCa {
     ) -> Result<Tbs, CaError> {
         // Only accept keys a Sigstore verifier can use.
         vouch_core::keys::PublicKey::from_spki_der(subject_spki_der)
-            .map_err(|e| CaError::BadPublicKey(e.to_string()))?;
-        let spki = SubjectPublicKeyInfoOwned::from_der(subject_spki_der)
-            .map_err(|e| CaError::BadPublicKey(e.to_string()))?;
+            .map_err(CaError::BadPublicKey)?;
+        let spki = SubjectPublicKeyInfoOwned::from_der(subject_spki_der).map_err(|e| {
+            CaError::BadPublicKey(vouch_core::keys::KeyError::Malformed(e.to_string()))
+        })?;
         let mut exts = vec![
             ext(
                 OID_KEY_USAGE,
@@ -434,8 +485,9 @@ impl IssuingCa {
         let mut sigstore = identity.extensions.clone();
         sigstore.sort_by_key(|e| e.arc);
         for e in &sigstore {
-            let oid =
-                ObjectIdentifier::new(&e.oid()).map_err(|e| CaError::Encoding(e.to_string()))?;
+            let text = e.oid();
+            let oid = ObjectIdentifier::new(&text)
+                .map_err(|source| CaError::Oid { oid: text, source })?;
             exts.push(ext_raw(oid, false, e.der_value().map_err(enc)?)?);
         }
         if poison {
@@ -483,19 +535,28 @@ impl IssuingCa {
     /// `OCTET STRING { sct_list }` (`sct_list` = TLS-encoded SignedCertificateTimestampList),
     /// and re-sign the otherwise identical TBS.
     pub fn embed_scts(&self, precert_der: &[u8], sct_list: &[u8]) -> Result<Vec<u8>, CaError> {
-        let pre = x509_cert::Certificate::from_der(precert_der)
-            .map_err(|e| CaError::NotPrecertificate(e.to_string()))?;
+        let pre =
+            x509_cert::Certificate::from_der(precert_der).map_err(|e| CaError::Precertificate {
+                context: "it does not parse",
+                source: Box::new(e),
+            })?;
         let t = pre.tbs_certificate();
         if t.issuer() != &self.subject {
             return Err(CaError::NotPrecertificate("issuer is not this CA".into()));
         }
         let mine = vouch_core::x509::Certificate::from_der(&self.cert_der)
-            .map_err(|e| CaError::BadCaCertificate(e.to_string()))?;
+            .map_err(ca_cert_err("the CA certificate does not parse"))?;
+        let precert = |context: &'static str| {
+            move |e: vouch_core::x509::CertError| CaError::Precertificate {
+                context,
+                source: Box::new(e),
+            }
+        };
         let pre_v = vouch_core::x509::Certificate::from_der(precert_der)
-            .map_err(|e| CaError::NotPrecertificate(e.to_string()))?;
+            .map_err(precert("it does not parse"))?;
         pre_v
             .verify_signed_by(&mine)
-            .map_err(|e| CaError::NotPrecertificate(e.to_string()))?;
+            .map_err(precert("its signature does not verify under this CA"))?;
         let mut exts: Vec<Extension> = t.extensions().cloned().unwrap_or_default();
         let before = exts.len();
         exts.retain(|e| e.extn_id != OID_CT_POISON);

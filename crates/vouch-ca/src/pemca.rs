@@ -22,27 +22,18 @@ pub fn is_encrypted_key(key_pem: &str) -> bool {
 /// The PKCS#8 DER of a `PRIVATE KEY` or (with `password`) `ENCRYPTED PRIVATE KEY` PEM.
 pub fn pkcs8_from_pem(key_pem: &str, password: Option<&str>) -> Result<Vec<u8>, CaError> {
     if is_encrypted_key(key_pem) {
-        let der = pem_decode(key_pem, &["ENCRYPTED PRIVATE KEY"])
-            .map_err(|e| CaError::Key(format!("CA key PEM: {e}")))?;
+        let der = pem_decode(key_pem, &["ENCRYPTED PRIVATE KEY"]).map_err(CaError::KeyPem)?;
         let password = password.ok_or_else(|| {
             CaError::Key(
                 "the CA key is encrypted (ENCRYPTED PRIVATE KEY) and no password was given".into(),
             )
         })?;
         let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(&der)
-            .map_err(|e| CaError::Key(format!("CA key is not an encrypted PKCS#8 key: {e}")))?;
-        let doc = info.decrypt(password).map_err(|e| {
-            CaError::Key(format!(
-                "cannot decrypt the CA key (wrong password or unsupported scheme): {e}"
-            ))
-        })?;
+            .map_err(CaError::KeyNotEncryptedPkcs8)?;
+        let doc = info.decrypt(password).map_err(CaError::KeyDecrypt)?;
         Ok(doc.as_bytes().to_vec())
     } else {
-        pem_decode(key_pem, &["PRIVATE KEY"]).map_err(|e| {
-            CaError::Key(format!(
-                "CA key must be a PKCS#8 PRIVATE KEY or ENCRYPTED PRIVATE KEY PEM: {e}"
-            ))
-        })
+        pem_decode(key_pem, &["PRIVATE KEY"]).map_err(CaError::KeyPem)
     }
 }
 
@@ -67,11 +58,12 @@ fn check_ca_cert(cert: &Certificate, what: &str) -> Result<(), CaError> {
         )));
     }
     cert.check_valid_at(vouch_core::time::Instant::now())
-        .map_err(|e| {
-            CaError::BadCaCertificate(format!(
-                "the {what} certificate ({}) is not valid now: {e}",
+        .map_err(|e| CaError::CaCertificate {
+            context: format!(
+                "the {what} certificate ({}) is not valid now",
                 cert.subject()
-            ))
+            ),
+            source: Box::new(e),
         })
 }
 
@@ -95,8 +87,10 @@ pub fn load_ca_with_signer(
     chain_pem: &str,
     signer: CaSigner,
 ) -> Result<(Vec<u8>, IssuingCa), CaError> {
-    let chain = Certificate::from_pem_chain(chain_pem)
-        .map_err(|e| CaError::BadCaCertificate(format!("CA chain PEM: {e}")))?;
+    let chain = Certificate::from_pem_chain(chain_pem).map_err(|e| CaError::CaCertificate {
+        context: "the CA chain PEM does not parse".into(),
+        source: Box::new(e),
+    })?;
     let [issuing, root] = chain.as_slice() else {
         return Err(CaError::BadCaCertificate(format!(
             "the CA chain must hold exactly two certificates, the issuing CA then the root; it holds {}",
@@ -111,16 +105,21 @@ pub fn load_ca_with_signer(
             root.subject()
         )));
     }
-    root.verify_signed_by(root).map_err(|e| {
-        CaError::BadCaCertificate(format!("the root's self-signature does not verify: {e}"))
-    })?;
-    issuing.verify_signed_by(root).map_err(|e| {
-        CaError::BadCaCertificate(format!(
-            "the issuing CA certificate ({}) does not verify under the root ({}): {e}",
-            issuing.subject(),
-            root.subject()
-        ))
-    })?;
+    root.verify_signed_by(root)
+        .map_err(|e| CaError::CaCertificate {
+            context: "the root's self-signature does not verify".into(),
+            source: Box::new(e),
+        })?;
+    issuing
+        .verify_signed_by(root)
+        .map_err(|e| CaError::CaCertificate {
+            context: format!(
+                "the issuing CA certificate ({}) does not verify under the root ({})",
+                issuing.subject(),
+                root.subject()
+            ),
+            source: Box::new(e),
+        })?;
     let ca = IssuingCa::new(signer, issuing.der())?;
     Ok((root.der().to_vec(), ca))
 }

@@ -366,12 +366,9 @@ async fn certificate_embeds_a_verifiable_sct() {
     });
     let mut full_root = trust.json.clone();
     full_root.tlogs = vec![
-        serde_json::from_value(
-            rekor
-                .signer()
-                .trusted_root_entry(&format!("https://{REKOR_ORIGIN}"), "2020-01-01T00:00:00Z"),
-        )
-        .unwrap(),
+        rekor
+            .signer()
+            .trusted_root_entry(&format!("https://{REKOR_ORIGIN}"), "2020-01-01T00:00:00Z"),
     ];
     let policy = PolicyBuilder::new()
         .certificate_identity("alice@example.com")

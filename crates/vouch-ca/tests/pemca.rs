@@ -79,10 +79,7 @@ fn loads_plain_and_encrypted_keys_and_checks_everything() {
         let (_, ca2) = load_pem_ca(&chain, &enc, Some("s3cret pass")).unwrap();
         assert_eq!(ca2.certificate_der(), int_der.as_slice());
         let e = load_pem_ca(&chain, &enc, Some("wrong")).unwrap_err();
-        assert!(
-            matches!(&e, CaError::Key(m) if m.contains("cannot decrypt")),
-            "{e}"
-        );
+        assert!(matches!(&e, CaError::KeyDecrypt(_)), "{e}");
         let e = load_pem_ca(&chain, &enc, None).unwrap_err();
         assert!(
             matches!(&e, CaError::Key(m) if m.contains("encrypted")),

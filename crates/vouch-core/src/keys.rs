@@ -139,8 +139,8 @@ pub enum KeyError {
         hash: &'static str,
     },
     /// PEM input did not decode.
-    #[error("invalid PEM: {0}")]
-    Pem(String),
+    #[error("invalid PEM")]
+    Pem(#[from] crate::pem::PemError),
 }
 
 /// A parsed public key, ready to verify many signatures.
@@ -390,56 +390,17 @@ fn algorithm_for(
     })
 }
 
-/// Decode the first PEM block whose label is one of `labels`.
+/// Decode the first PEM block whose label is one of `labels` (see [`crate::pem`]).
 pub fn pem_decode(pem: &str, labels: &[&str]) -> Result<Vec<u8>, KeyError> {
-    pem_blocks(pem)?
-        .into_iter()
-        .find(|(label, _)| labels.contains(&label.as_str()))
-        .map(|(_, der)| der)
-        .ok_or_else(|| KeyError::Pem(format!("no PEM block labelled {}", labels.join(" or "))))
+    Ok(crate::pem::decode(pem, labels)?)
 }
 
-/// Decode every PEM block in `pem` as (label, DER).
+/// Decode every PEM block in `pem` as (label, DER) (see [`crate::pem`]).
 pub fn pem_blocks(pem: &str) -> Result<Vec<(String, Vec<u8>)>, KeyError> {
-    let mut out = Vec::new();
-    let mut rest = pem;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + 11..];
-        let label_end = after
-            .find("-----")
-            .ok_or_else(|| KeyError::Pem("unterminated BEGIN line".into()))?;
-        let label = &after[..label_end];
-        let body_start = &after[label_end + 5..];
-        let end_marker = format!("-----END {label}-----");
-        let end = body_start
-            .find(&end_marker)
-            .ok_or_else(|| KeyError::Pem(format!("missing {end_marker}")))?;
-        let mut body = String::with_capacity(end);
-        for line in body_start[..end].lines() {
-            // Skip RFC 1421 headers such as `Proc-Type:`.
-            if !line.contains(':') {
-                body.push_str(line.trim());
-            }
-        }
-        let der = crate::encoding::b64_decode(&body)
-            .map_err(|e| KeyError::Pem(format!("bad base64 in {label}: {e}")))?;
-        out.push((label.to_string(), der));
-        rest = &body_start[end + end_marker.len()..];
-    }
-    if out.is_empty() {
-        return Err(KeyError::Pem("no PEM block found".into()));
-    }
-    Ok(out)
+    Ok(crate::pem::blocks(pem)?)
 }
 
-/// Encode DER as a PEM block.
+/// Encode DER as a PEM block (see [`crate::pem`]).
 pub fn pem_encode(label: &str, der: &[u8]) -> String {
-    let b64 = crate::encoding::b64_encode(der);
-    let mut s = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        s.push_str(&String::from_utf8_lossy(chunk));
-        s.push('\n');
-    }
-    s.push_str(&format!("-----END {label}-----\n"));
-    s
+    crate::pem::encode(label, der)
 }

@@ -17,19 +17,24 @@
 //! * [`x509`]: the Fulcio certificate profile, Sigstore OID extensions and chain checks.
 //! * [`sct`]: RFC 6962 signed certificate timestamps embedded in certificates.
 //! * [`tsa`]: RFC 3161 timestamp responses.
+//! * [`fulcio`] and [`ct`]: the Fulcio v2 REST API and RFC 6962 CT API messages.
+//! * [`pem`]: the PEM (RFC 7468) codec.
 //!
 //! Every parser of untrusted input enforces the named bounds in [`limits`].
 
 pub mod bundle;
 pub mod cosign_key;
 pub mod cosignature;
+pub mod ct;
 pub mod dsse;
 pub mod encoding;
+pub mod fulcio;
 pub mod intoto;
 pub mod keys;
 pub mod limits;
 pub mod merkle;
 pub mod note;
+pub mod pem;
 pub mod rekor;
 pub mod sct;
 pub mod tiles;
@@ -39,3 +44,20 @@ pub mod trust;
 pub mod tsa;
 pub mod witness;
 pub mod x509;
+
+/// `e` and each of its sources, joined by ": ", skipping a source whose message the text
+/// already contains (many errors repeat their source in their own message). For one-line
+/// reports of typed errors at the CLI and in JSON error bodies.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let m = s.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        source = s.source();
+    }
+    out
+}

@@ -114,6 +114,115 @@ pub fn parse_sct_list(list: &[u8]) -> Result<Vec<Sct>, SctError> {
     Ok(out)
 }
 
+impl Sct {
+    /// The TLS `DigitallySigned` structure: hash and signature algorithm bytes, then the
+    /// u16-length-prefixed signature (RFC 5246 §4.7, as RFC 6962 uses it).
+    pub fn digitally_signed(&self) -> Result<Vec<u8>, SctError> {
+        crate::ct::digitally_signed(self.hash_alg, self.sig_alg, &self.signature)
+            .ok_or(SctError::Malformed("signature too long"))
+    }
+
+    /// The TLS encoding of this v1 SCT, as it appears in a `SignedCertificateTimestampList`.
+    pub fn to_tls(&self) -> Result<Vec<u8>, SctError> {
+        let ext_len = u16::try_from(self.extensions.len())
+            .map_err(|_| SctError::Malformed("extensions too long"))?;
+        let ds = self.digitally_signed()?;
+        let mut out = Vec::with_capacity(32 + 8 + 2 + self.extensions.len() + ds.len() + 1);
+        out.push(0); // sct_version v1
+        out.extend_from_slice(&self.log_id);
+        out.extend_from_slice(&self.timestamp_ms.to_be_bytes());
+        out.extend_from_slice(&ext_len.to_be_bytes());
+        out.extend_from_slice(&self.extensions);
+        out.extend_from_slice(&ds);
+        Ok(out)
+    }
+
+    /// The SCT of a CT log's JSON `add-chain` / `add-pre-chain` answer.
+    pub fn from_add_chain_response(r: &crate::ct::AddChainResponse) -> Result<Self, SctError> {
+        use crate::encoding::b64_decode;
+        if r.sct_version != 0 {
+            return Err(SctError::Malformed("unsupported SCT version"));
+        }
+        let log_id: [u8; 32] = b64_decode(&r.id)
+            .map_err(|_| SctError::Malformed("id is not base64"))?
+            .try_into()
+            .map_err(|_| SctError::Malformed("log id is not 32 bytes"))?;
+        let extensions = b64_decode(&r.extensions)
+            .map_err(|_| SctError::Malformed("extensions is not base64"))?;
+        let ds =
+            b64_decode(&r.signature).map_err(|_| SctError::Malformed("signature is not base64"))?;
+        let mut d = Reader { buf: &ds };
+        let hash_alg = d.u8()?;
+        let sig_alg = d.u8()?;
+        let len = d.u16()?;
+        let signature = d.take(len)?.to_vec();
+        if !d.buf.is_empty() {
+            return Err(SctError::Malformed(
+                "signature is not a TLS DigitallySigned",
+            ));
+        }
+        Ok(Sct {
+            log_id,
+            timestamp_ms: r.timestamp,
+            extensions,
+            hash_alg,
+            sig_alg,
+            signature,
+        })
+    }
+
+    /// This SCT as a CT log's JSON answer.
+    pub fn to_add_chain_response(&self) -> Result<crate::ct::AddChainResponse, SctError> {
+        use crate::encoding::b64_encode;
+        Ok(crate::ct::AddChainResponse {
+            sct_version: 0,
+            id: b64_encode(&self.log_id),
+            timestamp: self.timestamp_ms,
+            extensions: b64_encode(&self.extensions),
+            signature: b64_encode(&self.digitally_signed()?),
+        })
+    }
+}
+
+/// The TLS-encoded `SignedCertificateTimestampList` of `scts` (the inverse of
+/// [`parse_sct_list`]).
+pub fn encode_sct_list(scts: &[Sct]) -> Result<Vec<u8>, SctError> {
+    let mut body = Vec::new();
+    for sct in scts {
+        let one = sct.to_tls()?;
+        let len = u16::try_from(one.len()).map_err(|_| SctError::Malformed("SCT too long"))?;
+        body.extend_from_slice(&len.to_be_bytes());
+        body.extend_from_slice(&one);
+    }
+    let total = u16::try_from(body.len()).map_err(|_| SctError::Malformed("SCT list too long"))?;
+    let mut out = total.to_be_bytes().to_vec();
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// The bytes a v1 SCT signs (RFC 6962 §3.2): `sct_version`, `signature_type`
+/// certificate_timestamp, the timestamp, the `entry_type` (0 x509_entry, 1 precert_entry),
+/// the already length-prefixed `signed_entry`, and the u16-prefixed extensions. With no
+/// extensions these bytes are also the entry's `MerkleTreeLeaf` (§3.4).
+pub fn signed_data(
+    timestamp_ms: u64,
+    entry_type: u16,
+    signed_entry: &[u8],
+    extensions: &[u8],
+) -> Result<Vec<u8>, SctError> {
+    let ext_len =
+        u16::try_from(extensions.len()).map_err(|_| SctError::Malformed("extensions too long"))?;
+    let mut m = Vec::with_capacity(signed_entry.len() + extensions.len() + 14);
+    m.push(0); // sct_version v1 (MerkleTreeLeaf: version v1)
+    m.push(0); // signature_type certificate_timestamp (MerkleTreeLeaf: timestamped_entry)
+    m.extend_from_slice(&timestamp_ms.to_be_bytes());
+    m.extend_from_slice(&entry_type.to_be_bytes());
+    m.extend_from_slice(signed_entry);
+    m.extend_from_slice(&ext_len.to_be_bytes());
+    m.extend_from_slice(extensions);
+    Ok(m)
+}
+
 /// The SCTs embedded in `cert` (empty when it has no SCT extension).
 pub fn embedded_scts(cert: &Certificate) -> Result<Vec<Sct>, SctError> {
     let Some(value) = cert.extension_value(OID_SCT_LIST) else {
@@ -199,19 +308,11 @@ pub fn precert_signed_data(
     if tbs_len >= 1 << 24 {
         return Err(SctError::Tbs("TBS too large".into()));
     }
-    let ext_len = u16::try_from(sct.extensions.len())
-        .map_err(|_| SctError::Malformed("extensions too long"))?;
-    let mut m = Vec::with_capacity(precert_tbs.len() + 64);
-    m.push(0); // sct_version v1
-    m.push(0); // signature_type certificate_timestamp
-    m.extend_from_slice(&sct.timestamp_ms.to_be_bytes());
-    m.extend_from_slice(&1u16.to_be_bytes()); // precert_entry
-    m.extend_from_slice(issuer_key_hash);
-    m.extend_from_slice(&tbs_len.to_be_bytes()[1..]);
-    m.extend_from_slice(precert_tbs);
-    m.extend_from_slice(&ext_len.to_be_bytes());
-    m.extend_from_slice(&sct.extensions);
-    Ok(m)
+    let mut signed_entry = Vec::with_capacity(precert_tbs.len() + 35);
+    signed_entry.extend_from_slice(issuer_key_hash);
+    signed_entry.extend_from_slice(&tbs_len.to_be_bytes()[1..]);
+    signed_entry.extend_from_slice(precert_tbs);
+    signed_data(sct.timestamp_ms, 1, &signed_entry, &sct.extensions) // precert_entry
 }
 
 /// Verify `sct` with the CT log's key over the precertificate built from `cert` and its issuer's SPKI.

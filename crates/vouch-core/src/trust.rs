@@ -153,6 +153,39 @@ pub struct TransparencyLogInstanceJson {
     pub operator: String,
 }
 
+impl TransparencyLogInstanceJson {
+    /// The entry for a log with SHA-256 tree hashing: its base URL, key (DER SPKI and
+    /// `PublicKeyDetails` name), validity start (RFC 3339) and log ID. `checkpoint_key_id`
+    /// repeats the log ID as the v0.2 checkpoint key ID (tile logs sign checkpoints with it).
+    pub fn sha256_log(
+        base_url: &str,
+        spki_der: &[u8],
+        key_details: &str,
+        valid_from: &str,
+        log_id: &[u8],
+        checkpoint_key_id: bool,
+    ) -> Self {
+        let id = || LogId {
+            key_id: Base64Bytes(log_id.to_vec()),
+        };
+        TransparencyLogInstanceJson {
+            base_url: base_url.to_string(),
+            hash_algorithm: HashAlgorithm::SHA2_256,
+            public_key: PublicKeyJson {
+                raw_bytes: Base64Bytes(spki_der.to_vec()),
+                key_details: key_details.to_string(),
+                valid_for: Some(TimeRangeJson {
+                    start: Some(valid_from.to_string()),
+                    end: None,
+                }),
+            },
+            log_id: Some(id()),
+            checkpoint_key_id: checkpoint_key_id.then(id),
+            operator: String::new(),
+        }
+    }
+}
+
 /// `DistinguishedName`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -167,10 +167,10 @@ fn we_decrypt_python_keys() {
         std::fs::write(&sig, k.sign(msg).unwrap()).unwrap();
         peer_ok(&py, &["verify", s(&pubf), s(&msgf), s(&sig)]);
         if expect == SigningAlgorithm::EcdsaP256Sha256 {
-            assert_eq!(
+            assert!(matches!(
                 cosign_key::decrypt(&pem, b"not the password").unwrap_err(),
                 CosignKeyError::WrongPassword
-            );
+            ));
             // A signature over other bytes fails Python's check (the peer is not a rubber stamp).
             std::fs::write(&sig, k.sign(b"something else").unwrap()).unwrap();
             assert!(

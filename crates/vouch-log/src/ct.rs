@@ -47,9 +47,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::Arc;
+use vouch_core::ct::{
+    self as ct_api, AddChainRequest, AddChainResponse, GetSthResponse, HASH_SHA256, SIG_ECDSA,
+};
 use vouch_core::encoding::{b64_decode, b64_encode};
 use vouch_core::merkle::leaf_hash;
 use vouch_core::sct::precert_tbs_der_from_precert;
@@ -88,17 +90,15 @@ pub fn trusted_root_ctlog_entry(
     signer: &LogSigner,
     base_url: &str,
     valid_from: &str,
-) -> serde_json::Value {
-    serde_json::json!({
-        "baseUrl": base_url,
-        "hashAlgorithm": "SHA2_256",
-        "publicKey": {
-            "rawBytes": b64_encode(signer.spki_der()),
-            "keyDetails": signer.key_details(),
-            "validFor": {"start": valid_from}
-        },
-        "logId": {"keyId": b64_encode(&ct_log_id(signer))}
-    })
+) -> vouch_core::trust::TransparencyLogInstanceJson {
+    vouch_core::trust::TransparencyLogInstanceJson::sha256_log(
+        base_url,
+        signer.spki_der(),
+        signer.key_details(),
+        valid_from,
+        &ct_log_id(signer),
+        false,
+    )
 }
 
 /// Per-key async locks: a lookup-then-submit for one certificate runs alone, so concurrent
@@ -168,11 +168,6 @@ pub fn router<S: Storage>(log: Log<S>, accepted_roots: Vec<Vec<u8>>) -> Result<R
         .route("/ct/v1/get-entry-and-proof", get(get_entry_and_proof::<S>))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state))
-}
-
-#[derive(Deserialize)]
-struct AddChainRequest {
-    chain: Vec<String>,
 }
 
 fn bad(msg: impl Into<String>) -> LogError {
@@ -307,14 +302,9 @@ struct SignedEntry {
 /// `MerkleTreeLeaf` (`version` v1, `leaf_type` timestamped_entry) and the SCT's signed data
 /// (`sct_version` v1, `signature_type` certificate_timestamp), §3.2 and §3.4. No extensions.
 fn timestamped(timestamp_ms: u64, e: &SignedEntry) -> Vec<u8> {
-    let mut m = Vec::with_capacity(e.signed_entry.len() + 16);
-    m.push(0); // version v1 / sct_version v1
-    m.push(0); // leaf_type timestamped_entry / signature_type certificate_timestamp
-    m.extend_from_slice(&timestamp_ms.to_be_bytes());
-    m.extend_from_slice(&e.entry_type.to_be_bytes());
-    m.extend_from_slice(&e.signed_entry);
-    m.extend_from_slice(&0u16.to_be_bytes()); // no extensions
-    m
+    // No extensions, so the u16 extension length cannot overflow.
+    vouch_core::sct::signed_data(timestamp_ms, e.entry_type, &e.signed_entry, &[])
+        .unwrap_or_default()
 }
 
 /// The RFC 6962 `MerkleTreeLeaf` of a precertificate entry.
@@ -413,12 +403,8 @@ fn split_stored(body: &[u8]) -> Result<StoredLeaf<'_>, LogError> {
 
 /// TLS `DigitallySigned` for ECDSA with SHA-256.
 fn digitally_signed(sig: &[u8]) -> Result<Vec<u8>, LogError> {
-    let len =
-        u16::try_from(sig.len()).map_err(|_| LogError::Internal("signature too long".into()))?;
-    let mut out = vec![4, 3];
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(sig);
-    Ok(out)
+    vouch_core::ct::digitally_signed(HASH_SHA256, SIG_ECDSA, sig)
+        .ok_or_else(|| LogError::Internal("signature too long".into()))
 }
 
 fn now_ms() -> u64 {
@@ -519,13 +505,13 @@ async fn add<S: Storage>(
     let signed = timestamped(timestamp_ms, &entry);
     let sig = st.log.signer().sign(&signed).map_err(ApiError::from_log)?;
     let ds = digitally_signed(&sig).map_err(ApiError::from_log)?;
-    Ok(axum::Json(serde_json::json!({
-        "sct_version": 0,
-        "id": b64_encode(&st.log_id),
-        "timestamp": timestamp_ms,
-        "extensions": "",
-        "signature": b64_encode(&ds),
-    }))
+    Ok(axum::Json(AddChainResponse {
+        sct_version: 0,
+        id: b64_encode(&st.log_id),
+        timestamp: timestamp_ms,
+        extensions: String::new(),
+        signature: b64_encode(&ds),
+    })
     .into_response())
 }
 
@@ -593,12 +579,12 @@ async fn get_sth<S: Storage>(State(st): State<Arc<CtState<S>>>) -> Result<Respon
     m.extend_from_slice(&cp.root);
     let sig = st.log.signer().sign(&m).map_err(ApiError::from_log)?;
     let ds = digitally_signed(&sig).map_err(ApiError::from_log)?;
-    Ok(axum::Json(serde_json::json!({
-        "tree_size": cp.size,
-        "timestamp": timestamp_ms,
-        "sha256_root_hash": b64_encode(&cp.root),
-        "tree_head_signature": b64_encode(&ds),
-    }))
+    Ok(axum::Json(GetSthResponse {
+        tree_size: cp.size,
+        timestamp: timestamp_ms,
+        sha256_root_hash: b64_encode(&cp.root),
+        tree_head_signature: b64_encode(&ds),
+    })
     .into_response())
 }
 
@@ -659,7 +645,10 @@ async fn get_sth_consistency<S: Storage>(
     }
     let log = st.log.clone();
     let proof = blocking(move || log.consistency_proof(first, second)).await?;
-    Ok(axum::Json(serde_json::json!({"consistency": b64_hashes(&proof)})).into_response())
+    Ok(axum::Json(ct_api::GetSthConsistencyResponse {
+        consistency: b64_hashes(&proof),
+    })
+    .into_response())
 }
 
 /// RFC 6962 §4.5 `get-proof-by-hash`.
@@ -694,10 +683,10 @@ async fn get_proof_by_hash<S: Storage>(
         Ok((index, log.inclusion_proof(index, tree_size)?))
     })
     .await?;
-    Ok(axum::Json(serde_json::json!({
-        "leaf_index": index,
-        "audit_path": b64_hashes(&proof),
-    }))
+    Ok(axum::Json(ct_api::GetProofByHashResponse {
+        leaf_index: index,
+        audit_path: b64_hashes(&proof),
+    })
     .into_response())
 }
 
@@ -727,12 +716,12 @@ fn read_range<S: Storage>(log: &Log<S>, start: u64, end: u64) -> Result<Vec<Vec<
     Ok(out)
 }
 
-fn entry_json(body: &[u8]) -> Result<serde_json::Value, LogError> {
+fn entry_json(body: &[u8]) -> Result<ct_api::LeafEntry, LogError> {
     let s = split_stored(body)?;
-    Ok(serde_json::json!({
-        "leaf_input": b64_encode(s.mtl),
-        "extra_data": b64_encode(s.extra_data),
-    }))
+    Ok(ct_api::LeafEntry {
+        leaf_input: b64_encode(s.mtl),
+        extra_data: b64_encode(s.extra_data),
+    })
 }
 
 /// RFC 6962 §4.6 `get-entries`: at most [`MAX_GET_ENTRIES`] entries from `start`; `end` past the
@@ -766,13 +755,16 @@ async fn get_entries<S: Storage>(
             .collect::<Result<Vec<_>, _>>()
     })
     .await?;
-    Ok(axum::Json(serde_json::json!({"entries": entries})).into_response())
+    Ok(axum::Json(ct_api::GetEntriesResponse { entries }).into_response())
 }
 
 /// RFC 6962 §4.7 `get-roots`.
 async fn get_roots<S: Storage>(State(st): State<Arc<CtState<S>>>) -> Response {
     let certs: Vec<String> = st.accepted_roots.iter().map(|r| b64_encode(r)).collect();
-    axum::Json(serde_json::json!({"certificates": certs})).into_response()
+    axum::Json(ct_api::GetRootsResponse {
+        certificates: certs,
+    })
+    .into_response()
 }
 
 /// RFC 6962 §4.8 `get-entry-and-proof`.
@@ -800,11 +792,11 @@ async fn get_entry_and_proof<S: Storage>(
         ))
     })
     .await?;
-    Ok(axum::Json(serde_json::json!({
-        "leaf_input": entry["leaf_input"],
-        "extra_data": entry["extra_data"],
-        "audit_path": b64_hashes(&proof),
-    }))
+    Ok(axum::Json(ct_api::GetEntryAndProofResponse {
+        leaf_input: entry.leaf_input,
+        extra_data: entry.extra_data,
+        audit_path: b64_hashes(&proof),
+    })
     .into_response())
 }
 

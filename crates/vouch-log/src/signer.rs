@@ -6,7 +6,6 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
 use std::path::Path;
-use vouch_core::encoding::b64_encode;
 use vouch_core::keys::PublicKey;
 use vouch_core::note::{Checkpoint, NoteSignature, NoteVerifier, SignedNote};
 
@@ -152,17 +151,18 @@ impl LogSigner {
     }
 
     /// A `trusted_root.json` `tlogs[]` entry for this log.
-    pub fn trusted_root_entry(&self, base_url: &str, valid_from: &str) -> serde_json::Value {
-        serde_json::json!({
-            "baseUrl": base_url,
-            "hashAlgorithm": "SHA2_256",
-            "publicKey": {
-                "rawBytes": b64_encode(&self.spki),
-                "keyDetails": self.key_details(),
-                "validFor": {"start": valid_from}
-            },
-            "logId": {"keyId": b64_encode(&self.log_id())},
-            "checkpointKeyId": {"keyId": b64_encode(&self.log_id())}
-        })
+    pub fn trusted_root_entry(
+        &self,
+        base_url: &str,
+        valid_from: &str,
+    ) -> vouch_core::trust::TransparencyLogInstanceJson {
+        vouch_core::trust::TransparencyLogInstanceJson::sha256_log(
+            base_url,
+            &self.spki,
+            self.key_details(),
+            valid_from,
+            &self.log_id(),
+            true,
+        )
     }
 }

@@ -95,14 +95,20 @@ pub async fn discover(http: &reqwest::Client, issuer_or_url: &str) -> Result<Pro
         .get(&url)
         .send()
         .await
-        .map_err(|e| Error::Http(format!("cannot fetch {url}: {e}")))?;
+        .map_err(|source| Error::Request {
+            what: "cannot fetch",
+            url: url.clone(),
+            source,
+        })?;
     let status = resp.status();
     let body = read_body(resp, &url).await?;
     if !status.is_success() {
         return Err(Error::Http(format!("{url}: HTTP {status}")));
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| Error::Protocol(format!("{url}: invalid discovery document: {e}")))
+    serde_json::from_slice(&body).map_err(|source| Error::Json {
+        what: format!("{url}: discovery document"),
+        source,
+    })
 }
 
 async fn read_body(resp: reqwest::Response, url: &str) -> Result<Vec<u8>> {
@@ -112,10 +118,11 @@ async fn read_body(resp: reqwest::Response, url: &str) -> Result<Vec<u8>> {
     {
         return Err(Error::Protocol(format!("{url}: response too large")));
     }
-    let b = resp
-        .bytes()
-        .await
-        .map_err(|e| Error::Http(format!("{url}: cannot read the response: {e}")))?;
+    let b = resp.bytes().await.map_err(|source| Error::Request {
+        what: "cannot read the response of",
+        url: url.to_string(),
+        source,
+    })?;
     if b.len() > MAX_RESPONSE {
         return Err(Error::Protocol(format!("{url}: response too large")));
     }
@@ -138,7 +145,11 @@ async fn post_form(
         .body(encode_form(pairs))
         .send()
         .await
-        .map_err(|e| Error::Http(format!("cannot reach {url}: {e}")))?;
+        .map_err(|source| Error::Request {
+            what: "cannot reach",
+            url: url.to_string(),
+            source,
+        })?;
     let status = resp.status();
     let body = read_body(resp, url).await?;
     let json: Option<serde_json::Map<String, Value>> = serde_json::from_slice(&body).ok();
@@ -211,8 +222,11 @@ pub async fn device_flow(
         .and_then(Value::as_str)
         .ok_or_else(|| Error::Protocol("the device authorization has no device_code".into()))?
         .to_string();
-    let prompt: DevicePrompt = serde_json::from_value(Value::Object(answer.clone()))
-        .map_err(|e| Error::Protocol(format!("invalid device authorization response: {e}")))?;
+    let prompt: DevicePrompt =
+        serde_json::from_value(Value::Object(answer.clone())).map_err(|source| Error::Json {
+            what: "device authorization response".into(),
+            source,
+        })?;
     let mut interval = Duration::from_secs(
         answer
             .get("interval")
@@ -283,15 +297,15 @@ pub async fn auth_code_flow_loopback(
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| Error::Http(format!("cannot listen on 127.0.0.1: {e}")))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| Error::Http(format!("cannot listen on 127.0.0.1: {e}")))?
-        .port();
+        .map_err(Error::Listen)?;
+    let port = listener.local_addr().map_err(Error::Listen)?.port();
     let redirect_uri = format!("http://localhost:{port}{CALLBACK_PATH}");
 
-    let mut url = url::Url::parse(&auth_endpoint)
-        .map_err(|e| Error::Protocol(format!("invalid authorization_endpoint: {e}")))?;
+    let mut url = url::Url::parse(&auth_endpoint).map_err(|source| Error::Url {
+        what: "authorization_endpoint",
+        url: auth_endpoint.clone(),
+        source,
+    })?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", client_id)

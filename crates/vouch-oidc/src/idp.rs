@@ -2,7 +2,7 @@
 
 use crate::ci::CiKind;
 use crate::server::Pending;
-use crate::util::{pem_decode, pem_encode, random_token, unix_now, write_file_durably};
+use crate::util::{random_token, unix_now, write_file_durably};
 use crate::{Error, Result};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
@@ -14,6 +14,7 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
+use vouch_core::pem;
 
 /// Default lifetime of issued ID tokens (600 s).
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(600);
@@ -223,8 +224,10 @@ pub(crate) fn verify_password(hash: &str, password: &str) -> bool {
 
 /// Read a users file: `email[:password-hash]` per line.
 fn read_users(path: &Path) -> Result<HashMap<String, (String, Option<String>)>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Config(format!("cannot read users file {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut users = HashMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or_default().trim();
@@ -278,12 +281,16 @@ fn load_or_generate_key(data: &Path) -> Result<(EcdsaKeyPair, bool)> {
     let path = data.join(KEY_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => {
-            let der = pem_decode(&text, "PRIVATE KEY")
-                .map_err(|e| Error::Storage(format!("{} is corrupt: {e}", path.display())))?;
-            let key =
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der).map_err(|e| {
-                    Error::Storage(format!("{} is not a P-256 PKCS#8 key: {e}", path.display()))
-                })?;
+            let der = pem::decode(&text, &["PRIVATE KEY"]).map_err(|source| Error::KeyPem {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der).map_err(
+                |source| Error::KeyRejected {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            )?;
             Ok((key, false))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -300,15 +307,15 @@ fn load_or_generate_key(data: &Path) -> Result<(EcdsaKeyPair, bool)> {
                 .map_err(|_| Error::Storage("cannot export the P-256 key".into()))?;
             write_file_durably(
                 &path,
-                pem_encode("PRIVATE KEY", der.as_ref()).as_bytes(),
+                pem::encode("PRIVATE KEY", der.as_ref()).as_bytes(),
                 true,
             )?;
             Ok((key, true))
         }
-        Err(e) => Err(Error::Storage(format!(
-            "cannot read {}: {e}",
-            path.display()
-        ))),
+        Err(source) => Err(Error::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -364,8 +371,11 @@ impl Idp {
             opts.client_ids.push(opts.default_audience.clone());
         }
         for r in &opts.redirect_uris {
-            url::Url::parse(r)
-                .map_err(|e| Error::Config(format!("invalid redirect URI {r:?}: {e}")))?;
+            url::Url::parse(r).map_err(|source| Error::Url {
+                what: "redirect URI",
+                url: r.clone(),
+                source,
+            })?;
         }
         let allowed = match &opts.users {
             UserPolicy::AnyEmail => Allowed::Any,
@@ -392,8 +402,11 @@ impl Idp {
             pending: Mutex::new(Pending::default()),
         };
         let path = idp.issuer_file();
-        let body = serde_json::to_vec_pretty(&idp.issuer_config())
-            .map_err(|e| Error::Storage(e.to_string()))?;
+        let body =
+            serde_json::to_vec_pretty(&idp.issuer_config()).map_err(|source| Error::Json {
+                what: "issuer config".into(),
+                source,
+            })?;
         write_file_durably(&path, &body, false)?;
         Ok(idp)
     }

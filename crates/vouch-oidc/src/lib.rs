@@ -66,6 +66,67 @@ pub enum Error {
     /// A file-system or key problem in the data directory.
     #[error("{0}")]
     Storage(String),
+    /// A file could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The signing key file is not a PKCS#8 `PRIVATE KEY` PEM file.
+    #[error("{} is corrupt: not a PKCS#8 PRIVATE KEY PEM file", path.display())]
+    KeyPem {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// The PEM decoder's error.
+        #[source]
+        source: vouch_core::pem::PemError,
+    },
+    /// The signing key file holds a key that is not P-256.
+    #[error("{} is not a P-256 PKCS#8 key", path.display())]
+    KeyRejected {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// The crypto library's error.
+        #[source]
+        source: aws_lc_rs::error::KeyRejected,
+    },
+    /// A document could not be serialized or parsed as JSON.
+    #[error("{what}: invalid JSON")]
+    Json {
+        /// Which document.
+        what: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A URL does not parse.
+    #[error("invalid {what} {url:?}")]
+    Url {
+        /// Which URL.
+        what: &'static str,
+        /// The URL as given.
+        url: String,
+        /// The parser's error.
+        #[source]
+        source: url::ParseError,
+    },
+    /// An HTTP request could not be sent or its answer not read.
+    #[error("{what} {url}")]
+    Request {
+        /// What was being done ("cannot fetch", "cannot reach", …).
+        what: &'static str,
+        /// The URL.
+        url: String,
+        /// The HTTP client's error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The loopback listener for the browser redirect could not be opened.
+    #[error("cannot listen on 127.0.0.1")]
+    Listen(#[source] std::io::Error),
     /// Writing a file in the data directory failed.
     #[error("{0}")]
     Fs(#[from] vouch_fs::FsError),

@@ -59,39 +59,6 @@ pub(crate) fn encode_form(pairs: &[(&str, &str)]) -> String {
     s.finish()
 }
 
-/// Encode DER as a PEM block (64-column base64).
-pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut s = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        s.push_str(&String::from_utf8_lossy(chunk));
-        s.push('\n');
-    }
-    s.push_str(&format!("-----END {label}-----\n"));
-    s
-}
-
-/// Decode the first PEM block labelled `label`.
-pub(crate) fn pem_decode(pem: &str, label: &str) -> Result<Vec<u8>, String> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = pem
-        .find(&begin)
-        .ok_or_else(|| format!("no PEM block labelled {label}"))?;
-    let rest = pem.get(start + begin.len()..).unwrap_or_default();
-    let stop = rest.find(&end).ok_or_else(|| format!("missing {end}"))?;
-    let body: String = rest
-        .get(..stop)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.contains(':'))
-        .map(str::trim)
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .map_err(|e| format!("bad base64 in {label}: {e}"))
-}
-
 /// Write `data` to `path` through the one durable-write helper ([`vouch_fs::write_durably`]);
 /// `private` makes the file mode 0600 on Unix.
 pub(crate) fn write_file_durably(
@@ -122,8 +89,5 @@ mod tests {
         assert!(parse_form("a=1&a=2").is_err());
         assert_eq!(encode_form(&[("a", "x y&")]), "a=x+y%26");
         assert_ne!(random_token(16), random_token(16));
-        let pem = pem_encode("PRIVATE KEY", &[7u8; 100]);
-        assert_eq!(pem_decode(&pem, "PRIVATE KEY"), Ok(vec![7u8; 100]));
-        assert!(pem_decode(&pem, "CERTIFICATE").is_err());
     }
 }

@@ -7,7 +7,7 @@ use crate::keys::EcdsaSigner;
 use crate::token::IdentityToken;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use vouch_core::fulcio;
 use vouch_core::keys::pem_encode;
 use vouch_core::x509::Certificate;
 
@@ -29,13 +29,20 @@ pub async fn request_certificate(
 ) -> Result<IssuedChain, SignError> {
     let subject = token.subject()?;
     let pop = key.sign(subject.as_bytes())?;
-    let body = json!({
-        "credentials": {"oidcIdentityToken": token.raw()},
-        "publicKeyRequest": {
-            "publicKey": {"algorithm": "ECDSA", "content": pem_encode("PUBLIC KEY", key.spki_der())},
-            "proofOfPossession": STANDARD.encode(pop),
-        }
-    });
+    let body = fulcio::CreateSigningCertificateRequest {
+        credentials: Some(fulcio::Credentials {
+            oidc_identity_token: token.raw().to_string(),
+        }),
+        public_key_request: Some(fulcio::PublicKeyRequest {
+            public_key: fulcio::PublicKey {
+                algorithm: Some("ECDSA".into()),
+                content: pem_encode("PUBLIC KEY", key.spki_der()),
+            },
+            proof_of_possession: STANDARD.encode(pop),
+        }),
+        certificate_signing_request: None,
+    };
+    let body = serde_json::to_vec(&body).map_err(SignError::Encode)?;
     let url = format!("{}/api/v2/signingCert", ca_base.trim_end_matches('/'));
     let resp = http
         .post(
@@ -45,7 +52,7 @@ pub async fn request_certificate(
                 ("Content-Type", "application/json"),
                 ("Accept", "application/json"),
             ],
-            body.to_string().into_bytes(),
+            body,
             &[],
         )
         .await?;
@@ -69,27 +76,16 @@ pub async fn request_certificate(
 
 /// Parse a `SigningCertificate` JSON answer (either SCT shape).
 pub fn parse_response(body: &[u8]) -> Result<IssuedChain, SignError> {
-    let v: Value =
-        serde_json::from_slice(body).map_err(|_| SignError::Ca("answer is not JSON".into()))?;
-    let (inner, detached) = if let Some(x) = v.get("signedCertificateEmbeddedSct") {
-        (x, false)
-    } else if let Some(x) = v.get("signedCertificateDetachedSct") {
-        (x, true)
-    } else {
-        return Err(SignError::Ca(
-            "answer has neither signedCertificateEmbeddedSct nor signedCertificateDetachedSct"
+    let answer: fulcio::SigningCertificate = serde_json::from_slice(body).map_err(|_| {
+        SignError::Ca(
+            "answer is not a SigningCertificate (neither signedCertificateEmbeddedSct nor signedCertificateDetachedSct)"
                 .into(),
-        ));
-    };
-    let certs = inner
-        .pointer("/chain/certificates")
-        .and_then(|c| c.as_array())
-        .ok_or_else(|| SignError::Ca("answer has no chain.certificates".into()))?;
+        )
+    })?;
+    let detached = answer.is_detached();
+    let certs = &answer.chain().certificates;
     let mut chain_der = Vec::new();
-    for c in certs {
-        let pem = c
-            .as_str()
-            .ok_or_else(|| SignError::Ca("chain entry is not a string".into()))?;
+    for pem in certs {
         let parsed =
             Certificate::from_pem_chain(pem).map_err(|source| SignError::CaCertificate {
                 what: "chain entry is not a PEM certificate",

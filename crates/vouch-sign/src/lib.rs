@@ -96,6 +96,9 @@ pub enum SignError {
     /// The bundle could not be serialized as JSON.
     #[error("the new bundle does not verify: cannot encode the bundle: {0}")]
     BundleEncoding(#[source] serde_json::Error),
+    /// A request body could not be serialized as JSON.
+    #[error("cannot encode the request: {0}")]
+    Encode(#[source] serde_json::Error),
     /// The assembled bundle is not a valid bundle.
     #[error("the new bundle does not verify: the assembled bundle is invalid: {0}")]
     BundleInvalid(#[source] vouch_core::bundle::BundleError),

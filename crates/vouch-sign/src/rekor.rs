@@ -187,11 +187,51 @@ pub async fn upload_v1(
                 ("Accept", "application/json"),
             ],
             body,
-            &[],
+            &[409],
+        )
+        .await?;
+    if resp.status == reqwest::StatusCode::CONFLICT {
+        // The identical entry is already in the log: most often this very upload, retried
+        // after its first answer was lost (the client retries on timeouts). Rekor points at the
+        // existing entry with `Location`; fetch it, as cosign does, instead of failing.
+        return fetch_existing_v1(http, &url, &resp.headers).await;
+    }
+    let v: Value = serde_json::from_slice(&resp.body)
+        .map_err(|_| SignError::Tlog(format!("answer from {url} is not JSON")))?;
+    v1_entry_to_tle(&v)
+}
+
+/// Fetch the entry a Rekor v1 `409 Conflict` answer to `post_url` points at with its
+/// `Location` header (a path or an absolute URL).
+async fn fetch_existing_v1(
+    http: &HttpClient,
+    post_url: &str,
+    headers: &reqwest::header::HeaderMap,
+) -> Result<TransparencyLogEntry, SignError> {
+    let location = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            SignError::Tlog(format!(
+                "{post_url} answered 409 (the entry is already logged) without a Location header to fetch it from"
+            ))
+        })?;
+    let entry_url = url::Url::parse(post_url)
+        .and_then(|u| u.join(location))
+        .map_err(|e| {
+            SignError::Tlog(format!(
+                "{post_url} answered 409 with an unusable Location {location:?}: {e}"
+            ))
+        })?;
+    let resp = http
+        .get(
+            "Rekor",
+            entry_url.as_str(),
+            &[("Accept", "application/json".into())],
         )
         .await?;
     let v: Value = serde_json::from_slice(&resp.body)
-        .map_err(|_| SignError::Tlog(format!("answer from {url} is not JSON")))?;
+        .map_err(|_| SignError::Tlog(format!("answer from {entry_url} is not JSON")))?;
     v1_entry_to_tle(&v)
 }
 

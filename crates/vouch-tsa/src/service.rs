@@ -10,7 +10,6 @@ use der::Decode;
 use der::asn1::ObjectIdentifier;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
-use vouch_core::encoding::b64_encode;
 use vouch_core::keys::{pem_blocks, pem_decode, pem_encode};
 use vouch_core::tsa::TsaVerifier;
 
@@ -274,7 +273,14 @@ impl TsaService {
 
     /// A Sigstore TrustedRoot `timestampAuthorities[]` element for this authority, reachable at
     /// `uri`, valid from `valid_from` (RFC 3339). `subject` is the root certificate's O and CN.
-    pub fn trusted_root_entry(&self, uri: &str, valid_from: &str) -> serde_json::Value {
+    pub fn trusted_root_entry(
+        &self,
+        uri: &str,
+        valid_from: &str,
+    ) -> vouch_core::trust::CertificateAuthorityJson {
+        use vouch_core::bundle::{X509Certificate, X509CertificateChain};
+        use vouch_core::encoding::Base64Bytes;
+        use vouch_core::trust::{CertificateAuthorityJson, DistinguishedNameJson, TimeRangeJson};
         let (organization, common_name) = self
             .chain_der
             .last()
@@ -290,17 +296,27 @@ impl TsaService {
                 (get(name.organization()), get(name.common_name()))
             })
             .unwrap_or_default();
-        let certificates: Vec<serde_json::Value> = self
-            .chain_der
-            .iter()
-            .map(|c| serde_json::json!({ "rawBytes": b64_encode(c) }))
-            .collect();
-        serde_json::json!({
-            "subject": { "organization": organization, "commonName": common_name },
-            "uri": uri,
-            "certChain": { "certificates": certificates },
-            "validFor": { "start": valid_from },
-        })
+        CertificateAuthorityJson {
+            subject: DistinguishedNameJson {
+                organization,
+                common_name,
+            },
+            uri: uri.to_string(),
+            cert_chain: X509CertificateChain {
+                certificates: self
+                    .chain_der
+                    .iter()
+                    .map(|c| X509Certificate {
+                        raw_bytes: Base64Bytes(c.clone()),
+                    })
+                    .collect(),
+            },
+            valid_for: Some(TimeRangeJson {
+                start: Some(valid_from.to_string()),
+                end: None,
+            }),
+            operator: String::new(),
+        }
     }
 }
 

@@ -618,10 +618,11 @@ fn from_parts_checks_the_key_and_chain() {
 fn trusted_root_entry_shape() {
     let d = tempfile::tempdir().unwrap();
     let s = TsaService::load_or_generate(d.path(), &TsaOptions::default()).unwrap();
-    let e = s.trusted_root_entry(
+    let e = serde_json::to_value(s.trusted_root_entry(
         "https://tsa.example.test/api/v1/timestamp",
         "2026-11-22T00:00:00Z",
-    );
+    ))
+    .unwrap();
     assert_eq!(e["uri"], "https://tsa.example.test/api/v1/timestamp");
     let vf = s.valid_from();
     assert!(

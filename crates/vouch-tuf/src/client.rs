@@ -30,25 +30,11 @@ impl std::fmt::Debug for TufClient {
     }
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut msg = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !msg.contains(&t) {
-            msg.push_str(": ");
-            msg.push_str(&t);
-        }
-        src = s.source();
-    }
-    msg
-}
-
 fn client_err(e: sigstore_tuf::Error) -> TufError {
     match &e {
-        sigstore_tuf::Error::Expired { .. } => TufError::Expired(chain(&e)),
+        sigstore_tuf::Error::Expired { .. } => TufError::Expired(e),
         sigstore_tuf::Error::TargetNotFound(name) => TufError::TargetNotFound(name.clone()),
-        _ => TufError::Client(chain(&e)),
+        _ => TufError::Client(e),
     }
 }
 
@@ -57,8 +43,10 @@ impl TufClient {
     /// `<mirror>/targets/`), trusting `root` (any version of the repository's root
     /// metadata), caching in `cache_dir`.
     pub fn new(mirror: &str, root: &[u8], cache_dir: &Path) -> Result<Self, TufError> {
-        let repo = HttpRepository::new(mirror)
-            .map_err(|e| TufError::Invalid(format!("mirror URL {mirror:?}: {}", chain(&e))))?;
+        let repo = HttpRepository::new(mirror).map_err(|source| TufError::MirrorUrl {
+            url: mirror.to_string(),
+            source,
+        })?;
         Self::with_repo(repo, root, cache_dir)
     }
 
@@ -81,7 +69,10 @@ impl TufClient {
         cache_dir: &Path,
     ) -> Result<Self, TufError> {
         let updater = Updater::new(repo, root)
-            .map_err(|e| TufError::Client(format!("trusted root: {}", chain(&e))))?
+            .map_err(|e| match e {
+                sigstore_tuf::Error::Expired { .. } => TufError::Expired(e),
+                other => TufError::BootstrapRoot(other),
+            })?
             .with_store(FileStore::new(cache_dir));
         Ok(TufClient {
             updater,
@@ -155,8 +146,10 @@ pub async fn fetch_trust(
 }
 
 fn version_of(bytes: &[u8], what: &str) -> Result<(u64, serde_json::Value), TufError> {
-    let v: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| TufError::Metadata(format!("cached {what}: {e}")))?;
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|source| TufError::Json {
+        what: format!("cached {what}"),
+        source,
+    })?;
     let version = v
         .pointer("/signed/version")
         .and_then(serde_json::Value::as_u64)

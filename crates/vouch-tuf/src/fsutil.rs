@@ -23,7 +23,7 @@ pub(crate) async fn write_all_atomic(files: Vec<(PathBuf, Vec<u8>)>) -> Result<(
         Ok(())
     })
     .await
-    .map_err(|e| TufError::Invalid(format!("writer task failed: {e}")))?
+    .map_err(TufError::Task)?
 }
 
 /// Read a file, `None` when it does not exist.

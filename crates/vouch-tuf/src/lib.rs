@@ -45,30 +45,93 @@ pub enum TufError {
     /// A durable write or read failed.
     #[error("{0}")]
     Fs(#[from] vouch_fs::FsError),
-    /// Key generation, parsing or signing failed.
-    #[error("key error: {0}")]
-    Key(String),
-    /// Building, signing or parsing repository metadata failed.
+    /// A role key file is not a PKCS#8 `PRIVATE KEY` PEM file.
+    #[error("{}: not a PKCS#8 \"PRIVATE KEY\" PEM file", path.display())]
+    KeyPem {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// The PEM decoder's error.
+        #[source]
+        source: vouch_core::pem::PemError,
+    },
+    /// The crypto library could not generate a role key.
+    #[error("generating a {alg} key failed")]
+    KeyGeneration {
+        /// The key algorithm.
+        alg: &'static str,
+    },
+    /// tough rejected a role key (unsupported type, or no key ID could be computed).
+    #[error("TUF role key rejected")]
+    KeyRejected(#[source] tough::error::Error),
+    /// No TUF key ID could be computed for a role key.
+    #[error("TUF key ID of a role key")]
+    KeyId(#[source] tough::schema::Error),
+    /// The role keys on disk do not match the root metadata.
+    #[error("{0}")]
+    KeyMismatch(String),
+    /// Metadata bytes are not the JSON they should be.
+    #[error("{what}: invalid TUF metadata JSON")]
+    Json {
+        /// Which file.
+        what: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Signing repository metadata failed.
+    #[error("signing TUF metadata failed")]
+    Sign(#[source] tough::error::Error),
+    /// Repository metadata is inconsistent (version 0, overflow, a missing listing).
     #[error("TUF metadata: {0}")]
     Metadata(String),
     /// A target name that cannot be published (path separators, `..`, odd characters).
     #[error("invalid target name {0:?}")]
     TargetName(String),
-    /// The TUF client workflow failed (signature, version, expiry, hash or transport).
-    #[error("TUF update failed: {0}")]
-    Client(String),
+    /// The trusted root given to the client is not a usable TUF root.
+    #[error("the bootstrap TUF root does not load")]
+    BootstrapRoot(#[source] sigstore_tuf::Error),
+    /// The TUF client workflow failed (signature, version, hash or transport).
+    #[error("TUF update failed")]
+    Client(#[source] sigstore_tuf::Error),
     /// The TUF metadata (or a bootstrap root) has expired.
-    #[error("TUF metadata expired: {0}")]
-    Expired(String),
+    #[error("TUF metadata expired")]
+    Expired(#[source] sigstore_tuf::Error),
     /// A target is not listed in the verified targets metadata.
     #[error("target {0:?} is not in the TUF repository")]
     TargetNotFound(String),
-    /// Bad input (URL, options, directory layout).
+    /// The mirror URL does not parse.
+    #[error("mirror URL {url:?} is invalid")]
+    MirrorUrl {
+        /// The URL as given.
+        url: String,
+        /// The parser's error.
+        #[source]
+        source: sigstore_tuf::Error,
+    },
+    /// A role lifetime does not fit in a timestamp.
+    #[error("role lifetime out of range")]
+    Lifetime(#[source] jiff::Error),
+    /// A blocking task (key generation, file writes) panicked or was cancelled.
+    #[error("background task failed")]
+    Task(#[source] tokio::task::JoinError),
+    /// Bad input (options, directory layout).
     #[error("{0}")]
     Invalid(String),
 }
 
 impl TufError {
+    /// Whether the repository could not be reached or read (as opposed to metadata that
+    /// does not verify): a bad mirror URL, a failed HTTP request, an unreadable directory.
+    pub fn is_transport(&self) -> bool {
+        matches!(
+            self,
+            TufError::MirrorUrl { .. }
+                | TufError::Client(
+                    sigstore_tuf::Error::Transport { .. } | sigstore_tuf::Error::Io { .. }
+                )
+        )
+    }
+
     pub(crate) fn io(what: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
         TufError::Io {
             what,

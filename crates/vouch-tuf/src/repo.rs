@@ -5,7 +5,6 @@ use crate::fsutil::{read_opt, write_all_atomic, write_atomic};
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
-use base64::Engine as _;
 use jiff::Timestamp as Ts;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -166,10 +165,6 @@ impl std::fmt::Debug for TufRepo {
     }
 }
 
-fn meta_err(e: impl std::fmt::Display) -> TufError {
-    TufError::Metadata(e.to_string())
-}
-
 fn nz(v: u64) -> Result<NonZeroU64, TufError> {
     NonZeroU64::new(v).ok_or_else(|| TufError::Metadata("version 0".into()))
 }
@@ -185,7 +180,7 @@ fn expiry(now: Ts, lifetime: Duration) -> Result<Ts, TufError> {
         .ok()
         .and_then(|l| now.as_second().checked_add(l))
         .ok_or_else(|| TufError::Invalid("role lifetime too long".into()))?;
-    Ts::from_second(secs).map_err(|e| TufError::Invalid(format!("role lifetime: {e}")))
+    Ts::from_second(secs).map_err(TufError::Lifetime)
 }
 
 /// Whether less than half of `lifetime` remains before `expires`.
@@ -225,34 +220,13 @@ fn role_name(role: RoleType) -> &'static str {
     }
 }
 
-fn pem_encode(der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str("-----END PRIVATE KEY-----\n");
-    out
-}
+const KEY_LABEL: &str = "PRIVATE KEY";
 
 fn pem_decode(pem: &str, path: &Path) -> Result<Vec<u8>, TufError> {
-    let body: String = pem
-        .lines()
-        .map(str::trim)
-        .skip_while(|l| *l != "-----BEGIN PRIVATE KEY-----")
-        .skip(1)
-        .take_while(|l| *l != "-----END PRIVATE KEY-----")
-        .collect();
-    if body.is_empty() {
-        return Err(TufError::Key(format!(
-            "{}: no PKCS#8 \"PRIVATE KEY\" PEM block",
-            path.display()
-        )));
-    }
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .map_err(|e| TufError::Key(format!("{}: {e}", path.display())))
+    vouch_core::pem::decode(pem, &[KEY_LABEL]).map_err(|source| TufError::KeyPem {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn generate_pkcs8(alg: KeyAlgorithm) -> Result<Vec<u8>, TufError> {
@@ -263,15 +237,20 @@ fn generate_pkcs8(alg: KeyAlgorithm) -> Result<Vec<u8>, TufError> {
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
         }
     }
-    .map_err(|e| TufError::Key(format!("key generation failed: {e}")))?;
+    .map_err(|_| TufError::KeyGeneration {
+        alg: match alg {
+            KeyAlgorithm::Ed25519 => "Ed25519",
+            KeyAlgorithm::EcdsaP256 => "ECDSA P-256",
+        },
+    })?;
     Ok(doc.as_ref().to_vec())
 }
 
 /// The TUF public key and key ID of a PKCS#8 key.
 fn tuf_key(der: &[u8]) -> Result<(Decoded<Hex>, Key), TufError> {
-    let sign = tough::sign::parse_keypair(der).map_err(|e| TufError::Key(e.to_string()))?;
+    let sign = tough::sign::parse_keypair(der).map_err(TufError::KeyRejected)?;
     let key = sign.tuf_key();
-    let id = key.key_id().map_err(|e| TufError::Key(e.to_string()))?;
+    let id = key.key_id().map_err(TufError::KeyId)?;
     Ok((id, key))
 }
 
@@ -283,19 +262,26 @@ fn load_or_create_keys(dir: &Path, alg: KeyAlgorithm) -> Result<Vec<RoleKey>, Tu
             Some(pem) => pem_decode(&String::from_utf8_lossy(&pem), &path)?,
             None => {
                 let der = generate_pkcs8(alg)?;
-                write_atomic(&path, pem_encode(&der).as_bytes(), Some(0o600))?;
+                write_atomic(
+                    &path,
+                    vouch_core::pem::encode(KEY_LABEL, &der).as_bytes(),
+                    Some(0o600),
+                )?;
                 der
             }
         };
         // Fails early on a key tough cannot use.
-        tuf_key(&der).map_err(|e| TufError::Key(format!("{}: {e}", path.display())))?;
+        tuf_key(&der)?;
         out.push(RoleKey { role, der });
     }
     Ok(out)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, TufError> {
-    serde_json::from_slice(bytes).map_err(|e| TufError::Metadata(format!("{what}: {e}")))
+    serde_json::from_slice(bytes).map_err(|source| TufError::Json {
+        what: what.to_string(),
+        source,
+    })
 }
 
 /// Sign `role` with the keys the root assigns to it; returns the signed form and the exact bytes.
@@ -307,9 +293,9 @@ async fn sign_role<T: Role + Serialize + Clone>(
     let rng = SystemRandom::new();
     let signed = SignedRole::new(role, &KeyHolder::Root(root.clone()), keys, &rng)
         .await
-        .map_err(meta_err)?;
+        .map_err(TufError::Sign)?;
     if signed.signed().signatures.is_empty() {
-        return Err(TufError::Key(format!(
+        return Err(TufError::KeyMismatch(format!(
             "no key in keys/ matches the {} role of root.json",
             T::TYPE
         )));
@@ -341,7 +327,7 @@ impl TufRepo {
         let (alg, kd) = (opts.key_algorithm, key_dir.clone());
         let role_keys = tokio::task::spawn_blocking(move || load_or_create_keys(&kd, alg))
             .await
-            .map_err(|e| TufError::Invalid(format!("key task failed: {e}")))??;
+            .map_err(TufError::Task)??;
         let mut pubkeys = Vec::new();
         for k in &role_keys {
             pubkeys.push((k.role, tuf_key(&k.der)?));
@@ -367,7 +353,7 @@ impl TufRepo {
                 .get(role)
                 .is_some_and(|rk| rk.keyids.contains(id));
             if !listed {
-                return Err(TufError::Key(format!(
+                return Err(TufError::KeyMismatch(format!(
                     "{} does not hold the {role} key named in {}",
                     key_dir.display(),
                     metadata_dir.join("root.json").display()
@@ -439,7 +425,8 @@ impl TufRepo {
         let mut files = Vec::new();
         let mut changed = false;
         for (name, bytes) in targets {
-            let tn = tough::TargetName::new(*name).map_err(|e| TufError::Invalid(e.to_string()))?;
+            let tn = tough::TargetName::new(*name)
+                .map_err(|_| TufError::TargetName((*name).to_string()))?;
             let target = Target {
                 length: bytes.len() as u64,
                 hashes: hashes(bytes),

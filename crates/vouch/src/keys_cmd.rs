@@ -148,12 +148,17 @@ fn key_error(path: &str, e: CosignKeyError) -> anyhow::Error {
         | CosignKeyError::UnsupportedCipher(_) => {
             "the key file was not written by cosign or vouch; re-encrypt it with `cosign import-key-pair`"
         }
-        CosignKeyError::Pem(_) | CosignKeyError::TooLarge(_) | CosignKeyError::Malformed(_) => {
+        CosignKeyError::Pem(_)
+        | CosignKeyError::NoPrivateKey { .. }
+        | CosignKeyError::TooLarge(_)
+        | CosignKeyError::Envelope(_)
+        | CosignKeyError::Base64 { .. }
+        | CosignKeyError::Malformed(_) => {
             "pass the private key (cosign.key), not the public key or another file"
         }
         _ => "the key file may be damaged; generate a new one with `vouch generate-key-pair`",
     };
-    hinted(format!("{path}: {e}"), hint)
+    hinted(format!("{path}: {}", vouch_core::error_chain(&e)), hint)
 }
 
 /// True when prompts can be shown (stdin is a terminal).

@@ -64,7 +64,9 @@ pub async fn interactive_token(
     let raw = if !opts.device_flow && can_open_browser() {
         vouch_oidc::auth_code_flow_loopback(client, issuer, &opts.client_id, open_browser)
             .await
-            .map_err(|e| anyhow::anyhow!("login at {issuer} failed: {e}"))?
+            .map_err(|e| {
+                anyhow::anyhow!("login at {issuer} failed: {}", vouch_core::error_chain(&e))
+            })?
     } else {
         vouch_oidc::device_flow(client, issuer, &opts.client_id, |p| {
             eprintln!(
@@ -76,7 +78,12 @@ pub async fn interactive_token(
             }
         })
         .await
-        .map_err(|e| anyhow::anyhow!("device login at {issuer} failed: {e}"))?
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "device login at {issuer} failed: {}",
+                vouch_core::error_chain(&e)
+            )
+        })?
     };
     Ok(IdentityToken::parse(&raw)?)
 }

@@ -162,7 +162,7 @@ pub fn serve(a: &ServeOidcArgs) -> Result<()> {
         opts.redirect_uris = a.redirect_uris.clone();
         opts.allow_ci_tokens = a.allow_ci_tokens;
         opts.device_poll_interval = Duration::from_secs(a.device_poll_interval);
-        let idp = Idp::load_or_generate(&a.data, opts).map_err(|e| anyhow!("{e}"))?;
+        let idp = Idp::load_or_generate(&a.data, opts).map_err(anyhow::Error::new)?;
         let mut out = String::new();
         out.push_str(&format!("vouch oidc listening on {url}\n"));
         out.push_str(&format!("issuer: {}\n", idp.issuer()));

@@ -158,10 +158,10 @@ fn tuf_err(e: TufError) -> anyhow::Error {
         TufError::TargetNotFound(_) => {
             "the repository does not publish this Sigstore trust material; is it a Sigstore instance's TUF repository?"
         }
-        TufError::Client(m) if m.starts_with("trusted root:") => {
+        TufError::BootstrapRoot(_) => {
             "--root must be the instance's signed TUF root metadata (e.g. its 1.root.json), not a Sigstore trusted_root.json"
         }
-        TufError::Client(m) if m.contains("transport") || m.contains("GET ") => {
+        e if e.is_transport() => {
             "check the --mirror URL (the TUF base URL, where 1.root.json and timestamp.json are served) and that the instance is running"
         }
         TufError::Client(_) => {
@@ -170,7 +170,7 @@ fn tuf_err(e: TufError) -> anyhow::Error {
         TufError::Invalid(_) => "check the path or URL",
         _ => return anyhow::Error::new(e),
     };
-    hinted(e.to_string(), hint)
+    hinted(vouch_core::error_chain(&e), hint)
 }
 
 /// Check the targets parse as Sigstore trust material, then write them and the

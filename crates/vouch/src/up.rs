@@ -19,6 +19,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use vouch_ca::{FulcioConfig, OidcVerifier};
+use vouch_core::trust::{
+    CLIENT_TRUST_CONFIG_MEDIA_TYPE, ClientTrustConfig, SIGNING_CONFIG_MEDIA_TYPE_V0_2, Service,
+    ServiceConfiguration, SigningConfig, TRUSTED_ROOT_MEDIA_TYPE_LEGACY, TimeRangeJson,
+    TrustedRootJson,
+};
 use vouch_log::signer::{KeyAlgorithm, LogSigner};
 use vouch_log::storage::{EmbeddedStorage, write_file_durably};
 use vouch_log::{Log, LogConfig};
@@ -227,8 +232,12 @@ async fn up(a: &UpArgs) -> Result<()> {
         idp_opts.users = vouch_oidc::UserPolicy::UsersFile(u.clone());
     }
     idp_opts.allow_ci_tokens = a.allow_ci_tokens;
-    let idp = vouch_oidc::Idp::load_or_generate(&data.join("oidc"), idp_opts)
-        .map_err(|e| anyhow!("cannot start the identity provider: {e}"))?;
+    let idp = vouch_oidc::Idp::load_or_generate(&data.join("oidc"), idp_opts).map_err(|e| {
+        anyhow!(
+            "cannot start the identity provider: {}",
+            vouch_core::error_chain(&e)
+        )
+    })?;
     let idp = Arc::new(idp);
 
     // CA issuer config: the built-in IdP (email identities) plus the operator's issuers.
@@ -277,28 +286,44 @@ async fn up(a: &UpArgs) -> Result<()> {
     // Trust material.
     let instance = instance_created(data)?;
     let ca_entry = crate::ca::trusted_root_entry(&ca_url, &ca_root, &int_der)?;
-    let trusted_root = json!({
-        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-        "tlogs": [log.signer().trusted_root_entry(&log_url, &log_settings.created)],
-        "certificateAuthorities": [serde_json::to_value(&ca_entry)?],
-        "ctlogs": [vouch_log::ct::trusted_root_ctlog_entry(ct_log.signer(), &ct_url, &ct_settings.created)],
-        "timestampAuthorities": [tsa.trusted_root_entry(&tsa_url, &instance)],
-    });
-    let service = |url: &str, v: u32| json!({"url": url, "majorApiVersion": v, "validFor": {"start": instance}, "operator": "vouch-up"});
-    let signing_config = json!({
-        "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
-        "caUrls": [service(&ca_url, 1)],
-        "oidcUrls": [service(&oidc_url, 1)],
-        "rekorTlogUrls": [service(&log_url, 2), service(&log_url, 1)],
-        "tsaUrls": [service(&tsa_url, 1)],
-        "rekorTlogConfig": {"selector": "ANY"},
-        "tsaConfig": {"selector": "ANY"},
-    });
-    let trust_config = json!({
-        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
-        "trustedRoot": trusted_root,
-        "signingConfig": signing_config,
-    });
+    let trusted_root = TrustedRootJson {
+        media_type: TRUSTED_ROOT_MEDIA_TYPE_LEGACY.into(),
+        tlogs: vec![
+            log.signer()
+                .trusted_root_entry(&log_url, &log_settings.created),
+        ],
+        certificate_authorities: vec![ca_entry],
+        ctlogs: vec![vouch_log::ct::trusted_root_ctlog_entry(
+            ct_log.signer(),
+            &ct_url,
+            &ct_settings.created,
+        )],
+        timestamp_authorities: vec![tsa.trusted_root_entry(&tsa_url, &instance)],
+    };
+    let service = |url: &str, v: u32| Service {
+        url: url.to_string(),
+        major_api_version: v,
+        valid_for: Some(TimeRangeJson {
+            start: Some(instance.clone()),
+            end: None,
+        }),
+        operator: "vouch-up".into(),
+    };
+    let any = || {
+        Some(ServiceConfiguration {
+            selector: "ANY".into(),
+            count: 0,
+        })
+    };
+    let signing_config = SigningConfig {
+        media_type: SIGNING_CONFIG_MEDIA_TYPE_V0_2.into(),
+        ca_urls: vec![service(&ca_url, 1)],
+        oidc_urls: vec![service(&oidc_url, 1)],
+        rekor_tlog_urls: vec![service(&log_url, 2), service(&log_url, 1)],
+        rekor_tlog_config: any(),
+        tsa_urls: vec![service(&tsa_url, 1)],
+        tsa_config: any(),
+    };
     // Check what we publish parses the way clients will parse it.
     let tr_bytes = serde_json::to_vec_pretty(&trusted_root)?;
     vouch_core::trust::TrustRoot::from_json(&tr_bytes)
@@ -308,6 +333,11 @@ async fn up(a: &UpArgs) -> Result<()> {
         .map_err(|e| anyhow!("internal: generated signing config is invalid: {e}"))?;
     write(&data.join("trusted_root.json"), &tr_bytes)?;
     write(&data.join("signing_config.v0.2.json"), &sc_bytes)?;
+    let trust_config = ClientTrustConfig {
+        media_type: CLIENT_TRUST_CONFIG_MEDIA_TYPE.into(),
+        trusted_root,
+        signing_config,
+    };
     let tc_path = data.join("trust_config.json");
     write(&tc_path, &serde_json::to_vec_pretty(&trust_config)?)?;
 
