@@ -181,26 +181,30 @@ fn audit(
     for s in fronts {
         // A front end follows the published checkpoint within a poll interval.
         let deadline = Instant::now() + Duration::from_secs(10);
-        let size = loop {
-            let size = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                check(&s.url, v, ORIGIN, &acks, history, &mut parsed)
-            }));
-            match size {
-                Ok(size) if size >= want => break size,
-                Ok(_) | Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Ok(size) => panic!("{what}: {} serves size {size} < {want}", s.url),
-                Err(e) => {
-                    let msg = e
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
-                    panic!("{what}: audit through {}: {msg}\nlog:\n{}", s.url, tail(&s.log));
-                }
+        loop {
+            let note = String::from_utf8(common::get(&s.url, "/checkpoint")).unwrap();
+            if common::audit::parse_cp(&note, v, ORIGIN).0 >= want {
+                break;
             }
-        };
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {} does not reach size {want}:\n{}",
+                s.url,
+                tail(&s.log)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let size = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            check(&s.url, v, ORIGIN, &acks, history, &mut parsed)
+        }))
+        .unwrap_or_else(|e| {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("{what}: audit through {}: {msg}\nlog:\n{}", s.url, tail(&s.log))
+        });
         sizes.push(size);
     }
     eprintln!(
