@@ -86,6 +86,21 @@ pub fn open_backend(a: &ScaleArgs, origin: Option<&str>) -> Result<(PgStorage, L
     Ok((storage, meta))
 }
 
+/// Refuse to generate a key when the log in the database already has one: a front end with a
+/// missing key file must get the first front end's copy.
+pub fn require_key_file(storage: &PgStorage, key_file: &Path) -> Result<()> {
+    if !key_file.exists() && storage.log_id().ok().flatten().is_some() {
+        return Err(hinted(
+            format!(
+                "{} is missing, and the log in the database already has a key",
+                key_file.display()
+            ),
+            "copy log.key from the first front end into --data (every front end signs with the same key)",
+        ));
+    }
+    Ok(())
+}
+
 /// Record this front end's key as the log's key, or refuse a key that differs from it.
 pub fn claim_key(storage: &PgStorage, signer: &LogSigner, key_file: &Path) -> Result<()> {
     storage

@@ -33,9 +33,13 @@ pub enum ServeCommand {
 /// `vouch serve ct`.
 #[derive(Args, Debug)]
 pub struct ServeCtArgs {
-    /// Data directory: tiles, index database, CT log key, settings (created if missing).
+    /// Data directory: tiles, index database, CT log key, settings (created if missing). With
+    /// --database, only the CT log key (the same on every front end) and the files written for
+    /// clients live here.
     #[arg(long)]
     data: PathBuf,
+    #[command(flatten)]
+    scale: crate::scale::ScaleArgs,
     /// Checkpoint origin, e.g. ct.example.test/2026 (required on first start, then remembered).
     #[arg(long)]
     origin: Option<String>,
@@ -234,9 +238,34 @@ fn serve_ct(a: &ServeCtArgs) -> Result<()> {
         }
         roots.extend(certs.iter().map(|c| c.der().to_vec()));
     }
+    if a.scale.database.is_some() {
+        std::fs::create_dir_all(&a.data)
+            .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
+        let (storage, meta) = crate::scale::open_backend(&a.scale, a.origin.as_deref())?;
+        let key_file = a.data.join("log.key");
+        crate::scale::require_key_file(&storage, &key_file)?;
+        let signer = load_ct_signer(a, &meta.origin)?;
+        crate::scale::claim_key(&storage, &signer, &key_file)?;
+        let settings = Settings {
+            origin: meta.origin,
+            created: meta.created,
+        };
+        return serve_ct_on(a, roots, storage, signer, &settings);
+    }
     let settings = settings(&a.data, a.origin.as_deref())?;
-    let origin = settings.origin.clone();
-    let signer = LogSigner::load_or_generate(&a.data, &origin, KeyAlgorithm::EcdsaP256)
+    let signer = load_ct_signer(a, &settings.origin)?;
+    let storage = EmbeddedStorage::open(&a.data).map_err(|e| {
+        hinted(
+            format!("cannot open the log store in {}: {e}", a.data.display()),
+            "is another vouch server using this directory?",
+        )
+    })?;
+    serve_ct_on(a, roots, storage, signer, &settings)
+}
+
+/// Load (or generate) the CT log's ECDSA P-256 key in `--data`.
+fn load_ct_signer(a: &ServeCtArgs, origin: &str) -> Result<LogSigner> {
+    let signer = LogSigner::load_or_generate(&a.data, origin, KeyAlgorithm::EcdsaP256)
         .map_err(|e| anyhow!("cannot load the log key in {}: {e}", a.data.display()))?;
     if signer.key_details() != "PKIX_ECDSA_P256_SHA_256" {
         return Err(hinted(
@@ -248,12 +277,18 @@ fn serve_ct(a: &ServeCtArgs) -> Result<()> {
             "use a new --data directory for the CT log",
         ));
     }
-    let storage = EmbeddedStorage::open(&a.data).map_err(|e| {
-        hinted(
-            format!("cannot open the log store in {}: {e}", a.data.display()),
-            "is another vouch server using this directory?",
-        )
-    })?;
+    Ok(signer)
+}
+
+/// Serve the CT log over `storage` until SIGINT or SIGTERM.
+fn serve_ct_on<S: Storage>(
+    a: &ServeCtArgs,
+    roots: Vec<Vec<u8>>,
+    storage: S,
+    signer: LogSigner,
+    settings: &Settings,
+) -> Result<()> {
+    let origin = settings.origin.clone();
     init_tracing();
     let config = LogConfig {
         origin: origin.clone(),
@@ -317,15 +352,7 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
             .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
         let (storage, meta) = crate::scale::open_backend(&a.scale, a.origin.as_deref())?;
         let key_file = a.data.join("log.key");
-        if !key_file.exists() && storage.log_id().ok().flatten().is_some() {
-            return Err(hinted(
-                format!(
-                    "{} is missing, and the log in the database already has a key",
-                    key_file.display()
-                ),
-                "copy log.key from the first front end into --data (every front end signs with the same key)",
-            ));
-        }
+        crate::scale::require_key_file(&storage, &key_file)?;
         let signer = load_log_signer(a, &meta.origin)?;
         crate::scale::claim_key(&storage, &signer, &key_file)?;
         let settings = Settings {

@@ -465,3 +465,60 @@ fn migrate(c: &Cluster, src: &Path) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+#[test]
+fn ct_log_runs_on_the_scale_backend() {
+    let Some(c) = Cluster::new("ctlog") else {
+        return;
+    };
+    let root = rcgen::generate_simple_self_signed(vec!["vouch test root".into()]).unwrap();
+    let root_pem = c.tmp.path().join("root.pem");
+    std::fs::write(&root_pem, root.cert.pem()).unwrap();
+    let start_ct = |n: usize| {
+        let dir = c.tmp.path().join(format!("ct{n}"));
+        if n > 0 {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(c.tmp.path().join("ct0/log.key"), dir.join("log.key")).unwrap();
+        }
+        let mut child = vouch()
+            .args(["serve", "ct", "--data"])
+            .arg(&dir)
+            .args(["--origin", "ct.vouch.test/scale", "--listen", "127.0.0.1:0"])
+            .arg("--accept-root")
+            .arg(&root_pem)
+            .args(["--database", &c.database, "--tiles", &c.tiles])
+            .envs(c.env())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+            child.stdout.take().unwrap(),
+        ));
+        let url = lines
+            .next()
+            .unwrap()
+            .unwrap()
+            .strip_prefix("vouch CT log listening on ")
+            .unwrap()
+            .trim()
+            .to_string();
+        let id = lines
+            .find_map(|l| l.ok()?.strip_prefix("CT log ID: ").map(str::to_string))
+            .unwrap();
+        (child, url, id)
+    };
+    let (mut a, url_a, id_a) = start_ct(0);
+    let (mut b, url_b, id_b) = start_ct(1);
+    assert_eq!(id_a, id_b, "both CT front ends are one log");
+    for url in [&url_a, &url_b] {
+        let sth: serde_json::Value =
+            serde_json::from_slice(&common::get(url, "/ct/v1/get-sth")).unwrap();
+        assert_eq!(sth["tree_size"], 0, "{sth}");
+    }
+    let _ = a.kill();
+    let _ = b.kill();
+    let _ = a.wait();
+    let _ = b.wait();
+}
