@@ -19,7 +19,7 @@
 //! workers of a multi-threaded Tokio runtime (not from a current-thread runtime).
 
 use crate::LogError;
-use crate::shared::{Assigned, NewEntry, SharedBackend};
+use crate::shared::{Assigned, NewEntry, SequencedEntry, SharedBackend};
 use crate::storage::{CommitBatch, Storage, StoredCheckpoint};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
@@ -121,9 +121,8 @@ fn u64_of(v: i64, what: &str) -> Result<u64, LogError> {
 }
 
 fn hash_of(v: &[u8], what: &str) -> Result<[u8; 32], LogError> {
-    <[u8; 32]>::try_from(v).map_err(|_| {
-        LogError::Storage(format!("stored {what} has {} bytes, not 32", v.len()))
-    })
+    <[u8; 32]>::try_from(v)
+        .map_err(|_| LogError::Storage(format!("stored {what} has {} bytes, not 32", v.len())))
 }
 
 /// Parse `--tiles`: `s3://BUCKET[/PREFIX][?endpoint=URL&region=R]`. Credentials come from the
@@ -227,7 +226,9 @@ async fn put_immutable(
         .await
     {
         Ok(_) => Ok(()),
-        Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+        Err(
+            object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. },
+        ) => {
             let have = store
                 .get(&p)
                 .await
@@ -276,7 +277,11 @@ async fn put_all(
         set.spawn(put_immutable(store.clone(), id.path(), data.clone()));
     }
     for (id, data) in bundles {
-        set.spawn(put_immutable(store.clone(), id.entries_path(), data.clone()));
+        set.spawn(put_immutable(
+            store.clone(),
+            id.entries_path(),
+            data.clone(),
+        ));
     }
     let mut first_err = None;
     while let Some(r) = set.join_next().await {
@@ -309,7 +314,13 @@ impl PgStorage {
         origin: Option<&str>,
         created: &str,
     ) -> Result<Self, LogError> {
-        Self::open_with_store(database, object_store_from_url(tiles)?, tiles, origin, created)
+        Self::open_with_store(
+            database,
+            object_store_from_url(tiles)?,
+            tiles,
+            origin,
+            created,
+        )
     }
 
     /// [`PgStorage::open`] over an object store built by the caller; `tiles` names it in
@@ -502,16 +513,15 @@ impl PgStorage {
 
 async fn migrate(pool: &PgPool) -> Result<(), LogError> {
     // A newer vouch may have applied migrations this build does not know: refuse to run on it.
-    let applied: Option<i64> = match sqlx::query_scalar(
-        "SELECT max(version) FROM _sqlx_migrations WHERE success",
-    )
-    .fetch_one(pool)
-    .await
-    {
-        Ok(v) => v,
-        Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42P01") => None,
-        Err(e) => return Err(pg_err("read the schema version", e)),
-    };
+    let applied: Option<i64> =
+        match sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await
+        {
+            Ok(v) => v,
+            Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42P01") => None,
+            Err(e) => return Err(pg_err("read the schema version", e)),
+        };
     if let Some(v) = applied
         && v > SCHEMA_VERSION
     {
@@ -869,7 +879,7 @@ impl SharedBackend for PgStorage {
         })
     }
 
-    fn pending(&self, from: u64, limit: usize) -> Result<Vec<(Vec<u8>, [u8; 32])>, LogError> {
+    fn pending(&self, from: u64, limit: usize) -> Result<Vec<SequencedEntry>, LogError> {
         self.block(self.on_lead(async |conn| {
             let from = i64_of(from, "index")?;
             let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(

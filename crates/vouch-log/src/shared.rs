@@ -62,6 +62,9 @@ pub enum Assigned {
     Existing(u64),
 }
 
+/// A sequenced entry read back for integration: its body and leaf hash.
+pub type SequencedEntry = (Vec<u8>, [u8; 32]);
+
 /// A backend that several front ends share (see the module docs). All calls block; the engine
 /// makes them from blocking threads.
 pub trait SharedBackend: Send + Sync {
@@ -76,7 +79,7 @@ pub trait SharedBackend: Send + Sync {
     fn try_lead(&self) -> Result<bool, LogError>;
     /// Sequenced entries from index `from` on (at most `limit`, contiguous, in index order):
     /// body and leaf hash.
-    fn pending(&self, from: u64, limit: usize) -> Result<Vec<(Vec<u8>, [u8; 32])>, LogError>;
+    fn pending(&self, from: u64, limit: usize) -> Result<Vec<SequencedEntry>, LogError>;
     /// Write `tiles` and `bundles` as immutable objects, then replace the stored checkpoint
     /// `old` (`None`: no checkpoint yet) by `new`. `Ok(false)` if the stored checkpoint is no
     /// longer `old` or this process lost the integrator role (nothing was swapped).
@@ -176,8 +179,9 @@ pub(crate) fn drain<S: Storage>(inner: &Inner<S>) {
         let ready = std::mem::replace(&mut *w, rest);
         let mut expired = Vec::new();
         w.retain(|index, list| {
-            let (old, keep): (Vec<_>, Vec<_>) =
-                list.drain(..).partition(|x| x.since.elapsed() >= ACK_TIMEOUT);
+            let (old, keep): (Vec<_>, Vec<_>) = list
+                .drain(..)
+                .partition(|x| x.since.elapsed() >= ACK_TIMEOUT);
             expired.extend(old.into_iter().map(|x| (*index, x)));
             *list = keep;
             !list.is_empty()

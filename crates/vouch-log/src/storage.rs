@@ -146,8 +146,9 @@ impl EmbeddedStorage {
                 .checked_sub(9)
                 .filter(|&p| k.get(p) == Some(&0))
                 .ok_or_else(|| LogError::Storage("index database: corrupt search key".into()))?;
-            let term = String::from_utf8(k[..sep].to_vec())
-                .map_err(|_| LogError::Storage("index database: search term is not UTF-8".into()))?;
+            let term = String::from_utf8(k[..sep].to_vec()).map_err(|_| {
+                LogError::Storage("index database: search term is not UTF-8".into())
+            })?;
             Ok((term, u64_of(&k[sep + 1..])?))
         })
     }

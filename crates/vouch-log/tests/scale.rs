@@ -65,9 +65,12 @@ fn schema_and_origin_checks_refuse_a_foreign_database() {
     let open = p.log_store("checks");
     drop(open());
     // Another origin on the same database.
-    let store =
-        object_store_with_credentials("s3://checks-tiles/log?endpoint=http://127.0.0.1:1", "t", "t")
-            .unwrap();
+    let store = object_store_with_credentials(
+        "s3://checks-tiles/log?endpoint=http://127.0.0.1:1",
+        "t",
+        "t",
+    )
+    .unwrap();
     let err = PgStorage::open_with_store(
         &p.pg.url_with_password("checks"),
         store.clone(),
@@ -77,7 +80,8 @@ fn schema_and_origin_checks_refuse_a_foreign_database() {
     )
     .unwrap_err();
     assert!(
-        err.to_string().contains("holds the log \"log.vouch.test/scale\""),
+        err.to_string()
+            .contains("holds the log \"log.vouch.test/scale\""),
         "{err}"
     );
     // A schema version from the future.
@@ -188,7 +192,10 @@ async fn two_front_ends_share_one_log() {
     // Both front ends converge on one checkpoint; every checkpoint seen is consistent with it.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while fronts.iter().any(|f| f.checkpoint().size < 400) {
-        assert!(std::time::Instant::now() < deadline, "front ends did not converge");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "front ends did not converge"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let last = fronts[0].checkpoint();

@@ -74,11 +74,8 @@ impl Postgres {
     }
 
     fn try_start() -> Result<Self, String> {
-        let dir = std::env::temp_dir().join(format!(
-            "vouch-pg-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("vouch-pg-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let pw = dir.join("pwfile");
         std::fs::write(&pw, format!("{PG_PASSWORD}\n")).map_err(|e| e.to_string())?;
@@ -152,7 +149,15 @@ impl Postgres {
     /// Run SQL as the superuser in database `db`.
     pub fn psql_db(&self, db: &str, sql: &str) -> Result<(), String> {
         run(Command::new("runuser")
-            .args(["-u", "postgres", "--", "psql", "-v", "ON_ERROR_STOP=1", "-q"])
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                "psql",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+            ])
             .arg("-h")
             .arg(&self.dir)
             .arg("-p")

@@ -135,11 +135,18 @@ pub fn migrate(a: &MigrateArgs) -> Result<()> {
     if a.scale.database.is_none() {
         bail!("vouch log migrate needs --database and --tiles (the target backend)");
     }
-    let settings = crate::serve::settings(&a.from, None)
-        .with_context(|| format!("--from {} is not a vouch log data directory", a.from.display()))?;
+    let settings = crate::serve::settings(&a.from, None).with_context(|| {
+        format!(
+            "--from {} is not a vouch log data directory",
+            a.from.display()
+        )
+    })?;
     let key_file = a.from.join("log.key");
     if !key_file.exists() {
-        bail!("--from {}: no log.key: is this a vouch log data directory?", a.from.display());
+        bail!(
+            "--from {}: no log.key: is this a vouch log data directory?",
+            a.from.display()
+        );
     }
     let signer = LogSigner::load_or_generate(&a.from, &settings.origin, KeyAlgorithm::Ed25519)
         .map_err(|e| anyhow!("cannot load {}: {e}", key_file.display()))?;
@@ -152,7 +159,12 @@ pub fn migrate(a: &MigrateArgs) -> Result<()> {
     let cp = source
         .load_checkpoint()
         .map_err(|e| anyhow!("cannot read the source checkpoint: {e}"))?
-        .ok_or_else(|| anyhow!("the log in {} is empty: nothing to migrate", a.from.display()))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "the log in {} is empty: nothing to migrate",
+                a.from.display()
+            )
+        })?;
     let (size, root) = verified_checkpoint(&cp.note, signer.verifier(), &settings.origin)?;
     if (size, root) != (cp.size, cp.root) {
         bail!("the source's stored checkpoint disagrees with its own note");
@@ -166,7 +178,9 @@ pub fn migrate(a: &MigrateArgs) -> Result<()> {
         .map_err(|e| anyhow!("cannot open the target backend {db} + {tiles}: {e}"))?;
     if !target.is_empty().map_err(|e| anyhow!("target: {e}"))? {
         return Err(hinted(
-            format!("the target database {db} already holds entries or a checkpoint: refusing to migrate into a non-empty log"),
+            format!(
+                "the target database {db} already holds entries or a checkpoint: refusing to migrate into a non-empty log"
+            ),
             "migrate into a new, empty database and bucket prefix",
         ));
     }
@@ -194,9 +208,14 @@ pub fn migrate(a: &MigrateArgs) -> Result<()> {
                 .read_entry_bundle(&id)
                 .map_err(|e| anyhow!("source: {e}"))?
                 .ok_or_else(|| anyhow!("source: entry bundle {} is missing", id.entries_path()))?;
-            let bodies = parse_bundle(&bytes).map_err(|e| anyhow!("source {}: {e}", id.entries_path()))?;
+            let bodies =
+                parse_bundle(&bytes).map_err(|e| anyhow!("source {}: {e}", id.entries_path()))?;
             if bodies.len() as u64 != width {
-                bail!("source: entry bundle {} holds {} entries, expected {width}", id.entries_path(), bodies.len());
+                bail!(
+                    "source: entry bundle {} holds {} entries, expected {width}",
+                    id.entries_path(),
+                    bodies.len()
+                );
             }
             for body in bodies {
                 let leaf = merkle::leaf_hash(&body);
@@ -204,7 +223,11 @@ pub fn migrate(a: &MigrateArgs) -> Result<()> {
                     .integrated_time(next)
                     .map_err(|e| anyhow!("source: {e}"))?
                     .ok_or_else(|| anyhow!("source: no integration time for entry {next}"))?;
-                records.push(EntryRecord { leaf_hash: leaf, integrated_time, search_keys: Vec::new() });
+                records.push(EntryRecord {
+                    leaf_hash: leaf,
+                    integrated_time,
+                    search_keys: Vec::new(),
+                });
                 items.push((body, leaf));
                 next += 1;
             }
@@ -222,19 +245,29 @@ pub fn migrate(a: &MigrateArgs) -> Result<()> {
     for rec in source.search_records() {
         search.push(rec.map_err(|e| anyhow!("source: {e}"))?);
         if search.len() == SEARCH_CHUNK {
-            target.add_search_keys(&search).map_err(|e| anyhow!("target: {e}"))?;
+            target
+                .add_search_keys(&search)
+                .map_err(|e| anyhow!("target: {e}"))?;
             copied += search.len();
             search.clear();
         }
     }
-    target.add_search_keys(&search).map_err(|e| anyhow!("target: {e}"))?;
+    target
+        .add_search_keys(&search)
+        .map_err(|e| anyhow!("target: {e}"))?;
     copied += search.len();
 
     // The rebuilt tree, read back from the target's tiles, must have the signed root.
     let rebuilt = Edge::load(&target, size).map_err(|e| anyhow!("target: {e}"))?;
     let cache = Mutex::new(TileCache::default());
     let got = vouch_core::tiles::tree_root(
-        &mut TreeReader { size, edge: &rebuilt, storage: &target, cache: &cache, memo: Default::default() },
+        &mut TreeReader {
+            size,
+            edge: &rebuilt,
+            storage: &target,
+            cache: &cache,
+            memo: Default::default(),
+        },
         size,
     )
     .map_err(|e| anyhow!("cannot rebuild the tree from the target's tiles: {e}"))?;
@@ -258,7 +291,10 @@ pub fn migrate(a: &MigrateArgs) -> Result<()> {
         "migrated {size} entries ({bundles} entry bundles, {copied} search keys) of {} to {db} + {tiles}",
         settings.origin
     );
-    println!("root {} verified against the source's signed checkpoint", hex::encode(root));
+    println!(
+        "root {} verified against the source's signed checkpoint",
+        hex::encode(root)
+    );
     Ok(())
 }
 
@@ -267,9 +303,13 @@ fn verified_checkpoint(note: &str, v: &NoteVerifier, origin: &str) -> Result<(u6
     let n = SignedNote::parse(note).map_err(|e| anyhow!("source checkpoint is corrupt: {e}"))?;
     n.verify(v)
         .map_err(|e| anyhow!("source checkpoint signature does not verify with log.key: {e}"))?;
-    let body = Checkpoint::parse(&n.text).map_err(|e| anyhow!("source checkpoint is corrupt: {e}"))?;
+    let body =
+        Checkpoint::parse(&n.text).map_err(|e| anyhow!("source checkpoint is corrupt: {e}"))?;
     if body.origin != origin {
-        bail!("source checkpoint is for origin {:?}, log.json says {origin:?}", body.origin);
+        bail!(
+            "source checkpoint is for origin {:?}, log.json says {origin:?}",
+            body.origin
+        );
     }
     Ok((body.size, body.root_hash))
 }
@@ -283,7 +323,10 @@ mod tests {
         assert!(check_database_url("postgres://vouch@db/vouch").is_ok());
         assert!(check_database_url("postgresql://vouch@db:5433/vouch").is_ok());
         let e = check_database_url("postgres://vouch:secret@db/vouch").unwrap_err();
-        assert!(format!("{e:#}").contains("must not contain a password"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("must not contain a password"),
+            "{e:#}"
+        );
         assert!(check_database_url("mysql://db/x").is_err());
     }
 }

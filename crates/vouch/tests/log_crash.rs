@@ -112,7 +112,14 @@ fn kill_9_under_load_loses_nothing() {
         server = start(&data, ORIGIN, &log, &flags);
         let acks = shared.acks.lock().unwrap();
         let size = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            check(&server.url, &verifier, ORIGIN, &acks, &mut history, &mut parsed)
+            check(
+                &server.url,
+                &verifier,
+                ORIGIN,
+                &acks,
+                &mut history,
+                &mut parsed,
+            )
         }))
         .unwrap_or_else(|e| {
             let msg = e

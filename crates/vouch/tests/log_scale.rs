@@ -203,7 +203,11 @@ fn audit(
                 .cloned()
                 .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_default();
-            panic!("{what}: audit through {}: {msg}\nlog:\n{}", s.url, tail(&s.log))
+            panic!(
+                "{what}: audit through {}: {msg}\nlog:\n{}",
+                s.url,
+                tail(&s.log)
+            )
         });
         sizes.push(size);
     }
@@ -271,7 +275,11 @@ fn front_ends_share_one_log_and_survive_kill_9() {
         let (s1, i1) = post(&http, &fronts[0].url, &req).await;
         assert_eq!(s1, 201);
         let (s2, i2) = post(&http, &fronts[1].url, &req).await;
-        assert_eq!((s2, i2), (409, i1), "second front end answers the first index");
+        assert_eq!(
+            (s2, i2),
+            (409, i1),
+            "second front end answers the first index"
+        );
         let req = request(&key, b"twin two");
         let (a, b) = tokio::join!(
             post(&http, &fronts[1].url, &req),
@@ -279,7 +287,11 @@ fn front_ends_share_one_log_and_survive_kill_9() {
         );
         let mut statuses = [a.0, b.0];
         statuses.sort_unstable();
-        assert_eq!(statuses, [201, 409], "one front end creates, the other dedups");
+        assert_eq!(
+            statuses,
+            [201, 409],
+            "one front end creates, the other dedups"
+        );
         assert_eq!(a.1, b.1, "both answer the same index");
     });
 
@@ -310,7 +322,10 @@ fn front_ends_share_one_log_and_survive_kill_9() {
         .map(|(_, f)| f)
         .collect();
     let size1 = audit(&alive, &v, &shared, &mut history, "integrator killed");
-    assert!(size1 > size0, "nothing integrated after the integrator died");
+    assert!(
+        size1 > size0,
+        "nothing integrated after the integrator died"
+    );
     assert!(
         alive.iter().any(|f| is_integrator(f)),
         "no front end took over"
@@ -341,7 +356,11 @@ fn urls_of(fronts: &[Server]) -> Vec<String> {
 }
 
 /// One POST's status and Retry-After.
-async fn post_status(http: &reqwest::Client, url: &str, req: &serde_json::Value) -> (u16, Option<String>) {
+async fn post_status(
+    http: &reqwest::Client,
+    url: &str,
+    req: &serde_json::Value,
+) -> (u16, Option<String>) {
     match http
         .post(format!("{url}/api/v2/log/entries"))
         .json(req)
@@ -377,7 +396,11 @@ fn database_restart_and_object_store_outage_answer_503_and_recover() {
     let l = load(&rt, &urls, "pg round", &shared);
     std::thread::sleep(Duration::from_secs(1));
     c.pg.stop_immediate().unwrap();
-    let (status, retry) = rt.block_on(post_status(&http, &urls[0], &request(&key, b"while pg is down")));
+    let (status, retry) = rt.block_on(post_status(
+        &http,
+        &urls[0],
+        &request(&key, b"while pg is down"),
+    ));
     assert_eq!(status, 503, "a write while PostgreSQL is down");
     assert!(retry.is_some(), "503 without Retry-After");
     std::thread::sleep(Duration::from_secs(1));
@@ -389,30 +412,50 @@ fn database_restart_and_object_store_outage_answer_503_and_recover() {
     let size = audit(&refs, &v, &shared, &mut history, "PostgreSQL restarted");
     // New writes succeed again on both.
     for (i, u) in urls.iter().enumerate() {
-        let (status, _) =
-            rt.block_on(post_status(&http, u, &request(&key, format!("after pg {i}").as_bytes())));
-        assert_eq!(status, 201, "front end {i} after the database came back:\n{}", tail(&fronts[i].log));
+        let (status, _) = rt.block_on(post_status(
+            &http,
+            u,
+            &request(&key, format!("after pg {i}").as_bytes()),
+        ));
+        assert_eq!(
+            status,
+            201,
+            "front end {i} after the database came back:\n{}",
+            tail(&fronts[i].log)
+        );
     }
 
     // The object store stops answering: writes get 503 and nothing is acknowledged.
     c.s3.pause().unwrap();
     let started = Instant::now();
-    let (status, retry) =
-        rt.block_on(post_status(&http, &urls[1], &request(&key, b"while s3 is down")));
+    let (status, retry) = rt.block_on(post_status(
+        &http,
+        &urls[1],
+        &request(&key, b"while s3 is down"),
+    ));
     assert_eq!(status, 503, "a write while the object store is down");
     assert!(retry.is_some());
-    eprintln!("503 after {:.1} s with the object store down", started.elapsed().as_secs_f64());
+    eprintln!(
+        "503 after {:.1} s with the object store down",
+        started.elapsed().as_secs_f64()
+    );
     c.s3.resume().unwrap();
     // Publishing resumes: the entry sequenced during the outage is published, and a retry of
     // it is answered as a duplicate with its index.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (status, _) =
-            rt.block_on(post_status(&http, &urls[0], &request(&key, b"after s3 outage")));
+        let (status, _) = rt.block_on(post_status(
+            &http,
+            &urls[0],
+            &request(&key, b"after s3 outage"),
+        ));
         if status == 201 {
             break;
         }
-        assert!(Instant::now() < deadline, "writes did not recover after the outage ({status})");
+        assert!(
+            Instant::now() < deadline,
+            "writes did not recover after the outage ({status})"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     let after = audit(&refs, &v, &shared, &mut history, "object store outage");
@@ -429,16 +472,28 @@ fn migrate_copies_an_embedded_log_and_refuses_a_non_empty_target() {
     // An embedded log with some entries.
     let src = c.tmp.path().join("embedded");
     let shared = Arc::new(Shared::default());
-    let server = start(&src, ORIGIN, &c.tmp.path().join("embedded.log"), &["--batch-interval", "10ms"]);
+    let server = start(
+        &src,
+        ORIGIN,
+        &c.tmp.path().join("embedded.log"),
+        &["--batch-interval", "10ms"],
+    );
     let v = verifier(&server);
     let l = load(&rt, std::slice::from_ref(&server.url), "embedded", &shared);
     std::thread::sleep(Duration::from_secs(2));
     stop_load(&rt, l);
     drop(server); // stopped (kill -9; the embedded log is durable at every acknowledgement)
     let out = migrate(&c, &src);
-    assert!(out.status.success(), "migrate failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "migrate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("verified against the source's signed checkpoint"), "{stdout}");
+    assert!(
+        stdout.contains("verified against the source's signed checkpoint"),
+        "{stdout}"
+    );
 
     // The migrated log serves from the scale backend with the source's key: every entry
     // acknowledged by the embedded log is there.
@@ -453,7 +508,10 @@ fn migrate_copies_an_embedded_log_and_refuses_a_non_empty_target() {
     let out = migrate(&c, &src);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("refusing to migrate into a non-empty log"), "{err}");
+    assert!(
+        err.contains("refusing to migrate into a non-empty log"),
+        "{err}"
+    );
 }
 
 fn migrate(c: &Cluster, src: &Path) -> std::process::Output {
@@ -493,9 +551,8 @@ fn ct_log_runs_on_the_scale_backend() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
-            child.stdout.take().unwrap(),
-        ));
+        let mut lines =
+            std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
         let url = lines
             .next()
             .unwrap()

@@ -239,4 +239,3 @@ pub fn check(
     }
     size
 }
-
