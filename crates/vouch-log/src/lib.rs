@@ -24,6 +24,9 @@ pub mod api;
 pub mod ct;
 pub mod entries;
 pub mod metrics;
+#[cfg(feature = "scale")]
+pub mod pg;
+pub mod shared;
 pub mod signer;
 pub mod storage;
 pub mod tree;
@@ -74,6 +77,10 @@ pub enum LogError {
     /// Internal error.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A backend service (database, object store) is unreachable or the entry is not yet
+    /// published (HTTP 503 with Retry-After).
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<vouch_fs::FsError> for LogError {
@@ -139,6 +146,8 @@ struct Inner<S: Storage> {
     state: RwLock<Published>,
     cache: Mutex<TileCache>,
     metrics: metrics::Metrics,
+    /// Distributed mode only: sequenced submissions waiting for a covering checkpoint.
+    waiters: shared::Waiters,
 }
 
 /// A running log: cheap to clone, shared by the API handlers. The sequencer stops, and the
@@ -226,9 +235,13 @@ impl<S: Storage> Log<S> {
                 state: RwLock::new(Published { checkpoint, edge }),
                 cache: Mutex::new(TileCache::default()),
                 metrics,
+                waiters: shared::Waiters::default(),
             }),
             tx,
         };
+        if log.inner.storage.shared().is_some() {
+            shared::spawn(&log.inner);
+        }
         tokio::spawn(sequence(log.inner.clone(), rx));
         Ok(log)
     }
@@ -413,7 +426,11 @@ async fn sequence<S: Storage>(inner: Arc<Inner<S>>, mut rx: mpsc::Receiver<Pendi
             }
         }
         let engine = inner.clone();
-        let res = tokio::task::spawn_blocking(move || integrate(&engine, batch)).await;
+        let res = tokio::task::spawn_blocking(move || match engine.storage.shared() {
+            Some(backend) => shared::sequence_batch(&engine, backend, batch),
+            None => integrate(&engine, batch),
+        })
+        .await;
         if let Err(e) = res {
             tracing::error!(error = %e, "integration task failed");
         }

@@ -71,6 +71,12 @@ pub trait Storage: Send + Sync + 'static {
     fn integrated_time(&self, index: u64) -> Result<Option<i64>, LogError>;
     /// Indexes of entries with this search key (at most `limit`).
     fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, LogError>;
+    /// For a backend several front ends share: its sequencing interface, which switches the
+    /// log to the distributed sequencer ([`crate::shared`]). `None` (the default) keeps the
+    /// in-process sequencer, which calls [`Storage::commit`].
+    fn shared(&self) -> Option<&dyn crate::shared::SharedBackend> {
+        None
+    }
 }
 
 fn db_err(e: impl std::fmt::Display) -> LogError {
@@ -127,6 +133,23 @@ impl EmbeddedStorage {
             search: ks("search")?,
             db,
             dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Every search index record (term, entry index), in term order: for copying the index
+    /// to another backend (`vouch log migrate`).
+    pub fn search_records(&self) -> impl Iterator<Item = Result<(String, u64), LogError>> + '_ {
+        self.search.iter().map(|item| {
+            let k = item.key().map_err(db_err)?;
+            let sep = k
+                .len()
+                .checked_sub(9)
+                .filter(|&p| k.get(p) == Some(&0))
+                .ok_or_else(|| LogError::Storage("index database: corrupt search key".into()))?;
+            let term = String::from_utf8(k[..sep].to_vec()).map_err(|_| {
+                LogError::Storage("index database: search term is not UTF-8".into())
+            })?;
+            Ok((term, u64_of(&k[sep + 1..])?))
         })
     }
 

@@ -27,3 +27,5 @@ pub fn skip(reason: impl Display) {
     }
     eprintln!("SKIP: {reason}");
 }
+
+pub mod scale;

@@ -17,6 +17,7 @@ mod oci_cmd;
 mod oidc;
 mod pkcs11_cmd;
 mod policy_cmd;
+mod scale;
 mod serve;
 mod sign_cmd;
 mod tlog;

@@ -33,9 +33,13 @@ pub enum ServeCommand {
 /// `vouch serve ct`.
 #[derive(Args, Debug)]
 pub struct ServeCtArgs {
-    /// Data directory: tiles, index database, CT log key, settings (created if missing).
+    /// Data directory: tiles, index database, CT log key, settings (created if missing). With
+    /// --database, only the CT log key (the same on every front end) and the files written for
+    /// clients live here.
     #[arg(long)]
     data: PathBuf,
+    #[command(flatten)]
+    scale: crate::scale::ScaleArgs,
     /// Checkpoint origin, e.g. ct.example.test/2026 (required on first start, then remembered).
     #[arg(long)]
     origin: Option<String>,
@@ -67,9 +71,13 @@ pub enum KeyAlg {
 /// `vouch serve log`.
 #[derive(Args, Debug)]
 pub struct ServeLogArgs {
-    /// Data directory: tiles, index database, log key, settings (created if missing).
+    /// Data directory: tiles, index database, log key, settings (created if missing). With
+    /// --database, only the log key (log.key, the same on every front end) and the files
+    /// written for clients live here.
     #[arg(long)]
     data: PathBuf,
+    #[command(flatten)]
+    scale: crate::scale::ScaleArgs,
     /// Checkpoint origin, e.g. log.example.test/2026 (required on first start, then remembered).
     #[arg(long)]
     origin: Option<String>,
@@ -230,9 +238,34 @@ fn serve_ct(a: &ServeCtArgs) -> Result<()> {
         }
         roots.extend(certs.iter().map(|c| c.der().to_vec()));
     }
+    if a.scale.database.is_some() {
+        std::fs::create_dir_all(&a.data)
+            .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
+        let (storage, meta) = crate::scale::open_backend(&a.scale, a.origin.as_deref())?;
+        let key_file = a.data.join("log.key");
+        crate::scale::require_key_file(&storage, &key_file)?;
+        let signer = load_ct_signer(a, &meta.origin)?;
+        crate::scale::claim_key(&storage, &signer, &key_file)?;
+        let settings = Settings {
+            origin: meta.origin,
+            created: meta.created,
+        };
+        return serve_ct_on(a, roots, storage, signer, &settings);
+    }
     let settings = settings(&a.data, a.origin.as_deref())?;
-    let origin = settings.origin.clone();
-    let signer = LogSigner::load_or_generate(&a.data, &origin, KeyAlgorithm::EcdsaP256)
+    let signer = load_ct_signer(a, &settings.origin)?;
+    let storage = EmbeddedStorage::open(&a.data).map_err(|e| {
+        hinted(
+            format!("cannot open the log store in {}: {e}", a.data.display()),
+            "is another vouch server using this directory?",
+        )
+    })?;
+    serve_ct_on(a, roots, storage, signer, &settings)
+}
+
+/// Load (or generate) the CT log's ECDSA P-256 key in `--data`.
+fn load_ct_signer(a: &ServeCtArgs, origin: &str) -> Result<LogSigner> {
+    let signer = LogSigner::load_or_generate(&a.data, origin, KeyAlgorithm::EcdsaP256)
         .map_err(|e| anyhow!("cannot load the log key in {}: {e}", a.data.display()))?;
     if signer.key_details() != "PKIX_ECDSA_P256_SHA_256" {
         return Err(hinted(
@@ -244,12 +277,18 @@ fn serve_ct(a: &ServeCtArgs) -> Result<()> {
             "use a new --data directory for the CT log",
         ));
     }
-    let storage = EmbeddedStorage::open(&a.data).map_err(|e| {
-        hinted(
-            format!("cannot open the log store in {}: {e}", a.data.display()),
-            "is another vouch server using this directory?",
-        )
-    })?;
+    Ok(signer)
+}
+
+/// Serve the CT log over `storage` until SIGINT or SIGTERM.
+fn serve_ct_on<S: Storage>(
+    a: &ServeCtArgs,
+    roots: Vec<Vec<u8>>,
+    storage: S,
+    signer: LogSigner,
+    settings: &Settings,
+) -> Result<()> {
+    let origin = settings.origin.clone();
     init_tracing();
     let config = LogConfig {
         origin: origin.clone(),
@@ -308,15 +347,39 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
     if a.data.exists() && !a.data.is_dir() {
         bail!("--data {} is not a directory", a.data.display());
     }
+    if a.scale.database.is_some() {
+        std::fs::create_dir_all(&a.data)
+            .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
+        let (storage, meta) = crate::scale::open_backend(&a.scale, a.origin.as_deref())?;
+        let key_file = a.data.join("log.key");
+        crate::scale::require_key_file(&storage, &key_file)?;
+        let signer = load_log_signer(a, &meta.origin)?;
+        crate::scale::claim_key(&storage, &signer, &key_file)?;
+        let settings = Settings {
+            origin: meta.origin,
+            created: meta.created,
+        };
+        return serve_log_on(a, storage, signer, &settings);
+    }
     let settings = settings(&a.data, a.origin.as_deref())?;
-    let origin = settings.origin.clone();
+    let signer = load_log_signer(a, &settings.origin)?;
+    let storage = EmbeddedStorage::open(&a.data).map_err(|e| {
+        hinted(
+            format!("cannot open the log store in {}: {e}", a.data.display()),
+            "is another `vouch serve log` using this directory?",
+        )
+    })?;
+    serve_log_on(a, storage, signer, &settings)
+}
 
+/// Load (or generate on first start) the checkpoint key in `--data`, checking --key-algorithm.
+fn load_log_signer(a: &ServeLogArgs, origin: &str) -> Result<LogSigner> {
     let alg = match a.key_algorithm.unwrap_or(KeyAlg::Ed25519) {
         KeyAlg::Ed25519 => KeyAlgorithm::Ed25519,
         KeyAlg::EcdsaP256 => KeyAlgorithm::EcdsaP256,
     };
     let key_existed = a.data.join("log.key").exists();
-    let signer = LogSigner::load_or_generate(&a.data, &origin, alg)
+    let signer = LogSigner::load_or_generate(&a.data, origin, alg)
         .map_err(|e| anyhow!("cannot load the log key in {}: {e}", a.data.display()))?;
     if key_existed && let Some(want) = a.key_algorithm {
         let have = signer.key_details();
@@ -334,12 +397,17 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
             ));
         }
     }
-    let storage = EmbeddedStorage::open(&a.data).map_err(|e| {
-        hinted(
-            format!("cannot open the log store in {}: {e}", a.data.display()),
-            "is another `vouch serve log` using this directory?",
-        )
-    })?;
+    Ok(signer)
+}
+
+/// Serve the log over `storage` until SIGINT or SIGTERM.
+fn serve_log_on<S: Storage>(
+    a: &ServeLogArgs,
+    storage: S,
+    signer: LogSigner,
+    settings: &Settings,
+) -> Result<()> {
+    let origin = settings.origin.clone();
     if let Some(cp) = storage
         .load_checkpoint()
         .map_err(|e| anyhow!("cannot read the stored checkpoint: {e}"))?

@@ -60,6 +60,9 @@ pub enum LogCommand {
     Verify(VerifyArgs),
     /// Search the log's index (Rekor v1 `POST /api/v1/index/retrieve`) and print entry UUIDs.
     Search(SearchArgs),
+    /// Copy an embedded log (`--from DIR`) into the scale-out backend (`--database`,
+    /// `--tiles`), verifying the rebuilt root against the source's signed checkpoint.
+    Migrate(crate::scale::MigrateArgs),
 }
 
 /// Flags shared by the read commands.
@@ -128,6 +131,7 @@ pub fn run(cmd: LogCommand) -> Result<()> {
         LogCommand::Get(a) => get(&a),
         LogCommand::Verify(a) => verify(&a),
         LogCommand::Search(a) => search(&a),
+        LogCommand::Migrate(a) => crate::scale::migrate(&a),
     }
 }
 
@@ -521,7 +525,7 @@ impl NodeSource for FnSource<'_> {
     }
 }
 
-fn progress_bar(len: u64, what: &str) -> ProgressBar {
+pub(crate) fn progress_bar(len: u64, what: &str) -> ProgressBar {
     if len < 2 || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

@@ -1,6 +1,7 @@
 //! Helpers shared by the log CLI and crash tests: start `vouch serve log`, tiny HTTP GET.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod audit;
 pub mod registry;
 pub mod up;
 
@@ -42,6 +43,17 @@ pub fn tail(path: &Path) -> String {
 /// Start `vouch serve log` on 127.0.0.1 with a free port (port 0; the printed URL is parsed),
 /// logging to `log`, and wait until `/healthz` answers.
 pub fn start(data: &Path, origin: &str, log: &Path, extra: &[&str]) -> Server {
+    start_with_env(data, origin, log, extra, &[])
+}
+
+/// [`start`] with extra environment variables (credentials of the scale-out backend).
+pub fn start_with_env(
+    data: &Path,
+    origin: &str,
+    log: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Server {
     let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -52,6 +64,7 @@ pub fn start(data: &Path, origin: &str, log: &Path, extra: &[&str]) -> Server {
         .arg(data)
         .args(["--origin", origin, "--listen", "127.0.0.1:0"])
         .args(extra)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

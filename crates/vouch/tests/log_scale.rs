@@ -1,0 +1,581 @@
+//! The scale-out log run as users run it: several `vouch serve log --database … --tiles …`
+//! processes on one PostgreSQL 15 database and one S3 bucket (moto_server), both started here
+//! on free loopback ports, credentials only in the environment. After every scenario the log
+//! is audited from outside (common/audit.rs): no acknowledged entry lost or moved, the tiles
+//! rebuild the signed root, every pair of checkpoints consistent.
+//!
+//! Scenarios: writes to three front ends at once, the same entry to two front ends (one
+//! index); kill -9 of the integrator (another takes over) and of another front end mid-batch;
+//! PostgreSQL restarted under load (503 + Retry-After meanwhile, then recovery); the object
+//! store unavailable (writes 503, nothing acknowledged, publishing resumes); `vouch log
+//! migrate` from an embedded log (root verified, a non-empty target refused).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use common::audit::{Shared, check, submitter};
+use common::{Server, start, start_with_env, tail, vouch};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use vouch_core::encoding::b64_encode;
+use vouch_core::keys::{HashKind, PublicKey};
+use vouch_core::merkle::Hash;
+use vouch_core::note::NoteVerifier;
+use vouch_testkit::scale::{Moto, PG_PASSWORD, Postgres};
+
+const ORIGIN: &str = "log.vouch.test/scale";
+const CLIENTS_PER_FRONT: usize = 6;
+
+/// PostgreSQL, moto, one database and bucket, and the front ends' directories.
+struct Cluster {
+    pg: Postgres,
+    s3: Moto,
+    tmp: tempfile::TempDir,
+    database: String,
+    tiles: String,
+}
+
+impl Cluster {
+    fn new(name: &str) -> Option<Self> {
+        let pg = Postgres::start()?;
+        let s3 = Moto::start()?;
+        let database = pg.create_database(name).unwrap();
+        let bucket = format!("{}-tiles", name.replace('_', "-"));
+        s3.create_bucket(&bucket).unwrap();
+        let tiles = format!(
+            "s3://{bucket}/prod?endpoint={}&region=us-east-1",
+            s3.endpoint()
+        );
+        Some(Self {
+            pg,
+            s3,
+            tmp: tempfile::tempdir().unwrap(),
+            database,
+            tiles,
+        })
+    }
+
+    fn env(&self) -> [(&'static str, &'static str); 3] {
+        [
+            ("PGPASSWORD", PG_PASSWORD),
+            ("AWS_ACCESS_KEY_ID", "vouch-test"),
+            ("AWS_SECRET_ACCESS_KEY", "vouch-test-secret"),
+        ]
+    }
+
+    fn dir(&self, n: usize) -> PathBuf {
+        self.tmp.path().join(format!("front{n}"))
+    }
+
+    /// Start front end `n` (its key copied from front end 0 unless it is front end 0).
+    fn front(&self, n: usize) -> Server {
+        let dir = self.dir(n);
+        if n > 0 && !dir.join("log.key").exists() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(self.dir(0).join("log.key"), dir.join("log.key")).unwrap();
+        }
+        let log = self.tmp.path().join(format!("front{n}.log"));
+        start_with_env(
+            &dir,
+            ORIGIN,
+            &log,
+            &[
+                "--database",
+                &self.database,
+                "--tiles",
+                &self.tiles,
+                "--batch-interval",
+                "10ms",
+                "--max-batch",
+                "256",
+            ],
+            &self.env(),
+        )
+    }
+}
+
+fn verifier(s: &Server) -> NoteVerifier {
+    NoteVerifier::for_log_key(ORIGIN, &PublicKey::from_pem(&s.pem).unwrap()).unwrap()
+}
+
+/// Whether front end `s` logged that it became the integrator.
+fn is_integrator(s: &Server) -> bool {
+    std::fs::read_to_string(&s.log)
+        .unwrap_or_default()
+        .contains("is now the log's integrator")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+}
+
+/// Load on every front end in `urls` until the returned flag is set.
+fn load(
+    rt: &tokio::runtime::Runtime,
+    urls: &[String],
+    tag: &str,
+    shared: &Arc<Shared>,
+) -> (Arc<AtomicBool>, Vec<tokio::task::JoinHandle<()>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let http = http();
+    let mut handles = Vec::new();
+    for (f, url) in urls.iter().enumerate() {
+        for c in 0..CLIENTS_PER_FRONT {
+            handles.push(rt.spawn(submitter(
+                http.clone(),
+                url.clone(),
+                format!("{tag} front {f} client {c}"),
+                stop.clone(),
+                shared.clone(),
+            )));
+        }
+    }
+    (stop, handles)
+}
+
+fn stop_load(
+    rt: &tokio::runtime::Runtime,
+    (stop, handles): (Arc<AtomicBool>, Vec<tokio::task::JoinHandle<()>>),
+) {
+    stop.store(true, Ordering::Relaxed);
+    rt.block_on(async {
+        for h in handles {
+            tokio::time::timeout(Duration::from_secs(60), h)
+                .await
+                .expect("submitter did not stop")
+                .unwrap();
+        }
+    });
+}
+
+/// Audit through every front end; they must converge on one checkpoint.
+fn audit(
+    fronts: &[&Server],
+    v: &NoteVerifier,
+    shared: &Shared,
+    history: &mut BTreeMap<u64, Hash>,
+    what: &str,
+) -> u64 {
+    let acks = shared.acks.lock().unwrap();
+    let want = acks.iter().map(|a| a.index + 1).max().unwrap_or(0);
+    let mut parsed = HashMap::new();
+    let mut sizes = Vec::new();
+    for s in fronts {
+        // A front end follows the published checkpoint within a poll interval.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let note = String::from_utf8(common::get(&s.url, "/checkpoint")).unwrap();
+            if common::audit::parse_cp(&note, v, ORIGIN).0 >= want {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {} does not reach size {want}:\n{}",
+                s.url,
+                tail(&s.log)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let size = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            check(&s.url, v, ORIGIN, &acks, history, &mut parsed)
+        }))
+        .unwrap_or_else(|e| {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!(
+                "{what}: audit through {}: {msg}\nlog:\n{}",
+                s.url,
+                tail(&s.log)
+            )
+        });
+        sizes.push(size);
+    }
+    eprintln!(
+        "{what}: {} acknowledged, front ends serve sizes {sizes:?}, {} checkpoints consistent",
+        acks.len(),
+        history.len()
+    );
+    sizes.into_iter().max().unwrap_or(0)
+}
+
+/// A signed hashedrekord request for `artifact`.
+fn request(key: &EcdsaKeyPair, artifact: &[u8]) -> serde_json::Value {
+    let sig = key.sign(&SystemRandom::new(), artifact).unwrap();
+    serde_json::json!({"hashedRekordRequestV002": {
+        "digest": b64_encode(&HashKind::Sha256.digest(artifact)),
+        "signature": {"content": b64_encode(sig.as_ref()), "verifier": {
+            "publicKey": {"rawBytes": b64_encode(key.public_key().as_der().unwrap().as_ref())},
+            "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}}})
+}
+
+/// POST a request; returns (status, x-log-index or logIndex).
+async fn post(http: &reqwest::Client, url: &str, req: &serde_json::Value) -> (u16, Option<u64>) {
+    let r = http
+        .post(format!("{url}/api/v2/log/entries"))
+        .json(req)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let header = r
+        .headers()
+        .get("x-log-index")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let body: serde_json::Value = r.json().await.unwrap_or_default();
+    let index = body["logIndex"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .or(header);
+    (status, index)
+}
+
+#[test]
+fn front_ends_share_one_log_and_survive_kill_9() {
+    let Some(c) = Cluster::new("multi") else {
+        return;
+    };
+    let rt = runtime();
+    let mut fronts = vec![c.front(0)];
+    fronts.push(c.front(1));
+    fronts.push(c.front(2));
+    let v = verifier(&fronts[0]);
+    for f in &fronts[1..] {
+        assert_eq!(f.pem, fronts[0].pem, "front ends share the key");
+    }
+    let shared = Arc::new(Shared::default());
+    let mut history = BTreeMap::new();
+
+    // The same entry to two front ends, one after the other and at once: one index.
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+    rt.block_on(async {
+        let http = http();
+        let req = request(&key, b"twin one");
+        let (s1, i1) = post(&http, &fronts[0].url, &req).await;
+        assert_eq!(s1, 201);
+        let (s2, i2) = post(&http, &fronts[1].url, &req).await;
+        assert_eq!(
+            (s2, i2),
+            (409, i1),
+            "second front end answers the first index"
+        );
+        let req = request(&key, b"twin two");
+        let (a, b) = tokio::join!(
+            post(&http, &fronts[1].url, &req),
+            post(&http, &fronts[2].url, &req)
+        );
+        let mut statuses = [a.0, b.0];
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            [201, 409],
+            "one front end creates, the other dedups"
+        );
+        assert_eq!(a.1, b.1, "both answer the same index");
+    });
+
+    // Writes to all three at once.
+    let urls: Vec<String> = fronts.iter().map(|f| f.url.clone()).collect();
+    let l = load(&rt, &urls, "round 0", &shared);
+    std::thread::sleep(Duration::from_secs(3));
+    stop_load(&rt, l);
+    let refs: Vec<&Server> = fronts.iter().collect();
+    let size0 = audit(&refs, &v, &shared, &mut history, "three front ends");
+    assert!(size0 > 100, "only {size0} entries in 3 s");
+
+    // kill -9 of the integrator under load; another takes over.
+    let who = fronts
+        .iter()
+        .position(is_integrator)
+        .expect("one front end is the integrator");
+    let l = load(&rt, &urls, "round 1", &shared);
+    std::thread::sleep(Duration::from_millis(700));
+    fronts[who].child.kill().unwrap();
+    fronts[who].child.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    stop_load(&rt, l);
+    let alive: Vec<&Server> = fronts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != who)
+        .map(|(_, f)| f)
+        .collect();
+    let size1 = audit(&alive, &v, &shared, &mut history, "integrator killed");
+    assert!(
+        size1 > size0,
+        "nothing integrated after the integrator died"
+    );
+    assert!(
+        alive.iter().any(|f| is_integrator(f)),
+        "no front end took over"
+    );
+    fronts[who] = c.front(who);
+
+    // kill -9 of a front end that is not the integrator, mid-batch.
+    let victim = (0..3).find(|&i| !is_integrator(&fronts[i])).unwrap();
+    let l = load(&rt, &urls_of(&fronts), "round 2", &shared);
+    std::thread::sleep(Duration::from_millis(900));
+    fronts[victim].child.kill().unwrap();
+    fronts[victim].child.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    stop_load(&rt, l);
+    fronts[victim] = c.front(victim);
+    let refs: Vec<&Server> = fronts.iter().collect();
+    let size2 = audit(&refs, &v, &shared, &mut history, "front end killed");
+    assert!(size2 > size1);
+    eprintln!(
+        "{} not acknowledged (killed or 503) of {} acknowledged",
+        shared.failed.load(Ordering::Relaxed),
+        shared.acks.lock().unwrap().len()
+    );
+}
+
+fn urls_of(fronts: &[Server]) -> Vec<String> {
+    fronts.iter().map(|f| f.url.clone()).collect()
+}
+
+/// One POST's status and Retry-After.
+async fn post_status(
+    http: &reqwest::Client,
+    url: &str,
+    req: &serde_json::Value,
+) -> (u16, Option<String>) {
+    match http
+        .post(format!("{url}/api/v2/log/entries"))
+        .json(req)
+        .send()
+        .await
+    {
+        Ok(r) => (
+            r.status().as_u16(),
+            r.headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        ),
+        Err(e) => panic!("POST {url}: {e}"),
+    }
+}
+
+#[test]
+fn database_restart_and_object_store_outage_answer_503_and_recover() {
+    let Some(c) = Cluster::new("faults") else {
+        return;
+    };
+    let rt = runtime();
+    let fronts = [c.front(0), c.front(1)];
+    let v = verifier(&fronts[0]);
+    let shared = Arc::new(Shared::default());
+    let mut history = BTreeMap::new();
+    let urls = urls_of(&fronts);
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+    let http = http();
+
+    // PostgreSQL crashes under load and comes back.
+    let l = load(&rt, &urls, "pg round", &shared);
+    std::thread::sleep(Duration::from_secs(1));
+    c.pg.stop_immediate().unwrap();
+    let (status, retry) = rt.block_on(post_status(
+        &http,
+        &urls[0],
+        &request(&key, b"while pg is down"),
+    ));
+    assert_eq!(status, 503, "a write while PostgreSQL is down");
+    assert!(retry.is_some(), "503 without Retry-After");
+    std::thread::sleep(Duration::from_secs(1));
+    c.pg.start_again().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    stop_load(&rt, l);
+    let before = shared.acks.lock().unwrap().len();
+    let refs: Vec<&Server> = fronts.iter().collect();
+    let size = audit(&refs, &v, &shared, &mut history, "PostgreSQL restarted");
+    // New writes succeed again on both.
+    for (i, u) in urls.iter().enumerate() {
+        let (status, _) = rt.block_on(post_status(
+            &http,
+            u,
+            &request(&key, format!("after pg {i}").as_bytes()),
+        ));
+        assert_eq!(
+            status,
+            201,
+            "front end {i} after the database came back:\n{}",
+            tail(&fronts[i].log)
+        );
+    }
+
+    // The object store stops answering: writes get 503 and nothing is acknowledged.
+    c.s3.pause().unwrap();
+    let started = Instant::now();
+    let (status, retry) = rt.block_on(post_status(
+        &http,
+        &urls[1],
+        &request(&key, b"while s3 is down"),
+    ));
+    assert_eq!(status, 503, "a write while the object store is down");
+    assert!(retry.is_some());
+    eprintln!(
+        "503 after {:.1} s with the object store down",
+        started.elapsed().as_secs_f64()
+    );
+    c.s3.resume().unwrap();
+    // Publishing resumes: the entry sequenced during the outage is published, and a retry of
+    // it is answered as a duplicate with its index.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _) = rt.block_on(post_status(
+            &http,
+            &urls[0],
+            &request(&key, b"after s3 outage"),
+        ));
+        if status == 201 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "writes did not recover after the outage ({status})"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let after = audit(&refs, &v, &shared, &mut history, "object store outage");
+    assert!(after > size);
+    assert!(before > 0);
+}
+
+#[test]
+fn migrate_copies_an_embedded_log_and_refuses_a_non_empty_target() {
+    let Some(c) = Cluster::new("migrate") else {
+        return;
+    };
+    let rt = runtime();
+    // An embedded log with some entries.
+    let src = c.tmp.path().join("embedded");
+    let shared = Arc::new(Shared::default());
+    let server = start(
+        &src,
+        ORIGIN,
+        &c.tmp.path().join("embedded.log"),
+        &["--batch-interval", "10ms"],
+    );
+    let v = verifier(&server);
+    let l = load(&rt, std::slice::from_ref(&server.url), "embedded", &shared);
+    std::thread::sleep(Duration::from_secs(2));
+    stop_load(&rt, l);
+    drop(server); // stopped (kill -9; the embedded log is durable at every acknowledgement)
+    let out = migrate(&c, &src);
+    assert!(
+        out.status.success(),
+        "migrate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("verified against the source's signed checkpoint"),
+        "{stdout}"
+    );
+
+    // The migrated log serves from the scale backend with the source's key: every entry
+    // acknowledged by the embedded log is there.
+    std::fs::create_dir_all(c.dir(0)).unwrap();
+    std::fs::copy(src.join("log.key"), c.dir(0).join("log.key")).unwrap();
+    let front = c.front(0);
+    let mut history = BTreeMap::new();
+    let size = audit(&[&front], &v, &shared, &mut history, "migrated");
+    assert_eq!(size as usize, shared.acks.lock().unwrap().len());
+
+    // A second migration into the now non-empty target is refused.
+    let out = migrate(&c, &src);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to migrate into a non-empty log"),
+        "{err}"
+    );
+}
+
+fn migrate(c: &Cluster, src: &Path) -> std::process::Output {
+    vouch()
+        .args(["log", "migrate", "--from"])
+        .arg(src)
+        .args(["--database", &c.database, "--tiles", &c.tiles])
+        .envs(c.env())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn ct_log_runs_on_the_scale_backend() {
+    let Some(c) = Cluster::new("ctlog") else {
+        return;
+    };
+    let root = rcgen::generate_simple_self_signed(vec!["vouch test root".into()]).unwrap();
+    let root_pem = c.tmp.path().join("root.pem");
+    std::fs::write(&root_pem, root.cert.pem()).unwrap();
+    let start_ct = |n: usize| {
+        let dir = c.tmp.path().join(format!("ct{n}"));
+        if n > 0 {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(c.tmp.path().join("ct0/log.key"), dir.join("log.key")).unwrap();
+        }
+        let mut child = vouch()
+            .args(["serve", "ct", "--data"])
+            .arg(&dir)
+            .args(["--origin", "ct.vouch.test/scale", "--listen", "127.0.0.1:0"])
+            .arg("--accept-root")
+            .arg(&root_pem)
+            .args(["--database", &c.database, "--tiles", &c.tiles])
+            .envs(c.env())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines =
+            std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+        let url = lines
+            .next()
+            .unwrap()
+            .unwrap()
+            .strip_prefix("vouch CT log listening on ")
+            .unwrap()
+            .trim()
+            .to_string();
+        let id = lines
+            .find_map(|l| l.ok()?.strip_prefix("CT log ID: ").map(str::to_string))
+            .unwrap();
+        (child, url, id)
+    };
+    let (mut a, url_a, id_a) = start_ct(0);
+    let (mut b, url_b, id_b) = start_ct(1);
+    assert_eq!(id_a, id_b, "both CT front ends are one log");
+    for url in [&url_a, &url_b] {
+        let sth: serde_json::Value =
+            serde_json::from_slice(&common::get(url, "/ct/v1/get-sth")).unwrap();
+        assert_eq!(sth["tree_size"], 0, "{sth}");
+    }
+    let _ = a.kill();
+    let _ = b.kill();
+    let _ = a.wait();
+    let _ = b.wait();
+}
