@@ -17,12 +17,14 @@
 //! * [`x509`]: the Fulcio certificate profile, Sigstore OID extensions and chain checks.
 //! * [`sct`]: RFC 6962 signed certificate timestamps embedded in certificates.
 //! * [`tsa`]: RFC 3161 timestamp responses.
+//! * [`egress`]: the process-wide `--offline` egress policy every network client consults.
 //!
 //! Every parser of untrusted input enforces the named bounds in [`limits`].
 
 pub mod bundle;
 pub mod cosign_key;
 pub mod cosignature;
+pub mod egress;
 pub mod dsse;
 pub mod encoding;
 pub mod intoto;

@@ -31,6 +31,9 @@ pub enum SignError {
     /// The signing config offers no usable service of a kind.
     #[error("signing config: {0}")]
     Config(String),
+    /// `--offline` forbids the connection (names the host and the service that tried).
+    #[error(transparent)]
+    Offline(#[from] vouch_core::egress::EgressRefused),
     /// An HTTP request failed (connection, status, or body).
     #[error("{service} at {url}: {detail}")]
     Http {

@@ -57,6 +57,7 @@ impl TufClient {
     /// `<mirror>/targets/`), trusting `root` (any version of the repository's root
     /// metadata), caching in `cache_dir`.
     pub fn new(mirror: &str, root: &[u8], cache_dir: &Path) -> Result<Self, TufError> {
+        vouch_core::egress::check("TUF", mirror)?;
         let repo = HttpRepository::new(mirror)
             .map_err(|e| TufError::Invalid(format!("mirror URL {mirror:?}: {}", chain(&e))))?;
         Self::with_repo(repo, root, cache_dir)

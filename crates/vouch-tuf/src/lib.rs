@@ -66,6 +66,9 @@ pub enum TufError {
     /// Bad input (URL, options, directory layout).
     #[error("{0}")]
     Invalid(String),
+    /// `--offline` forbids reaching the mirror.
+    #[error(transparent)]
+    Offline(#[from] vouch_core::egress::EgressRefused),
 }
 
 impl TufError {
