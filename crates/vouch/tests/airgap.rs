@@ -523,6 +523,7 @@ fn copy_clean_attach_save_load() {
     let att_repo = format!("{}/attached/app", b.addr);
     let img = push_image(&b.addr, "attached/app", "v1", b"amd64 layer");
     assert_eq!(img, amd, "same content, same digest");
+    assert_eq!(push_image(&b.addr, "attached/app", "arm", b"arm64 layer"), arm);
     let env = run(vouch().args(["download", "attestation", &format!("{src}@{amd}")]));
     ok(&env, "download attestation");
     let envelope = d.join("att.json");
@@ -833,7 +834,7 @@ fn air_gapped_end_to_end() {
             .unwrap(),
     );
     // Wait for tcpdump to listen and registry B to answer (from inside `iso`).
-    {
+    let dump_stderr = {
         use std::io::BufRead;
         let err = dump.0.stderr.take().unwrap();
         let mut lines = std::io::BufReader::new(err);
@@ -843,12 +844,17 @@ fn air_gapped_end_to_end() {
             assert!(lines.read_line(&mut l).unwrap() > 0, "tcpdump: {seen}");
             seen.push_str(&l);
         }
-        std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-    }
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = std::io::Read::read_to_string(&mut lines, &mut rest);
+            rest
+        })
+    };
     let vouch_bin = PathBuf::from(env!("CARGO_BIN_EXE_vouch"));
     let deadline = Instant::now() + Duration::from_secs(20);
     while !in_ns(&iso, Path::new("/bin/bash"))
         .args(["-c", &format!("exec 3<>/dev/tcp/{REG_B_ADDR}/5000")])
+        .stderr(Stdio::null())
         .status()
         .unwrap()
         .success()
@@ -922,19 +928,19 @@ fn air_gapped_end_to_end() {
         "verify --local-image --offline (isolated)",
     );
     assert!(err.contains("Registry requests: 0"), "{err}");
-    // A tampered layout: a signature bundle altered in transit.
-    let victim = std::fs::read_dir(tampered.join("blobs/sha256"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            std::fs::read_to_string(p)
-                .map(|t| t.contains("\"dsseEnvelope\"") && t.contains("verificationMaterial"))
-                .unwrap_or(false)
-        })
-        .expect("a bundle blob in the layout");
-    let mut text = std::fs::read_to_string(&victim).unwrap();
-    text = text.replacen("\"payload\":\"", "\"payload\":\"e", 1);
-    std::fs::write(&victim, text).unwrap();
+    // A tampered layout: the signature and attestation bundles altered in transit.
+    let mut altered = 0;
+    for p in std::fs::read_dir(tampered.join("blobs/sha256")).unwrap() {
+        let p = p.unwrap().path();
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            continue;
+        };
+        if text.contains("\"dsseEnvelope\"") && text.contains("verificationMaterial") {
+            std::fs::write(&p, text.replacen("\"payload\":\"", "\"payload\":\"e", 1)).unwrap();
+            altered += 1;
+        }
+    }
+    assert_eq!(altered, 2, "one signature and one attestation bundle");
     fails(
         &run(v().args(["verify", "--local-image", "tampered"]).args(&alice[..6]).arg("--offline")),
         "verify a tampered layout (isolated)",
@@ -947,8 +953,18 @@ fn air_gapped_end_to_end() {
     );
 
     // The capture: traffic to registry B, and nothing else at all.
-    let _ = Command::new("kill").args(["-INT", &dump.0.id().to_string()]).status();
+    // Let tcpdump drain the kernel's buffer, then stop it; it reports drops on exit.
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = Command::new("kill")
+        .args(["-INT", &dump.0.id().to_string()])
+        .status();
     let _ = dump.0.wait();
+    let stats = dump_stderr.join().unwrap();
+    eprintln!("tcpdump: {}", stats.trim().replace('\n', "; "));
+    assert!(
+        stats.lines().any(|l| l.trim() == "0 packets dropped by kernel"),
+        "{stats}"
+    );
     let read = |filter: &str| -> Vec<String> {
         let out = Command::new(&tcpdump)
             .args(["-n", "-r"])
