@@ -97,11 +97,7 @@ pub fn check(component: &str, url: &str) -> Result<(), EgressRefused> {
         } else {
             a.contains(':')
         };
-        if has_port {
-            *a == authority
-        } else {
-            a == host
-        }
+        if has_port { *a == authority } else { a == host }
     });
     if ok {
         Ok(())
@@ -123,7 +119,10 @@ mod tests {
     #[test]
     fn authorities() {
         assert_eq!(authority_of("http://10.0.0.2:5000/v2/x"), "10.0.0.2:5000");
-        assert_eq!(authority_of("https://u:p@Rekor.Example/api"), "rekor.example");
+        assert_eq!(
+            authority_of("https://u:p@Rekor.Example/api"),
+            "rekor.example"
+        );
         assert_eq!(authority_of("http://[::1]:80/"), "[::1]:80");
         assert_eq!(host_part("[::1]:80"), "[::1]");
         assert_eq!(host_part("a.b:1"), "a.b");

@@ -24,8 +24,8 @@
 pub mod bundle;
 pub mod cosign_key;
 pub mod cosignature;
-pub mod egress;
 pub mod dsse;
+pub mod egress;
 pub mod encoding;
 pub mod intoto;
 pub mod keys;

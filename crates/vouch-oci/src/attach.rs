@@ -38,11 +38,9 @@ pub fn sbom_media_type(
     };
     match sbom_type {
         "spdx" => match input_format {
-            None | Some("json") | Some("text") => Ok(if json {
-                "text/spdx+json"
-            } else {
-                "text/spdx"
-            }),
+            None | Some("json") | Some("text") => {
+                Ok(if json { "text/spdx+json" } else { "text/spdx" })
+            }
             _ => Err(bad("json or text")),
         },
         "cyclonedx" => match input_format {
@@ -144,7 +142,9 @@ pub async fn attach_signature(
     let b64 = base64::engine::general_purpose::STANDARD;
     let signature = sig.signature.trim();
     b64.decode(signature).map_err(|e| {
-        OciError::Config(format!("the signature is not base64: {e} (cosign writes base64)"))
+        OciError::Config(format!(
+            "the signature is not base64: {e} (cosign writes base64)"
+        ))
     })?;
     let payload = match &sig.payload {
         Some(p) => p.clone(),
@@ -155,7 +155,9 @@ pub async fn attach_signature(
         ),
     };
     let ss = layout::parse_simple_signing(&payload).map_err(|e| {
-        OciError::Config(format!("the payload is not a cosign simple-signing payload: {e}"))
+        OciError::Config(format!(
+            "the payload is not a cosign simple-signing payload: {e}"
+        ))
     })?;
     if ss.digest != target.descriptor.digest {
         return Err(OciError::Config(format!(
@@ -219,8 +221,9 @@ pub async fn attach_attestation(
             layout::INTOTO_PAYLOAD_TYPE
         )));
     }
-    let st: Statement = serde_json::from_slice(env.payload.as_slice())
-        .map_err(|e| OciError::Config(format!("the DSSE payload is not an in-toto statement: {e}")))?;
+    let st: Statement = serde_json::from_slice(env.payload.as_slice()).map_err(|e| {
+        OciError::Config(format!("the DSSE payload is not an in-toto statement: {e}"))
+    })?;
     let hex = target
         .descriptor
         .digest
@@ -256,7 +259,10 @@ mod tests {
 
     #[test]
     fn sbom_media_types() {
-        assert_eq!(sbom_media_type("spdx", None, true).unwrap(), "text/spdx+json");
+        assert_eq!(
+            sbom_media_type("spdx", None, true).unwrap(),
+            "text/spdx+json"
+        );
         assert_eq!(sbom_media_type("spdx", None, false).unwrap(), "text/spdx");
         assert_eq!(
             sbom_media_type("cyclonedx", Some("xml"), true).unwrap(),

@@ -94,10 +94,13 @@ pub async fn clean(
         }
     }
     let (entries, source) = list_referrers(reg, image, &digest).await?;
-    let (gone, kept): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| what.removes_referrer(e));
+    let (gone, kept): (Vec<_>, Vec<_>) =
+        entries.into_iter().partition(|e| what.removes_referrer(e));
     for e in &gone {
         reg.delete_manifest(image, &e.digest).await?;
-        report.removed.push(("referrer".to_string(), e.digest.clone()));
+        report
+            .removed
+            .push(("referrer".to_string(), e.digest.clone()));
     }
     if source == ReferrersSource::TagSchema && !gone.is_empty() {
         let tag = layout::fallback_tag(&digest);

@@ -280,16 +280,16 @@ impl Copier<'_> {
         }
         let c = parse_children(&m.bytes, what)?;
         for child in &c.manifests {
-            Box::pin(self.tree(&child.digest().to_string(), what, depth + 1)).await?;
+            Box::pin(self.tree(child.digest().as_ref(), what, depth + 1)).await?;
         }
         if let Some(cfg) = &c.config {
-            self.blob(&cfg.digest().to_string()).await?;
+            self.blob(cfg.digest().as_ref()).await?;
         }
         for l in &c.layers {
             if l.urls().as_ref().is_some_and(|u| !u.is_empty()) {
                 continue; // foreign layer: served from its URLs, not the registry
             }
-            self.blob(&l.digest().to_string()).await?;
+            self.blob(l.digest().as_ref()).await?;
         }
         self.dst
             .put_manifest(self.dst_ref, &m.digest, &m.bytes, &m.media_type)
@@ -384,13 +384,15 @@ impl Copier<'_> {
                 .src
                 .get_manifest(&by_digest(self.src_ref, &e.digest))
                 .await?
-                .ok_or_else(|| OciError::NotFound(format!("referrer {} at the source", e.digest)))?;
+                .ok_or_else(|| {
+                    OciError::NotFound(format!("referrer {} at the source", e.digest))
+                })?;
             let c = parse_children(&m.bytes, "referrer")?;
             if let Some(cfg) = &c.config {
-                self.blob(&cfg.digest().to_string()).await?;
+                self.blob(cfg.digest().as_ref()).await?;
             }
             for l in &c.layers {
-                self.blob(&l.digest().to_string()).await?;
+                self.blob(l.digest().as_ref()).await?;
             }
             let (_, ack) = self
                 .dst
@@ -409,7 +411,9 @@ impl Copier<'_> {
         let tag_ref = by_tag(self.dst_ref, &tag);
         let existing = self.dst.get_manifest(&tag_ref).await?;
         let src_index = match source {
-            ReferrersSource::TagSchema => self.src.get_manifest(&by_tag(self.src_ref, &tag)).await?,
+            ReferrersSource::TagSchema => {
+                self.src.get_manifest(&by_tag(self.src_ref, &tag)).await?
+            }
             _ => None,
         };
         let bytes = match (&existing, src_index) {
@@ -521,7 +525,9 @@ pub async fn copy(
 
 /// The images an OCI image layout holds: its `index.json` entries that are not cosign
 /// attachment tags or referrers indexes (`sha256-…`), with their tags.
-pub fn layout_images(dir: &crate::oci_dir::OciDir) -> Result<Vec<(Resolved, Option<String>)>, OciError> {
+pub fn layout_images(
+    dir: &crate::oci_dir::OciDir,
+) -> Result<Vec<(Resolved, Option<String>)>, OciError> {
     let idx = dir.index()?;
     let mut out = Vec::new();
     for d in idx.manifests() {

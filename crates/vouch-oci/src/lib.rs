@@ -16,10 +16,10 @@
 //! and [`copy`] moves an image with everything attached to it between registries and layouts
 //! (`copy`, `save`, `load`), removes attachments (`clean`) and attaches unsigned ones.
 
-pub mod docker_config;
 pub mod attach;
 pub mod clean;
 pub mod copy;
+pub mod docker_config;
 pub mod layout;
 pub mod oci_dir;
 pub mod policy;
@@ -76,7 +76,7 @@ pub enum OciError {
     Sign(#[from] vouch_sign::SignError),
     /// `--offline` forbids the connection.
     #[error(transparent)]
-    Offline(#[from] vouch_core::egress::EgressRefused),
+    Offline(Box<vouch_core::egress::EgressRefused>),
     /// An OCI image layout file could not be read or written.
     #[error("{what} {}: {source}", path.display())]
     LayoutIo {
@@ -105,4 +105,10 @@ pub enum OciError {
 pub fn parse_reference(s: &str) -> Result<Reference, OciError> {
     s.parse::<Reference>()
         .map_err(|e| OciError::Reference(format!("{s:?}: {e}")))
+}
+
+impl From<vouch_core::egress::EgressRefused> for OciError {
+    fn from(e: vouch_core::egress::EgressRefused) -> Self {
+        OciError::Offline(Box::new(e))
+    }
 }

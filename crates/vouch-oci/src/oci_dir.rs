@@ -182,7 +182,12 @@ impl OciDir {
 
     /// The `index.json` entry tagged `tag`.
     pub fn tagged(&self, tag: &str) -> Result<Option<Descriptor>, OciError> {
-        Ok(self.index()?.manifests().iter().find(|d| ref_name(d) == Some(tag)).cloned())
+        Ok(self
+            .index()?
+            .manifests()
+            .iter()
+            .find(|d| ref_name(d) == Some(tag))
+            .cloned())
     }
 
     /// A manifest by tag (an `index.json` ref name) or digest; `None` when absent.
@@ -229,7 +234,10 @@ impl OciDir {
         }
         let mut ann = HashMap::new();
         ann.insert(ANNOTATION_REF_NAME.to_string(), target.to_string());
-        self.set_entry(descriptor(media_type, &digest, bytes.len(), Some(ann))?, Some(target))?;
+        self.set_entry(
+            descriptor(media_type, &digest, bytes.len(), Some(ann))?,
+            Some(target),
+        )?;
         Ok(digest)
     }
 
@@ -238,7 +246,11 @@ impl OciDir {
     pub fn add_root(&self, media_type: &str, digest: &str, size: u64) -> Result<(), OciError> {
         let _g = self.index_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut idx = self.index()?;
-        if idx.manifests().iter().any(|d| d.digest().to_string() == digest) {
+        if idx
+            .manifests()
+            .iter()
+            .any(|d| d.digest().to_string() == digest)
+        {
             return Ok(());
         }
         let mut m = idx.manifests().clone();
@@ -324,7 +336,8 @@ mod tests {
         assert_eq!(got.media_type, crate::registry::OCI_MANIFEST);
         assert!(d.get_manifest("v2").unwrap().is_none());
         // Re-tagging replaces the entry; the layout stays one index entry per tag.
-        d.put_manifest("v1", m, crate::registry::OCI_MANIFEST).unwrap();
+        d.put_manifest("v1", m, crate::registry::OCI_MANIFEST)
+            .unwrap();
         assert_eq!(d.index().unwrap().manifests().len(), 1);
         // A reopened layout reads the same; a tampered blob is refused.
         let d = OciDir::open(dir.path()).unwrap();

@@ -68,7 +68,7 @@ pub enum TufError {
     Invalid(String),
     /// `--offline` forbids reaching the mirror.
     #[error(transparent)]
-    Offline(#[from] vouch_core::egress::EgressRefused),
+    Offline(Box<vouch_core::egress::EgressRefused>),
 }
 
 impl TufError {
@@ -78,5 +78,11 @@ impl TufError {
             path: path.to_path_buf(),
             source,
         }
+    }
+}
+
+impl From<vouch_core::egress::EgressRefused> for TufError {
+    fn from(e: vouch_core::egress::EgressRefused) -> Self {
+        TufError::Offline(Box::new(e))
     }
 }

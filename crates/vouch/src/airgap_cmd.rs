@@ -428,7 +428,10 @@ pub fn clean(a: &CleanArgs) -> Result<()> {
     if !a.force {
         if !std::io::stdin().is_terminal() {
             return Err(hinted(
-                format!("clean would delete the {:?} artifacts of {}", a.kind, a.image),
+                format!(
+                    "clean would delete the {:?} artifacts of {}",
+                    a.kind, a.image
+                ),
                 "pass --force to confirm without a terminal",
             ));
         }
@@ -437,10 +440,7 @@ pub fn clean(a: &CleanArgs) -> Result<()> {
             a.kind, a.image
         );
         let mut answer = String::new();
-        std::io::stdin()
-            .take(1024)
-            .read_to_string(&mut answer)
-            .ok();
+        std::io::stdin().take(1024).read_to_string(&mut answer).ok();
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
             bail!("not confirmed: nothing deleted");
         }
@@ -569,8 +569,8 @@ pub fn attach(a: &AttachArgs) -> Result<()> {
             }
             AttachWhat::Attestation { attestation, .. } => {
                 for p in attestation {
-                    let env = std::fs::read(p)
-                        .with_context(|| format!("cannot read {}", p.display()))?;
+                    let env =
+                        std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
                     let d = vouch_oci::attach::attach_attestation(&reg, &target, &env)
                         .await
                         .map_err(|e| {

@@ -63,7 +63,12 @@ pub struct ImportKeyPairArgs {
     #[arg(short = 'k', long, value_name = "FILE")]
     pub key: String,
     /// Write PREFIX.key and PREFIX.pub.
-    #[arg(short = 'o', long, value_name = "PREFIX", default_value = "import-cosign")]
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "PREFIX",
+        default_value = "import-cosign"
+    )]
     pub output_key_prefix: String,
     /// Skip confirmation prompts: existing files are overwritten.
     #[arg(short = 'y', long)]
@@ -384,11 +389,7 @@ mod tests {
         let plain = dir.path().join("k.pem");
         let k = SigningKey::generate(SigningAlgorithm::EcdsaP256Sha256).unwrap();
         let der = k.to_pkcs8().unwrap();
-        std::fs::write(
-            &plain,
-            vouch_core::keys::pem_encode("PRIVATE KEY", &der),
-        )
-        .unwrap();
+        std::fs::write(&plain, vouch_core::keys::pem_encode("PRIVATE KEY", &der)).unwrap();
         let prefix = dir.path().join("import-cosign");
         let a = ImportKeyPairArgs {
             key: plain.to_str().unwrap().to_string(),
@@ -413,7 +414,10 @@ mod tests {
             yes: true,
         };
         let e = import_with(&again, false, pw("pw")).unwrap_err();
-        assert!(e.to_string().contains("already an encrypted cosign key"), "{e}");
+        assert!(
+            e.to_string().contains("already an encrypted cosign key"),
+            "{e}"
+        );
     }
 
     #[test]

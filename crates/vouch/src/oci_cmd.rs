@@ -840,7 +840,11 @@ fn download_sbom(image: &str, registry: &RegistryArgs) -> Result<()> {
             .map_err(oci_error)?
             .ok_or_else(|| {
                 hinted(
-                    format!("{}@{} has no SBOM (no tag {tag})", r.repository(), target.descriptor.digest),
+                    format!(
+                        "{}@{} has no SBOM (no tag {tag})",
+                        r.repository(),
+                        target.descriptor.digest
+                    ),
                     "attach one with `vouch attach sbom --sbom FILE IMAGE`",
                 )
             })?;

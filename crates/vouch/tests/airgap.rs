@@ -72,7 +72,10 @@ fn fails(out: &Output, what: &str, needle: &str) -> String {
         Some(1),
         "{what}: expected failure, got: {err}"
     );
-    assert!(err.contains(needle), "{what}: expected {needle:?} in: {err}");
+    assert!(
+        err.contains(needle),
+        "{what}: expected {needle:?} in: {err}"
+    );
     err
 }
 
@@ -85,7 +88,11 @@ fn rt() -> tokio::runtime::Runtime {
 
 /// The digest `name` (a tag or digest) resolves to in `repo` (`host/repository`), if any.
 fn digest_of(repo: &str, name: &str) -> Option<String> {
-    let sep = if name.starts_with("sha256:") { "@" } else { ":" };
+    let sep = if name.starts_with("sha256:") {
+        "@"
+    } else {
+        ":"
+    };
     let r = vouch_oci::parse_reference(&format!("{repo}{sep}{name}")).unwrap();
     rt().block_on(async {
         let c = vouch_oci::Registry::new(vouch_oci::RegistryOptions::default()).unwrap();
@@ -95,7 +102,11 @@ fn digest_of(repo: &str, name: &str) -> Option<String> {
 
 /// The raw manifest `name` in `repo`.
 fn manifest(repo: &str, name: &str) -> Option<Vec<u8>> {
-    let sep = if name.starts_with("sha256:") { "@" } else { ":" };
+    let sep = if name.starts_with("sha256:") {
+        "@"
+    } else {
+        ":"
+    };
     let r = vouch_oci::parse_reference(&format!("{repo}{sep}{name}")).unwrap();
     rt().block_on(async {
         let c = vouch_oci::Registry::new(vouch_oci::RegistryOptions::default()).unwrap();
@@ -130,7 +141,9 @@ fn push_index(addr: &str, repo: &str, tag: &str) -> (String, String, String) {
         let mut d = Descriptor::new(
             MediaType::ImageManifest,
             size as u64,
-            digest.parse::<vouch_oci::oci_spec::image::Digest>().unwrap(),
+            digest
+                .parse::<vouch_oci::oci_spec::image::Digest>()
+                .unwrap(),
         );
         d.set_platform(Some(
             PlatformBuilder::default()
@@ -260,7 +273,11 @@ fn copy_clean_attach_save_load() {
     s.sign(&idx_ref, &["--recursive"]);
     s.sign(&idx_ref, &["--legacy"]);
     let predicate = d.join("bom.json");
-    std::fs::write(&predicate, br#"{"bomFormat":"CycloneDX","specVersion":"1.5"}"#).unwrap();
+    std::fs::write(
+        &predicate,
+        br#"{"bomFormat":"CycloneDX","specVersion":"1.5"}"#,
+    )
+    .unwrap();
     s.attest(&idx_ref, &predicate, &[]);
     s.attest(&format!("{src}@{amd}"), &predicate, &["--legacy"]);
     let sbom = d.join("sbom.spdx.json");
@@ -300,7 +317,10 @@ fn copy_clean_attach_save_load() {
 
     // 1. copy: every digest preserved, nothing re-signed.
     let dst = format!("{}/mirror/app", b.addr);
-    let err = ok(&run(vouch().args(["copy", &format!("{src}:v1"), &dst])), "copy");
+    let err = ok(
+        &run(vouch().args(["copy", &format!("{src}:v1"), &dst])),
+        "copy",
+    );
     assert!(err.contains("Copied:"), "{err}");
     assert_eq!(attachments(&dst, &entities), at_a, "digests after copy");
     assert_eq!(digest_of(&dst, "v1").as_deref(), Some(idx.as_str()));
@@ -322,7 +342,10 @@ fn copy_clean_attach_save_load() {
         "verify-attestation of the copy (legacy)",
     );
     // Copying again is a no-op; a tag that points elsewhere needs --force.
-    ok(&run(vouch().args(["copy", &format!("{src}:v1"), &dst])), "copy again");
+    ok(
+        &run(vouch().args(["copy", &format!("{src}:v1"), &dst])),
+        "copy again",
+    );
     let other = push_image(&a.addr, "team/other", "v1", b"other");
     fails(
         &run(vouch().args(["copy", &format!("{}/team/other:v1", a.addr), &dst])),
@@ -338,13 +361,22 @@ fn copy_clean_attach_save_load() {
     // 2. --platform: that platform's image and its attachments only.
     let plat = format!("{}/plat/app", b.addr);
     ok(
-        &run(vouch().args(["copy", "--platform", "linux/arm64", &format!("{src}:v1"), &plat])),
+        &run(vouch().args([
+            "copy",
+            "--platform",
+            "linux/arm64",
+            &format!("{src}:v1"),
+            &plat,
+        ])),
         "copy --platform",
     );
     assert_eq!(digest_of(&plat, "v1").as_deref(), Some(arm.as_str()));
     assert_eq!(digest_of(&plat, &amd), None);
     assert_eq!(digest_of(&plat, &idx), None);
-    ok(&s.verify("verify", &format!("{plat}@{arm}"), &[]), "verify --platform copy");
+    ok(
+        &s.verify("verify", &format!("{plat}@{arm}"), &[]),
+        "verify --platform copy",
+    );
     fails(
         &run(vouch().args(["copy", "--platform", "linux/s390x", &idx_ref, &plat])),
         "copy an absent platform",
@@ -360,7 +392,11 @@ fn copy_clean_attach_save_load() {
     assert_eq!(digest_of(&only, &idx), None);
     assert!(digest_of(&only, &format!("{}.sig", fallback(&idx))).is_some());
     assert_eq!(digest_of(&only, &format!("{}.att", fallback(&idx))), None);
-    assert_eq!(referrers(&only, &idx).len(), 1, "only the signature referrer");
+    assert_eq!(
+        referrers(&only, &idx).len(),
+        1,
+        "only the signature referrer"
+    );
     fails(
         &run(vouch().args(["copy", "--only=bundle", &idx_ref, &only])),
         "bad --only",
@@ -378,13 +414,20 @@ fn copy_clean_attach_save_load() {
     let index: vouch_oci::oci_spec::image::ImageIndex =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     assert!(
-        index.manifests().iter().any(|m| m.digest().to_string() == idx),
+        index
+            .manifests()
+            .iter()
+            .any(|m| m.digest().to_string() == idx),
         "index.json lists the image"
     );
     let loaded = format!("{}/loaded/app", b.addr);
     let out = run(vouch().args(["load", "--dir"]).arg(&layout).arg(&loaded));
     ok(&out, "load");
-    assert_eq!(attachments(&loaded, &entities), at_a, "digests after save/load");
+    assert_eq!(
+        attachments(&loaded, &entities),
+        at_a,
+        "digests after save/load"
+    );
     assert_eq!(digest_of(&loaded, "v1").as_deref(), Some(idx.as_str()));
     for (cmd, extra) in [
         ("verify", &[][..]),
@@ -418,7 +461,11 @@ fn copy_clean_attach_save_load() {
     bytes[at] ^= 1;
     std::fs::write(&blob, bytes).unwrap();
     fails(
-        &s.verify("verify", tampered.to_str().unwrap(), &["--local-image", "--offline"]),
+        &s.verify(
+            "verify",
+            tampered.to_str().unwrap(),
+            &["--local-image", "--offline"],
+        ),
         "verify a tampered layout",
         "has digest",
     );
@@ -485,7 +532,11 @@ fn copy_clean_attach_save_load() {
     assert_eq!(digest_of(&loaded, &format!("{}.sig", fallback(&idx))), None);
     assert!(digest_of(&loaded, &format!("{}.sbom", fallback(&idx))).is_some());
     let after = referrers(&loaded, &idx);
-    assert_eq!(after.len(), before.len() - 1, "one signature referrer removed");
+    assert_eq!(
+        after.len(),
+        before.len() - 1,
+        "one signature referrer removed"
+    );
     fails(
         &s.verify("verify", &format!("{loaded}@{idx}"), &[]),
         "verify after clean --type signature",
@@ -505,7 +556,10 @@ fn copy_clean_attach_save_load() {
         "platform signatures survive",
     );
     clean("sbom");
-    assert_eq!(digest_of(&loaded, &format!("{}.sbom", fallback(&idx))), None);
+    assert_eq!(
+        digest_of(&loaded, &format!("{}.sbom", fallback(&idx))),
+        None
+    );
     clean("all");
     assert_eq!(digest_of(&loaded, &fallback(&idx)), None);
     fails(
@@ -517,13 +571,20 @@ fn copy_clean_attach_save_load() {
         "verify-attestation after clean --type all",
         "no attestations",
     );
-    assert_eq!(digest_of(&loaded, &idx).as_deref(), Some(idx.as_str()), "the image stays");
+    assert_eq!(
+        digest_of(&loaded, &idx).as_deref(),
+        Some(idx.as_str()),
+        "the image stays"
+    );
 
     // 7. attach signature / attestation made elsewhere.
     let att_repo = format!("{}/attached/app", b.addr);
     let img = push_image(&b.addr, "attached/app", "v1", b"amd64 layer");
     assert_eq!(img, amd, "same content, same digest");
-    assert_eq!(push_image(&b.addr, "attached/app", "arm", b"arm64 layer"), arm);
+    assert_eq!(
+        push_image(&b.addr, "attached/app", "arm", b"arm64 layer"),
+        arm
+    );
     let env = run(vouch().args(["download", "attestation", &format!("{src}@{amd}")]));
     ok(&env, "download attestation");
     let envelope = d.join("att.json");
@@ -661,22 +722,44 @@ fn make_netns(iso: &str, regb: &str) -> Result<Netns, String> {
         sh(&["ip", "netns", "add", n])?;
         ns.names.push(n.to_string());
     }
-    let (vi, vr) = (format!("vi{}", std::process::id()), format!("vr{}", std::process::id()));
-    sh(&["ip", "link", "add", &vi, "type", "veth", "peer", "name", &vr])?;
+    let (vi, vr) = (
+        format!("vi{}", std::process::id()),
+        format!("vr{}", std::process::id()),
+    );
+    sh(&[
+        "ip", "link", "add", &vi, "type", "veth", "peer", "name", &vr,
+    ])?;
     sh(&["ip", "link", "set", &vi, "netns", iso])?;
     sh(&["ip", "link", "set", &vr, "netns", regb])?;
     for (n, dev, addr) in [(iso, &vi, ISO_ADDR), (regb, &vr, REG_B_ADDR)] {
         for k in ["all", "default"] {
             sh(&[
-                "ip", "netns", "exec", n, "sysctl", "-q", "-w",
+                "ip",
+                "netns",
+                "exec",
+                n,
+                "sysctl",
+                "-q",
+                "-w",
                 &format!("net.ipv6.conf.{k}.disable_ipv6=1"),
             ])?;
         }
-        sh(&["ip", "-n", n, "addr", "add", &format!("{addr}/30"), "dev", dev])?;
+        sh(&[
+            "ip",
+            "-n",
+            n,
+            "addr",
+            "add",
+            &format!("{addr}/30"),
+            "dev",
+            dev,
+        ])?;
         sh(&["ip", "-n", n, "link", "set", dev, "up"])?;
         sh(&["ip", "-n", n, "link", "set", "lo", "up"])?;
     }
-    sh(&["ip", "-n", iso, "route", "add", "default", "via", REG_B_ADDR])?;
+    sh(&[
+        "ip", "-n", iso, "route", "add", "default", "via", REG_B_ADDR,
+    ])?;
     Ok(ns)
 }
 
@@ -761,7 +844,14 @@ fn air_gapped_end_to_end() {
     let oidc = inst.urls["oidc"].clone();
     let tc = inst.trust_config.clone();
     let tok = {
-        let out = run(vouch().args(["oidc", "token", "--url", &oidc, "--email", "alice@example.com"]));
+        let out = run(vouch().args([
+            "oidc",
+            "token",
+            "--url",
+            &oidc,
+            "--email",
+            "alice@example.com",
+        ]));
         ok(&out, "oidc token");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
@@ -775,14 +865,24 @@ fn air_gapped_end_to_end() {
     .unwrap();
     for legacy in [false, true] {
         let mut sign = vouch();
-        sign.arg("sign").arg(&image).args(["-y", "--identity-token", &tok, "--trust-config"]).arg(&tc);
+        sign.arg("sign")
+            .arg(&image)
+            .args(["-y", "--identity-token", &tok, "--trust-config"])
+            .arg(&tc);
         let mut attest = vouch();
         attest
             .arg("attest")
             .arg(&image)
             .arg("--predicate")
             .arg(&predicate)
-            .args(["--type", "slsaprovenance1", "-y", "--identity-token", &tok, "--trust-config"])
+            .args([
+                "--type",
+                "slsaprovenance1",
+                "-y",
+                "--identity-token",
+                &tok,
+                "--trust-config",
+            ])
             .arg(&tc);
         if legacy {
             sign.arg("--legacy");
@@ -870,7 +970,15 @@ fn air_gapped_end_to_end() {
     let mirror = format!("{REG_B_ADDR}:5000/mirror/app");
     let insecure = "--allow-insecure-registry";
     ok(
-        &run(v().args(["trust", "import", "transfer/trust", "--root", "root.json", "--out", "iso-trust"])),
+        &run(v().args([
+            "trust",
+            "import",
+            "transfer/trust",
+            "--root",
+            "root.json",
+            "--out",
+            "iso-trust",
+        ])),
         "trust import (isolated)",
     );
     let err = ok(
@@ -924,7 +1032,10 @@ fn air_gapped_end_to_end() {
     );
     assert!(err.contains("authority ci: passed"), "{err}");
     let err = ok(
-        &run(v().args(["verify", "--local-image", "transfer"]).args(&alice[..6]).arg("--offline")),
+        &run(v()
+            .args(["verify", "--local-image", "transfer"])
+            .args(&alice[..6])
+            .arg("--offline")),
         "verify --local-image --offline (isolated)",
     );
     assert!(err.contains("Registry requests: 0"), "{err}");
@@ -942,12 +1053,21 @@ fn air_gapped_end_to_end() {
     }
     assert_eq!(altered, 2, "one signature and one attestation bundle");
     fails(
-        &run(v().args(["verify", "--local-image", "tampered"]).args(&alice[..6]).arg("--offline")),
+        &run(v()
+            .args(["verify", "--local-image", "tampered"])
+            .args(&alice[..6])
+            .arg("--offline")),
         "verify a tampered layout (isolated)",
         "has digest",
     );
     fails(
-        &run(v().args(["load", "--dir", "tampered", &format!("{REG_B_ADDR}:5000/bad/app"), insecure])),
+        &run(v().args([
+            "load",
+            "--dir",
+            "tampered",
+            &format!("{REG_B_ADDR}:5000/bad/app"),
+            insecure,
+        ])),
         "load a tampered layout (isolated)",
         "has digest",
     );
@@ -962,7 +1082,9 @@ fn air_gapped_end_to_end() {
     let stats = dump_stderr.join().unwrap();
     eprintln!("tcpdump: {}", stats.trim().replace('\n', "; "));
     assert!(
-        stats.lines().any(|l| l.trim() == "0 packets dropped by kernel"),
+        stats
+            .lines()
+            .any(|l| l.trim() == "0 packets dropped by kernel"),
         "{stats}"
     );
     let read = |filter: &str| -> Vec<String> {
@@ -984,7 +1106,10 @@ fn air_gapped_end_to_end() {
         to_b.len(),
         other.len()
     );
-    assert!(to_b.len() > 20, "the capture saw registry B traffic: {to_b:?}");
+    assert!(
+        to_b.len() > 20,
+        "the capture saw registry B traffic: {to_b:?}"
+    );
     assert!(other.is_empty(), "packets to other addresses: {other:#?}");
     // The kernel's counters agree: what left iso's veth is what the capture saw going there.
     let tx = Command::new("ip")
