@@ -19,6 +19,7 @@
 //! * [`tsa`]: RFC 3161 timestamp responses.
 //! * [`fulcio`] and [`ct`]: the Fulcio v2 REST API and RFC 6962 CT API messages.
 //! * [`pem`]: the PEM (RFC 7468) codec.
+//! * [`egress`]: the process-wide `--offline` egress policy every network client consults.
 //!
 //! Every parser of untrusted input enforces the named bounds in [`limits`].
 
@@ -27,6 +28,7 @@ pub mod cosign_key;
 pub mod cosignature;
 pub mod ct;
 pub mod dsse;
+pub mod egress;
 pub mod encoding;
 pub mod fulcio;
 pub mod intoto;

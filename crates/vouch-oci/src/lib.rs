@@ -11,17 +11,25 @@
 //!   are simple-signing payloads (or DSSE envelopes) with the signature, certificate, chain and
 //!   Rekor bundle in layer annotations.
 //!
-//! [`registry::Registry`] is the counted registry client, [`sign`] writes both layouts and
-//! [`verify`] discovers and verifies both.
+//! [`registry::Registry`] is the counted registry client (also over an on-disk OCI image
+//! layout, [`oci_dir`]), [`sign`] writes both layouts, [`verify`] discovers and verifies both,
+//! and [`copy`] moves an image with everything attached to it between registries and layouts
+//! (`copy`, `save`, `load`), removes attachments (`clean`) and attaches unsigned ones.
 
+pub mod attach;
+pub mod clean;
+pub mod copy;
 pub mod docker_config;
 pub mod layout;
+pub mod oci_dir;
 pub mod policy;
 pub mod registry;
 pub mod sign;
 pub mod verify;
 
 pub use oci_client::Reference;
+/// The OCI image-spec types (manifests, indexes, image layouts) this crate reads and writes.
+pub use oci_spec;
 pub use registry::{Credentials, Registry, RegistryOptions, Resolved};
 
 /// Why an OCI operation failed.
@@ -66,10 +74,41 @@ pub enum OciError {
     /// Signing failed.
     #[error(transparent)]
     Sign(#[from] vouch_sign::SignError),
+    /// `--offline` forbids the connection.
+    #[error(transparent)]
+    Offline(Box<vouch_core::egress::EgressRefused>),
+    /// An OCI image layout file could not be read or written.
+    #[error("{what} {}: {source}", path.display())]
+    LayoutIo {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A durable write into an OCI image layout failed.
+    #[error(transparent)]
+    Fs(#[from] vouch_fs::FsError),
+    /// A directory is not a usable OCI image layout.
+    #[error("OCI image layout {}: {detail}", path.display())]
+    Layout {
+        /// The layout directory or file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 /// Parse an image reference (`registry/repo[:tag][@sha256:…]`, Docker Hub defaults apply).
 pub fn parse_reference(s: &str) -> Result<Reference, OciError> {
     s.parse::<Reference>()
         .map_err(|e| OciError::Reference(format!("{s:?}: {e}")))
+}
+
+impl From<vouch_core::egress::EgressRefused> for OciError {
+    fn from(e: vouch_core::egress::EgressRefused) -> Self {
+        OciError::Offline(Box::new(e))
+    }
 }

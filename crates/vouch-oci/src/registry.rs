@@ -100,6 +100,8 @@ type AuthKey = (String, String, bool);
 /// An OCI registry client shared by all registries a command talks to.
 #[derive(Clone, Debug)]
 pub struct Registry {
+    /// When set, every request is served by this OCI image layout instead of the network.
+    local: Option<Arc<crate::oci_dir::OciDir>>,
     http: reqwest::Client,
     opts: RegistryOptions,
     count: Arc<AtomicU64>,
@@ -148,11 +150,27 @@ impl Registry {
             .build()
             .map_err(|e| OciError::Config(format!("HTTP client: {e}")))?;
         Ok(Registry {
+            local: None,
             http,
             opts,
             count: Arc::new(AtomicU64::new(0)),
             auth: Arc::default(),
         })
+    }
+
+    /// A client that reads and writes the OCI image layout `dir` instead of a registry: the
+    /// registry and repository of every reference are ignored, tags are the layout's
+    /// `org.opencontainers.image.ref.name` annotations, and no request leaves the process
+    /// (`vouch save`/`load`, `verify --local-image`).
+    pub fn oci_dir(dir: crate::oci_dir::OciDir) -> Result<Self, OciError> {
+        let mut r = Registry::new(RegistryOptions::default())?;
+        r.local = Some(Arc::new(dir));
+        Ok(r)
+    }
+
+    /// The OCI image layout this client serves from, if it is one.
+    pub fn local_layout(&self) -> Option<&crate::oci_dir::OciDir> {
+        self.local.as_deref()
     }
 
     /// How many HTTP requests this client (and its clones) has sent, token requests included.
@@ -187,6 +205,7 @@ impl Registry {
         body: Option<&[u8]>,
         auth: Option<&str>,
     ) -> Result<reqwest::Response, OciError> {
+        vouch_core::egress::check("registry client", url)?;
         let retryable = *method != Method::POST;
         let mut attempt = 0u32;
         loop {
@@ -301,6 +320,7 @@ impl Registry {
             }
             q.append_pair("scope", &scope);
         }
+        vouch_core::egress::check("registry token endpoint", url.as_str())?;
         let mut req = self.http.get(url.clone());
         if let Some(b) = &basic {
             req = req.header(AUTHORIZATION, b);
@@ -332,6 +352,16 @@ impl Registry {
     /// (falling back to `GET` when the registry sends no digest header).
     pub async fn resolve(&self, r: &Reference) -> Result<Resolved, OciError> {
         let target = reference_target(r);
+        if let Some(l) = &self.local {
+            let m = l
+                .get_manifest(&target)?
+                .ok_or_else(|| OciError::NotFound(format!("{target} in {}", l.path().display())))?;
+            return Ok(Resolved {
+                digest: m.digest,
+                media_type: m.media_type,
+                size: m.bytes.len() as u64,
+            });
+        }
         let url = format!("{}/manifests/{target}", self.base(r));
         let mut h = HeaderMap::new();
         h.insert(
@@ -375,6 +405,9 @@ impl Registry {
     /// by digest is checked against it.
     pub async fn get_manifest(&self, r: &Reference) -> Result<Option<Manifest>, OciError> {
         let target = reference_target(r);
+        if let Some(l) = &self.local {
+            return l.get_manifest(&target);
+        }
         let url = format!("{}/manifests/{target}", self.base(r));
         let mut h = HeaderMap::new();
         h.insert(
@@ -416,12 +449,25 @@ impl Registry {
 
     /// Fetch a blob and check its digest.
     pub async fn get_blob(&self, r: &Reference, digest: &str) -> Result<Vec<u8>, OciError> {
+        self.get_blob_limited(r, digest, MAX_BODY).await
+    }
+
+    /// [`get_blob`](Self::get_blob) for blobs up to `limit` bytes (image layers).
+    pub async fn get_blob_limited(
+        &self,
+        r: &Reference,
+        digest: &str,
+        limit: usize,
+    ) -> Result<Vec<u8>, OciError> {
+        if let Some(l) = &self.local {
+            return l.get_blob(digest);
+        }
         let url = format!("{}/blobs/{digest}", self.base(r));
         let resp = self
             .send(r, false, Method::GET, &url, HeaderMap::new(), None)
             .await?;
         let status = resp.status();
-        let bytes = read_body(resp, &url).await?;
+        let bytes = read_body_limited(resp, &url, limit).await?;
         if status == StatusCode::NOT_FOUND {
             return Err(OciError::NotFound(format!(
                 "blob {digest} in {}",
@@ -440,8 +486,48 @@ impl Registry {
         Ok(bytes)
     }
 
+    /// Whether the repository of `r` holds the blob `digest` (one `HEAD`).
+    pub async fn has_blob(&self, r: &Reference, digest: &str) -> Result<bool, OciError> {
+        if let Some(l) = &self.local {
+            return Ok(l.has_blob(digest));
+        }
+        let url = format!("{}/blobs/{digest}", self.base(r));
+        let resp = self
+            .send(r, false, Method::HEAD, &url, HeaderMap::new(), None)
+            .await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(false),
+            s if s.is_success() => Ok(true),
+            s => Err(status_error(&url, s, "")),
+        }
+    }
+
+    /// Delete the manifest `digest` from the repository of `r` (the registry must allow
+    /// deletes); `Ok(false)` when it does not exist.
+    pub async fn delete_manifest(&self, r: &Reference, digest: &str) -> Result<bool, OciError> {
+        if let Some(l) = &self.local {
+            return l.untag_digest(digest);
+        }
+        let url = format!("{}/manifests/{digest}", self.base(r));
+        let resp = self
+            .send(r, true, Method::DELETE, &url, HeaderMap::new(), None)
+            .await?;
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        if !status.is_success() {
+            let body = read_body(resp, &url).await.unwrap_or_default();
+            return Err(status_error(&url, status, &String::from_utf8_lossy(&body)));
+        }
+        Ok(true)
+    }
+
     /// Upload a blob (POST then PUT `?digest=`); returns its digest.
     pub async fn put_blob(&self, r: &Reference, data: &[u8]) -> Result<String, OciError> {
+        if let Some(l) = &self.local {
+            return l.put_blob(data);
+        }
         let digest = sha256_digest(data);
         let url = format!("{}/blobs/uploads/", self.base(r));
         let resp = self
@@ -494,6 +580,9 @@ impl Registry {
         bytes: &[u8],
         media_type: &str,
     ) -> Result<(String, bool), OciError> {
+        if let Some(l) = &self.local {
+            return Ok((l.put_manifest(target, bytes, media_type)?, false));
+        }
         let url = format!("{}/manifests/{target}", self.base(r));
         let mut h = HeaderMap::new();
         h.insert(
@@ -520,6 +609,11 @@ impl Registry {
         subject: &str,
         artifact_type: Option<&str>,
     ) -> Result<Option<oci_client::manifest::OciImageIndex>, OciError> {
+        if self.local.is_some() {
+            // An image layout has no referrers API: referrers are found through the
+            // `sha256-<hex>` fallback index, which `save` always writes.
+            return Ok(None);
+        }
         let mut url = format!("{}/referrers/{subject}", self.base(r));
         if let Some(t) = artifact_type {
             url.push_str("?artifactType=");
@@ -563,9 +657,17 @@ fn header(h: &HeaderMap, name: &str) -> String {
 }
 
 async fn read_body(resp: reqwest::Response, url: &str) -> Result<Vec<u8>, OciError> {
-    if resp.content_length().is_some_and(|l| l > MAX_BODY as u64) {
+    read_body_limited(resp, url, MAX_BODY).await
+}
+
+async fn read_body_limited(
+    resp: reqwest::Response,
+    url: &str,
+    limit: usize,
+) -> Result<Vec<u8>, OciError> {
+    if resp.content_length().is_some_and(|l| l > limit as u64) {
         return Err(OciError::Protocol(format!(
-            "{url}: body larger than {MAX_BODY} bytes"
+            "{url}: body larger than {limit} bytes"
         )));
     }
     let mut resp = resp;
@@ -574,9 +676,9 @@ async fn read_body(resp: reqwest::Response, url: &str) -> Result<Vec<u8>, OciErr
         url: url.to_string(),
         detail: error_chain(&e),
     })? {
-        if out.len() + chunk.len() > MAX_BODY {
+        if out.len() + chunk.len() > limit {
             return Err(OciError::Protocol(format!(
-                "{url}: body larger than {MAX_BODY} bytes"
+                "{url}: body larger than {limit} bytes"
             )));
         }
         out.extend_from_slice(&chunk);

@@ -417,7 +417,7 @@ async fn push_referrer(
 }
 
 /// Append a layer to the legacy `.sig`/`.att` manifest (skipping an identical one).
-async fn push_legacy(
+pub(crate) async fn push_legacy(
     reg: &Registry,
     target: &Target,
     kind: Kind,

@@ -97,6 +97,7 @@ impl HttpClient {
             url: url.to_string(),
             detail,
         };
+        vouch_core::egress::check(service, url)?;
         let mut last = String::new();
         for attempt in 0..self.attempts {
             if attempt > 0 {
@@ -158,6 +159,7 @@ impl HttpClient {
             url: url.to_string(),
             detail,
         };
+        vouch_core::egress::check(service, url)?;
         let mut last = String::new();
         for attempt in 0..self.attempts {
             let mut req = self.inner.get(url);

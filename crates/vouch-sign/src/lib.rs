@@ -31,6 +31,9 @@ pub enum SignError {
     /// The signing config offers no usable service of a kind.
     #[error("signing config: {0}")]
     Config(String),
+    /// `--offline` forbids the connection (names the host and the service that tried).
+    #[error(transparent)]
+    Offline(Box<vouch_core::egress::EgressRefused>),
     /// An HTTP request failed (connection, status, or body).
     #[error("{service} at {url}: {detail}")]
     Http {
@@ -102,6 +105,12 @@ pub enum SignError {
     /// The assembled bundle is not a valid bundle.
     #[error("the new bundle does not verify: the assembled bundle is invalid: {0}")]
     BundleInvalid(#[source] vouch_core::bundle::BundleError),
+}
+
+impl From<vouch_core::egress::EgressRefused> for SignError {
+    fn from(e: vouch_core::egress::EgressRefused) -> Self {
+        SignError::Offline(Box::new(e))
+    }
 }
 
 #[cfg(test)]

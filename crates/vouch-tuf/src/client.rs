@@ -43,6 +43,7 @@ impl TufClient {
     /// `<mirror>/targets/`), trusting `root` (any version of the repository's root
     /// metadata), caching in `cache_dir`.
     pub fn new(mirror: &str, root: &[u8], cache_dir: &Path) -> Result<Self, TufError> {
+        vouch_core::egress::check("TUF", mirror)?;
         let repo = HttpRepository::new(mirror).map_err(|source| TufError::MirrorUrl {
             url: mirror.to_string(),
             source,

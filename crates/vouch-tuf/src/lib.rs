@@ -117,6 +117,9 @@ pub enum TufError {
     /// Bad input (options, directory layout).
     #[error("{0}")]
     Invalid(String),
+    /// `--offline` forbids reaching the mirror.
+    #[error(transparent)]
+    Offline(Box<vouch_core::egress::EgressRefused>),
 }
 
 impl TufError {
@@ -138,5 +141,11 @@ impl TufError {
             path: path.to_path_buf(),
             source,
         }
+    }
+}
+
+impl From<vouch_core::egress::EgressRefused> for TufError {
+    fn from(e: vouch_core::egress::EgressRefused) -> Self {
+        TufError::Offline(Box::new(e))
     }
 }

@@ -40,6 +40,18 @@ enum Command {
     Download(crate::oci_cmd::DownloadArgs),
     /// Print where a container image's signatures or attestations are stored.
     Triangulate(crate::oci_cmd::TriangulateArgs),
+    /// Copy an image with its signatures, attestations, SBOMs and referrers to another registry.
+    Copy(crate::airgap_cmd::CopyArgs),
+    /// Save an image with everything attached to it as an OCI image layout directory.
+    Save(crate::airgap_cmd::SaveArgs),
+    /// Push an image saved with `vouch save` (and its attachments) into a registry.
+    Load(crate::airgap_cmd::LoadArgs),
+    /// Remove an image's signatures, attestations, SBOMs or referrers.
+    Clean(crate::airgap_cmd::CleanArgs),
+    /// Attach an SBOM, a signature or an attestation made elsewhere to an image.
+    Attach(crate::airgap_cmd::AttachArgs),
+    /// Import a PEM private key as a cosign key pair (import-cosign.key encrypted with $COSIGN_PASSWORD, import-cosign.pub).
+    ImportKeyPair(crate::keys_cmd::ImportKeyPairArgs),
     /// Generate a cosign-compatible key pair (cosign.key encrypted with $COSIGN_PASSWORD, cosign.pub).
     GenerateKeyPair(crate::keys_cmd::GenerateKeyPairArgs),
     /// Print the public key of a private key file.
@@ -259,7 +271,8 @@ struct CommonVerify {
     /// Expected GitHub workflow ref (1.3.6.1.4.1.57264.1.6).
     #[arg(long)]
     certificate_github_workflow_ref: Option<String>,
-    /// Accepted for cosign compatibility: vouch never uses the network to verify.
+    /// Guarantee no network access at all (verifying a bundle never needs any): any attempt
+    /// fails naming the host and the component.
     #[arg(long)]
     offline: bool,
     /// Output format.
@@ -314,6 +327,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tree(a) => crate::oci_cmd::tree(&a),
         Command::Download(a) => crate::oci_cmd::download(&a),
         Command::Triangulate(a) => crate::oci_cmd::triangulate(&a),
+        Command::Copy(a) => crate::airgap_cmd::copy(&a),
+        Command::Save(a) => crate::airgap_cmd::save(&a),
+        Command::Load(a) => crate::airgap_cmd::load(&a),
+        Command::Clean(a) => crate::airgap_cmd::clean(&a),
+        Command::Attach(a) => crate::airgap_cmd::attach(&a),
+        Command::ImportKeyPair(a) => crate::keys_cmd::import_key_pair(&a),
         Command::GenerateKeyPair(a) => crate::keys_cmd::generate_key_pair(&a),
         Command::PublicKey(a) => crate::keys_cmd::public_key(&a),
         Command::Trust { command } => crate::trust::run(command),
@@ -352,6 +371,9 @@ fn parse_digest(s: &str) -> Option<(HashKind, Vec<u8>)> {
 }
 
 fn verify(artifact: &str, c: &CommonVerify, predicate_type: Option<String>) -> Result<()> {
+    if c.offline {
+        crate::airgap_cmd::go_offline(None);
+    }
     let digest = parse_digest(artifact);
     let bundle_path = match &c.bundle {
         Some(b) => b.clone(),

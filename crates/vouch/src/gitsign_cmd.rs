@@ -44,6 +44,10 @@ pub struct VerifyArgs {
     /// $VOUCH_TRUST_CONFIG, else public-good Sigstore].
     #[arg(long)]
     trust_config: Option<PathBuf>,
+    /// No network access at all: a signature without its log entry (gitsign's online mode,
+    /// looked up in Rekor) then fails, naming the Rekor host, instead of reaching it.
+    #[arg(long)]
+    offline: bool,
     /// The commit or tag to verify.
     #[arg(default_value = "HEAD")]
     rev: String,
@@ -80,6 +84,9 @@ pub fn run(a: GitsignArgs) -> Result<()> {
 }
 
 fn verify(v: &VerifyArgs) -> Result<()> {
+    if v.offline {
+        crate::airgap_cmd::go_offline(None);
+    }
     let mut cfg = Config::load()?;
     if let Some(p) = &v.trust_config {
         cfg.trust_config = Some(p.clone());

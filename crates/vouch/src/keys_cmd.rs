@@ -56,6 +56,64 @@ pub struct GenerateKeyPairArgs {
     pub yes: bool,
 }
 
+/// `vouch import-key-pair --key k.pem`: re-encrypt a PEM private key as a cosign key pair.
+#[derive(Args, Debug)]
+pub struct ImportKeyPairArgs {
+    /// The PEM private key to import (PKCS#8 `PRIVATE KEY` or SEC1 `EC PRIVATE KEY`).
+    #[arg(short = 'k', long, value_name = "FILE")]
+    pub key: String,
+    /// Write PREFIX.key and PREFIX.pub.
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "PREFIX",
+        default_value = "import-cosign"
+    )]
+    pub output_key_prefix: String,
+    /// Skip confirmation prompts: existing files are overwritten.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+/// Import a key pair as `cosign import-key-pair` does: the key is written encrypted with
+/// the password (`COSIGN_PASSWORD`, or asked twice), with its public key beside it.
+pub fn import_key_pair(a: &ImportKeyPairArgs) -> Result<()> {
+    import_with(a, interactive(), || read_password(true))
+}
+
+fn import_with(
+    a: &ImportKeyPairArgs,
+    can_prompt: bool,
+    password: impl FnOnce() -> Result<Zeroizing<Vec<u8>>>,
+) -> Result<()> {
+    // An encrypted cosign key is already in cosign's format: only plain PEM keys import.
+    let key = load_key_file(&a.key, || {
+        Err(hinted(
+            format!("{} is already an encrypted cosign key", a.key),
+            "use it as is with --key, or import the unencrypted PEM key",
+        ))
+    })?;
+    let key_path = PathBuf::from(format!("{}.key", a.output_key_prefix));
+    let pub_path = PathBuf::from(format!("{}.pub", a.output_key_prefix));
+    for path in [&key_path, &pub_path] {
+        if path.symlink_metadata().is_ok() && !a.yes && !confirm_overwrite(path, can_prompt)? {
+            return Err(hinted(
+                format!("{} already exists: not overwritten", path.display()),
+                "pass -y to replace it, or --output-key-prefix to write elsewhere",
+            ));
+        }
+    }
+    let password = password()?;
+    let encrypted = key
+        .to_encrypted_pem(&password)
+        .map_err(|e| hinted(format!("encrypting the private key failed: {e}"), "retry"))?;
+    write_new(&key_path, encrypted.as_bytes(), true)?;
+    write_new(&pub_path, key.public_key_pem().as_bytes(), false)?;
+    eprintln!("Private key written to {}", key_path.display());
+    eprintln!("Public key written to {}", pub_path.display());
+    Ok(())
+}
+
 /// `vouch public-key`: print the public key of a private key file.
 #[derive(Args, Debug)]
 pub struct PublicKeyArgs {
@@ -328,6 +386,43 @@ mod tests {
         generate_with(&forced, false, pw("")).unwrap();
         assert_ne!(std::fs::read_to_string(&key_path).unwrap(), pem);
         assert!(load_key_file(key_path.to_str().unwrap(), pw("")).is_ok());
+    }
+
+    #[test]
+    fn import_then_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("k.pem");
+        let k = SigningKey::generate(SigningAlgorithm::EcdsaP256Sha256).unwrap();
+        let der = k.to_pkcs8().unwrap();
+        std::fs::write(&plain, vouch_core::keys::pem_encode("PRIVATE KEY", &der)).unwrap();
+        let prefix = dir.path().join("import-cosign");
+        let a = ImportKeyPairArgs {
+            key: plain.to_str().unwrap().to_string(),
+            output_key_prefix: prefix.to_str().unwrap().to_string(),
+            yes: false,
+        };
+        import_with(&a, false, pw("pw")).unwrap();
+        let key_path = dir.path().join("import-cosign.key");
+        let pem = std::fs::read_to_string(&key_path).unwrap();
+        assert!(pem.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"));
+        let back = load_key_file(key_path.to_str().unwrap(), pw("pw")).unwrap();
+        assert_eq!(back.public_key_pem(), k.public_key_pem());
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("import-cosign.pub")).unwrap(),
+            k.public_key_pem()
+        );
+        // Not overwritten without -y; an encrypted key is refused as input.
+        assert!(import_with(&a, false, pw("pw")).is_err());
+        let again = ImportKeyPairArgs {
+            key: key_path.to_str().unwrap().to_string(),
+            output_key_prefix: dir.path().join("x").to_str().unwrap().to_string(),
+            yes: true,
+        };
+        let e = import_with(&again, false, pw("pw")).unwrap_err();
+        assert!(
+            e.to_string().contains("already an encrypted cosign key"),
+            "{e}"
+        );
     }
 
     #[test]

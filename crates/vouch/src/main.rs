@@ -4,6 +4,7 @@
 //! `verify-blob-attestation`, `--certificate-identity`, `--certificate-oidc-issuer`, …).
 
 mod admission_cmd;
+mod airgap_cmd;
 mod bench;
 mod ca;
 mod cli;

@@ -137,8 +137,67 @@ pub struct CommonImageVerify {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = crate::cli::OutputFormat::Text)]
     output: crate::cli::OutputFormat,
+    /// No network access except the registry named in the image reference (none with
+    /// --local-image): any other connection fails, naming the host and the component.
+    #[arg(long)]
+    offline: bool,
+    /// The image argument is an OCI image layout written by `vouch save` (`DIR`, or
+    /// `DIR@sha256:…` when it holds several images); nothing is read from the network.
+    #[arg(long)]
+    local_image: bool,
     #[command(flatten)]
     registry: RegistryArgs,
+}
+
+impl CommonImageVerify {
+    /// The image reference and the client to read it with: a registry (restricted to the
+    /// reference's registry under --offline), or the --local-image layout (no network).
+    fn open(&self, image: &str) -> Result<(Reference, Registry)> {
+        if !self.local_image {
+            let r = parse_image(image)?;
+            if self.offline {
+                crate::airgap_cmd::go_offline(Some(r.resolve_registry()));
+            }
+            return Ok((r, self.registry.client()?));
+        }
+        crate::airgap_cmd::go_offline(None);
+        let (dir, digest) = match image.split_once("@sha256:") {
+            Some((d, hex)) => (d, Some(format!("sha256:{hex}"))),
+            None => (image, None),
+        };
+        let dir = std::path::Path::new(dir);
+        let layout = vouch_oci::oci_dir::OciDir::open(dir).map_err(|e| {
+            hinted(
+                e.to_string(),
+                "--local-image takes the directory written by `vouch save --dir`",
+            )
+        })?;
+        let digest = match digest {
+            Some(d) => d,
+            None => {
+                let images = vouch_oci::copy::layout_images(&layout).map_err(oci_error)?;
+                match images.as_slice() {
+                    [(one, _)] => one.digest.clone(),
+                    [] => bail!("{} holds no image", dir.display()),
+                    many => {
+                        return Err(hinted(
+                            format!("{} holds {} images", dir.display(), many.len()),
+                            format!(
+                                "name one as {}@sha256:<hex> (one of {})",
+                                dir.display(),
+                                many.iter()
+                                    .map(|(d, _)| d.digest.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+        };
+        let r = Reference::with_digest("oci-layout".into(), dir.display().to_string(), digest);
+        Ok((r, Registry::oci_dir(layout).map_err(oci_error)?))
+    }
 }
 
 /// `vouch verify IMAGE`.
@@ -203,6 +262,9 @@ fn oci_error(e: vouch_oci::OciError) -> anyhow::Error {
         }
         E::NotFound(_) => "check the image name, tag or digest",
         E::Integrity(_) => "the registry returned content that does not match its digest",
+        E::Offline(_) => {
+            "--offline allows only the registry named in the image reference (none with --local-image)"
+        }
         _ => return anyhow!(e),
     };
     hinted(e.to_string(), hint)
@@ -448,9 +510,8 @@ fn run_verify(
     predicate_type: Option<&str>,
     rego: Option<&(String, String)>,
 ) -> Result<()> {
-    let r = parse_image(image)?;
+    let (r, reg) = c.open(image)?;
     let (verifier, pb) = policy(c)?;
-    let reg = c.registry.client()?;
     let what = match kind {
         Kind::Signature => "signature",
         Kind::Attestation => "attestation",
@@ -707,11 +768,19 @@ enum DownloadWhat {
         #[command(flatten)]
         registry: RegistryArgs,
     },
+    /// Write the image's SBOM (cosign's `.sbom` tag, from `vouch attach sbom`) to stdout.
+    Sbom {
+        /// The image: tag or digest.
+        image: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
 }
 
 /// Run `vouch download`.
 pub fn download(a: &DownloadArgs) -> Result<()> {
     let (image, registry, kind, predicate_type) = match &a.what {
+        DownloadWhat::Sbom { image, registry } => return download_sbom(image, registry),
         DownloadWhat::Signature { image, registry } => (image, registry, Kind::Signature, None),
         DownloadWhat::Attestation {
             image,
@@ -750,6 +819,45 @@ pub fn download(a: &DownloadArgs) -> Result<()> {
             found.len(),
             reg.request_count()
         );
+        Ok(())
+    })
+}
+
+/// `vouch download sbom`: the `.sbom` tag's layers, as stored.
+fn download_sbom(image: &str, registry: &RegistryArgs) -> Result<()> {
+    use std::io::Write;
+    let r = parse_image(image)?;
+    let reg = registry.client()?;
+    runtime()?.block_on(async {
+        let target = vouch_oci::sign::pin_for_reading(&reg, &r)
+            .await
+            .map_err(oci_error)?;
+        let tag = vouch_oci::attach::sbom_tag(&target.descriptor.digest);
+        let tag_ref = vouch_oci::copy::by_tag(&target.reference, &tag);
+        let m = reg
+            .get_manifest(&tag_ref)
+            .await
+            .map_err(oci_error)?
+            .ok_or_else(|| {
+                hinted(
+                    format!(
+                        "{}@{} has no SBOM (no tag {tag})",
+                        r.repository(),
+                        target.descriptor.digest
+                    ),
+                    "attach one with `vouch attach sbom --sbom FILE IMAGE`",
+                )
+            })?;
+        let mut out = std::io::stdout().lock();
+        for l in vouch_oci::layout::legacy_layers(&m.bytes).map_err(oci_error)? {
+            let blob = reg
+                .get_blob(&target.reference, &l.digest)
+                .await
+                .map_err(oci_error)?;
+            eprintln!("SBOM {} ({} bytes, {})", l.digest, blob.len(), l.media_type);
+            out.write_all(&blob).context("cannot write to stdout")?;
+        }
+        out.flush().context("cannot write to stdout")?;
         Ok(())
     })
 }

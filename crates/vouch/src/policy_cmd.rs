@@ -187,6 +187,10 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
     output: OutputFormat,
+    /// No network access except the registry named in the image (none for a file): TrustRoot
+    /// `remote` mirrors and any other host are refused, naming the host and the component.
+    #[arg(long)]
+    offline: bool,
     #[command(flatten)]
     trust: PolicyTrustArgs,
     #[command(flatten)]
@@ -233,6 +237,14 @@ fn policy_error(e: vouch_policy::PolicyError) -> anyhow::Error {
 }
 
 fn check(a: &CheckArgs) -> Result<()> {
+    if a.offline {
+        let is_file = Path::new(&a.subject).is_file() || !a.bundle.is_empty();
+        let registry = match vouch_oci::parse_reference(&a.subject) {
+            Ok(r) if !is_file => Some(r.resolve_registry().to_string()),
+            _ => None,
+        };
+        crate::airgap_cmd::go_offline(registry.as_deref());
+    }
     let policies = Arc::new(PolicySet::load(&a.policy).map_err(policy_error)?);
     let default_root = a.trust.load()?;
     let rt = tokio::runtime::Builder::new_current_thread()
