@@ -4,6 +4,7 @@
 //! `verify-blob-attestation`, `--certificate-identity`, `--certificate-oidc-issuer`, …).
 
 mod admission_cmd;
+mod audit_cmd;
 mod bench;
 mod ca;
 mod cli;
@@ -13,6 +14,7 @@ mod inspect;
 mod keys_cmd;
 mod listen;
 mod login;
+mod model_cmd;
 mod oci_cmd;
 mod oidc;
 mod pkcs11_cmd;

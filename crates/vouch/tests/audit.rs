@@ -1,0 +1,334 @@
+//! `vouch audit dir` the way users run it: a release directory signed against `vouch up`
+//! (keyless by the right and a wrong identity, with a long-lived key, unsigned, with and
+//! without SLSA provenance, with provenance for another digest, an SBOM, a subdirectory),
+//! audited against an ArtifactPolicy. The exact ratios are asserted in JSON and the table; the
+//! PolicyReport YAML is checked against the wgpolicyk8s.io/v1alpha2 CRD's schema rules; the HTML
+//! report is self-contained and, when Debian's chromium is installed, rendered headless and
+//! screenshotted.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod common;
+
+use common::up::start_up;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn vouch() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vouch"))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("timed out: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ok(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(vouch_core::keys::HashKind::Sha256.digest(data))
+}
+
+struct Release {
+    cwd: PathBuf,
+    tc: String,
+}
+
+impl Release {
+    fn file(&self, name: &str) -> PathBuf {
+        let p = self.cwd.join("release").join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, format!("contents of {name}")).unwrap();
+        p
+    }
+    fn sign(&self, name: &str, cred: &[&str]) {
+        ok(
+            &run(vouch()
+                .current_dir(&self.cwd)
+                .arg("sign-blob")
+                .arg(format!("release/{name}"))
+                .args(["--bundle", &format!("release/{name}.sigstore.json"), "-y"])
+                .args(["--trust-config", &self.tc])
+                .args(cred)),
+            &format!("sign {name}"),
+        );
+    }
+    fn attest(&self, name: &str, kind: &str, ty: &str, token: &str, statement_about: Option<&str>) {
+        let mut cmd = vouch();
+        cmd.current_dir(&self.cwd).arg("attest-blob");
+        let predicate = self.cwd.join("predicate.json");
+        std::fs::write(
+            &predicate,
+            r#"{"buildDefinition":{"buildType":"https://example.com/build"},"runDetails":{"builder":{"id":"https://ci.example.com/builder"}}}"#,
+        )
+        .unwrap();
+        match statement_about {
+            None => {
+                cmd.arg(format!("release/{name}"))
+                    .args(["--predicate", "predicate.json", "--type", ty]);
+            }
+            Some(other) => {
+                let digest =
+                    sha256_hex(&std::fs::read(self.cwd.join("release").join(other)).unwrap());
+                let st = self.cwd.join("statement.json");
+                std::fs::write(
+                    &st,
+                    format!(
+                        r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"name":"{other}","digest":{{"sha256":"{digest}"}}}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{{}}}}"#
+                    ),
+                )
+                .unwrap();
+                cmd.args(["--statement", "statement.json"]);
+            }
+        }
+        ok(
+            &run(cmd
+                .args([
+                    "--bundle",
+                    &format!("release/{name}.{kind}.sigstore.json"),
+                    "--identity-token",
+                    token,
+                    "-y",
+                    "--trust-config",
+                    &self.tc,
+                ])),
+            &format!("attest {name} ({kind})"),
+        );
+    }
+}
+
+fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+#[test]
+fn audit_release_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let inst = start_up(&d.join("data"), 0, &d.join("up.log"));
+    let cwd = d.join("work");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let oidc = inst.urls["oidc"].clone();
+    let token = |email: &str| {
+        ok(
+            &run(vouch().args(["oidc", "token", "--url", &oidc, "--email", email])),
+            "token",
+        )
+        .trim()
+        .to_string()
+    };
+    let alice = token("alice@example.com");
+    let bob = token("bob@example.com");
+    let rel = Release {
+        cwd: cwd.clone(),
+        tc: inst.trust_config.to_str().unwrap().to_string(),
+    };
+    // A long-lived key (PEM PKCS#8).
+    let key = cwd.join("release-key.pem");
+    ok(
+        &run(Command::new("openssl").args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            key.to_str().unwrap(),
+        ])),
+        "openssl genpkey",
+    );
+    let pubkey = ok(
+        &run(Command::new("openssl").args(["pkey", "-in", key.to_str().unwrap(), "-pubout"])),
+        "openssl pkey -pubout",
+    );
+
+    // a: keyless + provenance + SBOM; b: keyless; c: key only; d: unsigned; e: wrong
+    // identity; f: keyless + provenance about another file; team-b/g: keyless.
+    for f in ["a.tar.gz", "b.tar.gz", "c.tar.gz", "d.tar.gz", "e.tar.gz", "f.tar.gz", "team-b/g.tar.gz"] {
+        rel.file(f);
+    }
+    let keyless = ["--identity-token", alice.as_str()];
+    rel.sign("a.tar.gz", &keyless);
+    rel.attest("a.tar.gz", "provenance", "slsaprovenance1", &alice, None);
+    rel.attest("a.tar.gz", "sbom", "spdxjson", &alice, None);
+    rel.sign("b.tar.gz", &keyless);
+    rel.sign("c.tar.gz", &["--key", key.to_str().unwrap()]);
+    rel.sign("e.tar.gz", &["--identity-token", &bob]);
+    rel.sign("f.tar.gz", &keyless);
+    rel.attest("f.tar.gz", "provenance", "", &alice, Some("b.tar.gz"));
+    rel.sign("team-b/g.tar.gz", &keyless);
+
+    let key_block: String = pubkey.lines().map(|l| format!("        {l}\n")).collect();
+    let policy = cwd.join("policies/release.yaml");
+    std::fs::create_dir_all(policy.parent().unwrap()).unwrap();
+    std::fs::write(
+        &policy,
+        format!(
+            "apiVersion: policy.vouch.dev/v1alpha1\nkind: ArtifactPolicy\nmetadata:\n  name: releases\nspec:\n  artifacts:\n  - glob: \"**.tar.gz\"\n  authorities:\n  - name: ci\n    keyless:\n      url: https://ca.invalid\n      identities:\n      - issuer: {oidc}\n        subject: alice@example.com\n  - name: release-key\n    key:\n      data: |\n{key_block}"
+        ),
+    )
+    .unwrap();
+    let audit = |extra: &[&str]| {
+        run(vouch()
+            .current_dir(&cwd)
+            .args(["audit", "dir", "release", "--policy", "policies"])
+            .args(["--trust-config", &rel.tc])
+            .args(extra))
+    };
+
+    // JSON: the exact ratios.
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&audit(&["-o", "json"]), "audit -o json")).unwrap();
+    let ratio = |v: &serde_json::Value| {
+        (
+            v["count"].as_u64().unwrap(),
+            v["total"].as_u64().unwrap(),
+        )
+    };
+    let o = &json["summary"]["overall"];
+    assert_eq!(o["artifacts"], 7);
+    assert_eq!(ratio(&o["signed"]), (6, 7), "{o}");
+    assert_eq!(ratio(&o["provenance"]), (1, 7), "{o}");
+    assert_eq!(ratio(&o["sbom"]), (1, 7), "{o}");
+    assert_eq!(ratio(&o["policy_pass"]), (5, 7), "{o}");
+    assert_eq!(ratio(&o["old_keys"]), (1, 7), "{o}");
+    let repos = &json["summary"]["by_repository"];
+    assert_eq!(ratio(&repos["."]["signed"]), (5, 6));
+    assert_eq!(ratio(&repos["team-b"]["policy_pass"]), (1, 1));
+    let signers = &json["summary"]["by_signer"];
+    assert_eq!(signers["alice@example.com"]["artifacts"], 4, "{signers}");
+    assert_eq!(ratio(&signers["alice@example.com"]["provenance"]), (1, 4));
+    assert_eq!(signers["bob@example.com"]["artifacts"], 1);
+    assert_eq!(ratio(&signers["bob@example.com"]["policy_pass"]), (0, 1));
+    let by_name = |n: &str| {
+        json["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let c = by_name("c.tar.gz");
+    assert_eq!(c["old_keys"], true);
+    assert_eq!(c["signers"][0]["type"], "key");
+    let dd = by_name("d.tar.gz");
+    assert_eq!(dd["signed"], false);
+    assert_eq!(dd["verdict"], "deny");
+    assert!(dd["reason"].as_str().unwrap().contains("no"), "{dd}");
+    let e = by_name("e.tar.gz");
+    assert_eq!(e["signed"], true);
+    assert_eq!(e["signers"][0]["identity"], "bob@example.com");
+    assert_eq!(e["verdict"], "deny");
+    assert!(e["reason"].as_str().unwrap().contains("bob@example.com"), "{e}");
+    let f = by_name("f.tar.gz");
+    assert_eq!(f["provenance"]["present"], true);
+    assert_eq!(f["provenance"]["bound"], false, "{f}");
+    let a = by_name("a.tar.gz");
+    assert_eq!(a["provenance"]["predicate_type"], "https://slsa.dev/provenance/v1");
+    assert_eq!(a["sbom"], true);
+    assert_eq!(a["policies"][0], "releases");
+
+    // The table names the same ratios.
+    let table = ok(&audit(&[]), "audit (table)");
+    assert!(table.contains("overall: 7 artifacts; signed 6/7 (86%); provenance 1/7 (14%)"), "{table}");
+    assert!(table.contains("(old keys)"), "{table}");
+
+    // PolicyReport: one result per artifact, fields as the CRD's schema requires.
+    let yaml = ok(&audit(&["-o", "policyreport"]), "audit -o policyreport");
+    let pr: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert_eq!(pr["apiVersion"].as_str(), Some("wgpolicyk8s.io/v1alpha2"));
+    assert_eq!(pr["kind"].as_str(), Some("PolicyReport"));
+    assert!(pr["metadata"]["name"].as_str().is_some());
+    let results = pr["results"].as_sequence().unwrap();
+    assert_eq!(results.len(), 7);
+    for r in results {
+        let result = r["result"].as_str().unwrap();
+        assert!(["pass", "fail", "warn", "error", "skip"].contains(&result), "{r:?}");
+        if let Some(sev) = r["severity"].as_str() {
+            assert!(["critical", "high", "low", "medium", "info"].contains(&sev));
+        }
+        assert!(r["policy"].as_str().is_some());
+        assert!(r["timestamp"]["seconds"].as_i64().unwrap() > 0);
+        assert_eq!(r["resources"].as_sequence().unwrap().len(), 1);
+        for (_, v) in r["properties"].as_mapping().unwrap() {
+            assert!(v.is_string(), "properties are map[string]string");
+        }
+    }
+    assert_eq!(pr["summary"]["pass"].as_u64(), Some(5));
+    assert_eq!(pr["summary"]["fail"].as_u64(), Some(2));
+
+    // HTML, self-contained, with history: two runs make a trend chart.
+    let report = cwd.join("report.html");
+    for _ in 0..2 {
+        ok(
+            &audit(&["-o", "html", "--out", "report.html", "--history", "history"]),
+            "audit -o html",
+        );
+    }
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<svg"), "no chart");
+    assert!(html.contains("Coverage by repository"));
+    assert!(html.contains("Signed artifacts over time"), "no trend chart");
+    for external in ["src=", "href=", "<script", "url(", "@import"] {
+        assert!(!html.contains(external), "external reference {external:?} in the report");
+    }
+    assert_eq!(std::fs::read_dir(cwd.join("history")).unwrap().count(), 2);
+
+    // Rendered by a real browser, offline.
+    let Some(browser) = chromium() else {
+        vouch_testkit::skip(format_args!(
+            "HTML report screenshot (apt-get install chromium)"
+        ));
+        return;
+    };
+    let shot = cwd.join("report.png");
+    let profile = tempfile::tempdir().unwrap();
+    let out = run(Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1280,1400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", report.display())));
+    assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    assert!(png.len() > 10_000, "screenshot too small: {} bytes", png.len());
+    if let Some(keep) = std::env::var_os("VOUCH_AUDIT_SCREENSHOT") {
+        std::fs::copy(&shot, Path::new(&keep)).unwrap();
+    }
+}
