@@ -210,7 +210,7 @@ fn model_signing_interop() {
     ok(&out, "model_signing sign sigstore");
     // vouch up offers Rekor v2 first: model-signing (sigstore-python) logs the DSSE envelope
     // there as a hashedrekord over H(PAE), and vouch must do the same (checked below).
-    assert_eq!(kind_version(&model.join("model.sig")), ("hashedrekord", "0.0.2"));
+    assert_eq!(kind_version(&model.join("model.sig")), "hashedrekord 0.0.2");
     // With a Rekor v1-only trust config it logs a `dsse` entry.
     let mut tc_v1: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&inst.trust_config).unwrap()).unwrap();
@@ -233,7 +233,7 @@ fn model_signing_interop() {
         ]),
         "model_signing sign sigstore (Rekor v1)",
     );
-    assert_eq!(kind_version(&cwd.join("peer-v1.sig")), ("dsse", "0.0.1"));
+    assert_eq!(kind_version(&cwd.join("peer-v1.sig")), "dsse 0.0.1");
     ok(
         &ctx.verify("peer-v1.sig", "alice@example.com", &[]),
         "vouch verify-model of a model_signing signature (Rekor v1)",
@@ -348,8 +348,8 @@ fn model_signing_interop() {
             &["Verification failed"],
         );
     }
-    assert_eq!(kind_version(&cwd.join("vouch-v1.sig")), ("dsse", "0.0.1"));
-    assert_eq!(kind_version(&cwd.join("vouch-v2.sig")), ("hashedrekord", "0.0.2"));
+    assert_eq!(kind_version(&cwd.join("vouch-v1.sig")), "dsse 0.0.1");
+    assert_eq!(kind_version(&cwd.join("vouch-v2.sig")), "hashedrekord 0.0.2");
     // The statement is the v1.0 one: one subject (the model), every file in the predicate.
     let b: serde_json::Value =
         serde_json::from_slice(&std::fs::read(cwd.join("vouch-v1.sig")).unwrap()).unwrap();
@@ -380,7 +380,7 @@ fn model_signing_interop() {
     //    no log entry); vouch signs with the key, model_signing verifies.
     let key = cwd.join("key.pem");
     let pubkey = cwd.join("key.pub");
-    let gen = run(Command::new("openssl").args([
+    let keygen = run(Command::new("openssl").args([
         "genpkey",
         "-algorithm",
         "EC",
@@ -389,7 +389,7 @@ fn model_signing_interop() {
         "-out",
         key.to_str().unwrap(),
     ]));
-    ok(&gen, "openssl genpkey");
+    ok(&keygen, "openssl genpkey");
     ok(
         &run(Command::new("openssl").args([
             "pkey",
@@ -417,6 +417,7 @@ fn model_signing_interop() {
         run(vouch()
             .current_dir(&cwd)
             .args(["verify-model", "my-model", "--bundle", bundle, "--key", "key.pub"])
+            .args(["--trust-config", &tc])
             .args(extra))
     };
     fails(
@@ -563,12 +564,13 @@ fn model_signing_interop() {
 }
 
 /// The kind and version of a bundle's first log entry.
-fn kind_version(bundle: &Path) -> (String, String) {
+fn kind_version(bundle: &Path) -> String {
     let b: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
     let kv = &b["verificationMaterial"]["tlogEntries"][0]["kindVersion"];
-    (
-        kv["kind"].as_str().unwrap_or_default().to_string(),
-        kv["version"].as_str().unwrap_or_default().to_string(),
+    format!(
+        "{} {}",
+        kv["kind"].as_str().unwrap_or_default(),
+        kv["version"].as_str().unwrap_or_default()
     )
 }
 
