@@ -37,26 +37,21 @@ fn bar_chart(title: &str, rows: &[(String, &Coverage)]) -> String {
     let bar_w = 420.0;
     let bar_h = 12.0;
     let group_h = bar_h * 4.0 + 18.0;
-    let height = 40.0 + group_h * rows.len() as f64 + 30.0;
-    let width = label_w + bar_w + 90.0;
+    let height = 14.0 + group_h * rows.len() as f64 + 30.0;
+    let width = label_w + bar_w + 110.0;
     let mut s = String::new();
     let _ = write!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}"><title>{}</title>"#,
         escape(title)
     );
-    let _ = write!(
-        s,
-        r#"<text x="0" y="18" font-size="15" font-weight="bold">{}</text>"#,
-        escape(title)
-    );
     for (i, (label, c)) in rows.iter().enumerate() {
-        let y0 = 36.0 + group_h * i as f64;
+        let y0 = 10.0 + group_h * i as f64;
         let _ = write!(
             s,
             r##"<text x="0" y="{}" font-size="12">{}</text><text x="0" y="{}" font-size="11" fill="#555">{} artifacts</text>"##,
             y0 + 20.0,
-            escape(label),
+            escape(if label == "." { "(top level)" } else { label }),
             y0 + 36.0,
             c.artifacts
         );
@@ -94,7 +89,7 @@ pub fn trend_chart(title: &str, points: &[(String, f64)]) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{w}" height="{h}" viewBox="0 0 {w} {h}"><title>{t}</title><text x="0" y="16" font-size="15" font-weight="bold">{t}</text>"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{w}" height="{h}" viewBox="0 0 {w} {h}"><title>{t}</title>"#,
         t = escape(title)
     );
     let _ = write!(
@@ -130,11 +125,16 @@ pub fn trend_chart(title: &str, points: &[(String, f64)]) -> String {
             escape(label),
             r * 100.0,
             h - pad + 14.0,
-            escape(label)
+            escape(short_time(label))
         );
     }
     s.push_str("</svg>");
     s
+}
+
+/// `2026-12-03T15:49:15.2Z` → `12-03 15:49`.
+fn short_time(t: &str) -> &str {
+    t.get(5..16).unwrap_or(t)
 }
 
 /// The report as one HTML document; `trend`, when given, is `(run time, signed ratio)` from
@@ -186,7 +186,7 @@ pub fn to_html(r: &Report, trend: &[(String, f64)]) -> String {
         h.push_str(&bar_chart("By signer identity", &rows));
     }
     if trend.len() > 1 {
-        h.push_str("<h2>Trend</h2>");
+        h.push_str("<h2>Trend: signed artifacts over time</h2>");
         h.push_str(&trend_chart("Signed artifacts over time", trend));
     }
     h.push_str("<h2>Artifacts</h2><table><tr><th>artifact</th><th>signed by</th><th>provenance</th><th>SBOM</th><th>policy</th><th>verdict</th><th>reason</th></tr>");

@@ -19,6 +19,7 @@
 pub mod dir;
 pub mod facts;
 pub mod html;
+pub mod registry;
 pub mod report;
 pub mod summary;
 
@@ -46,6 +47,12 @@ pub enum AuditError {
     TooDeep {
         /// The path.
         path: PathBuf,
+    },
+    /// More images than the bound.
+    #[error("more than {max} images under the prefix (raise --max-images)")]
+    TooManyImages {
+        /// The bound.
+        max: usize,
     },
     /// A registry request failed.
     #[error("registry: {0}")]

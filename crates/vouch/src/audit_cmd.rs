@@ -19,6 +19,8 @@ use vouch_policy::{
 pub enum AuditCommand {
     /// Audit a directory of artifacts with `.sigstore.json` bundles beside them.
     Dir(AuditDirArgs),
+    /// Audit every image under a registry prefix (`registry.local:5000/team-a/`).
+    Registry(AuditRegistryArgs),
 }
 
 /// Report formats.
@@ -70,38 +72,114 @@ pub struct AuditDirArgs {
     common: AuditCommon,
 }
 
+/// `vouch audit registry`.
+#[derive(Args, Debug)]
+pub struct AuditRegistryArgs {
+    /// Registry and repository prefix: every repository whose name starts with it is audited
+    /// (`registry.local:5000/team-a/`, `registry.local:5000/team-`, or a bare registry).
+    prefix: String,
+    /// Most images to audit; more is an error.
+    #[arg(long, default_value_t = 10_000)]
+    max_images: usize,
+    #[command(flatten)]
+    common: AuditCommon,
+    #[command(flatten)]
+    registry: crate::oci_cmd::RegistryArgs,
+}
+
 /// Run `vouch audit …`.
 pub fn run(c: AuditCommand) -> Result<()> {
     match c {
         AuditCommand::Dir(a) => audit_dir(&a),
+        AuditCommand::Registry(a) => audit_registry(&a),
     }
+}
+
+/// What every audit loads: the policies, the trust, and the verifier for the evidence.
+struct Setup {
+    policies: Arc<PolicySet>,
+    trust: Arc<Trust>,
+    verifier: Arc<vouch_verify::Verifier>,
+    keys: Vec<vouch_core::keys::PublicKey>,
+}
+
+impl Setup {
+    fn load(c: &AuditCommon) -> Result<Self> {
+        let policies = Arc::new(PolicySet::load(&c.policy).map_err(|e| {
+            hinted(
+                format!("policies: {e}"),
+                "pass policy-controller ClusterImagePolicy or vouch ArtifactPolicy YAML with --policy",
+            )
+        })?);
+        let keys = vouch_audit::policy_keys(&policies);
+        let trust = Arc::new(Trust::new(Some(c.trust.load()?)));
+        let verifier = trust
+            .verifier(None)
+            .cloned()
+            .context("no default trusted root")?;
+        Ok(Self {
+            policies,
+            trust,
+            verifier,
+            keys,
+        })
+    }
+
+    fn engine<S: vouch_policy::SignatureSource>(&self, source: S, c: &AuditCommon) -> Result<Engine<S>> {
+        Engine::new(
+            self.policies.clone(),
+            self.trust.clone(),
+            source,
+            Arc::new(ExceptionSet::none()),
+            EngineOptions {
+                no_match: c.no_match_policy,
+            },
+        )
+        .map_err(|e| hinted(format!("policies: {e}"), "fix the policy named above"))
+    }
+}
+
+fn audit_registry(a: &AuditRegistryArgs) -> Result<()> {
+    let c = &a.common;
+    let setup = Setup::load(c)?;
+    let registry = a.registry.client()?;
+    let engine = setup.engine(vouch_policy::OciSource::new(registry.clone()), c)?;
+    let checker = EvidenceChecker::new(&setup.verifier, setup.keys.clone());
+    let now = jiff::Timestamp::now();
+    let ctx = EvalContext::cli(now);
+    let scope = vouch_audit::registry::Scope::parse(&a.prefix);
+    let bar = progress_bar();
+    let progress = |i: usize, n: usize| {
+        if let Some(b) = &bar {
+            b.set_length(n as u64);
+            b.set_position(i as u64);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let audit = vouch_audit::registry::RegistryAudit {
+        registry: &registry,
+        max_images: a.max_images,
+        progress: &progress,
+    };
+    let artifacts = rt
+        .block_on(audit.run(&scope, &engine, &checker, &ctx))
+        .map_err(|e| hinted(e.to_string(), "is the registry running and the prefix right?"))?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let mut report = Report::new(a.prefix.clone(), artifacts, now);
+    report.registry_requests = Some(registry.request_count());
+    emit(&report, c)
 }
 
 fn audit_dir(a: &AuditDirArgs) -> Result<()> {
     let c = &a.common;
-    let policies = Arc::new(PolicySet::load(&c.policy).map_err(|e| {
-        hinted(
-            format!("policies: {e}"),
-            "pass policy-controller ClusterImagePolicy or vouch ArtifactPolicy YAML with --policy",
-        )
-    })?);
-    let keys = vouch_audit::policy_keys(&policies);
-    let trust = Arc::new(Trust::new(Some(c.trust.load()?)));
-    let verifier = trust
-        .verifier(None)
-        .cloned()
-        .context("no default trusted root")?;
-    let engine = Engine::new(
-        policies,
-        trust,
-        NoSource,
-        Arc::new(ExceptionSet::none()),
-        EngineOptions {
-            no_match: c.no_match_policy,
-        },
-    )
-    .map_err(|e| hinted(format!("policies: {e}"), "fix the policy named above"))?;
-    let checker = EvidenceChecker::new(&verifier, keys);
+    let setup = Setup::load(c)?;
+    let engine = setup.engine(NoSource, c)?;
+    let checker = EvidenceChecker::new(&setup.verifier, setup.keys.clone());
     let now = jiff::Timestamp::now();
     let ctx = EvalContext::cli(now);
     let bar = progress_bar();

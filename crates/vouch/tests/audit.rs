@@ -295,7 +295,7 @@ fn audit_release_directory() {
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("<svg"), "no chart");
     assert!(html.contains("Coverage by repository"));
-    assert!(html.contains("Signed artifacts over time"), "no trend chart");
+    assert!(html.contains("signed artifacts over time"), "no trend chart");
     for external in ["src=", "href=", "<script", "url(", "@import"] {
         assert!(!html.contains(external), "external reference {external:?} in the report");
     }
@@ -331,4 +331,226 @@ fn audit_release_directory() {
     if let Some(keep) = std::env::var_os("VOUCH_AUDIT_SCREENSHOT") {
         std::fs::copy(&shot, Path::new(&keep)).unwrap();
     }
+}
+
+/// Push an OCI index of two one-layer images (pushed by digest, untagged) as `repo:tag`.
+fn push_index(addr: &str, repo: &str, tag: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let reg = vouch_oci::Registry::new(vouch_oci::RegistryOptions::default()).unwrap();
+        let r = vouch_oci::parse_reference(&format!("{addr}/{repo}:{tag}")).unwrap();
+        let mut children = Vec::new();
+        for arch in ["amd64", "arm64"] {
+            let layer = reg.put_blob(&r, format!("{arch} layer").as_bytes()).await.unwrap();
+            let config = format!(
+                r#"{{"architecture":"{arch}","os":"linux","rootfs":{{"type":"layers","diff_ids":["{layer}"]}}}}"#
+            );
+            let config_digest = reg.put_blob(&r, config.as_bytes()).await.unwrap();
+            let manifest = format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":{}}}]}}"#,
+                config.len(),
+                format!("{arch} layer").len()
+            );
+            let digest = vouch_oci::registry::sha256_digest(manifest.as_bytes());
+            reg.put_manifest(&r, &digest, manifest.as_bytes(), "application/vnd.oci.image.manifest.v1+json")
+                .await
+                .unwrap();
+            children.push(format!(
+                r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{digest}","size":{},"platform":{{"architecture":"{arch}","os":"linux"}}}}"#,
+                manifest.len()
+            ));
+        }
+        let index = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
+            children.join(",")
+        );
+        let (d, _) = reg
+            .put_manifest(&r, tag, index.as_bytes(), "application/vnd.oci.image.index.v1+json")
+            .await
+            .unwrap();
+        d
+    })
+}
+
+/// Copy `from`'s legacy `.att` tag so that it is stored for `to` too (same repository): an
+/// attestation attached to an image but about another digest.
+fn copy_attestation(addr: &str, repo: &str, from: &str, to: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let reg = vouch_oci::Registry::new(vouch_oci::RegistryOptions::default()).unwrap();
+        let tag = |d: &str| format!("{}.att", d.replace(':', "-"));
+        let src = vouch_oci::parse_reference(&format!("{addr}/{repo}:{}", tag(from))).unwrap();
+        let m = reg.get_manifest(&src).await.unwrap().expect("the .att manifest");
+        reg.put_manifest(&src, &tag(to), &m.bytes, &m.media_type)
+            .await
+            .unwrap();
+    })
+}
+
+#[test]
+fn audit_registry_images() {
+    let Some(bin) = common::registry::registry_bin_or_skip("audit registry") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let inst = start_up(&d.join("data"), 0, &d.join("up.log"));
+    let reg = common::registry::start_registry(&bin, &d.join("registry"));
+    let addr = reg.addr.clone();
+    let oidc = inst.urls["oidc"].clone();
+    let tc = inst.trust_config.to_str().unwrap().to_string();
+    let token = |email: &str| {
+        ok(
+            &run(vouch().args(["oidc", "token", "--url", &oidc, "--email", email])),
+            "token",
+        )
+        .trim()
+        .to_string()
+    };
+    let alice = token("alice@example.com");
+    let mallory = token("mallory@example.com");
+    let key = d.join("release-key.pem");
+    ok(
+        &run(Command::new("openssl").args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            key.to_str().unwrap(),
+        ])),
+        "openssl genpkey",
+    );
+    let pubkey = ok(
+        &run(Command::new("openssl").args(["pkey", "-in", key.to_str().unwrap(), "-pubout"])),
+        "openssl pkey -pubout",
+    );
+    let push = |repo: &str, tag: &str| {
+        let digest = common::registry::push_image(&addr, repo, tag, format!("{repo}:{tag}").as_bytes());
+        format!("{addr}/{repo}@{digest}")
+    };
+    let sign = |image: &str, extra: &[&str]| {
+        ok(
+            &run(vouch()
+                .arg("sign")
+                .arg(image)
+                .args(["-y", "--trust-config", &tc])
+                .args(extra)),
+            &format!("sign {image}"),
+        );
+    };
+    let predicate = d.join("provenance.json");
+    std::fs::write(
+        &predicate,
+        r#"{"buildDefinition":{"buildType":"https://example.com/ci@v1","externalParameters":{}},"runDetails":{"builder":{"id":"https://ci.example.com/builder"}}}"#,
+    )
+    .unwrap();
+    let attest = |image: &str, ty: &str, extra: &[&str]| {
+        ok(
+            &run(vouch()
+                .arg("attest")
+                .arg(image)
+                .arg("--predicate")
+                .arg(&predicate)
+                .args(["--type", ty, "--identity-token", &alice, "-y", "--trust-config", &tc])
+                .args(extra)),
+            &format!("attest {image} {ty}"),
+        );
+    };
+    let keyless_alice = ["--identity-token", alice.as_str()];
+    // team-a: app1 keyless + provenance; app2 keyless; app3 keyless + SBOM, two tags; old: key
+    // only; unsigned.
+    let app1 = push("team-a/app1", "v1");
+    sign(&app1, &keyless_alice);
+    attest(&app1, "slsaprovenance1", &[]);
+    sign(&push("team-a/app2", "v1"), &keyless_alice);
+    let app3 = push("team-a/app3", "v1");
+    common::registry::push_image(&addr, "team-a/app3", "latest", b"team-a/app3:v1");
+    sign(&app3, &keyless_alice);
+    attest(&app3, "spdxjson", &[]);
+    sign(&push("team-a/old", "v1"), &["--key", key.to_str().unwrap()]);
+    push("team-a/unsigned", "v1");
+    // team-b: svc1 by the wrong identity; svc2 keyless with provenance about `other` (a second
+    // image of the same repository, with its own valid provenance); a multi-arch index.
+    sign(&push("team-b/svc1", "v1"), &["--identity-token", &mallory]);
+    let svc2 = push("team-b/svc2", "v1");
+    let other = push("team-b/svc2", "other");
+    sign(&svc2, &keyless_alice);
+    sign(&other, &keyless_alice);
+    attest(&other, "slsaprovenance1", &["--legacy", "--rekor-version", "1"]);
+    let digest_of = |image: &str| image.rsplit('@').next().unwrap().to_string();
+    copy_attestation(&addr, "team-b/svc2", &digest_of(&other), &digest_of(&svc2));
+    let multi = push_index(&addr, "team-b/multi", "v1");
+    sign(&format!("{addr}/team-b/multi@{multi}"), &keyless_alice);
+    // Outside the audited prefix.
+    sign(&push("elsewhere/x", "v1"), &keyless_alice);
+
+    let key_block: String = pubkey.lines().map(|l| format!("        {l}\n")).collect();
+    let policies = d.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(
+        policies.join("teams.yaml"),
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: teams\nspec:\n  images:\n  - glob: \"{addr}/team-*/**\"\n  authorities:\n  - name: ci\n    keyless:\n      url: https://ca.invalid\n      identities:\n      - issuer: {oidc}\n        subject: alice@example.com\n  - name: release-key\n    key:\n      data: |\n{key_block}"
+        ),
+    )
+    .unwrap();
+    let audit = |prefix: &str, extra: &[&str]| {
+        run(vouch()
+            .current_dir(d)
+            .args(["audit", "registry", prefix, "--policy", "policies"])
+            .args(["--trust-config", &tc])
+            .args(extra))
+    };
+    let out = audit(&format!("{addr}/team-"), &["-o", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&ok(&out, "audit registry")).unwrap();
+    let ratio = |v: &serde_json::Value| (v["count"].as_u64().unwrap(), v["total"].as_u64().unwrap());
+    let o = &json["summary"]["overall"];
+    assert_eq!(o["artifacts"], 9, "{}", serde_json::to_string_pretty(&json["artifacts"]).unwrap());
+    assert_eq!(ratio(&o["signed"]), (8, 9), "{o}");
+    assert_eq!(ratio(&o["provenance"]), (2, 9), "{o}");
+    assert_eq!(ratio(&o["sbom"]), (1, 9), "{o}");
+    assert_eq!(ratio(&o["policy_pass"]), (7, 9), "{o}");
+    assert_eq!(ratio(&o["old_keys"]), (1, 9), "{o}");
+    let svc2_repo = &json["summary"]["by_repository"][format!("{addr}/team-b/svc2")];
+    assert_eq!(svc2_repo["artifacts"], 2);
+    assert_eq!(ratio(&svc2_repo["provenance"]), (1, 2));
+    let signers = &json["summary"]["by_signer"];
+    assert_eq!(signers["alice@example.com"]["artifacts"], 6, "{signers}");
+    assert_eq!(ratio(&signers["mallory@example.com"]["policy_pass"]), (0, 1));
+    assert!(json["registry_requests"].as_u64().unwrap() > 0);
+    let find = |pred: &dyn Fn(&serde_json::Value) -> bool| {
+        json["artifacts"].as_array().unwrap().iter().find(|a| pred(a)).unwrap().clone()
+    };
+    let a3 = find(&|a| a["name"].as_str().unwrap().contains("team-a/app3"));
+    let tags: Vec<&str> = a3["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(tags, ["latest", "v1"]);
+    let s2 = find(&|a| a["name"] == format!("{addr}/team-b/svc2@{}", digest_of(&svc2)));
+    assert_eq!(s2["provenance"]["present"], true);
+    assert_eq!(s2["provenance"]["bound"], false, "{s2}");
+    let m = find(&|a| a["name"].as_str().unwrap().contains("team-b/multi"));
+    assert_eq!(m["signed"], true);
+    assert_eq!(m["verdict"], "allow");
+    let s1 = find(&|a| a["name"].as_str().unwrap().contains("team-b/svc1"));
+    assert!(s1["reason"].as_str().unwrap().contains("mallory@example.com"), "{s1}");
+
+    // A prefix narrows it; PolicyReport has one result per image.
+    let yaml = ok(&audit(&format!("{addr}/team-a/"), &["-o", "policyreport"]), "audit team-a");
+    let pr: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+    assert_eq!(pr["results"].as_sequence().unwrap().len(), 5);
+    assert_eq!(pr["summary"]["fail"].as_u64(), Some(1));
+    assert!(
+        pr["results"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .all(|r| r["resources"][0]["kind"].as_str() == Some("Image"))
+    );
 }
