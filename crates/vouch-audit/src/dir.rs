@@ -54,8 +54,10 @@ fn walk(dir: &Path, rel: &str, depth: usize, out: &mut Vec<DirArtifact>) -> Resu
         names.push((e.file_name().to_string_lossy().into_owned(), e.path()));
     }
     names.sort();
-    let bundles: Vec<&(String, PathBuf)> =
-        names.iter().filter(|(n, _)| n.ends_with(BUNDLE_SUFFIX)).collect();
+    let bundles: Vec<&(String, PathBuf)> = names
+        .iter()
+        .filter(|(n, _)| n.ends_with(BUNDLE_SUFFIX))
+        .collect();
     for (name, path) in &names {
         let meta = std::fs::metadata(path).map_err(io(path))?;
         let child = if rel.is_empty() {
@@ -80,7 +82,11 @@ fn walk(dir: &Path, rel: &str, depth: usize, out: &mut Vec<DirArtifact>) -> Resu
         out.push(DirArtifact {
             path: path.clone(),
             name: child,
-            directory: if rel.is_empty() { ".".into() } else { rel.to_string() },
+            directory: if rel.is_empty() {
+                ".".into()
+            } else {
+                rel.to_string()
+            },
             bundles: mine,
         });
     }

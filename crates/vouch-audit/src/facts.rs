@@ -56,7 +56,9 @@ impl Signer {
     pub fn label(&self) -> String {
         match self {
             Signer::Keyless { identity, .. } => identity.clone(),
-            Signer::Key { fingerprint } => format!("key {}", &fingerprint[..fingerprint.len().min(19)]),
+            Signer::Key { fingerprint } => {
+                format!("key {}", &fingerprint[..fingerprint.len().min(19)])
+            }
         }
     }
 }
@@ -99,7 +101,10 @@ fn signer_of(r: &VerificationResult, key: Option<&PublicKey>) -> Signer {
             issuer: id.issuer.clone().unwrap_or_default(),
         },
         (None, Some(k)) => Signer::Key {
-            fingerprint: format!("sha256:{}", hex::encode(HashKind::Sha256.digest(k.spki_der()))),
+            fingerprint: format!(
+                "sha256:{}",
+                hex::encode(HashKind::Sha256.digest(k.spki_der()))
+            ),
         },
         (None, None) => Signer::Key {
             fingerprint: String::new(),
@@ -123,7 +128,11 @@ impl<'a> EvidenceChecker<'a> {
     }
 
     /// The policies to try: any identity for certificates, else each known key.
-    fn policies(&self, bundle_has_key: bool, predicate_type: Option<&str>) -> Vec<(Policy, Option<&PublicKey>)> {
+    fn policies(
+        &self,
+        bundle_has_key: bool,
+        predicate_type: Option<&str>,
+    ) -> Vec<(Policy, Option<&PublicKey>)> {
         let with_type = |pb: PolicyBuilder| match predicate_type {
             Some(t) => pb.predicate_type(t),
             None => pb,
@@ -211,7 +220,9 @@ impl<'a> EvidenceChecker<'a> {
         let hex_digest = hex::encode(digest);
         let (bound, target, bound_to) = match &statement {
             None => (true, digest.to_vec(), None),
-            Some(st) if st.has_subject_digest("sha256", &hex_digest) => (true, digest.to_vec(), None),
+            Some(st) if st.has_subject_digest("sha256", &hex_digest) => {
+                (true, digest.to_vec(), None)
+            }
             Some(st) => {
                 let other = st
                     .subject
@@ -219,7 +230,11 @@ impl<'a> EvidenceChecker<'a> {
                     .find_map(|s| s.digest.get("sha256"))
                     .cloned()
                     .unwrap_or_default();
-                (false, hex::decode(&other).unwrap_or_default(), Some(format!("sha256:{other}")))
+                (
+                    false,
+                    hex::decode(&other).unwrap_or_default(),
+                    Some(format!("sha256:{other}")),
+                )
             }
         };
         let want_type = match (kind, &predicate_type) {
@@ -389,8 +404,7 @@ impl ArtifactAudit {
             predicate_type: best.and_then(|e| e.predicate_type.clone()),
         };
         let sbom = evidence.iter().any(|e| {
-            e.kind == EvidenceKind::Attestation
-                && e.predicate_type.as_deref().is_some_and(is_sbom)
+            e.kind == EvidenceKind::Attestation && e.predicate_type.as_deref().is_some_and(is_sbom)
         });
         let reason = if decision.verdict == Verdict::Deny {
             Some(decision.message())

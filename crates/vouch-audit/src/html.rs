@@ -112,7 +112,10 @@ pub fn trend_chart(title: &str, points: &[(String, f64)]) -> String {
             )
         })
         .collect();
-    let path: Vec<String> = coords.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+    let path: Vec<String> = coords
+        .iter()
+        .map(|(x, y)| format!("{x:.1},{y:.1}"))
+        .collect();
     let _ = write!(
         s,
         r##"<polyline fill="none" stroke="#2b6cb0" stroke-width="2" points="{}"/>"##,

@@ -23,7 +23,9 @@ pub struct Scope {
 impl Scope {
     /// Parse `registry.local:5000/team-a/` (or a bare registry, or one repository).
     pub fn parse(s: &str) -> Self {
-        let s = s.trim_start_matches("https://").trim_start_matches("http://");
+        let s = s
+            .trim_start_matches("https://")
+            .trim_start_matches("http://");
         match s.split_once('/') {
             Some((reg, prefix)) => Self {
                 registry: reg.to_string(),
@@ -128,11 +130,12 @@ impl RegistryAudit<'_> {
                     .map_err(oci)?;
                 evidence.extend(found.iter().map(|f| checker.check_found(f, &digest)));
             }
-            let image = ImageRef::with_digest(&name, &digest).map_err(|e| {
-                AuditError::Registry(vouch_oci::OciError::Reference(e.to_string()))
-            })?;
+            let image = ImageRef::with_digest(&name, &digest)
+                .map_err(|e| AuditError::Registry(vouch_oci::OciError::Reference(e.to_string())))?;
             let decision = engine.evaluate_image(&image, ctx).await;
-            out.push(ArtifactAudit::new(name, repository, tags, evidence, &decision));
+            out.push(ArtifactAudit::new(
+                name, repository, tags, evidence, &decision,
+            ));
         }
         (self.progress)(total, total);
         Ok(out)

@@ -64,7 +64,11 @@ impl Report {
             } else {
                 "-".into()
             };
-            let prov = match (&a.provenance.present, a.provenance.valid, a.provenance.bound) {
+            let prov = match (
+                &a.provenance.present,
+                a.provenance.valid,
+                a.provenance.bound,
+            ) {
                 (false, _, _) => "-".to_string(),
                 (true, true, true) => "valid".to_string(),
                 (true, true, false) => "other digest".to_string(),

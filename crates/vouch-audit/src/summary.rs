@@ -58,7 +58,9 @@ impl Coverage {
     pub fn of<'a>(items: impl IntoIterator<Item = &'a ArtifactAudit>) -> Self {
         let items: Vec<&ArtifactAudit> = items.into_iter().collect();
         let n = items.len();
-        let count = |f: &dyn Fn(&ArtifactAudit) -> bool| Ratio::of(items.iter().filter(|a| f(a)).count(), n);
+        let count = |f: &dyn Fn(&ArtifactAudit) -> bool| {
+            Ratio::of(items.iter().filter(|a| f(a)).count(), n)
+        };
         Self {
             artifacts: n,
             signed: count(&|a| a.signed),

@@ -245,10 +245,9 @@ impl Manifest {
             .digest
             .get(HASH_SHA256)
             .ok_or(ModelError::NoSubjectDigest)?;
-        let predicate: ModelPredicate = serde_json::from_value(
-            st.predicate.clone().unwrap_or(serde_json::Value::Null),
-        )
-        .map_err(ModelError::Predicate)?;
+        let predicate: ModelPredicate =
+            serde_json::from_value(st.predicate.clone().unwrap_or(serde_json::Value::Null))
+                .map_err(ModelError::Predicate)?;
         if predicate.resources.len() > limits::MAX_MODEL_RESOURCES {
             return Err(ModelError::TooManyResources {
                 count: predicate.resources.len(),
@@ -386,7 +385,10 @@ impl ManifestMismatch {
                 self.path
             ),
             Difference::Missing => {
-                format!("model file {} is in the signature but missing on disk", self.path)
+                format!(
+                    "model file {} is in the signature but missing on disk",
+                    self.path
+                )
             }
             Difference::Added => format!(
                 "model file {} is on disk but not in the signature (an added file)",
@@ -527,8 +529,13 @@ mod tests {
         let e = signed.compare(&changed).unwrap_err();
         assert_eq!(e.path, "b");
         assert!(matches!(e.difference, Difference::Changed { .. }));
-        let e = signed.compare(&manifest(&[("a", 1), ("c", 3)])).unwrap_err();
-        assert_eq!((e.path.as_str(), &e.difference), ("b", &Difference::Missing));
+        let e = signed
+            .compare(&manifest(&[("a", 1), ("c", 3)]))
+            .unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), &e.difference),
+            ("b", &Difference::Missing)
+        );
         let e = signed
             .compare(&manifest(&[("a", 1), ("b", 2), ("c", 3), ("d", 4)]))
             .unwrap_err();
@@ -542,8 +549,16 @@ mod tests {
         assert_eq!(ModelPath::parse(".").unwrap().to_string(), ".");
         assert!(ModelPath::parse("../x").is_err());
         assert!(ModelPath::parse("/etc/passwd").is_err());
-        assert!(ModelPath::parse("a/b").unwrap().starts_with(&ModelPath::parse("a").unwrap()));
-        assert!(!ModelPath::parse("ab").unwrap().starts_with(&ModelPath::parse("a").unwrap()));
+        assert!(
+            ModelPath::parse("a/b")
+                .unwrap()
+                .starts_with(&ModelPath::parse("a").unwrap())
+        );
+        assert!(
+            !ModelPath::parse("ab")
+                .unwrap()
+                .starts_with(&ModelPath::parse("a").unwrap())
+        );
     }
 
     /// The legacy v0.1 statement (model-signing 0.2): one subject per file.

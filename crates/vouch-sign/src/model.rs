@@ -29,7 +29,11 @@ impl HashOptions {
     pub fn ignored(&self) -> Vec<ModelPath> {
         let mut all = self.ignore.clone();
         if self.ignore_git_paths {
-            all.extend(GIT_PATHS.iter().map(|p| ModelPath::from_components(vec![p.to_string()])));
+            all.extend(
+                GIT_PATHS
+                    .iter()
+                    .map(|p| ModelPath::from_components(vec![p.to_string()])),
+            );
         }
         all.sort();
         all.dedup();
@@ -63,7 +67,9 @@ pub enum ModelHashError {
         path: PathBuf,
     },
     /// Directories nest deeper than [`MAX_MODEL_DEPTH`].
-    #[error("{path} is nested more than {MAX_MODEL_DEPTH} directories deep (a symbolic link cycle?)")]
+    #[error(
+        "{path} is nested more than {MAX_MODEL_DEPTH} directories deep (a symbolic link cycle?)"
+    )]
     TooDeep {
         /// The path.
         path: PathBuf,
@@ -185,6 +191,9 @@ fn collect(
     Ok(())
 }
 
+/// One file's digest, or why it could not be read.
+type HashResult = Result<Vec<u8>, ModelHashError>;
+
 /// SHA-256 of each file, on all cores, in the order given.
 fn hash_files(files: &[(ModelPath, PathBuf)]) -> Result<Vec<Vec<u8>>, ModelHashError> {
     let workers = std::thread::available_parallelism()
@@ -192,7 +201,7 @@ fn hash_files(files: &[(ModelPath, PathBuf)]) -> Result<Vec<Vec<u8>>, ModelHashE
         .unwrap_or(1)
         .min(files.len().max(1));
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Vec<u8>, ModelHashError>>>> =
+    let results: Mutex<Vec<Option<HashResult>>> =
         Mutex::new((0..files.len()).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -267,7 +276,13 @@ mod tests {
         assert_eq!(names, ["sub/deep/a.json", "sub-x", "weights.bin"]);
         assert_eq!(
             man.serialization.ignore_paths,
-            [".git", ".gitattributes", ".github", ".gitignore", "model.sig"]
+            [
+                ".git",
+                ".gitattributes",
+                ".github",
+                ".gitignore",
+                "model.sig"
+            ]
         );
         assert_eq!(
             man.resources()[2].digest,

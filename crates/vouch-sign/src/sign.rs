@@ -272,9 +272,7 @@ impl Signer {
         let mut vm = json!({"tlogEntries": entries});
         match &leaf {
             Some(der) => vm["certificate"] = json!({"rawBytes": STANDARD.encode(der)}),
-            None => {
-                vm["publicKey"] = json!({"hint": opts.key_hint.for_key(key.spki_der())})
-            }
+            None => vm["publicKey"] = json!({"hint": opts.key_hint.for_key(key.spki_der())}),
         }
         if !ts_json.is_empty() {
             vm["timestampVerificationData"] = json!({"rfc3161Timestamps": ts_json});

@@ -125,7 +125,11 @@ impl Setup {
         })
     }
 
-    fn engine<S: vouch_policy::SignatureSource>(&self, source: S, c: &AuditCommon) -> Result<Engine<S>> {
+    fn engine<S: vouch_policy::SignatureSource>(
+        &self,
+        source: S,
+        c: &AuditCommon,
+    ) -> Result<Engine<S>> {
         Engine::new(
             self.policies.clone(),
             self.trust.clone(),
@@ -166,7 +170,12 @@ fn audit_registry(a: &AuditRegistryArgs) -> Result<()> {
     };
     let artifacts = rt
         .block_on(audit.run(&scope, &engine, &checker, &ctx))
-        .map_err(|e| hinted(e.to_string(), "is the registry running and the prefix right?"))?;
+        .map_err(|e| {
+            hinted(
+                e.to_string(),
+                "is the registry running and the prefix right?",
+            )
+        })?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

@@ -80,7 +80,9 @@ fn inside_model(model_root: &Path, path: &Path) -> Option<ModelPath> {
     let abs = std::path::absolute(path).ok()?;
     let resolved = match std::fs::canonicalize(&abs) {
         Ok(p) => p,
-        Err(_) => std::fs::canonicalize(abs.parent()?).ok()?.join(abs.file_name()?),
+        Err(_) => std::fs::canonicalize(abs.parent()?)
+            .ok()?
+            .join(abs.file_name()?),
     };
     let rel = resolved.strip_prefix(model_root).ok()?;
     let parts = rel
@@ -105,7 +107,8 @@ impl ModelHashArgs {
             .collect();
         for p in extra {
             ignore.push(
-                ModelPath::parse(p).with_context(|| "the signature's serialization.ignore_paths")?,
+                ModelPath::parse(p)
+                    .with_context(|| "the signature's serialization.ignore_paths")?,
             );
         }
         Ok(HashOptions {
@@ -175,10 +178,7 @@ impl SignedModel {
             .with_context(|| format!("model signature {}", path.display()))?;
         let Some(BundleContent::Dsse(env)) = bundle.content() else {
             return Err(hinted(
-                format!(
-                    "model signature {} is not a DSSE bundle",
-                    path.display()
-                ),
+                format!("model signature {} is not a DSSE bundle", path.display()),
                 "a model signature is the DSSE bundle `vouch sign-model` or `model_signing sign` writes",
             ));
         };

@@ -87,8 +87,12 @@ impl Release {
         .unwrap();
         match statement_about {
             None => {
-                cmd.arg(format!("release/{name}"))
-                    .args(["--predicate", "predicate.json", "--type", ty]);
+                cmd.arg(format!("release/{name}")).args([
+                    "--predicate",
+                    "predicate.json",
+                    "--type",
+                    ty,
+                ]);
             }
             Some(other) => {
                 let digest =
@@ -105,16 +109,15 @@ impl Release {
             }
         }
         ok(
-            &run(cmd
-                .args([
-                    "--bundle",
-                    &format!("release/{name}.{kind}.sigstore.json"),
-                    "--identity-token",
-                    token,
-                    "-y",
-                    "--trust-config",
-                    &self.tc,
-                ])),
+            &run(cmd.args([
+                "--bundle",
+                &format!("release/{name}.{kind}.sigstore.json"),
+                "--identity-token",
+                token,
+                "-y",
+                "--trust-config",
+                &self.tc,
+            ])),
             &format!("attest {name} ({kind})"),
         );
     }
@@ -170,7 +173,15 @@ fn audit_release_directory() {
 
     // a: keyless + provenance + SBOM; b: keyless; c: key only; d: unsigned; e: wrong
     // identity; f: keyless + provenance about another file; team-b/g: keyless.
-    for f in ["a.tar.gz", "b.tar.gz", "c.tar.gz", "d.tar.gz", "e.tar.gz", "f.tar.gz", "team-b/g.tar.gz"] {
+    for f in [
+        "a.tar.gz",
+        "b.tar.gz",
+        "c.tar.gz",
+        "d.tar.gz",
+        "e.tar.gz",
+        "f.tar.gz",
+        "team-b/g.tar.gz",
+    ] {
         rel.file(f);
     }
     let keyless = ["--identity-token", alice.as_str()];
@@ -205,12 +216,8 @@ fn audit_release_directory() {
     // JSON: the exact ratios.
     let json: serde_json::Value =
         serde_json::from_str(&ok(&audit(&["-o", "json"]), "audit -o json")).unwrap();
-    let ratio = |v: &serde_json::Value| {
-        (
-            v["count"].as_u64().unwrap(),
-            v["total"].as_u64().unwrap(),
-        )
-    };
+    let ratio =
+        |v: &serde_json::Value| (v["count"].as_u64().unwrap(), v["total"].as_u64().unwrap());
     let o = &json["summary"]["overall"];
     assert_eq!(o["artifacts"], 7);
     assert_eq!(ratio(&o["signed"]), (6, 7), "{o}");
@@ -246,18 +253,27 @@ fn audit_release_directory() {
     assert_eq!(e["signed"], true);
     assert_eq!(e["signers"][0]["identity"], "bob@example.com");
     assert_eq!(e["verdict"], "deny");
-    assert!(e["reason"].as_str().unwrap().contains("bob@example.com"), "{e}");
+    assert!(
+        e["reason"].as_str().unwrap().contains("bob@example.com"),
+        "{e}"
+    );
     let f = by_name("f.tar.gz");
     assert_eq!(f["provenance"]["present"], true);
     assert_eq!(f["provenance"]["bound"], false, "{f}");
     let a = by_name("a.tar.gz");
-    assert_eq!(a["provenance"]["predicate_type"], "https://slsa.dev/provenance/v1");
+    assert_eq!(
+        a["provenance"]["predicate_type"],
+        "https://slsa.dev/provenance/v1"
+    );
     assert_eq!(a["sbom"], true);
     assert_eq!(a["policies"][0], "releases");
 
     // The table names the same ratios.
     let table = ok(&audit(&[]), "audit (table)");
-    assert!(table.contains("overall: 7 artifacts; signed 6/7 (86%); provenance 1/7 (14%)"), "{table}");
+    assert!(
+        table.contains("overall: 7 artifacts; signed 6/7 (86%); provenance 1/7 (14%)"),
+        "{table}"
+    );
     assert!(table.contains("(old keys)"), "{table}");
 
     // PolicyReport: one result per artifact, fields as the CRD's schema requires.
@@ -270,7 +286,10 @@ fn audit_release_directory() {
     assert_eq!(results.len(), 7);
     for r in results {
         let result = r["result"].as_str().unwrap();
-        assert!(["pass", "fail", "warn", "error", "skip"].contains(&result), "{r:?}");
+        assert!(
+            ["pass", "fail", "warn", "error", "skip"].contains(&result),
+            "{r:?}"
+        );
         if let Some(sev) = r["severity"].as_str() {
             assert!(["critical", "high", "low", "medium", "info"].contains(&sev));
         }
@@ -295,9 +314,15 @@ fn audit_release_directory() {
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("<svg"), "no chart");
     assert!(html.contains("Coverage by repository"));
-    assert!(html.contains("signed artifacts over time"), "no trend chart");
+    assert!(
+        html.contains("signed artifacts over time"),
+        "no trend chart"
+    );
     for external in ["src=", "href=", "<script", "url(", "@import"] {
-        assert!(!html.contains(external), "external reference {external:?} in the report");
+        assert!(
+            !html.contains(external),
+            "external reference {external:?} in the report"
+        );
     }
     assert_eq!(std::fs::read_dir(cwd.join("history")).unwrap().count(), 2);
 
@@ -324,10 +349,18 @@ fn audit_release_directory() {
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", shot.display()))
         .arg(format!("file://{}", report.display())));
-    assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let png = std::fs::read(&shot).unwrap();
     assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-    assert!(png.len() > 10_000, "screenshot too small: {} bytes", png.len());
+    assert!(
+        png.len() > 10_000,
+        "screenshot too small: {} bytes",
+        png.len()
+    );
     if let Some(keep) = std::env::var_os("VOUCH_AUDIT_SCREENSHOT") {
         std::fs::copy(&shot, Path::new(&keep)).unwrap();
     }
@@ -386,7 +419,11 @@ fn copy_attestation(addr: &str, repo: &str, from: &str, to: &str) {
         let reg = vouch_oci::Registry::new(vouch_oci::RegistryOptions::default()).unwrap();
         let tag = |d: &str| format!("{}.att", d.replace(':', "-"));
         let src = vouch_oci::parse_reference(&format!("{addr}/{repo}:{}", tag(from))).unwrap();
-        let m = reg.get_manifest(&src).await.unwrap().expect("the .att manifest");
+        let m = reg
+            .get_manifest(&src)
+            .await
+            .unwrap()
+            .expect("the .att manifest");
         reg.put_manifest(&src, &tag(to), &m.bytes, &m.media_type)
             .await
             .unwrap();
@@ -433,7 +470,8 @@ fn audit_registry_images() {
         "openssl pkey -pubout",
     );
     let push = |repo: &str, tag: &str| {
-        let digest = common::registry::push_image(&addr, repo, tag, format!("{repo}:{tag}").as_bytes());
+        let digest =
+            common::registry::push_image(&addr, repo, tag, format!("{repo}:{tag}").as_bytes());
         format!("{addr}/{repo}@{digest}")
     };
     let sign = |image: &str, extra: &[&str]| {
@@ -459,7 +497,15 @@ fn audit_registry_images() {
                 .arg(image)
                 .arg("--predicate")
                 .arg(&predicate)
-                .args(["--type", ty, "--identity-token", &alice, "-y", "--trust-config", &tc])
+                .args([
+                    "--type",
+                    ty,
+                    "--identity-token",
+                    &alice,
+                    "-y",
+                    "--trust-config",
+                    &tc,
+                ])
                 .args(extra)),
             &format!("attest {image} {ty}"),
         );
@@ -484,7 +530,11 @@ fn audit_registry_images() {
     let other = push("team-b/svc2", "other");
     sign(&svc2, &keyless_alice);
     sign(&other, &keyless_alice);
-    attest(&other, "slsaprovenance1", &["--legacy", "--rekor-version", "1"]);
+    attest(
+        &other,
+        "slsaprovenance1",
+        &["--legacy", "--rekor-version", "1"],
+    );
     let digest_of = |image: &str| image.rsplit('@').next().unwrap().to_string();
     copy_attestation(&addr, "team-b/svc2", &digest_of(&other), &digest_of(&svc2));
     let multi = push_index(&addr, "team-b/multi", "v1");
@@ -511,9 +561,15 @@ fn audit_registry_images() {
     };
     let out = audit(&format!("{addr}/team-"), &["-o", "json"]);
     let json: serde_json::Value = serde_json::from_str(&ok(&out, "audit registry")).unwrap();
-    let ratio = |v: &serde_json::Value| (v["count"].as_u64().unwrap(), v["total"].as_u64().unwrap());
+    let ratio =
+        |v: &serde_json::Value| (v["count"].as_u64().unwrap(), v["total"].as_u64().unwrap());
     let o = &json["summary"]["overall"];
-    assert_eq!(o["artifacts"], 9, "{}", serde_json::to_string_pretty(&json["artifacts"]).unwrap());
+    assert_eq!(
+        o["artifacts"],
+        9,
+        "{}",
+        serde_json::to_string_pretty(&json["artifacts"]).unwrap()
+    );
     assert_eq!(ratio(&o["signed"]), (8, 9), "{o}");
     assert_eq!(ratio(&o["provenance"]), (2, 9), "{o}");
     assert_eq!(ratio(&o["sbom"]), (1, 9), "{o}");
@@ -524,13 +580,27 @@ fn audit_registry_images() {
     assert_eq!(ratio(&svc2_repo["provenance"]), (1, 2));
     let signers = &json["summary"]["by_signer"];
     assert_eq!(signers["alice@example.com"]["artifacts"], 6, "{signers}");
-    assert_eq!(ratio(&signers["mallory@example.com"]["policy_pass"]), (0, 1));
+    assert_eq!(
+        ratio(&signers["mallory@example.com"]["policy_pass"]),
+        (0, 1)
+    );
     assert!(json["registry_requests"].as_u64().unwrap() > 0);
     let find = |pred: &dyn Fn(&serde_json::Value) -> bool| {
-        json["artifacts"].as_array().unwrap().iter().find(|a| pred(a)).unwrap().clone()
+        json["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| pred(a))
+            .unwrap()
+            .clone()
     };
     let a3 = find(&|a| a["name"].as_str().unwrap().contains("team-a/app3"));
-    let tags: Vec<&str> = a3["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    let tags: Vec<&str> = a3["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
     assert_eq!(tags, ["latest", "v1"]);
     let s2 = find(&|a| a["name"] == format!("{addr}/team-b/svc2@{}", digest_of(&svc2)));
     assert_eq!(s2["provenance"]["present"], true);
@@ -539,10 +609,19 @@ fn audit_registry_images() {
     assert_eq!(m["signed"], true);
     assert_eq!(m["verdict"], "allow");
     let s1 = find(&|a| a["name"].as_str().unwrap().contains("team-b/svc1"));
-    assert!(s1["reason"].as_str().unwrap().contains("mallory@example.com"), "{s1}");
+    assert!(
+        s1["reason"]
+            .as_str()
+            .unwrap()
+            .contains("mallory@example.com"),
+        "{s1}"
+    );
 
     // A prefix narrows it; PolicyReport has one result per image.
-    let yaml = ok(&audit(&format!("{addr}/team-a/"), &["-o", "policyreport"]), "audit team-a");
+    let yaml = ok(
+        &audit(&format!("{addr}/team-a/"), &["-o", "policyreport"]),
+        "audit team-a",
+    );
     let pr: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
     assert_eq!(pr["results"].as_sequence().unwrap().len(), 5);
     assert_eq!(pr["summary"]["fail"].as_u64(), Some(1));

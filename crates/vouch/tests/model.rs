@@ -71,10 +71,12 @@ fn fails(out: &Output, what: &str, needles: &[&str]) {
 
 /// `model_signing` next to `$VOUCH_PYTHON` (CI's venv), if installed.
 fn model_signing() -> Option<PathBuf> {
-    let py = std::env::var_os("VOUCH_PYTHON").map(PathBuf::from).or_else(|| {
-        let home = std::env::var_os("HOME")?;
-        Some(Path::new(&home).join(".cache/vouch-venv/bin/python"))
-    })?;
+    let py = std::env::var_os("VOUCH_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let home = std::env::var_os("HOME")?;
+            Some(Path::new(&home).join(".cache/vouch-venv/bin/python"))
+        })?;
     let cli = py.with_file_name("model_signing");
     cli.exists().then_some(cli)
 }
@@ -97,7 +99,14 @@ impl Peer {
 }
 
 fn token(inst: &Instance, email: &str) -> String {
-    let out = run(vouch().args(["oidc", "token", "--url", &inst.urls["oidc"], "--email", email]));
+    let out = run(vouch().args([
+        "oidc",
+        "token",
+        "--url",
+        &inst.urls["oidc"],
+        "--email",
+        email,
+    ]));
     ok(&out, "vouch oidc token");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -150,7 +159,11 @@ impl Ctx<'_> {
         run(vouch()
             .current_dir(&self.cwd)
             .args(["verify-model", "my-model", "--bundle", bundle])
-            .args(["--certificate-identity", identity, "--certificate-oidc-issuer"])
+            .args([
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+            ])
             .arg(self.oidc())
             .args(["--trust-config", self.tc()])
             .args(extra))
@@ -349,7 +362,10 @@ fn model_signing_interop() {
         );
     }
     assert_eq!(kind_version(&cwd.join("vouch-v1.sig")), "dsse 0.0.1");
-    assert_eq!(kind_version(&cwd.join("vouch-v2.sig")), "hashedrekord 0.0.2");
+    assert_eq!(
+        kind_version(&cwd.join("vouch-v2.sig")),
+        "hashedrekord 0.0.2"
+    );
     // The statement is the v1.0 one: one subject (the model), every file in the predicate.
     let b: serde_json::Value =
         serde_json::from_slice(&std::fs::read(cwd.join("vouch-v1.sig")).unwrap()).unwrap();
@@ -416,7 +432,14 @@ fn model_signing_interop() {
     let vouch_key_verify = |bundle: &str, extra: &[&str]| {
         run(vouch()
             .current_dir(&cwd)
-            .args(["verify-model", "my-model", "--bundle", bundle, "--key", "key.pub"])
+            .args([
+                "verify-model",
+                "my-model",
+                "--bundle",
+                bundle,
+                "--key",
+                "key.pub",
+            ])
             .args(["--trust-config", &tc])
             .args(extra))
     };
@@ -439,7 +462,14 @@ fn model_signing_interop() {
     ok(
         &run(vouch()
             .current_dir(&cwd)
-            .args(["sign-model", "my-model", "--bundle", "vouch-key.sig", "--key", "key.pem"])
+            .args([
+                "sign-model",
+                "my-model",
+                "--bundle",
+                "vouch-key.sig",
+                "--key",
+                "key.pem",
+            ])
             .args(["-y", "--trust-config", &tc])),
         "vouch sign-model --key",
     );
@@ -454,7 +484,10 @@ fn model_signing_interop() {
             "key.pub",
         ])
     };
-    let t = ok(&peer_key_verify(), "model_signing verify key of a vouch signature");
+    let t = ok(
+        &peer_key_verify(),
+        "model_signing verify key of a vouch signature",
+    );
     assert!(t.contains("Verification succeeded"), "{t}");
     assert!(!t.contains("older verification material"), "{t}");
     with_added_file(&model, || {
@@ -543,11 +576,21 @@ fn model_signing_interop() {
     let check = |p: &Path| {
         run(vouch()
             .current_dir(&cwd)
-            .args(["policy", "check", "my-model", "--bundle", "vouch-v1.sig", "--policy"])
+            .args([
+                "policy",
+                "check",
+                "my-model",
+                "--bundle",
+                "vouch-v1.sig",
+                "--policy",
+            ])
             .arg(p)
             .args(["--trust-config", &tc]))
     };
-    let t = ok(&check(&policy("models", "alice@example.com")), "policy check of a model");
+    let t = ok(
+        &check(&policy("models", "alice@example.com")),
+        "policy check of a model",
+    );
     assert!(t.contains("authority ml-team: passed"), "{t}");
     fails(
         &check(&policy("models-bob", "bob@example.com")),

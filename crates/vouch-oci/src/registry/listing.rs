@@ -30,7 +30,9 @@ fn next_link(h: &HeaderMap) -> Option<String> {
     let v = h.get("link")?.to_str().ok()?;
     let start = v.find('<')? + 1;
     let end = v[start..].find('>')? + start;
-    v[end..].contains("rel=\"next\"").then(|| v[start..end].to_string())
+    v[end..]
+        .contains("rel=\"next\"")
+        .then(|| v[start..end].to_string())
 }
 
 impl Registry {
@@ -91,8 +93,10 @@ impl Registry {
     pub async fn list_tags(&self, r: &Reference) -> Result<Vec<String>, OciError> {
         let first = format!("{}/tags/list?n={PAGE}", self.base(r));
         let mut out = Vec::new();
-        self.paged(r, first, |t: TagList| out.extend(t.tags.unwrap_or_default()))
-            .await?;
+        self.paged(r, first, |t: TagList| {
+            out.extend(t.tags.unwrap_or_default())
+        })
+        .await?;
         Ok(out)
     }
 }
