@@ -141,16 +141,6 @@ pub fn audit<S: SignatureSource>(
 }
 
 fn hash_file(path: &Path) -> Result<Vec<u8>, AuditError> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(io(path))?;
-    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).map_err(io(path))?;
-        if n == 0 {
-            break;
-        }
-        ctx.update(&buf[..n]);
-    }
-    Ok(ctx.finish().as_ref().to_vec())
+    let f = std::fs::File::open(path).map_err(io(path))?;
+    HashKind::Sha256.digest_reader(f).map_err(io(path))
 }

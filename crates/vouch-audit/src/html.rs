@@ -135,6 +135,28 @@ pub fn trend_chart(title: &str, points: &[(String, f64)]) -> String {
     s
 }
 
+/// A page charting stored runs (`vouch audit trend`): one line chart per KPI.
+pub fn trend_page(runs: &[(String, Coverage)]) -> String {
+    let mut h = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>vouch audit trend</title><style>body{font-family:system-ui,sans-serif;margin:24px;color:#1a202c}</style></head><body><h1>Verification coverage over time</h1>",
+    );
+    let _ = write!(h, "<p>{} runs</p>", runs.len());
+    type Pick = fn(&Coverage) -> f64;
+    let kpis: [(&str, Pick); 4] = [
+        ("Signed", |c| c.signed.ratio),
+        ("Provenance", |c| c.provenance.ratio),
+        ("SBOM", |c| c.sbom.ratio),
+        ("Policy pass", |c| c.policy_pass.ratio),
+    ];
+    for (name, pick) in kpis {
+        let points: Vec<(String, f64)> = runs.iter().map(|(t, c)| (t.clone(), pick(c))).collect();
+        let _ = write!(h, "<h2>{name}</h2>");
+        h.push_str(&trend_chart(name, &points));
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
 /// `2026-12-03T15:49:15.2Z` → `12-03 15:49`.
 fn short_time(t: &str) -> &str {
     t.get(5..16).unwrap_or(t)

@@ -133,7 +133,8 @@ pub fn verdict_name(v: Verdict) -> &'static str {
     }
 }
 
-fn coverage_line(label: &str, c: &Coverage) -> String {
+/// One line of ratios: `label: N artifacts; signed …; provenance …; …`.
+pub fn coverage_line(label: &str, c: &Coverage) -> String {
     format!(
         "{label}: {} artifacts; signed {}; provenance {}; SBOM {}; policy pass {}; old keys {}",
         c.artifacts,

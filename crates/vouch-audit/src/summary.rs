@@ -1,11 +1,11 @@
 //! Coverage ratios: overall, per repository and per signer identity.
 
 use crate::facts::ArtifactAudit;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// `count` of `total`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ratio {
     /// How many.
     pub count: usize,
@@ -37,7 +37,7 @@ impl Ratio {
 }
 
 /// The KPIs of one group of artifacts.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Coverage {
     /// Artifacts in the group.
     pub artifacts: usize,

@@ -235,18 +235,10 @@ fn hash_files(files: &[(ModelPath, PathBuf)]) -> Result<Vec<Vec<u8>>, ModelHashE
 
 /// SHA-256 of one file, streamed in 1 MiB chunks (model-signing's default chunk size).
 pub fn hash_file(path: &Path) -> Result<Vec<u8>, ModelHashError> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(io(path))?;
-    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io(path))?;
-        if n == 0 {
-            break;
-        }
-        ctx.update(&buf[..n]);
-    }
-    Ok(ctx.finish().as_ref().to_vec())
+    let f = std::fs::File::open(path).map_err(io(path))?;
+    vouch_core::keys::HashKind::Sha256
+        .digest_reader(f)
+        .map_err(io(path))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use vouch_audit::{EvidenceChecker, Report};
+use vouch_audit::{Coverage, EvidenceChecker, Report};
 use vouch_policy::{
     Engine, EngineOptions, EvalContext, ExceptionSet, NoMatchPolicy, NoSource, PolicySet, Trust,
 };
@@ -21,6 +21,22 @@ pub enum AuditCommand {
     Dir(AuditDirArgs),
     /// Audit every image under a registry prefix (`registry.local:5000/team-a/`).
     Registry(AuditRegistryArgs),
+    /// Coverage over time from the runs stored with `--history`.
+    Trend(AuditTrendArgs),
+}
+
+/// `vouch audit trend`.
+#[derive(Args, Debug)]
+pub struct AuditTrendArgs {
+    /// The directory earlier runs were stored in (`--history`).
+    #[arg(long)]
+    history: PathBuf,
+    /// Report format (table, json or html).
+    #[arg(long, short = 'o', value_enum, default_value_t = AuditOutput::Table)]
+    output: AuditOutput,
+    /// Write the report here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 /// Report formats.
@@ -92,6 +108,7 @@ pub fn run(c: AuditCommand) -> Result<()> {
     match c {
         AuditCommand::Dir(a) => audit_dir(&a),
         AuditCommand::Registry(a) => audit_registry(&a),
+        AuditCommand::Trend(a) => trend(&a),
     }
 }
 
@@ -217,8 +234,8 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
     })
 }
 
-/// Stored runs: `(generated_at, signed ratio)`, oldest first.
-fn history(dir: &Path) -> Result<Vec<(String, f64)>> {
+/// Stored runs: `(generated_at, overall coverage)`, oldest first.
+fn history(dir: &Path) -> Result<Vec<(String, Coverage)>> {
     let mut runs = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -233,29 +250,65 @@ fn history(dir: &Path) -> Result<Vec<(String, f64)>> {
         let bytes = std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
         let run: StoredRun = serde_json::from_slice(&bytes)
             .with_context(|| format!("{} is not an audit report", p.display()))?;
-        runs.push((run.generated_at, run.summary.overall.signed.ratio));
+        runs.push((run.generated_at, run.summary.overall));
     }
     runs.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(runs)
 }
 
-/// The part of a stored JSON report the trend reads.
-#[derive(serde::Deserialize)]
+/// The part of a stored JSON report ([`Report`]) the trend reads.
+#[derive(serde::Deserialize, serde::Serialize)]
 struct StoredRun {
     generated_at: String,
     summary: StoredSummary,
 }
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 struct StoredSummary {
-    overall: StoredCoverage,
+    overall: Coverage,
 }
-#[derive(serde::Deserialize)]
-struct StoredCoverage {
-    signed: StoredRatio,
+
+fn trend(a: &AuditTrendArgs) -> Result<()> {
+    let runs = history(&a.history)?;
+    if runs.is_empty() {
+        return Err(hinted(
+            format!("no stored audit runs in {}", a.history.display()),
+            "store runs with `vouch audit … --history DIR`",
+        ));
+    }
+    let text = match a.output {
+        AuditOutput::Html => vouch_audit::html::trend_page(&runs),
+        AuditOutput::Json => {
+            let all: Vec<StoredRun> = runs
+                .into_iter()
+                .map(|(generated_at, overall)| StoredRun {
+                    generated_at,
+                    summary: StoredSummary { overall },
+                })
+                .collect();
+            serde_json::to_string_pretty(&all)? + "\n"
+        }
+        AuditOutput::Table | AuditOutput::Policyreport => {
+            let mut t = String::new();
+            for (at, c) in &runs {
+                t.push_str(&vouch_audit::report::coverage_line(at, c));
+                t.push('\n');
+            }
+            t
+        }
+    };
+    write_out(&text, a.out.as_deref())
 }
-#[derive(serde::Deserialize)]
-struct StoredRatio {
-    ratio: f64,
+
+fn write_out(text: &str, out: Option<&Path>) -> Result<()> {
+    match out {
+        Some(p) => {
+            vouch_fs::write_durably(p, text.as_bytes(), vouch_fs::Access::Public)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
+            eprintln!("Report written to {}", p.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 fn emit(report: &Report, c: &AuditCommon) -> Result<()> {
@@ -266,7 +319,10 @@ fn emit(report: &Report, c: &AuditCommon) -> Result<()> {
         let name = format!("{}.json", report.generated_at.replace(':', ""));
         vouch_fs::write_durably(&h.join(name), json.as_bytes(), vouch_fs::Access::Public)
             .map_err(|e| anyhow::anyhow!("cannot write the history: {e}"))?;
-        trend = history(h)?;
+        trend = history(h)?
+            .into_iter()
+            .map(|(t, c)| (t, c.signed.ratio))
+            .collect();
     }
     let text = match c.output {
         AuditOutput::Table => report.to_table(),
@@ -274,23 +330,10 @@ fn emit(report: &Report, c: &AuditCommon) -> Result<()> {
         AuditOutput::Html => vouch_audit::html::to_html(report, &trend),
         AuditOutput::Policyreport => report.to_policy_report("vouch-audit")?,
     };
-    match &c.out {
-        Some(p) => {
-            vouch_fs::write_durably(p, text.as_bytes(), vouch_fs::Access::Public)
-                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?;
-            eprintln!("Report written to {}", p.display());
-        }
-        None => print!("{text}"),
-    }
-    let o = &report.summary.overall;
+    write_out(&text, c.out.as_deref())?;
     eprintln!(
-        "{} artifacts: signed {}, provenance {}, SBOM {}, policy pass {}, old keys {}",
-        o.artifacts,
-        o.signed.display(),
-        o.provenance.display(),
-        o.sbom.display(),
-        o.policy_pass.display(),
-        o.old_keys.display()
+        "{}",
+        vouch_audit::report::coverage_line("overall", &report.summary.overall)
     );
     Ok(())
 }

@@ -288,12 +288,7 @@ fn check(a: &CheckArgs) -> Result<()> {
             a.bundle.clone()
         };
         let digest = crate::model_cmd::model_policy_digest(path, &bundle_paths[0])?;
-        let mut bundles = Vec::new();
-        for b in &bundle_paths {
-            bundles.push(
-                std::fs::read(b).with_context(|| format!("cannot read bundle {}", b.display()))?,
-            );
-        }
+        let bundles = read_bundles(&bundle_paths)?;
         engine.evaluate_artifact(
             &ArtifactInput {
                 name: &a.subject,
@@ -312,12 +307,7 @@ fn check(a: &CheckArgs) -> Result<()> {
         } else {
             a.bundle.clone()
         };
-        let mut bundles = Vec::new();
-        for b in &bundle_paths {
-            bundles.push(
-                std::fs::read(b).with_context(|| format!("cannot read bundle {}", b.display()))?,
-            );
-        }
+        let bundles = read_bundles(&bundle_paths)?;
         engine.evaluate_artifact(
             &ArtifactInput {
                 name: &a.subject,
@@ -361,6 +351,13 @@ fn check(a: &CheckArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+fn read_bundles(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
+    paths
+        .iter()
+        .map(|b| std::fs::read(b).with_context(|| format!("cannot read bundle {}", b.display())))
+        .collect()
 }
 
 fn append_decision(path: &Path, r: &vouch_policy::DecisionRecord) -> Result<()> {

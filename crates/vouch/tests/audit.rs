@@ -123,37 +123,9 @@ impl Release {
     }
 }
 
-fn chromium() -> Option<PathBuf> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
-#[test]
-fn audit_release_directory() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let inst = start_up(&d.join("data"), 0, &d.join("up.log"));
-    let cwd = d.join("work");
-    std::fs::create_dir_all(&cwd).unwrap();
-    let oidc = inst.urls["oidc"].clone();
-    let token = |email: &str| {
-        ok(
-            &run(vouch().args(["oidc", "token", "--url", &oidc, "--email", email])),
-            "token",
-        )
-        .trim()
-        .to_string()
-    };
-    let alice = token("alice@example.com");
-    let bob = token("bob@example.com");
-    let rel = Release {
-        cwd: cwd.clone(),
-        tc: inst.trust_config.to_str().unwrap().to_string(),
-    };
-    // A long-lived key (PEM PKCS#8).
-    let key = cwd.join("release-key.pem");
+/// A P-256 key pair made with openssl: the PEM private key file and the PEM public key.
+fn release_key(dir: &Path) -> (PathBuf, String) {
+    let key = dir.join("release-key.pem");
     ok(
         &run(Command::new("openssl").args([
             "genpkey",
@@ -170,6 +142,43 @@ fn audit_release_directory() {
         &run(Command::new("openssl").args(["pkey", "-in", key.to_str().unwrap(), "-pubout"])),
         "openssl pkey -pubout",
     );
+    (key, pubkey)
+}
+
+/// An identity token from the instance's OIDC provider.
+fn token(oidc: &str, email: &str) -> String {
+    ok(
+        &run(vouch().args(["oidc", "token", "--url", oidc, "--email", email])),
+        "token",
+    )
+    .trim()
+    .to_string()
+}
+
+fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+#[test]
+fn audit_release_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let inst = start_up(&d.join("data"), 0, &d.join("up.log"));
+    let cwd = d.join("work");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let oidc = inst.urls["oidc"].clone();
+    let token = |email: &str| token(&oidc, email);
+    let alice = token("alice@example.com");
+    let bob = token("bob@example.com");
+    let rel = Release {
+        cwd: cwd.clone(),
+        tc: inst.trust_config.to_str().unwrap().to_string(),
+    };
+    // A long-lived key (PEM PKCS#8).
+    let (key, pubkey) = release_key(&cwd);
 
     // a: keyless + provenance + SBOM; b: keyless; c: key only; d: unsigned; e: wrong
     // identity; f: keyless + provenance about another file; team-b/g: keyless.
@@ -325,6 +334,27 @@ fn audit_release_directory() {
         );
     }
     assert_eq!(std::fs::read_dir(cwd.join("history")).unwrap().count(), 2);
+    // `audit trend` over the stored runs.
+    let trend = ok(
+        &run(vouch()
+            .current_dir(&cwd)
+            .args(["audit", "trend", "--history", "history"])),
+        "audit trend",
+    );
+    assert_eq!(trend.lines().count(), 2, "{trend}");
+    assert!(trend.contains("signed 6/7 (86%)"), "{trend}");
+    let trend_html = ok(
+        &run(vouch().current_dir(&cwd).args([
+            "audit",
+            "trend",
+            "--history",
+            "history",
+            "-o",
+            "html",
+        ])),
+        "audit trend -o html",
+    );
+    assert_eq!(trend_html.matches("<svg").count(), 4);
 
     // Rendered by a real browser, offline.
     let Some(browser) = chromium() else {
@@ -442,33 +472,10 @@ fn audit_registry_images() {
     let addr = reg.addr.clone();
     let oidc = inst.urls["oidc"].clone();
     let tc = inst.trust_config.to_str().unwrap().to_string();
-    let token = |email: &str| {
-        ok(
-            &run(vouch().args(["oidc", "token", "--url", &oidc, "--email", email])),
-            "token",
-        )
-        .trim()
-        .to_string()
-    };
+    let token = |email: &str| token(&oidc, email);
     let alice = token("alice@example.com");
     let mallory = token("mallory@example.com");
-    let key = d.join("release-key.pem");
-    ok(
-        &run(Command::new("openssl").args([
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            key.to_str().unwrap(),
-        ])),
-        "openssl genpkey",
-    );
-    let pubkey = ok(
-        &run(Command::new("openssl").args(["pkey", "-in", key.to_str().unwrap(), "-pubout"])),
-        "openssl pkey -pubout",
-    );
+    let (key, pubkey) = release_key(d);
     let push = |repo: &str, tag: &str| {
         let digest =
             common::registry::push_image(&addr, repo, tag, format!("{repo}:{tag}").as_bytes());

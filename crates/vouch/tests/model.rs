@@ -88,6 +88,24 @@ struct Peer {
 }
 
 impl Peer {
+    /// `model_signing verify sigstore my-model --signature SIG --trust_config TC --identity ID
+    /// --identity_provider ISS`.
+    fn verify(&self, sig: &str, tc: &str, identity: &str, issuer: &str) -> Output {
+        self.run(&[
+            "verify",
+            "sigstore",
+            "my-model",
+            "--signature",
+            sig,
+            "--trust_config",
+            tc,
+            "--identity",
+            identity,
+            "--identity_provider",
+            issuer,
+        ])
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         run(Command::new(&self.cli)
             .args(args)
@@ -260,19 +278,7 @@ fn model_signing_interop() {
     assert!(t.contains("4 files match"), "{t}");
     // The peer's own verifier agrees (a sanity check of the set-up).
     ok(
-        &peer.run(&[
-            "verify",
-            "sigstore",
-            "my-model",
-            "--signature",
-            "my-model/model.sig",
-            "--trust_config",
-            &tc,
-            "--identity",
-            "alice@example.com",
-            "--identity_provider",
-            &oidc,
-        ]),
+        &peer.verify("my-model/model.sig", &tc, "alice@example.com", &oidc),
         "model_signing verify of its own signature",
     );
     with_modified_weights(&model, || {
@@ -317,21 +323,7 @@ fn model_signing_interop() {
             &format!("vouch sign-model (Rekor v{rekor})"),
         );
         assert!(t.contains("4 files"), "{t}");
-        let peer_verify = |identity: &str| {
-            peer.run(&[
-                "verify",
-                "sigstore",
-                "my-model",
-                "--signature",
-                bundle,
-                "--trust_config",
-                &tc,
-                "--identity",
-                identity,
-                "--identity_provider",
-                &oidc,
-            ])
-        };
+        let peer_verify = |identity: &str| peer.verify(bundle, &tc, identity, &oidc);
         let t = ok(
             &peer_verify("alice@example.com"),
             &format!("model_signing verify of a vouch signature (Rekor v{rekor})"),
@@ -545,19 +537,7 @@ fn model_signing_interop() {
         )
     });
     ok(
-        &peer.run(&[
-            "verify",
-            "sigstore",
-            "my-model",
-            "--signature",
-            "legacy.sig",
-            "--trust_config",
-            &tc,
-            "--identity",
-            "alice@example.com",
-            "--identity_provider",
-            &oidc,
-        ]),
+        &peer.verify("legacy.sig", &tc, "alice@example.com", &oidc),
         "model_signing verify of a legacy statement signed by vouch",
     );
 
