@@ -157,7 +157,7 @@ pub fn trend_page(runs: &[(String, Coverage)]) -> String {
     h
 }
 
-/// `2026-12-03T15:49:15.2Z` → `12-03 15:49`.
+/// `2026-12-03T15:49:15.2Z` → `12-03T15:49`.
 fn short_time(t: &str) -> &str {
     t.get(5..16).unwrap_or(t)
 }
@@ -238,4 +238,18 @@ pub fn to_html(r: &Report, trend: &[(String, f64)]) -> String {
     }
     h.push_str("</table></body></html>\n");
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape(r#"<img src="x" onerror='a&b'>"#),
+            "&lt;img src=&quot;x&quot; onerror=&#39;a&amp;b&#39;&gt;"
+        );
+        assert_eq!(short_time("2026-12-03T15:49:15.2Z"), "12-03T15:49");
+    }
 }

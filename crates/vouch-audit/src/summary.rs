@@ -107,3 +107,18 @@ impl Summary {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios() {
+        let r = Ratio::of(6, 7);
+        assert_eq!(r.display(), "6/7 (86%)");
+        assert_eq!(Ratio::of(0, 0).ratio, 0.0);
+        let empty = Summary::of(&[]);
+        assert_eq!(empty.overall.artifacts, 0);
+        assert!(empty.by_signer.is_empty());
+    }
+}
