@@ -107,6 +107,7 @@ pub fn predicate_type_for(shorthand: &str) -> &str {
         "vuln" => "https://cosign.sigstore.dev/attestation/vuln/v1",
         "link" => "https://in-toto.io/Link/v1",
         "openvex" => "https://openvex.dev/ns",
+        "model" => crate::model::MODEL_SIGNATURE_V1,
         "custom" => "https://cosign.sigstore.dev/attestation/v1",
         other => other,
     }

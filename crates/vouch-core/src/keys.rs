@@ -70,6 +70,18 @@ impl HashKind {
     pub fn digest(&self, data: &[u8]) -> Vec<u8> {
         digest::digest(self.algorithm(), data).as_ref().to_vec()
     }
+    /// Hash everything `r` yields, streamed in 1 MiB chunks (files of any size).
+    pub fn digest_reader(&self, mut r: impl std::io::Read) -> std::io::Result<Vec<u8>> {
+        let mut ctx = digest::Context::new(self.algorithm());
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = r.read(&mut buf)?;
+            if n == 0 {
+                return Ok(ctx.finish().as_ref().to_vec());
+            }
+            ctx.update(&buf[..n]);
+        }
+    }
     /// Output length in bytes.
     pub fn len(&self) -> usize {
         self.algorithm().output_len()

@@ -6,6 +6,7 @@
 //!   ([protobuf-specs](https://github.com/sigstore/protobuf-specs)).
 //! * [`trust`]: `trusted_root.json`, `signing_config.v0.2.json` and `ClientTrustConfig`.
 //! * [`dsse`] and [`intoto`]: DSSE envelopes, PAE and in-toto Statements.
+//! * [`model`]: OpenSSF Model Signing manifests (predicate `https://model_signing/signature/v1.0`).
 //! * [`rekor`]: Rekor entry bodies (hashedrekord 0.0.1/0.0.2, dsse 0.0.1, intoto 0.0.2) and the v1 SET.
 //! * [`merkle`]: RFC 6962 / RFC 9162 Merkle hashing, inclusion and consistency proofs.
 //! * [`note`]: C2SP signed notes, checkpoints and cosignatures.
@@ -35,6 +36,7 @@ pub mod intoto;
 pub mod keys;
 pub mod limits;
 pub mod merkle;
+pub mod model;
 pub mod note;
 pub mod pem;
 pub mod rekor;

@@ -31,3 +31,5 @@ pub const MAX_SUBJECT_DIGESTS: usize = 32;
 pub const MAX_DSSE_SIGNATURES: usize = 16;
 /// Most SCTs in one embedded SCT list.
 pub const MAX_SCTS: usize = 32;
+/// Most resources (files or shards) in one model signature manifest.
+pub const MAX_MODEL_RESOURCES: usize = 1_000_000;

@@ -6,10 +6,14 @@
 //! certificate with proof of possession → signature → timestamp over the signature → log entry
 //! → bundle, then the bundle is verified against the trusted root before it is returned, so a
 //! misbehaving service can never make us hand out a bundle that does not verify.
+//!
+//! [`model`] hashes ML model directories into OpenSSF Model Signing manifests, signed as DSSE
+//! attestations by the same flow.
 
 pub mod fulcio;
 pub mod http;
 pub mod keys;
+pub mod model;
 pub mod rekor;
 pub mod select;
 pub mod sign;
@@ -19,7 +23,7 @@ pub mod token;
 pub use http::HttpClient;
 pub use keys::EcdsaSigner;
 pub use select::{SelectedServices, select_services};
-pub use sign::{Content, Credential, SignOptions, SignOutcome, Signer};
+pub use sign::{Content, Credential, KeyHint, SignOptions, SignOutcome, Signer};
 pub use token::IdentityToken;
 
 /// Why signing failed. Each variant names the service or step that failed.

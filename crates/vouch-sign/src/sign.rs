@@ -67,6 +67,33 @@ pub struct SignOptions {
     pub timestamp: bool,
     /// Verify the finished bundle against the trusted root (always on in the CLI).
     pub verify: bool,
+    /// How a key-signed bundle names its key in `publicKey.hint`.
+    pub key_hint: KeyHint,
+}
+
+/// The `publicKey.hint` format of key-signed bundles (the hint is unauthenticated; verifiers
+/// use it to pick a key, and OpenSSF Model Signing compares it with the key it is given).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyHint {
+    /// Base64 of SHA-256 over the DER SubjectPublicKeyInfo (cosign's and sigstore-go's).
+    #[default]
+    Sha256DerBase64,
+    /// Lowercase hex of SHA-256 over the PEM public key, as PyPI `model-signing` writes and
+    /// checks it.
+    Sha256PemHex,
+}
+
+impl KeyHint {
+    /// The hint for the key with DER SubjectPublicKeyInfo `spki_der`.
+    pub fn for_key(self, spki_der: &[u8]) -> String {
+        match self {
+            KeyHint::Sha256DerBase64 => STANDARD.encode(HashKind::Sha256.digest(spki_der)),
+            KeyHint::Sha256PemHex => hex::encode(
+                HashKind::Sha256
+                    .digest(vouch_core::keys::pem_encode("PUBLIC KEY", spki_der).as_bytes()),
+            ),
+        }
+    }
 }
 
 impl Default for SignOptions {
@@ -75,6 +102,7 @@ impl Default for SignOptions {
             tlog_upload: true,
             timestamp: true,
             verify: true,
+            key_hint: KeyHint::default(),
         }
     }
 }
@@ -244,10 +272,7 @@ impl Signer {
         let mut vm = json!({"tlogEntries": entries});
         match &leaf {
             Some(der) => vm["certificate"] = json!({"rawBytes": STANDARD.encode(der)}),
-            None => {
-                vm["publicKey"] =
-                    json!({"hint": STANDARD.encode(HashKind::Sha256.digest(key.spki_der()))})
-            }
+            None => vm["publicKey"] = json!({"hint": opts.key_hint.for_key(key.spki_der())}),
         }
         if !ts_json.is_empty() {
             vm["timestampVerificationData"] = json!({"rfc3161Timestamps": ts_json});

@@ -26,6 +26,10 @@ enum Command {
     SignBlob(crate::sign_cmd::SignBlobArgs),
     /// Sign an in-toto attestation about a file (DSSE) into a Sigstore bundle.
     AttestBlob(crate::sign_cmd::AttestBlobArgs),
+    /// Sign an ML model directory in the OpenSSF Model Signing v1.0 format (model-signing's model.sig).
+    SignModel(crate::model_cmd::SignModelArgs),
+    /// Verify an ML model directory against its OpenSSF Model Signing signature, file by file.
+    VerifyModel(crate::model_cmd::VerifyModelArgs),
     /// Sign a container image in a registry (keyless or --key); stores an OCI referrer bundle, or cosign's .sig tag with --legacy.
     Sign(crate::oci_cmd::SignImageArgs),
     /// Attach a signed in-toto attestation to a container image.
@@ -114,6 +118,11 @@ enum Command {
     Exception {
         #[command(subcommand)]
         command: crate::exception_cmd::ExceptionCommand,
+    },
+    /// Verification coverage as a KPI: audit artifacts against policies (table, JSON, HTML, PolicyReport).
+    Audit {
+        #[command(subcommand)]
+        command: crate::audit_cmd::AuditCommand,
     },
     /// Load generators for local services.
     Bench {
@@ -320,6 +329,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Gitsign(a) => crate::gitsign_cmd::run(a),
         Command::SignBlob(a) => crate::sign_cmd::sign_blob(&a),
         Command::AttestBlob(a) => crate::sign_cmd::attest_blob(&a),
+        Command::SignModel(a) => crate::model_cmd::sign_model(&a),
+        Command::VerifyModel(a) => crate::model_cmd::verify_model(&a),
         Command::Sign(a) => crate::oci_cmd::sign(&a),
         Command::Attest(a) => crate::oci_cmd::attest(&a),
         Command::Verify(a) => crate::oci_cmd::verify(&a),
@@ -346,6 +357,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Witness { command } => crate::witness_cmd::run(command),
         Command::Policy { command } => crate::policy_cmd::run(command),
         Command::Exception { command } => crate::exception_cmd::run(command),
+        Command::Audit { command } => crate::audit_cmd::run(command),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod admission_cmd;
 mod airgap_cmd;
+mod audit_cmd;
 mod bench;
 mod ca;
 mod cli;
@@ -14,6 +15,7 @@ mod inspect;
 mod keys_cmd;
 mod listen;
 mod login;
+mod model_cmd;
 mod oci_cmd;
 mod oidc;
 mod pkcs11_cmd;

@@ -163,7 +163,8 @@ impl ApproverArgs {
 /// `vouch policy check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// What to check: an image (`registry/repo:tag`, `registry/repo@sha256:…`) or a file.
+    /// What to check: an image (`registry/repo:tag`, `registry/repo@sha256:…`), a file, or an
+    /// ML model directory (its signature: --bundle, default model.sig).
     subject: String,
     /// Policy file or directory (YAML, several documents per file); repeatable.
     #[arg(long, required = true)]
@@ -290,19 +291,35 @@ fn check(a: &CheckArgs) -> Result<()> {
         ..EvalContext::cli(jiff::Timestamp::now())
     };
     let path = Path::new(&a.subject);
-    let decision = if path.is_file() || !a.bundle.is_empty() {
+    let decision = if path.is_dir() {
+        // An ML model: its OpenSSF Model Signing signature, evaluated against the manifest
+        // digest recomputed from disk (ArtifactPolicy attestations of predicateType `model`).
+        let bundle_paths = if a.bundle.is_empty() {
+            vec![PathBuf::from("model.sig")]
+        } else {
+            a.bundle.clone()
+        };
+        let digest = crate::model_cmd::model_policy_digest(path, &bundle_paths[0])?;
+        let bundles = read_bundles(&bundle_paths)?;
+        engine.evaluate_artifact(
+            &ArtifactInput {
+                name: &a.subject,
+                artifact: Artifact::Digest {
+                    algorithm: vouch_core::keys::HashKind::Sha256,
+                    digest: &digest,
+                },
+                bundles: &bundles,
+            },
+            &ctx,
+        )
+    } else if path.is_file() || !a.bundle.is_empty() {
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", a.subject))?;
         let bundle_paths = if a.bundle.is_empty() {
             vec![PathBuf::from(format!("{}.sigstore.json", a.subject))]
         } else {
             a.bundle.clone()
         };
-        let mut bundles = Vec::new();
-        for b in &bundle_paths {
-            bundles.push(
-                std::fs::read(b).with_context(|| format!("cannot read bundle {}", b.display()))?,
-            );
-        }
+        let bundles = read_bundles(&bundle_paths)?;
         engine.evaluate_artifact(
             &ArtifactInput {
                 name: &a.subject,
@@ -346,6 +363,13 @@ fn check(a: &CheckArgs) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+fn read_bundles(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
+    paths
+        .iter()
+        .map(|b| std::fs::read(b).with_context(|| format!("cannot read bundle {}", b.display())))
+        .collect()
 }
 
 fn append_decision(path: &Path, r: &vouch_policy::DecisionRecord) -> Result<()> {

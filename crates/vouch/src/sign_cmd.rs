@@ -291,6 +291,23 @@ pub async fn credential(
 }
 
 fn run(c: &CommonSign, content: impl Fn(HashKind) -> Result<Content>) -> Result<()> {
+    run_with_hint(c, vouch_sign::KeyHint::default(), content)
+}
+
+impl CommonSign {
+    /// Where the bundle is written.
+    pub fn bundle(&self) -> &Path {
+        &self.bundle
+    }
+}
+
+/// Sign `content` with the credential and services `c` names and write the bundle, naming a
+/// signing key in the bundle the `key_hint` way.
+pub fn run_with_hint(
+    c: &CommonSign,
+    key_hint: vouch_sign::KeyHint,
+    content: impl Fn(HashKind) -> Result<Content>,
+) -> Result<()> {
     if c.bundle.exists() && !c.yes && std::io::stdin().is_terminal() {
         confirm(&format!("{} exists; overwrite it?", c.bundle.display()))?;
     }
@@ -329,6 +346,7 @@ fn run(c: &CommonSign, content: impl Fn(HashKind) -> Result<Content>) -> Result<
         let content = content(credential.hash())?;
         let opts = SignOptions {
             tlog_upload: c.tlog_upload,
+            key_hint,
             ..SignOptions::default()
         };
         let signer = Signer::new(http.clone(), services.clone(), Some(trust));
