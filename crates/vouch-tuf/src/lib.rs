@@ -62,10 +62,10 @@ pub enum TufError {
     },
     /// tough rejected a role key (unsupported type, or no key ID could be computed).
     #[error("TUF role key rejected")]
-    KeyRejected(#[source] tough::error::Error),
+    KeyRejected(#[source] Box<tough::error::Error>),
     /// No TUF key ID could be computed for a role key.
     #[error("TUF key ID of a role key")]
-    KeyId(#[source] tough::schema::Error),
+    KeyId(#[source] Box<tough::schema::Error>),
     /// The role keys on disk do not match the root metadata.
     #[error("{0}")]
     KeyMismatch(String),
@@ -80,7 +80,7 @@ pub enum TufError {
     },
     /// Signing repository metadata failed.
     #[error("signing TUF metadata failed")]
-    Sign(#[source] tough::error::Error),
+    Sign(#[source] Box<tough::error::Error>),
     /// Repository metadata is inconsistent (version 0, overflow, a missing listing).
     #[error("TUF metadata: {0}")]
     Metadata(String),

@@ -248,9 +248,9 @@ fn generate_pkcs8(alg: KeyAlgorithm) -> Result<Vec<u8>, TufError> {
 
 /// The TUF public key and key ID of a PKCS#8 key.
 fn tuf_key(der: &[u8]) -> Result<(Decoded<Hex>, Key), TufError> {
-    let sign = tough::sign::parse_keypair(der).map_err(TufError::KeyRejected)?;
+    let sign = tough::sign::parse_keypair(der).map_err(|e| TufError::KeyRejected(Box::new(e)))?;
     let key = sign.tuf_key();
-    let id = key.key_id().map_err(TufError::KeyId)?;
+    let id = key.key_id().map_err(|e| TufError::KeyId(Box::new(e)))?;
     Ok((id, key))
 }
 
@@ -293,7 +293,7 @@ async fn sign_role<T: Role + Serialize + Clone>(
     let rng = SystemRandom::new();
     let signed = SignedRole::new(role, &KeyHolder::Root(root.clone()), keys, &rng)
         .await
-        .map_err(TufError::Sign)?;
+        .map_err(|e| TufError::Sign(Box::new(e)))?;
     if signed.signed().signatures.is_empty() {
         return Err(TufError::KeyMismatch(format!(
             "no key in keys/ matches the {} role of root.json",
