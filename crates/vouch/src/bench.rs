@@ -36,6 +36,9 @@ pub enum BenchCommand {
     /// Load a local admission webhook with AdmissionReviews: warm (cache hits) decisions/s and
     /// latency percentiles, and cold (registry + verification) latencies.
     Admission(crate::admission_cmd::BenchAdmissionArgs),
+    /// Load a local proof cache (`vouch serve proxy`) with /proof requests for random indexes
+    /// after a warm-up; print proofs/s and latency percentiles.
+    Proxy(crate::proxy_cmd::BenchProxyArgs),
 }
 
 /// `vouch bench ca`.
@@ -87,6 +90,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Ca(a) => bench_ca(&a),
         BenchCommand::Tsa(a) => crate::tsa::bench(&a),
         BenchCommand::Admission(a) => crate::admission_cmd::bench(&a),
+        BenchCommand::Proxy(a) => crate::proxy_cmd::bench(&a),
     }
 }
 

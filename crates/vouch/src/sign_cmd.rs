@@ -95,6 +95,10 @@ pub struct CommonSign {
     /// Extra PEM CA certificates for TLS to the services.
     #[arg(long)]
     ca_certificates: Option<PathBuf>,
+    /// Push the outcome (vouch_cli_signings_total) to this Prometheus Pushgateway base URL,
+    /// grouped by a run id unique to this run ($VOUCH_RUN_ID, else random).
+    #[arg(long, value_name = "URL")]
+    metrics_push: Option<String>,
     #[command(flatten)]
     trust: TrustArgs,
 }
@@ -291,6 +295,19 @@ pub async fn credential(
 }
 
 fn run(c: &CommonSign, content: impl Fn(HashKind) -> Result<Content>) -> Result<()> {
+    let res = sign(c, content);
+    if let Some(url) = &c.metrics_push {
+        crate::metrics_push::push(
+            url,
+            crate::metrics_push::Outcome::Signing,
+            "sign-blob",
+            res.is_ok(),
+        );
+    }
+    res
+}
+
+fn sign(c: &CommonSign, content: impl Fn(HashKind) -> Result<Content>) -> Result<()> {
     if c.bundle.exists() && !c.yes && std::io::stdin().is_terminal() {
         confirm(&format!("{} exists; overwrite it?", c.bundle.display()))?;
     }
