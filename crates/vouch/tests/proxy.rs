@@ -248,8 +248,31 @@ fn metric(p: &Proxy, line_prefix: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn restart_log(data: &Path, log: &Path, port: &str) -> Server {
-    start(data, ORIGIN, log, &["--batch-interval", "20ms", "--listen", port])
+/// Start `vouch serve log` on a fixed address (an upstream coming back where it was).
+fn restart_log(data: &Path, log: &Path, addr: &str) -> Server {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let child = vouch()
+        .args(["serve", "log", "--data"])
+        .arg(data)
+        .args(["--origin", ORIGIN, "--listen", addr, "--batch-interval", "20ms"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .unwrap();
+    let server = Server {
+        child,
+        url: format!("http://{addr}"),
+        pem: String::new(),
+        stdout: Vec::new(),
+        log: log.to_path_buf(),
+    };
+    common::wait_healthy(&server);
+    server
 }
 
 #[test]
@@ -362,6 +385,7 @@ fn proxy_verifies_caches_and_survives_its_upstream() {
     assert!(ok(&proxy.url, "/checkpoint").header("x-vouch-stale").is_none());
     fill(&up_url, 100);
     wait_size(&proxy, 700);
+    assert_eq!(verified_proof(&proxy, &verifier, 650), 700);
     let served_a = ok(&proxy.url, "/checkpoint").body;
 
     // The upstream is replaced by a fork: the same key, another tree, larger.
@@ -380,11 +404,18 @@ fn proxy_verifies_caches_and_survives_its_upstream() {
     });
     assert!(v["lastError"].as_str().unwrap().contains("size 700"), "{v}");
     assert!(metric(&proxy, "vouch_proxy_upstream_errors_total{reason=\"consistency\"} ") >= 1.0);
-    let r = ok(&proxy.url, "/checkpoint");
-    assert_eq!(r.body, served_a, "the fork's checkpoint was served");
-    assert!(r.header("x-vouch-stale").is_some());
+    // Stale but within --max-stale, the old checkpoint is served; past it, nothing is. Never
+    // the fork's.
+    let r = http_get(&proxy.url, "/checkpoint");
+    match r.status {
+        200 => {
+            assert_eq!(r.body, served_a, "the fork's checkpoint was served");
+            assert!(r.header("x-vouch-stale").is_some());
+        }
+        503 => assert!(r.text().contains("not consistent"), "{}", r.text()),
+        s => panic!("GET /checkpoint: {s} {}", r.text()),
+    }
     assert_eq!(std::fs::read(cache.join("checkpoint")).unwrap(), served_a);
-    assert_eq!(verified_proof(&proxy, &verifier, 650), 700);
     drop(fork);
 
     // A restart with the upstream gone keeps the cache: proofs come from disk.
@@ -400,6 +431,7 @@ fn proxy_verifies_caches_and_survives_its_upstream() {
     assert!(r.header("x-vouch-stale").is_some());
     assert_eq!(verified_proof(&proxy, &verifier, 5), 700);
     assert_eq!(verified_proof(&proxy, &verifier, 300), 700);
+    assert_eq!(verified_proof(&proxy, &verifier, 650), 700);
     assert_eq!(verified_proof(&proxy, &verifier, 699), 700);
 }
 
