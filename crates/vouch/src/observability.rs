@@ -87,7 +87,7 @@ pub const SLOS: [Slo; 5] = [
         name: "signing_success",
         summary: "99.9% of signing-certificate requests that reach the CA succeed, except requests refused for the client's own fault",
         objective: 0.999,
-        error_ratio: r#"sum(rate(vouch_ca_rejected_requests_total{reason=~"internal|ct_log"}[{w}])) / clamp_min(sum(rate(vouch_ca_certificates_issued_total[{w}])) + sum(rate(vouch_ca_rejected_requests_total[{w}])), 1e-9)"#,
+        error_ratio: r#"(sum(rate(vouch_ca_rejected_requests_total{reason=~"internal|ct_log"}[{w}])) or vector(0)) / clamp_min((sum(rate(vouch_ca_certificates_issued_total[{w}])) or vector(0)) + (sum(rate(vouch_ca_rejected_requests_total[{w}])) or vector(0)), 1e-9)"#,
     },
     Slo {
         name: "log_availability",
