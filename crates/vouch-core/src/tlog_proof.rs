@@ -62,9 +62,9 @@ impl TlogProof {
         if text.len() > limits::MAX_NOTE_LEN + 8192 {
             return Err(TlogProofError::Malformed("proof is too large"));
         }
-        let (head, checkpoint) = text
-            .split_once("\n\n")
-            .ok_or(TlogProofError::Malformed("no empty line before the checkpoint"))?;
+        let (head, checkpoint) = text.split_once("\n\n").ok_or(TlogProofError::Malformed(
+            "no empty line before the checkpoint",
+        ))?;
         let mut lines = head.split('\n');
         if lines.next() != Some(HEADER) {
             return Err(TlogProofError::Malformed(
@@ -94,8 +94,8 @@ impl TlogProof {
             if hashes.len() >= limits::MAX_PROOF_HASHES {
                 return Err(TlogProofError::TooManyHashes(hashes.len() + 1));
             }
-            let raw = b64_decode(l)
-                .map_err(|_| TlogProofError::Malformed("proof hash is not base64"))?;
+            let raw =
+                b64_decode(l).map_err(|_| TlogProofError::Malformed("proof hash is not base64"))?;
             let h: Hash = raw
                 .try_into()
                 .map_err(|_| TlogProofError::Malformed("proof hash is not 32 bytes"))?;

@@ -54,9 +54,8 @@ impl Metrics {
             Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]);
         let tree_size = Gauge::default();
         let rejected = Family::<Reason, Counter>::default();
-        let inclusion_seconds = Histogram::new([
-            0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
-        ]);
+        let inclusion_seconds =
+            Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]);
         registry.register(
             "inclusion_duration_seconds",
             "Time from a submission to its durable inclusion proof",

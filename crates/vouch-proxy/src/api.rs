@@ -7,8 +7,8 @@
 //! time since the upstream last confirmed the checkpoint) and `Warning: 110 - "Response is
 //! Stale"`; past `--max-stale` they are refused with 503.
 
-use crate::proxy::{Freshness, Proxy, Served};
 use crate::ProxyError;
+use crate::proxy::{Freshness, Proxy, Served};
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -200,7 +200,12 @@ async fn proof(
     p.metrics().lookup("proof", hit);
     let resp = if sigstore {
         let body = sigstore_proof(&served, index, &hashes);
-        (StatusCode::OK, headers(&fresh, JSON, NO_CACHE), axum::Json(body)).into_response()
+        (
+            StatusCode::OK,
+            headers(&fresh, JSON, NO_CACHE),
+            axum::Json(body),
+        )
+            .into_response()
     } else {
         let body = TlogProof {
             extra: None,
@@ -249,7 +254,12 @@ async fn log_info(State(p): State<Proxy>) -> Result<Response, ApiError> {
         signed_tree_head: served.note.clone(),
         tree_id: tree_id(&log_id).to_string(),
     };
-    Ok((StatusCode::OK, headers(&fresh, JSON, NO_CACHE), axum::Json(info)).into_response())
+    Ok((
+        StatusCode::OK,
+        headers(&fresh, JSON, NO_CACHE),
+        axum::Json(info),
+    )
+        .into_response())
 }
 
 async fn consistency(
@@ -275,7 +285,12 @@ async fn consistency(
     };
     p.metrics()
         .proof("consistency", started.elapsed().as_secs_f64());
-    Ok((StatusCode::OK, headers(&fresh, JSON, NO_CACHE), axum::Json(body)).into_response())
+    Ok((
+        StatusCode::OK,
+        headers(&fresh, JSON, NO_CACHE),
+        axum::Json(body),
+    )
+        .into_response())
 }
 
 /// `/healthz`.

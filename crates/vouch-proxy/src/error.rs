@@ -102,7 +102,9 @@ pub enum ProxyError {
     #[error("{0}")]
     BadRequest(String),
     /// No checkpoint has been verified yet.
-    #[error("no verified checkpoint yet: the upstream has not been reached since this cache was created")]
+    #[error(
+        "no verified checkpoint yet: the upstream has not been reached since this cache was created"
+    )]
     NoCheckpoint,
     /// The served checkpoint is older than the configured maximum.
     #[error(

@@ -74,9 +74,8 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("vouch_proxy");
         let lookups = Family::<Lookup, Counter>::default();
-        let proof_seconds = Family::<Format, Histogram>::new_with_constructor(
-            proof_histogram as fn() -> Histogram,
-        );
+        let proof_seconds =
+            Family::<Format, Histogram>::new_with_constructor(proof_histogram as fn() -> Histogram);
         let upstream_errors = Family::<Reason, Counter>::default();
         let checkpoint_age = Gauge::<f64, AtomicU64>::default();
         let tree_size = Gauge::default();

@@ -43,7 +43,7 @@ impl TileNodes {
     /// The root of `count` (a power of two) hashes starting at `first` (aligned to `count`).
     pub fn run(&self, first: usize, count: usize) -> Option<Hash> {
         let k = count.trailing_zeros() as usize;
-        if !count.is_power_of_two() || first % count != 0 {
+        if !count.is_power_of_two() || !first.is_multiple_of(count) {
             return None;
         }
         self.levels.get(k)?.get(first >> k).copied()

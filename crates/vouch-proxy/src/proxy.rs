@@ -596,12 +596,11 @@ impl Proxy {
             let id = *id;
             set.spawn(async move {
                 let bytes = up.tile(&id, false).await?;
-                let hashes = parse_hash_tile(&bytes, id.width).map_err(|source| {
-                    ProxyError::BadTile {
+                let hashes =
+                    parse_hash_tile(&bytes, id.width).map_err(|source| ProxyError::BadTile {
                         path: id.path(),
                         source,
-                    }
-                })?;
+                    })?;
                 Ok::<_, ProxyError>((id, Arc::new(TileNodes::new(hashes))))
             });
         }
@@ -667,9 +666,12 @@ impl Proxy {
             )));
         }
         if u64::from(width) < TILE_WIDTH {
-            return served.edge.get(&k).cloned().map(|t| (t, true)).ok_or_else(|| {
-                ProxyError::NotFound(format!("edge tile {}/{} missing", k.0, k.1))
-            });
+            return served
+                .edge
+                .get(&k)
+                .cloned()
+                .map(|t| (t, true))
+                .ok_or_else(|| ProxyError::NotFound(format!("edge tile {}/{} missing", k.0, k.1)));
         }
         if let Some(t) = self.cached_full(k)? {
             return Ok((t, true));
@@ -713,11 +715,10 @@ impl Proxy {
             }
             .ok_or_else(|| tile_mismatch(id, size, "its parent tile is not verified".into()))?;
             let pos = usize::try_from(id.index % TILE_WIDTH).unwrap_or(usize::MAX);
-            let want = parent
-                .hashes()
-                .get(pos)
-                .copied()
-                .ok_or_else(|| tile_mismatch(id, size, "its parent tile is too short".into()))?;
+            let want =
+                parent.hashes().get(pos).copied().ok_or_else(|| {
+                    tile_mismatch(id, size, "its parent tile is too short".into())
+                })?;
             let got = t
                 .root()
                 .ok_or_else(|| tile_mismatch(id, size, "not a full tile".into()))?;
@@ -744,7 +745,11 @@ impl Proxy {
     }
 
     /// Hash tile bytes for a client request, verified; `(bytes, hit)`.
-    pub async fn hash_tile(&self, served: &Served, id: TileId) -> Result<(Vec<u8>, bool), ProxyError> {
+    pub async fn hash_tile(
+        &self,
+        served: &Served,
+        id: TileId,
+    ) -> Result<(Vec<u8>, bool), ProxyError> {
         let have = width_at(served.size(), id.level, id.index);
         if have < id.width {
             return Err(ProxyError::NotFound(format!(
@@ -843,7 +848,10 @@ impl Proxy {
                 self.tile_at(served, key(&id)).await?;
             }
         }
-        Err(ProxyError::Proof(ProofError::IndexOutOfRange { index: 0, size }))
+        Err(ProxyError::Proof(ProofError::IndexOutOfRange {
+            index: 0,
+            size,
+        }))
     }
 
     /// The inclusion proof of `index` against the served checkpoint; `(proof, hit)`.
@@ -901,7 +909,9 @@ mod tests {
 
     #[test]
     fn edge_tiles_feed_the_whole_root() {
-        for size in [1u64, 5, 255, 256, 257, 300, 511, 512, 65_536, 65_537, 70_000] {
+        for size in [
+            1u64, 5, 255, 256, 257, 300, 511, 512, 65_536, 65_537, 70_000,
+        ] {
             let leaves: Vec<Hash> = (0..size).map(|i| leaf_hash(&i.to_be_bytes())).collect();
             // Build every level's hashes.
             let mut levels = vec![leaves.clone()];

@@ -81,7 +81,11 @@ impl Store {
 
     /// Record the checkpoint now served (after its tiles are stored).
     pub fn set_checkpoint(&self, note: &str) -> Result<(), ProxyError> {
-        write_durably(&self.dir.join("checkpoint"), note.as_bytes(), Access::Public)?;
+        write_durably(
+            &self.dir.join("checkpoint"),
+            note.as_bytes(),
+            Access::Public,
+        )?;
         Ok(())
     }
 
@@ -103,10 +107,7 @@ impl Store {
     pub fn write(&self, id: &TileId, entries: bool, bytes: &[u8]) -> Result<(), ProxyError> {
         write_durably(&self.path(id, entries), bytes, Access::Public)?;
         let full = TileId { width: 256, ..*id };
-        let partial_dir = PathBuf::from(format!(
-            "{}.p",
-            self.path(&full, entries).display()
-        ));
+        let partial_dir = PathBuf::from(format!("{}.p", self.path(&full, entries).display()));
         if let Ok(rd) = std::fs::read_dir(&partial_dir) {
             for e in rd.flatten() {
                 let w: Option<u16> = e.file_name().to_str().and_then(|s| s.parse().ok());

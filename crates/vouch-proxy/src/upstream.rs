@@ -49,10 +49,7 @@ impl Upstream {
             .content_length()
             .is_some_and(|n| n > MAX_UPSTREAM_BODY as u64)
         {
-            return Err(ProxyError::UpstreamStatus {
-                url,
-                status: 413,
-            });
+            return Err(ProxyError::UpstreamStatus { url, status: 413 });
         }
         let body = resp.bytes().await.map_err(unreachable)?;
         if body.len() > MAX_UPSTREAM_BODY {

@@ -183,7 +183,10 @@ const EXECUTIVE: &[PanelDef] = &[
         title: "Signing success (1 d)",
         kind: Kind::Stat,
         unit: "percentunit",
-        queries: &[(r#"1 - vouch:slo_error_ratio:rate1d{slo="signing_success"}"#, "CA")],
+        queries: &[(
+            r#"1 - vouch:slo_error_ratio:rate1d{slo="signing_success"}"#,
+            "CA",
+        )],
     },
     PanelDef {
         title: "Signing outcomes reported by CI (vouch --metrics-push)",
@@ -207,7 +210,10 @@ const EXECUTIVE: &[PanelDef] = &[
         title: "Log availability (1 d)",
         kind: Kind::Stat,
         unit: "percentunit",
-        queries: &[(r#"1 - vouch:slo_error_ratio:rate1d{slo="log_availability"}"#, "log")],
+        queries: &[(
+            r#"1 - vouch:slo_error_ratio:rate1d{slo="log_availability"}"#,
+            "log",
+        )],
     },
     PanelDef {
         title: "Denied deployments (1 d)",
@@ -226,10 +232,22 @@ const ON_CALL: &[PanelDef] = &[
         kind: Kind::TimeSeries,
         unit: "short",
         queries: &[
-            (r#"vouch:slo_error_ratio:rate1h{slo="signing_success"} / 0.001"#, "signing"),
-            (r#"vouch:slo_error_ratio:rate1h{slo="log_availability"} / 0.001"#, "log"),
-            (r#"vouch:slo_error_ratio:rate1h{slo="inclusion_latency"} / 0.01"#, "inclusion"),
-            (r#"vouch:slo_error_ratio:rate1h{slo="proof_retrieval_latency"} / 0.01"#, "proofs"),
+            (
+                r#"vouch:slo_error_ratio:rate1h{slo="signing_success"} / 0.001"#,
+                "signing",
+            ),
+            (
+                r#"vouch:slo_error_ratio:rate1h{slo="log_availability"} / 0.001"#,
+                "log",
+            ),
+            (
+                r#"vouch:slo_error_ratio:rate1h{slo="inclusion_latency"} / 0.01"#,
+                "inclusion",
+            ),
+            (
+                r#"vouch:slo_error_ratio:rate1h{slo="proof_retrieval_latency"} / 0.01"#,
+                "proofs",
+            ),
         ],
     },
     PanelDef {
@@ -283,7 +301,10 @@ const ON_CALL: &[PanelDef] = &[
                 "sum by (reason) (increase(vouch_proxy_upstream_errors_total[5m]))",
                 "{{reason}}",
             ),
-            ("max(vouch_proxy_checkpoint_age_seconds)", "checkpoint age (s)"),
+            (
+                "max(vouch_proxy_checkpoint_age_seconds)",
+                "checkpoint age (s)",
+            ),
         ],
     },
     PanelDef {
@@ -704,7 +725,11 @@ pub fn dashboards() -> Vec<Dashboard> {
 pub fn referenced_metrics() -> std::collections::BTreeSet<String> {
     let mut exprs: Vec<String> = dashboards()
         .iter()
-        .flat_map(|d| d.panels.iter().flat_map(|p| p.targets.iter().map(|t| t.expr.clone())))
+        .flat_map(|d| {
+            d.panels
+                .iter()
+                .flat_map(|p| p.targets.iter().map(|t| t.expr.clone()))
+        })
         .collect();
     for g in rules().groups {
         exprs.extend(g.rules.into_iter().map(|r| r.expr));
@@ -723,7 +748,9 @@ pub fn referenced_metrics() -> std::collections::BTreeSet<String> {
                 let word = &e[start..i];
                 // Inside a label matcher's quotes names are values, not metrics.
                 let quoted = e[..start].matches('"').count() % 2 == 1;
-                if !quoted && (word.starts_with("vouch_") || word.starts_with("vouch:") || word == "up") {
+                if !quoted
+                    && (word.starts_with("vouch_") || word.starts_with("vouch:") || word == "up")
+                {
                     out.insert(word.to_string());
                 }
             } else {
@@ -746,10 +773,21 @@ mod tests {
         let recorded: std::collections::BTreeSet<String> = r.groups[0]
             .rules
             .iter()
-            .map(|x| ratio_series(&x.labels["slo"], x.record.as_deref().unwrap_or_default().trim_start_matches("vouch:slo_error_ratio:rate")))
+            .map(|x| {
+                ratio_series(
+                    &x.labels["slo"],
+                    x.record
+                        .as_deref()
+                        .unwrap_or_default()
+                        .trim_start_matches("vouch:slo_error_ratio:rate"),
+                )
+            })
             .collect();
         for a in &r.groups[1].rules {
-            for s in SLOS.iter().flat_map(|s| WINDOWS.iter().map(move |w| ratio_series(s.name, w))) {
+            for s in SLOS
+                .iter()
+                .flat_map(|s| WINDOWS.iter().map(move |w| ratio_series(s.name, w)))
+            {
                 if a.expr.contains(&s) {
                     assert!(recorded.contains(&s), "{s}");
                 }

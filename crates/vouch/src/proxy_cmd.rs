@@ -170,7 +170,9 @@ pub fn upgrade_proofs(bundle: &mut Bundle, proxy_url: &str) -> Result<()> {
         })?;
         match have {
             Some(old) if old >= proof.tree_size.0 => {
-                eprintln!("Inclusion proof for log index {index}: the bundle's (tree size {old}) is current");
+                eprintln!(
+                    "Inclusion proof for log index {index}: the bundle's (tree size {old}) is current"
+                );
             }
             _ => {
                 eprintln!(

@@ -89,10 +89,12 @@ fn rules_pass_promtool_and_dashboards_name_exposed_metrics() {
         assert_eq!(v["uid"], d);
         let panels = v["panels"].as_array().unwrap();
         assert!(panels.len() >= 4, "{d}");
-        assert!(panels.iter().all(|p| !p["targets"][0]["expr"]
-            .as_str()
-            .unwrap_or_default()
-            .is_empty()));
+        assert!(panels.iter().all(|p| {
+            !p["targets"][0]["expr"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty()
+        }));
     }
 
     // Every name referenced is exposed by a server's registry, pushed by the CLI, a series the
@@ -340,7 +342,11 @@ fn prometheus_scrapes_a_workload_on_vouch_up() {
     };
     for i in 0..n {
         let o = sign(&tmp.path().join(format!("b{i}.sigstore.json")), &token);
-        assert!(o.status.success(), "sign {i}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "sign {i}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     // A token whose signature was altered: the CA refuses it.
     let mut denied = token.clone();
@@ -373,10 +379,26 @@ fn prometheus_scrapes_a_workload_on_vouch_up() {
     let m = f64::from(m);
     eventually(&prom, "sum(vouch_ca_certificates_issued_total)", n);
     eventually(&prom, "sum(vouch_ca_rejected_requests_total)", 1.0);
-    eventually(&prom, r#"sum(vouch_cli_signings_total{outcome="success"})"#, n);
-    eventually(&prom, r#"sum(vouch_cli_signings_total{outcome="failure"})"#, 1.0);
-    eventually(&prom, r#"sum(vouch_cli_verifications_total{outcome="success"})"#, m);
-    eventually(&prom, "sum(vouch_ca_issuance_duration_seconds_count)", n + 1.0);
+    eventually(
+        &prom,
+        r#"sum(vouch_cli_signings_total{outcome="success"})"#,
+        n,
+    );
+    eventually(
+        &prom,
+        r#"sum(vouch_cli_signings_total{outcome="failure"})"#,
+        1.0,
+    );
+    eventually(
+        &prom,
+        r#"sum(vouch_cli_verifications_total{outcome="success"})"#,
+        m,
+    );
+    eventually(
+        &prom,
+        "sum(vouch_ca_issuance_duration_seconds_count)",
+        n + 1.0,
+    );
     eventually(
         &prom,
         r#"sum(vouch_log_inclusion_duration_seconds_count{job="vouch-log"})"#,

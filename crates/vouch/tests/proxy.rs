@@ -72,7 +72,9 @@ fn start_proxy(upstream: &str, key: &Path, data: &Path, log: &Path, extra: &[&st
     let url = loop {
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(l) => {
-                let u = l.strip_prefix("vouch proxy listening on ").map(str::to_string);
+                let u = l
+                    .strip_prefix("vouch proxy listening on ")
+                    .map(str::to_string);
                 lines.push(l);
                 if let Some(u) = u {
                     break u;
@@ -199,7 +201,11 @@ fn wait_size(p: &Proxy, size: u64) {
 }
 
 /// Poll `/healthz` until `pred` holds on its JSON.
-fn wait_health(p: &Proxy, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+fn wait_health(
+    p: &Proxy,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let r = http_get(&p.url, "/healthz");
@@ -258,7 +264,14 @@ fn restart_log(data: &Path, log: &Path, addr: &str) -> Server {
     let child = vouch()
         .args(["serve", "log", "--data"])
         .arg(data)
-        .args(["--origin", ORIGIN, "--listen", addr, "--batch-interval", "20ms"])
+        .args([
+            "--origin",
+            ORIGIN,
+            "--listen",
+            addr,
+            "--batch-interval",
+            "20ms",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log_file))
@@ -304,16 +317,25 @@ fn proxy_verifies_caches_and_survives_its_upstream() {
     );
     assert_eq!(verified_proof(&proxy, &verifier, 5), 300);
     assert_eq!(
-        metric(&proxy, "vouch_proxy_cache_lookups_total{kind=\"proof\",result=\"miss\"} "),
+        metric(
+            &proxy,
+            "vouch_proxy_cache_lookups_total{kind=\"proof\",result=\"miss\"} "
+        ),
         1.0
     );
     // Warm: the same tiles again are hits.
     assert_eq!(verified_proof(&proxy, &verifier, 7), 300);
     assert_eq!(
-        metric(&proxy, "vouch_proxy_cache_lookups_total{kind=\"proof\",result=\"hit\"} "),
+        metric(
+            &proxy,
+            "vouch_proxy_cache_lookups_total{kind=\"proof\",result=\"hit\"} "
+        ),
         1.0
     );
-    assert_eq!(ok(&proxy.url, "/tile/0/000").body, ok(&up_url, "/tile/0/000").body);
+    assert_eq!(
+        ok(&proxy.url, "/tile/0/000").body,
+        ok(&up_url, "/tile/0/000").body
+    );
     assert_eq!(
         ok(&proxy.url, "/tile/0/001.p/44").body,
         ok(&up_url, "/tile/0/001.p/44").body
@@ -322,7 +344,10 @@ fn proxy_verifies_caches_and_survives_its_upstream() {
     assert_eq!(http_get(&proxy.url, "/tile/0/001").status, 404);
     assert_eq!(http_get(&proxy.url, "/proof?index=300").status, 404);
     assert_eq!(http_get(&proxy.url, "/proof").status, 400);
-    assert_eq!(http_get(&proxy.url, "/proof?index=1&format=xml").status, 400);
+    assert_eq!(
+        http_get(&proxy.url, "/proof?index=1&format=xml").status,
+        400
+    );
     // The Sigstore format carries the same proof.
     let sig: InclusionProof =
         serde_json::from_slice(&ok(&proxy.url, "/proof?index=5&format=sigstore").body).unwrap();
@@ -330,16 +355,24 @@ fn proxy_verifies_caches_and_survives_its_upstream() {
     assert_eq!(sig.log_index.0, 5);
     assert_eq!(sig.tree_size.0, 300);
     assert_eq!(
-        sig.hashes.iter().map(|h| h.as_slice().to_vec()).collect::<Vec<_>>(),
+        sig.hashes
+            .iter()
+            .map(|h| h.as_slice().to_vec())
+            .collect::<Vec<_>>(),
         text.hashes.iter().map(|h| h.to_vec()).collect::<Vec<_>>()
     );
     assert_eq!(sig.checkpoint.unwrap().envelope, text.checkpoint);
     // Rekor v1 read endpoints answer as the log itself does.
-    for path in ["/api/v1/log/proof?firstSize=10&lastSize=300", "/api/v1/log/proof?firstSize=1&lastSize=257"] {
+    for path in [
+        "/api/v1/log/proof?firstSize=10&lastSize=300",
+        "/api/v1/log/proof?firstSize=1&lastSize=257",
+    ] {
         assert_eq!(ok(&proxy.url, path).body, ok(&up_url, path).body, "{path}");
     }
-    let info_p: serde_json::Value = serde_json::from_slice(&ok(&proxy.url, "/api/v1/log").body).unwrap();
-    let info_u: serde_json::Value = serde_json::from_slice(&ok(&up_url, "/api/v1/log").body).unwrap();
+    let info_p: serde_json::Value =
+        serde_json::from_slice(&ok(&proxy.url, "/api/v1/log").body).unwrap();
+    let info_u: serde_json::Value =
+        serde_json::from_slice(&ok(&up_url, "/api/v1/log").body).unwrap();
     assert_eq!(info_p, info_u);
 
     // The upstream grows past a tile boundary: the proxy advances with consistency proven.
@@ -356,10 +389,22 @@ fn proxy_verifies_caches_and_survives_its_upstream() {
     std::fs::write(&tile, &bad).unwrap();
     let r = http_get(&proxy.url, "/proof?index=300");
     assert_eq!(r.status, 502, "{}", r.text());
-    assert!(r.text().contains("does not verify against the checkpoint"), "{}", r.text());
+    assert!(
+        r.text().contains("does not verify against the checkpoint"),
+        "{}",
+        r.text()
+    );
     assert_eq!(http_get(&proxy.url, "/tile/0/001").status, 502);
-    assert!(!cache.join("tile/0/001").exists(), "a tampered tile was cached");
-    assert!(metric(&proxy, "vouch_proxy_upstream_errors_total{reason=\"tile\"} ") >= 0.0);
+    assert!(
+        !cache.join("tile/0/001").exists(),
+        "a tampered tile was cached"
+    );
+    assert!(
+        metric(
+            &proxy,
+            "vouch_proxy_upstream_errors_total{reason=\"tile\"} "
+        ) >= 0.0
+    );
     std::fs::write(&tile, &original).unwrap();
     assert_eq!(verified_proof(&proxy, &verifier, 300), 600);
     assert!(cache.join("tile/0/001").exists());
@@ -371,7 +416,10 @@ fn proxy_verifies_caches_and_survives_its_upstream() {
     assert!(r.header("x-vouch-stale").is_some(), "{:?}", r.headers);
     assert_eq!(r.header("warning"), Some("110 - \"Response is Stale\""));
     let v = wait_health(&proxy, "failing", |v| v["status"] == "failing");
-    assert!(v["lastError"].as_str().unwrap().contains("unreachable"), "{v}");
+    assert!(
+        v["lastError"].as_str().unwrap().contains("unreachable"),
+        "{v}"
+    );
     let r = http_get(&proxy.url, "/checkpoint");
     assert_eq!(r.status, 503, "{}", r.text());
     assert!(r.text().contains("--max-stale 3 s"), "{}", r.text());
@@ -382,7 +430,11 @@ fn proxy_verifies_caches_and_survives_its_upstream() {
     // It returns (same data, same port) and grows: reconciled with consistency proven.
     upstream = restart_log(&data_a, &log_a_out, &port);
     wait_health(&proxy, "ok again", |v| v["status"] == "ok");
-    assert!(ok(&proxy.url, "/checkpoint").header("x-vouch-stale").is_none());
+    assert!(
+        ok(&proxy.url, "/checkpoint")
+            .header("x-vouch-stale")
+            .is_none()
+    );
     fill(&up_url, 100);
     wait_size(&proxy, 700);
     assert_eq!(verified_proof(&proxy, &verifier, 650), 700);
@@ -403,7 +455,12 @@ fn proxy_verifies_caches_and_survives_its_upstream() {
             .is_some_and(|e| e.contains("not consistent"))
     });
     assert!(v["lastError"].as_str().unwrap().contains("size 700"), "{v}");
-    assert!(metric(&proxy, "vouch_proxy_upstream_errors_total{reason=\"consistency\"} ") >= 1.0);
+    assert!(
+        metric(
+            &proxy,
+            "vouch_proxy_upstream_errors_total{reason=\"consistency\"} "
+        ) >= 1.0
+    );
     // Stale but within --max-stale, the old checkpoint is served; past it, nothing is. Never
     // the fork's.
     let r = http_get(&proxy.url, "/checkpoint");
@@ -422,7 +479,10 @@ fn proxy_verifies_caches_and_survives_its_upstream() {
     drop(proxy);
     proxy = start_proxy(&up_url, &key, &cache, &proxy_log, &["--max-stale", "1h"]);
     assert!(
-        proxy.stdout.iter().any(|l| l.contains("tree size: 700 (from the cache")),
+        proxy
+            .stdout
+            .iter()
+            .any(|l| l.contains("tree size: 700 (from the cache")),
         "{:?}",
         proxy.stdout
     );
@@ -439,7 +499,12 @@ fn proxy_verifies_caches_and_survives_its_upstream() {
 fn witness_policy_not_met_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("log");
-    let upstream = start(&data, ORIGIN, &tmp.path().join("log.log"), &["--batch-interval", "20ms"]);
+    let upstream = start(
+        &data,
+        ORIGIN,
+        &tmp.path().join("log.log"),
+        &["--batch-interval", "20ms"],
+    );
     let key = tmp.path().join("log.pub");
     std::fs::write(&key, &upstream.pem).unwrap();
     fill(&upstream.url, 3);
@@ -511,7 +576,11 @@ fn verify_blob_fills_its_proof_from_the_proxy_and_bench_runs() {
         .env("COSIGN_PASSWORD", "pw")
         .output()
         .unwrap();
-    assert!(o.status.success(), "sign-blob: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "sign-blob: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // The log grows after signing.
     fill(&log_url, 40);
     let proxy = start_proxy(
@@ -543,11 +612,17 @@ fn verify_blob_fills_its_proof_from_the_proxy_and_bench_runs() {
         trusted_root.to_str().unwrap(),
     ];
     let o = vouch().args(base).output().unwrap();
-    assert!(!o.status.success(), "a bundle without an inclusion proof verified");
+    assert!(
+        !o.status.success(),
+        "a bundle without an inclusion proof verified"
+    );
     let mut with_proxy = base.to_vec();
     with_proxy.extend(["--log-proxy", proxy.url.as_str()]);
     let out = run_ok(&with_proxy);
-    assert!(out.contains("from the log proxy (tree size none -> "), "{out}");
+    assert!(
+        out.contains("from the log proxy (tree size none -> "),
+        "{out}"
+    );
     assert!(out.contains("Verified OK"), "{out}");
     // The original bundle's proof is older than the proxy's checkpoint: it is upgraded too.
     let mut upgrade = base.to_vec();
