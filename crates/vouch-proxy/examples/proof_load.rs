@@ -21,7 +21,10 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 #[tokio::main]
 async fn main() {
     let a: Vec<String> = std::env::args().collect();
-    assert!(a.len() == 6, "usage: proof_load UPSTREAM LOG_PUB CACHE_DIR CLIENTS SECONDS");
+    assert!(
+        a.len() == 6,
+        "usage: proof_load UPSTREAM LOG_PUB CACHE_DIR CLIENTS SECONDS"
+    );
     let pem = std::fs::read_to_string(&a[2]).unwrap();
     let config = vouch_proxy::Config {
         upstream: a[1].clone(),
@@ -89,8 +92,12 @@ async fn main() {
                     .send()
                     .await
                 {
-                    Ok(r) if r.status().is_success() && r.bytes().await.is_ok() => {
-                        lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    Ok(r) if r.status().is_success() => {
+                        if r.bytes().await.is_ok() {
+                            lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                        } else {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                     _ => {
                         errors.fetch_add(1, Ordering::Relaxed);
@@ -108,8 +115,14 @@ async fn main() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     lat.sort_unstable();
-    println!("url={base} clients={clients} format=tlog-proof tree_size={size} duration_s={elapsed:.2}");
-    println!("proofs={} errors={}", lat.len(), errors.load(Ordering::Relaxed));
+    println!(
+        "url={base} clients={clients} format=tlog-proof tree_size={size} duration_s={elapsed:.2}"
+    );
+    println!(
+        "proofs={} errors={}",
+        lat.len(),
+        errors.load(Ordering::Relaxed)
+    );
     println!(
         "p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} max_ms={:.2}",
         percentile(&lat, 50.0),

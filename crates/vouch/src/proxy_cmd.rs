@@ -1,14 +1,14 @@
 //! `vouch serve proxy`: the verifying proof cache (crate `vouch-proxy`) in front of a log;
 //! `vouch bench proxy`: its load generator; and the `verify-blob --log-proxy` proof upgrade.
 
-use crate::bench::{check_local, drive, percentile};
+use crate::bench::{LoadStats, check_local, drive, percentile};
 use crate::serve::{init_tracing, parse_duration, shutdown_signal};
 use crate::tlog::{LogClient, hinted};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use vouch_core::bundle::{Bundle, InclusionProof};
 use vouch_core::keys::PublicKey;
@@ -207,30 +207,12 @@ pub struct BenchProxyArgs {
     no_warm_up: bool,
 }
 
-struct ProofRun {
-    stop: AtomicBool,
-    ok: AtomicU64,
-    errors: AtomicU64,
-    first_error: std::sync::Mutex<Option<String>>,
-}
-
-impl ProofRun {
-    fn error(&self, msg: String) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut f) = self.first_error.lock()
-            && f.is_none()
-        {
-            *f = Some(msg);
-        }
-    }
-}
-
 async fn proof_client(
     http: reqwest::Client,
     base: String,
     format: String,
     size: u64,
-    run: Arc<ProofRun>,
+    run: Arc<LoadStats>,
 ) -> Vec<u32> {
     let mut lat = Vec::new();
     while !run.stop.load(Ordering::Relaxed) {
@@ -322,12 +304,7 @@ pub fn bench(a: &BenchProxyArgs) -> Result<()> {
         a.clients,
         a.duration.as_secs_f64()
     );
-    let run = Arc::new(ProofRun {
-        stop: AtomicBool::new(false),
-        ok: AtomicU64::new(0),
-        errors: AtomicU64::new(0),
-        first_error: std::sync::Mutex::new(None),
-    });
+    let run = Arc::new(LoadStats::default());
     let (mut lat, elapsed) = rt.block_on(drive(
         (0..a.clients)
             .map(|_| {
@@ -348,9 +325,7 @@ pub fn bench(a: &BenchProxyArgs) -> Result<()> {
         |m| run.error(m),
     ));
     lat.sort_unstable();
-    if let Ok(Some(e)) = run.first_error.lock().map(|f| f.clone()) {
-        eprintln!("first error: {e}");
-    }
+    run.print_first_error();
     let ok = run.ok.load(Ordering::Relaxed);
     let errors = run.errors.load(Ordering::Relaxed);
     let secs = elapsed.as_secs_f64().max(1e-9);
