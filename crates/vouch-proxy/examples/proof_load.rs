@@ -87,21 +87,18 @@ async fn main() {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let t = Instant::now();
-                match http
+                let answered = match http
                     .get(format!("{base}/proof?index={}", x % size))
                     .send()
                     .await
                 {
-                    Ok(r) if r.status().is_success() => {
-                        if r.bytes().await.is_ok() {
-                            lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
-                        } else {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    _ => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
+                    Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                    _ => false,
+                };
+                if answered {
+                    lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                } else {
+                    errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
             lat
