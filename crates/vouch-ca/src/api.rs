@@ -73,6 +73,10 @@ pub struct Metrics {
     pub certificates_issued: Counter,
     /// Rejected signing requests by reason.
     pub rejected: Family<Reason, Counter>,
+    /// Seconds to answer a signing-certificate request (issued or refused).
+    pub issuance_seconds: prometheus_client::metrics::histogram::Histogram,
+    /// Validity of the certificates issued, in seconds (certificate-TTL SLI).
+    pub certificate_ttl: prometheus_client::metrics::gauge::Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -103,10 +107,26 @@ impl Metrics {
             "Rejected signing certificate requests by reason",
             rejected.clone(),
         );
+        let issuance_seconds = prometheus_client::metrics::histogram::Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0,
+        ]);
+        let certificate_ttl = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "issuance_duration_seconds",
+            "Time to answer a signing certificate request",
+            issuance_seconds.clone(),
+        );
+        registry.register(
+            "certificate_ttl_seconds",
+            "Validity period of the certificates this CA issues",
+            certificate_ttl.clone(),
+        );
         Self {
             registry,
             certificates_issued,
             rejected,
+            issuance_seconds,
+            certificate_ttl,
         }
     }
 
@@ -161,6 +181,10 @@ impl CaService {
         leaf_lifetime: Duration,
     ) -> Self {
         let intermediate_pem = pem_encode("CERTIFICATE", intermediate.certificate_der());
+        let metrics = Metrics::new();
+        metrics
+            .certificate_ttl
+            .set(i64::try_from(leaf_lifetime.as_secs()).unwrap_or(i64::MAX));
         CaService {
             verifier,
             intermediate,
@@ -168,7 +192,7 @@ impl CaService {
             root_pem: pem_encode("CERTIFICATE", root_der),
             root_der: root_der.to_vec(),
             leaf_lifetime,
-            metrics: Metrics::new(),
+            metrics,
             ct: None,
             detached_sct: false,
         }
@@ -557,7 +581,11 @@ async fn signing_cert(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
     let result = issue(&svc, &headers, body).await;
+    svc.metrics
+        .issuance_seconds
+        .observe(started.elapsed().as_secs_f64());
     match &result {
         Ok(_) => {
             svc.metrics.certificates_issued.inc();

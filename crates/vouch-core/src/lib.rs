@@ -12,6 +12,7 @@
 //! * [`note`]: C2SP signed notes, checkpoints and cosignatures.
 //! * [`cosignature`]: C2SP tlog-cosignature (Ed25519 `cosignature/v1`, ML-DSA-44 `subtree/v1`).
 //! * [`tlog_policy`]: C2SP tlog-policy files and witness quorums.
+//! * [`tlog_proof`]: C2SP tlog-proof (`c2sp.org/tlog-proof@v1`), offline inclusion proofs as text.
 //! * [`witness`]: C2SP tlog-witness wire formats (`add-checkpoint`).
 //! * [`tiles`]: C2SP tlog-tiles paths and Merkle proofs computed from tiles.
 //! * [`keys`]: public keys (ECDSA P-256/384/521, Ed25519, RSA) and signature verification through aws-lc-rs.
@@ -44,6 +45,7 @@ pub mod sct;
 pub mod tiles;
 pub mod time;
 pub mod tlog_policy;
+pub mod tlog_proof;
 pub mod trust;
 pub mod tsa;
 pub mod witness;

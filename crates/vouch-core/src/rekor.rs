@@ -406,6 +406,40 @@ pub fn set_payload(body: &[u8], integrated_time: i64, log_id: &[u8], log_index: 
     .into_bytes()
 }
 
+/// The Rekor v1 tree ID of a log: the first 8 bytes of its log ID as a big-endian integer,
+/// reduced to a positive `int64` (Trillian tree IDs are `int64`; 0 is invalid, so 0 maps to 1).
+pub fn tree_id(log_id: &[u8; 32]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&log_id[..8]);
+    let id = u64::from_be_bytes(b) & 0x7fff_ffff_ffff_ffff;
+    if id == 0 { 1 } else { id }
+}
+
+/// Rekor v1 `LogInfo` (`GET /api/v1/log`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogInfo {
+    /// Hex root hash of the current tree.
+    pub root_hash: String,
+    /// Current tree size.
+    pub tree_size: u64,
+    /// The signed checkpoint (signed note text).
+    pub signed_tree_head: String,
+    /// The tree ID, as a decimal string.
+    #[serde(rename = "treeID")]
+    pub tree_id: String,
+}
+
+/// Rekor v1 `ConsistencyProof` (`GET /api/v1/log/proof`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsistencyProof {
+    /// Hex root hash of the tree at `lastSize`.
+    pub root_hash: String,
+    /// Hex proof hashes.
+    pub hashes: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,6 +141,72 @@ pub fn parse_tile_path(path: &str) -> Option<(TileId, bool)> {
     ))
 }
 
+/// Why tile bytes were rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TileError {
+    /// A hash tile is not `width × 32` bytes.
+    #[error("hash tile is {got} bytes, expected {expected} for width {width}")]
+    WrongLength {
+        /// The tile's width.
+        width: u16,
+        /// Expected byte count.
+        expected: usize,
+        /// Actual byte count.
+        got: usize,
+    },
+    /// An entry bundle ends inside an entry.
+    #[error("entry bundle is truncated at byte {offset}")]
+    TruncatedBundle {
+        /// Where the incomplete entry starts.
+        offset: usize,
+    },
+    /// An entry bundle holds more entries than a tile can.
+    #[error("entry bundle holds more than {max} entries", max = TILE_WIDTH)]
+    TooManyEntries,
+}
+
+/// Split a hash tile of `width` hashes into its hashes, checking its length.
+pub fn parse_hash_tile(bytes: &[u8], width: u16) -> Result<Vec<Hash>, TileError> {
+    let expected = usize::from(width) * HASH_SIZE;
+    if bytes.len() != expected {
+        return Err(TileError::WrongLength {
+            width,
+            expected,
+            got: bytes.len(),
+        });
+    }
+    Ok(bytes
+        .chunks_exact(HASH_SIZE)
+        .map(|c| {
+            let mut h = [0u8; HASH_SIZE];
+            h.copy_from_slice(c);
+            h
+        })
+        .collect())
+}
+
+/// Parse a tlog-tiles entry bundle (`u16 big-endian length || bytes`, repeated) into bodies.
+pub fn parse_entry_bundle(bytes: &[u8]) -> Result<Vec<Vec<u8>>, TileError> {
+    let mut out = Vec::new();
+    let mut offset = 0usize;
+    while offset < bytes.len() {
+        if out.len() as u64 >= TILE_WIDTH {
+            return Err(TileError::TooManyEntries);
+        }
+        let len = bytes
+            .get(offset..offset + 2)
+            .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+            .ok_or(TileError::TruncatedBundle { offset })?;
+        let body = bytes
+            .get(offset + 2..offset + 2 + len)
+            .ok_or(TileError::TruncatedBundle { offset })?;
+        out.push(body.to_vec());
+        offset += 2 + len;
+    }
+    Ok(out)
+}
+
 /// Number of hashes stored at `level` for a tree of `size` leaves (`floor(size / 256^level)`).
 pub fn hashes_at_level(size: u64, level: u8) -> u64 {
     let shift = u32::from(level) * TILE_HEIGHT;
@@ -376,6 +442,28 @@ mod tests {
         assert!(parse_tile_path("tile/01/000").is_none());
         assert!(parse_tile_path("tile/0/000.p/256").is_none());
         assert!(parse_tile_path("tile/0/000.p/0").is_none());
+    }
+
+    #[test]
+    fn tile_bytes() {
+        let t = parse_hash_tile(&[1u8; 64], 2).unwrap();
+        assert_eq!(t, vec![[1u8; 32], [1u8; 32]]);
+        assert!(matches!(
+            parse_hash_tile(&[1u8; 63], 2),
+            Err(TileError::WrongLength { got: 63, .. })
+        ));
+        assert_eq!(
+            parse_entry_bundle(&[0, 1, 9, 0, 0]).unwrap(),
+            vec![vec![9u8], vec![]]
+        );
+        assert_eq!(
+            parse_entry_bundle(&[0, 2, 9]),
+            Err(TileError::TruncatedBundle { offset: 0 })
+        );
+        assert_eq!(
+            parse_entry_bundle(&[0, 0, 0]),
+            Err(TileError::TruncatedBundle { offset: 2 })
+        );
     }
 
     #[test]

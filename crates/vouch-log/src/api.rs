@@ -186,6 +186,11 @@ async fn healthz<S: Storage>(State(log): State<Log<S>>) -> Response {
 }
 
 async fn metrics<S: Storage>(State(log): State<Log<S>>) -> Response {
+    metrics_response(&log)
+}
+
+/// The `/metrics` answer of a log (also served by its CT personality).
+pub(crate) fn metrics_response<S: Storage>(log: &Log<S>) -> Response {
     let mut h = HeaderMap::new();
     h.insert(
         header::CONTENT_TYPE,

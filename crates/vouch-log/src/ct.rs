@@ -166,8 +166,13 @@ pub fn router<S: Storage>(log: Log<S>, accepted_roots: Vec<Vec<u8>>) -> Result<R
         .route("/ct/v1/get-entries", get(get_entries::<S>))
         .route("/ct/v1/get-roots", get(get_roots::<S>))
         .route("/ct/v1/get-entry-and-proof", get(get_entry_and_proof::<S>))
+        .route("/metrics", get(ct_metrics::<S>))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(state))
+}
+
+async fn ct_metrics<S: Storage>(State(st): State<Arc<CtState<S>>>) -> axum::response::Response {
+    crate::api::metrics_response(&st.log)
 }
 
 fn bad(msg: impl Into<String>) -> LogError {

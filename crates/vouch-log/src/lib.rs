@@ -283,8 +283,17 @@ impl<S: Storage> Log<S> {
                     LogError::Internal("sequencer stopped".into())
                 }
             })?;
-        rx.await
-            .map_err(|_| LogError::Internal("sequencer dropped the request".into()))?
+        let submitted = Instant::now();
+        let res = rx
+            .await
+            .map_err(|_| LogError::Internal("sequencer dropped the request".into()))?;
+        if res.is_ok() {
+            self.inner
+                .metrics
+                .inclusion_seconds
+                .observe(submitted.elapsed().as_secs_f64());
+        }
+        res
     }
 
     /// Inclusion proof for `index` against the tree of `size` leaves (≤ current size).

@@ -28,6 +28,8 @@ pub struct Metrics {
     pub tree_size: Gauge,
     /// Rejected submissions by reason.
     pub rejected: Family<Reason, Counter>,
+    /// Seconds from a submission to its durable inclusion proof (the inclusion-latency SLI).
+    pub inclusion_seconds: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -52,6 +54,13 @@ impl Metrics {
             Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]);
         let tree_size = Gauge::default();
         let rejected = Family::<Reason, Counter>::default();
+        let inclusion_seconds =
+            Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0]);
+        registry.register(
+            "inclusion_duration_seconds",
+            "Time from a submission to its durable inclusion proof",
+            inclusion_seconds.clone(),
+        );
         registry.register(
             "entries_appended",
             "Entries appended to the log",
@@ -80,6 +89,7 @@ impl Metrics {
             integration_seconds,
             tree_size,
             rejected,
+            inclusion_seconds,
         }
     }
 

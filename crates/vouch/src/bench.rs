@@ -36,6 +36,9 @@ pub enum BenchCommand {
     /// Load a local admission webhook with AdmissionReviews: warm (cache hits) decisions/s and
     /// latency percentiles, and cold (registry + verification) latencies.
     Admission(crate::admission_cmd::BenchAdmissionArgs),
+    /// Load a local proof cache (`vouch serve proxy`) with /proof requests for random indexes
+    /// after a warm-up; print proofs/s and latency percentiles.
+    Proxy(crate::proxy_cmd::BenchProxyArgs),
 }
 
 /// `vouch bench ca`.
@@ -87,6 +90,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Ca(a) => bench_ca(&a),
         BenchCommand::Tsa(a) => crate::tsa::bench(&a),
         BenchCommand::Admission(a) => crate::admission_cmd::bench(&a),
+        BenchCommand::Proxy(a) => crate::proxy_cmd::bench(&a),
     }
 }
 
@@ -471,20 +475,19 @@ fn ca_requests(token: &str, challenge: &str, keys: u32) -> Result<Vec<Vec<u8>>> 
         .collect()
 }
 
-/// Shared state of POST load clients cycling through pre-generated request bodies (the CA and
-/// TSA benchmarks).
-pub(crate) struct PostRun {
-    bodies: Vec<Vec<u8>>,
-    content_type: &'static str,
-    next: AtomicU64,
-    stop: AtomicBool,
-    ok: AtomicU64,
-    errors: AtomicU64,
+/// Counters shared by the load clients of one run: when to stop, successes, failures and the
+/// first failure's message.
+#[derive(Default)]
+pub(crate) struct LoadStats {
+    pub(crate) stop: AtomicBool,
+    pub(crate) ok: AtomicU64,
+    pub(crate) errors: AtomicU64,
     first_error: Mutex<Option<String>>,
 }
 
-impl PostRun {
-    fn error(&self, msg: String) {
+impl LoadStats {
+    /// Count a failure (and keep the first message).
+    pub(crate) fn error(&self, msg: String) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut f) = self.first_error.lock()
             && f.is_none()
@@ -492,6 +495,22 @@ impl PostRun {
             *f = Some(msg);
         }
     }
+
+    /// Print the first failure, if any.
+    pub(crate) fn print_first_error(&self) {
+        if let Ok(Some(e)) = self.first_error.lock().map(|f| f.clone()) {
+            eprintln!("first error: {e}");
+        }
+    }
+}
+
+/// Shared state of POST load clients cycling through pre-generated request bodies (the CA and
+/// TSA benchmarks).
+pub(crate) struct PostRun {
+    bodies: Vec<Vec<u8>>,
+    content_type: &'static str,
+    next: AtomicU64,
+    stats: LoadStats,
 }
 
 /// What a POST load run measured.
@@ -534,10 +553,7 @@ pub(crate) fn post_load(
         bodies,
         content_type,
         next: AtomicU64::new(0),
-        stop: AtomicBool::new(false),
-        ok: AtomicU64::new(0),
-        errors: AtomicU64::new(0),
-        first_error: Mutex::new(None),
+        stats: LoadStats::default(),
     });
     let (mut latencies, elapsed) = rt.block_on(drive(
         (0..clients)
@@ -546,17 +562,15 @@ pub(crate) fn post_load(
         duration,
         {
             let run = run.clone();
-            move || run.stop.store(true, Ordering::Relaxed)
+            move || run.stats.stop.store(true, Ordering::Relaxed)
         },
-        |m| run.error(m),
+        |m| run.stats.error(m),
     ));
     latencies.sort_unstable();
-    if let Ok(Some(e)) = run.first_error.lock().map(|f| f.clone()) {
-        eprintln!("first error: {e}");
-    }
+    run.stats.print_first_error();
     PostLoad {
-        ok: run.ok.load(Ordering::Relaxed),
-        errors: run.errors.load(Ordering::Relaxed),
+        ok: run.stats.ok.load(Ordering::Relaxed),
+        errors: run.stats.errors.load(Ordering::Relaxed),
         secs: elapsed.as_secs_f64().max(1e-9),
         latencies,
     }
@@ -565,7 +579,7 @@ pub(crate) fn post_load(
 /// One POST client: returns the latencies (µs) of its successful requests.
 async fn post_client(http: reqwest::Client, url: String, run: std::sync::Arc<PostRun>) -> Vec<u32> {
     let mut lat = Vec::new();
-    while !run.stop.load(Ordering::Relaxed) {
+    while !run.stats.stop.load(Ordering::Relaxed) {
         let n = run.next.fetch_add(1, Ordering::Relaxed);
         let i = usize::try_from(n % run.bodies.len().max(1) as u64).unwrap_or(0);
         let Some(body) = run.bodies.get(i) else { break };
@@ -581,19 +595,19 @@ async fn post_client(http: reqwest::Client, url: String, run: std::sync::Arc<Pos
                 Ok(_) => {
                     let us = started.elapsed().as_micros();
                     lat.push(u32::try_from(us).unwrap_or(u32::MAX));
-                    run.ok.fetch_add(1, Ordering::Relaxed);
+                    run.stats.ok.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(e) => run.error(format!("reading response: {e}")),
+                Err(e) => run.stats.error(format!("reading response: {e}")),
             },
             Ok(r) => {
                 let status = r.status();
                 let text = r.text().await.unwrap_or_default();
-                run.error(format!("HTTP {status}: {}", text.trim()));
+                run.stats.error(format!("HTTP {status}: {}", text.trim()));
                 // Rejections are fast: do not turn the bench into a tight error loop.
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             Err(e) => {
-                run.error(format!("request failed: {e}"));
+                run.stats.error(format!("request failed: {e}"));
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }

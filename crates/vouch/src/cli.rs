@@ -124,6 +124,11 @@ enum Command {
         #[command(subcommand)]
         command: crate::audit_cmd::AuditCommand,
     },
+    /// Grafana dashboards and Prometheus SLO rules, generated from one definition.
+    Observability {
+        #[command(subcommand)]
+        command: crate::observability::ObservabilityCommand,
+    },
     /// Load generators for local services.
     Bench {
         #[command(subcommand)]
@@ -284,6 +289,14 @@ struct CommonVerify {
     /// fails naming the host and the component.
     #[arg(long)]
     offline: bool,
+    /// A proof cache (`vouch serve proxy`) to fill a missing or older inclusion proof from
+    /// before verifying (e.g. to reach a checkpoint that meets --witness-policy).
+    #[arg(long, value_name = "URL", conflicts_with = "offline")]
+    log_proxy: Option<String>,
+    /// Push the outcome (vouch_cli_verifications_total) to this Prometheus Pushgateway base
+    /// URL, grouped by a run id unique to this run ($VOUCH_RUN_ID, else random).
+    #[arg(long, value_name = "URL")]
+    metrics_push: Option<String>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
     output: OutputFormat,
@@ -353,6 +366,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ca { command } => crate::ca::run(command),
         Command::Oidc { command } => crate::oidc::run(command),
         Command::Bench { command } => crate::bench::run(command),
+        Command::Observability { command } => crate::observability::run(command),
         Command::Admission { command } => crate::admission_cmd::run(command),
         Command::Witness { command } => crate::witness_cmd::run(command),
         Command::Policy { command } => crate::policy_cmd::run(command),
@@ -386,6 +400,24 @@ fn verify(artifact: &str, c: &CommonVerify, predicate_type: Option<String>) -> R
     if c.offline {
         crate::airgap_cmd::go_offline(None);
     }
+    let command = if predicate_type.is_some() {
+        "verify-blob-attestation"
+    } else {
+        "verify-blob"
+    };
+    let res = verify_bundle(artifact, c, predicate_type);
+    if let Some(url) = &c.metrics_push {
+        crate::metrics_push::push(
+            url,
+            crate::metrics_push::Outcome::Verification,
+            command,
+            res.is_ok(),
+        );
+    }
+    res
+}
+
+fn verify_bundle(artifact: &str, c: &CommonVerify, predicate_type: Option<String>) -> Result<()> {
     let digest = parse_digest(artifact);
     let bundle_path = match &c.bundle {
         Some(b) => b.clone(),
@@ -411,8 +443,11 @@ fn verify(artifact: &str, c: &CommonVerify, predicate_type: Option<String>) -> R
     let policy = pb.build()?;
     let bundle_json = std::fs::read(&bundle_path)
         .with_context(|| format!("cannot read bundle {}", bundle_path.display()))?;
-    let bundle = Bundle::from_json(&bundle_json)
+    let mut bundle = Bundle::from_json(&bundle_json)
         .with_context(|| format!("bundle {}", bundle_path.display()))?;
+    if let Some(url) = &c.log_proxy {
+        crate::proxy_cmd::upgrade_proofs(&mut bundle, url)?;
+    }
     let verifier = Verifier::new(trust);
     let artifact_bytes;
     let art = match &digest {

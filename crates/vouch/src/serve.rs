@@ -28,6 +28,10 @@ pub enum ServeCommand {
     /// Run a C2SP tlog-witness for one or more logs: POST /add-checkpoint, GET
     /// /<origin hash>/checkpoint, /healthz, /metrics (Ed25519 and ML-DSA-44 cosignatures).
     Witness(crate::witness_cmd::ServeWitnessArgs),
+    /// Run a verifying proof cache in front of a log: verified checkpoints and tiles (C2SP
+    /// tlog-tiles), /proof?index=N (c2sp.org/tlog-proof@v1 or Sigstore InclusionProof JSON),
+    /// Rekor v1 /api/v1/log and /api/v1/log/proof, /healthz, /metrics.
+    Proxy(crate::proxy_cmd::ServeProxyArgs),
 }
 
 /// `vouch serve ct`.
@@ -217,6 +221,7 @@ pub fn run(cmd: ServeCommand) -> Result<()> {
         ServeCommand::Oidc(a) => crate::oidc::serve(&a),
         ServeCommand::Tsa(a) => crate::tsa::serve(&a),
         ServeCommand::Witness(a) => crate::witness_cmd::serve(&a),
+        ServeCommand::Proxy(a) => crate::proxy_cmd::serve(&a),
     }
 }
 

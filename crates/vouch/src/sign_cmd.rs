@@ -95,6 +95,10 @@ pub struct CommonSign {
     /// Extra PEM CA certificates for TLS to the services.
     #[arg(long)]
     ca_certificates: Option<PathBuf>,
+    /// Push the outcome (vouch_cli_signings_total) to this Prometheus Pushgateway base URL,
+    /// grouped by a run id unique to this run ($VOUCH_RUN_ID, else random).
+    #[arg(long, value_name = "URL")]
+    metrics_push: Option<String>,
     #[command(flatten)]
     trust: TrustArgs,
 }
@@ -302,8 +306,25 @@ impl CommonSign {
 }
 
 /// Sign `content` with the credential and services `c` names and write the bundle, naming a
-/// signing key in the bundle the `key_hint` way.
+/// signing key in the bundle the `key_hint` way; pushes the outcome with `--metrics-push`.
 pub fn run_with_hint(
+    c: &CommonSign,
+    key_hint: vouch_sign::KeyHint,
+    content: impl Fn(HashKind) -> Result<Content>,
+) -> Result<()> {
+    let res = sign(c, key_hint, content);
+    if let Some(url) = &c.metrics_push {
+        crate::metrics_push::push(
+            url,
+            crate::metrics_push::Outcome::Signing,
+            "sign-blob",
+            res.is_ok(),
+        );
+    }
+    res
+}
+
+fn sign(
     c: &CommonSign,
     key_hint: vouch_sign::KeyHint,
     content: impl Fn(HashKind) -> Result<Content>,

@@ -29,7 +29,7 @@ use std::collections::{BTreeSet, HashMap};
 use vouch_core::encoding::b64_encode;
 use vouch_core::keys::pem_encode;
 use vouch_core::merkle::{Hash, leaf_hash};
-use vouch_core::rekor::set_payload;
+use vouch_core::rekor::{ConsistencyProof, LogInfo, set_payload};
 
 /// Most lookups one `POST /api/v1/log/entries/retrieve` may ask for (Rekor's limit).
 pub const MAX_SEARCH_QUERIES: usize = 10;
@@ -135,14 +135,8 @@ pub(super) fn invalid(msg: impl Into<String>) -> LogError {
 // ---------------------------------------------------------------------------------------------
 // Identifiers
 
-/// The fixed tree ID this log reports: the first 8 bytes of the log ID as a big-endian integer,
-/// reduced to a positive `int64` (Trillian tree IDs are `int64`; 0 is invalid, so 0 maps to 1).
-pub fn tree_id(log_id: &[u8; 32]) -> u64 {
-    let mut b = [0u8; 8];
-    b.copy_from_slice(&log_id[..8]);
-    let id = u64::from_be_bytes(b) & 0x7fff_ffff_ffff_ffff;
-    if id == 0 { 1 } else { id }
-}
+/// The fixed tree ID this log reports (derived from the log ID, see [`vouch_core::rekor::tree_id`]).
+pub use vouch_core::rekor::tree_id;
 
 /// The 80-hex entry ID: 16-hex tree ID followed by the 64-hex UUID (`hex(leaf hash)`).
 pub fn entry_id(tree_id: u64, leaf_hash: &Hash) -> String {
@@ -323,12 +317,12 @@ fn check_tree<S: Storage>(log: &Log<S>, p: &HashMap<String, String>) -> Result<(
 async fn log_info<S: Storage>(State(log): State<Log<S>>, q: Params) -> Result<Response, V1Error> {
     check_tree(&log, &params(q)?)?;
     let cp = log.checkpoint();
-    Ok(axum::Json(json!({
-        "rootHash": hex::encode(cp.root),
-        "treeSize": cp.size,
-        "signedTreeHead": cp.note,
-        "treeID": tree_id(&log.signer().log_id()).to_string()
-    }))
+    Ok(axum::Json(LogInfo {
+        root_hash: hex::encode(cp.root),
+        tree_size: cp.size,
+        signed_tree_head: cp.note,
+        tree_id: tree_id(&log.signer().log_id()).to_string(),
+    })
     .into_response())
 }
 
@@ -380,10 +374,10 @@ async fn consistency<S: Storage>(
         Ok((root, hashes))
     })
     .await?;
-    Ok(axum::Json(json!({
-        "rootHash": hex::encode(root),
-        "hashes": hashes.iter().map(hex::encode).collect::<Vec<_>>()
-    }))
+    Ok(axum::Json(ConsistencyProof {
+        root_hash: hex::encode(root),
+        hashes: hashes.iter().map(hex::encode).collect(),
+    })
     .into_response())
 }
 
