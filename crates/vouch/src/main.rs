@@ -13,6 +13,7 @@ mod inspect;
 mod keys_cmd;
 mod listen;
 mod login;
+mod monitor_cmd;
 mod oci_cmd;
 mod oidc;
 mod pkcs11_cmd;
