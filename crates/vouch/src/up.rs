@@ -182,6 +182,11 @@ async fn up(a: &UpArgs) -> Result<()> {
         },
     )
     .map_err(|e| anyhow!("cannot open the log: {e}"))?;
+    // The checkpoint key, for `vouch monitor --public-key` and `vouch log … --public-key`.
+    write(
+        &log_dir.join("public.pem"),
+        vouch_core::keys::pem_encode("PUBLIC KEY", log.signer().spki_der()).as_bytes(),
+    )?;
 
     // CT log for the CA's SCTs.
     let ct_dir = data.join("ct");

@@ -145,3 +145,46 @@ pub fn serve(a: &ServeWitnessArgs) -> Result<()> {
     rt.shutdown_timeout(Duration::from_secs(5));
     Ok(())
 }
+
+/// The log's witness client for `--witness-policy FILE`: the policy must parse, name at least
+/// one witness with a URL, and (when it lists logs) list this log's key.
+pub fn log_witness_client(
+    path: &Path,
+    log: &NoteVerifier,
+    timeout: Duration,
+    require_quorum: bool,
+) -> Result<vouch_log::witness_client::WitnessClient> {
+    let text = std::fs::read(path)
+        .with_context(|| format!("cannot read --witness-policy {}", path.display()))?;
+    let policy = vouch_core::tlog_policy::WitnessPolicy::parse(&text)
+        .with_context(|| format!("--witness-policy {}", path.display()))?;
+    if !policy.logs().is_empty()
+        && !policy
+            .logs()
+            .iter()
+            .any(|l| l.verifier.public_key_bytes() == log.public_key_bytes())
+    {
+        return Err(hinted(
+            format!(
+                "--witness-policy {} lists logs, but not this log's key",
+                path.display()
+            ),
+            format!(
+                "add `log {}` to the policy",
+                log.to_vkey().unwrap_or_else(|| "<this log's vkey>".into())
+            ),
+        ));
+    }
+    let client = vouch_log::witness_client::WitnessClient::new(policy, timeout, require_quorum)
+        .map_err(|e| anyhow!("{e}"))?;
+    if client.witnesses().is_empty() {
+        return Err(hinted(
+            format!(
+                "--witness-policy {} names no witness with a URL to push checkpoints to",
+                path.display()
+            ),
+            "write `witness <name> <vkey> <url>` lines",
+        ));
+    }
+    Ok(client)
+}
