@@ -92,7 +92,11 @@ impl TileClient {
         concurrency: usize,
     ) -> Result<(), MonitorError> {
         let mut pending = std::collections::VecDeque::new();
-        let mut ids = ids.into_iter().filter(|id| !set.tiles.contains_key(id));
+        let todo: Vec<TileId> = ids
+            .into_iter()
+            .filter(|id| !set.tiles.contains_key(id))
+            .collect();
+        let mut ids = todo.into_iter();
         loop {
             while pending.len() < concurrency.max(1) {
                 let Some(id) = ids.next() else { break };
