@@ -232,7 +232,12 @@ fn quorum_of_two_witnesses_fails_closed_without_one() {
     let (st, cp) = try_get(&log.url, "/checkpoint").unwrap();
     assert_eq!(st, 200);
     let cp = String::from_utf8(cp).unwrap();
-    assert_eq!(cp.lines().filter(|l| l.starts_with('\u{2014}')).count(), 3, "{cp}");
+    // The log's signature, then each witness's Ed25519 and ML-DSA-44 cosignatures.
+    assert_eq!(
+        cp.lines().filter(|l| l.starts_with('\u{2014}')).count(),
+        5,
+        "{cp}"
+    );
 
     // One witness down: writes fail closed, naming the group.
     drop(w2);
