@@ -344,12 +344,11 @@ impl TilePlanner {
 
 impl NodeSource for TilePlanner {
     fn node(&mut self, height: u32, index: u64) -> Result<Hash, ProofError> {
-        let (tile, _, _) = tile_for_node(height, index, self.size).ok_or(
-            ProofError::IndexOutOfRange {
+        let (tile, _, _) =
+            tile_for_node(height, index, self.size).ok_or(ProofError::IndexOutOfRange {
                 index,
                 size: self.size,
-            },
-        )?;
+            })?;
         self.tiles.insert(tile);
         Ok([0u8; 32])
     }

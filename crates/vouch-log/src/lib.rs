@@ -560,7 +560,10 @@ fn integrate<S: Storage>(inner: &Inner<S>, batch: Vec<Pending>) {
     let checkpoint = match inner.cosign(checkpoint) {
         Ok(c) => c,
         Err(e) => {
-            for p in fresh.into_iter().chain(later_dups.into_iter().map(|(p, _)| p)) {
+            for p in fresh
+                .into_iter()
+                .chain(later_dups.into_iter().map(|(p, _)| p))
+            {
                 let _ = p.reply.send(Err(e.clone()));
             }
             return;

@@ -127,7 +127,9 @@ impl WitnessClient {
         for (t, r) in self.targets.iter().zip(results) {
             match r {
                 Ok(sigs) => lines.extend(sigs.into_iter().take(MAX_LINES_PER_WITNESS)),
-                Err(e) => tracing::warn!(witness = %t.name, url = %t.url, size, error = %e, "no cosignature"),
+                Err(e) => {
+                    tracing::warn!(witness = %t.name, url = %t.url, size, error = %e, "no cosignature")
+                }
             }
         }
         let mut cosigned = checkpoint;
@@ -135,7 +137,9 @@ impl WitnessClient {
         match self.policy.check(&cosigned) {
             Ok(_) => {}
             Err(e) if self.require_quorum => return Err(LogError::WitnessQuorum(e)),
-            Err(e) => tracing::warn!(size, error = %e, "checkpoint served without its witness quorum"),
+            Err(e) => {
+                tracing::warn!(size, error = %e, "checkpoint served without its witness quorum")
+            }
         }
         Ok(cosigned.to_text())
     }

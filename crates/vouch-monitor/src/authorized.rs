@@ -96,7 +96,8 @@ impl Authorized {
                     return Err(AuthorizedError::NoEntry { path: p });
                 }
                 for e in entries {
-                    set.leaves.insert(leaf_hash(e.canonicalized_body.as_slice()));
+                    set.leaves
+                        .insert(leaf_hash(e.canonicalized_body.as_slice()));
                 }
             } else {
                 let text = String::from_utf8_lossy(&bytes);

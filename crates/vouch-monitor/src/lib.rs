@@ -353,7 +353,12 @@ impl Monitor {
                 let alert = Alert {
                     kind: AlertKind::Quorum,
                     severity: Severity::Critical,
-                    id: format!("quorum/{}/{}/{}", new.cp.origin, new.cp.size, b64_encode(&new.cp.root_hash)),
+                    id: format!(
+                        "quorum/{}/{}/{}",
+                        new.cp.origin,
+                        new.cp.size,
+                        b64_encode(&new.cp.root_hash)
+                    ),
                     origin: new.cp.origin.clone(),
                     message: format!(
                         "checkpoint of {} at size {} lacks the witness quorum: {e}",
@@ -438,13 +443,14 @@ impl Monitor {
             ));
         }
         if n == m {
-            return Ok((old.root_hash != new.cp.root_hash).then(|| {
-                alert(
-                    format!("two different roots for the same size {n}"),
-                    Vec::new(),
-                )
-            })
-            .flatten());
+            return Ok((old.root_hash != new.cp.root_hash)
+                .then(|| {
+                    alert(
+                        format!("two different roots for the same size {n}"),
+                        Vec::new(),
+                    )
+                })
+                .flatten());
         }
         if m == 0 {
             return Ok(None);
@@ -538,12 +544,14 @@ impl Monitor {
             let Some((id, task)) = pending.pop_front() else {
                 break;
             };
-            let (hashes, bodies) = task.await.map_err(|source| MonitorError::Task { source })??;
+            let (hashes, bodies) = task
+                .await
+                .map_err(|source| MonitorError::Task { source })??;
             // Bind the level-0 tile to the root.
             if id.is_full() {
-                let parent = set.stored(1, id.index).ok_or_else(|| {
-                    mismatch(format!("no level-1 hash for {}", id.path()))
-                })?;
+                let parent = set
+                    .stored(1, id.index)
+                    .ok_or_else(|| mismatch(format!("no level-1 hash for {}", id.path())))?;
                 if parent != tiles::hash_run(&hashes) {
                     return Err(mismatch(format!(
                         "{} does not hash to its parent's entry",
@@ -563,7 +571,10 @@ impl Monitor {
             for index in start..end {
                 let pos = usize::try_from(index - base).unwrap_or(usize::MAX);
                 let (Some(body), Some(leaf)) = (bodies.get(pos), hashes.get(pos)) else {
-                    return Err(mismatch(format!("entry {index} missing from {}", id.entries_path())));
+                    return Err(mismatch(format!(
+                        "entry {index} missing from {}",
+                        id.entries_path()
+                    )));
                 };
                 if &merkle::leaf_hash(body) != leaf {
                     return Err(mismatch(format!(
@@ -574,7 +585,9 @@ impl Monitor {
                 entries += 1;
                 self.check_entry(&origin, index, body, leaf, &mut alerts);
             }
-            self.metrics.entries_scanned.inc_by(end.saturating_sub(start));
+            self.metrics
+                .entries_scanned
+                .inc_by(end.saturating_sub(start));
             state.scanned = end;
             self.metrics.position(end, latest);
             if !alerts.is_empty() {
@@ -640,10 +653,10 @@ impl Monitor {
                 severity: Severity::Warning,
                 id: format!(
                     "identity/{origin}/{index}/{}",
-                    hex::encode(&aws_lc_rs::digest::digest(
-                        &aws_lc_rs::digest::SHA256,
-                        watched.as_bytes()
-                    ).as_ref()[..8])
+                    hex::encode(
+                        &aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, watched.as_bytes())
+                            .as_ref()[..8]
+                    )
                 ),
                 origin: origin.to_string(),
                 message,

@@ -63,14 +63,18 @@ impl State {
         let Some(bytes) = vouch_fs::read_optional(&path).map_err(MonitorError::Fs)? else {
             return Ok(None);
         };
-        let s: State = serde_json::from_slice(&bytes).map_err(|source| MonitorError::CorruptState {
-            path: path.clone(),
-            reason: source.to_string(),
-        })?;
+        let s: State =
+            serde_json::from_slice(&bytes).map_err(|source| MonitorError::CorruptState {
+                path: path.clone(),
+                reason: source.to_string(),
+            })?;
         if s.version != STATE_VERSION {
             return Err(MonitorError::CorruptState {
                 path,
-                reason: format!("format version {} (this monitor reads {STATE_VERSION})", s.version),
+                reason: format!(
+                    "format version {} (this monitor reads {STATE_VERSION})",
+                    s.version
+                ),
             });
         }
         Ok(Some(s))

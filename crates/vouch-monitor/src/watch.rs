@@ -305,11 +305,17 @@ mod tests {
         );
         let e = EntryInfo::parse(body.as_bytes()).unwrap();
         assert_eq!(e.kind, "hashedrekord");
-        assert_eq!(e.digest.as_deref(), Some(&*format!("sha256:{}", "07".repeat(32))));
+        assert_eq!(
+            e.digest.as_deref(),
+            Some(&*format!("sha256:{}", "07".repeat(32)))
+        );
         assert_eq!(e.signers, vec![Signer::PublicKey(spki.clone())]);
         let cfg = crate::config::Config::parse(
-            format!("monitoredValues:\n  fingerprints: [{}]\n", sha256_hex(&spki).to_uppercase())
-                .as_bytes(),
+            format!(
+                "monitoredValues:\n  fingerprints: [{}]\n",
+                sha256_hex(&spki).to_uppercase()
+            )
+            .as_bytes(),
         )
         .unwrap();
         let m = cfg.watch.matches(&e);

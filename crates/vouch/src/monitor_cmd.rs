@@ -113,7 +113,8 @@ fn build(a: &MonitorArgs) -> Result<Monitor> {
     };
     let authorized = match &a.authorized {
         Some(d) => {
-            let set = Authorized::load(d).with_context(|| format!("--authorized {}", d.display()))?;
+            let set =
+                Authorized::load(d).with_context(|| format!("--authorized {}", d.display()))?;
             if set.is_empty() {
                 eprintln!(
                     "warning: --authorized {} records no signing: every watched match alerts",

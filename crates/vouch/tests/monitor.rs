@@ -89,7 +89,13 @@ fn total_entries() -> u64 {
 fn tree_size(log_url: &str) -> u64 {
     let (st, body) = try_get(log_url, "/checkpoint").unwrap();
     assert_eq!(st, 200);
-    String::from_utf8(body).unwrap().lines().nth(1).unwrap().parse().unwrap()
+    String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// Append `n` distinct signed filler entries with `vouch bench log` (again for any it could
@@ -118,14 +124,33 @@ fn filler(log_url: &str, n: u64) {
         );
         let report = String::from_utf8_lossy(&out.stdout);
         let errors = String::from_utf8_lossy(&out.stderr);
-        eprintln!("bench log: {} {}", report.trim(), errors.lines().filter(|l| l.contains("error")).collect::<Vec<_>>().join(" "));
+        eprintln!(
+            "bench log: {} {}",
+            report.trim(),
+            errors
+                .lines()
+                .filter(|l| l.contains("error"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
     }
-    assert_eq!(tree_size(log_url), target, "vouch bench log could not append {n} entries");
+    assert_eq!(
+        tree_size(log_url),
+        target,
+        "vouch bench log could not append {n} entries"
+    );
 }
 
 fn token(inst: &Instance, email: &str) -> String {
     let out = run(
-        vouch().args(["oidc", "token", "--url", &inst.urls["oidc"], "--email", email]),
+        vouch().args([
+            "oidc",
+            "token",
+            "--url",
+            &inst.urls["oidc"],
+            "--email",
+            email,
+        ]),
         Duration::from_secs(30),
     );
     ok(&out, "vouch oidc token").trim().to_string()
@@ -192,7 +217,12 @@ fn position(state: &Path) -> (u64, bool) {
     std::fs::read(state.join("monitor.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .map(|v| (v["scanned"].as_u64().unwrap_or(0), v.get("outbox").is_some()))
+        .map(|v| {
+            (
+                v["scanned"].as_u64().unwrap_or(0),
+                v.get("outbox").is_some(),
+            )
+        })
         .unwrap_or((0, false))
 }
 
@@ -291,7 +321,13 @@ fn monitor_alerts_once_for_an_unauthorized_signing_and_resumes_after_kill() {
     let auth_arg = authorized.to_str().unwrap();
     let t = Instant::now();
     let out = run(
-        &mut monitor(&log, &key, &st_a, &config, &["--once", "--authorized", auth_arg]),
+        &mut monitor(
+            &log,
+            &key,
+            &st_a,
+            &config,
+            &["--once", "--authorized", auth_arg],
+        ),
         Duration::from_secs(600),
     );
     eprintln!("scan of {size} entries took {:?}", t.elapsed());
@@ -323,10 +359,20 @@ fn monitor_alerts_once_for_an_unauthorized_signing_and_resumes_after_kill() {
     assert_eq!(scanned(&st_a), size);
     // Nothing new: no alert, exit 0.
     let out = run(
-        &mut monitor(&log, &key, &st_a, &config, &["--once", "--authorized", auth_arg]),
+        &mut monitor(
+            &log,
+            &key,
+            &st_a,
+            &config,
+            &["--once", "--authorized", auth_arg],
+        ),
         Duration::from_secs(60),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(alerts(&String::from_utf8_lossy(&out.stdout)).is_empty());
 
     // Without it: every watched signing, across entry kinds.
@@ -339,10 +385,22 @@ fn monitor_alerts_once_for_an_unauthorized_signing_and_resumes_after_kill() {
     let got = alerts(&String::from_utf8_lossy(&out.stdout));
     let indexes: Vec<u64> = got.iter().map(|a| a["index"].as_u64().unwrap()).collect();
     assert_eq!(indexes, [s1.0, s2.0, s3.0], "{got:#?}");
-    let kinds: Vec<&str> = got.iter().map(|a| a["entryKind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["hashedrekord 0.0.2", "dsse 0.0.1", "hashedrekord 0.0.1"]);
-    assert_eq!(pem_b64(got[0]["identity"]["certificate"].as_str().unwrap()), s1.1);
-    assert_eq!(pem_b64(got[1]["identity"]["certificate"].as_str().unwrap()), s2.1);
+    let kinds: Vec<&str> = got
+        .iter()
+        .map(|a| a["entryKind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["hashedrekord 0.0.2", "dsse 0.0.1", "hashedrekord 0.0.1"]
+    );
+    assert_eq!(
+        pem_b64(got[0]["identity"]["certificate"].as_str().unwrap()),
+        s1.1
+    );
+    assert_eq!(
+        pem_b64(got[1]["identity"]["certificate"].as_str().unwrap()),
+        s2.1
+    );
     let expected: BTreeSet<String> = got
         .iter()
         .map(|a| a["id"].as_str().unwrap().to_string())
@@ -368,7 +426,10 @@ fn monitor_alerts_once_for_an_unauthorized_signing_and_resumes_after_kill() {
     // Past the first watched signing, with its alert delivered (not waiting in the outbox).
     while !matches!(position(&st_c), (at, false) if at > s1.0) {
         assert!(Instant::now() < deadline, "the monitor made no progress");
-        assert!(child.try_wait().unwrap().is_none(), "the monitor exited early");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the monitor exited early"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     child.kill().unwrap(); // SIGKILL
@@ -382,7 +443,11 @@ fn monitor_alerts_once_for_an_unauthorized_signing_and_resumes_after_kill() {
     while let Ok(l) = rx.recv_timeout(Duration::from_secs(5)) {
         first.extend(alerts(&l));
     }
-    assert!(!first.is_empty(), "the alert for index {} came before the kill", s1.0);
+    assert!(
+        !first.is_empty(),
+        "the alert for index {} came before the kill",
+        s1.0
+    );
     let out = run(
         &mut monitor(&log, &key, &st_c, &config, &["--once"]),
         Duration::from_secs(600),
@@ -397,7 +462,11 @@ fn monitor_alerts_once_for_an_unauthorized_signing_and_resumes_after_kill() {
     let n = ids.len();
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), n, "an alert was repeated after the kill: {first:#?} {second:#?}");
+    assert_eq!(
+        ids.len(),
+        n,
+        "an alert was repeated after the kill: {first:#?} {second:#?}"
+    );
     assert_eq!(
         ids.into_iter().collect::<BTreeSet<_>>(),
         expected,
@@ -479,7 +548,11 @@ fn monitor_and_witness_catch_a_forked_log() {
         &mut monitor(&log_a.url, &key_pem, &state, &config, &["--once"]),
         Duration::from_secs(120),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cp_a = checkpoint(&log_a.url);
     let vkey = std::fs::read_to_string(a_dir.join("log.vkey")).unwrap();
     let witness = start_witness(
@@ -488,7 +561,11 @@ fn monitor_and_witness_catch_a_forked_log() {
         vkey.trim(),
         &tmp.path().join("w.txt"),
     );
-    let (st, _, body) = post(&witness.url, "/add-checkpoint", format!("old 0\n\n{cp_a}").as_bytes());
+    let (st, _, body) = post(
+        &witness.url,
+        "/add-checkpoint",
+        format!("old 0\n\n{cp_a}").as_bytes(),
+    );
     assert_eq!(st, 200, "{body}");
 
     // History B: the same key and origin, other entries, a larger tree.
@@ -526,7 +603,13 @@ fn monitor_and_witness_catch_a_forked_log() {
         .map(|p| p.as_str().unwrap())
         .collect();
     assert!(!proof.is_empty());
-    assert!(a["reason"].as_str().unwrap().contains("root does not match"), "{a:#?}");
+    assert!(
+        a["reason"]
+            .as_str()
+            .unwrap()
+            .contains("root does not match"),
+        "{a:#?}"
+    );
 
     // Run again: refused still (exit 1), but the same evidence is not alerted twice.
     let out = run(
@@ -540,8 +623,15 @@ fn monitor_and_witness_catch_a_forked_log() {
     // The witness refuses the second history: without a proof (409, it holds A's size), and
     // with the fork's own consistency proof (422).
     let size_a: u64 = cp_a.lines().nth(1).unwrap().parse().unwrap();
-    let (st, ct, body) = post(&witness.url, "/add-checkpoint", format!("old 0\n\n{cp_b}").as_bytes());
-    assert_eq!((st, ct.as_str(), body.as_str()), (409, "text/x.tlog.size", &*format!("{size_a}\n")));
+    let (st, ct, body) = post(
+        &witness.url,
+        "/add-checkpoint",
+        format!("old 0\n\n{cp_b}").as_bytes(),
+    );
+    assert_eq!(
+        (st, ct.as_str(), body.as_str()),
+        (409, "text/x.tlog.size", &*format!("{size_a}\n"))
+    );
     let req = format!("old {size_a}\n{}\n\n{cp_b}", proof.join("\n"));
     let (st, _, body) = post(&witness.url, "/add-checkpoint", req.as_bytes());
     assert_eq!(st, 422, "{body}");
@@ -552,5 +642,9 @@ fn monitor_and_witness_catch_a_forked_log() {
         &mut monitor(&log_a.url, &key_pem, &state, &config, &["--once"]),
         Duration::from_secs(120),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -36,7 +36,11 @@ fn witness_key(dir: &Path, name: &str) -> String {
         .args(["--name", name])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The first line is the Ed25519 cosignature/v1 vkey.
     String::from_utf8(out.stdout)
         .unwrap()
@@ -196,7 +200,11 @@ fn quorum_of_two_witnesses_fails_closed_without_one() {
         &["--witness-policy", policy_arg, "--require-witness-quorum"],
     );
     assert!(
-        log.stdout.iter().filter(|l| l.starts_with("witness: ")).count() == 2,
+        log.stdout
+            .iter()
+            .filter(|l| l.starts_with("witness: "))
+            .count()
+            == 2,
         "{:?}",
         log.stdout
     );
@@ -214,7 +222,12 @@ fn quorum_of_two_witnesses_fails_closed_without_one() {
     std::fs::write(&art, b"release").unwrap();
     let b1 = dir.join("release.sigstore.json");
     let out = sign(dir, &tc, &art, &b1);
-    assert!(out.status.success(), "{}; log:\n{}", stderr(&out), tail(&log.log));
+    assert!(
+        out.status.success(),
+        "{}; log:\n{}",
+        stderr(&out),
+        tail(&log.log)
+    );
     let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(&b1).unwrap()).unwrap();
     let env = bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]
         ["envelope"]
@@ -223,7 +236,8 @@ fn quorum_of_two_witnesses_fails_closed_without_one() {
         .to_string();
     for name in ["w1.vouch.test", "w2.vouch.test"] {
         assert!(
-            env.lines().any(|l| l.starts_with(&format!("\u{2014} {name} "))),
+            env.lines()
+                .any(|l| l.starts_with(&format!("\u{2014} {name} "))),
             "{name} missing from {env}"
         );
     }
@@ -244,13 +258,17 @@ fn quorum_of_two_witnesses_fails_closed_without_one() {
     let (st, _, body) = post(&log.url, "/api/v2/log/entries", &signed_request(b"entry 2"));
     assert_eq!(st, 503, "{body}");
     assert!(
-        body.contains("witness quorum not met") && body.contains("\\\"both\\\" needs 2 of [w1, w2], 1 met"),
+        body.contains("witness quorum not met")
+            && body.contains("\\\"both\\\" needs 2 of [w1, w2], 1 met"),
         "{body}"
     );
     let art2 = dir.join("release2.tar.gz");
     std::fs::write(&art2, b"release 2").unwrap();
     let out = sign(dir, &tc, &art2, &dir.join("r2.sigstore.json"));
-    assert!(!out.status.success(), "write acknowledged without the quorum");
+    assert!(
+        !out.status.success(),
+        "write acknowledged without the quorum"
+    );
     assert!(!dir.join("r2.sigstore.json").exists());
 
     // The same log without --require-witness-quorum serves 1 of 2: verification with the
@@ -267,7 +285,12 @@ fn quorum_of_two_witnesses_fails_closed_without_one() {
     std::fs::write(&art3, b"release 3").unwrap();
     let b3 = dir.join("r3.sigstore.json");
     let out = sign(dir, &tc, &art3, &b3);
-    assert!(out.status.success(), "{}; log:\n{}", stderr(&out), tail(&log.log));
+    assert!(
+        out.status.success(),
+        "{}; log:\n{}",
+        stderr(&out),
+        tail(&log.log)
+    );
     let out = verify(dir, &art3, &b3, &policy);
     assert!(!out.status.success(), "verified without the quorum");
     let err = stderr(&out);
