@@ -106,7 +106,9 @@ impl Sinks {
     /// `Retry-After`).
     pub fn new(stdout: bool, webhook: Option<String>) -> Result<Self, MonitorError> {
         let http = vouch_sign::HttpClient::new()
-            .map_err(|source| MonitorError::Http { source })?
+            .map_err(|source| MonitorError::Http {
+                source: Box::new(source),
+            })?
             .attempts(6);
         Ok(Self {
             stdout,
@@ -137,7 +139,7 @@ impl Sinks {
                     .await
                     .map_err(|source| MonitorError::Webhook {
                         url: url.clone(),
-                        source,
+                        source: Box::new(source),
                     })?;
             }
         }

@@ -18,7 +18,9 @@ pub struct TileClient {
 impl TileClient {
     /// A client for the log whose tlog-tiles prefix is `base` (no trailing slash needed).
     pub fn new(base: &str) -> Result<Self, MonitorError> {
-        let http = vouch_sign::HttpClient::new().map_err(|source| MonitorError::Http { source })?;
+        let http = vouch_sign::HttpClient::new().map_err(|source| MonitorError::Http {
+            source: Box::new(source),
+        })?;
         Ok(Self {
             http,
             base: base.trim_end_matches('/').to_string(),
@@ -36,7 +38,10 @@ impl TileClient {
             .get("log", &url, &[])
             .await
             .map(|r| r.body)
-            .map_err(|source| MonitorError::Fetch { url, source })
+            .map_err(|source| MonitorError::Fetch {
+                url,
+                source: Box::new(source),
+            })
     }
 
     /// The current signed checkpoint, as text.

@@ -56,7 +56,7 @@ pub enum MonitorError {
     Http {
         /// Why.
         #[source]
-        source: vouch_sign::SignError,
+        source: Box<vouch_sign::SignError>,
     },
     /// A GET from the log failed.
     #[error("cannot fetch {url}: {source}")]
@@ -65,7 +65,7 @@ pub enum MonitorError {
         url: String,
         /// Why.
         #[source]
-        source: vouch_sign::SignError,
+        source: Box<vouch_sign::SignError>,
     },
     /// A response is not UTF-8 text.
     #[error("{url} is not UTF-8 text")]
@@ -151,7 +151,7 @@ pub enum MonitorError {
         url: String,
         /// Why.
         #[source]
-        source: vouch_sign::SignError,
+        source: Box<vouch_sign::SignError>,
     },
     /// A fetch task failed.
     #[error("fetch task failed: {source}")]
