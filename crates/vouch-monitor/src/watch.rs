@@ -323,4 +323,26 @@ mod tests {
         assert!(m[0].public_key.is_some());
         assert!(EntryInfo::parse(b"{}").is_err());
     }
+
+    #[test]
+    fn reads_dsse_and_intoto_signers() {
+        use vouch_core::encoding::b64_encode;
+        let der = b"key bytes".to_vec();
+        let pem = b64_encode(pem_encode("PUBLIC KEY", &der).as_bytes());
+        let h = "ab".repeat(32);
+        let dsse = format!(
+            r#"{{"apiVersion":"0.0.1","kind":"dsse","spec":{{"payloadHash":{{"algorithm":"sha256","value":"{h}"}},"signatures":[{{"signature":"AAAA","verifier":"{pem}"}}]}}}}"#
+        );
+        let e = EntryInfo::parse(dsse.as_bytes()).unwrap();
+        assert_eq!((e.kind.as_str(), e.version.as_str()), ("dsse", "0.0.1"));
+        assert_eq!(e.digest.as_deref(), Some(&*format!("sha256:{h}")));
+        assert_eq!(e.signers, vec![Signer::PublicKey(der.clone())]);
+        let sig = b64_encode(b"AAAA");
+        let intoto = format!(
+            r#"{{"apiVersion":"0.0.2","kind":"intoto","spec":{{"content":{{"envelope":{{"payloadType":"application/vnd.in-toto+json","signatures":[{{"sig":"{sig}","publicKey":"{pem}"}}]}},"payloadHash":{{"algorithm":"sha256","value":"{h}"}}}}}}}}"#
+        );
+        let e = EntryInfo::parse(intoto.as_bytes()).unwrap();
+        assert_eq!((e.kind.as_str(), e.version.as_str()), ("intoto", "0.0.2"));
+        assert_eq!(e.signers, vec![Signer::PublicKey(der)]);
+    }
 }

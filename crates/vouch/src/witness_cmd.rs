@@ -188,3 +188,75 @@ pub fn log_witness_client(
     }
     Ok(client)
 }
+
+/// `vouch up --witnesses N`: N witnesses in the instance, each on its own listener, following
+/// the instance's log, and the policy requiring all of them (written to `policy_path`).
+pub(crate) struct LocalWitnesses {
+    /// Each witness's server and router, to serve with the other services.
+    pub servers: Vec<(vouch_server::Server, axum::Router)>,
+    /// Each witness's URL.
+    pub urls: Vec<String>,
+    /// The client the log pushes checkpoints with.
+    pub client: vouch_log::witness_client::WitnessClient,
+}
+
+/// Open (creating on first start) `n` witnesses under `data/witnesses/`, bound to `listeners`,
+/// and write the C2SP tlog-policy naming them (`group local all …`) to `policy_path`.
+pub(crate) fn local_witnesses(
+    data: &Path,
+    listeners: Vec<vouch_server::Server>,
+    public_host: &str,
+    origin: &str,
+    log: &NoteVerifier,
+    policy_path: &Path,
+    require_quorum: bool,
+) -> Result<LocalWitnesses> {
+    let log_vkey = log
+        .to_vkey()
+        .ok_or_else(|| anyhow!("the log key has no vkey (witnesses need an Ed25519 log key)"))?;
+    let mut policy = format!("# written by vouch up: its local witnesses\nlog {log_vkey}\n");
+    let mut members = Vec::new();
+    let mut servers = Vec::new();
+    let mut urls = Vec::new();
+    for (i, server) in listeners.into_iter().enumerate() {
+        let n = i + 1;
+        let dir = data.join("witnesses").join(format!("w{n}"));
+        let (_, keys, _) = open_keys(&dir, Some(&format!("witness-{n}.vouch.local")))?;
+        let url = format!("http://{public_host}:{}", server.local_addr().port());
+        let [ed, ml] = keys.public_keys();
+        policy.push_str(&format!("witness w{n} {} {url}\n", ed.to_vkey()));
+        policy.push_str(&format!("witness w{n}-mldsa {} {url}\n", ml.to_vkey()));
+        members.push(format!("w{n} w{n}-mldsa"));
+        let witness = Witness::open(
+            &dir,
+            keys,
+            vec![LogConfig {
+                origin: origin.to_string(),
+                verifier: log.clone(),
+            }],
+        )
+        .with_context(|| format!("cannot open the witness in {}", dir.display()))?;
+        servers.push((
+            server.named("witness"),
+            vouch_witness::api::router(Arc::new(witness)),
+        ));
+        urls.push(url);
+    }
+    policy.push_str(&format!(
+        "group local all {}\nquorum local\n",
+        members.join(" ")
+    ));
+    vouch_fs::write_durably(policy_path, policy.as_bytes(), vouch_fs::Access::Public)
+        .map_err(|e| anyhow!("cannot write {}: {e}", policy_path.display()))?;
+    let client = log_witness_client(
+        policy_path,
+        log,
+        vouch_log::witness_client::DEFAULT_TIMEOUT,
+        require_quorum,
+    )?;
+    Ok(LocalWitnesses {
+        servers,
+        urls,
+        client,
+    })
+}

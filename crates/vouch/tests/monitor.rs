@@ -10,13 +10,16 @@
 //!   witness that cosigned the first history refuses the second (409 without a proof, 422 with
 //!   the fork's proof).
 //!
+//! The instance runs with `--witnesses 2`, and the first monitor requires their quorum on every
+//! checkpoint (`--witness-policy`), so the log's cosignature collection is exercised too.
+//!
 //! `VOUCH_MONITOR_TEST_ENTRIES` sets the log's total size (default 30,000 in this debug test;
 //! the 10⁵ runs with `VOUCH_MONITOR_TEST_ENTRIES=100000`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
 
-use common::up::{Instance, start_up};
+use common::up::{Instance, start_up_with};
 use common::{post, start, tail, try_get, vouch};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -234,7 +237,18 @@ fn scanned(state: &Path) -> u64 {
 fn monitor_alerts_once_for_an_unauthorized_signing_and_resumes_after_kill() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let inst = start_up(&data, 0, &dir.path().join("up.log"));
+    // Two local witnesses cosign every checkpoint; the monitor requires their quorum.
+    let inst = start_up_with(&data, 0, &dir.path().join("up.log"), &["--witnesses", "2"]);
+    let policy = data.join("witness_policy.txt");
+    assert!(
+        inst.banner
+            .iter()
+            .filter(|l| l.trim_start().starts_with("witness "))
+            .count()
+            == 3,
+        "two witnesses and the policy in the banner: {:?}",
+        inst.banner
+    );
     let log = inst.urls["log"].clone();
     let key = data.join("log/public.pem");
     assert!(key.exists(), "vouch up writes the log's public key");
@@ -326,7 +340,13 @@ fn monitor_alerts_once_for_an_unauthorized_signing_and_resumes_after_kill() {
             &key,
             &st_a,
             &config,
-            &["--once", "--authorized", auth_arg],
+            &[
+                "--once",
+                "--authorized",
+                auth_arg,
+                "--witness-policy",
+                policy.to_str().unwrap(),
+            ],
         ),
         Duration::from_secs(600),
     );
