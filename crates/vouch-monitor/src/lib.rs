@@ -312,7 +312,16 @@ impl Monitor {
     /// One pass: deliver queued alerts, check the latest checkpoint, scan what is new.
     pub async fn run_once(&self) -> Result<RunReport, MonitorError> {
         let mut report = RunReport::default();
-        let stored = State::load(&self.opts.state_dir)?;
+        let mut stored = State::load(&self.opts.state_dir)?;
+        // 1. Alerts a killed run recorded but did not deliver, before anything that may fail.
+        if let Some(s) = stored.as_mut()
+            && !s.outbox.is_empty()
+        {
+            report.alerts += s.outbox.len() as u64;
+            self.opts.sinks.deliver(&s.outbox).await?;
+            s.outbox.clear();
+            self.save(s)?;
+        }
         let text = self.client.checkpoint().await?;
         let (note, cp) = parse_note(&text)?;
         let mut state = match stored {
@@ -328,13 +337,6 @@ impl Monitor {
             }
             None => State::new(&cp.origin, self.opts.config.start_index.unwrap_or(0)),
         };
-        // 1. Alerts a killed run recorded but did not deliver.
-        if !state.outbox.is_empty() {
-            report.alerts += state.outbox.len() as u64;
-            self.opts.sinks.deliver(&state.outbox).await?;
-            state.outbox.clear();
-            self.save(&state)?;
-        }
         // 2. The log's signature, then the witness quorum.
         let v = self.verifier(&cp.origin)?;
         note.verify(&v).map_err(|source| MonitorError::Signature {
