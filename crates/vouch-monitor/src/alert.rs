@@ -146,3 +146,79 @@ impl Sinks {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    fn alert() -> Alert {
+        Alert {
+            kind: AlertKind::Identity,
+            severity: Severity::Warning,
+            id: "identity/o/7/x".into(),
+            origin: "o".into(),
+            message: "m".into(),
+            index: Some(7),
+            entry_kind: None,
+            digest: None,
+            leaf_hash: None,
+            identity: None,
+            old_checkpoint: None,
+            new_checkpoint: None,
+            proof: Vec::new(),
+            reason: None,
+        }
+    }
+
+    /// A webhook answering 503 twice, then 200 (or 400 on `/reject`).
+    async fn hook() -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let (h, g) = (hits.clone(), got.clone());
+        let app = axum::Router::new()
+            .route(
+                "/hook",
+                axum::routing::post(move |body: String| {
+                    let n = h.fetch_add(1, Ordering::SeqCst);
+                    if n >= 2 {
+                        g.lock().unwrap().push(body);
+                    }
+                    async move {
+                        if n < 2 {
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE
+                        } else {
+                            axum::http::StatusCode::OK
+                        }
+                    }
+                }),
+            )
+            .route(
+                "/reject",
+                axum::routing::post(|| async { axum::http::StatusCode::BAD_REQUEST }),
+            );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, app).await });
+        (url, hits, got)
+    }
+
+    #[tokio::test]
+    async fn webhook_retries_with_backoff_then_delivers_once() {
+        let (url, hits, got) = hook().await;
+        let sinks = Sinks::new(false, Some(format!("{url}/hook"))).unwrap();
+        sinks.deliver(&[alert()]).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 3);
+        let bodies = got.lock().unwrap().clone();
+        assert_eq!(bodies.len(), 1);
+        let back: Alert = serde_json::from_str(&bodies[0]).unwrap();
+        assert_eq!(back, alert());
+
+        let sinks = Sinks::new(false, Some(format!("{url}/reject"))).unwrap();
+        let e = sinks.deliver(&[alert()]).await.unwrap_err();
+        assert!(matches!(e, MonitorError::Webhook { .. }), "{e}");
+        assert!(e.to_string().contains("/reject"), "{e}");
+    }
+}
