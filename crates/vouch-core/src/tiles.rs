@@ -387,6 +387,51 @@ pub fn consistency_proof<S: NodeSource>(
     Ok(proof)
 }
 
+/// A node source that only records which tiles a computation reads (the hashes it returns are
+/// dummies: which nodes a proof or root needs depends only on indexes and sizes). Clients run a
+/// computation over it first, fetch the recorded tiles concurrently, then run it for real.
+#[derive(Debug, Clone)]
+pub struct TilePlanner {
+    /// The tree size the computation is for.
+    pub size: u64,
+    /// The tiles read so far.
+    pub tiles: std::collections::BTreeSet<TileId>,
+}
+
+impl TilePlanner {
+    /// A planner for the tree of `size` leaves.
+    pub fn new(size: u64) -> Self {
+        Self {
+            size,
+            tiles: std::collections::BTreeSet::new(),
+        }
+    }
+}
+
+impl NodeSource for TilePlanner {
+    fn node(&mut self, height: u32, index: u64) -> Result<Hash, ProofError> {
+        let (tile, _, _) =
+            tile_for_node(height, index, self.size).ok_or(ProofError::IndexOutOfRange {
+                index,
+                size: self.size,
+            })?;
+        self.tiles.insert(tile);
+        Ok([0u8; 32])
+    }
+}
+
+/// Parse a tlog-tiles entry bundle: each entry is a big-endian `u16` length and that many bytes.
+/// `None` when the bundle is truncated.
+pub fn parse_entry_bundle(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    while let Some((len, rest)) = bytes.split_first_chunk::<2>() {
+        let len = usize::from(u16::from_be_bytes(*len));
+        out.push(rest.get(..len)?);
+        bytes = &rest[len..];
+    }
+    bytes.is_empty().then_some(out)
+}
+
 /// A node source over an in-memory list of leaf hashes (for tests and small trees).
 pub struct LeafHashes<'a>(pub &'a [Hash]);
 

@@ -356,6 +356,43 @@ impl Certificate {
             })
     }
 
+    /// Every subject alternative name value: DNS names, emails, IP addresses, URIs and the
+    /// Fulcio username OtherName, in certificate order (what monitors match identities against).
+    pub fn subject_alt_names(&self) -> Result<Vec<String>, CertError> {
+        let Some(san_der) = self.extension_value_oid(&OID_SAN) else {
+            return Ok(Vec::new());
+        };
+        let san = SubjectAltName::from_der(san_der).map_err(|e| CertError::BadExtension {
+            oid: "2.5.29.17".into(),
+            reason: e.to_string(),
+        })?;
+        let mut out = Vec::new();
+        for gn in &san.0 {
+            match gn {
+                GeneralName::DnsName(d) => out.push(ia5(d)),
+                GeneralName::Rfc822Name(e) => out.push(ia5(e)),
+                GeneralName::UniformResourceIdentifier(u) => out.push(ia5(u)),
+                GeneralName::IpAddress(ip) => {
+                    let b = ip.as_bytes();
+                    if let Ok(v4) = <[u8; 4]>::try_from(b) {
+                        out.push(std::net::Ipv4Addr::from(v4).to_string());
+                    } else if let Ok(v6) = <[u8; 16]>::try_from(b) {
+                        out.push(std::net::Ipv6Addr::from(v6).to_string());
+                    }
+                }
+                GeneralName::OtherName(on)
+                    if on.type_id == ObjectIdentifier::new_unwrap(OID_OTHERNAME_USERNAME) =>
+                {
+                    if let Ok(s) = on.value.decode_as::<Utf8StringRef<'_>>() {
+                        out.push(s.as_str().to_string());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
     /// Summarize the Fulcio identity: SAN and the Sigstore OID extensions.
     pub fn fulcio_identity(&self) -> Result<FulcioIdentity, CertError> {
         FulcioIdentity::from_certificate(self)

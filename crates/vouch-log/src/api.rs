@@ -38,7 +38,7 @@ impl ApiError {
             LogError::AlreadyExists(i) => (StatusCode::CONFLICT, 6, Some(*i)),
             LogError::NotFound(_) => (StatusCode::NOT_FOUND, 5, None),
             LogError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, 3, None),
-            LogError::Busy | LogError::Unavailable(_) => {
+            LogError::Busy | LogError::Unavailable(_) | LogError::WitnessQuorum(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, 14, None)
             }
             LogError::Storage(_) | LogError::Fs(_) | LogError::Key(_) | LogError::Internal(_) => {

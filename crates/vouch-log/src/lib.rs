@@ -31,6 +31,7 @@ pub mod signer;
 pub mod storage;
 pub mod tree;
 pub mod v1;
+pub mod witness_client;
 
 use entries::PreparedEntry;
 use std::sync::{Arc, Mutex, RwLock};
@@ -81,6 +82,10 @@ pub enum LogError {
     /// published (HTTP 503 with Retry-After).
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    /// The checkpoint covering the write lacks the witness policy's quorum, and the log was
+    /// asked to acknowledge only witnessed writes (HTTP 503).
+    #[error("witness quorum not met for the checkpoint covering this entry: {0}")]
+    WitnessQuorum(#[source] vouch_core::tlog_policy::QuorumError),
 }
 
 impl From<vouch_fs::FsError> for LogError {
@@ -148,6 +153,8 @@ struct Inner<S: Storage> {
     metrics: metrics::Metrics,
     /// Distributed mode only: sequenced submissions waiting for a covering checkpoint.
     waiters: shared::Waiters,
+    /// Witness cosignature collection, when a witness policy is configured.
+    witness: std::sync::OnceLock<witness_client::WitnessClient>,
 }
 
 /// A running log: cheap to clone, shared by the API handlers. The sequencer stops, and the
@@ -236,6 +243,7 @@ impl<S: Storage> Log<S> {
                 cache: Mutex::new(TileCache::default()),
                 metrics,
                 waiters: shared::Waiters::default(),
+                witness: std::sync::OnceLock::new(),
             }),
             tx,
         };
@@ -574,6 +582,19 @@ fn integrate<S: Storage>(inner: &Inner<S>, batch: Vec<Pending>) {
             return;
         }
     }
+    // Witness cosignatures (fail closed under --require-witness-quorum).
+    let checkpoint = match inner.cosign(checkpoint) {
+        Ok(c) => c,
+        Err(e) => {
+            for p in fresh
+                .into_iter()
+                .chain(later_dups.into_iter().map(|(p, _)| p))
+            {
+                let _ = p.reply.send(Err(e.clone()));
+            }
+            return;
+        }
+    };
     inner
         .metrics
         .appended(fresh.len(), started.elapsed(), new_size);
@@ -605,5 +626,34 @@ fn integrate<S: Storage>(inner: &Inner<S>, batch: Vec<Pending>) {
                 body: p.entry.body,
             });
         let _ = p.reply.send(res);
+    }
+}
+
+impl<S: Storage> Log<S> {
+    /// Collect witness cosignatures for every new checkpoint (set once, before serving).
+    pub fn set_witness_client(&self, c: witness_client::WitnessClient) -> Result<(), LogError> {
+        self.inner
+            .witness
+            .set(c)
+            .map_err(|_| LogError::Internal("witness client already set".into()))
+    }
+}
+
+impl<S: Storage> Inner<S> {
+    /// The durable checkpoint `cp` with the witnesses' cosignatures, also published to readers.
+    /// Runs on the sequencer's blocking thread.
+    fn cosign(&self, cp: StoredCheckpoint) -> Result<StoredCheckpoint, LogError> {
+        let Some(w) = self.witness.get() else {
+            return Ok(cp);
+        };
+        let size = cp.size;
+        let proof = |old: u64| self.with_reader(size, |r| tiles::consistency_proof(r, old, size));
+        let note = tokio::runtime::Handle::current().block_on(w.cosign(&cp.note, size, &proof))?;
+        if let Ok(mut s) = self.state.write()
+            && s.checkpoint.size == size
+        {
+            s.checkpoint.note = note.clone();
+        }
+        Ok(StoredCheckpoint { note, ..cp })
     }
 }

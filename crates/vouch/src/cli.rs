@@ -129,6 +129,9 @@ enum Command {
         #[command(subcommand)]
         command: crate::observability::ObservabilityCommand,
     },
+    /// Follow a transparency log: prove consistency, check witness quorums, alert on watched
+    /// identities (rekor-monitor config) and signings not in an authorized set.
+    Monitor(crate::monitor_cmd::MonitorArgs),
     /// Load generators for local services.
     Bench {
         #[command(subcommand)]
@@ -367,6 +370,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Oidc { command } => crate::oidc::run(command),
         Command::Bench { command } => crate::bench::run(command),
         Command::Observability { command } => crate::observability::run(command),
+        Command::Monitor(a) => crate::monitor_cmd::run(&a),
         Command::Admission { command } => crate::admission_cmd::run(command),
         Command::Witness { command } => crate::witness_cmd::run(command),
         Command::Policy { command } => crate::policy_cmd::run(command),

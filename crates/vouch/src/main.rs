@@ -18,6 +18,7 @@ mod login;
 mod model_cmd;
 mod metrics_push;
 mod observability;
+mod monitor_cmd;
 mod oci_cmd;
 mod oidc;
 mod pkcs11_cmd;

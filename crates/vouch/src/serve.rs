@@ -104,6 +104,17 @@ pub struct ServeLogArgs {
     /// (verifiers derive the expected checkpoint origin from it).
     #[arg(long)]
     public_url: Option<String>,
+    /// C2SP tlog-policy file: push every new checkpoint to its witnesses (those with a URL)
+    /// and serve the cosigned checkpoint.
+    #[arg(long, value_name = "FILE")]
+    witness_policy: Option<PathBuf>,
+    /// With --witness-policy: acknowledge a write only when the checkpoint covering it has the
+    /// policy's quorum (fail closed; writes get 503 while witnesses are missing).
+    #[arg(long, requires = "witness_policy")]
+    require_witness_quorum: bool,
+    /// How long each witness gets to answer one add-checkpoint.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    witness_timeout: Duration,
     #[command(flatten)]
     server: crate::listen::ServerArgs,
 }
@@ -446,6 +457,15 @@ fn serve_log_on<S: Storage>(
         );
     }
 
+    let witnesses = match &a.witness_policy {
+        Some(p) => Some(crate::witness_cmd::log_witness_client(
+            p,
+            signer.verifier(),
+            a.witness_timeout,
+            a.require_witness_quorum,
+        )?),
+        None => None,
+    };
     init_tracing();
     let config = LogConfig {
         origin: origin.clone(),
@@ -457,6 +477,17 @@ fn serve_log_on<S: Storage>(
     rt.block_on(async move {
         let log = Log::open(storage, signer, config)
             .map_err(|e| anyhow!("cannot open the log in {}: {e}", a.data.display()))?;
+        let mut witness_lines = String::new();
+        if let Some(w) = witnesses {
+            for (name, url) in w.witnesses() {
+                witness_lines.push_str(&format!("witness: {name} {url}\n"));
+            }
+            if w.requires_quorum() {
+                witness_lines.push_str("writes are acknowledged only with the witness quorum\n");
+            }
+            log.set_witness_client(w)
+                .map_err(|e| anyhow!("witness client: {e}"))?;
+        }
         let server = a
             .server
             .bind("log", &a.listen, vouch_log::api::MAX_REQUEST_BYTES)
@@ -489,6 +520,7 @@ fn serve_log_on<S: Storage>(
             out.push_str(&format!("vkey: {v} (also in {})\n", a.data.join("log.vkey").display()));
         }
         out.push_str(&format!("tree size: {}\n", cp.size));
+        out.push_str(&witness_lines);
         out.push_str(&format!("log ID: {}\n", hex::encode(log.signer().log_id())));
         out.push_str(&format!(
             "trusted root tlog entry: {} (baseUrl {public_url}, valid from {})\n",

@@ -8,7 +8,7 @@
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -365,20 +365,10 @@ pub fn bundle_for(index: u64, size: u64) -> Result<TileId> {
 }
 
 /// Parse a tlog-tiles entry bundle (`u16 length || bytes`, repeated).
-pub fn parse_bundle(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    while let Some((len, rest)) = bytes.split_first_chunk::<2>() {
-        let len = usize::from(u16::from_be_bytes(*len));
-        let body = rest
-            .get(..len)
-            .ok_or_else(|| anyhow!("truncated entry bundle"))?;
-        out.push(body.to_vec());
-        bytes = &rest[len..];
-    }
-    if !bytes.is_empty() {
-        bail!("truncated entry bundle");
-    }
-    Ok(out)
+pub fn parse_bundle(bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
+    tiles::parse_entry_bundle(bytes)
+        .map(|v| v.into_iter().map(<[u8]>::to_vec).collect())
+        .ok_or_else(|| anyhow!("truncated entry bundle"))
 }
 
 /// Parse a signed checkpoint note.
@@ -386,25 +376,6 @@ pub fn parse_checkpoint(text: &str) -> Result<(SignedNote, Checkpoint)> {
     let note = SignedNote::parse(text)?;
     let cp = Checkpoint::parse(&note.text)?;
     Ok((note, cp))
-}
-
-/// A node source that only records which tiles a computation needs (hash values are dummies:
-/// which nodes a proof needs depends only on indexes and sizes).
-struct Planner {
-    size: u64,
-    tiles: BTreeSet<TileId>,
-}
-
-impl NodeSource for Planner {
-    fn node(&mut self, height: u32, index: u64) -> Result<Hash, ProofError> {
-        let (tile, _, _) =
-            tiles::tile_for_node(height, index, self.size).ok_or(ProofError::IndexOutOfRange {
-                index,
-                size: self.size,
-            })?;
-        self.tiles.insert(tile);
-        Ok([0u8; 32])
-    }
 }
 
 /// Most tiles kept in memory by [`HttpTiles`] before its cache is emptied.
@@ -445,10 +416,7 @@ impl<'a> HttpTiles<'a> {
         what: &str,
         compute: impl Fn(&mut dyn FnMut(u32, u64) -> Result<Hash, ProofError>) -> T,
     ) -> Result<()> {
-        let mut planner = Planner {
-            size: self.size,
-            tiles: BTreeSet::new(),
-        };
+        let mut planner = tiles::TilePlanner::new(self.size);
         compute(&mut |h, i| planner.node(h, i));
         let todo: Vec<TileId> = planner
             .tiles

@@ -72,6 +72,13 @@ pub struct UpArgs {
     #[arg(long, default_value_t = vouch_server::limits::DEFAULT_MAX_CONNECTIONS, value_name = "N",
           value_parser = crate::listen::parse_connections)]
     max_connections_per_service: usize,
+    /// Start N local C2SP witnesses (on the ports after the CT log's) that cosign every log
+    /// checkpoint; the policy requiring all of them is written to <data>/witness_policy.txt.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=16))]
+    witnesses: u8,
+    /// With --witnesses: acknowledge a write only when every witness cosigned (fail closed).
+    #[arg(long, requires = "witnesses")]
+    require_witness_quorum: bool,
     #[command(flatten)]
     timeouts: crate::listen::TimeoutArgs,
 }
@@ -149,6 +156,23 @@ async fn up(a: &UpArgs) -> Result<()> {
     for i in 0..SERVICES.len() as u16 {
         listeners.push(bind(a.host, a.port, i).await?);
     }
+    let mut witness_listeners = Vec::new();
+    for i in 0..u16::from(a.witnesses) {
+        let port = match a.port {
+            0 => 0,
+            p => p
+                .checked_add(SERVICES.len() as u16 + i)
+                .ok_or_else(|| anyhow!("--port {p} is too high for --witnesses"))?,
+        };
+        let addr = SocketAddr::new(a.host, port);
+        let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            hinted(
+                format!("cannot listen on {addr} for witness {}: {e}", i + 1),
+                "another program uses the port: stop it or pass --port",
+            )
+        })?;
+        witness_listeners.push(vouch_server::Server::from_listener(l)?);
+    }
     let host = a.public_host.clone().unwrap_or_else(|| match a.host {
         IpAddr::V6(h) => format!("[{h}]"),
         IpAddr::V4(h) => h.to_string(),
@@ -187,6 +211,30 @@ async fn up(a: &UpArgs) -> Result<()> {
         },
     )
     .map_err(|e| anyhow!("cannot open the log: {e}"))?;
+    // The checkpoint key, for `vouch monitor --public-key` and `vouch log … --public-key`.
+    write(
+        &log_dir.join("public.pem"),
+        vouch_core::keys::pem_encode("PUBLIC KEY", log.signer().spki_der()).as_bytes(),
+    )?;
+
+    let witness_policy = data.join("witness_policy.txt");
+    let witnesses = if witness_listeners.is_empty() {
+        None
+    } else {
+        let w = crate::witness_cmd::local_witnesses(
+            data,
+            witness_listeners,
+            &host,
+            &log_origin,
+            log.signer().verifier(),
+            &witness_policy,
+            a.require_witness_quorum,
+        )?;
+        log.set_witness_client(w.client)
+            .map_err(|e| anyhow!("witness client: {e}"))?;
+        Some((w.servers, w.urls))
+    };
+    let (witness_servers, witness_urls) = witnesses.unwrap_or_default();
 
     // CT log for the CA's SCTs.
     let ct_dir = data.join("ct");
@@ -412,7 +460,22 @@ async fn up(a: &UpArgs) -> Result<()> {
         }
     ));
     out.push_str(&format!("  timestamp auth.     {tsa_url}\n"));
-    out.push_str(&format!("  CT log              {ct_url}\n\n"));
+    out.push_str(&format!("  CT log              {ct_url}\n"));
+    for (i, u) in witness_urls.iter().enumerate() {
+        out.push_str(&format!("  witness {:<11} {u}\n", i + 1));
+    }
+    if !witness_urls.is_empty() {
+        out.push_str(&format!(
+            "  witness policy      {}{}\n",
+            witness_policy.display(),
+            if a.require_witness_quorum {
+                "   (writes need every cosignature)"
+            } else {
+                ""
+            }
+        ));
+    }
+    out.push('\n');
     out.push_str(&format!(
         "trust config: {}{}\n\n",
         tc_path.display(),
@@ -459,6 +522,21 @@ async fn up(a: &UpArgs) -> Result<()> {
                 })
                 .await;
             SERVICES[i]
+        });
+    }
+    for (server, app) in witness_servers {
+        let mut rx = stop_rx.clone();
+        let server = server.with_limits(
+            a.timeouts
+                .limits(budgets[0], vouch_core::witness::MAX_ADD_CHECKPOINT_LEN),
+        );
+        servers.spawn(async move {
+            server
+                .serve(app, async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await;
+            "witness"
         });
     }
     tokio::select! {

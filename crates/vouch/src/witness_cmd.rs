@@ -145,3 +145,118 @@ pub fn serve(a: &ServeWitnessArgs) -> Result<()> {
     rt.shutdown_timeout(Duration::from_secs(5));
     Ok(())
 }
+
+/// The log's witness client for `--witness-policy FILE`: the policy must parse, name at least
+/// one witness with a URL, and (when it lists logs) list this log's key.
+pub fn log_witness_client(
+    path: &Path,
+    log: &NoteVerifier,
+    timeout: Duration,
+    require_quorum: bool,
+) -> Result<vouch_log::witness_client::WitnessClient> {
+    let text = std::fs::read(path)
+        .with_context(|| format!("cannot read --witness-policy {}", path.display()))?;
+    let policy = vouch_core::tlog_policy::WitnessPolicy::parse(&text)
+        .with_context(|| format!("--witness-policy {}", path.display()))?;
+    if !policy.logs().is_empty()
+        && !policy
+            .logs()
+            .iter()
+            .any(|l| l.verifier.public_key_bytes() == log.public_key_bytes())
+    {
+        return Err(hinted(
+            format!(
+                "--witness-policy {} lists logs, but not this log's key",
+                path.display()
+            ),
+            format!(
+                "add `log {}` to the policy",
+                log.to_vkey().unwrap_or_else(|| "<this log's vkey>".into())
+            ),
+        ));
+    }
+    let client = vouch_log::witness_client::WitnessClient::new(policy, timeout, require_quorum)
+        .map_err(|e| anyhow!("{e}"))?;
+    if client.witnesses().is_empty() {
+        return Err(hinted(
+            format!(
+                "--witness-policy {} names no witness with a URL to push checkpoints to",
+                path.display()
+            ),
+            "write `witness <name> <vkey> <url>` lines",
+        ));
+    }
+    Ok(client)
+}
+
+/// `vouch up --witnesses N`: N witnesses in the instance, each on its own listener, following
+/// the instance's log, and the policy requiring all of them (written to `policy_path`).
+pub(crate) struct LocalWitnesses {
+    /// Each witness's server and router, to serve with the other services.
+    pub servers: Vec<(vouch_server::Server, axum::Router)>,
+    /// Each witness's URL.
+    pub urls: Vec<String>,
+    /// The client the log pushes checkpoints with.
+    pub client: vouch_log::witness_client::WitnessClient,
+}
+
+/// Open (creating on first start) `n` witnesses under `data/witnesses/`, bound to `listeners`,
+/// and write the C2SP tlog-policy naming them (`group local all …`) to `policy_path`.
+pub(crate) fn local_witnesses(
+    data: &Path,
+    listeners: Vec<vouch_server::Server>,
+    public_host: &str,
+    origin: &str,
+    log: &NoteVerifier,
+    policy_path: &Path,
+    require_quorum: bool,
+) -> Result<LocalWitnesses> {
+    let log_vkey = log
+        .to_vkey()
+        .ok_or_else(|| anyhow!("the log key has no vkey (witnesses need an Ed25519 log key)"))?;
+    let mut policy = format!("# written by vouch up: its local witnesses\nlog {log_vkey}\n");
+    let mut members = Vec::new();
+    let mut servers = Vec::new();
+    let mut urls = Vec::new();
+    for (i, server) in listeners.into_iter().enumerate() {
+        let n = i + 1;
+        let dir = data.join("witnesses").join(format!("w{n}"));
+        let (_, keys, _) = open_keys(&dir, Some(&format!("witness-{n}.vouch.local")))?;
+        let url = format!("http://{public_host}:{}", server.local_addr().port());
+        let [ed, ml] = keys.public_keys();
+        policy.push_str(&format!("witness w{n} {} {url}\n", ed.to_vkey()));
+        policy.push_str(&format!("witness w{n}-mldsa {} {url}\n", ml.to_vkey()));
+        members.push(format!("w{n} w{n}-mldsa"));
+        let witness = Witness::open(
+            &dir,
+            keys,
+            vec![LogConfig {
+                origin: origin.to_string(),
+                verifier: log.clone(),
+            }],
+        )
+        .with_context(|| format!("cannot open the witness in {}", dir.display()))?;
+        servers.push((
+            server.named("witness"),
+            vouch_witness::api::router(Arc::new(witness)),
+        ));
+        urls.push(url);
+    }
+    policy.push_str(&format!(
+        "group local all {}\nquorum local\n",
+        members.join(" ")
+    ));
+    vouch_fs::write_durably(policy_path, policy.as_bytes(), vouch_fs::Access::Public)
+        .map_err(|e| anyhow!("cannot write {}: {e}", policy_path.display()))?;
+    let client = log_witness_client(
+        policy_path,
+        log,
+        vouch_log::witness_client::DEFAULT_TIMEOUT,
+        require_quorum,
+    )?;
+    Ok(LocalWitnesses {
+        servers,
+        urls,
+        client,
+    })
+}

@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::{start, tail, try_get, vouch};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use common::{post, start, tail, try_get, vouch};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -20,30 +19,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn post(url: &str, path: &str, body: &[u8]) -> (u16, String, String) {
-    let host = url.strip_prefix("http://").unwrap();
-    let mut s = TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let ct = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-type: "))
-        .unwrap_or_default()
-        .to_string();
-    (status, ct, body.to_string())
 }
 
 fn key_lines(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {

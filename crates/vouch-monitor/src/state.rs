@@ -1,0 +1,89 @@
+//! The monitor's durable state in `--state DIR/monitor.json`, written with
+//! [`vouch_fs::write_durably`] (temporary file, fsync, rename, directory fsync): after a kill
+//! the file is either the old or the new state, never a mix.
+
+use crate::MonitorError;
+use crate::alert::Alert;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// File name of the state in the state directory.
+pub const STATE_FILE: &str = "monitor.json";
+/// Format version written.
+pub const STATE_VERSION: u32 = 1;
+
+/// What the monitor remembers between runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    /// Format version.
+    pub version: u32,
+    /// The log's origin (fixed on the first run).
+    pub origin: String,
+    /// The latest checkpoint proven consistent (signed note text); entries below `scanned` of
+    /// it have been watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+    /// Entries below this index have been scanned (and their alerts recorded).
+    pub scanned: u64,
+    /// Alerts recorded but not yet delivered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbox: Vec<Alert>,
+    /// The last checkpoint refused (inconsistent, rolled back or short of quorum), so that the
+    /// same evidence is not alerted twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// Alerts raised so far, all kinds.
+    #[serde(default)]
+    pub alerts_raised: u64,
+}
+
+/// The state file of a state directory.
+pub fn state_path(dir: &Path) -> PathBuf {
+    dir.join(STATE_FILE)
+}
+
+impl State {
+    /// A fresh state for `origin`, scanning from `start`.
+    pub fn new(origin: &str, start: u64) -> Self {
+        Self {
+            version: STATE_VERSION,
+            origin: origin.to_string(),
+            checkpoint: None,
+            scanned: start,
+            outbox: Vec::new(),
+            refused: None,
+            alerts_raised: 0,
+        }
+    }
+
+    /// Load the state of `dir`, if there is one.
+    pub fn load(dir: &Path) -> Result<Option<Self>, MonitorError> {
+        let path = state_path(dir);
+        let Some(bytes) = vouch_fs::read_optional(&path).map_err(MonitorError::Fs)? else {
+            return Ok(None);
+        };
+        let s: State =
+            serde_json::from_slice(&bytes).map_err(|source| MonitorError::CorruptState {
+                path: path.clone(),
+                reason: source.to_string(),
+            })?;
+        if s.version != STATE_VERSION {
+            return Err(MonitorError::CorruptState {
+                path,
+                reason: format!(
+                    "format version {} (this monitor reads {STATE_VERSION})",
+                    s.version
+                ),
+            });
+        }
+        Ok(Some(s))
+    }
+
+    /// Write the state durably.
+    pub fn save(&self, dir: &Path) -> Result<(), MonitorError> {
+        let json = serde_json::to_vec_pretty(self).map_err(MonitorError::Json)?;
+        vouch_fs::write_durably(&state_path(dir), &json, vouch_fs::Access::Public)
+            .map_err(MonitorError::Fs)
+    }
+}

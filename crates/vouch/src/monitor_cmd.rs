@@ -1,0 +1,238 @@
+//! `vouch monitor`: follow a transparency log, prove its consistency, watch identities.
+
+use crate::tlog::hinted;
+use anyhow::{Context, Result, anyhow};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use vouch_core::keys::PublicKey;
+use vouch_monitor::alert::Sinks;
+use vouch_monitor::authorized::Authorized;
+use vouch_monitor::config::Config;
+use vouch_monitor::{Monitor, MonitorOptions, RunReport};
+
+/// `vouch monitor`.
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    /// Base URL of the log (its tlog-tiles prefix, e.g. http://127.0.0.1:3001).
+    #[arg(long)]
+    log: String,
+    /// The log's checkpoint public key (PEM).
+    #[arg(long)]
+    public_key: PathBuf,
+    /// State directory: the last verified checkpoint, the scan position, queued alerts.
+    #[arg(long)]
+    state: PathBuf,
+    /// What to watch: a rekor-monitor configuration file (YAML, `monitoredValues:`).
+    #[arg(long)]
+    config: PathBuf,
+    /// Run once and exit: status 1 when an alert was raised (or the log's checkpoint is
+    /// refused), 0 otherwise.
+    #[arg(long)]
+    once: bool,
+    /// C2SP tlog-policy file: every checkpoint must carry its witness quorum.
+    #[arg(long, value_name = "FILE")]
+    witness_policy: Option<PathBuf>,
+    /// Directory of the bundles (or sha256 digest lists) CI recorded for its own releases: a
+    /// watched identity's signing that is not among them is an alert.
+    #[arg(long, value_name = "DIR")]
+    authorized: Option<PathBuf>,
+    /// POST every alert (JSON) to this URL, with retries and backoff.
+    #[arg(long, value_name = "URL")]
+    webhook: Option<String>,
+    /// Time between passes when not --once, e.g. 30s, 5m.
+    #[arg(long, default_value = "60s", value_parser = crate::serve::parse_duration)]
+    interval: Duration,
+    /// Serve Prometheus metrics (/metrics) and /healthz on this address while running.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
+    /// Tiles fetched at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
+    concurrency: u32,
+}
+
+/// The monitor raised alerts (or refuses the log's checkpoint): `--once` exits with status 1.
+#[derive(Debug)]
+pub struct Alerted {
+    report: RunReport,
+}
+
+impl std::fmt::Display for Alerted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.report.alerts > 0 {
+            write!(
+                f,
+                "{} alert(s) raised (JSON lines on stdout); scanned to index {} of {}",
+                self.report.alerts, self.report.scanned, self.report.size
+            )
+        } else {
+            write!(
+                f,
+                "the log's current checkpoint (size {}) is refused: see the alert raised earlier",
+                self.report.size
+            )
+        }
+    }
+}
+
+impl std::error::Error for Alerted {}
+
+fn build(a: &MonitorArgs) -> Result<Monitor> {
+    let log = crate::tlog::base_url(&a.log)?;
+    let pem = std::fs::read_to_string(&a.public_key)
+        .with_context(|| format!("cannot read --public-key {}", a.public_key.display()))?;
+    let log_key = PublicKey::from_pem(&pem)
+        .with_context(|| format!("--public-key {}", a.public_key.display()))?;
+    let yaml = std::fs::read(&a.config)
+        .with_context(|| format!("cannot read --config {}", a.config.display()))?;
+    let config = Config::parse(&yaml).map_err(|e| {
+        hinted(
+            format!("--config {}: {e}", a.config.display()),
+            "the file uses rekor-monitor's format: `monitoredValues:` with certIdentities, subjects, fingerprints, oidMatchers",
+        )
+    })?;
+    if !config.ignored.is_empty() {
+        eprintln!(
+            "note: rekor-monitor settings ignored (vouch reports on stdout and --webhook): {}",
+            config.ignored.join(", ")
+        );
+    }
+    let witness_policy = match &a.witness_policy {
+        Some(p) => {
+            let text = std::fs::read(p)
+                .with_context(|| format!("cannot read --witness-policy {}", p.display()))?;
+            Some(
+                vouch_core::tlog_policy::WitnessPolicy::parse(&text)
+                    .with_context(|| format!("--witness-policy {}", p.display()))?,
+            )
+        }
+        None => None,
+    };
+    let authorized = match &a.authorized {
+        Some(d) => {
+            let set =
+                Authorized::load(d).with_context(|| format!("--authorized {}", d.display()))?;
+            if set.is_empty() {
+                eprintln!(
+                    "warning: --authorized {} records no signing: every watched match alerts",
+                    d.display()
+                );
+            }
+            Some(set)
+        }
+        None => None,
+    };
+    if let Some(w) = &a.webhook {
+        crate::tlog::base_url(w).map_err(|e| anyhow!("--webhook: {e}"))?;
+    }
+    std::fs::create_dir_all(&a.state)
+        .with_context(|| format!("cannot create --state {}", a.state.display()))?;
+    let sinks = Sinks::new(true, a.webhook.clone())?;
+    Ok(Monitor::new(MonitorOptions {
+        log_url: log,
+        log_key,
+        state_dir: a.state.clone(),
+        config,
+        witness_policy,
+        authorized,
+        sinks,
+        concurrency: a.concurrency as usize,
+    })?)
+}
+
+fn progress() -> Option<(ProgressBar, vouch_monitor::ProgressFn)> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = ProgressBar::new(0);
+    if let Ok(style) = ProgressStyle::with_template(
+        "scanning [{bar:30}] {pos}/{len} entries ({per_sec}, eta {eta})",
+    ) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    let bar = pb.clone();
+    Some((
+        pb,
+        Arc::new(move |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        }),
+    ))
+}
+
+/// Run `vouch monitor`.
+pub fn run(a: &MonitorArgs) -> Result<()> {
+    let mut monitor = build(a)?;
+    let bar = progress();
+    if let Some((_, f)) = &bar {
+        monitor = monitor.with_progress(f.clone());
+    }
+    crate::serve::init_tracing();
+    let rt = vouch_server::runtime("vouch-monitor")?;
+    let r = rt.block_on(async {
+        if a.once {
+            let report = monitor.run_once().await?;
+            if let Some((pb, _)) = &bar {
+                pb.finish_and_clear();
+            }
+            eprintln!(
+                "monitor: scanned {} entries, now at index {} of {}; {} alert(s)",
+                report.entries, report.scanned, report.size, report.alerts
+            );
+            if report.alerts > 0 || report.refused {
+                return Err(anyhow::Error::new(Alerted { report }));
+            }
+            return Ok(());
+        }
+        let monitor = Arc::new(monitor);
+        if let Some(addr) = &a.metrics_listen {
+            let server = vouch_server::Server::bind(addr.as_str())
+                .await?
+                .named("monitor-metrics");
+            eprintln!("monitor metrics on {}/metrics", server.url());
+            let metrics = monitor.metrics();
+            let app = axum::Router::new()
+                .route(
+                    "/metrics",
+                    axum::routing::get(move || {
+                        let m = metrics.clone();
+                        async move {
+                            (
+                                [(
+                                    axum::http::header::CONTENT_TYPE,
+                                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                                )],
+                                m.encode(),
+                            )
+                        }
+                    }),
+                )
+                .route("/healthz", axum::routing::get(|| async { "ok" }));
+            tokio::spawn(server.serve(app, crate::serve::shutdown_signal()));
+        }
+        let stop = crate::serve::shutdown_signal();
+        tokio::pin!(stop);
+        loop {
+            match monitor.run_once().await {
+                Ok(r) => tracing::info!(
+                    scanned = r.scanned,
+                    size = r.size,
+                    alerts = r.alerts,
+                    refused = r.refused,
+                    "monitor pass done"
+                ),
+                // A failed pass (log unreachable, webhook down) is retried at the next one.
+                Err(e) => tracing::error!(error = %e, "monitor pass failed"),
+            }
+            tokio::select! {
+                () = &mut stop => return Ok(()),
+                () = tokio::time::sleep(a.interval) => {}
+            }
+        }
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    r
+}
