@@ -420,18 +420,6 @@ impl NodeSource for TilePlanner {
     }
 }
 
-/// Parse a tlog-tiles entry bundle: each entry is a big-endian `u16` length and that many bytes.
-/// `None` when the bundle is truncated.
-pub fn parse_entry_bundle(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut out = Vec::new();
-    while let Some((len, rest)) = bytes.split_first_chunk::<2>() {
-        let len = usize::from(u16::from_be_bytes(*len));
-        out.push(rest.get(..len)?);
-        bytes = &rest[len..];
-    }
-    bytes.is_empty().then_some(out)
-}
-
 /// A node source over an in-memory list of leaf hashes (for tests and small trees).
 pub struct LeafHashes<'a>(pub &'a [Hash]);
 

@@ -68,20 +68,9 @@ pub fn bundle_bytes(entries: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Parse an entry bundle into bodies.
-pub fn parse_bundle(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, LogError> {
-    let mut out = Vec::new();
-    while !bytes.is_empty() {
-        if bytes.len() < 2 {
-            return Err(LogError::Storage("truncated entry bundle".into()));
-        }
-        let len = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
-        let body = bytes
-            .get(2..2 + len)
-            .ok_or_else(|| LogError::Storage("truncated entry bundle".into()))?;
-        out.push(body.to_vec());
-        bytes = &bytes[2 + len..];
-    }
-    Ok(out)
+pub fn parse_bundle(bytes: &[u8]) -> Result<Vec<Vec<u8>>, LogError> {
+    vouch_core::tiles::parse_entry_bundle(bytes)
+        .map_err(|e| LogError::Storage(format!("entry bundle: {e}")))
 }
 
 impl Edge {

@@ -76,9 +76,9 @@ impl TileClient {
     /// An entry bundle, checked to hold exactly `width` entries.
     pub async fn entry_bundle(&self, id: TileId) -> Result<Vec<Vec<u8>>, MonitorError> {
         let bytes = self.get(&id.entries_path()).await?;
-        let entries = tiles::parse_entry_bundle(&bytes).ok_or_else(|| MonitorError::Bundle {
+        let entries = tiles::parse_entry_bundle(&bytes).map_err(|e| MonitorError::Bundle {
             path: id.entries_path(),
-            reason: "truncated".into(),
+            reason: e.to_string(),
         })?;
         if entries.len() != usize::from(id.width) {
             return Err(MonitorError::Bundle {
@@ -86,7 +86,7 @@ impl TileClient {
                 reason: format!("{} entries, expected {}", entries.len(), id.width),
             });
         }
-        Ok(entries.into_iter().map(<[u8]>::to_vec).collect())
+        Ok(entries)
     }
 
     /// Fetch `ids` concurrently (at most `concurrency` at once) into `set`.

@@ -73,6 +73,10 @@ pub struct AuditCommon {
     no_match_policy: NoMatchPolicy,
     #[command(flatten)]
     trust: PolicyTrustArgs,
+    /// Guarantee no network access except the registry being audited (none for `audit dir`):
+    /// any other attempt fails naming the host and the component.
+    #[arg(long)]
+    offline: bool,
 }
 
 fn parse_no_match(s: &str) -> Result<NoMatchPolicy, String> {
@@ -106,8 +110,20 @@ pub struct AuditRegistryArgs {
 /// Run `vouch audit …`.
 pub fn run(c: AuditCommand) -> Result<()> {
     match c {
-        AuditCommand::Dir(a) => audit_dir(&a),
-        AuditCommand::Registry(a) => audit_registry(&a),
+        AuditCommand::Dir(a) => {
+            if a.common.offline {
+                crate::airgap_cmd::go_offline(None);
+            }
+            audit_dir(&a)
+        }
+        AuditCommand::Registry(a) => {
+            if a.common.offline {
+                // The registry host is what the prefix starts with (`host[:port]/repo…`).
+                let host = a.prefix.split('/').next().unwrap_or_default();
+                crate::airgap_cmd::go_offline(Some(host));
+            }
+            audit_registry(&a)
+        }
         AuditCommand::Trend(a) => trend(&a),
     }
 }

@@ -364,6 +364,14 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
         bail!("--data {} is not a directory", a.data.display());
     }
     if a.scale.database.is_some() {
+        if a.witness_policy.is_some() {
+            // Cosigned checkpoints stay in the front end that collected them; the other front
+            // ends would serve (and acknowledge under) the bare checkpoint row.
+            return Err(hinted(
+                "--witness-policy is not supported with --database yet: cosignatures are not shared between front ends",
+                "run witnessed logs on the embedded backend for now, or drop --witness-policy",
+            ));
+        }
         std::fs::create_dir_all(&a.data)
             .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
         let (storage, meta) = crate::scale::open_backend(&a.scale, a.origin.as_deref())?;

@@ -366,9 +366,7 @@ pub fn bundle_for(index: u64, size: u64) -> Result<TileId> {
 
 /// Parse a tlog-tiles entry bundle (`u16 length || bytes`, repeated).
 pub fn parse_bundle(bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
-    tiles::parse_entry_bundle(bytes)
-        .map(|v| v.into_iter().map(<[u8]>::to_vec).collect())
-        .ok_or_else(|| anyhow!("truncated entry bundle"))
+    tiles::parse_entry_bundle(bytes).map_err(|e| anyhow!("entry bundle: {e}"))
 }
 
 /// Parse a signed checkpoint note.

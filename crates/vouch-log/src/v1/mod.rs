@@ -89,7 +89,9 @@ impl V1Error {
             LogError::AlreadyExists(_) => StatusCode::CONFLICT,
             LogError::NotFound(_) => StatusCode::NOT_FOUND,
             LogError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            LogError::Busy | LogError::Unavailable(_) | LogError::WitnessQuorum(_) => StatusCode::SERVICE_UNAVAILABLE,
+            LogError::Busy | LogError::Unavailable(_) | LogError::WitnessQuorum(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             LogError::Storage(_) | LogError::Fs(_) | LogError::Key(_) | LogError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
