@@ -195,7 +195,7 @@ pub enum PolicyError {
         mirror: String,
         /// Why.
         #[source]
-        source: vouch_tuf::TufError,
+        source: Box<vouch_tuf::TufError>,
     },
     /// No trusted root to verify keyless signatures against.
     #[error(

@@ -197,7 +197,7 @@ impl Trust {
                     .map_err(|source| PolicyError::Tuf {
                         name: tr.name.clone(),
                         mirror: r.mirror.clone(),
-                        source,
+                        source: Box::new(source),
                     })?;
                 TrustRoot::from_json(&trusted_root).map_err(|source| PolicyError::TrustRoot {
                     name: tr.name.clone(),

@@ -32,9 +32,9 @@ impl std::fmt::Debug for TufClient {
 
 fn client_err(e: sigstore_tuf::Error) -> TufError {
     match &e {
-        sigstore_tuf::Error::Expired { .. } => TufError::Expired(e),
+        sigstore_tuf::Error::Expired { .. } => TufError::Expired(Box::new(e)),
         sigstore_tuf::Error::TargetNotFound(name) => TufError::TargetNotFound(name.clone()),
-        _ => TufError::Client(e),
+        _ => TufError::Client(Box::new(e)),
     }
 }
 
@@ -46,7 +46,7 @@ impl TufClient {
         vouch_core::egress::check("TUF", mirror)?;
         let repo = HttpRepository::new(mirror).map_err(|source| TufError::MirrorUrl {
             url: mirror.to_string(),
-            source,
+            source: Box::new(source),
         })?;
         Self::with_repo(repo, root, cache_dir)
     }
@@ -71,8 +71,8 @@ impl TufClient {
     ) -> Result<Self, TufError> {
         let updater = Updater::new(repo, root)
             .map_err(|e| match e {
-                sigstore_tuf::Error::Expired { .. } => TufError::Expired(e),
-                other => TufError::BootstrapRoot(other),
+                sigstore_tuf::Error::Expired { .. } => TufError::Expired(Box::new(e)),
+                other => TufError::BootstrapRoot(Box::new(other)),
             })?
             .with_store(FileStore::new(cache_dir));
         Ok(TufClient {

@@ -89,13 +89,13 @@ pub enum TufError {
     TargetName(String),
     /// The trusted root given to the client is not a usable TUF root.
     #[error("the bootstrap TUF root does not load")]
-    BootstrapRoot(#[source] sigstore_tuf::Error),
+    BootstrapRoot(#[source] Box<sigstore_tuf::Error>),
     /// The TUF client workflow failed (signature, version, hash or transport).
     #[error("TUF update failed")]
-    Client(#[source] sigstore_tuf::Error),
+    Client(#[source] Box<sigstore_tuf::Error>),
     /// The TUF metadata (or a bootstrap root) has expired.
     #[error("TUF metadata expired")]
-    Expired(#[source] sigstore_tuf::Error),
+    Expired(#[source] Box<sigstore_tuf::Error>),
     /// A target is not listed in the verified targets metadata.
     #[error("target {0:?} is not in the TUF repository")]
     TargetNotFound(String),
@@ -106,7 +106,7 @@ pub enum TufError {
         url: String,
         /// The parser's error.
         #[source]
-        source: sigstore_tuf::Error,
+        source: Box<sigstore_tuf::Error>,
     },
     /// A role lifetime does not fit in a timestamp.
     #[error("role lifetime out of range")]
@@ -126,13 +126,14 @@ impl TufError {
     /// Whether the repository could not be reached or read (as opposed to metadata that
     /// does not verify): a bad mirror URL, a failed HTTP request, an unreadable directory.
     pub fn is_transport(&self) -> bool {
-        matches!(
-            self,
-            TufError::MirrorUrl { .. }
-                | TufError::Client(
-                    sigstore_tuf::Error::Transport { .. } | sigstore_tuf::Error::Io { .. }
-                )
-        )
+        match self {
+            TufError::MirrorUrl { .. } => true,
+            TufError::Client(e) => matches!(
+                **e,
+                sigstore_tuf::Error::Transport { .. } | sigstore_tuf::Error::Io { .. }
+            ),
+            _ => false,
+        }
     }
 
     pub(crate) fn io(what: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
