@@ -233,7 +233,7 @@ impl Registry {
             if !again {
                 return res.map_err(|e| OciError::Unreachable {
                     url: url.to_string(),
-                    detail: error_chain(&e),
+                    detail: vouch_core::error_chain(&e),
                 });
             }
             attempt += 1;
@@ -331,7 +331,7 @@ impl Registry {
         self.count.fetch_add(1, Ordering::Relaxed);
         let resp = req.send().await.map_err(|e| OciError::Unreachable {
             url: url.to_string(),
-            detail: error_chain(&e),
+            detail: vouch_core::error_chain(&e),
         })?;
         if !resp.status().is_success() {
             return Err(OciError::Auth(format!(
@@ -677,7 +677,7 @@ async fn read_body_limited(
     let mut out = Vec::new();
     while let Some(chunk) = resp.chunk().await.map_err(|e| OciError::Unreachable {
         url: url.to_string(),
-        detail: error_chain(&e),
+        detail: vouch_core::error_chain(&e),
     })? {
         if out.len() + chunk.len() > limit {
             return Err(OciError::Protocol(format!(
@@ -699,20 +699,6 @@ fn status_error(url: &str, status: StatusCode, body: &str) -> OciError {
         status: status.as_u16(),
         detail,
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        src = c.source();
-    }
-    s
 }
 
 /// Parse `Bearer realm="…",service="…"` into the scheme and its parameters.

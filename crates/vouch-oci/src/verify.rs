@@ -400,24 +400,6 @@ pub fn verify_found_with(
     })
 }
 
-/// Decode every PEM block of `label` in `pem`.
-fn pem_blocks(pem: &str, label: &str) -> Vec<Vec<u8>> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let mut out = Vec::new();
-    let mut rest = pem;
-    while let Some(s) = rest.find(&begin) {
-        let after = &rest[s + begin.len()..];
-        let Some(e) = after.find(&end) else { break };
-        let b64: String = after[..e].chars().filter(|c| !c.is_whitespace()).collect();
-        if let Ok(der) = STANDARD.decode(b64) {
-            out.push(der);
-        }
-        rest = &after[e + end.len()..];
-    }
-    out
-}
-
 /// Rebuild a bundle v0.1 from a legacy layer: certificate (or key), the Rekor bundle
 /// annotation as a log entry with its inclusion promise, the RFC 3161 timestamp, and the
 /// signature (annotation) or DSSE envelope (blob).
@@ -429,7 +411,8 @@ pub fn legacy_bundle(layer: &LegacyLayer, blob: &[u8], kind: Kind) -> Result<Vec
         .filter(|c| !c.trim().is_empty())
     {
         Some(pem) => {
-            let certs = pem_blocks(pem, "CERTIFICATE");
+            let certs = vouch_core::pem::decode_all(pem, "CERTIFICATE")
+                .map_err(|e| format!("the certificate annotation is not PEM: {e}"))?;
             let leaf = certs
                 .first()
                 .ok_or("the certificate annotation holds no PEM certificate")?;
