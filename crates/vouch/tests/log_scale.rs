@@ -175,11 +175,15 @@ fn audit(
     what: &str,
 ) -> u64 {
     let acks = shared.acks.lock().unwrap();
-    let want = acks.iter().map(|a| a.index + 1).max().unwrap_or(0);
+    let acked = acks.iter().map(|a| a.index + 1).max().unwrap_or(0);
     let mut parsed = HashMap::new();
     let mut sizes = Vec::new();
     for s in fronts {
-        // A front end follows the published checkpoint within a poll interval.
+        // A front end follows the published checkpoint within a poll interval. It must reach
+        // the largest tree any front end has served so far, not only the last acknowledged
+        // entry: a lagging follower is not a shrinking log, while a checkpoint that was served
+        // but never published is never reached and fails this wait.
+        let want = acked.max(history.keys().next_back().copied().unwrap_or(0));
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let note = String::from_utf8(common::get(&s.url, "/checkpoint")).unwrap();
