@@ -4,7 +4,8 @@
 # connections sit on every port; then require 0 errors and resident memory of the instance
 # flat within 10% after warm-up (the first third of the run).
 #
-#   scripts/soak.sh [DURATION]        # default 30s (the CI version); 10m by hand, release build
+#   scripts/soak.sh [DURATION] [SERVICES]   # default 30s and "log ca tsa" (the CI version)
+#   scripts/soak.sh 10m log                  # one server at a time, by hand, release build
 #
 # VOUCH: the binary (default: target/debug/vouch, or $CARGO_TARGET_DIR/debug/vouch).
 # LOG_RATE / CA_CLIENTS / TSA_CLIENTS: offered load (defaults suit a shared 2-core machine;
@@ -17,6 +18,7 @@ vouch=${VOUCH:-${CARGO_TARGET_DIR:-target}/debug/vouch}
 log_rate=${LOG_RATE:-50}
 ca_clients=${CA_CLIENTS:-2}
 tsa_clients=${TSA_CLIENTS:-2}
+services=${2:-log ca tsa}
 secs=$(python3 -c "import sys; s=sys.argv[1]; print(int(float(s[:-1])*60) if s.endswith('m') else int(float(s.rstrip('s'))))" "$duration")
 
 work=$(mktemp -d)
@@ -24,7 +26,8 @@ up_pid=""
 cleanup() { [[ -n $up_pid ]] && kill "$up_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-"$vouch" up --data "$work/data" --port 0 >"$work/up.out" 2>"$work/up.log" &
+# Tokens outlive the run (the CA bench sends one token for the whole run).
+"$vouch" up --data "$work/data" --port 0 --oidc-token-lifetime "$((secs + 600))s" >"$work/up.out" 2>"$work/up.log" &
 up_pid=$!
 for _ in $(seq 600); do grep -q '^trust config:' "$work/up.out" 2>/dev/null && break; sleep 0.1; done
 grep -q '^trust config:' "$work/up.out" || { echo "soak: vouch up did not start" >&2; cat "$work/up.log" >&2; exit 1; }
@@ -62,19 +65,23 @@ noise=$!
 ( while kill -0 "$up_pid" 2>/dev/null; do awk '/^VmRSS/ {print $2}' "/proc/$up_pid/status"; sleep 1; done ) >"$work/rss" 2>/dev/null &
 sampler=$!
 
-"$vouch" bench log --url "$log" --duration "$duration" --rate "$log_rate" --clients 16 --entries $((log_rate * secs * 6 / 5 + 100)) >"$work/log.txt" 2>"$work/log.err" &
-b1=$!
-"$vouch" bench ca --url "$ca" --identity-token "$token" --duration "$duration" --clients "$ca_clients" >"$work/ca.txt" 2>"$work/ca.err" &
-b2=$!
-"$vouch" bench tsa --url "$tsa" --duration "$duration" --clients "$tsa_clients" >"$work/tsa.txt" 2>"$work/tsa.err" &
-b3=$!
+pids=()
+for s in $services; do
+  case $s in
+    log) "$vouch" bench log --url "$log" --duration "$duration" --rate "$log_rate" --clients 16 --entries $((log_rate * secs * 6 / 5 + 100)) >"$work/log.txt" 2>"$work/log.err" & ;;
+    ca) "$vouch" bench ca --url "$ca" --identity-token "$token" --duration "$duration" --clients "$ca_clients" >"$work/ca.txt" 2>"$work/ca.err" & ;;
+    tsa) "$vouch" bench tsa --url "$tsa" --duration "$duration" --clients "$tsa_clients" >"$work/tsa.txt" 2>"$work/tsa.err" & ;;
+    *) echo "soak: unknown service $s (log, ca, tsa)" >&2; exit 2 ;;
+  esac
+  pids+=($!)
+done
 fail=0
-for b in $b1 $b2 $b3; do wait "$b" || fail=1; done
+for b in "${pids[@]}"; do wait "$b" || fail=1; done
 kill "$sampler" 2>/dev/null || true
 wait "$noise" 2>/dev/null || true
 
-echo "== soak $duration: log at ${log_rate}/s, CA ${ca_clients} clients, TSA ${tsa_clients} clients, 200 hostile connections"
-for s in log ca tsa; do
+echo "== soak $duration ($services): log at ${log_rate}/s, CA ${ca_clients} clients, TSA ${tsa_clients} clients, 200 hostile connections"
+for s in $services; do
   echo "-- $s"; cat "$work/$s.txt"
   errs=$(grep -o 'errors=[0-9]*' "$work/$s.txt" | head -1 | cut -d= -f2 || true)
   [[ ${errs:-1} == 0 ]] || { echo "soak: $s had ${errs:-?} errors" >&2; tail -3 "$work/$s.err" >&2; fail=1; }

@@ -21,7 +21,10 @@ mod repo;
 mod serve;
 
 pub use client::{TufClient, export_mirror, fetch_trust};
-pub use repo::{KeyAlgorithm, RefreshReport, RepoOptions, RepoStatus, TufRepo, spawn_refresher};
+pub use repo::{
+    KeyAlgorithm, RefreshReport, RepoOptions, RepoStatus, TufRepo, offline_key_path,
+    sign_root_offline, spawn_refresher,
+};
 pub use serve::{router, router_for_dir};
 
 /// Target name of the Sigstore trusted root.
@@ -69,6 +72,10 @@ pub enum TufError {
     /// The role keys on disk do not match the root metadata.
     #[error("{0}")]
     KeyMismatch(String),
+    /// The offline root key file cannot be used as asked (exists already, lies inside the
+    /// repository, or cannot be loaded).
+    #[error("offline TUF root key: {0}")]
+    OfflineRootKey(String),
     /// Metadata bytes are not the JSON they should be.
     #[error("{what}: invalid TUF metadata JSON")]
     Json {

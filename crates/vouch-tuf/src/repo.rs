@@ -56,6 +56,11 @@ pub struct RepoOptions {
     pub snapshot_lifetime: Duration,
     /// Lifetime of each timestamp version (default 1 day).
     pub timestamp_lifetime: Duration,
+    /// On first start, write the new root key to this file (which must not exist, and must
+    /// lie outside the repository directory) instead of `keys/root.pem`: root.json is signed
+    /// once, and the running repository never holds the root key again. New root versions are
+    /// then signed offline with [`sign_root_offline`].
+    pub offline_root_key: Option<PathBuf>,
 }
 
 impl Default for RepoOptions {
@@ -67,6 +72,7 @@ impl Default for RepoOptions {
             targets_lifetime: Duration::from_secs(365 * DAY),
             snapshot_lifetime: Duration::from_secs(7 * DAY),
             timestamp_lifetime: Duration::from_secs(DAY),
+            offline_root_key: None,
         }
     }
 }
@@ -108,6 +114,7 @@ pub struct RefreshReport {
 }
 
 /// One role key, held as PKCS#8 DER and handed to tough as a [`KeySource`].
+#[derive(Clone)]
 struct RoleKey {
     role: RoleType,
     der: Vec<u8>,
@@ -153,7 +160,12 @@ struct State {
 pub struct TufRepo {
     metadata_dir: PathBuf,
     opts: RepoOptions,
+    /// The online role keys; the root key too unless it is kept offline.
     keys: Vec<Box<dyn KeySource>>,
+    /// Whether `keys` holds the root key (false: root versions are signed offline).
+    root_key_online: bool,
+    /// Role and key ID of each online key except the root's.
+    online_key_ids: Vec<(RoleType, Decoded<Hex>)>,
     state: tokio::sync::Mutex<State>,
 }
 
@@ -254,12 +266,31 @@ fn tuf_key(der: &[u8]) -> Result<(Decoded<Hex>, Key), TufError> {
     Ok((id, key))
 }
 
-fn load_or_create_keys(dir: &Path, alg: KeyAlgorithm) -> Result<Vec<RoleKey>, TufError> {
+/// The role keys in `dir`, generated where missing. `existing`: metadata already exists, so
+/// a missing `root.pem` means the root key is kept offline (it is not generated). `offline`:
+/// on first start, write the new root key to this file instead of `dir`.
+fn load_or_create_keys(
+    dir: &Path,
+    alg: KeyAlgorithm,
+    existing: bool,
+    offline: Option<&Path>,
+) -> Result<Vec<RoleKey>, TufError> {
     let mut out = Vec::new();
     for role in ROLES {
         let path = dir.join(format!("{}.pem", role_name(role)));
         let der = match read_opt(&path)? {
             Some(pem) => pem_decode(&String::from_utf8_lossy(&pem), &path)?,
+            None if role == RoleType::Root && existing => continue,
+            None if role == RoleType::Root && offline.is_some() => {
+                let off = offline.unwrap_or(&path);
+                let der = generate_pkcs8(alg)?;
+                write_atomic(
+                    off,
+                    vouch_core::pem::encode(KEY_LABEL, &der).as_bytes(),
+                    Some(0o600),
+                )?;
+                der
+            }
             None => {
                 let der = generate_pkcs8(alg)?;
                 write_atomic(
@@ -324,26 +355,59 @@ impl TufRepo {
     pub async fn init_or_load(dir: &Path, opts: RepoOptions) -> Result<Self, TufError> {
         let key_dir = dir.join("keys");
         let metadata_dir = dir.join("metadata");
+        let existing = metadata_dir.join("timestamp.json").exists();
+        let offline = match (&opts.offline_root_key, existing) {
+            (Some(path), false) => Some(offline_key_path(dir, path)?),
+            (Some(_), true) if key_dir.join("root.pem").exists() => {
+                return Err(TufError::OfflineRootKey(format!(
+                    "this repository was created with its root key online ({}); the option \
+                     applies on first start only: move that file offline yourself and keep it \
+                     for `vouch trust sign-root`",
+                    key_dir.join("root.pem").display()
+                )));
+            }
+            _ => None,
+        };
         let (alg, kd) = (opts.key_algorithm, key_dir.clone());
-        let role_keys = tokio::task::spawn_blocking(move || load_or_create_keys(&kd, alg))
-            .await
-            .map_err(TufError::Task)??;
+        let role_keys = tokio::task::spawn_blocking(move || {
+            load_or_create_keys(&kd, alg, existing, offline.as_deref())
+        })
+        .await
+        .map_err(TufError::Task)??;
         let mut pubkeys = Vec::new();
         for k in &role_keys {
             pubkeys.push((k.role, tuf_key(&k.der)?));
         }
-        let keys: Vec<Box<dyn KeySource>> = role_keys
-            .into_iter()
-            .map(|k| Box::new(k) as Box<dyn KeySource>)
+        let has_root = |keys: &[RoleKey]| keys.iter().any(|k| k.role == RoleType::Root);
+        let root_in_dir = key_dir.join("root.pem").exists();
+        let mut keys: Vec<Box<dyn KeySource>> = role_keys
+            .iter()
+            .map(|k| Box::new(k.clone()) as Box<dyn KeySource>)
             .collect();
 
         remove_stale_temp_files(&metadata_dir);
         remove_stale_temp_files(&metadata_dir.join("targets"));
-        let state = if metadata_dir.join("timestamp.json").exists() {
+        let state = if existing {
             load_state(&metadata_dir)?
         } else {
-            create_state(&metadata_dir, &opts, &keys, &pubkeys, Ts::now()).await?
+            let state = create_state(&metadata_dir, &opts, &keys, &pubkeys, Ts::now()).await?;
+            if !root_in_dir && has_root(&role_keys) {
+                // Root v1 is signed; from now on the root key lives only offline.
+                keys = role_keys
+                    .iter()
+                    .filter(|k| k.role != RoleType::Root)
+                    .map(|k| Box::new(k.clone()) as Box<dyn KeySource>)
+                    .collect();
+                tracing::info!("TUF root key written offline; keys/ holds only the online roles");
+            }
+            state
         };
+        let root_key_online = root_in_dir;
+        let online_key_ids = pubkeys
+            .iter()
+            .filter(|(role, _)| *role != RoleType::Root)
+            .map(|(role, (id, _))| (*role, id.clone()))
+            .collect();
         // The keys on disk must be the ones the root names.
         for (role, (id, _)) in &pubkeys {
             let listed = state
@@ -364,6 +428,8 @@ impl TufRepo {
             metadata_dir,
             opts,
             keys,
+            root_key_online,
+            online_key_ids,
             state: tokio::sync::Mutex::new(state),
         })
     }
@@ -467,7 +533,29 @@ impl TufRepo {
     pub async fn refresh_online(&self, now: Ts) -> Result<RefreshReport, TufError> {
         let mut report = RefreshReport::default();
         let mut s = self.state.lock().await;
-        if due(s.root.signed.expires, now, self.opts.root_lifetime) {
+        if !self.root_key_online {
+            // A root version signed offline since start (`vouch trust sign-root`).
+            let md = self.metadata_dir.clone();
+            let newer = tokio::task::spawn_blocking(move || newest_root(&md))
+                .await
+                .map_err(TufError::Task)??;
+            if newer.signed.version > s.root.signed.version {
+                check_online_keys_listed(&newer.signed, &self.online_key_ids)?;
+                tracing::info!(
+                    version = newer.signed.version.get(),
+                    "adopted an offline-signed TUF root"
+                );
+                s.root = newer;
+            }
+        }
+        if !self.root_key_online && due(s.root.signed.expires, now, self.opts.root_lifetime) {
+            tracing::warn!(
+                version = s.root.signed.version.get(),
+                expires = %s.root.signed.expires,
+                "TUF root.json is past half its lifetime and its key is offline: sign the next \
+                 version with `vouch trust sign-root --repo <data>/tuf --root-key <offline key>`"
+            );
+        } else if due(s.root.signed.expires, now, self.opts.root_lifetime) {
             let mut root = s.root.signed.clone();
             root.version = bump(root.version)?;
             root.expires = expiry(now, self.opts.root_lifetime)?;
@@ -720,4 +808,139 @@ pub fn spawn_refresher(repo: Arc<TufRepo>, interval: Duration) -> tokio::task::J
             }
         }
     })
+}
+
+/// Check an offline root key path before first use: it must not exist yet, and must not lie
+/// inside `protected` (the repository, or the whole data directory), which would defeat
+/// keeping it offline. Returns the absolute path.
+pub fn offline_key_path(protected: &Path, key: &Path) -> Result<PathBuf, TufError> {
+    let repo_dir = protected;
+    if key.exists() {
+        return Err(TufError::OfflineRootKey(format!(
+            "{} already exists: refusing to overwrite a root key (choose a new file)",
+            key.display()
+        )));
+    }
+    let abs = |p: &Path| -> Result<PathBuf, TufError> {
+        let p = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir()
+                .map_err(|e| TufError::io("reading", Path::new("."), e))?
+                .join(p)
+        };
+        // Resolve what exists (the parent), so `./data/../data/x` is caught too.
+        let parent = vouch_fs::parent_dir(&p);
+        let parent =
+            std::fs::canonicalize(parent).map_err(|e| TufError::io("resolving", parent, e))?;
+        Ok(match p.file_name() {
+            Some(n) => parent.join(n),
+            None => parent,
+        })
+    };
+    std::fs::create_dir_all(repo_dir).map_err(|e| TufError::io("creating", repo_dir, e))?;
+    let repo =
+        std::fs::canonicalize(repo_dir).map_err(|e| TufError::io("resolving", repo_dir, e))?;
+    let key_abs = abs(key)?;
+    if key_abs.starts_with(&repo) {
+        return Err(TufError::OfflineRootKey(format!(
+            "{} is inside {}: an offline root key must live outside the directory it protects",
+            key_abs.display(),
+            repo.display()
+        )));
+    }
+    Ok(key_abs)
+}
+
+/// The newest root on disk (`root.json`, then any `N+1.root.json` written after it).
+fn newest_root(md: &Path) -> Result<Signed<Root>, TufError> {
+    let mut root: Signed<Root> = parse(&read_req(&md.join("root.json"))?, "root.json")?;
+    loop {
+        let next = bump(root.signed.version)?;
+        match read_opt(&md.join(format!("{next}.root.json")))? {
+            Some(b) => root = parse(&b, "root")?,
+            None => return Ok(root),
+        }
+    }
+}
+
+/// Every online key must still be named by `root` for its role.
+fn check_online_keys_listed(
+    root: &Root,
+    online: &[(RoleType, Decoded<Hex>)],
+) -> Result<(), TufError> {
+    for (role, id) in online {
+        let listed = root
+            .roles
+            .get(role)
+            .is_some_and(|rk| rk.keyids.contains(id));
+        if !listed {
+            return Err(TufError::KeyMismatch(format!(
+                "root.json version {} no longer names the online {role} key {}",
+                root.version,
+                hex::encode(id.as_ref())
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Sign the next root version (same keys, expiry `now + lifetime`) with the offline root key
+/// in `root_key`, and write `N.root.json` and `root.json` into the repository at `repo_dir`.
+/// A running repository adopts it at its next refresh. Returns the new version.
+pub async fn sign_root_offline(
+    repo_dir: &Path,
+    root_key: &Path,
+    lifetime: Duration,
+    now: Ts,
+) -> Result<u64, TufError> {
+    let md = repo_dir.join("metadata");
+    let pem = read_req(root_key)?;
+    let der = pem_decode(&String::from_utf8_lossy(&pem), root_key)?;
+    let (id, _) = tuf_key(&der)?;
+    let current = {
+        let md = md.clone();
+        tokio::task::spawn_blocking(move || newest_root(&md))
+            .await
+            .map_err(TufError::Task)??
+    };
+    let named = current
+        .signed
+        .roles
+        .get(&RoleType::Root)
+        .is_some_and(|rk| rk.keyids.contains(&id));
+    if !named {
+        return Err(TufError::KeyMismatch(format!(
+            "{} is not the root key of {} (root.json version {} names {})",
+            root_key.display(),
+            md.display(),
+            current.signed.version,
+            current
+                .signed
+                .roles
+                .get(&RoleType::Root)
+                .map(|rk| rk
+                    .keyids
+                    .iter()
+                    .map(|k| hex::encode(k.as_ref()))
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        )));
+    }
+    let mut root = current.signed.clone();
+    root.version = bump(root.version)?;
+    root.expires = expiry(now, lifetime)?;
+    let keys: Vec<Box<dyn KeySource>> = vec![Box::new(RoleKey {
+        role: RoleType::Root,
+        der,
+    })];
+    let (signed, bytes) = sign_role(root, &current.signed, &keys).await?;
+    let v = signed.signed.version;
+    write_all_atomic(vec![
+        (md.join(format!("{v}.root.json")), bytes.clone()),
+        (md.join("root.json"), bytes),
+    ])
+    .await?;
+    Ok(v.get())
 }

@@ -4,6 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use vouch_core::trust::{PUBLIC_GOOD_SIGNING_CONFIG, PUBLIC_GOOD_TRUSTED_ROOT};
 use vouch_tuf::{
     KeyAlgorithm, RepoOptions, TufClient, TufError, TufRepo, export_mirror, fetch_trust, router,
@@ -600,4 +601,92 @@ async fn sigstore_python_trust_instance() {
         PUBLIC_GOOD_SIGNING_CONFIG.as_bytes()
     );
     println!("sigstore-python trust-instance: OK ({})", dir.display());
+}
+
+/// `offline_root_key`: root.json is signed once, the root key is written only outside the
+/// repository, the running repository keeps the online roles fresh without it, and a root
+/// version signed offline is adopted and walked to by clients.
+#[tokio::test]
+async fn offline_root_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("repo");
+    let key = tmp.path().join("offline/root.pem");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+
+    // Refused inside the repository, and over an existing file.
+    let inside = RepoOptions {
+        offline_root_key: Some(dir.join("root.pem")),
+        ..RepoOptions::default()
+    };
+    let err = TufRepo::init_or_load(&dir, inside).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("an offline root key must live outside"),
+        "{err}"
+    );
+    std::fs::write(tmp.path().join("taken.pem"), b"x").unwrap();
+    let taken = RepoOptions {
+        offline_root_key: Some(tmp.path().join("taken.pem")),
+        ..RepoOptions::default()
+    };
+    let err = TufRepo::init_or_load(&tmp.path().join("repo2"), taken)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    assert_eq!(std::fs::read(tmp.path().join("taken.pem")).unwrap(), b"x");
+
+    let opts = RepoOptions {
+        offline_root_key: Some(key.clone()),
+        ..RepoOptions::default()
+    };
+    let repo = new_repo(&dir, opts.clone()).await;
+    assert!(key.is_file());
+    assert!(
+        !dir.join("keys/root.pem").exists(),
+        "root key left in the repository"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let m = std::fs::metadata(&key).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o600);
+    }
+    let url = serve(repo.clone()).await;
+    let root1 = repo.root_json().await.unwrap();
+    let now = Timestamp::now();
+
+    // 200 days in: the online roles are re-signed, the root cannot be (its key is offline).
+    let t = plus_hours(now, 200 * 24);
+    let r = repo.refresh_online(t).await.unwrap();
+    assert!(!r.root && r.targets && r.snapshot && r.timestamp, "{r:?}");
+    assert_eq!(repo.status().await.root_version, 1);
+
+    // A restart (options as on every start) keeps working without the root key.
+    let reopened = TufRepo::init_or_load(&dir, opts).await.unwrap();
+    assert_eq!(reopened.status().await, repo.status().await);
+    drop(reopened);
+
+    // A key that is not the root's is refused, naming the keys.
+    let wrong = tmp.path().join("wrong.pem");
+    std::fs::copy(dir.join("keys/targets.pem"), &wrong).unwrap();
+    let err = vouch_tuf::sign_root_offline(&dir, &wrong, Duration::from_secs(365 * 86_400), t)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("is not the root key"), "{err}");
+
+    // Sign root v2 offline; the running repository adopts it at its next refresh.
+    let v = vouch_tuf::sign_root_offline(&dir, &key, Duration::from_secs(365 * 86_400), t)
+        .await
+        .unwrap();
+    assert_eq!(v, 2);
+    repo.refresh_online(t).await.unwrap();
+    assert_eq!(repo.status().await.root_version, 2);
+    let later = plus_hours(t, 1);
+    let mut c = TufClient::new(&url, &root1, &tmp.path().join("c")).unwrap();
+    c.refresh_at(later).await.unwrap();
+    assert_eq!(c.root_version(), 2);
+    assert_eq!(
+        c.target_at(TR, later).await.unwrap(),
+        PUBLIC_GOOD_TRUSTED_ROOT.as_bytes()
+    );
 }

@@ -58,6 +58,20 @@ pub enum TrustCommand {
         #[arg(long, default_value = DEFAULT_DIR)]
         out: PathBuf,
     },
+    /// Sign the next root.json version of an instance's TUF repository with its offline root
+    /// key (`vouch up --tuf-root-key-offline`): same keys, a new expiry. A running instance
+    /// serves it at once and adopts it at its next refresh.
+    SignRoot {
+        /// The repository directory (`<vouch up --data>/tuf`).
+        #[arg(long, default_value = "./vouch-data/tuf")]
+        repo: PathBuf,
+        /// The offline root key written by `vouch up --tuf-root-key-offline`.
+        #[arg(long)]
+        root_key: PathBuf,
+        /// Lifetime of the new root version, in days.
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_in_days: u32,
+    },
 }
 
 /// Run a `vouch trust` subcommand.
@@ -121,6 +135,25 @@ pub fn run(cmd: TrustCommand) -> anyhow::Result<()> {
                 "trust material from {} verified through TUF and installed in {}",
                 dir.display(),
                 out.display()
+            );
+            Ok(())
+        }
+        TrustCommand::SignRoot {
+            repo,
+            root_key,
+            expires_in_days,
+        } => {
+            let v = rt
+                .block_on(vouch_tuf::sign_root_offline(
+                    &repo,
+                    &root_key,
+                    std::time::Duration::from_secs(u64::from(expires_in_days) * 86_400),
+                    jiff::Timestamp::now(),
+                ))
+                .map_err(tuf_err)?;
+            println!(
+                "signed root.json version {v} in {}; clients walk to it on their next update",
+                repo.join("metadata").display()
             );
             Ok(())
         }

@@ -66,6 +66,10 @@ pub struct UpArgs {
     /// Let the identity provider mint CI-style machine tokens (tests, private CI).
     #[arg(long)]
     allow_ci_tokens: bool,
+    /// Lifetime of the built-in identity provider's ID tokens (1s to 24h), e.g. for a load
+    /// test that outlives the default.
+    #[arg(long, default_value = "10m", value_parser = crate::serve::parse_duration)]
+    oidc_token_lifetime: Duration,
     /// Connections each service serves at once: every service has its own budget, so a flood
     /// on one port cannot starve the others (beyond it, new connections are answered 503).
     /// Budgets are scaled down if together they would not fit the open-files limit.
@@ -79,6 +83,11 @@ pub struct UpArgs {
     /// With --witnesses: acknowledge a write only when every witness cosigned (fail closed).
     #[arg(long, requires = "witnesses")]
     require_witness_quorum: bool,
+    /// On first start, write the TUF root key to FILE (outside --data; it must not exist)
+    /// instead of the data directory: root.json is signed once and the instance never holds
+    /// the root key again. Sign later root versions with `vouch trust sign-root`.
+    #[arg(long, value_name = "FILE")]
+    tuf_root_key_offline: Option<PathBuf>,
     #[command(flatten)]
     timeouts: crate::listen::TimeoutArgs,
 }
@@ -143,6 +152,17 @@ pub fn run(a: &UpArgs) -> Result<()> {
     }
     std::fs::create_dir_all(&a.data)
         .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
+    // Before any service creates state: an offline root key inside --data is not offline.
+    if let Some(key) = &a.tuf_root_key_offline
+        && !a.data.join("tuf/metadata/timestamp.json").exists()
+    {
+        vouch_tuf::offline_key_path(&a.data, key).map_err(|e| {
+            hinted(
+                e.to_string(),
+                "name a file on removable or offline storage, e.g. --tuf-root-key-offline /media/usb/tuf-root.pem",
+            )
+        })?;
+    }
     init_tracing();
     let rt = vouch_server::runtime("vouch-up")?;
     let r = rt.block_on(up(a));
@@ -280,6 +300,7 @@ async fn up(a: &UpArgs) -> Result<()> {
         idp_opts.users = vouch_oidc::UserPolicy::UsersFile(u.clone());
     }
     idp_opts.allow_ci_tokens = a.allow_ci_tokens;
+    idp_opts.token_lifetime = a.oidc_token_lifetime;
     let idp = vouch_oidc::Idp::load_or_generate(&data.join("oidc"), idp_opts).map_err(|e| {
         anyhow!(
             "cannot start the identity provider: {}",
@@ -390,10 +411,18 @@ async fn up(a: &UpArgs) -> Result<()> {
     write(&tc_path, &serde_json::to_vec_pretty(&trust_config)?)?;
 
     // TUF repository distributing the trusted root and signing config.
-    let repo =
-        vouch_tuf::TufRepo::init_or_load(&data.join("tuf"), vouch_tuf::RepoOptions::default())
-            .await
-            .map_err(|e| anyhow!("cannot open the TUF repository: {e}"))?;
+    let tuf_opts = vouch_tuf::RepoOptions {
+        offline_root_key: a.tuf_root_key_offline.clone(),
+        ..vouch_tuf::RepoOptions::default()
+    };
+    let repo = vouch_tuf::TufRepo::init_or_load(&data.join("tuf"), tuf_opts)
+        .await
+        .map_err(|e| {
+            anyhow!(
+                "cannot open the TUF repository: {}",
+                vouch_core::error_chain(&e)
+            )
+        })?;
     let changed = repo
         .publish_targets(&[
             ("trusted_root.json", &tr_bytes),

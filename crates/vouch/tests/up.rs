@@ -1141,3 +1141,93 @@ fn pkcs11_keys_on_softhsm() {
         "leaf.pem",
     ]);
 }
+
+/// `vouch up --tuf-root-key-offline FILE` (issue 12, item 8): the TUF root key is written only
+/// to FILE, outside the data directory; clients bootstrap from root v1; `vouch trust
+/// sign-root` signs v2 with the offline key, and a client bootstrapped from v1 walks to it.
+#[test]
+fn up_tuf_root_key_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let key = tmp.path().join("root-key.pem");
+    // Inside the data directory: refused before anything starts.
+    let inside = data.join("root.pem");
+    let out = run(
+        vouch()
+            .args(["up", "--port", "0", "--data"])
+            .arg(&data)
+            .arg("--tuf-root-key-offline")
+            .arg(&inside),
+        Duration::from_secs(60),
+    );
+    fails(
+        &out,
+        "up with the root key inside --data",
+        "an offline root key must live outside",
+    );
+
+    assert!(
+        !data.join("log").exists(),
+        "state created before the refusal"
+    );
+    let mut inst = common::up::start_up_with(
+        &data,
+        0,
+        &tmp.path().join("up.log"),
+        &["--tuf-root-key-offline", key.to_str().unwrap()],
+    );
+    assert!(key.is_file(), "offline root key not written");
+    assert!(
+        !data.join("tuf/keys/root.pem").exists(),
+        "root key left in --data"
+    );
+    let root1 = data.join("tuf/metadata/1.root.json");
+    let init = |out: &str| {
+        ok(
+            &run(
+                vouch()
+                    .args(["trust", "init", "--mirror", &inst.urls["tuf"], "--root"])
+                    .arg(&root1)
+                    .arg("--out")
+                    .arg(tmp.path().join(out)),
+                Duration::from_secs(60),
+            ),
+            "trust init",
+        );
+        let root: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(tmp.path().join(out).join("tuf/root.json")).unwrap(),
+        )
+        .unwrap();
+        root["signed"]["version"].as_u64().unwrap()
+    };
+    assert_eq!(init("t1"), 1);
+
+    // Another key is refused; the offline key signs root v2, served at once.
+    let wrong = data.join("tuf/keys/targets.pem");
+    let out = run(
+        vouch()
+            .args(["trust", "sign-root", "--repo"])
+            .arg(data.join("tuf"))
+            .arg("--root-key")
+            .arg(&wrong),
+        Duration::from_secs(60),
+    );
+    fails(
+        &out,
+        "sign-root with the targets key",
+        "is not the root key",
+    );
+    let out = run(
+        vouch()
+            .args(["trust", "sign-root", "--repo"])
+            .arg(data.join("tuf"))
+            .arg("--root-key")
+            .arg(&key),
+        Duration::from_secs(60),
+    );
+    ok(&out, "trust sign-root");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("version 2"));
+    assert_eq!(init("t2"), 2);
+
+    inst.stop();
+}
