@@ -8,7 +8,7 @@
 #   scripts/soak.sh 10m log                  # one server at a time, by hand, release build
 #
 # VOUCH: the binary (default: target/debug/vouch, or $CARGO_TARGET_DIR/debug/vouch).
-# LOG_RATE / CA_CLIENTS / TSA_CLIENTS: offered load (defaults suit a shared 2-core machine;
+# LOG_RATE / LOG_CLIENTS / CA_CLIENTS / TSA_CLIENTS: offered load (defaults suit a shared 2-core machine;
 # by hand use ~80% of the capacity `vouch bench` measures on the machine).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -68,7 +68,7 @@ sampler=$!
 pids=()
 for s in $services; do
   case $s in
-    log) "$vouch" bench log --url "$log" --duration "$duration" --rate "$log_rate" --clients 16 --entries $((log_rate * secs * 6 / 5 + 100)) >"$work/log.txt" 2>"$work/log.err" & ;;
+    log) "$vouch" bench log --url "$log" --duration "$duration" --rate "$log_rate" --clients "${LOG_CLIENTS:-16}" --entries $((log_rate * secs * 6 / 5 + 100)) >"$work/log.txt" 2>"$work/log.err" & ;;
     ca) "$vouch" bench ca --url "$ca" --identity-token "$token" --duration "$duration" --clients "$ca_clients" >"$work/ca.txt" 2>"$work/ca.err" & ;;
     tsa) "$vouch" bench tsa --url "$tsa" --duration "$duration" --clients "$tsa_clients" >"$work/tsa.txt" 2>"$work/tsa.err" & ;;
     *) echo "soak: unknown service $s (log, ca, tsa)" >&2; exit 2 ;;

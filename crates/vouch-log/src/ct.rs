@@ -307,9 +307,7 @@ struct SignedEntry {
 /// `MerkleTreeLeaf` (`version` v1, `leaf_type` timestamped_entry) and the SCT's signed data
 /// (`sct_version` v1, `signature_type` certificate_timestamp), §3.2 and §3.4. No extensions.
 fn timestamped(timestamp_ms: u64, e: &SignedEntry) -> Vec<u8> {
-    // No extensions, so the u16 extension length cannot overflow.
-    vouch_core::sct::signed_data(timestamp_ms, e.entry_type, &e.signed_entry, &[])
-        .unwrap_or_default()
+    vouch_core::sct::signed_data_no_extensions(timestamp_ms, e.entry_type, &e.signed_entry)
 }
 
 /// The RFC 6962 `MerkleTreeLeaf` of a precertificate entry.

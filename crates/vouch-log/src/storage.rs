@@ -114,12 +114,22 @@ impl std::fmt::Debug for EmbeddedStorage {
     }
 }
 
+/// Most memory all of the index store's memtables take together before they are flushed
+/// (fjall's default is unbounded: 64 MiB per keyspace, four keyspaces). Keeps a long-running
+/// log's resident memory flat (issue 12 soak).
+pub const INDEX_WRITE_BUFFER_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The index store's block cache.
+pub const INDEX_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 impl EmbeddedStorage {
     /// Open (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, LogError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| LogError::Storage(format!("create {}: {e}", dir.display())))?;
         let db = fjall::Database::builder(dir.join("index"))
+            .max_write_buffer_size(Some(INDEX_WRITE_BUFFER_BYTES))
+            .cache_size(INDEX_CACHE_BYTES)
             .open()
             .map_err(db_err)?;
         let ks = |name: &str| {

@@ -201,8 +201,9 @@ pub struct TileCache {
     map: HashMap<(u8, u64), Arc<Vec<Hash>>>,
 }
 
-/// Most full tiles kept in memory (8 KiB each).
-pub const TILE_CACHE_ENTRIES: usize = 8192;
+/// Most full tiles kept in memory (8 KiB each, so at most 16 MiB): level-0 tiles of the
+/// last half-million entries, or the upper levels of a far larger tree.
+pub const TILE_CACHE_ENTRIES: usize = 2048;
 
 impl TileCache {
     /// Remember a full tile.

@@ -753,14 +753,7 @@ pub fn bench(a: &BenchAdmissionArgs) -> Result<()> {
     if !a.cold_image.is_empty() {
         cold.sort_unstable();
         println!("cold: decisions={} errors={cold_errors}", cold.len());
-        let p = |q| crate::bench::percentile(&cold, q);
-        println!(
-            "cold_p50_ms={:.1} cold_p90_ms={:.1} cold_p99_ms={:.1} cold_max_ms={:.1}",
-            p(50.0),
-            p(90.0),
-            p(99.0),
-            cold.last().map_or(0.0, |&m| f64::from(m) / 1000.0)
-        );
+        crate::bench::print_latencies("cold_", &cold);
     }
     if load.ok == 0 {
         bail!("no decision was made");

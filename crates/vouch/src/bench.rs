@@ -312,6 +312,18 @@ async fn submitter(http: reqwest::Client, url: String, run: std::sync::Arc<Run>)
     lat
 }
 
+/// Print the latency line every benchmark shares, `{prefix}p50_ms=… p90_ms=… p99_ms=…
+/// max_ms=…`, from latencies in µs sorted ascending.
+pub(crate) fn print_latencies(prefix: &str, sorted_us: &[u32]) {
+    println!(
+        "{prefix}p50_ms={:.2} {prefix}p90_ms={:.2} {prefix}p99_ms={:.2} {prefix}max_ms={:.2}",
+        percentile(sorted_us, 50.0),
+        percentile(sorted_us, 90.0),
+        percentile(sorted_us, 99.0),
+        sorted_us.last().map_or(0.0, |&m| f64::from(m) / 1000.0),
+    );
+}
+
 pub(crate) fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -413,13 +425,7 @@ fn bench_log(a: &BenchLogArgs) -> Result<()> {
         signed_in.as_secs_f64()
     );
     println!("entries={ok} errors={errors} busy_retries={busy}");
-    println!(
-        "p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} max_ms={:.1}",
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 90.0),
-        percentile(&latencies, 99.0),
-        latencies.last().map_or(0.0, |&m| f64::from(m) / 1000.0),
-    );
+    print_latencies("", &latencies);
     println!("appends_per_sec={:.0}", ok as f64 / secs);
     if ok == 0 {
         bail!("no entry was appended");
@@ -528,14 +534,7 @@ pub(crate) struct PostLoad {
 impl PostLoad {
     /// Print the latency percentiles line the benchmarks share.
     pub(crate) fn print_latencies(&self) {
-        let l = &self.latencies;
-        println!(
-            "p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} max_ms={:.1}",
-            percentile(l, 50.0),
-            percentile(l, 90.0),
-            percentile(l, 99.0),
-            l.last().map_or(0.0, |&m| f64::from(m) / 1000.0),
-        );
+        print_latencies("", &self.latencies);
     }
 }
 

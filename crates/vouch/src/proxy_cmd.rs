@@ -1,7 +1,7 @@
 //! `vouch serve proxy`: the verifying proof cache (crate `vouch-proxy`) in front of a log;
 //! `vouch bench proxy`: its load generator; and the `verify-blob --log-proxy` proof upgrade.
 
-use crate::bench::{LoadStats, check_local, drive, percentile};
+use crate::bench::{LoadStats, check_local, drive, print_latencies};
 use crate::serve::{init_tracing, parse_duration, shutdown_signal};
 use crate::tlog::{LogClient, hinted};
 use anyhow::{Context, Result, anyhow, bail};
@@ -334,13 +334,7 @@ pub fn bench(a: &BenchProxyArgs) -> Result<()> {
         a.clients, a.format
     );
     println!("proofs={ok} errors={errors}");
-    println!(
-        "p50_ms={:.2} p90_ms={:.2} p99_ms={:.2} max_ms={:.2}",
-        percentile(&lat, 50.0),
-        percentile(&lat, 90.0),
-        percentile(&lat, 99.0),
-        lat.last().map_or(0.0, |&m| f64::from(m) / 1000.0),
-    );
+    print_latencies("", &lat);
     println!("proofs_per_sec={:.0}", ok as f64 / secs);
     if ok == 0 {
         bail!("no proof was served");
