@@ -411,5 +411,28 @@ fn explorer_searches_and_verifies_in_a_real_browser() {
         "{dom}"
     );
     assert!(!dom.contains("verified in your browser"), "{dom}");
+
+    // A standalone `vouch serve log` with an ECDSA P-256 checkpoint key and key-signed
+    // entries: the browser verifies that signature type too.
+    let ec = common::start(
+        &d.join("ec"),
+        "ec.example",
+        &d.join("ec.log"),
+        &["--key-algorithm", "ecdsa-p256", "--batch-interval", "20ms"],
+    );
+    ok(
+        &run(
+            vouch().args([
+                "bench", "log", "--url", &ec.url, "--duration", "60s", "--clients", "1",
+                "--entries", "3",
+            ]),
+            Duration::from_secs(90),
+        ),
+        "vouch bench log (3 entries)",
+    );
+    let dom = browse(&browser, &format!("{}/explorer#/entry/1", ec.url), None);
+    assert_verified(&dom, "ECDSA P-256 log");
+    assert!(dom.contains("ECDSA P-256 key"), "{dom}");
+    assert!(dom.contains("key sha256:"), "key-signed entry identity: {dom}");
     eprintln!("explorer screenshots in {}", shots.display());
 }

@@ -22,7 +22,7 @@ function el(tag, attrs, ...children) {
 
 function show(id, ...children) {
   const s = $(id);
-  s.replaceChildren(...children);
+  s.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined));
   s.hidden = false;
 }
 
@@ -102,7 +102,8 @@ async function runSearch(q, page) {
   status(`Searching for ${q} …`);
   let res;
   try {
-    res = await getJSON(`/api/explorer/search?q=${encodeURIComponent(q)}&page=${page}&perPage=20`);
+    const per = parseInt(new URLSearchParams(location.search).get("perPage") || "20", 10) || 20;
+    res = await getJSON(`/api/explorer/search?q=${encodeURIComponent(q)}&page=${page}&perPage=${per}`);
   } catch (e) {
     status(`Search failed: ${e.message}`, true);
     return;
@@ -241,7 +242,7 @@ async function openEntry(index) {
       ["Signed digest", details.digest], ["Link", el("a", { href: share, id: "share" }, share)]]),
     el("h3", {}, "Body"),
     body ? bodyView(body) : el("p", { class: "status error" }, "The body is not JSON."),
-    details.signers.map(certView),
+    details.signers.flatMap(certView),
     el("details", {}, el("summary", {}, "Raw body and proof"),
       el("pre", {}, body ? JSON.stringify(body, null, 2) : le.body),
       el("pre", {}, JSON.stringify(le.verification?.inclusionProof || {}, null, 2))));
