@@ -53,7 +53,14 @@ fn ok(out: &Output, what: &str) -> String {
 
 fn token(inst: &Instance, email: &str) -> String {
     let out = run(
-        vouch().args(["oidc", "token", "--url", &inst.urls["oidc"], "--email", email]),
+        vouch().args([
+            "oidc",
+            "token",
+            "--url",
+            &inst.urls["oidc"],
+            "--email",
+            email,
+        ]),
         Duration::from_secs(30),
     );
     ok(&out, "vouch oidc token").trim().to_string()
@@ -137,7 +144,11 @@ fn browse(browser: &Path, url: &str, shot: Option<&Path>) -> String {
             "chromium --screenshot",
         );
         let png = std::fs::read(shot).unwrap();
-        assert!(png.starts_with(b"\x89PNG"), "{} is not a PNG", shot.display());
+        assert!(
+            png.starts_with(b"\x89PNG"),
+            "{} is not a PNG",
+            shot.display()
+        );
     }
     dom
 }
@@ -246,11 +257,39 @@ fn explorer_searches_and_verifies_in_a_real_browser() {
         ),
         "vouch attest-blob",
     );
+    let b_dsse = d.join("att1.sigstore.json");
+    ok(
+        &run(
+            vouch()
+                .arg("attest-blob")
+                .arg(&a1)
+                .arg("--predicate")
+                .arg(&predicate)
+                .args([
+                    "--type",
+                    "slsaprovenance1",
+                    "--rekor-version",
+                    "1",
+                    "--bundle",
+                ])
+                .arg(&b_dsse)
+                .args(["--identity-token", &alice, "-y", "--trust-config"])
+                .arg(&inst.trust_config),
+            Duration::from_secs(60),
+        ),
+        "vouch attest-blob (Rekor v1)",
+    );
     let commit = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
     let commit_file = d.join("commit-id");
     std::fs::write(&commit_file, commit).unwrap();
     let b_commit = d.join("commit.sigstore.json");
-    sign(&inst, &commit_file, &b_commit, &alice, &["--rekor-version", "1"]);
+    sign(
+        &inst,
+        &commit_file,
+        &b_commit,
+        &alice,
+        &["--rekor-version", "1"],
+    );
 
     // sigstore-python: Rekor v2 and v1, as bob.
     let mut python = Vec::new();
@@ -309,7 +348,33 @@ fn explorer_searches_and_verifies_in_a_real_browser() {
     );
     assert_eq!(code, 200, "{ids}");
     let ids: Vec<String> = serde_json::from_str(&ids).unwrap();
-    assert!(ids.len() >= 4, "alice's v1 and v2 entries: {ids:?}");
+    assert!(ids.len() >= 5, "alice's v1 and v2 entries: {ids:?}");
+
+    // Bad queries are 4xx with a JSON message.
+    for (path, code, needle) in [
+        (
+            "/api/explorer/search?q=abcd",
+            400,
+            "hex characters is no known key",
+        ),
+        ("/api/explorer/search?q=", 400, "empty query"),
+        (
+            "/api/explorer/search?q=1&perPage=0",
+            400,
+            "perPage must be between",
+        ),
+        ("/api/explorer/entry/999", 404, "no entry at log index 999"),
+        ("/api/explorer/entry/x", 400, "log index must be"),
+    ] {
+        let (status, body) = common::try_get(&log, path).unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, code, "{path}: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            v["message"].as_str().unwrap().contains(needle),
+            "{path}: {body}"
+        );
+    }
 
     let Some(browser) = chromium() else {
         vouch_testkit::skip(format_args!(
@@ -331,13 +396,24 @@ fn explorer_searches_and_verifies_in_a_real_browser() {
     assert!(dom.contains(&format!("Entry {i_a2}")), "{dom}");
     assert!(dom.contains("hashedrekord 0.0.2"), "{dom}");
     assert!(dom.contains("alice@example.com"), "{dom}");
-    assert!(dom.contains("1.3.6.1.4.1.57264.1.8"), "Fulcio issuer extension: {dom}");
+    assert!(
+        dom.contains("1.3.6.1.4.1.57264.1.8"),
+        "Fulcio issuer extension: {dom}"
+    );
 
     // Log index (the Rekor v1 entry).
     let i_a1 = bundle_index(&b_a1);
     let dom = browse(&browser, &page(&i_a1.to_string()), None);
     assert_verified(&dom, "log index");
     assert!(dom.contains("hashedrekord 0.0.1"), "{dom}");
+
+    // A Rekor v1 dsse entry.
+    let dom = browse(&browser, &page(&bundle_index(&b_dsse).to_string()), None);
+    assert_verified(&dom, "dsse entry");
+    assert!(
+        dom.contains("dsse 0.0.1") && dom.contains("Payload hash"),
+        "{dom}"
+    );
 
     // UUID and public-key fingerprint of the attestation's entry.
     let i_att = bundle_index(&b_att);
@@ -365,7 +441,7 @@ fn explorer_searches_and_verifies_in_a_real_browser() {
         &format!("{}&perPage=2", page("alice@example.com")),
         Some(&shots.join("results.png")),
     );
-    assert!(dom.contains("Page 1 of 2"), "{dom}");
+    assert!(dom.contains("Page 1 of 3"), "{dom}");
     assert!(dom.contains("id=\"next\""), "{dom}");
     assert!(
         dom.contains(&format!("href=\"#/entry/{}\"", bundle_index(&b_commit))),
@@ -373,10 +449,10 @@ fn explorer_searches_and_verifies_in_a_real_browser() {
     );
     let dom = browse(
         &browser,
-        &format!("{log}/explorer?perPage=2#/search/alice%40example.com/2"),
+        &format!("{log}/explorer?perPage=2#/search/alice%40example.com/3"),
         None,
     );
-    assert!(dom.contains("Page 2 of 2"), "{dom}");
+    assert!(dom.contains("Page 3 of 3"), "{dom}");
     assert!(
         dom.contains(&format!("href=\"#/entry/{i_a2}\"")),
         "oldest on the last page: {dom}"
@@ -423,8 +499,16 @@ fn explorer_searches_and_verifies_in_a_real_browser() {
     ok(
         &run(
             vouch().args([
-                "bench", "log", "--url", &ec.url, "--duration", "60s", "--clients", "1",
-                "--entries", "3",
+                "bench",
+                "log",
+                "--url",
+                &ec.url,
+                "--duration",
+                "60s",
+                "--clients",
+                "1",
+                "--entries",
+                "3",
             ]),
             Duration::from_secs(90),
         ),
@@ -433,6 +517,9 @@ fn explorer_searches_and_verifies_in_a_real_browser() {
     let dom = browse(&browser, &format!("{}/explorer#/entry/1", ec.url), None);
     assert_verified(&dom, "ECDSA P-256 log");
     assert!(dom.contains("ECDSA P-256 key"), "{dom}");
-    assert!(dom.contains("key sha256:"), "key-signed entry identity: {dom}");
+    assert!(
+        dom.contains("key sha256:"),
+        "key-signed entry identity: {dom}"
+    );
     eprintln!("explorer screenshots in {}", shots.display());
 }

@@ -192,8 +192,14 @@ pub struct EntryDetails {
 /// The explorer page, its assets and its JSON API.
 pub fn router<S: Storage>(log: Log<S>) -> Router {
     Router::new()
-        .route("/explorer", get(|| asset(INDEX_HTML, "text/html; charset=utf-8")))
-        .route("/explorer/", get(|| asset(INDEX_HTML, "text/html; charset=utf-8")))
+        .route(
+            "/explorer",
+            get(|| asset(INDEX_HTML, "text/html; charset=utf-8")),
+        )
+        .route(
+            "/explorer/",
+            get(|| asset(INDEX_HTML, "text/html; charset=utf-8")),
+        )
         .route(
             "/explorer/app.js",
             get(|| asset(APP_JS, "text/javascript; charset=utf-8")),
@@ -387,7 +393,11 @@ fn details<S: Storage>(
         s.certificate
             .as_ref()
             .and_then(|c| c.sans.first().cloned())
-            .or_else(|| s.key_fingerprint.as_ref().map(|f| format!("key sha256:{f}")))
+            .or_else(|| {
+                s.key_fingerprint
+                    .as_ref()
+                    .map(|f| format!("key sha256:{f}"))
+            })
     });
     Ok(Some(EntryDetails {
         hit: SearchHit {
@@ -445,13 +455,13 @@ async fn search<S: Storage>(
                     .filter(|&i| i < size),
             );
         }
-        let all: Vec<u64> = found
-            .into_iter()
-            .rev()
-            .take(MAX_SEARCH_RESULTS)
-            .collect();
+        let all: Vec<u64> = found.into_iter().rev().take(MAX_SEARCH_RESULTS).collect();
         let mut results = Vec::new();
-        for &i in all.iter().skip((page - 1).saturating_mul(per_page)).take(per_page) {
+        for &i in all
+            .iter()
+            .skip((page - 1).saturating_mul(per_page))
+            .take(per_page)
+        {
             if let Some(d) = details(&log, i, size)? {
                 results.push(d.hit);
             }
@@ -475,7 +485,10 @@ async fn entry<S: Storage>(
     index: Result<Path<u64>, PathRejection>,
 ) -> Result<Response, ExplorerError> {
     let Path(index) = index.map_err(|e| {
-        ExplorerError::bad_request(format!("log index must be a non-negative integer: {}", e.body_text()))
+        ExplorerError::bad_request(format!(
+            "log index must be a non-negative integer: {}",
+            e.body_text()
+        ))
     })?;
     let size = log.checkpoint().size;
     match blocking(move || details(&log, index, size)).await? {
@@ -503,11 +516,21 @@ mod tests {
         let p = plan(commit, 1).unwrap();
         assert_eq!(
             p.terms[0],
-            format!("sha256:{}", hex::encode(HashKind::Sha256.digest(commit.as_bytes())))
+            format!(
+                "sha256:{}",
+                hex::encode(HashKind::Sha256.digest(commit.as_bytes()))
+            )
         );
         let p = plan(" Alice@Example.com ", 1).unwrap();
-        assert_eq!(p.terms, vec!["email:alice@example.com", "subject:alice@example.com"]);
-        let p = plan("https://github.com/o/r/.github/workflows/w.yml@refs/heads/main", 1).unwrap();
+        assert_eq!(
+            p.terms,
+            vec!["email:alice@example.com", "subject:alice@example.com"]
+        );
+        let p = plan(
+            "https://github.com/o/r/.github/workflows/w.yml@refs/heads/main",
+            1,
+        )
+        .unwrap();
         assert_eq!(
             p.terms,
             vec!["subject:https://github.com/o/r/.github/workflows/w.yml@refs/heads/main"]
