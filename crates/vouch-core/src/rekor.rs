@@ -5,6 +5,7 @@
 
 use crate::bundle::HashAlgorithm;
 use crate::encoding::{Base64Bytes, b64_decode, b64_encode};
+use crate::keys::pem_blocks;
 use serde::{Deserialize, Serialize};
 
 /// Errors decoding an entry body.
@@ -390,6 +391,117 @@ impl EntryBody {
                 })
             }
         }
+    }
+}
+
+/// Key or certificate material of one signer of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signer {
+    /// A DER certificate.
+    Certificate(Vec<u8>),
+    /// A DER SubjectPublicKeyInfo.
+    PublicKey(Vec<u8>),
+}
+
+/// Who signed an entry and what: read from any body kind the log stores (monitor, explorer).
+#[derive(Debug, Clone)]
+pub struct EntryInfo {
+    /// Entry kind, e.g. `hashedrekord`.
+    pub kind: String,
+    /// Kind version, e.g. `0.0.2`.
+    pub version: String,
+    /// What was signed, as `<algorithm>:<hex>` (the artifact digest, or the DSSE payload hash).
+    pub digest: Option<String>,
+    /// The signers.
+    pub signers: Vec<Signer>,
+}
+
+/// Why an entry body could not be summarized ([`EntryInfo::parse`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EntryInfoError {
+    /// Not a typed Rekor entry at all.
+    #[error("entry is not a Rekor entry (apiVersion, kind, spec): {0}")]
+    NotAnEntry(#[source] serde_json::Error),
+    /// The body does not decode.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+}
+
+fn signers_from_pem(pem: &[u8], out: &mut Vec<Signer>) {
+    let Ok(text) = std::str::from_utf8(pem) else {
+        return;
+    };
+    let Ok(blocks) = pem_blocks(text) else {
+        return;
+    };
+    // A chain's first certificate is the signer's; keys stand on their own.
+    if let Some((_, der)) = blocks.iter().find(|(l, _)| l == "CERTIFICATE") {
+        out.push(Signer::Certificate(der.clone()));
+    } else if let Some((_, der)) = blocks.iter().find(|(l, _)| l == "PUBLIC KEY") {
+        out.push(Signer::PublicKey(der.clone()));
+    }
+}
+
+impl EntryInfo {
+    /// Read an entry body (the Merkle leaf data).
+    pub fn parse(body: &[u8]) -> Result<Self, EntryInfoError> {
+        let head: TypedEntry<serde::de::IgnoredAny> =
+            serde_json::from_slice(body).map_err(EntryInfoError::NotAnEntry)?;
+        let parsed = EntryBody::parse(body, &head.kind, &head.api_version)?;
+        let mut signers = Vec::new();
+        let digest = match parsed {
+            EntryBody::HashedRekordV001 {
+                algorithm,
+                digest_hex,
+                public_key_pem,
+                ..
+            } => {
+                signers_from_pem(&public_key_pem, &mut signers);
+                Some(format!("{algorithm}:{digest_hex}"))
+            }
+            EntryBody::HashedRekordV002 {
+                algorithm,
+                digest,
+                verifier,
+                ..
+            } => {
+                signers.push(match verifier {
+                    V2Verifier::Certificate(c) => Signer::Certificate(c),
+                    V2Verifier::PublicKey(k) => Signer::PublicKey(k),
+                });
+                use crate::bundle::HashAlgorithm as H;
+                let alg = match algorithm {
+                    H::SHA2_384 => "sha384",
+                    H::SHA2_512 => "sha512",
+                    H::SHA3_256 => "sha3-256",
+                    H::SHA3_384 => "sha3-384",
+                    _ => "sha256",
+                };
+                Some(format!("{alg}:{}", hex::encode(digest)))
+            }
+            EntryBody::DsseV001 {
+                payload_hash_algorithm,
+                payload_hash_hex,
+                signatures,
+            }
+            | EntryBody::IntotoV002 {
+                payload_hash_algorithm,
+                payload_hash_hex,
+                signatures,
+            } => {
+                for (_, pem) in &signatures {
+                    signers_from_pem(pem, &mut signers);
+                }
+                Some(format!("{payload_hash_algorithm}:{payload_hash_hex}"))
+            }
+        };
+        Ok(Self {
+            kind: head.kind,
+            version: head.api_version,
+            digest,
+            signers,
+        })
     }
 }
 

@@ -88,6 +88,7 @@ pub fn router<S: Storage>(log: Log<S>) -> Router {
         .route("/metrics", get(metrics::<S>))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(log.clone())
+        .merge(crate::explorer::router(log.clone()))
         .merge(crate::v1::router(log))
 }
 

@@ -23,6 +23,7 @@
 pub mod api;
 pub mod ct;
 pub mod entries;
+pub mod explorer;
 pub mod metrics;
 #[cfg(feature = "scale")]
 pub mod pg;

@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::chromium;
 use common::up::start_up;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -153,13 +154,6 @@ fn token(oidc: &str, email: &str) -> String {
     )
     .trim()
     .to_string()
-}
-
-fn chromium() -> Option<PathBuf> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
 }
 
 #[test]

@@ -8,10 +8,11 @@
 
 mod common;
 
+use common::sigstore_python;
 use common::up::{Instance, start_up};
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -554,13 +555,6 @@ fn up_restart_same_ports() {
     );
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&b2).unwrap()).unwrap();
     assert_eq!(v["verificationMaterial"]["tlogEntries"][0]["logIndex"], "1");
-}
-
-/// The `sigstore` CLI next to `$VOUCH_PYTHON`, if it is installed.
-fn sigstore_python() -> Option<PathBuf> {
-    let py = std::env::var_os("VOUCH_PYTHON")?;
-    let cli = Path::new(&py).with_file_name("sigstore");
-    cli.exists().then_some(cli)
 }
 
 fn python_interop(

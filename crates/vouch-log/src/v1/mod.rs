@@ -103,6 +103,11 @@ impl V1Error {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl IntoResponse for V1Error {
@@ -150,7 +155,7 @@ fn entry_path(entry_id: &str) -> String {
 }
 
 /// Parse a 64-hex UUID or 80-hex entry ID. `Ok(None)` when the entry ID names another tree.
-fn parse_entry_id(s: &str, tree: u64) -> Result<Option<Hash>, V1Error> {
+pub(crate) fn parse_entry_id(s: &str, tree: u64) -> Result<Option<Hash>, V1Error> {
     let bad = || {
         V1Error::bad_request(format!(
             "invalid entry UUID {s:?}: need 64 hex characters (UUID) or 80 (tree ID + UUID)"
@@ -542,7 +547,7 @@ struct SearchKey {
 }
 
 /// Normalize `sha256:<hex>` (or bare hex, typed by its length) to a search key.
-fn hash_search_key(h: &str) -> Result<String, V1Error> {
+pub(crate) fn hash_search_key(h: &str) -> Result<String, V1Error> {
     let h = h.trim().to_ascii_lowercase();
     let bad = || {
         V1Error::bad_request(format!(

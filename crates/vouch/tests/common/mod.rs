@@ -205,3 +205,18 @@ pub fn post(url: &str, path: &str, body: &[u8]) -> (u16, String, String) {
         .to_string();
     (status, ct, body.to_string())
 }
+
+/// Debian's chromium, if installed (rendered pages, screenshots).
+pub fn chromium() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// The `sigstore` CLI next to `$VOUCH_PYTHON`, if it is installed.
+pub fn sigstore_python() -> Option<PathBuf> {
+    let py = std::env::var_os("VOUCH_PYTHON")?;
+    let cli = Path::new(&py).with_file_name("sigstore");
+    cli.exists().then_some(cli)
+}
