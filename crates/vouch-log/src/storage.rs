@@ -114,10 +114,10 @@ impl std::fmt::Debug for EmbeddedStorage {
     }
 }
 
-/// Most memory all of the index store's memtables take together before they are flushed
-/// (fjall's default is unbounded: 64 MiB per keyspace, four keyspaces). Keeps a long-running
-/// log's resident memory flat (issue 12 soak).
-pub const INDEX_WRITE_BUFFER_BYTES: u64 = 32 * 1024 * 1024;
+/// Largest memtable of each of the index store's four keyspaces before it is flushed to disk
+/// (fjall's default is 64 MiB each, 256 MiB in all): keeps a long-running log's resident
+/// memory flat (issue 12 soak). Applies to keyspaces created from now on.
+pub const INDEX_MEMTABLE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The index store's block cache.
 pub const INDEX_CACHE_BYTES: u64 = 32 * 1024 * 1024;
@@ -128,12 +128,13 @@ impl EmbeddedStorage {
         std::fs::create_dir_all(dir)
             .map_err(|e| LogError::Storage(format!("create {}: {e}", dir.display())))?;
         let db = fjall::Database::builder(dir.join("index"))
-            .max_write_buffer_size(Some(INDEX_WRITE_BUFFER_BYTES))
             .cache_size(INDEX_CACHE_BYTES)
             .open()
             .map_err(db_err)?;
         let ks = |name: &str| {
-            db.keyspace(name, fjall::KeyspaceCreateOptions::default)
+            db.keyspace(name, || {
+                fjall::KeyspaceCreateOptions::default().max_memtable_size(INDEX_MEMTABLE_BYTES)
+            })
                 .map_err(db_err)
         };
         Ok(Self {
