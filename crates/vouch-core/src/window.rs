@@ -66,8 +66,10 @@ impl SlidingWindow {
     }
 
     fn live(&self, e: &KeyEvents, now: u64) -> usize {
-        let from = now.saturating_sub(self.window_secs);
-        e.times.iter().filter(|&&t| t > from).count()
+        e.times
+            .iter()
+            .filter(|&&t| t.saturating_add(self.window_secs) > now)
+            .count()
     }
 
     /// Events of `key` within the window ending at `now`.
@@ -99,8 +101,11 @@ impl SlidingWindow {
         while e.times.len() > limit {
             e.times.pop_front();
         }
-        let from = t.saturating_sub(self.window_secs);
-        e.times.iter().filter(|&&x| x > from).count()
+        let window = self.window_secs;
+        e.times
+            .iter()
+            .filter(|&&x| x.saturating_add(window) > t)
+            .count()
     }
 
     /// Raise a flag on `key` at `now` for one window: true when none was raised within it.
@@ -117,9 +122,12 @@ impl SlidingWindow {
     }
 
     fn make_room(&mut self, now: u64) {
-        let from = now.saturating_sub(self.window_secs);
+        let window = self.window_secs;
         self.keys.retain(|_, e| {
-            e.times.back().is_some_and(|&t| t > from) || e.flagged_until.is_some_and(|u| now < u)
+            e.times
+                .back()
+                .is_some_and(|&t| t.saturating_add(window) > now)
+                || e.flagged_until.is_some_and(|u| now < u)
         });
         if self.keys.len() < self.max_keys {
             return;

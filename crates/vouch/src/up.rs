@@ -79,6 +79,10 @@ pub struct UpArgs {
     /// With --witnesses: acknowledge a write only when every witness cosigned (fail closed).
     #[arg(long, requires = "witnesses")]
     require_witness_quorum: bool,
+    /// The CA's issuance audit log (one JSON line per certificate, for `vouch monitor
+    /// --ca-audit`) [default: <data>/ca_audit.jsonl].
+    #[arg(long, value_name = "FILE")]
+    ca_audit_log: Option<PathBuf>,
     #[command(flatten)]
     timeouts: crate::listen::TimeoutArgs,
 }
@@ -330,6 +334,11 @@ async fn up(a: &UpArgs) -> Result<()> {
         a.cert_lifetime,
     )
     .with_ct_log(http, &ct_url);
+    let ca_audit_path = a
+        .ca_audit_log
+        .clone()
+        .unwrap_or_else(|| data.join("ca_audit.jsonl"));
+    let ca_service = ca_service.with_audit_log(crate::ca::open_audit_log(&ca_audit_path)?);
 
     // Trust material.
     let instance = instance_created(data)?;
@@ -461,6 +470,10 @@ async fn up(a: &UpArgs) -> Result<()> {
     ));
     out.push_str(&format!("  timestamp auth.     {tsa_url}\n"));
     out.push_str(&format!("  CT log              {ct_url}\n"));
+    out.push_str(&format!(
+        "  CA audit log        {}\n",
+        ca_audit_path.display()
+    ));
     for (i, u) in witness_urls.iter().enumerate() {
         out.push_str(&format!("  witness {:<11} {u}\n", i + 1));
     }
