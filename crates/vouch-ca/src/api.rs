@@ -700,6 +700,21 @@ async fn issue(
             )
         })?;
 
+    // Counted once the identity is authenticated, before any key check or signing: a token
+    // holder over the limit costs the CA no further work.
+    if let Some(limiter) = &svc.rate_limiter {
+        let now = u64::try_from(vouch_core::time::Instant::now().secs).unwrap_or(0);
+        limiter
+            .check(identity.san.value(), &verified.issuer, now)
+            .map_err(|e| {
+                let retry_after = e.retry_after;
+                let (check, mut err) =
+                    reject("rate_limit", StatusCode::TOO_MANY_REQUESTS, 8, e.to_string());
+                err.retry_after = Some(retry_after);
+                (check, err)
+            })?;
+    }
+
     let spki = if let Some(pkr) = pkr {
         let der = public_key_der(&pkr.public_key.content).map_err(|m| bad("public_key", m))?;
         check_key_strength(&der).map_err(|(check, m)| bad(check, m))?;
@@ -730,19 +745,6 @@ async fn issue(
         let csr = csr.unwrap_or_default();
         verify_csr(&csr).map_err(|(check, m)| bad(check, m))?
     };
-
-    if let Some(limiter) = &svc.rate_limiter {
-        let now = u64::try_from(vouch_core::time::Instant::now().secs).unwrap_or(0);
-        limiter
-            .check(identity.san.value(), &verified.issuer, now)
-            .map_err(|e| {
-                let retry_after = e.retry_after;
-                let (check, mut err) =
-                    reject("rate_limit", StatusCode::TOO_MANY_REQUESTS, 8, e.to_string());
-                err.retry_after = Some(retry_after);
-                (check, err)
-            })?;
-    }
 
     let opts = LeafOptions::new(None, svc.leaf_lifetime);
     let issue_err = |e: crate::cert::CaError| match e {

@@ -1,4 +1,5 @@
-//! `vouch monitor`: follow a transparency log, prove its consistency, watch identities.
+//! `vouch monitor`: follow a transparency log (prove its consistency, watch identities) and/or a
+//! CA's issuance audit log (`--ca-audit`).
 
 use crate::tlog::hinted;
 use anyhow::{Context, Result, anyhow};
@@ -12,17 +13,22 @@ use vouch_core::keys::PublicKey;
 use vouch_monitor::alert::Sinks;
 use vouch_monitor::authorized::Authorized;
 use vouch_monitor::config::Config;
+use vouch_monitor::ca_audit::{AuditMonitor, AuditMonitorOptions};
 use vouch_monitor::{Monitor, MonitorOptions, RunReport};
 
 /// `vouch monitor`.
 #[derive(Args, Debug)]
 pub struct MonitorArgs {
     /// Base URL of the log (its tlog-tiles prefix, e.g. http://127.0.0.1:3001).
-    #[arg(long)]
-    log: String,
+    #[arg(long, requires = "public_key", required_unless_present = "ca_audit")]
+    log: Option<String>,
     /// The log's checkpoint public key (PEM).
-    #[arg(long)]
-    public_key: PathBuf,
+    #[arg(long, requires = "log")]
+    public_key: Option<PathBuf>,
+    /// A CA's issuance audit log (`vouch serve ca --audit-log`): every certificate issued to a
+    /// watched identity is checked like a log entry (authorized set, spike alert).
+    #[arg(long, value_name = "FILE")]
+    ca_audit: Option<PathBuf>,
     /// State directory: the last verified checkpoint, the scan position, queued alerts.
     #[arg(long)]
     state: PathBuf,
@@ -80,12 +86,39 @@ impl std::fmt::Display for Alerted {
 
 impl std::error::Error for Alerted {}
 
-fn build(a: &MonitorArgs) -> Result<Monitor> {
-    let log = crate::tlog::base_url(&a.log)?;
-    let pem = std::fs::read_to_string(&a.public_key)
-        .with_context(|| format!("cannot read --public-key {}", a.public_key.display()))?;
-    let log_key = PublicKey::from_pem(&pem)
-        .with_context(|| format!("--public-key {}", a.public_key.display()))?;
+/// The followers a run drives: the log's, the CA audit log's, or both.
+struct Followers {
+    log: Option<Monitor>,
+    ca_audit: Option<AuditMonitor>,
+}
+
+impl Followers {
+    async fn run_once(&self) -> Result<RunReport> {
+        let mut total = RunReport::default();
+        if let Some(m) = &self.log {
+            total = m.run_once().await?;
+        }
+        if let Some(m) = &self.ca_audit {
+            let r = m.run_once().await?;
+            total.alerts += r.alerts;
+            total.entries += r.entries;
+            if self.log.is_none() {
+                total.scanned = r.scanned;
+                total.size = r.size;
+            }
+        }
+        Ok(total)
+    }
+
+    fn metrics(&self) -> Arc<vouch_monitor::Metrics> {
+        self.log.as_ref().map_or_else(
+            || Arc::new(vouch_monitor::Metrics::new()),
+            Monitor::metrics,
+        )
+    }
+}
+
+fn build(a: &MonitorArgs) -> Result<Followers> {
     let yaml = std::fs::read(&a.config)
         .with_context(|| format!("cannot read --config {}", a.config.display()))?;
     let config = Config::parse(&yaml).map_err(|e| {
@@ -131,16 +164,40 @@ fn build(a: &MonitorArgs) -> Result<Monitor> {
     std::fs::create_dir_all(&a.state)
         .with_context(|| format!("cannot create --state {}", a.state.display()))?;
     let sinks = Sinks::new(true, a.webhook.clone())?;
-    Ok(Monitor::new(MonitorOptions {
-        log_url: log,
-        log_key,
-        state_dir: a.state.clone(),
-        config,
-        witness_policy,
-        authorized,
-        sinks,
-        concurrency: a.concurrency as usize,
-    })?)
+    let ca_audit = a.ca_audit.as_ref().map(|p| {
+        AuditMonitor::new(AuditMonitorOptions {
+            audit_path: p.clone(),
+            state_dir: a.state.clone(),
+            config: config.clone(),
+            authorized: authorized.clone(),
+            sinks: sinks.clone(),
+        })
+    });
+    let log = match (&a.log, &a.public_key) {
+        (Some(log), Some(key)) => {
+            let log = crate::tlog::base_url(log)?;
+            let pem = std::fs::read_to_string(key)
+                .with_context(|| format!("cannot read --public-key {}", key.display()))?;
+            let log_key = PublicKey::from_pem(&pem)
+                .with_context(|| format!("--public-key {}", key.display()))?;
+            Some(Monitor::new(MonitorOptions {
+                log_url: log,
+                log_key,
+                state_dir: a.state.clone(),
+                config,
+                witness_policy,
+                authorized,
+                sinks,
+                concurrency: a.concurrency as usize,
+            })?)
+        }
+        _ => None,
+    };
+    let ca_audit = match (&log, ca_audit) {
+        (Some(m), Some(c)) => Some(c.with_metrics(m.metrics())),
+        (_, c) => c,
+    };
+    Ok(Followers { log, ca_audit })
 }
 
 fn progress() -> Option<(ProgressBar, vouch_monitor::ProgressFn)> {
@@ -168,7 +225,7 @@ pub fn run(a: &MonitorArgs) -> Result<()> {
     let mut monitor = build(a)?;
     let bar = progress();
     if let Some((_, f)) = &bar {
-        monitor = monitor.with_progress(f.clone());
+        monitor.log = monitor.log.map(|m| m.with_progress(f.clone()));
     }
     crate::serve::init_tracing();
     let rt = vouch_server::runtime("vouch-monitor")?;
