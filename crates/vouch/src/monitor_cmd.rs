@@ -133,17 +133,11 @@ fn build(a: &MonitorArgs) -> Result<Followers> {
             config.ignored.join(", ")
         );
     }
-    let witness_policy = match &a.witness_policy {
-        Some(p) => {
-            let text = std::fs::read(p)
-                .with_context(|| format!("cannot read --witness-policy {}", p.display()))?;
-            Some(
-                vouch_core::tlog_policy::WitnessPolicy::parse(&text)
-                    .with_context(|| format!("--witness-policy {}", p.display()))?,
-            )
-        }
-        None => None,
-    };
+    let witness_policy = a
+        .witness_policy
+        .as_deref()
+        .map(crate::witness_cmd::load_policy)
+        .transpose()?;
     let authorized = match &a.authorized {
         Some(d) => {
             let set =
