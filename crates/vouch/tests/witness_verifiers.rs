@@ -44,12 +44,13 @@ fn policy_with_stranger(dir: &Path, good: &Path) -> PathBuf {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let vkey = String::from_utf8_lossy(&out.stdout)
+    // Its vkeys: Ed25519 (cosignature/v1), then ML-DSA-44 (subtree/v1).
+    let vkeys: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .next()
-        .unwrap()
-        .trim()
-        .to_string();
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(vkeys.len(), 2, "{vkeys:?}");
     let policy: String = std::fs::read_to_string(good)
         .unwrap()
         .lines()
@@ -57,7 +58,7 @@ fn policy_with_stranger(dir: &Path, good: &Path) -> PathBuf {
             let t: Vec<&str> = l.split_whitespace().collect();
             if t.first() == Some(&"witness") && t.len() >= 3 {
                 let mut t: Vec<String> = t.iter().map(|s| s.to_string()).collect();
-                t[2] = vkey.clone();
+                t[2] = vkeys[usize::from(t[1].ends_with("-mldsa"))].clone();
                 t.join(" ")
             } else {
                 l.to_string()
@@ -121,7 +122,11 @@ fn policy_engine_and_gitsign_verify_require_the_witness_quorum() {
     assert!(text(&out).contains("policy releases (enforce): passed"), "{}", text(&out));
     let out = check(&bad);
     assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("group"), "the failure names the group: {}", text(&out));
+    assert!(
+        text(&out).contains("witness quorum not met: \"local\" needs 2 of [w1, w1-mldsa]"),
+        "the failure names the group: {}",
+        text(&out)
+    );
 
     // gitsign verify.
     if Command::new("git").arg("--version").output().is_err() {
@@ -182,5 +187,9 @@ fn policy_engine_and_gitsign_verify_require_the_witness_quorum() {
     assert!(text(&out).contains("Verified commit HEAD"), "{}", text(&out));
     let out = verify(&bad);
     assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("group"), "the failure names the group: {}", text(&out));
+    assert!(
+        text(&out).contains("witness quorum not met: \"local\" needs 2 of [w1, w1-mldsa]"),
+        "the failure names the group: {}",
+        text(&out)
+    );
 }
