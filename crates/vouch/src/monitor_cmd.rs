@@ -2,7 +2,7 @@
 //! CA's issuance audit log (`--ca-audit`).
 
 use crate::tlog::hinted;
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -286,4 +286,100 @@ pub fn run(a: &MonitorArgs) -> Result<()> {
     });
     rt.shutdown_timeout(Duration::from_secs(2));
     r
+}
+
+/// `vouch bench monitor`.
+#[derive(Args, Debug)]
+pub struct BenchMonitorArgs {
+    /// Base URL of the log (loopback only: this measures the monitor, not the network).
+    #[arg(long)]
+    url: String,
+    /// The log's checkpoint public key (PEM).
+    #[arg(long)]
+    public_key: PathBuf,
+    /// A rekor-monitor configuration to match with [default: one subject that matches nothing,
+    /// so every entry is read and matched but none alerts].
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Tiles fetched at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
+    concurrency: u32,
+}
+
+/// Run `vouch bench monitor`: one scan of the whole log from a fresh state; prints entries
+/// scanned per second and the time per tile.
+pub fn bench(a: &BenchMonitorArgs) -> Result<()> {
+    let base = crate::bench::check_local(
+        &a.url,
+        "monitor",
+        "vouch serve log --listen 127.0.0.1:3001",
+    )?;
+    let pem = std::fs::read_to_string(&a.public_key)
+        .with_context(|| format!("cannot read --public-key {}", a.public_key.display()))?;
+    let log_key = PublicKey::from_pem(&pem)
+        .with_context(|| format!("--public-key {}", a.public_key.display()))?;
+    let yaml = match &a.config {
+        Some(p) => {
+            std::fs::read(p).with_context(|| format!("cannot read --config {}", p.display()))?
+        }
+        None => b"monitoredValues:\n  subjects: ['^vouch-bench-matches-nothing$']\n".to_vec(),
+    };
+    let config = Config::parse(&yaml).map_err(|e| anyhow!("--config: {e}"))?;
+    let state = tempfile::tempdir().context("cannot create a temporary state directory")?;
+    let ticks = Arc::new(std::sync::Mutex::new(Vec::<std::time::Instant>::new()));
+    let t = ticks.clone();
+    let monitor = Monitor::new(MonitorOptions {
+        log_url: base.clone(),
+        log_key,
+        state_dir: state.path().to_path_buf(),
+        config,
+        witness_policy: None,
+        authorized: None,
+        sinks: Sinks::new(false, None)?,
+        concurrency: a.concurrency as usize,
+    })?
+    .with_progress(Arc::new(move |_, _| {
+        if let Ok(mut v) = t.lock() {
+            v.push(std::time::Instant::now());
+        }
+    }));
+    let rt = vouch_server::runtime("vouch-bench-monitor")?;
+    let started = std::time::Instant::now();
+    let report = rt.block_on(monitor.run_once())?;
+    let secs = started.elapsed().as_secs_f64();
+    let mut latencies: Vec<u32> = {
+        let v = ticks.lock().map(|v| v.clone()).unwrap_or_default();
+        let mut prev = started;
+        v.into_iter()
+            .map(|t| {
+                let d = t.duration_since(prev);
+                prev = t;
+                u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+            })
+            .collect()
+    };
+    latencies.sort_unstable();
+    let load = crate::bench::PostLoad {
+        ok: report.entries,
+        errors: 0,
+        secs,
+        latencies,
+    };
+    println!(
+        "url={base} concurrency={} duration_s={secs:.2}",
+        a.concurrency
+    );
+    println!(
+        "entries={} tiles={} alerts={}",
+        report.entries,
+        load.latencies.len(),
+        report.alerts
+    );
+    // Percentiles of the time per scanned tile (256 entries).
+    load.print_latencies();
+    println!("entries_per_sec={:.0}", report.entries as f64 / secs.max(1e-9));
+    if report.entries == 0 {
+        bail!("the log at {base} has no entries to scan");
+    }
+    Ok(())
 }

@@ -8,7 +8,7 @@
 //!   per unauthorized issuance and a `spike` alert for the burst (exit status 1); with the
 //!   bundles in `--authorized`, only the spike remains;
 //! * the same burst seen in the log's entries (`vouch monitor --log … --once`) raises the
-//!   spike alert too.
+//!   spike alert too, and `vouch bench monitor` scans it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -234,4 +234,16 @@ fn ca_rate_limits_one_identity_and_the_monitor_sees_the_burst() {
     let a = alerts(&out);
     assert_eq!(kinds(&a), ["spike"], "{a:?}");
     assert!(a[0]["entryKind"].as_str().unwrap().starts_with("hashedrekord"), "{a:?}");
+
+    // `vouch bench monitor` scans the same log (shape only: the lead measures the rate).
+    let out = vouch()
+        .args(["bench", "monitor", "--url", &inst.urls["log"], "--public-key"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = String::from_utf8_lossy(&out.stdout);
+    for field in ["entries=4 ", "p50_ms=", "entries_per_sec="] {
+        assert!(report.contains(field), "{field} in {report}");
+    }
 }
