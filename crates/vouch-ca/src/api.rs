@@ -37,15 +37,15 @@
 
 use crate::audit::AuditLog;
 use crate::cert::{IssuingCa, LeafOptions};
-use crate::ratelimit::RateLimiter;
 use crate::config::{FulcioConfig, IssuerConfig, IssuerType};
 use crate::identity::IdentityError;
 use crate::oidc::{OidcError, OidcVerifier, VerifiedToken};
+use crate::ratelimit::RateLimiter;
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
-use axum::Extension;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -708,8 +708,12 @@ async fn issue(
             .check(identity.san.value(), &verified.issuer, now)
             .map_err(|e| {
                 let retry_after = e.retry_after;
-                let (check, mut err) =
-                    reject("rate_limit", StatusCode::TOO_MANY_REQUESTS, 8, e.to_string());
+                let (check, mut err) = reject(
+                    "rate_limit",
+                    StatusCode::TOO_MANY_REQUESTS,
+                    8,
+                    e.to_string(),
+                );
                 err.retry_after = Some(retry_after);
                 (check, err)
             })?;

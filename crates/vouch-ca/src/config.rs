@@ -918,7 +918,11 @@ mod tests {
         let json = r#"{"OIDCIssuers":{"https://idp.example":{"IssuerURL":"https://idp.example","ClientID":"sigstore","Type":"email"}},
             "RateLimits":{"perIdentity":{"requests":3,"window":"60s"},"perIssuer":{"requests":100,"window":"1m"}}}"#;
         let c = FulcioConfig::from_json(json).unwrap_or_else(|e| panic!("{e}"));
-        let id = c.rate_limits.per_identity.clone().unwrap_or_else(|| panic!("no limit"));
+        let id = c
+            .rate_limits
+            .per_identity
+            .clone()
+            .unwrap_or_else(|| panic!("no limit"));
         assert_eq!(id.requests, 3);
         assert_eq!(id.window().ok(), Some(std::time::Duration::from_secs(60)));
         let yaml = "oidc-issuers:\n  https://idp.example:\n    issuer-url: https://idp.example\n    client-id: sigstore\n    type: email\nrate-limits:\n  per-identity: {requests: 3, window: 60s}\n";

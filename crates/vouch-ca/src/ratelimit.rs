@@ -131,10 +131,16 @@ mod tests {
         .unwrap_or_else(|| panic!("no limiter"));
         assert!(l.check("a@x", "https://i", 0).is_ok());
         assert!(l.check("a@x", "https://i", 1).is_ok());
-        let e = l.check("a@x", "https://i", 2).err().unwrap_or_else(|| panic!("allowed"));
+        let e = l
+            .check("a@x", "https://i", 2)
+            .err()
+            .unwrap_or_else(|| panic!("allowed"));
         assert_eq!((e.field, e.retry_after), ("perIdentity", 58));
         assert!(l.check("b@x", "https://i", 2).is_ok());
-        let e = l.check("c@x", "https://i", 3).err().unwrap_or_else(|| panic!("allowed"));
+        let e = l
+            .check("c@x", "https://i", 3)
+            .err()
+            .unwrap_or_else(|| panic!("allowed"));
         assert_eq!(e.field, "perIssuer");
         // The refused request did not count against c@x.
         assert!(l.check("c@x", "https://i", 61).is_ok());

@@ -98,10 +98,11 @@ impl Authorized {
                         .and_then(|c| c.certificates.first())
                 });
                 if let Some(c) = leaf {
-                    set.certificates.insert(hex::encode(aws_lc_rs::digest::digest(
-                        &aws_lc_rs::digest::SHA256,
-                        c.raw_bytes.as_slice(),
-                    )));
+                    set.certificates
+                        .insert(hex::encode(aws_lc_rs::digest::digest(
+                            &aws_lc_rs::digest::SHA256,
+                            c.raw_bytes.as_slice(),
+                        )));
                 }
                 let entries = material.tlog_entries;
                 if entries.is_empty() {

@@ -60,12 +60,8 @@ impl Outbox for AuditState {
     }
     fn save_to(&self, dir: &Path) -> Result<(), MonitorError> {
         let json = serde_json::to_vec_pretty(self).map_err(MonitorError::Json)?;
-        vouch_fs::write_durably(
-            &dir.join(AUDIT_STATE_FILE),
-            &json,
-            vouch_fs::Access::Public,
-        )
-        .map_err(MonitorError::Fs)
+        vouch_fs::write_durably(&dir.join(AUDIT_STATE_FILE), &json, vouch_fs::Access::Public)
+            .map_err(MonitorError::Fs)
     }
 }
 
@@ -193,10 +189,9 @@ impl AuditMonitor {
             }
             if buf.last() != Some(&b'\n') {
                 if n > MAX_AUDIT_LINE {
-                    return Err(self.line_error(
-                        state.lines,
-                        format!("longer than {MAX_AUDIT_LINE} bytes"),
-                    ));
+                    return Err(
+                        self.line_error(state.lines, format!("longer than {MAX_AUDIT_LINE} bytes"))
+                    );
                 }
                 // A line still being written: read it next pass.
                 break;

@@ -522,7 +522,12 @@ identityMetadataFile: metadata.json
             })
         );
         assert!(c.ignored.is_empty());
-        assert!(Config::parse(README_EXAMPLE.as_bytes()).unwrap().spike.is_none());
+        assert!(
+            Config::parse(README_EXAMPLE.as_bytes())
+                .unwrap()
+                .spike
+                .is_none()
+        );
         for bad in [
             "monitoredValues:\n  subjects: [a]\nspike: {threshold: 0, window: 1m}\n",
             "monitoredValues:\n  subjects: [a]\nspike: {threshold: 1, window: soon}\n",

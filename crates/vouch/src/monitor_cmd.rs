@@ -12,8 +12,8 @@ use std::time::Duration;
 use vouch_core::keys::PublicKey;
 use vouch_monitor::alert::Sinks;
 use vouch_monitor::authorized::Authorized;
-use vouch_monitor::config::Config;
 use vouch_monitor::ca_audit::{AuditMonitor, AuditMonitorOptions};
+use vouch_monitor::config::Config;
 use vouch_monitor::{Monitor, MonitorOptions, RunReport};
 
 /// `vouch monitor`.
@@ -111,10 +111,9 @@ impl Followers {
     }
 
     fn metrics(&self) -> Arc<vouch_monitor::Metrics> {
-        self.log.as_ref().map_or_else(
-            || Arc::new(vouch_monitor::Metrics::new()),
-            Monitor::metrics,
-        )
+        self.log
+            .as_ref()
+            .map_or_else(|| Arc::new(vouch_monitor::Metrics::new()), Monitor::metrics)
     }
 }
 
@@ -309,11 +308,8 @@ pub struct BenchMonitorArgs {
 /// Run `vouch bench monitor`: one scan of the whole log from a fresh state; prints entries
 /// scanned per second and the time per tile.
 pub fn bench(a: &BenchMonitorArgs) -> Result<()> {
-    let base = crate::bench::check_local(
-        &a.url,
-        "monitor",
-        "vouch serve log --listen 127.0.0.1:3001",
-    )?;
+    let base =
+        crate::bench::check_local(&a.url, "monitor", "vouch serve log --listen 127.0.0.1:3001")?;
     let pem = std::fs::read_to_string(&a.public_key)
         .with_context(|| format!("cannot read --public-key {}", a.public_key.display()))?;
     let log_key = PublicKey::from_pem(&pem)
@@ -377,7 +373,10 @@ pub fn bench(a: &BenchMonitorArgs) -> Result<()> {
     );
     // Percentiles of the time per scanned tile (256 entries).
     load.print_latencies();
-    println!("entries_per_sec={:.0}", report.entries as f64 / secs.max(1e-9));
+    println!(
+        "entries_per_sec={:.0}",
+        report.entries as f64 / secs.max(1e-9)
+    );
     if report.entries == 0 {
         bail!("the log at {base} has no entries to scan");
     }

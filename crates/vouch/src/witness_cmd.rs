@@ -47,8 +47,8 @@ pub enum WitnessCommand {
 
 /// Read a C2SP tlog-policy file given as `--witness-policy`.
 pub fn load_policy(p: &Path) -> Result<vouch_core::tlog_policy::WitnessPolicy> {
-    let text =
-        std::fs::read(p).with_context(|| format!("cannot read --witness-policy {}", p.display()))?;
+    let text = std::fs::read(p)
+        .with_context(|| format!("cannot read --witness-policy {}", p.display()))?;
     vouch_core::tlog_policy::WitnessPolicy::parse(&text)
         .with_context(|| format!("--witness-policy {}", p.display()))
 }

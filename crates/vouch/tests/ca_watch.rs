@@ -32,7 +32,11 @@ fn token(inst: &Instance, email: &str) -> String {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -125,7 +129,11 @@ fn ca_rate_limits_one_identity_and_the_monitor_sees_the_burst() {
     // Three signings by one identity: all served.
     for n in ["a1", "a2", "a3"] {
         let out = sign(&inst, &work, n, &alice);
-        assert!(out.status.success(), "{n}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{n}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::fs::copy(
             work.join(format!("{n}.sigstore.json")),
             records.join(format!("{n}.sigstore.json")),
@@ -161,7 +169,11 @@ fn ca_rate_limits_one_identity_and_the_monitor_sees_the_burst() {
     );
     // Another identity is still served.
     let out = sign(&inst, &work, "b1", &bob);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The audit log: one typed line per issued certificate, none for the refused ones.
     let lines: Vec<Value> = std::fs::read_to_string(&audit)
@@ -171,15 +183,35 @@ fn ca_rate_limits_one_identity_and_the_monitor_sees_the_burst() {
         .collect();
     assert_eq!(lines.len(), 4, "{lines:?}");
     for l in &lines {
-        for f in ["time", "identity", "issuer", "serial", "certificateSha256", "clientAddress"] {
+        for f in [
+            "time",
+            "identity",
+            "issuer",
+            "serial",
+            "certificateSha256",
+            "clientAddress",
+        ] {
             assert!(l[f].as_str().is_some_and(|v| !v.is_empty()), "{f}: {l}");
         }
-        assert!(l["clientAddress"].as_str().unwrap().starts_with("127.0.0.1:"));
+        assert!(
+            l["clientAddress"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:")
+        );
     }
-    let ids: Vec<&str> = lines.iter().map(|l| l["identity"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = lines
+        .iter()
+        .map(|l| l["identity"].as_str().unwrap())
+        .collect();
     assert_eq!(
         ids,
-        ["release@example.com", "release@example.com", "release@example.com", "bob@example.com"]
+        [
+            "release@example.com",
+            "release@example.com",
+            "release@example.com",
+            "bob@example.com"
+        ]
     );
 
     // The monitor over the audit log: a watched identity issued three certificates within
@@ -193,28 +225,60 @@ fn ca_rate_limits_one_identity_and_the_monitor_sees_the_burst() {
     let monitor = |state: &str, extra: &[&str]| {
         vouch()
             .current_dir(&work)
-            .args(["monitor", "--state", state, "--config", "watch.yaml", "--once"])
+            .args([
+                "monitor",
+                "--state",
+                state,
+                "--config",
+                "watch.yaml",
+                "--once",
+            ])
             .args(extra)
             .output()
             .unwrap()
     };
     let audit_arg = audit.to_str().unwrap();
     let out = monitor("mon-all", &["--ca-audit", audit_arg]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let a = alerts(&out);
-    assert_eq!(kinds(&a), ["identity", "identity", "identity", "spike"], "{a:?}");
+    assert_eq!(
+        kinds(&a),
+        ["identity", "identity", "identity", "spike"],
+        "{a:?}"
+    );
     let spike = a.iter().find(|v| v["kind"] == "spike").unwrap();
-    assert_eq!(spike["index"], 2, "the third issuance crosses the threshold: {spike}");
+    assert_eq!(
+        spike["index"], 2,
+        "the third issuance crosses the threshold: {spike}"
+    );
     assert_eq!(spike["identity"]["certSubject"], "release@example.com");
     assert_eq!(spike["entryKind"], "ca-issuance");
     // Resumed: nothing new, nothing repeated.
     let out = monitor("mon-all", &["--ca-audit", audit_arg]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(alerts(&out).is_empty());
 
     // With CI's bundles as the authorized set, the issuances are expected: only the spike.
-    let out = monitor("mon-auth", &["--ca-audit", audit_arg, "--authorized", "release-records"]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = monitor(
+        "mon-auth",
+        &["--ca-audit", audit_arg, "--authorized", "release-records"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(kinds(&alerts(&out)), ["spike"]);
 
     // The same burst in the log's entries.
@@ -230,18 +294,39 @@ fn ca_rate_limits_one_identity_and_the_monitor_sees_the_burst() {
             "release-records",
         ],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let a = alerts(&out);
     assert_eq!(kinds(&a), ["spike"], "{a:?}");
-    assert!(a[0]["entryKind"].as_str().unwrap().starts_with("hashedrekord"), "{a:?}");
+    assert!(
+        a[0]["entryKind"]
+            .as_str()
+            .unwrap()
+            .starts_with("hashedrekord"),
+        "{a:?}"
+    );
 
     // `vouch bench monitor` scans the same log (shape only: the lead measures the rate).
     let out = vouch()
-        .args(["bench", "monitor", "--url", &inst.urls["log"], "--public-key"])
+        .args([
+            "bench",
+            "monitor",
+            "--url",
+            &inst.urls["log"],
+            "--public-key",
+        ])
         .arg(&key)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = String::from_utf8_lossy(&out.stdout);
     for field in ["entries=4 ", "p50_ms=", "entries_per_sec="] {
         assert!(report.contains(field), "{field} in {report}");

@@ -23,7 +23,11 @@ fn token(inst: &Instance, email: &str) -> String {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -119,7 +123,11 @@ fn policy_engine_and_gitsign_verify_require_the_witness_quorum() {
     };
     let out = check(&good);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("policy releases (enforce): passed"), "{}", text(&out));
+    assert!(
+        text(&out).contains("policy releases (enforce): passed"),
+        "{}",
+        text(&out)
+    );
     let out = check(&bad);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
@@ -150,7 +158,10 @@ fn policy_engine_and_gitsign_verify_require_the_witness_quorum() {
             .args(["-c", "gpg.format=x509", "-c"])
             .arg(format!("gpg.x509.program={}", program.display()))
             .arg("-c")
-            .arg(format!("gitsign.trustConfig={}", inst.trust_config.display()))
+            .arg(format!(
+                "gitsign.trustConfig={}",
+                inst.trust_config.display()
+            ))
             .args(args)
             .output()
             .unwrap();
@@ -184,7 +195,11 @@ fn policy_engine_and_gitsign_verify_require_the_witness_quorum() {
     };
     let out = verify(&good);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("Verified commit HEAD"), "{}", text(&out));
+    assert!(
+        text(&out).contains("Verified commit HEAD"),
+        "{}",
+        text(&out)
+    );
     let out = verify(&bad);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
