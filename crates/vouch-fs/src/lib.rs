@@ -83,6 +83,20 @@ pub enum Access {
     Private,
 }
 
+/// Give files created through `opts` the mode of `access` (Unix only).
+fn set_mode(opts: &mut std::fs::OpenOptions, access: Access) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(match access {
+            Access::Public => 0o644,
+            Access::Private => 0o600,
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = (opts, access);
+}
+
 /// The directory a path lives in; the empty parent of a bare file name is `.`.
 pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
@@ -115,16 +129,7 @@ pub fn write_synced(path: &Path, data: &[u8], access: Access) -> Result<(), FsEr
     let result = (|| {
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(match access {
-                Access::Public => 0o644,
-                Access::Private => 0o600,
-            });
-        }
-        #[cfg(not(unix))]
-        let _ = access;
+        set_mode(&mut opts, access);
         let mut f = opts
             .open(&tmp)
             .map_err(|e| FsError::new(Step::Write, &tmp, e))?;
@@ -245,16 +250,7 @@ impl DurableAppender {
         let existed = path.exists();
         let mut opts = std::fs::OpenOptions::new();
         opts.read(true).append(true).create(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(match access {
-                Access::Public => 0o644,
-                Access::Private => 0o600,
-            });
-        }
-        #[cfg(not(unix))]
-        let _ = access;
+        set_mode(&mut opts, access);
         let mut file = opts
             .open(path)
             .map_err(|e| FsError::new(Step::Write, path, e))?;

@@ -67,32 +67,19 @@ impl Outbox for AuditState {
 
 impl AuditState {
     fn load(dir: &Path) -> Result<Self, MonitorError> {
-        let path = dir.join(AUDIT_STATE_FILE);
-        let Some(bytes) = vouch_fs::read_optional(&path).map_err(MonitorError::Fs)? else {
-            return Ok(Self {
-                version: AUDIT_STATE_VERSION,
-                offset: 0,
-                lines: 0,
-                outbox: Vec::new(),
-                alerts_raised: 0,
-                spikes: None,
-            });
-        };
-        let s: Self =
-            serde_json::from_slice(&bytes).map_err(|source| MonitorError::CorruptState {
-                path: path.clone(),
-                reason: source.to_string(),
-            })?;
-        if s.version != AUDIT_STATE_VERSION {
-            return Err(MonitorError::CorruptState {
-                path,
-                reason: format!(
-                    "format version {} (this monitor reads {AUDIT_STATE_VERSION})",
-                    s.version
-                ),
-            });
-        }
-        Ok(s)
+        let stored = crate::state::load_versioned(
+            &dir.join(AUDIT_STATE_FILE),
+            |s: &Self| s.version,
+            AUDIT_STATE_VERSION,
+        )?;
+        Ok(stored.unwrap_or(Self {
+            version: AUDIT_STATE_VERSION,
+            offset: 0,
+            lines: 0,
+            outbox: Vec::new(),
+            alerts_raised: 0,
+            spikes: None,
+        }))
     }
 }
 

@@ -63,25 +63,7 @@ impl State {
 
     /// Load the state of `dir`, if there is one.
     pub fn load(dir: &Path) -> Result<Option<Self>, MonitorError> {
-        let path = state_path(dir);
-        let Some(bytes) = vouch_fs::read_optional(&path).map_err(MonitorError::Fs)? else {
-            return Ok(None);
-        };
-        let s: State =
-            serde_json::from_slice(&bytes).map_err(|source| MonitorError::CorruptState {
-                path: path.clone(),
-                reason: source.to_string(),
-            })?;
-        if s.version != STATE_VERSION {
-            return Err(MonitorError::CorruptState {
-                path,
-                reason: format!(
-                    "format version {} (this monitor reads {STATE_VERSION})",
-                    s.version
-                ),
-            });
-        }
-        Ok(Some(s))
+        load_versioned(&state_path(dir), |s: &Self| s.version, STATE_VERSION)
     }
 
     /// Write the state durably.
@@ -138,4 +120,28 @@ pub async fn raise<S: Outbox>(
     state.outbox().clear();
     state.save_to(dir)?;
     Ok(n)
+}
+
+/// Read the JSON state file at `path` (`None` when absent), refusing another format version
+/// than `want` (as `version` reads it) and a corrupt file.
+pub(crate) fn load_versioned<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    version: impl Fn(&T) -> u32,
+    want: u32,
+) -> Result<Option<T>, MonitorError> {
+    let Some(bytes) = vouch_fs::read_optional(path).map_err(MonitorError::Fs)? else {
+        return Ok(None);
+    };
+    let s: T = serde_json::from_slice(&bytes).map_err(|source| MonitorError::CorruptState {
+        path: path.to_path_buf(),
+        reason: source.to_string(),
+    })?;
+    let got = version(&s);
+    if got != want {
+        return Err(MonitorError::CorruptState {
+            path: path.to_path_buf(),
+            reason: format!("format version {got} (this monitor reads {want})"),
+        });
+    }
+    Ok(Some(s))
 }

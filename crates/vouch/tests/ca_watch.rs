@@ -14,31 +14,10 @@
 mod common;
 
 use common::up::{Instance, start_up_with};
-use common::vouch;
+use common::{post_with_headers, vouch};
 use serde_json::Value;
-use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Output;
-
-fn token(inst: &Instance, email: &str) -> String {
-    let out = vouch()
-        .args([
-            "oidc",
-            "token",
-            "--url",
-            &inst.urls["oidc"],
-            "--email",
-            email,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 fn sign(inst: &Instance, dir: &Path, name: &str, tok: &str) -> Output {
     let file = dir.join(name);
@@ -55,24 +34,17 @@ fn sign(inst: &Instance, dir: &Path, name: &str, tok: &str) -> Output {
 
 /// POST a signing-certificate request with `tok` as bearer: (status, headers, body).
 fn post_signing_cert(ca: &str, tok: &str) -> (u16, String, String) {
-    let host = ca.strip_prefix("http://").unwrap();
     let body = br#"{"publicKeyRequest":{"publicKey":{"algorithm":"ECDSA","content":"AAAA"},"proofOfPossession":"AAAA"}}"#;
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    write!(
-        s,
-        "POST /api/v2/signingCert HTTP/1.0\r\nHost: {host}\r\nAuthorization: Bearer {tok}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
+    let bearer = format!("Bearer {tok}");
+    post_with_headers(
+        ca,
+        "/api/v2/signingCert",
+        &[
+            ("Authorization", bearer.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        body,
     )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head.to_ascii_lowercase(), body.to_string())
 }
 
 fn alerts(out: &Output) -> Vec<Value> {
@@ -123,8 +95,8 @@ fn ca_rate_limits_one_identity_and_the_monitor_sees_the_burst() {
     let work = dir.path().join("work");
     let records = work.join("release-records");
     std::fs::create_dir_all(&records).unwrap();
-    let alice = token(&inst, "release@example.com");
-    let bob = token(&inst, "bob@example.com");
+    let alice = inst.token("release@example.com");
+    let bob = inst.token("bob@example.com");
 
     // Three signings by one identity: all served.
     for n in ["a1", "a2", "a3"] {

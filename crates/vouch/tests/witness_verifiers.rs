@@ -6,30 +6,10 @@
 
 mod common;
 
-use common::up::{Instance, sibling_bin, start_up_with};
+use common::up::{sibling_bin, start_up_with};
 use common::vouch;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn token(inst: &Instance, email: &str) -> String {
-    let out = vouch()
-        .args([
-            "oidc",
-            "token",
-            "--url",
-            &inst.urls["oidc"],
-            "--email",
-            email,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 fn text(out: &Output) -> String {
     format!(
@@ -83,7 +63,7 @@ fn policy_engine_and_gitsign_verify_require_the_witness_quorum() {
     let good = data.join("witness_policy.txt");
     let bad = policy_with_stranger(dir.path(), &good);
     let issuer = inst.urls["oidc"].clone();
-    let tok = token(&inst, "dev@example.com");
+    let tok = inst.token("dev@example.com");
 
     // The policy engine.
     let blob = dir.path().join("release-1.0.tar.gz");
