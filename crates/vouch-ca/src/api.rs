@@ -15,6 +15,11 @@
 //! "<b64 of the JSON AddChainResponse>"}`; the SCT signs the RFC 6962 `x509_entry` of the leaf.
 //! A CT log failure is again 503 with no certificate.
 //!
+//! **Rate limits** (`RateLimits` in the config, [`crate::ratelimit`]): past a per-identity or
+//! per-issuer limit the CA answers 429 (`RESOURCE_EXHAUSTED`) with `Retry-After` and a message
+//! naming the limit, before issuing anything. **Audit log** ([`CaService::with_audit_log`]):
+//! every issued certificate is appended and fsynced before it is answered.
+//!
 //! Errors use the grpc-gateway JSON shape `{"code": <gRPC code>, "message": "…", "details": []}`.
 //! Every rejection's message names the check that failed (e.g. `invalid identity token
 //! (audience_mismatch): …`, `proof_of_possession: …`, `weak_key: …`); the same name labels the
@@ -30,14 +35,17 @@
 //! of 8) with exponent 65537, Ed25519; anything else is refused (`weak_key` /
 //! `unsupported_key`) before any signature is checked.
 
+use crate::audit::AuditLog;
 use crate::cert::{IssuingCa, LeafOptions};
 use crate::config::{FulcioConfig, IssuerConfig, IssuerType};
 use crate::identity::IdentityError;
 use crate::oidc::{OidcError, OidcVerifier, VerifiedToken};
+use crate::ratelimit::RateLimiter;
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -49,8 +57,10 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use vouch_core::ca_audit::IssuanceRecord;
 use vouch_core::ct::{AddChainRequest, AddChainResponse};
 use vouch_core::fulcio;
 use vouch_core::keys::{HashKind, KeyKind, PublicKey, pem_decode, pem_encode};
@@ -161,6 +171,8 @@ pub struct CaService {
     metrics: Metrics,
     ct: Option<CtClient>,
     detached_sct: bool,
+    rate_limiter: Option<RateLimiter>,
+    audit: Option<AuditLog>,
 }
 
 /// Where and how the CA submits precertificates.
@@ -185,7 +197,10 @@ impl CaService {
         metrics
             .certificate_ttl
             .set(i64::try_from(leaf_lifetime.as_secs()).unwrap_or(i64::MAX));
+        let rate_limiter = RateLimiter::new(&verifier.config().rate_limits);
         CaService {
+            rate_limiter,
+            audit: None,
             verifier,
             intermediate,
             intermediate_pem,
@@ -221,6 +236,18 @@ impl CaService {
         self
     }
 
+    /// Append one line per issued certificate to `audit` (before the certificate is answered;
+    /// a failed append fails the request with 503).
+    pub fn with_audit_log(mut self, audit: AuditLog) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// Whether the config's `RateLimits` limit anything.
+    pub fn has_rate_limits(&self) -> bool {
+        self.rate_limiter.is_some()
+    }
+
     /// Whether a CT log is configured.
     pub fn has_ct_log(&self) -> bool {
         self.ct.is_some()
@@ -243,6 +270,7 @@ pub struct ApiError {
     status: StatusCode,
     grpc_code: u16,
     message: String,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -251,6 +279,7 @@ impl ApiError {
             status,
             grpc_code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -271,7 +300,12 @@ impl IntoResponse for ApiError {
             message: self.message,
             details: Vec::new(),
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut r = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
     }
 }
 
@@ -578,11 +612,13 @@ fn challenge(token: &VerifiedToken, principal_name: &str) -> String {
 
 async fn signing_cert(
     State(svc): State<Arc<CaService>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let started = std::time::Instant::now();
-    let result = issue(&svc, &headers, body).await;
+    let peer = peer.map(|Extension(ConnectInfo(a))| a);
+    let result = issue(&svc, peer, &headers, body).await;
     svc.metrics
         .issuance_seconds
         .observe(started.elapsed().as_secs_f64());
@@ -600,6 +636,7 @@ async fn signing_cert(
 
 async fn issue(
     svc: &CaService,
+    peer: Option<SocketAddr>,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, (&'static str, ApiError)> {
@@ -662,6 +699,25 @@ async fn issue(
                 ApiError::bad_request(format!("identity token rejected ({check}): {e}")),
             )
         })?;
+
+    // Counted once the identity is authenticated, before any key check or signing: a token
+    // holder over the limit costs the CA no further work.
+    if let Some(limiter) = &svc.rate_limiter {
+        let now = u64::try_from(vouch_core::time::Instant::now().secs).unwrap_or(0);
+        limiter
+            .check(identity.san.value(), &verified.issuer, now)
+            .map_err(|e| {
+                let retry_after = e.retry_after;
+                let (check, mut err) = reject(
+                    "rate_limit",
+                    StatusCode::TOO_MANY_REQUESTS,
+                    8,
+                    e.to_string(),
+                );
+                err.retry_after = Some(retry_after);
+                (check, err)
+            })?;
+    }
 
     let spki = if let Some(pkr) = pkr {
         let der = public_key_der(&pkr.public_key.content).map_err(|m| bad("public_key", m))?;
@@ -749,6 +805,7 @@ async fn issue(
             },
             signed_certificate_timestamp: STANDARD.encode(sct_json),
         };
+        audit(svc, &verified.issuer, &identity, &leaf, peer).await?;
         return Ok((StatusCode::OK, axum::Json(body)).into_response());
     }
     let leaf = if let Some(ct) = &svc.ct {
@@ -787,6 +844,7 @@ async fn issue(
         );
         leaf
     };
+    audit(svc, &verified.issuer, &identity, &leaf, peer).await?;
     let leaf_pem = pem_encode("CERTIFICATE", &leaf);
     // Always the JSON `SigningCertificate`, whatever `Accept` says: sigstore-python sends
     // `Accept: application/pem-certificate-chain` to /api/v2/signingCert and parses the answer
@@ -797,6 +855,46 @@ async fn issue(
         },
     };
     Ok((StatusCode::OK, axum::Json(body)).into_response())
+}
+
+/// Append the issuance of `leaf` to the audit log, if there is one; a failure refuses the
+/// request (503), so that no certificate leaves the CA unrecorded.
+async fn audit(
+    svc: &CaService,
+    issuer: &str,
+    identity: &crate::identity::CertIdentity,
+    leaf: &[u8],
+    peer: Option<SocketAddr>,
+) -> Result<(), (&'static str, ApiError)> {
+    let Some(log) = &svc.audit else {
+        return Ok(());
+    };
+    let serial = vouch_core::x509::Certificate::from_der(leaf)
+        .map(|c| c.serial_hex())
+        .unwrap_or_default();
+    let record = IssuanceRecord {
+        time: vouch_core::time::Instant::now().to_rfc3339(),
+        identity: identity.san.value().to_string(),
+        issuer: issuer.to_string(),
+        serial,
+        certificate_sha256: hex::encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            leaf,
+        )),
+        client_address: peer.map(|a| a.to_string()),
+        certificate: pem_encode("CERTIFICATE", leaf),
+    };
+    log.append(&record).await.map_err(|e| {
+        tracing::error!(error = %vouch_core::error_chain(&e), "cannot write the issuance audit log");
+        (
+            "audit_log",
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                14,
+                "audit_log: the issuance could not be recorded in the audit log, no certificate issued; try again later",
+            ),
+        )
+    })
 }
 
 /// Submit `chain` (leaf first) to the CT log's `endpoint` (`add-chain` or `add-pre-chain`) and

@@ -32,6 +32,14 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
+    /// A `RateLimits` entry is not acceptable.
+    #[error("RateLimits.{field}: {reason}")]
+    RateLimit {
+        /// `perIdentity` or `perIssuer`.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// An issuer `Type` string that Fulcio does not define.
     #[error("unknown issuer type {0:?}")]
     UnknownType(String),
@@ -267,6 +275,68 @@ pub struct FulcioConfig {
     /// `ci-provider` template metadata, kept verbatim (templates are not evaluated here).
     #[serde(rename = "CIIssuerMetadata", default)]
     pub ci_issuer_metadata: BTreeMap<String, serde_json::Value>,
+    /// Issuance rate limits (a vouch extension; Fulcio has none).
+    #[serde(
+        rename = "RateLimits",
+        alias = "rateLimits",
+        default,
+        skip_serializing_if = "RateLimits::is_empty"
+    )]
+    pub rate_limits: RateLimits,
+}
+
+/// Issuance rate limits: `RateLimits` in JSON, `rate-limits` (or `rateLimits`) in YAML.
+///
+/// ```yaml
+/// rate-limits:
+///   perIdentity: {requests: 20, window: 1h}   # per SAN, per issuer
+///   perIssuer: {requests: 1000, window: 1m}   # per OIDC issuer
+/// ```
+///
+/// Past a limit the CA answers 429 with `Retry-After` (seconds) and a message naming it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimits {
+    /// Certificates per identity (SAN and issuer) per window.
+    #[serde(
+        default,
+        alias = "per-identity",
+        alias = "PerIdentity",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub per_identity: Option<RateLimit>,
+    /// Certificates per OIDC issuer per window.
+    #[serde(
+        default,
+        alias = "per-issuer",
+        alias = "PerIssuer",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub per_issuer: Option<RateLimit>,
+}
+
+impl RateLimits {
+    /// True when no limit is configured.
+    pub fn is_empty(&self) -> bool {
+        self.per_identity.is_none() && self.per_issuer.is_none()
+    }
+}
+
+/// At most `requests` certificates per `window` (`60s`, `10m`, `1h`; at most 24 h).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Certificates allowed per window (at least 1).
+    pub requests: u32,
+    /// The window, e.g. `60s`.
+    pub window: String,
+}
+
+impl RateLimit {
+    /// The window as a duration (checked by [`FulcioConfig::validate`]).
+    pub fn window(&self) -> Result<std::time::Duration, vouch_core::time::DurationError> {
+        vouch_core::time::parse_duration(&self.window)
+    }
 }
 
 impl FulcioConfig {
@@ -325,8 +395,24 @@ impl FulcioConfig {
         CiIssuerMetadata::from_value(provider, v)
     }
 
-    /// Check every issuer entry (URL schemes, per-type required fields).
+    /// Check every issuer entry (URL schemes, per-type required fields) and the rate limits.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, limit) in [
+            ("perIdentity", &self.rate_limits.per_identity),
+            ("perIssuer", &self.rate_limits.per_issuer),
+        ] {
+            let Some(l) = limit else { continue };
+            if l.requests == 0 {
+                return Err(ConfigError::RateLimit {
+                    field,
+                    reason: "requests must be at least 1".into(),
+                });
+            }
+            l.window().map_err(|e| ConfigError::RateLimit {
+                field,
+                reason: e.to_string(),
+            })?;
+        }
         for (key, iss) in &self.oidc_issuers {
             let url = if iss.issuer_url.is_empty() {
                 key.as_str()
@@ -612,10 +698,11 @@ fn yaml_to_json_schema(doc: serde_json::Value) -> Result<serde_json::Value, Conf
             "oidc-issuers" | "OIDCIssuers" => "OIDCIssuers",
             "meta-issuers" | "MetaIssuers" => "MetaIssuers",
             "ci-issuer-metadata" | "CIIssuerMetadata" => "CIIssuerMetadata",
+            "rate-limits" | "rateLimits" | "RateLimits" => "RateLimits",
             // Fulcio ignores unknown top-level keys (e.g. YAML anchors under `define:`).
             _ => continue,
         };
-        let v = if key == "CIIssuerMetadata" {
+        let v = if key == "CIIssuerMetadata" || key == "RateLimits" {
             v
         } else {
             issuers_to_json_schema(key, v)?
@@ -824,5 +911,30 @@ mod tests {
         assert!(check_issuer_url("x", "http://127.1:5556").is_ok());
         assert!(check_issuer_url("x", "http://example.com").is_err());
         assert!(parse_url("urn:example:x").is_err());
+    }
+
+    #[test]
+    fn rate_limits_in_json_and_yaml() {
+        let json = r#"{"OIDCIssuers":{"https://idp.example":{"IssuerURL":"https://idp.example","ClientID":"sigstore","Type":"email"}},
+            "RateLimits":{"perIdentity":{"requests":3,"window":"60s"},"perIssuer":{"requests":100,"window":"1m"}}}"#;
+        let c = FulcioConfig::from_json(json).unwrap_or_else(|e| panic!("{e}"));
+        let id = c
+            .rate_limits
+            .per_identity
+            .clone()
+            .unwrap_or_else(|| panic!("no limit"));
+        assert_eq!(id.requests, 3);
+        assert_eq!(id.window().ok(), Some(std::time::Duration::from_secs(60)));
+        let yaml = "oidc-issuers:\n  https://idp.example:\n    issuer-url: https://idp.example\n    client-id: sigstore\n    type: email\nrate-limits:\n  per-identity: {requests: 3, window: 60s}\n";
+        let y = FulcioConfig::from_yaml(yaml).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(y.rate_limits.per_identity, c.rate_limits.per_identity);
+        assert!(y.rate_limits.per_issuer.is_none());
+        for bad in [
+            r#"{"RateLimits":{"perIdentity":{"requests":0,"window":"60s"}}}"#,
+            r#"{"RateLimits":{"perIdentity":{"requests":1,"window":"forever"}}}"#,
+            r#"{"RateLimits":{"perIdentiti":{"requests":1,"window":"1s"}}}"#,
+        ] {
+            assert!(FulcioConfig::from_json(bad).is_err(), "{bad}");
+        }
     }
 }

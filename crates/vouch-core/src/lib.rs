@@ -21,11 +21,14 @@
 //! * [`tsa`]: RFC 3161 timestamp responses.
 //! * [`fulcio`] and [`ct`]: the Fulcio v2 REST API and RFC 6962 CT API messages.
 //! * [`pem`]: the PEM (RFC 7468) codec.
+//! * [`ca_audit`]: the CA's issuance audit log lines.
+//! * [`window`]: per-key event counts in a sliding window (rate limits, spike alerts).
 //! * [`egress`]: the process-wide `--offline` egress policy every network client consults.
 //!
 //! Every parser of untrusted input enforces the named bounds in [`limits`].
 
 pub mod bundle;
+pub mod ca_audit;
 pub mod cosign_key;
 pub mod cosignature;
 pub mod ct;
@@ -48,6 +51,7 @@ pub mod tlog_policy;
 pub mod tlog_proof;
 pub mod trust;
 pub mod tsa;
+pub mod window;
 pub mod witness;
 pub mod x509;
 

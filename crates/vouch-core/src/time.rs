@@ -76,3 +76,52 @@ impl fmt::Display for TimeRange {
         }
     }
 }
+
+/// A duration that [`parse_duration`] refuses.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DurationError {
+    /// Not a number followed by a unit.
+    #[error("expected a duration like 250ms, 2s or 1m, got {0:?}")]
+    Malformed(String),
+    /// A unit other than ms, s, m, h.
+    #[error("unknown duration unit {unit:?} in {text:?} (use ms, s, m or h)")]
+    Unit {
+        /// The whole text.
+        text: String,
+        /// The unit.
+        unit: String,
+    },
+    /// Zero, negative or above 24 h.
+    #[error("duration {0:?} must be above 0 and at most 24h")]
+    Range(String),
+}
+
+/// Parse `250ms`, `2s`, `1.5s`, `1m`, `1h` (a bare number is seconds), above 0 and at most 24 h:
+/// the one duration syntax of vouch's flags and configuration files.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, DurationError> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num
+        .parse()
+        .map_err(|_| DurationError::Malformed(s.to_string()))?;
+    let secs = match unit.trim() {
+        "ms" => v / 1000.0,
+        "s" | "" => v,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        u => {
+            return Err(DurationError::Unit {
+                text: s.to_string(),
+                unit: u.to_string(),
+            });
+        }
+    };
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(DurationError::Range(s.to_string()));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}

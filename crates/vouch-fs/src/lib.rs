@@ -83,6 +83,20 @@ pub enum Access {
     Private,
 }
 
+/// Give files created through `opts` the mode of `access` (Unix only).
+fn set_mode(opts: &mut std::fs::OpenOptions, access: Access) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(match access {
+            Access::Public => 0o644,
+            Access::Private => 0o600,
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = (opts, access);
+}
+
 /// The directory a path lives in; the empty parent of a bare file name is `.`.
 pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
@@ -115,16 +129,7 @@ pub fn write_synced(path: &Path, data: &[u8], access: Access) -> Result<(), FsEr
     let result = (|| {
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(match access {
-                Access::Public => 0o644,
-                Access::Private => 0o600,
-            });
-        }
-        #[cfg(not(unix))]
-        let _ = access;
+        set_mode(&mut opts, access);
         let mut f = opts
             .open(&tmp)
             .map_err(|e| FsError::new(Step::Write, &tmp, e))?;
@@ -221,5 +226,109 @@ mod tests {
         assert_eq!(e.step, Step::CreateDir);
         assert!(e.to_string().contains(&file.display().to_string()), "{e}");
         assert_ne!(e.kind(), std::io::ErrorKind::Other);
+    }
+}
+
+/// An append-only file of records (one per [`DurableAppender::append`]), each durable when the
+/// call returns: written whole, then fsynced. For audit logs, where rewriting the file for every
+/// record (as [`write_durably`] does) would be quadratic.
+///
+/// Opening truncates a torn tail (bytes after the last `\n`, left by a crash in the middle of
+/// an append, which was therefore never acknowledged), so records stay one per line.
+#[derive(Debug)]
+pub struct DurableAppender {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl DurableAppender {
+    /// Open (or create, with its parent directories) the file at `path` for appending.
+    pub fn open(path: &Path, access: Access) -> Result<Self, FsError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let dir = parent_dir(path);
+        std::fs::create_dir_all(dir).map_err(|e| FsError::new(Step::CreateDir, dir, e))?;
+        let existed = path.exists();
+        let mut opts = std::fs::OpenOptions::new();
+        opts.read(true).append(true).create(true);
+        set_mode(&mut opts, access);
+        let mut file = opts
+            .open(path)
+            .map_err(|e| FsError::new(Step::Write, path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| FsError::new(Step::Read, path, e))?
+            .len();
+        // Find the end of the last complete line, reading backwards in blocks.
+        let mut end = len;
+        let mut buf = [0u8; 4096];
+        'scan: while end > 0 {
+            let start = end.saturating_sub(buf.len() as u64);
+            let n = usize::try_from(end - start).unwrap_or(buf.len());
+            file.seek(SeekFrom::Start(start))
+                .and_then(|_| file.read_exact(&mut buf[..n]))
+                .map_err(|e| FsError::new(Step::Read, path, e))?;
+            for i in (0..n).rev() {
+                if buf[i] == b'\n' {
+                    end = start + i as u64 + 1;
+                    break 'scan;
+                }
+            }
+            end = start;
+        }
+        if end != len {
+            file.set_len(end)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| FsError::new(Step::Write, path, e))?;
+        }
+        if !existed {
+            sync_dir(dir)?;
+        }
+        Ok(Self {
+            file,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Append `record` (which should end with `\n`) and fsync it.
+    pub fn append(&mut self, record: &[u8]) -> Result<(), FsError> {
+        self.file
+            .write_all(record)
+            .map_err(|e| FsError::new(Step::Write, &self.path, e))?;
+        self.file
+            .sync_data()
+            .map_err(|e| FsError::new(Step::SyncFile, &self.path, e))
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod appender_tests {
+    use super::*;
+
+    #[test]
+    fn appends_lines_and_drops_a_torn_tail() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("sub").join("audit.jsonl");
+        let mut a = DurableAppender::open(&p, Access::Public).unwrap();
+        a.append(b"one\n").unwrap();
+        a.append(b"two\n").unwrap();
+        drop(a);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .unwrap()
+            .write_all(b"tor")
+            .unwrap();
+        let mut a = DurableAppender::open(&p, Access::Public).unwrap();
+        a.append(b"three\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "one\ntwo\nthree\n");
+        std::fs::write(&p, "no newline at all").unwrap();
+        DurableAppender::open(&p, Access::Public).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "");
     }
 }

@@ -29,6 +29,8 @@ pub struct IdentityPolicy {
     pub issuer: Option<String>,
     /// OIDC issuer regular expression.
     pub issuer_regexp: Option<String>,
+    /// A C2SP tlog-policy the log checkpoint of the signature's entry must satisfy.
+    pub witness_policy: Option<vouch_core::tlog_policy::WitnessPolicy>,
 }
 
 impl IdentityPolicy {
@@ -344,6 +346,9 @@ pub fn verify_with_lookup(
         };
     } else {
         pb = pb.insecure_any_identity(true);
+    }
+    if let Some(wp) = &policy.witness_policy {
+        pb = pb.witness_policy(wp.clone());
     }
     let pol = pb.build().map_err(|e| err(fpr, format!("policy: {e}")))?;
     let verifier = Verifier::new(trust);

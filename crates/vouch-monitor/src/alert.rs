@@ -91,6 +91,65 @@ pub struct Alert {
     pub reason: Option<String>,
 }
 
+/// Where a watched signing was seen: a log entry, or a CA audit line.
+#[derive(Debug, Clone, Copy)]
+pub struct Sighting<'a> {
+    /// The log's origin, or `ca-audit <file>`.
+    pub origin: &'a str,
+    /// The entry's index, or the audit line's (0-based).
+    pub index: u64,
+    /// The entry kind and version, e.g. `hashedrekord 0.0.2`, or `ca-issuance`.
+    pub entry_kind: &'a str,
+    /// What was signed (`<algorithm>:<hex>`), if known.
+    pub digest: Option<&'a str>,
+    /// Hex leaf hash of a log entry.
+    pub leaf_hash: Option<&'a str>,
+    /// What happened, for the message: `signed sha256:… at index 7`.
+    pub what: &'a str,
+}
+
+/// One `identity` alert per match of a signing that is not authorized; `authorized_set` says
+/// whether an authorized set was given (the message then says the signing is not in it).
+pub fn identity_alerts(at: &Sighting<'_>, matches: Vec<Match>, authorized_set: bool) -> Vec<Alert> {
+    matches
+        .into_iter()
+        .map(|m| {
+            let who = m
+                .cert_subject
+                .clone()
+                .unwrap_or_else(|| format!("key {}", m.fingerprint));
+            let message = if authorized_set {
+                format!(
+                    "someone signed as your release identity: {who} {}, which is not in the authorized set",
+                    at.what
+                )
+            } else {
+                format!("watched identity {who} {}", at.what)
+            };
+            let watched = serde_json::to_string(&m.watched).unwrap_or_default();
+            let tag = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, watched.as_bytes());
+            Alert {
+                kind: AlertKind::Identity,
+                severity: Severity::Warning,
+                id: format!(
+                    "identity/{}/{}/{}",
+                    at.origin,
+                    at.index,
+                    hex::encode(&tag.as_ref()[..8])
+                ),
+                origin: at.origin.to_string(),
+                message,
+                index: Some(at.index),
+                entry_kind: Some(at.entry_kind.to_string()),
+                digest: at.digest.map(str::to_string),
+                leaf_hash: at.leaf_hash.map(str::to_string),
+                identity: Some(m),
+                ..crate::empty_alert()
+            }
+        })
+        .collect()
+}
+
 /// Where alerts go.
 #[derive(Debug, Clone)]
 pub struct Sinks {

@@ -54,6 +54,8 @@ pub enum AuthorizedError {
 pub struct Authorized {
     leaves: HashSet<Hash>,
     digests: HashSet<String>,
+    /// Hex SHA-256 of the signing certificates of the recorded bundles (CA audit lines).
+    certificates: HashSet<String>,
 }
 
 fn is_bundle_name(p: &Path) -> bool {
@@ -88,10 +90,21 @@ impl Authorized {
                     path: p.clone(),
                     reason: e.to_string(),
                 })?;
-                let entries = b
-                    .verification_material
-                    .map(|m| m.tlog_entries)
-                    .unwrap_or_default();
+                let material = b.verification_material.unwrap_or_default();
+                let leaf = material.certificate.as_ref().or_else(|| {
+                    material
+                        .x509_certificate_chain
+                        .as_ref()
+                        .and_then(|c| c.certificates.first())
+                });
+                if let Some(c) = leaf {
+                    set.certificates
+                        .insert(hex::encode(aws_lc_rs::digest::digest(
+                            &aws_lc_rs::digest::SHA256,
+                            c.raw_bytes.as_slice(),
+                        )));
+                }
+                let entries = material.tlog_entries;
                 if entries.is_empty() {
                     return Err(AuthorizedError::NoEntry { path: p });
                 }
@@ -123,6 +136,12 @@ impl Authorized {
     /// Whether the entry (its leaf hash and signed digest) is authorized.
     pub fn allows(&self, leaf: &Hash, digest: Option<&str>) -> bool {
         self.leaves.contains(leaf) || digest.is_some_and(|d| self.digests.contains(d))
+    }
+
+    /// Whether a recorded bundle was signed with the certificate of hex SHA-256 `sha256` (how
+    /// a CA audit line is matched to CI's record).
+    pub fn allows_certificate(&self, sha256: &str) -> bool {
+        self.certificates.contains(&sha256.to_ascii_lowercase())
     }
 
     /// How many signings and digests are recorded.

@@ -16,6 +16,21 @@
 //!     customExtensions: [{objectIdentifier: 1.3.6.1.4.1.57264.1.9, extensionValues: [https://…]}]
 //! ```
 //!
+//! One vouch extension, outside `monitoredValues` so that rekor-monitor's files keep working
+//! unchanged: the **spike alert**.
+//!
+//! ```yaml
+//! spike:
+//!   threshold: 10     # more than 10 signings by one watched identity ...
+//!   window: 10m       # ... within 10 minutes raise a `spike` alert
+//! ```
+//!
+//! An identity is a watched signer's OIDC issuer and SAN. Signings are counted at their
+//! certificate's `notBefore` for log entries (the CA issues the certificate when the signing
+//! starts; the log's tiles carry no time) and at the line's `time` for CA audit lines
+//! (`--ca-audit`). Authorized signings count too: a spike is suspicious whoever recorded it.
+//! One alert per identity per window.
+//!
 //! rekor-monitor's notification and output settings (`outputIdentities`, `githubIssue`,
 //! `emailNotificationSMTP`, …) are accepted and ignored: vouch reports on stdout and through
 //! `--webhook`. Unknown names inside `monitoredValues` and unknown Fulcio extension names are
@@ -72,6 +87,12 @@ pub enum ConfigError {
     /// Nothing to watch.
     #[error("monitoredValues lists nothing to watch")]
     NothingWatched,
+    /// `spike.threshold` is 0.
+    #[error("spike.threshold must be at least 1")]
+    SpikeThreshold,
+    /// `spike.window` is not a duration.
+    #[error("spike.window: {0}")]
+    SpikeWindow(#[source] vouch_core::time::DurationError),
 }
 
 /// rekor-monitor's `IdentityMonitorConfiguration` (the parts a monitor acts on).
@@ -87,6 +108,9 @@ pub struct FileConfig {
     /// What to watch.
     #[serde(default)]
     pub monitored_values: MonitoredValues,
+    /// vouch's spike alert.
+    #[serde(default)]
+    pub spike: Option<SpikeFile>,
     /// rekor-monitor's other settings (outputs, notifications, CT shards): accepted, ignored.
     #[serde(flatten)]
     pub ignored: BTreeMap<String, serde_yaml_ng::Value>,
@@ -108,6 +132,25 @@ pub struct MonitoredValues {
     /// OID extension matchers.
     #[serde(default)]
     pub oid_matchers: OidMatchers,
+}
+
+/// `spike:` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeFile {
+    /// Signings by one identity allowed within the window; one more is a spike.
+    pub threshold: u32,
+    /// The window, e.g. `10m`.
+    pub window: String,
+}
+
+/// The compiled spike alert setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpikeConfig {
+    /// Signings allowed within the window.
+    pub threshold: u32,
+    /// The window.
+    pub window: std::time::Duration,
 }
 
 /// One `certIdentities` item.
@@ -249,6 +292,8 @@ pub struct Config {
     pub watch: WatchList,
     /// Top-level settings accepted but ignored (for a warning).
     pub ignored: Vec<String>,
+    /// The spike alert, if configured.
+    pub spike: Option<SpikeConfig>,
 }
 
 fn regex(field: &'static str, pattern: &str) -> Result<Regex, ConfigError> {
@@ -357,7 +402,21 @@ impl Config {
         if watch.is_empty() {
             return Err(ConfigError::NothingWatched);
         }
+        let spike = match f.spike {
+            Some(sp) => {
+                if sp.threshold == 0 {
+                    return Err(ConfigError::SpikeThreshold);
+                }
+                Some(SpikeConfig {
+                    threshold: sp.threshold,
+                    window: vouch_core::time::parse_duration(&sp.window)
+                        .map_err(ConfigError::SpikeWindow)?,
+                })
+            }
+            None => None,
+        };
         Ok(Self {
+            spike,
             start_index: f.start_index,
             end_index: f.end_index,
             watch,
@@ -444,6 +503,35 @@ identityMetadataFile: metadata.json
             "monitoredValues:\n  oidMatchers:\n    customExtensions:\n      - objectIdentifier: 1.x\n        extensionValues: [a]\n",
             "monitoredValues:\n  oidMatchers:\n    customExtensions:\n      - objectIdentifier: 1.2.3\n        extensionValues: []\n",
             "startIndex: 5\nendIndex: 4\nmonitoredValues:\n  subjects: [a]\n",
+        ] {
+            assert!(Config::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn spike_setting_beside_rekor_monitors_keys() {
+        let c = Config::parse(
+            b"monitoredValues:\n  subjects: [a]\nspike:\n  threshold: 3\n  window: 10m\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.spike,
+            Some(SpikeConfig {
+                threshold: 3,
+                window: std::time::Duration::from_secs(600)
+            })
+        );
+        assert!(c.ignored.is_empty());
+        assert!(
+            Config::parse(README_EXAMPLE.as_bytes())
+                .unwrap()
+                .spike
+                .is_none()
+        );
+        for bad in [
+            "monitoredValues:\n  subjects: [a]\nspike: {threshold: 0, window: 1m}\n",
+            "monitoredValues:\n  subjects: [a]\nspike: {threshold: 1, window: soon}\n",
+            "monitoredValues:\n  subjects: [a]\nspike: {threshold: 1, window: 1m, per: x}\n",
         ] {
             assert!(Config::parse(bad.as_bytes()).is_err(), "{bad}");
         }

@@ -22,9 +22,11 @@
 
 pub mod alert;
 pub mod authorized;
+pub mod ca_audit;
 pub mod config;
 pub mod fetch;
 pub mod metrics;
+pub mod spike;
 pub mod state;
 pub mod watch;
 
@@ -160,6 +162,35 @@ pub enum MonitorError {
         #[source]
         source: tokio::task::JoinError,
     },
+    /// The CA audit log cannot be read.
+    #[error("cannot read the CA audit log {}: {source}", path.display())]
+    AuditRead {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A CA audit line is malformed or its certificate does not match its digest.
+    #[error("CA audit log {} line {line}: {reason}", path.display())]
+    AuditLine {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The CA audit log is shorter than what was already read: truncated or replaced.
+    #[error("the CA audit log {} is {len} bytes, shorter than the {offset} bytes already read: it was truncated or replaced (move the state's ca-audit.json away to read it from the start)", path.display())]
+    AuditShrank {
+        /// The file.
+        path: PathBuf,
+        /// Bytes read before.
+        offset: u64,
+        /// Its length now.
+        len: u64,
+    },
 }
 
 /// What a monitor watches, and how.
@@ -292,21 +323,14 @@ impl Monitor {
 
     /// Record `alerts` with `state` durably, deliver them, then clear the outbox.
     async fn raise(&self, state: &mut State, alerts: Vec<Alert>) -> Result<u64, MonitorError> {
-        if alerts.is_empty() {
-            self.save(state)?;
-            return Ok(0);
-        }
-        let n = alerts.len() as u64;
-        for a in &alerts {
-            self.metrics.alert(a.kind);
-        }
-        state.alerts_raised += n;
-        state.outbox.extend(alerts);
-        self.save(state)?;
-        self.opts.sinks.deliver(&state.outbox).await?;
-        state.outbox.clear();
-        self.save(state)?;
-        Ok(n)
+        state::raise(
+            &self.opts.sinks,
+            &self.metrics,
+            &self.opts.state_dir,
+            state,
+            alerts,
+        )
+        .await
     }
 
     /// One pass: deliver queued alerts, check the latest checkpoint, scan what is new.
@@ -585,7 +609,7 @@ impl Monitor {
                     )));
                 }
                 entries += 1;
-                self.check_entry(&origin, index, body, leaf, &mut alerts);
+                self.check_entry(&origin, index, body, leaf, &mut state.spikes, &mut alerts);
             }
             self.metrics
                 .entries_scanned
@@ -613,6 +637,7 @@ impl Monitor {
         index: u64,
         body: &[u8],
         leaf: &Hash,
+        spikes: &mut Option<vouch_core::window::SlidingWindow>,
         alerts: &mut Vec<Alert>,
     ) {
         let info = match EntryInfo::parse(body) {
@@ -627,54 +652,48 @@ impl Monitor {
         if matches.is_empty() {
             return;
         }
+        let kind = format!("{} {}", info.kind, info.version);
+        let leaf_hex = hex::encode(leaf);
+        let what = format!(
+            "signed {} at index {index}",
+            info.digest.as_deref().unwrap_or("an artifact")
+        );
+        let at = alert::Sighting {
+            origin,
+            index,
+            entry_kind: &kind,
+            digest: info.digest.as_deref(),
+            leaf_hash: Some(&leaf_hex),
+            what: &what,
+        };
+        if let Some(cfg) = &self.opts.config.spike {
+            // Keyless signings are timed by their certificate (the tiles carry no time).
+            let signed_at = info.signers.iter().find_map(|s| match s {
+                watch::Signer::Certificate(der) => vouch_core::x509::Certificate::from_der(der)
+                    .ok()
+                    .and_then(|c| u64::try_from(c.not_before().secs).ok()),
+                watch::Signer::PublicKey(_) => None,
+            });
+            if let Some(time) = signed_at {
+                alerts.extend(spike::observe(cfg, spikes, &at, time, &matches));
+            }
+        }
         if let Some(auth) = &self.opts.authorized
             && auth.allows(leaf, info.digest.as_deref())
         {
             self.metrics.authorized_matches.inc_by(matches.len() as u64);
             return;
         }
-        for m in matches {
-            let who = m
-                .cert_subject
-                .clone()
-                .unwrap_or_else(|| format!("key {}", m.fingerprint));
-            let message = if self.opts.authorized.is_some() {
-                format!(
-                    "someone signed as your release identity: {who} signed {} at index {index}, which is not in the authorized set",
-                    info.digest.as_deref().unwrap_or("an artifact")
-                )
-            } else {
-                format!(
-                    "watched identity {who} signed {} at index {index}",
-                    info.digest.as_deref().unwrap_or("an artifact")
-                )
-            };
-            let watched = serde_json::to_string(&m.watched).unwrap_or_default();
-            alerts.push(Alert {
-                kind: AlertKind::Identity,
-                severity: Severity::Warning,
-                id: format!(
-                    "identity/{origin}/{index}/{}",
-                    hex::encode(
-                        &aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, watched.as_bytes())
-                            .as_ref()[..8]
-                    )
-                ),
-                origin: origin.to_string(),
-                message,
-                index: Some(index),
-                entry_kind: Some(format!("{} {}", info.kind, info.version)),
-                digest: info.digest.clone(),
-                leaf_hash: Some(hex::encode(leaf)),
-                identity: Some(m),
-                ..empty_alert()
-            });
-        }
+        alerts.extend(alert::identity_alerts(
+            &at,
+            matches,
+            self.opts.authorized.is_some(),
+        ));
     }
 }
 
 /// An alert with only the required fields filled, for struct update syntax.
-fn empty_alert() -> Alert {
+pub(crate) fn empty_alert() -> Alert {
     Alert {
         kind: AlertKind::Identity,
         severity: Severity::Warning,

@@ -2,8 +2,8 @@
 //! [`vouch_fs::write_durably`] (temporary file, fsync, rename, directory fsync): after a kill
 //! the file is either the old or the new state, never a mix.
 
-use crate::MonitorError;
-use crate::alert::Alert;
+use crate::alert::{Alert, Sinks};
+use crate::{Metrics, MonitorError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -36,6 +36,9 @@ pub struct State {
     /// Alerts raised so far, all kinds.
     #[serde(default)]
     pub alerts_raised: u64,
+    /// Recent signings per watched identity, for the spike alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spikes: Option<vouch_core::window::SlidingWindow>,
 }
 
 /// The state file of a state directory.
@@ -54,30 +57,13 @@ impl State {
             outbox: Vec::new(),
             refused: None,
             alerts_raised: 0,
+            spikes: None,
         }
     }
 
     /// Load the state of `dir`, if there is one.
     pub fn load(dir: &Path) -> Result<Option<Self>, MonitorError> {
-        let path = state_path(dir);
-        let Some(bytes) = vouch_fs::read_optional(&path).map_err(MonitorError::Fs)? else {
-            return Ok(None);
-        };
-        let s: State =
-            serde_json::from_slice(&bytes).map_err(|source| MonitorError::CorruptState {
-                path: path.clone(),
-                reason: source.to_string(),
-            })?;
-        if s.version != STATE_VERSION {
-            return Err(MonitorError::CorruptState {
-                path,
-                reason: format!(
-                    "format version {} (this monitor reads {STATE_VERSION})",
-                    s.version
-                ),
-            });
-        }
-        Ok(Some(s))
+        load_versioned(&state_path(dir), |s: &Self| s.version, STATE_VERSION)
     }
 
     /// Write the state durably.
@@ -86,4 +72,76 @@ impl State {
         vouch_fs::write_durably(&state_path(dir), &json, vouch_fs::Access::Public)
             .map_err(MonitorError::Fs)
     }
+}
+
+/// A durable state with an alert outbox (the log monitor's and the CA audit follower's).
+pub trait Outbox {
+    /// The alerts recorded but not delivered.
+    fn outbox(&mut self) -> &mut Vec<Alert>;
+    /// Count `n` alerts raised.
+    fn count_raised(&mut self, n: u64);
+    /// Write the state durably into `dir`.
+    fn save_to(&self, dir: &Path) -> Result<(), MonitorError>;
+}
+
+impl Outbox for State {
+    fn outbox(&mut self) -> &mut Vec<Alert> {
+        &mut self.outbox
+    }
+    fn count_raised(&mut self, n: u64) {
+        self.alerts_raised += n;
+    }
+    fn save_to(&self, dir: &Path) -> Result<(), MonitorError> {
+        self.save(dir)
+    }
+}
+
+/// Record `alerts` in `state`'s outbox durably, deliver them, then clear the outbox (saving
+/// again); returns how many were raised. With no alerts the state is only saved.
+pub async fn raise<S: Outbox>(
+    sinks: &Sinks,
+    metrics: &Metrics,
+    dir: &Path,
+    state: &mut S,
+    alerts: Vec<Alert>,
+) -> Result<u64, MonitorError> {
+    if alerts.is_empty() {
+        state.save_to(dir)?;
+        return Ok(0);
+    }
+    let n = alerts.len() as u64;
+    for a in &alerts {
+        metrics.alert(a.kind);
+    }
+    state.count_raised(n);
+    state.outbox().extend(alerts);
+    state.save_to(dir)?;
+    sinks.deliver(state.outbox()).await?;
+    state.outbox().clear();
+    state.save_to(dir)?;
+    Ok(n)
+}
+
+/// Read the JSON state file at `path` (`None` when absent), refusing another format version
+/// than `want` (as `version` reads it) and a corrupt file.
+pub(crate) fn load_versioned<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    version: impl Fn(&T) -> u32,
+    want: u32,
+) -> Result<Option<T>, MonitorError> {
+    let Some(bytes) = vouch_fs::read_optional(path).map_err(MonitorError::Fs)? else {
+        return Ok(None);
+    };
+    let s: T = serde_json::from_slice(&bytes).map_err(|source| MonitorError::CorruptState {
+        path: path.to_path_buf(),
+        reason: source.to_string(),
+    })?;
+    let got = version(&s);
+    if got != want {
+        return Err(MonitorError::CorruptState {
+            path: path.to_path_buf(),
+            reason: format!("format version {got} (this monitor reads {want})"),
+        });
+    }
+    Ok(Some(s))
 }

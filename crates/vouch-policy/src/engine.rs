@@ -222,6 +222,7 @@ pub struct Engine<S> {
     exceptions: Arc<ExceptionSet>,
     options: EngineOptions,
     verifiers: Verifiers,
+    witness_policy: Option<vouch_core::tlog_policy::WitnessPolicy>,
 }
 
 impl<S> std::fmt::Debug for Engine<S> {
@@ -324,6 +325,7 @@ impl<S: SignatureSource> Engine<S> {
             exceptions,
             options,
             verifiers,
+            witness_policy: None,
         })
     }
 
@@ -413,7 +415,7 @@ impl<S: SignatureSource> Engine<S> {
                     ),
                     _ => {
                         let (Some(verifier), Some(policy)) =
-                            (self.verifiers[pi][ai].as_deref(), authority_policy(a))
+                            (self.verifiers[pi][ai].as_deref(), self.authority_policy(a))
                         else {
                             outcomes.push(fail(&a.name, "no verifier for this authority".into()));
                             continue;
@@ -506,7 +508,7 @@ impl<S: SignatureSource> Engine<S> {
                         pass: false,
                         message,
                     } => fail(&a.name, format!("disallowed by static policy: {message}")),
-                    _ => match (self.verifiers[pi][ai].as_deref(), authority_policy(a)) {
+                    _ => match (self.verifiers[pi][ai].as_deref(), self.authority_policy(a)) {
                         (Some(v), Some(policy)) => {
                             check_artifact_authority(a, v, &policy, input, &bundles)
                         }
@@ -536,6 +538,20 @@ impl<S: SignatureSource> Engine<S> {
     /// exceptions, no-match. Never cache the result.
     pub fn decide(&self, v: &Verification, ctx: &EvalContext) -> ImageDecision {
         self.decide_with(v, ctx, &self.exceptions)
+    }
+
+    /// Require every transparency log checkpoint a signature relies on to carry the witness
+    /// quorum of `policy` (C2SP tlog-policy), for every authority.
+    pub fn with_witness_policy(mut self, policy: vouch_core::tlog_policy::WitnessPolicy) -> Self {
+        self.witness_policy = Some(policy);
+        self
+    }
+
+    /// The verification policy of authority `a`, with the engine's witness policy.
+    fn authority_policy(&self, a: &crate::load::AuthoritySpec) -> Option<vouch_verify::Policy> {
+        let mut p = authority_policy(a)?;
+        p.witness_policy.clone_from(&self.witness_policy);
+        Some(p)
     }
 
     /// Replace the exceptions (e.g. after the exceptions directory changed); verifications

@@ -39,6 +39,9 @@ pub enum BenchCommand {
     /// Load a local proof cache (`vouch serve proxy`) with /proof requests for random indexes
     /// after a warm-up; print proofs/s and latency percentiles.
     Proxy(crate::proxy_cmd::BenchProxyArgs),
+    /// Scan a local log's tiles once with `vouch monitor`'s scanner from a fresh state; print
+    /// entries scanned/s and the time per tile.
+    Monitor(crate::monitor_cmd::BenchMonitorArgs),
 }
 
 /// `vouch bench ca`.
@@ -91,6 +94,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Tsa(a) => crate::tsa::bench(&a),
         BenchCommand::Admission(a) => crate::admission_cmd::bench(&a),
         BenchCommand::Proxy(a) => crate::proxy_cmd::bench(&a),
+        BenchCommand::Monitor(a) => crate::monitor_cmd::bench(&a),
     }
 }
 

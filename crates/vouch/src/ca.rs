@@ -84,6 +84,11 @@ pub struct ServeCaArgs {
     /// Checked at start: matches --ca-cert, a CA with keyCertSign, chain verifies.
     #[arg(long, requires = "ca_cert")]
     ca_key: Option<PathBuf>,
+    /// Append one JSON line per issued certificate (identity, issuer, serial, certificate
+    /// SHA-256, time, client address, the certificate) to FILE, fsynced before the certificate
+    /// is answered; read it with `vouch monitor --ca-audit FILE`.
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<PathBuf>,
     /// Name of the environment variable holding the password of an encrypted --ca-key.
     #[arg(long, requires = "ca_key")]
     ca_key_password_env: Option<String>,
@@ -392,6 +397,20 @@ pub(crate) fn trusted_root_entry(
     })
 }
 
+/// Open the CA's issuance audit log (`--audit-log`).
+pub fn open_audit_log(path: &Path) -> Result<vouch_ca::audit::AuditLog> {
+    vouch_ca::audit::AuditLog::open(path).map_err(|e| {
+        hinted(
+            format!(
+                "cannot open the audit log {}: {}",
+                path.display(),
+                vouch_core::error_chain(&e)
+            ),
+            "check that its directory exists and is writable",
+        )
+    })
+}
+
 /// Run `vouch serve ca` until SIGINT or SIGTERM.
 pub fn serve(a: &ServeCaArgs) -> Result<()> {
     let config = load_config(&a.config)?;
@@ -459,6 +478,10 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
                 .with_detached_sct(a.sct_mode == SctMode::Detached);
         }
 
+        if let Some(p) = &a.audit_log {
+            svc = svc.with_audit_log(open_audit_log(p)?);
+        }
+
         let mut out = String::new();
         out.push_str(&format!("vouch ca listening on {url}\n"));
         if operator {
@@ -475,6 +498,12 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
             ));
         }
         out.push_str(&format!("issuers: {issuers} (from {})\n", a.config.display()));
+        if let Some(p) = &a.audit_log {
+            out.push_str(&format!("issuance audit log: {}\n", p.display()));
+        }
+        if svc.has_rate_limits() {
+            out.push_str("rate limits: on (RateLimits in the config)\n");
+        }
         out.push_str(&format!(
             "certificate lifetime: {}s\n",
             a.cert_lifetime.as_secs()

@@ -244,11 +244,7 @@ impl PolicyArgs {
             pb = pb.key(key);
         }
         if let Some(p) = &self.witness_policy {
-            let text = std::fs::read(p)
-                .with_context(|| format!("cannot read --witness-policy {}", p.display()))?;
-            let wp = vouch_core::tlog_policy::WitnessPolicy::parse(&text)
-                .with_context(|| format!("--witness-policy {}", p.display()))?;
-            pb = pb.witness_policy(wp);
+            pb = pb.witness_policy(crate::witness_cmd::load_policy(p)?);
         }
         if let Some(v) = &self.certificate_identity {
             pb = pb.certificate_identity(v);

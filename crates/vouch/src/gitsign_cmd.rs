@@ -48,6 +48,10 @@ pub struct VerifyArgs {
     /// looked up in Rekor) then fails, naming the Rekor host, instead of reaching it.
     #[arg(long)]
     offline: bool,
+    /// C2SP tlog-policy file: the checkpoint of the signature's log entry must carry its
+    /// witness quorum.
+    #[arg(long, value_name = "FILE")]
+    witness_policy: Option<PathBuf>,
     /// The commit or tag to verify.
     #[arg(default_value = "HEAD")]
     rev: String,
@@ -106,6 +110,11 @@ fn verify(v: &VerifyArgs) -> Result<()> {
                 .flatten()
         }),
         issuer_regexp: v.certificate_oidc_issuer_regexp.clone(),
+        witness_policy: v
+            .witness_policy
+            .as_deref()
+            .map(crate::witness_cmd::load_policy)
+            .transpose()?,
     };
     if policy.identity.is_none() && policy.identity_regexp.is_none() {
         return Err(crate::tlog::hinted(

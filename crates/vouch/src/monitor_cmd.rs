@@ -1,7 +1,8 @@
-//! `vouch monitor`: follow a transparency log, prove its consistency, watch identities.
+//! `vouch monitor`: follow a transparency log (prove its consistency, watch identities) and/or a
+//! CA's issuance audit log (`--ca-audit`).
 
 use crate::tlog::hinted;
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use vouch_core::keys::PublicKey;
 use vouch_monitor::alert::Sinks;
 use vouch_monitor::authorized::Authorized;
+use vouch_monitor::ca_audit::{AuditMonitor, AuditMonitorOptions};
 use vouch_monitor::config::Config;
 use vouch_monitor::{Monitor, MonitorOptions, RunReport};
 
@@ -18,11 +20,15 @@ use vouch_monitor::{Monitor, MonitorOptions, RunReport};
 #[derive(Args, Debug)]
 pub struct MonitorArgs {
     /// Base URL of the log (its tlog-tiles prefix, e.g. http://127.0.0.1:3001).
-    #[arg(long)]
-    log: String,
+    #[arg(long, requires = "public_key", required_unless_present = "ca_audit")]
+    log: Option<String>,
     /// The log's checkpoint public key (PEM).
-    #[arg(long)]
-    public_key: PathBuf,
+    #[arg(long, requires = "log")]
+    public_key: Option<PathBuf>,
+    /// A CA's issuance audit log (`vouch serve ca --audit-log`): every certificate issued to a
+    /// watched identity is checked like a log entry (authorized set, spike alert).
+    #[arg(long, value_name = "FILE")]
+    ca_audit: Option<PathBuf>,
     /// State directory: the last verified checkpoint, the scan position, queued alerts.
     #[arg(long)]
     state: PathBuf,
@@ -80,12 +86,38 @@ impl std::fmt::Display for Alerted {
 
 impl std::error::Error for Alerted {}
 
-fn build(a: &MonitorArgs) -> Result<Monitor> {
-    let log = crate::tlog::base_url(&a.log)?;
-    let pem = std::fs::read_to_string(&a.public_key)
-        .with_context(|| format!("cannot read --public-key {}", a.public_key.display()))?;
-    let log_key = PublicKey::from_pem(&pem)
-        .with_context(|| format!("--public-key {}", a.public_key.display()))?;
+/// The followers a run drives: the log's, the CA audit log's, or both.
+struct Followers {
+    log: Option<Monitor>,
+    ca_audit: Option<AuditMonitor>,
+}
+
+impl Followers {
+    async fn run_once(&self) -> Result<RunReport> {
+        let mut total = RunReport::default();
+        if let Some(m) = &self.log {
+            total = m.run_once().await?;
+        }
+        if let Some(m) = &self.ca_audit {
+            let r = m.run_once().await?;
+            total.alerts += r.alerts;
+            total.entries += r.entries;
+            if self.log.is_none() {
+                total.scanned = r.scanned;
+                total.size = r.size;
+            }
+        }
+        Ok(total)
+    }
+
+    fn metrics(&self) -> Arc<vouch_monitor::Metrics> {
+        self.log
+            .as_ref()
+            .map_or_else(|| Arc::new(vouch_monitor::Metrics::new()), Monitor::metrics)
+    }
+}
+
+fn build(a: &MonitorArgs) -> Result<Followers> {
     let yaml = std::fs::read(&a.config)
         .with_context(|| format!("cannot read --config {}", a.config.display()))?;
     let config = Config::parse(&yaml).map_err(|e| {
@@ -100,17 +132,11 @@ fn build(a: &MonitorArgs) -> Result<Monitor> {
             config.ignored.join(", ")
         );
     }
-    let witness_policy = match &a.witness_policy {
-        Some(p) => {
-            let text = std::fs::read(p)
-                .with_context(|| format!("cannot read --witness-policy {}", p.display()))?;
-            Some(
-                vouch_core::tlog_policy::WitnessPolicy::parse(&text)
-                    .with_context(|| format!("--witness-policy {}", p.display()))?,
-            )
-        }
-        None => None,
-    };
+    let witness_policy = a
+        .witness_policy
+        .as_deref()
+        .map(crate::witness_cmd::load_policy)
+        .transpose()?;
     let authorized = match &a.authorized {
         Some(d) => {
             let set =
@@ -131,16 +157,40 @@ fn build(a: &MonitorArgs) -> Result<Monitor> {
     std::fs::create_dir_all(&a.state)
         .with_context(|| format!("cannot create --state {}", a.state.display()))?;
     let sinks = Sinks::new(true, a.webhook.clone())?;
-    Ok(Monitor::new(MonitorOptions {
-        log_url: log,
-        log_key,
-        state_dir: a.state.clone(),
-        config,
-        witness_policy,
-        authorized,
-        sinks,
-        concurrency: a.concurrency as usize,
-    })?)
+    let ca_audit = a.ca_audit.as_ref().map(|p| {
+        AuditMonitor::new(AuditMonitorOptions {
+            audit_path: p.clone(),
+            state_dir: a.state.clone(),
+            config: config.clone(),
+            authorized: authorized.clone(),
+            sinks: sinks.clone(),
+        })
+    });
+    let log = match (&a.log, &a.public_key) {
+        (Some(log), Some(key)) => {
+            let log = crate::tlog::base_url(log)?;
+            let pem = std::fs::read_to_string(key)
+                .with_context(|| format!("cannot read --public-key {}", key.display()))?;
+            let log_key = PublicKey::from_pem(&pem)
+                .with_context(|| format!("--public-key {}", key.display()))?;
+            Some(Monitor::new(MonitorOptions {
+                log_url: log,
+                log_key,
+                state_dir: a.state.clone(),
+                config,
+                witness_policy,
+                authorized,
+                sinks,
+                concurrency: a.concurrency as usize,
+            })?)
+        }
+        _ => None,
+    };
+    let ca_audit = match (&log, ca_audit) {
+        (Some(m), Some(c)) => Some(c.with_metrics(m.metrics())),
+        (_, c) => c,
+    };
+    Ok(Followers { log, ca_audit })
 }
 
 fn progress() -> Option<(ProgressBar, vouch_monitor::ProgressFn)> {
@@ -168,7 +218,7 @@ pub fn run(a: &MonitorArgs) -> Result<()> {
     let mut monitor = build(a)?;
     let bar = progress();
     if let Some((_, f)) = &bar {
-        monitor = monitor.with_progress(f.clone());
+        monitor.log = monitor.log.map(|m| m.with_progress(f.clone()));
     }
     crate::serve::init_tracing();
     let rt = vouch_server::runtime("vouch-monitor")?;
@@ -235,4 +285,100 @@ pub fn run(a: &MonitorArgs) -> Result<()> {
     });
     rt.shutdown_timeout(Duration::from_secs(2));
     r
+}
+
+/// `vouch bench monitor`.
+#[derive(Args, Debug)]
+pub struct BenchMonitorArgs {
+    /// Base URL of the log (loopback only: this measures the monitor, not the network).
+    #[arg(long)]
+    url: String,
+    /// The log's checkpoint public key (PEM).
+    #[arg(long)]
+    public_key: PathBuf,
+    /// A rekor-monitor configuration to match with [default: one subject that matches nothing,
+    /// so every entry is read and matched but none alerts].
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Tiles fetched at once.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
+    concurrency: u32,
+}
+
+/// Run `vouch bench monitor`: one scan of the whole log from a fresh state; prints entries
+/// scanned per second and the time per tile.
+pub fn bench(a: &BenchMonitorArgs) -> Result<()> {
+    let base =
+        crate::bench::check_local(&a.url, "monitor", "vouch serve log --listen 127.0.0.1:3001")?;
+    let pem = std::fs::read_to_string(&a.public_key)
+        .with_context(|| format!("cannot read --public-key {}", a.public_key.display()))?;
+    let log_key = PublicKey::from_pem(&pem)
+        .with_context(|| format!("--public-key {}", a.public_key.display()))?;
+    let yaml = match &a.config {
+        Some(p) => {
+            std::fs::read(p).with_context(|| format!("cannot read --config {}", p.display()))?
+        }
+        None => b"monitoredValues:\n  subjects: ['^vouch-bench-matches-nothing$']\n".to_vec(),
+    };
+    let config = Config::parse(&yaml).map_err(|e| anyhow!("--config: {e}"))?;
+    let state = tempfile::tempdir().context("cannot create a temporary state directory")?;
+    let ticks = Arc::new(std::sync::Mutex::new(Vec::<std::time::Instant>::new()));
+    let t = ticks.clone();
+    let monitor = Monitor::new(MonitorOptions {
+        log_url: base.clone(),
+        log_key,
+        state_dir: state.path().to_path_buf(),
+        config,
+        witness_policy: None,
+        authorized: None,
+        sinks: Sinks::new(false, None)?,
+        concurrency: a.concurrency as usize,
+    })?
+    .with_progress(Arc::new(move |_, _| {
+        if let Ok(mut v) = t.lock() {
+            v.push(std::time::Instant::now());
+        }
+    }));
+    let rt = vouch_server::runtime("vouch-bench-monitor")?;
+    let started = std::time::Instant::now();
+    let report = rt.block_on(monitor.run_once())?;
+    let secs = started.elapsed().as_secs_f64();
+    let mut latencies: Vec<u32> = {
+        let v = ticks.lock().map(|v| v.clone()).unwrap_or_default();
+        let mut prev = started;
+        v.into_iter()
+            .map(|t| {
+                let d = t.duration_since(prev);
+                prev = t;
+                u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
+            })
+            .collect()
+    };
+    latencies.sort_unstable();
+    let load = crate::bench::PostLoad {
+        ok: report.entries,
+        errors: 0,
+        secs,
+        latencies,
+    };
+    println!(
+        "url={base} concurrency={} duration_s={secs:.2}",
+        a.concurrency
+    );
+    println!(
+        "entries={} tiles={} alerts={}",
+        report.entries,
+        load.latencies.len(),
+        report.alerts
+    );
+    // Percentiles of the time per scanned tile (256 entries).
+    load.print_latencies();
+    println!(
+        "entries_per_sec={:.0}",
+        report.entries as f64 / secs.max(1e-9)
+    );
+    if report.entries == 0 {
+        bail!("the log at {base} has no entries to scan");
+    }
+    Ok(())
 }

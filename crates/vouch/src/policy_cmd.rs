@@ -186,6 +186,10 @@ pub struct CheckArgs {
     #[arg(long)]
     tuf_cache: Option<PathBuf>,
     /// Output format.
+    /// C2SP tlog-policy file: every log checkpoint a signature relies on must carry its
+    /// witness quorum (for every authority).
+    #[arg(long, value_name = "FILE")]
+    witness_policy: Option<PathBuf>,
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
     output: OutputFormat,
     /// No network access except the registry named in the image (none for a file): TrustRoot
@@ -286,6 +290,10 @@ fn check(a: &CheckArgs) -> Result<()> {
         },
     )
     .map_err(policy_error)?;
+    let engine = match &a.witness_policy {
+        Some(p) => engine.with_witness_policy(crate::witness_cmd::load_policy(p)?),
+        None => engine,
+    };
     let ctx = EvalContext {
         namespace: a.namespace.clone(),
         ..EvalContext::cli(jiff::Timestamp::now())

@@ -119,27 +119,9 @@ pub struct ServeLogArgs {
     server: crate::listen::ServerArgs,
 }
 
-/// Parse `250ms`, `2s`, `1.5s`, `1m`.
+/// Parse `250ms`, `2s`, `1.5s`, `1m` ([`vouch_core::time::parse_duration`], for clap).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let v: f64 = num
-        .parse()
-        .map_err(|_| format!("expected a duration like 250ms, 2s or 1m, got {s:?}"))?;
-    let secs = match unit.trim() {
-        "ms" => v / 1000.0,
-        "s" | "" => v,
-        "m" | "min" => v * 60.0,
-        "h" => v * 3600.0,
-        u => return Err(format!("unknown duration unit {u:?} (use ms, s, m or h)")),
-    };
-    if !(secs > 0.0 && secs <= 86_400.0) {
-        return Err(format!("duration {s:?} must be above 0 and at most 24h"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    vouch_core::time::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// Settings kept in the data directory across restarts.

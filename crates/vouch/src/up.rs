@@ -88,6 +88,10 @@ pub struct UpArgs {
     /// the root key again. Sign later root versions with `vouch trust sign-root`.
     #[arg(long, value_name = "FILE")]
     tuf_root_key_offline: Option<PathBuf>,
+    /// The CA's issuance audit log (one JSON line per certificate, for `vouch monitor
+    /// --ca-audit`) [default: <data>/ca_audit.jsonl].
+    #[arg(long, value_name = "FILE")]
+    ca_audit_log: Option<PathBuf>,
     #[command(flatten)]
     timeouts: crate::listen::TimeoutArgs,
 }
@@ -351,6 +355,11 @@ async fn up(a: &UpArgs) -> Result<()> {
         a.cert_lifetime,
     )
     .with_ct_log(http, &ct_url);
+    let ca_audit_path = a
+        .ca_audit_log
+        .clone()
+        .unwrap_or_else(|| data.join("ca_audit.jsonl"));
+    let ca_service = ca_service.with_audit_log(crate::ca::open_audit_log(&ca_audit_path)?);
 
     // Trust material.
     let instance = instance_created(data)?;
@@ -490,6 +499,10 @@ async fn up(a: &UpArgs) -> Result<()> {
     ));
     out.push_str(&format!("  timestamp auth.     {tsa_url}\n"));
     out.push_str(&format!("  CT log              {ct_url}\n"));
+    out.push_str(&format!(
+        "  CA audit log        {}\n",
+        ca_audit_path.display()
+    ));
     for (i, u) in witness_urls.iter().enumerate() {
         out.push_str(&format!("  witness {:<11} {u}\n", i + 1));
     }

@@ -45,6 +45,14 @@ pub enum WitnessCommand {
     },
 }
 
+/// Read a C2SP tlog-policy file given as `--witness-policy`.
+pub fn load_policy(p: &Path) -> Result<vouch_core::tlog_policy::WitnessPolicy> {
+    let text = std::fs::read(p)
+        .with_context(|| format!("cannot read --witness-policy {}", p.display()))?;
+    vouch_core::tlog_policy::WitnessPolicy::parse(&text)
+        .with_context(|| format!("--witness-policy {}", p.display()))
+}
+
 fn parse_log(s: &str) -> Result<LogConfig> {
     let mut it = s.split_whitespace();
     let (Some(origin), Some(vkey), None) = (it.next(), it.next(), it.next()) else {

@@ -183,12 +183,32 @@ pub fn get(url: &str, path: &str) -> Vec<u8> {
 
 /// POST over HTTP/1.0: (status, content type, body as text).
 pub fn post(url: &str, path: &str, body: &[u8]) -> (u16, String, String) {
+    let (status, head, body) = post_with_headers(url, path, &[], body);
+    let ct = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-type: "))
+        .unwrap_or_default()
+        .to_string();
+    (status, ct, body)
+}
+
+/// POST over HTTP/1.0 with extra `headers`: (status, response head lowercased, body as text).
+pub fn post_with_headers(
+    url: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
     let host = url.strip_prefix("http://").unwrap();
     let mut s = TcpStream::connect(host).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         s,
-        "POST {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n",
+        "POST {path} HTTP/1.0\r\nHost: {host}\r\n{extra}Content-Length: {}\r\n\r\n",
         body.len()
     )
     .unwrap();
@@ -198,12 +218,7 @@ pub fn post(url: &str, path: &str, body: &[u8]) -> (u16, String, String) {
     let text = String::from_utf8_lossy(&buf).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let ct = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-type: "))
-        .unwrap_or_default()
-        .to_string();
-    (status, ct, body.to_string())
+    (status, head.to_ascii_lowercase(), body.to_string())
 }
 
 /// Debian's chromium, if installed (rendered pages, screenshots).
