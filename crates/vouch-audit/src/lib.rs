@@ -14,8 +14,9 @@
 //!
 //! [`Summary`] gives the ratios overall, per repository and per signer; [`Report`] renders a
 //! table, JSON, a Kubernetes PolicyReport (one result per image) and a self-contained HTML page
-//! with inline SVG charts ([`html`]).
+//! with inline SVG charts ([`html`]). [`decisions`] reports on the admission decision log.
 
+pub mod decisions;
 pub mod dir;
 pub mod facts;
 pub mod html;
