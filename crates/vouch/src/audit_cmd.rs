@@ -136,6 +136,12 @@ pub struct AuditRegistryArgs {
     /// Most images to audit; more is an error.
     #[arg(long, default_value_t = 10_000)]
     max_images: usize,
+    /// Only images signed or attested within this window (`30d`, `12h`): the latest verified
+    /// signing time of their signatures and attestations (log integrated time or TSA
+    /// timestamp). Images with no verified signing time (unsigned, or only invalid evidence)
+    /// are always kept: they have no age, and coverage must count them.
+    #[arg(long, value_parser = crate::inventory_cmd::parse_since)]
+    since: Option<jiff::SignedDuration>,
     #[command(flatten)]
     common: AuditCommon,
     #[command(flatten)]
@@ -282,7 +288,7 @@ fn audit_registry(a: &AuditRegistryArgs) -> Result<()> {
         max_images: a.max_images,
         progress: &progress,
     };
-    let artifacts = rt
+    let mut artifacts = rt
         .block_on(audit.run(&scope, &engine, &checker, &ctx))
         .map_err(|e| {
             hinted(
@@ -292,6 +298,17 @@ fn audit_registry(a: &AuditRegistryArgs) -> Result<()> {
         })?;
     if let Some(b) = &bar {
         b.finish_and_clear();
+    }
+    if let Some(window) = a.since {
+        let since = now
+            .checked_sub(window)
+            .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+        let before = artifacts.len();
+        artifacts.retain(|x| x.within(since));
+        eprintln!(
+            "--since: {} of {before} images signed before {since} left out",
+            before - artifacts.len()
+        );
     }
     let mut report = Report::new(a.prefix.clone(), artifacts, now);
     report.registry_requests = Some(registry.request_count());
