@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::up::start_up;
+use common::up::{oidc_token as token, start_up};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -145,16 +145,6 @@ fn release_key(dir: &Path) -> (PathBuf, String) {
         "openssl pkey -pubout",
     );
     (key, pubkey)
-}
-
-/// An identity token from the instance's OIDC provider.
-fn token(oidc: &str, email: &str) -> String {
-    ok(
-        &run(vouch().args(["oidc", "token", "--url", oidc, "--email", email])),
-        "token",
-    )
-    .trim()
-    .to_string()
 }
 
 fn chromium() -> Option<PathBuf> {
