@@ -12,6 +12,7 @@
 //! - [`workload`]: kinds and where their images are (k8s-openapi's `PodSpec`);
 //! - [`decider`]: the [`ImageDecider`] trait, the seam to the policy engine (`vouch-policy`,
 //!   wired up in the `vouch` binary);
+//! - [`decision_log`]: the seam through which each decision is recorded (`--decision-log`);
 //! - [`cache`]: the verified-decision cache keyed by (policy digest, trust digest, image by
 //!   digest), so no admission of a known image touches the network;
 //! - [`webhook`]: the admission logic without HTTP; [`http`]: the routes;
@@ -23,6 +24,7 @@
 
 pub mod cache;
 pub mod decider;
+pub mod decision_log;
 pub mod http;
 pub mod image;
 pub mod limits;
@@ -37,6 +39,7 @@ pub use decider::{
     BoxError, BoxFuture, CacheKeyParts, Decision, DecisionContext, ImageDecider, ResolveError,
     Unverified, Verdict, Verified, VerifyFailure,
 };
+pub use decision_log::{DecisionSink, LoggedDecision};
 pub use webhook::{
     PrefetchRequest, PrefetchResponse, PrefetchResult, PrefetchState, Webhook, WebhookConfig,
 };

@@ -13,6 +13,7 @@
 
 use crate::cache::{CacheConfig, CacheKey, DecisionCache, Done, Pending};
 use crate::decider::{Decision, DecisionContext, ImageDecider, ResolveError, Unverified, Verdict};
+use crate::decision_log::{DecisionSink, LoggedDecision};
 use crate::image::ImageRef;
 use crate::limits::{DEFAULT_DEADLINE, MAX_IMAGES_PER_REVIEW, MAX_PREFETCH_IMAGES};
 use crate::metrics::{DecisionLabel, ExceptionLabel, LatencyLabel, Metrics};
@@ -176,6 +177,7 @@ pub struct Webhook<D: ImageDecider> {
     cache: Arc<DecisionCache<D::Outcome>>,
     metrics: Arc<Metrics>,
     config: WebhookConfig,
+    decision_log: Option<Arc<dyn DecisionSink>>,
 }
 
 impl<D: ImageDecider> std::fmt::Debug for Webhook<D> {
@@ -195,7 +197,14 @@ impl<D: ImageDecider> Webhook<D> {
             cache: Arc::new(DecisionCache::new(config.cache.clone())),
             metrics: Arc::new(Metrics::new()),
             config,
+            decision_log: None,
         }
+    }
+
+    /// Record every `/validate` image decision in `sink` before answering.
+    pub fn with_decision_log(mut self, sink: Arc<dyn DecisionSink>) -> Self {
+        self.decision_log = Some(sink);
+        self
     }
 
     /// The metrics.
@@ -431,6 +440,7 @@ impl<D: ImageDecider> Webhook<D> {
         let mut audit: BTreeMap<String, String> = BTreeMap::new();
         let mut policies = Vec::new();
         let mut verdict = Verdict::Allow;
+        let mut logged = Vec::new();
         for w in &work {
             let image = w.by_digest.as_deref().unwrap_or(&w.image);
             let decision = match &w.state {
@@ -447,6 +457,14 @@ impl<D: ImageDecider> Webhook<D> {
                 ),
             };
             self.count(&decision);
+            if self.decision_log.is_some() {
+                logged.push(LoggedDecision {
+                    uid: req.uid.clone(),
+                    context: ctx.clone(),
+                    image: image.to_string(),
+                    decision: decision.clone(),
+                });
+            }
             let at = w.sites.join(", ");
             match decision.verdict {
                 Verdict::Deny => {
@@ -493,6 +511,19 @@ impl<D: ImageDecider> Webhook<D> {
             resp.warnings = Some(warnings);
         }
         resp.audit_annotations = audit.into_iter().collect();
+        if let Some(sink) = self.decision_log.clone()
+            && !logged.is_empty()
+        {
+            // Logged before the answer; a failed write is an error in the server log and does
+            // not change the decision.
+            match tokio::task::spawn_blocking(move || sink.record(&logged)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(uid = %req.uid, error = %e, "decision log write failed")
+                }
+                Err(e) => tracing::error!(uid = %req.uid, error = %e, "decision log task failed"),
+            }
+        }
         let elapsed = started.elapsed();
         let cache = if all_hits { "hit" } else { "miss" };
         self.metrics

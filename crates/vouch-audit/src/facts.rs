@@ -83,6 +83,10 @@ pub struct EvidenceCheck {
     /// Who signed it, when valid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signer: Option<Signer>,
+    /// When it was signed, when valid: the latest verified time (log integrated time or TSA
+    /// timestamp; a Rekor v2 entry without a TSA timestamp has none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_at: Option<jiff::Timestamp>,
     /// Why it is not valid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -92,6 +96,14 @@ pub struct EvidenceCheck {
 pub struct EvidenceChecker<'a> {
     verifier: &'a Verifier,
     keys: Vec<PublicKey>,
+}
+
+/// The latest verified time of `r`.
+fn signed_at(r: &VerificationResult) -> Option<jiff::Timestamp> {
+    r.timestamps
+        .iter()
+        .filter_map(|t| jiff::Timestamp::new(t.time.secs, 0).ok())
+        .max()
 }
 
 fn signer_of(r: &VerificationResult, key: Option<&PublicKey>) -> Signer {
@@ -163,7 +175,7 @@ impl<'a> EvidenceChecker<'a> {
         bundle: &Bundle,
         digest: &[u8],
         predicate_type: Option<&str>,
-    ) -> Result<Signer, String> {
+    ) -> Result<(Signer, Option<jiff::Timestamp>), String> {
         let has_key = matches!(bundle.material(), Some(Material::PublicKey(_)));
         let candidates = self.policies(has_key, predicate_type);
         if candidates.is_empty() {
@@ -179,7 +191,7 @@ impl<'a> EvidenceChecker<'a> {
                 },
                 &policy,
             ) {
-                Ok(r) => return Ok(signer_of(&r, key)),
+                Ok(r) => return Ok((signer_of(&r, key), signed_at(&r))),
                 Err(e) => last = e.to_string(),
             }
         }
@@ -206,6 +218,7 @@ impl<'a> EvidenceChecker<'a> {
                     bound: false,
                     bound_to: None,
                     signer: None,
+                    signed_at: None,
                     error: Some(format!("bundle: {e}")),
                 };
             }
@@ -241,9 +254,9 @@ impl<'a> EvidenceChecker<'a> {
             (EvidenceKind::Signature, Some(_)) => Some(COSIGN_SIGN_PREDICATE),
             _ => None,
         };
-        let (valid, signer, error) = match self.verify_bundle(&bundle, &target, want_type) {
-            Ok(s) => (true, Some(s), None),
-            Err(e) => (false, None, Some(e)),
+        let (valid, signer, at, error) = match self.verify_bundle(&bundle, &target, want_type) {
+            Ok((s, at)) => (true, Some(s), at, None),
+            Err(e) => (false, None, None, Some(e)),
         };
         EvidenceCheck {
             kind,
@@ -257,6 +270,7 @@ impl<'a> EvidenceChecker<'a> {
             bound,
             bound_to,
             signer,
+            signed_at: at,
             error,
         }
     }
@@ -294,7 +308,7 @@ impl<'a> EvidenceChecker<'a> {
                 for (policy, key) in self.policies(has_key, None) {
                     match verify_found_with(self.verifier, &policy, digest, found, None) {
                         Ok(v) => {
-                            outcome = Some(signer_of(&v.result, key));
+                            outcome = Some((signer_of(&v.result, key), signed_at(&v.result)));
                             break;
                         }
                         Err(e) => last = e,
@@ -308,7 +322,8 @@ impl<'a> EvidenceChecker<'a> {
                     bound,
                     bound_to: None,
                     error: outcome.is_none().then_some(last),
-                    signer: outcome,
+                    signed_at: outcome.as_ref().and_then(|o| o.1),
+                    signer: outcome.map(|o| o.0),
                 }
             }
         }
@@ -363,6 +378,22 @@ pub struct ArtifactAudit {
 }
 
 impl ArtifactAudit {
+    /// The latest verified signing time of its valid evidence (signatures and attestations);
+    /// `None` when nothing verified carries a time (unsigned, or Rekor v2 without a TSA).
+    pub fn last_signed(&self) -> Option<jiff::Timestamp> {
+        self.evidence
+            .iter()
+            .filter(|e| e.valid)
+            .filter_map(|e| e.signed_at)
+            .max()
+    }
+
+    /// Whether `--since` keeps it: signed at or after `since`, or with no signing time at
+    /// all (an unsigned image has no age, and coverage must still count it).
+    pub fn within(&self, since: jiff::Timestamp) -> bool {
+        self.last_signed().is_none_or(|t| t >= since)
+    }
+
     /// Combine the evidence checks and the policy decision for one artifact.
     pub fn new(
         name: String,

@@ -4,21 +4,7 @@ use crate::report::{Report, verdict_name};
 use crate::summary::{Coverage, Ratio};
 use std::fmt::Write as _;
 
-/// Escape text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use vouch_core::encoding::html_escape as escape;
 
 const METRICS: [(&str, &str); 4] = [
     ("signed", "#2b6cb0"),
@@ -27,16 +13,26 @@ const METRICS: [(&str, &str); 4] = [
     ("policy pass", "#6b46c1"),
 ];
 
-fn metrics(c: &Coverage) -> [Ratio; 4] {
-    [c.signed, c.provenance, c.sbom, c.policy_pass]
+fn metrics(c: &Coverage) -> Vec<Ratio> {
+    vec![c.signed, c.provenance, c.sbom, c.policy_pass]
 }
 
-/// Horizontal grouped bars: one group per row label, one bar per metric, 0–100 %.
-fn bar_chart(title: &str, rows: &[(String, &Coverage)]) -> String {
+/// One group of a [`bar_chart`]: a label, its size (`n unit`) and one ratio per legend entry.
+pub struct BarRow {
+    /// The group's label.
+    pub label: String,
+    /// How many items the group has.
+    pub n: usize,
+    /// One bar per legend entry, 0–100 %.
+    pub bars: Vec<Ratio>,
+}
+
+/// Horizontal grouped bars: one group per row, one bar per `legend` entry (`(name, colour)`).
+pub fn bar_chart(title: &str, unit: &str, rows: &[BarRow], legend: &[(&str, &str)]) -> String {
     let label_w = 260.0;
     let bar_w = 420.0;
     let bar_h = 12.0;
-    let group_h = bar_h * 4.0 + 18.0;
+    let group_h = (bar_h * legend.len() as f64).max(30.0) + 18.0;
     let height = 14.0 + group_h * rows.len() as f64 + 30.0;
     let width = label_w + bar_w + 110.0;
     let mut s = String::new();
@@ -45,17 +41,19 @@ fn bar_chart(title: &str, rows: &[(String, &Coverage)]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}"><title>{}</title>"#,
         escape(title)
     );
-    for (i, (label, c)) in rows.iter().enumerate() {
+    for (i, row) in rows.iter().enumerate() {
         let y0 = 10.0 + group_h * i as f64;
+        let label = &row.label;
         let _ = write!(
             s,
-            r##"<text x="0" y="{}" font-size="12">{}</text><text x="0" y="{}" font-size="11" fill="#555">{} artifacts</text>"##,
+            r##"<text x="0" y="{}" font-size="12">{}</text><text x="0" y="{}" font-size="11" fill="#555">{} {}</text>"##,
             y0 + 20.0,
             escape(if label == "." { "(top level)" } else { label }),
             y0 + 36.0,
-            c.artifacts
+            row.n,
+            escape(unit)
         );
-        for (j, (r, (name, color))) in metrics(c).iter().zip(METRICS).enumerate() {
+        for (j, (r, (name, color))) in row.bars.iter().zip(legend).enumerate() {
             let y = y0 + j as f64 * bar_h;
             let w = (r.ratio * bar_w).max(0.0);
             let _ = write!(
@@ -70,7 +68,7 @@ fn bar_chart(title: &str, rows: &[(String, &Coverage)]) -> String {
         }
     }
     let ly = height - 14.0;
-    for (j, (name, color)) in METRICS.iter().enumerate() {
+    for (j, (name, color)) in legend.iter().enumerate() {
         let x = label_w + j as f64 * 110.0;
         let _ = write!(
             s,
@@ -81,6 +79,18 @@ fn bar_chart(title: &str, rows: &[(String, &Coverage)]) -> String {
     }
     s.push_str("</svg>");
     s
+}
+
+fn coverage_chart(title: &str, rows: &[(String, &Coverage)]) -> String {
+    let rows: Vec<BarRow> = rows
+        .iter()
+        .map(|(label, c)| BarRow {
+            label: label.clone(),
+            n: c.artifacts,
+            bars: metrics(c),
+        })
+        .collect();
+    bar_chart(title, "artifacts", &rows, &METRICS)
 }
 
 /// A line chart of one ratio over several runs (`--history`): `(label, ratio)` points.
@@ -135,11 +145,31 @@ pub fn trend_chart(title: &str, points: &[(String, f64)]) -> String {
     s
 }
 
+/// The start of a report page: doctype, title and the one inline style sheet, up to `<body>`.
+pub fn page_start(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
+         body{{font-family:system-ui,sans-serif;margin:24px;color:#1a202c}}table{{border-collapse:collapse;font-size:13px}}\
+         td,th{{border:1px solid #cbd5e0;padding:4px 8px;text-align:left}}th{{background:#edf2f7}}\
+         .deny{{color:#c53030;font-weight:bold}}.allow{{color:#2f855a}}.warn{{color:#b7791f}}.kpi{{display:inline-block;margin:0 24px 12px 0}}\
+         .kpi b{{display:block;font-size:26px}}</style></head><body>",
+        escape(title)
+    )
+}
+
+/// A headline figure: `<b>value</b>label`.
+pub fn kpi(value: &str, label: &str) -> String {
+    format!(
+        "<div class=\"kpi\"><b>{}</b>{}</div>",
+        escape(value),
+        escape(label)
+    )
+}
+
 /// A page charting stored runs (`vouch audit trend`): one line chart per KPI.
 pub fn trend_page(runs: &[(String, Coverage)]) -> String {
-    let mut h = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>vouch audit trend</title><style>body{font-family:system-ui,sans-serif;margin:24px;color:#1a202c}</style></head><body><h1>Verification coverage over time</h1>",
-    );
+    let mut h = page_start("vouch audit trend");
+    h.push_str("<h1>Verification coverage over time</h1>");
     let _ = write!(h, "<p>{} runs</p>", runs.len());
     type Pick = fn(&Coverage) -> f64;
     let kpis: [(&str, Pick); 4] = [
@@ -165,15 +195,7 @@ fn short_time(t: &str) -> &str {
 /// The report as one HTML document; `trend`, when given, is `(run time, signed ratio)` from
 /// earlier runs.
 pub fn to_html(r: &Report, trend: &[(String, f64)]) -> String {
-    let mut h = String::new();
-    h.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>vouch audit</title><style>");
-    h.push_str(
-        "body{font-family:system-ui,sans-serif;margin:24px;color:#1a202c}table{border-collapse:collapse;font-size:13px}\
-         td,th{border:1px solid #cbd5e0;padding:4px 8px;text-align:left}th{background:#edf2f7}\
-         .deny{color:#c53030;font-weight:bold}.allow{color:#2f855a}.warn{color:#b7791f}.kpi{display:inline-block;margin:0 24px 12px 0}\
-         .kpi b{display:block;font-size:26px}",
-    );
-    h.push_str("</style></head><body>");
+    let mut h = page_start("vouch audit");
     let _ = write!(
         h,
         "<h1>Verification coverage</h1><p>{} &middot; generated {}</p>",
@@ -188,18 +210,15 @@ pub fn to_html(r: &Report, trend: &[(String, f64)]) -> String {
         ("policy pass", o.policy_pass),
         ("old keys", o.old_keys),
     ] {
-        let _ = write!(
-            h,
-            "<div class=\"kpi\"><b>{:.0}%</b>{label} ({}/{})</div>",
-            ratio.ratio * 100.0,
-            ratio.count,
-            ratio.total
-        );
+        h.push_str(&kpi(
+            &format!("{:.0}%", ratio.ratio * 100.0),
+            &format!("{label} ({}/{})", ratio.count, ratio.total),
+        ));
     }
     let mut rows: Vec<(String, &Coverage)> = vec![("overall".to_string(), o)];
     rows.extend(r.summary.by_repository.iter().map(|(k, v)| (k.clone(), v)));
     h.push_str("<h2>Coverage by repository</h2>");
-    h.push_str(&bar_chart("Coverage by repository", &rows));
+    h.push_str(&coverage_chart("Coverage by repository", &rows));
     if !r.summary.by_signer.is_empty() {
         let rows: Vec<(String, &Coverage)> = r
             .summary
@@ -208,7 +227,7 @@ pub fn to_html(r: &Report, trend: &[(String, f64)]) -> String {
             .map(|(k, v)| (k.clone(), v))
             .collect();
         h.push_str("<h2>By signer identity</h2>");
-        h.push_str(&bar_chart("By signer identity", &rows));
+        h.push_str(&coverage_chart("By signer identity", &rows));
     }
     if trend.len() > 1 {
         h.push_str("<h2>Trend: signed artifacts over time</h2>");

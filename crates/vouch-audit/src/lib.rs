@@ -14,11 +14,14 @@
 //!
 //! [`Summary`] gives the ratios overall, per repository and per signer; [`Report`] renders a
 //! table, JSON, a Kubernetes PolicyReport (one result per image) and a self-contained HTML page
-//! with inline SVG charts ([`html`]).
+//! with inline SVG charts ([`html`]). [`decisions`] reports on the admission decision log;
+//! [`inventory`] groups the short-lived certificates a log recorded over a time window.
 
+pub mod decisions;
 pub mod dir;
 pub mod facts;
 pub mod html;
+pub mod inventory;
 pub mod registry;
 pub mod report;
 pub mod summary;

@@ -2,13 +2,29 @@
 //!
 //! proto3 JSON writes `bytes` as standard base64 with padding and `int64` as decimal
 //! strings; readers must also accept URL-safe or unpadded base64 and JSON numbers
-//! (protocols.md §5.3).
+//! (protocols.md §5.3). Also the one HTML text escape (IdP pages, audit reports).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
+
+/// Escape text for HTML element content and quoted attribute values (`& < > " '`).
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 /// Decode base64 leniently: standard or URL-safe alphabet, padded or not; line breaks
 /// (`\r`, `\n`) are skipped, as Go's and Python's decoders do.

@@ -542,6 +542,22 @@ pub struct LogInfo {
     pub tree_id: String,
 }
 
+/// The fields of a Rekor v1 `LogEntry` value (`GET /api/v1/log/entries?logIndex=N` answers
+/// `{"<entryID>": LogEntryV1}`) that readers of the log use; `verification` is not read here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntryV1 {
+    /// The canonicalized entry body, base64.
+    pub body: String,
+    /// When the log integrated it (Unix seconds).
+    pub integrated_time: i64,
+    /// Hex log ID.
+    #[serde(rename = "logID")]
+    pub log_id: String,
+    /// Its index.
+    pub log_index: u64,
+}
+
 /// Rekor v1 `ConsistencyProof` (`GET /api/v1/log/proof`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

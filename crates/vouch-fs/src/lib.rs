@@ -145,6 +145,30 @@ pub fn write_synced(path: &Path, data: &[u8], access: Access) -> Result<(), FsEr
     result
 }
 
+/// Append `data` to `path` (created 0644 with its parent directories if missing) and fsync
+/// it before returning, so that an acknowledged line of a log file (decision logs) survives a
+/// crash; a newly created file's directory is synced too.
+pub fn append_durably(path: &Path, data: &[u8]) -> Result<(), FsError> {
+    let dir = parent_dir(path);
+    let existed = path.exists();
+    if !existed {
+        std::fs::create_dir_all(dir).map_err(|e| FsError::new(Step::CreateDir, dir, e))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| FsError::new(Step::Write, path, e))?;
+    f.write_all(data)
+        .map_err(|e| FsError::new(Step::Write, path, e))?;
+    f.sync_data()
+        .map_err(|e| FsError::new(Step::SyncFile, path, e))?;
+    if !existed {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
 /// Fsync a directory so that renames into it are durable (a no-op where directories cannot be
 /// opened, i.e. not on Unix). An empty path means the current directory.
 pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
@@ -193,6 +217,15 @@ mod tests {
         );
         assert_eq!(parent_dir(Path::new("x")), Path::new("."));
         assert_eq!(parent_dir(Path::new("a/x")), Path::new("a"));
+    }
+
+    #[test]
+    fn appends_lines_creating_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("logs/decisions.jsonl");
+        append_durably(&p, b"one\n").unwrap();
+        append_durably(&p, b"two\n").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"one\ntwo\n");
     }
 
     #[test]

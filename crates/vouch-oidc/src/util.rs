@@ -21,21 +21,7 @@ pub(crate) fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Escape text for HTML element content and double-quoted attribute values.
-pub(crate) fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use vouch_core::encoding::html_escape;
 
 /// Parse `application/x-www-form-urlencoded` (or a query string). Repeated parameters are
 /// an error (RFC 6749 §3.1: "Request and response parameters MUST NOT be included more

@@ -3,7 +3,7 @@
 
 use crate::glob::ImageName;
 use crate::load::Mode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// `--no-match-policy`: what to do with an image (or artifact) no policy matches.
@@ -153,8 +153,8 @@ pub struct CacheKey {
     pub subject: String,
 }
 
-/// One use of an exception in a decision.
-#[derive(Clone, Debug, Serialize)]
+/// One use of an exception in a decision (also a decision log field).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ExceptionUse {
     /// Exception ID (`exc-` + 16 hex of the signed statement's SHA-256).
@@ -171,6 +171,25 @@ pub struct ExceptionUse {
     pub reason: String,
     /// Expiry (RFC 3339).
     pub expires: String,
+    /// Grant time as stated in the exception (RFC 3339).
+    #[serde(default)]
+    pub issued_at: String,
+}
+
+impl ExceptionUse {
+    /// The use of `e` to waive `policy`.
+    pub fn of(e: &crate::exception::Exception, policy: &str) -> Self {
+        Self {
+            id: e.id.clone(),
+            file: e.file.display().to_string(),
+            policy: policy.to_string(),
+            approver: e.approver.clone(),
+            ticket: e.predicate.ticket.clone(),
+            reason: e.predicate.reason.clone(),
+            expires: e.predicate.expires.clone(),
+            issued_at: e.predicate.issued_at.clone(),
+        }
+    }
 }
 
 /// The decision for one image (or artifact) at one instant.
@@ -195,6 +214,22 @@ pub struct ImageDecision {
 }
 
 impl ImageDecision {
+    /// A short, bounded label for metrics and the decision log: `no-match`, `verified`,
+    /// `exception`, `warn-mode` or `policy-failed`.
+    pub fn reason_label(&self) -> &'static str {
+        match (
+            self.verdict,
+            self.policies.is_empty(),
+            self.exceptions_used.is_empty(),
+        ) {
+            (_, true, _) => "no-match",
+            (Verdict::Allow, false, _) => "verified",
+            (Verdict::Warn, false, false) => "exception",
+            (Verdict::Warn, false, true) => "warn-mode",
+            (Verdict::Deny, false, _) => "policy-failed",
+        }
+    }
+
     /// Whether to admit.
     pub fn allowed(&self) -> bool {
         self.verdict != Verdict::Deny

@@ -615,15 +615,7 @@ impl<S: SignatureSource> Engine<S> {
                             e.id, p.name, e.approver, e.predicate.ticket, e.predicate.expires
                         ),
                     );
-                    used.push(ExceptionUse {
-                        id: e.id.clone(),
-                        file: e.file.display().to_string(),
-                        policy: p.name.clone(),
-                        approver: e.approver.clone(),
-                        ticket: e.predicate.ticket.clone(),
-                        reason: e.predicate.reason.clone(),
-                        expires: e.predicate.expires.clone(),
-                    });
+                    used.push(ExceptionUse::of(e, &p.name));
                 }
                 None => {
                     let expired: Vec<String> = exceptions

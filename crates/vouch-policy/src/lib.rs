@@ -76,7 +76,7 @@ pub use decision::{
     AuthorityResult, CacheKey, ExceptionUse, ImageDecision, ImageVerification, NoMatchPolicy,
     PolicyResult, Subject, Verdict, Verification,
 };
-pub use decision_log::{DecisionRecord, count_exception_uses};
+pub use decision_log::{DecisionRecord, count_exception_uses, read_decision_log};
 pub use engine::{
     ArtifactInput, Engine, EngineOptions, EvalContext, ImageRef, ImageRefError, ResourceKind,
 };

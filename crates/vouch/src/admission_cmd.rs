@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use vouch_admission::manifests::{ManifestOptions, manifests};
 use vouch_admission::workload::WorkloadKind;
 use vouch_admission::{
-    BoxFuture, CacheConfig, CacheKeyParts, Decision, DecisionContext, ImageDecider,
+    BoxFuture, CacheConfig, CacheKeyParts, Decision, DecisionContext, ImageDecider, LoggedDecision,
     PrefetchRequest, PrefetchResponse, PrefetchState, ResolveError, Unverified, Verdict, Verified,
     VerifyFailure, Webhook, WebhookConfig,
 };
@@ -36,8 +36,8 @@ use vouch_oci::layout::Kind;
 use vouch_oci::verify::Found;
 use vouch_oci::{OciError, Reference, Registry};
 use vouch_policy::{
-    Engine, EngineOptions, EvalContext, ExceptionSet, ImageDecision, ImageRef, NoMatchPolicy,
-    OciSource, PolicySet, SignatureSource, Trust, Verification,
+    Engine, EngineOptions, EvalContext, ExceptionSet, ImageRef, NoMatchPolicy, OciSource,
+    PolicySet, SignatureSource, Trust, Verification,
 };
 
 /// `vouch admission …`.
@@ -91,6 +91,11 @@ pub struct ServeArgs {
     /// Where TrustRoot `remote` TUF metadata is cached [default: a temporary directory].
     #[arg(long)]
     tuf_cache: Option<PathBuf>,
+    /// Append one JSON line per image decision to this file (time, namespace, resource, image,
+    /// digest, policies, verdict, reason, exceptions used with their expiry), fsynced before
+    /// the review is answered; `vouch audit decisions --admission-log FILE` reports on it.
+    #[arg(long, value_name = "FILE")]
+    decision_log: Option<PathBuf>,
     #[command(flatten)]
     trust: PolicyTrustArgs,
     #[command(flatten)]
@@ -281,21 +286,6 @@ impl PolicyDecider {
     }
 }
 
-fn reason_label(d: &ImageDecision) -> &'static str {
-    use vouch_policy::Verdict as V;
-    match (
-        d.verdict,
-        d.policies.is_empty(),
-        d.exceptions_used.is_empty(),
-    ) {
-        (_, true, _) => "no-match",
-        (V::Allow, false, _) => "verified",
-        (V::Warn, false, false) => "exception",
-        (V::Warn, false, true) => "warn-mode",
-        (V::Deny, false, _) => "policy-failed",
-    }
-}
-
 impl ImageDecider for PolicyDecider {
     type Outcome = Verification;
 
@@ -409,7 +399,7 @@ impl ImageDecider for PolicyDecider {
             } else {
                 String::new()
             },
-            reason: reason_label(&d).to_string(),
+            reason: d.reason_label().to_string(),
             warnings: d.warnings.clone(),
             exceptions_used: d.exceptions_used.iter().map(|e| e.id.clone()).collect(),
             audit_annotations: d.audit_annotations,
@@ -429,6 +419,72 @@ impl ImageDecider for PolicyDecider {
             .map(|e| now.duration_since(e.issued_at()))
             .max()
             .and_then(|d| Duration::try_from(d).ok())
+    }
+}
+
+/// `--decision-log FILE`: each decision as a vouch-policy [`vouch_policy::DecisionRecord`]
+/// line, appended durably.
+struct DecisionLogFile {
+    path: PathBuf,
+    exceptions: Arc<ExceptionSet>,
+    lock: std::sync::Mutex<()>,
+}
+
+impl DecisionLogFile {
+    fn record_of(&self, l: &LoggedDecision) -> vouch_policy::DecisionRecord {
+        let d = &l.decision;
+        let ctx = &l.context;
+        let exceptions_used = d
+            .exceptions_used
+            .iter()
+            .filter_map(|id| {
+                let e = self.exceptions.exceptions.iter().find(|e| &e.id == id)?;
+                let policy = d
+                    .policies
+                    .iter()
+                    .find(|p| e.predicate.policies.iter().any(|x| x == "*" || x == *p))
+                    .map_or("*", String::as_str);
+                Some(vouch_policy::ExceptionUse::of(e, policy))
+            })
+            .collect();
+        vouch_policy::DecisionRecord {
+            time: ctx.now.to_string(),
+            subject: l.image.clone(),
+            digest: l
+                .image
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_string())
+                .unwrap_or_default(),
+            namespace: (!ctx.namespace.is_empty()).then(|| ctx.namespace.clone()),
+            resource: Some(format!("{}/{}", ctx.kind, ctx.name)),
+            request_uid: Some(l.uid.clone()),
+            verdict: match d.verdict {
+                Verdict::Allow => vouch_policy::Verdict::Allow,
+                Verdict::Warn => vouch_policy::Verdict::Warn,
+                Verdict::Deny => vouch_policy::Verdict::Deny,
+            },
+            reason: Some(d.reason.clone()),
+            policies: d.policies.clone(),
+            exceptions_used,
+            denials: if d.verdict == Verdict::Deny {
+                vec![d.message.clone()]
+            } else {
+                Vec::new()
+            },
+            warnings: d.warnings.clone(),
+        }
+    }
+}
+
+impl vouch_admission::DecisionSink for DecisionLogFile {
+    fn record(&self, decisions: &[LoggedDecision]) -> Result<(), vouch_admission::BoxError> {
+        let mut lines = String::new();
+        for l in decisions {
+            lines.push_str(&self.record_of(l).to_line()?);
+        }
+        let _one_writer = self.lock.lock().map_err(|_| "decision log lock poisoned")?;
+        vouch_fs::append_durably(&self.path, lines.as_bytes())?;
+        Ok(())
     }
 }
 
@@ -471,10 +527,11 @@ fn serve(a: &ServeArgs) -> Result<()> {
             r.reason
         );
     }
+    let exceptions = Arc::new(exceptions);
     let decider = PolicyDecider::build(
         policies.clone(),
         trust,
-        Arc::new(exceptions),
+        exceptions.clone(),
         a.registry.client()?,
         a.no_match_policy,
     )?;
@@ -496,7 +553,15 @@ fn serve(a: &ServeArgs) -> Result<()> {
     };
     let tls = vouch_server::TlsConfig::from_pem_files(&a.tls_cert, &a.tls_key)
         .map_err(|e| anyhow!("{e}"))?;
-    let webhook = Arc::new(Webhook::new(Arc::new(decider), config));
+    let mut webhook = Webhook::new(Arc::new(decider), config);
+    if let Some(path) = &a.decision_log {
+        webhook = webhook.with_decision_log(Arc::new(DecisionLogFile {
+            path: path.clone(),
+            exceptions,
+            lock: std::sync::Mutex::new(()),
+        }));
+    }
+    let webhook = Arc::new(webhook);
     rt.block_on(async {
         let server = vouch_server::Server::bind(a.listen.as_str())
             .await

@@ -23,6 +23,41 @@ pub enum AuditCommand {
     Registry(AuditRegistryArgs),
     /// Coverage over time from the runs stored with `--history`.
     Trend(AuditTrendArgs),
+    /// Deploys allowed, warned and denied (by policy, reason, namespace, over time) and the
+    /// exceptions (open, used, expired, ages), from the admission webhook's decision log.
+    Decisions(AuditDecisionsArgs),
+}
+
+/// `vouch audit decisions`.
+#[derive(Args, Debug)]
+pub struct AuditDecisionsArgs {
+    /// The decision log: `vouch admission serve --decision-log FILE` (or `vouch policy check
+    /// --decision-log`), one JSON line per image decision; other lines are counted and skipped.
+    #[arg(long, value_name = "FILE")]
+    admission_log: PathBuf,
+    /// Width of the time buckets of the "over time" counts.
+    #[arg(long, value_enum, default_value_t = DecisionBucket::Day)]
+    bucket: DecisionBucket,
+    /// Report format (table, json or html).
+    #[arg(long, short = 'o', value_enum, default_value_t = AuditOutput::Table)]
+    output: AuditOutput,
+    /// Write the report here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    // --exceptions DIR also lists the exceptions never used (verified as the webhook does).
+    #[command(flatten)]
+    approvers: crate::policy_cmd::ApproverArgs,
+    #[command(flatten)]
+    trust: PolicyTrustArgs,
+}
+
+/// `--bucket`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum DecisionBucket {
+    /// One bucket per hour.
+    Hour,
+    /// One bucket per day (UTC).
+    Day,
 }
 
 /// `vouch audit trend`.
@@ -101,6 +136,12 @@ pub struct AuditRegistryArgs {
     /// Most images to audit; more is an error.
     #[arg(long, default_value_t = 10_000)]
     max_images: usize,
+    /// Only images signed or attested within this window (`30d`, `12h`): the latest verified
+    /// signing time of their signatures and attestations (log integrated time or TSA
+    /// timestamp). Images with no verified signing time (unsigned, or only invalid evidence)
+    /// are always kept: they have no age, and coverage must count them.
+    #[arg(long, value_parser = crate::inventory_cmd::parse_since)]
+    since: Option<jiff::SignedDuration>,
     #[command(flatten)]
     common: AuditCommon,
     #[command(flatten)]
@@ -125,7 +166,53 @@ pub fn run(c: AuditCommand) -> Result<()> {
             audit_registry(&a)
         }
         AuditCommand::Trend(a) => trend(&a),
+        AuditCommand::Decisions(a) => decisions(&a),
     }
+}
+
+fn decisions(a: &AuditDecisionsArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&a.admission_log).map_err(|e| {
+        hinted(
+            format!(
+                "cannot read decision log {}: {e}",
+                a.admission_log.display()
+            ),
+            "pass the file given to `vouch admission serve --decision-log`",
+        )
+    })?;
+    let (records, skipped) = vouch_policy::read_decision_log(&text);
+    let exceptions = if a.approvers.exceptions.is_some() {
+        let verifier = vouch_verify::Verifier::new(a.trust.load()?);
+        Some(a.approvers.load(&verifier)?)
+    } else {
+        None
+    };
+    let bucket = match a.bucket {
+        DecisionBucket::Hour => vouch_audit::decisions::Bucket::Hour,
+        DecisionBucket::Day => vouch_audit::decisions::Bucket::Day,
+    };
+    let report = vouch_audit::decisions::DecisionsReport::new(
+        a.admission_log.display().to_string(),
+        &records,
+        skipped,
+        exceptions.as_ref(),
+        bucket,
+        jiff::Timestamp::now(),
+    );
+    let text = match a.output {
+        AuditOutput::Json => report.to_json()? + "\n",
+        AuditOutput::Html => report.to_html(),
+        AuditOutput::Table => report.to_table(),
+        AuditOutput::Policyreport => {
+            return Err(hinted(
+                "-o policyreport reports on artifacts, not admission decisions",
+                "use -o table, json or html",
+            ));
+        }
+    };
+    write_out(&text, a.out.as_deref())?;
+    eprintln!("{}", report.decisions_line());
+    Ok(())
 }
 
 /// What every audit loads: the policies, the trust, and the verifier for the evidence.
@@ -201,7 +288,7 @@ fn audit_registry(a: &AuditRegistryArgs) -> Result<()> {
         max_images: a.max_images,
         progress: &progress,
     };
-    let artifacts = rt
+    let mut artifacts = rt
         .block_on(audit.run(&scope, &engine, &checker, &ctx))
         .map_err(|e| {
             hinted(
@@ -211,6 +298,17 @@ fn audit_registry(a: &AuditRegistryArgs) -> Result<()> {
         })?;
     if let Some(b) = &bar {
         b.finish_and_clear();
+    }
+    if let Some(window) = a.since {
+        let since = now
+            .checked_sub(window)
+            .map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+        let before = artifacts.len();
+        artifacts.retain(|x| x.within(since));
+        eprintln!(
+            "--since: {} of {before} images signed before {since} left out",
+            before - artifacts.len()
+        );
     }
     let mut report = Report::new(a.prefix.clone(), artifacts, now);
     report.registry_requests = Some(registry.request_count());

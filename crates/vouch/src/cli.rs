@@ -124,6 +124,9 @@ enum Command {
         #[command(subcommand)]
         command: crate::audit_cmd::AuditCommand,
     },
+    /// The signing inventory of a log over a time window: short-lived certificates grouped by
+    /// identity, issuer or repository (JSON or CSV for a SIEM).
+    Inventory(crate::inventory_cmd::InventoryArgs),
     /// Grafana dashboards and Prometheus SLO rules, generated from one definition.
     Observability {
         #[command(subcommand)]
@@ -372,6 +375,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Policy { command } => crate::policy_cmd::run(command),
         Command::Exception { command } => crate::exception_cmd::run(command),
         Command::Audit { command } => crate::audit_cmd::run(command),
+        Command::Inventory(a) => crate::inventory_cmd::run(&a),
     }
 }
 

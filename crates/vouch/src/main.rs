@@ -12,6 +12,7 @@ mod cli;
 mod exception_cmd;
 mod gitsign_cmd;
 mod inspect;
+mod inventory_cmd;
 mod keys_cmd;
 mod listen;
 mod login;

@@ -381,16 +381,8 @@ fn read_bundles(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>> {
 }
 
 fn append_decision(path: &Path, r: &vouch_policy::DecisionRecord) -> Result<()> {
-    use std::io::Write;
-    let line = r.to_line()?;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open decision log {}", path.display()))?;
-    f.write_all(line.as_bytes())
-        .and_then(|()| f.sync_data())
-        .with_context(|| format!("cannot write decision log {}", path.display()))
+    vouch_fs::append_durably(path, r.to_line()?.as_bytes())
+        .map_err(|e| anyhow!("decision log: {e}"))
 }
 
 fn report(d: &ImageDecision, output: OutputFormat) -> Result<()> {

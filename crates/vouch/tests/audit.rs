@@ -4,13 +4,15 @@
 //! audited against an ArtifactPolicy. The exact ratios are asserted in JSON and the table; the
 //! PolicyReport YAML is checked against the wgpolicyk8s.io/v1alpha2 CRD's schema rules; the HTML
 //! report is self-contained and, when Debian's chromium is installed, rendered headless and
-//! screenshotted.
+//! screenshotted. `vouch audit registry` over 20 images in Debian's `docker-registry` (keyless,
+//! key only, unsigned, wrong identity, provenance for the same and another digest, SBOM,
+//! multi-arch indexes): exact ratios overall, per repository and per signer, and `--since`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
 
 use common::chromium;
-use common::up::start_up;
+use common::up::{oidc_token as token, start_up};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -144,16 +146,6 @@ fn release_key(dir: &Path) -> (PathBuf, String) {
         "openssl pkey -pubout",
     );
     (key, pubkey)
-}
-
-/// An identity token from the instance's OIDC provider.
-fn token(oidc: &str, email: &str) -> String {
-    ok(
-        &run(vouch().args(["oidc", "token", "--url", oidc, "--email", email])),
-        "token",
-    )
-    .trim()
-    .to_string()
 }
 
 #[test]
@@ -542,6 +534,45 @@ fn audit_registry_images() {
     sign(&format!("{addr}/team-b/multi@{multi}"), &keyless_alice);
     // Outside the audited prefix.
     sign(&push("elsewhere/x", "v1"), &keyless_alice);
+    // team-c (a fresh token: the steps above may take minutes): keyless with provenance and
+    // SBOM, keyless (2), key only (2, "still on old keys"), unsigned (2), the wrong identity,
+    // a key-signed multi-arch index, keyless plus key, and an SBOM attestation but no
+    // signature. 20 images under `team-` in all.
+    let alice = token("alice@example.com");
+    let keyless_alice = ["--identity-token", alice.as_str()];
+    let key_arg = ["--key", key.to_str().unwrap()];
+    let attest = |image: &str, ty: &str| {
+        ok(
+            &run(vouch()
+                .arg("attest")
+                .arg(image)
+                .arg("--predicate")
+                .arg(&predicate)
+                .args(["--type", ty, "--identity-token", &alice, "-y"])
+                .args(["--trust-config", &tc])),
+            &format!("attest {image} {ty}"),
+        );
+    };
+    let c1 = push("team-c/full", "v1");
+    sign(&c1, &keyless_alice);
+    attest(&c1, "slsaprovenance1");
+    attest(&c1, "cyclonedx");
+    sign(&push("team-c/keyless1", "v1"), &keyless_alice);
+    sign(&push("team-c/keyless2", "v1"), &keyless_alice);
+    sign(&push("team-c/legacy1", "v1"), &key_arg);
+    sign(&push("team-c/legacy2", "v1"), &key_arg);
+    push("team-c/unsigned1", "v1");
+    push("team-c/unsigned2", "v1");
+    sign(
+        &push("team-c/wrong", "v1"),
+        &["--identity-token", &token("mallory@example.com")],
+    );
+    let multi_c = push_index(&addr, "team-c/multi", "v1");
+    sign(&format!("{addr}/team-c/multi@{multi_c}"), &key_arg);
+    let both = push("team-c/both", "v1");
+    sign(&both, &keyless_alice);
+    sign(&both, &key_arg);
+    attest(&push("team-c/sbom-only", "v1"), "spdxjson");
 
     let key_block: String = pubkey.lines().map(|l| format!("        {l}\n")).collect();
     let policies = d.join("policies");
@@ -567,23 +598,58 @@ fn audit_registry_images() {
     let o = &json["summary"]["overall"];
     assert_eq!(
         o["artifacts"],
-        9,
+        20,
         "{}",
         serde_json::to_string_pretty(&json["artifacts"]).unwrap()
     );
-    assert_eq!(ratio(&o["signed"]), (8, 9), "{o}");
-    assert_eq!(ratio(&o["provenance"]), (2, 9), "{o}");
-    assert_eq!(ratio(&o["sbom"]), (1, 9), "{o}");
-    assert_eq!(ratio(&o["policy_pass"]), (7, 9), "{o}");
-    assert_eq!(ratio(&o["old_keys"]), (1, 9), "{o}");
-    let svc2_repo = &json["summary"]["by_repository"][format!("{addr}/team-b/svc2")];
+    assert_eq!(ratio(&o["signed"]), (16, 20), "{o}");
+    assert_eq!(ratio(&o["provenance"]), (3, 20), "{o}");
+    assert_eq!(ratio(&o["sbom"]), (3, 20), "{o}");
+    assert_eq!(ratio(&o["policy_pass"]), (14, 20), "{o}");
+    assert_eq!(ratio(&o["old_keys"]), (4, 20), "{o}");
+    let repos = &json["summary"]["by_repository"];
+    let svc2_repo = &repos[format!("{addr}/team-b/svc2")];
     assert_eq!(svc2_repo["artifacts"], 2);
     assert_eq!(ratio(&svc2_repo["provenance"]), (1, 2));
+    assert_eq!(
+        ratio(&repos[format!("{addr}/team-c/legacy1")]["old_keys"]),
+        (1, 1)
+    );
+    assert_eq!(
+        ratio(&repos[format!("{addr}/team-c/both")]["old_keys"]),
+        (0, 1)
+    );
+    assert_eq!(
+        ratio(&repos[format!("{addr}/team-c/sbom-only")]["sbom"]),
+        (1, 1)
+    );
+    assert_eq!(
+        ratio(&repos[format!("{addr}/team-c/sbom-only")]["signed"]),
+        (0, 1)
+    );
+    assert_eq!(
+        ratio(&repos[format!("{addr}/team-c/full")]["provenance"]),
+        (1, 1)
+    );
     let signers = &json["summary"]["by_signer"];
-    assert_eq!(signers["alice@example.com"]["artifacts"], 6, "{signers}");
+    assert_eq!(signers["alice@example.com"]["artifacts"], 10, "{signers}");
+    assert_eq!(
+        ratio(&signers["alice@example.com"]["policy_pass"]),
+        (10, 10)
+    );
+    assert_eq!(ratio(&signers["alice@example.com"]["provenance"]), (3, 10));
+    let key_signer = signers
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| k.starts_with("key "))
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert_eq!(key_signer["artifacts"], 5, "{signers}");
+    assert_eq!(ratio(&key_signer["old_keys"]), (4, 5));
     assert_eq!(
         ratio(&signers["mallory@example.com"]["policy_pass"]),
-        (0, 1)
+        (0, 2)
     );
     assert!(json["registry_requests"].as_u64().unwrap() > 0);
     let find = |pred: &dyn Fn(&serde_json::Value) -> bool| {
@@ -633,4 +699,22 @@ fn audit_registry_images() {
             .iter()
             .all(|r| r["resources"][0]["kind"].as_str() == Some("Image"))
     );
+
+    // --since: a window covering every signing keeps all 20; a window that ends after the
+    // last signing keeps only the images with no verified signing time (the unsigned ones).
+    let within = |window: &str| -> serde_json::Value {
+        let out = audit(&format!("{addr}/team-"), &["-o", "json", "--since", window]);
+        serde_json::from_str(&ok(&out, "audit --since")).unwrap()
+    };
+    assert_eq!(within("1h")["summary"]["overall"]["artifacts"], 20);
+    std::thread::sleep(Duration::from_secs(3));
+    let recent = within("2s");
+    let kept: Vec<&str> = recent["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert!(kept.iter().all(|n| n.contains("unsigned")), "{kept:?}");
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the log CLI and crash tests: start `vouch serve log`, tiny HTTP GET.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod admission;
 pub mod audit;
 pub mod registry;
 pub mod up;

@@ -171,3 +171,19 @@ pub fn sibling_bin(package: &str, bin: &str) -> PathBuf {
     assert!(path.exists(), "{} was not built", path.display());
     path
 }
+
+/// A fresh identity token for `email` from the instance's built-in OIDC provider at `oidc`
+/// (`vouch oidc token`; tokens live 10 minutes).
+pub fn oidc_token(oidc: &str, email: &str) -> String {
+    let out = super::vouch()
+        .args(["oidc", "token", "--url", oidc, "--email", email])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "vouch oidc token: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
