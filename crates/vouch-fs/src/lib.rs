@@ -147,26 +147,9 @@ pub fn write_synced(path: &Path, data: &[u8], access: Access) -> Result<(), FsEr
 
 /// Append `data` to `path` (created 0644 with its parent directories if missing) and fsync
 /// it before returning, so that an acknowledged line of a log file (decision logs) survives a
-/// crash; a newly created file's directory is synced too.
+/// crash: a one-shot [`DurableAppender`] (a torn tail left by a crash is dropped first).
 pub fn append_durably(path: &Path, data: &[u8]) -> Result<(), FsError> {
-    let dir = parent_dir(path);
-    let existed = path.exists();
-    if !existed {
-        std::fs::create_dir_all(dir).map_err(|e| FsError::new(Step::CreateDir, dir, e))?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| FsError::new(Step::Write, path, e))?;
-    f.write_all(data)
-        .map_err(|e| FsError::new(Step::Write, path, e))?;
-    f.sync_data()
-        .map_err(|e| FsError::new(Step::SyncFile, path, e))?;
-    if !existed {
-        sync_dir(dir)?;
-    }
-    Ok(())
+    DurableAppender::open(path, Access::Public)?.append(data)
 }
 
 /// Fsync a directory so that renames into it are durable (a no-op where directories cannot be

@@ -135,7 +135,7 @@ impl EmbeddedStorage {
             db.keyspace(name, || {
                 fjall::KeyspaceCreateOptions::default().max_memtable_size(INDEX_MEMTABLE_BYTES)
             })
-                .map_err(db_err)
+            .map_err(db_err)
         };
         Ok(Self {
             meta: ks("meta")?,

@@ -21,23 +21,7 @@ pub struct Instance {
 impl Instance {
     /// An identity token for `email` from the instance's identity provider (`vouch oidc token`).
     pub fn token(&self, email: &str) -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
-            .args([
-                "oidc",
-                "token",
-                "--url",
-                &self.urls["oidc"],
-                "--email",
-                email,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "vouch oidc token: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        oidc_token(&self.urls["oidc"], email)
     }
 
     /// Stop the instance now.
