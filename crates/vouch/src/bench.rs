@@ -316,6 +316,23 @@ async fn submitter(http: reqwest::Client, url: String, run: std::sync::Arc<Run>)
     lat
 }
 
+/// The multi-threaded runtime and the keep-alive HTTP client (one idle connection per client)
+/// every load generator drives its clients with.
+pub(crate) fn load_runtime(clients: u32) -> Result<(tokio::runtime::Runtime, reqwest::Client)> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(clients as usize)
+        .tcp_nodelay(true)
+        .build()
+        .context("cannot build the HTTP client")?;
+    Ok((rt, http))
+}
+
 /// Print the latency line every benchmark shares, `{prefix}p50_ms=… p90_ms=… p99_ms=…
 /// max_ms=…`, from latencies in µs sorted ascending.
 pub(crate) fn print_latencies(prefix: &str, sorted_us: &[u32]) {
@@ -342,17 +359,7 @@ fn bench_log(a: &BenchLogArgs) -> Result<()> {
     let count = a.entries.unwrap_or_else(|| {
         ((a.duration.as_secs_f64() * 15_000.0).ceil() as u64).clamp(1_000, 3_000_000)
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(a.clients as usize)
-        .tcp_nodelay(true)
-        .build()
-        .context("cannot build the HTTP client")?;
+    let (rt, http) = load_runtime(a.clients)?;
 
     // Preflight: the log must answer before we spend time signing.
     rt.block_on(async {
@@ -625,17 +632,7 @@ fn bench_ca(a: &BenchCaArgs) -> Result<()> {
         "vouch serve ca --config issuers.json --data DIR --listen 127.0.0.1:3002",
     )?;
     let challenge = pop_challenge(&a.identity_token)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(a.clients as usize)
-        .tcp_nodelay(true)
-        .build()
-        .context("cannot build the HTTP client")?;
+    let (rt, http) = load_runtime(a.clients)?;
     rt.block_on(async {
         let url = format!("{base}/api/v2/configuration");
         let r = http.get(&url).send().await.map_err(|e| {

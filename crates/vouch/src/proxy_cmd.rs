@@ -250,17 +250,7 @@ pub fn bench(a: &BenchProxyArgs) -> Result<()> {
         "proxy",
         "vouch serve proxy --upstream http://127.0.0.1:3001 --public-key log.pub --data ./cache --listen 127.0.0.1:3020",
     )?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(a.clients as usize)
-        .tcp_nodelay(true)
-        .build()
-        .context("cannot build the HTTP client")?;
+    let (rt, http) = crate::bench::load_runtime(a.clients)?;
     let size = rt.block_on(async {
         let url = format!("{base}/checkpoint");
         let r = http.get(&url).send().await.map_err(|e| {

@@ -9,7 +9,7 @@
 use crate::bench::{check_local, post_load};
 use crate::serve::{init_tracing, parse_duration, shutdown_signal};
 use crate::tlog::hinted;
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use aws_lc_rs::digest;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use clap::{Args, ValueEnum};
@@ -231,17 +231,7 @@ pub fn bench(a: &BenchTsaArgs) -> Result<()> {
         "tsa",
         "vouch serve tsa --data DIR --listen 127.0.0.1:3005",
     )?);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(a.clients as usize)
-        .tcp_nodelay(true)
-        .build()
-        .context("cannot build the HTTP client")?;
+    let (rt, http) = crate::bench::load_runtime(a.clients)?;
     let url = format!("{base}/api/v1/timestamp");
 
     let t0 = Instant::now();
