@@ -23,6 +23,7 @@
 //! * [`pem`]: the PEM (RFC 7468) codec.
 //! * [`ca_audit`]: the CA's issuance audit log lines.
 //! * [`window`]: per-key event counts in a sliding window (rate limits, spike alerts).
+//! * [`trace`]: W3C Trace Context (`traceparent`) to follow one CLI run across services.
 //! * [`egress`]: the process-wide `--offline` egress policy every network client consults.
 //!
 //! Every parser of untrusted input enforces the named bounds in [`limits`].
@@ -49,6 +50,7 @@ pub mod tiles;
 pub mod time;
 pub mod tlog_policy;
 pub mod tlog_proof;
+pub mod trace;
 pub mod trust;
 pub mod tsa;
 pub mod window;

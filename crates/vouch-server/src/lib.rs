@@ -31,6 +31,7 @@
 //! limits above would have to be added around it anyway (hyper's own `header_read_timeout`
 //! also runs while a keep-alive connection is idle, and does not exist for HTTP/2).
 
+pub mod access;
 mod body;
 mod conn;
 mod error;

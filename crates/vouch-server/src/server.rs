@@ -110,8 +110,8 @@ impl Server {
     /// Serve `router` until `shutdown` resolves, then stop accepting, let in-flight requests
     /// finish for at most the shutdown grace, and return.
     ///
-    /// Every request gets a `ConnectInfo<SocketAddr>` extension (the peer address) and an
-    /// HTTP trace span.
+    /// Every request gets a `ConnectInfo<SocketAddr>` extension (the peer address) and a trace
+    /// span with its W3C trace ID (see [`crate::access`]).
     pub async fn serve<F>(self, router: Router, shutdown: F)
     where
         F: Future<Output = ()> + Send,
@@ -123,7 +123,14 @@ impl Server {
             limits,
             tls,
         } = self;
-        let router = router.layer(tower_http::trace::TraceLayer::new_for_http());
+        let router = router.layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(crate::access::RequestSpan {
+                    service: name.clone(),
+                })
+                .on_request(())
+                .on_response(crate::access::on_response),
+        );
         let limits = Arc::new(limits);
         let budget = limits.max_connections;
         let conns = Arc::new(Semaphore::new(budget));

@@ -1,6 +1,7 @@
 //! The HTTP client the signing flow uses: one `reqwest` client (rustls, system proxy settings,
 //! optional extra CA certificates), bounded response sizes, and retries with exponential backoff
-//! on 429, 502, 503, 504 and connection failures, honouring `Retry-After`.
+//! on 429, 502, 503, 504 and connection failures, honouring `Retry-After`. Every request carries
+//! this run's W3C `traceparent` ([`vouch_core::trace`]), so servers' logs can be correlated.
 
 use crate::SignError;
 use reqwest::StatusCode;
@@ -103,7 +104,11 @@ impl HttpClient {
             if attempt > 0 {
                 tracing::debug!(service, url, attempt, "retrying");
             }
-            let mut req = self.inner.post(url).body(body.clone());
+            let mut req = self
+                .inner
+                .post(url)
+                .header("traceparent", vouch_core::trace::outgoing())
+                .body(body.clone());
             for (k, v) in headers {
                 let v = HeaderValue::from_str(v).map_err(|_| err(format!("bad {k} header")))?;
                 req = req.header(*k, v);
@@ -162,7 +167,10 @@ impl HttpClient {
         vouch_core::egress::check(service, url)?;
         let mut last = String::new();
         for attempt in 0..self.attempts {
-            let mut req = self.inner.get(url);
+            let mut req = self
+                .inner
+                .get(url)
+                .header("traceparent", vouch_core::trace::outgoing());
             for (k, v) in extra_headers {
                 let v = HeaderValue::from_str(v).map_err(|_| err(format!("bad {k} header")))?;
                 req = req.header(*k, v);

@@ -14,6 +14,27 @@ use vouch_verify::{Artifact, PolicyBuilder, VerificationResult, Verifier, Verify
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format of the servers (`vouch up`, `vouch serve …`, monitor, admission): `text`
+    /// for people, `json` for log pipelines (one JSON object per line). `RUST_LOG` sets levels.
+    #[arg(long, global = true, value_enum, default_value_t = crate::telemetry::LogFormat::Text, env = "VOUCH_LOG_FORMAT")]
+    log_format: crate::telemetry::LogFormat,
+    /// Log one line per HTTP request the servers answer (method, path, status, latency, peer and
+    /// the W3C trace ID that clients send in `traceparent`); off by default, since a busy log
+    /// answers thousands of requests a second.
+    #[arg(long, global = true, env = "VOUCH_LOG_REQUESTS")]
+    log_requests: bool,
+}
+
+impl Cli {
+    /// The `--log-format` flag.
+    pub fn log_format(&self) -> crate::telemetry::LogFormat {
+        self.log_format
+    }
+
+    /// The `--log-requests` flag.
+    pub fn log_requests(&self) -> bool {
+        self.log_requests
+    }
 }
 
 #[derive(Subcommand, Debug)]

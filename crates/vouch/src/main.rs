@@ -28,17 +28,28 @@ mod proxy_cmd;
 mod scale;
 mod serve;
 mod sign_cmd;
+mod telemetry;
 mod tlog;
 mod trust;
 mod tsa;
 mod up;
 mod witness_cmd;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let args = match cli::Cli::from_arg_matches(&matches) {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
+    // Logs (and, when configured, OpenTelemetry traces) for the whole run; flushed on drop.
+    let _telemetry = telemetry::install(
+        args.log_format(),
+        args.log_requests(),
+        matches.subcommand_name().unwrap_or("vouch"),
+    );
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

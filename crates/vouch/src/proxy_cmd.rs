@@ -56,17 +56,11 @@ pub fn serve(a: &ServeProxyArgs) -> Result<()> {
         .with_context(|| format!("cannot read --public-key {}", a.public_key.display()))?;
     let log_key = PublicKey::from_pem(&pem)
         .with_context(|| format!("--public-key {}", a.public_key.display()))?;
-    let witness_policy = match &a.witness_policy {
-        Some(p) => {
-            let text = std::fs::read(p)
-                .with_context(|| format!("cannot read --witness-policy {}", p.display()))?;
-            Some(
-                vouch_core::tlog_policy::WitnessPolicy::parse(&text)
-                    .with_context(|| format!("--witness-policy {}", p.display()))?,
-            )
-        }
-        None => None,
-    };
+    let witness_policy = a
+        .witness_policy
+        .as_deref()
+        .map(crate::witness_cmd::load_policy)
+        .transpose()?;
     if let Some(o) = &a.origin {
         crate::serve::check_origin(o)?;
     }

@@ -542,16 +542,7 @@ fn serve_log_on<S: Storage>(
     Ok(())
 }
 
-pub(crate) fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,fjall=warn,lsm_tree=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
-}
-
+pub(crate) use crate::telemetry::init_tracing;
 pub(crate) use vouch_server::shutdown_signal;
 
 #[cfg(test)]

@@ -162,10 +162,7 @@ pub fn log_witness_client(
     timeout: Duration,
     require_quorum: bool,
 ) -> Result<vouch_log::witness_client::WitnessClient> {
-    let text = std::fs::read(path)
-        .with_context(|| format!("cannot read --witness-policy {}", path.display()))?;
-    let policy = vouch_core::tlog_policy::WitnessPolicy::parse(&text)
-        .with_context(|| format!("--witness-policy {}", path.display()))?;
+    let policy = load_policy(path)?;
     if !policy.logs().is_empty()
         && !policy
             .logs()

@@ -439,3 +439,289 @@ fn prometheus_scrapes_a_workload_on_vouch_up() {
         assert!(scraped.contains(name), "{name} not scraped: {scraped:?}");
     }
 }
+
+/// Every stderr line of `log` as a JSON object (panics on a line that is not one: with
+/// `--log-format json` nothing else may reach the log stream).
+fn json_lines(log: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(log).unwrap();
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"));
+            assert!(v.is_object(), "not a JSON object: {l}");
+            for key in ["timestamp", "level", "target"] {
+                assert!(v.get(key).is_some(), "log line without {key}: {l}");
+            }
+            v
+        })
+        .collect()
+}
+
+/// The access events (`--log-requests`) among `lines`: (service, path, status, trace_id,
+/// parent_span_id).
+fn access_events(lines: &[serde_json::Value]) -> Vec<(String, String, u64, String, String)> {
+    lines
+        .iter()
+        .filter(|v| v["target"] == "vouch::access")
+        .map(|v| {
+            let span = &v["span"];
+            let s = |k: &str| span[k].as_str().unwrap_or_default().to_string();
+            assert!(
+                v["latency_ms"].as_f64().is_some(),
+                "access line without a numeric latency_ms: {v}"
+            );
+            (
+                s("service"),
+                s("path"),
+                v["status"].as_u64().unwrap_or(0),
+                s("trace_id"),
+                s("parent_span_id"),
+            )
+        })
+        .collect()
+}
+
+/// Sign a blob in `dir` against `inst` with `env` (the trace context) and assert success.
+fn sign_traced(inst: &common::up::Instance, dir: &Path, env: &[(&str, &str)]) {
+    let token = inst.token("dev@example.com");
+    let blob = dir.join("blob.txt");
+    std::fs::write(&blob, b"traced release\n").unwrap();
+    let out = common::run_within(
+        vouch()
+            .arg("sign-blob")
+            .arg(&blob)
+            .arg("--bundle")
+            .arg(dir.join("blob.sigstore.json"))
+            .args(["--identity-token", &token, "-y", "--trust-config"])
+            .arg(&inst.trust_config)
+            .envs(env.iter().copied()),
+        Duration::from_secs(60),
+    );
+    common::ok_stdout(&out, "sign-blob");
+}
+
+#[test]
+fn json_logs_follow_one_signing_across_services() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("up.log");
+    let inst = common::up::start_up_with(
+        &tmp.path().join("data"),
+        0,
+        &log,
+        &["--log-format", "json", "--log-requests"],
+    );
+    // The CI job's trace, handed to the CLI the way OpenTelemetry's environment carrier does.
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
+    sign_traced(&inst, tmp.path(), &[("TRACEPARENT", &traceparent)]);
+    // A request without traceparent starts its own trace.
+    let (code, _) = try_get(&inst.urls["log"], "/healthz").unwrap();
+    assert_eq!(code, 200);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let lines = json_lines(&log);
+    let events = access_events(&lines);
+    let traced: Vec<_> = events.iter().filter(|e| e.3 == trace).collect();
+    let hit = |service: &str, path_part: &str| {
+        traced
+            .iter()
+            .any(|e| e.0 == service && e.1.contains(path_part) && (200..300).contains(&e.2))
+    };
+    assert!(
+        hit("ca", "/api/v2/signingCert"),
+        "no CA request in trace {trace}: {traced:?}"
+    );
+    assert!(
+        hit("tsa", "/api/v1/timestamp"),
+        "no TSA request in trace {trace}: {traced:?}"
+    );
+    assert!(
+        hit("log", "/log/entries"),
+        "no log write in trace {trace}: {traced:?}"
+    );
+    // Each request is its own child span of the CLI's trace: distinct parent span IDs, none
+    // of them the environment's own span ID.
+    let parents: BTreeSet<&str> = traced.iter().map(|e| e.4.as_str()).collect();
+    assert_eq!(parents.len(), traced.len(), "{traced:?}");
+    for p in &parents {
+        assert_eq!(p.len(), 16, "{traced:?}");
+        assert_ne!(*p, "00f067aa0ba902b7");
+    }
+    let health: Vec<_> = events
+        .iter()
+        .filter(|e| e.0 == "log" && e.1 == "/healthz")
+        .collect();
+    assert_eq!(health.len(), 1, "{events:?}");
+    assert_eq!(health[0].3.len(), 32);
+    assert_ne!(health[0].3, trace);
+    assert!(
+        health[0].4.is_empty(),
+        "a request without traceparent has no parent: {health:?}"
+    );
+    // Non-access events are JSON too and carry their message.
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["target"] != "vouch::access" && v["message"].is_string()),
+        "no ordinary log events in the JSON stream"
+    );
+}
+
+#[test]
+fn request_lines_are_off_by_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("up.log");
+    let inst =
+        common::up::start_up_with(&tmp.path().join("data"), 0, &log, &["--log-format", "json"]);
+    for _ in 0..3 {
+        let (code, _) = try_get(&inst.urls["log"], "/healthz").unwrap();
+        assert_eq!(code, 200);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let lines = json_lines(&log);
+    assert!(!lines.is_empty());
+    assert!(
+        access_events(&lines).is_empty(),
+        "access lines without --log-requests"
+    );
+}
+
+/// A running OTLP/HTTP receiver (tests/py/otlp_receiver.py) and the spans it decoded.
+struct Receiver {
+    child: Child,
+    url: String,
+    spans: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start the receiver with `$VOUCH_PYTHON`, or None (SKIP) when it or `opentelemetry-proto`
+/// is missing.
+fn otlp_receiver() -> Option<Receiver> {
+    use std::io::BufRead;
+    let Some(py) = std::env::var_os("VOUCH_PYTHON") else {
+        vouch_testkit::skip("VOUCH_PYTHON is not set: no OTLP receiver (.ci/run sets it up)");
+        return None;
+    };
+    let probe = Command::new(&py)
+        .args([
+            "-c",
+            "import opentelemetry.proto.collector.trace.v1.trace_service_pb2",
+        ])
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        vouch_testkit::skip("opentelemetry-proto is not installed in $VOUCH_PYTHON");
+        return None;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/otlp_receiver.py");
+    let mut child = Command::new(&py)
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let port = first.strip_prefix("listening ").unwrap().trim().to_string();
+    let spans = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = spans.clone();
+    std::thread::spawn(move || {
+        for line in lines {
+            let Ok(line) = line else { break };
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            sink.lock().unwrap().push(v);
+        }
+    });
+    Some(Receiver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        spans,
+    })
+}
+
+#[test]
+fn otlp_traces_join_the_cli_and_every_service() {
+    let Some(rx) = otlp_receiver() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("up.log");
+    let otel = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", rx.url.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+    ];
+    let inst = common::up::start_up_env(None, &tmp.path().join("data"), 0, &log, &[], &otel);
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let ci_span = "b7ad6b7169203331";
+    let traceparent = format!("00-{trace}-{ci_span}-01");
+    let mut env = otel.to_vec();
+    env.push(("TRACEPARENT", &traceparent));
+    sign_traced(&inst, tmp.path(), &env);
+
+    // The CLI flushes at exit; the servers export within their batch delay.
+    let want = ["/api/v2/signingCert", "/api/v1/timestamp", "/log/entries"];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (cli, server) = loop {
+        let spans = rx.spans.lock().unwrap().clone();
+        assert!(
+            spans.iter().all(|s| s.get("decode_error").is_none()),
+            "the receiver could not decode an export: {spans:?}"
+        );
+        let cli: Vec<_> = spans
+            .iter()
+            .filter(|s| s["name"] == "vouch sign-blob")
+            .cloned()
+            .collect();
+        let server: Vec<_> = spans
+            .iter()
+            .filter(|s| s["trace_id"] == trace && s["kind"] == 2)
+            .cloned()
+            .collect();
+        let complete = want.iter().all(|w| {
+            server
+                .iter()
+                .any(|s| s["name"].as_str().unwrap_or_default().contains(w))
+        });
+        if cli.len() == 1 && complete {
+            break (cli[0].clone(), server);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "spans of trace {trace} incomplete after 30 s: {spans:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // The CLI's span continues the CI job's trace, and is the parent of every server span.
+    assert_eq!(cli["trace_id"], trace, "{cli}");
+    assert_eq!(cli["parent_span_id"], ci_span, "{cli}");
+    assert_eq!(cli["service"], "vouch");
+    for s in &server {
+        assert_eq!(s["parent_span_id"], cli["span_id"], "{s}");
+    }
+    for (path, service) in [
+        ("/api/v2/signingCert", "ca"),
+        ("/api/v1/timestamp", "tsa"),
+        ("/log/entries", "log"),
+    ] {
+        let s = server
+            .iter()
+            .find(|s| s["name"].as_str().unwrap_or_default().contains(path))
+            .unwrap();
+        assert_eq!(s["attributes"]["service"], service, "{s}");
+        // Recorded after the span started, the exporter carries it as an int or its text.
+        let attr = &s["attributes"]["http.response.status_code"];
+        let code = attr
+            .as_i64()
+            .or_else(|| attr.as_str().and_then(|t| t.parse().ok()));
+        assert!(
+            code.is_some_and(|c| (200..300).contains(&c)),
+            "{path}: status {code:?} in {s}"
+        );
+    }
+}

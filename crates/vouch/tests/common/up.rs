@@ -57,11 +57,24 @@ pub fn start_up_in(
     log: &Path,
     extra: &[&str],
 ) -> Instance {
+    start_up_env(cwd, data, port, log, extra, &[])
+}
+
+/// [`start_up_in`] with extra environment variables for `vouch up`.
+pub fn start_up_env(
+    cwd: Option<&Path>,
+    data: &Path,
+    port: u16,
+    log: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Instance {
     let log_file = std::fs::File::create(log).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
     if let Some(d) = cwd {
         cmd.current_dir(d);
     }
+    cmd.envs(env.iter().copied());
     let mut child = cmd
         .args(["up", "--data"])
         .arg(data)
