@@ -62,6 +62,10 @@ pub struct BenchCaArgs {
     /// Distinct P-256 keys (with proofs of possession) pre-generated and used in turn.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     keys: u32,
+    /// PID of the server under load (on this machine): also print its CPU time per operation
+    /// and the efficiency against the signature primitives' single-core cost.
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
 }
 
 /// `vouch bench log`.
@@ -84,6 +88,10 @@ pub struct BenchLogArgs {
     /// from each entry's scheduled send time. Without it every client submits back to back.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     rate: Option<u64>,
+    /// PID of the server under load (on this machine): also print its CPU time per operation
+    /// and the efficiency against the signature primitives' single-core cost.
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
 }
 
 /// Run a `vouch bench` subcommand.
@@ -335,6 +343,16 @@ pub(crate) fn load_runtime(clients: u32) -> Result<(tokio::runtime::Runtime, req
 
 /// Print the latency line every benchmark shares, `{prefix}p50_ms=… p90_ms=… p99_ms=…
 /// max_ms=…`, from latencies in µs sorted ascending.
+/// For `--server-pid`: the primitives' calibration (measured now, before any load) and the
+/// server's CPU counter from this moment.
+pub(crate) fn server_cpu(
+    pid: Option<u32>,
+) -> Result<Option<(crate::bench_cpu::Calibration, crate::bench_cpu::ServerCpu)>> {
+    let Some(pid) = pid else { return Ok(None) };
+    let cal = crate::bench_cpu::calibrate()?;
+    Ok(Some((cal, crate::bench_cpu::ServerCpu::start(pid)?)))
+}
+
 pub(crate) fn print_latencies(prefix: &str, sorted_us: &[u32]) {
     println!(
         "{prefix}p50_ms={:.2} {prefix}p90_ms={:.2} {prefix}p99_ms={:.2} {prefix}max_ms={:.2}",
@@ -400,6 +418,7 @@ fn bench_log(a: &BenchLogArgs) -> Result<()> {
         first_error: Mutex::new(None),
     });
     let url = format!("{base}/api/v2/log/entries");
+    let cpu = server_cpu(a.server_pid)?;
     let (latencies, elapsed) = rt.block_on(drive(
         (0..a.clients)
             .map(|_| submitter(http.clone(), url.clone(), run.clone()))
@@ -438,6 +457,10 @@ fn bench_log(a: &BenchLogArgs) -> Result<()> {
     println!("entries={ok} errors={errors} busy_retries={busy}");
     print_latencies("", &latencies);
     println!("appends_per_sec={:.0}", ok as f64 / secs);
+    if let Some((cal, cpu)) = &cpu {
+        // An append needs exactly one signature verification (the entry's; P-256 here).
+        crate::bench_cpu::print_efficiency(cal, cpu, ok, cal.p256_verify_us, "1 P-256 verify")?;
+    }
     if ok == 0 {
         bail!("no entry was appended");
     }
@@ -656,6 +679,7 @@ fn bench_ca(a: &BenchCaArgs) -> Result<()> {
         a.duration.as_secs_f64()
     );
     let url = format!("{base}/api/v2/signingCert");
+    let cpu = server_cpu(a.server_pid)?;
     let load = post_load(
         &rt,
         &http,
@@ -672,6 +696,19 @@ fn bench_ca(a: &BenchCaArgs) -> Result<()> {
     println!("certs={ok} errors={errors}");
     load.print_latencies();
     println!("certs_per_sec={:.0}", ok as f64 / secs);
+    if let Some((cal, cpu)) = &cpu {
+        // One issuance: the proof of possession and the token's signature verified, then the
+        // precertificate, its SCT (CT log) and the certificate signed; P-256 keys assumed (the
+        // defaults of `vouch up`; an RS256 token or P-384 keys cost more).
+        let floor = 2.0 * cal.p256_verify_us + 3.0 * cal.p256_sign_us;
+        crate::bench_cpu::print_efficiency(
+            cal,
+            cpu,
+            ok,
+            floor,
+            "2 P-256 verifies + 3 P-256 signs, CA and CT log in the one process",
+        )?;
+    }
     if ok == 0 {
         bail!("no certificate was issued");
     }

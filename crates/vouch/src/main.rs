@@ -7,6 +7,7 @@ mod admission_cmd;
 mod airgap_cmd;
 mod audit_cmd;
 mod bench;
+mod bench_cpu;
 mod ca;
 mod cli;
 mod exception_cmd;

@@ -168,6 +168,10 @@ pub struct BenchTsaArgs {
     /// Ask for the certificate chain in every token (`certReq`; sigstore-go does not).
     #[arg(long)]
     pub cert_req: bool,
+    /// PID of the TSA under load (on this machine): also print its CPU time per timestamp and
+    /// the efficiency against one P-256 signature.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
 }
 
 /// One pre-generated request: its body and the data whose SHA-256 it timestamps.
@@ -287,6 +291,7 @@ pub fn bench(a: &BenchTsaArgs) -> Result<()> {
     );
 
     let bodies = requests.into_iter().map(|r| r.body).collect();
+    let cpu = crate::bench::server_cpu(a.server_pid)?;
     let load = post_load(&rt, &http, &url, (bodies, ct), a.clients, a.duration);
     let (ok, errors, secs) = (load.ok, load.errors, load.secs);
     println!(
@@ -296,6 +301,10 @@ pub fn bench(a: &BenchTsaArgs) -> Result<()> {
     println!("timestamps={ok} errors={errors}");
     load.print_latencies();
     println!("timestamps_per_sec={:.0}", ok as f64 / secs);
+    if let Some((cal, cpu)) = &cpu {
+        // One timestamp is one signature (P-256, the default TSA key).
+        crate::bench_cpu::print_efficiency(cal, cpu, ok, cal.p256_sign_us, "1 P-256 sign")?;
+    }
     if ok == 0 {
         bail!("no timestamp was issued");
     }
