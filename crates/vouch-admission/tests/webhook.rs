@@ -58,6 +58,7 @@ impl ImageDecider for FakeEngine {
         CacheKeyParts {
             policy_digest: self.policy.lock().unwrap().clone(),
             trust_digest: "trust-v1".into(),
+            witness_policy_digest: String::new(),
         }
     }
 
