@@ -273,10 +273,7 @@ impl PolicyDecider {
         let parts = CacheKeyParts {
             policy_digest: policies.digest().to_string(),
             trust_digest: trust.digest().to_string(),
-            witness_policy_digest: witness
-                .as_ref()
-                .map(|(_, d)| d.clone())
-                .unwrap_or_default(),
+            witness_policy_digest: witness.as_ref().map(|(_, d)| d.clone()).unwrap_or_default(),
         };
         let options = EngineOptions { no_match };
         let mut engine = Engine::new(

@@ -120,7 +120,14 @@ fn ci_issuers_need_the_flag_and_are_dropped_beside_a_ca_config() {
         "{:?}",
         inst.banner
     );
-    let out = output(vouch().args(["oidc", "token", "--url", &inst.urls["oidc"], "--ci", "github-actions"]));
+    let out = output(vouch().args([
+        "oidc",
+        "token",
+        "--url",
+        &inst.urls["oidc"],
+        "--ci",
+        "github-actions",
+    ]));
     assert!(!out.status.success());
     drop(inst);
 
@@ -145,14 +152,21 @@ fn ci_issuers_need_the_flag_and_are_dropped_beside_a_ca_config() {
     let ci = ci_token(&inst.urls["oidc"], "github-actions", &[]);
     let out = sign(&inst, dir.path(), &ci);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the CA trusted CI tokens beside --ca-config");
+    assert!(
+        !out.status.success(),
+        "the CA trusted CI tokens beside --ca-config"
+    );
     assert!(
         err.contains(&format!("{}/ci/github-actions", inst.urls["oidc"])),
         "{err}"
     );
     // The users file's identity is still trusted.
     let out = sign(&inst, dir.path(), &token(&inst, "dev@example.com"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop(inst);
 
     // Asked for loudly, the CI issuers are trusted beside the operator's config.
@@ -171,14 +185,26 @@ fn ci_issuers_need_the_flag_and_are_dropped_beside_a_ca_config() {
     );
     let ci = ci_token(&inst.urls["oidc"], "gitlab", &[]);
     let out = sign(&inst, dir.path(), &ci);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Off loopback, --allow-ci-tokens would let anyone on the network mint trusted CI tokens.
     let users = dir.path().join("users2.txt");
     std::fs::write(&users, "dev@example.com\n").unwrap();
     let out = output(
         vouch()
-            .args(["up", "--host", "0.0.0.0", "--port", "0", "--allow-ci-tokens", "--users"])
+            .args([
+                "up",
+                "--host",
+                "0.0.0.0",
+                "--port",
+                "0",
+                "--allow-ci-tokens",
+                "--users",
+            ])
             .arg(&users)
             .arg("--data")
             .arg(dir.path().join("data2")),
