@@ -313,7 +313,11 @@ fn inventory_groups_ci_signers_by_repository() {
     );
     // (The length byte prints as a character when it is printable.)
     let repo = openssl_ext(&text, "1.3.6.1.4.1.57264.1.12").unwrap();
-    assert_eq!(repo.get(2..), Some("https://github.com/acme/widget"), "{text}");
+    assert_eq!(
+        repo.get(2..),
+        Some("https://github.com/acme/widget"),
+        "{text}"
+    );
     let workflow = openssl_ext(&text, "1.3.6.1.4.1.57264.1.18").unwrap();
     assert_eq!(workflow.get(2..), Some(release), "{text}");
     assert!(text.contains(&format!("URI:{release}")), "{text}");
