@@ -265,6 +265,7 @@ mod tests {
             parts: CacheKeyParts {
                 policy_digest: policy.into(),
                 trust_digest: "t".into(),
+                witness_policy_digest: String::new(),
             },
             image: image.into(),
         }

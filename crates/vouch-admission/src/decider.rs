@@ -5,7 +5,8 @@
 //! policies, trust roots and registries, and nothing about HTTP. A decision is split in two:
 //!
 //! 1. [`ImageDecider::verify`]: the expensive, cacheable part. It must be a pure function of
-//!    ([`CacheKeyParts::policy_digest`], [`CacheKeyParts::trust_digest`], the image by digest):
+//!    ([`CacheKeyParts::policy_digest`], [`CacheKeyParts::trust_digest`],
+//!    [`CacheKeyParts::witness_policy_digest`], the image by digest):
 //!    the webhook caches its result under exactly that key and serves it without calling the
 //!    engine again until the entry is re-verified.
 //! 2. [`ImageDecider::decide`]: the cheap, never cached part: enforce or warn mode, exceptions
@@ -30,6 +31,9 @@ pub struct CacheKeyParts {
     pub policy_digest: String,
     /// Digest of the trust material verification uses (trusted root, keys).
     pub trust_digest: String,
+    /// Digest of the witness policy every log checkpoint must satisfy (empty: none), so that
+    /// a verification made under one witness policy is never served under another.
+    pub witness_policy_digest: String,
 }
 
 /// The cacheable result of verifying one image by digest.

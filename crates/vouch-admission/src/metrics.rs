@@ -68,6 +68,8 @@ pub struct Metrics {
     pub exceptions_used: Family<ExceptionLabel, Counter>,
     /// Age in seconds of the oldest exception valid now (0: none).
     pub oldest_exception_age: Gauge,
+    /// Reviews denied because their decisions could not be written to the decision log.
+    pub decision_log_failures: Counter,
     engine_requests_seen: AtomicU64,
     scrape: Mutex<()>,
 }
@@ -103,6 +105,7 @@ impl Metrics {
         let verifications = Counter::default();
         let exceptions_used = Family::<ExceptionLabel, Counter>::default();
         let oldest_exception_age = Gauge::default();
+        let decision_log_failures = Counter::default();
         registry.register(
             "requests",
             "AdmissionReview and prefetch requests by endpoint and HTTP code",
@@ -153,6 +156,11 @@ impl Metrics {
             "Age of the oldest exception valid now (0 when there is none)",
             oldest_exception_age.clone(),
         );
+        registry.register(
+            "decision_log_failures",
+            "Reviews denied because their decisions could not be written to the decision log (fail closed)",
+            decision_log_failures.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -165,6 +173,7 @@ impl Metrics {
             verifications,
             exceptions_used,
             oldest_exception_age,
+            decision_log_failures,
             engine_requests_seen: AtomicU64::new(0),
             scrape: Mutex::new(()),
         }

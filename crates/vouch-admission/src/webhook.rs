@@ -502,6 +502,25 @@ impl<D: ImageDecider> Webhook<D> {
         if !resolved.is_empty() {
             audit.insert(RESOLVED_ANNOTATION.into(), resolved.join("; "));
         }
+        // Logged before the answer, and fail closed: a review whose decisions could not be
+        // recorded is denied (an allow the audit trail does not show is not given).
+        if let Some(sink) = self.decision_log.clone()
+            && !logged.is_empty()
+        {
+            let failure = match tokio::task::spawn_blocking(move || sink.record(&logged)).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(e) => Some(format!("the writer task failed: {e}")),
+            };
+            if let Some(why) = failure {
+                tracing::error!(uid = %req.uid, error = %why, "decision log write failed: denying the review");
+                self.metrics.decision_log_failures.inc();
+                verdict = Verdict::Deny;
+                denials.push(format!(
+                    "decision log write failed: {why}; denying (fail closed)"
+                ));
+            }
+        }
         let mut resp = if denials.is_empty() {
             resp
         } else {
@@ -511,19 +530,6 @@ impl<D: ImageDecider> Webhook<D> {
             resp.warnings = Some(warnings);
         }
         resp.audit_annotations = audit.into_iter().collect();
-        if let Some(sink) = self.decision_log.clone()
-            && !logged.is_empty()
-        {
-            // Logged before the answer; a failed write is an error in the server log and does
-            // not change the decision.
-            match tokio::task::spawn_blocking(move || sink.record(&logged)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::error!(uid = %req.uid, error = %e, "decision log write failed")
-                }
-                Err(e) => tracing::error!(uid = %req.uid, error = %e, "decision log task failed"),
-            }
-        }
         let elapsed = started.elapsed();
         let cache = if all_hits { "hit" } else { "miss" };
         self.metrics

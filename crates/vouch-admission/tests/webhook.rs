@@ -58,6 +58,7 @@ impl ImageDecider for FakeEngine {
         CacheKeyParts {
             policy_digest: self.policy.lock().unwrap().clone(),
             trust_digest: "trust-v1".into(),
+            witness_policy_digest: String::new(),
         }
     }
 
@@ -644,4 +645,70 @@ async fn bad_requests_get_400_json() {
         "{m}"
     );
     let _ = HashSet::<u8>::new();
+}
+
+/// A decision sink that records in memory, or fails while `broken` is set.
+#[derive(Default)]
+struct FlakySink {
+    broken: AtomicBool,
+    records: Mutex<Vec<String>>,
+}
+
+impl DecisionSink for FlakySink {
+    fn record(&self, decisions: &[LoggedDecision]) -> Result<(), BoxError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err("cannot write /var/log/decisions.jsonl: No space left on device".into());
+        }
+        let mut r = self.records.lock().unwrap();
+        r.extend(decisions.iter().map(|d| format!("{} {}", d.uid, d.image)));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_failed_decision_log_write_denies() {
+    let sink = Arc::new(FlakySink::default());
+    let w = Webhook::new(FakeEngine::new(), config(2000)).with_decision_log(sink.clone());
+    let body = review(
+        WorkloadKind::Pod,
+        Operation::Create,
+        &pod(&["reg.test/app:v1"]),
+    );
+    assert!(response(w.validate(&body).await.unwrap()).allowed);
+    assert_eq!(sink.records.lock().unwrap().len(), 1);
+    // Allowed by policy (from the cache now), but not recorded: denied, fail closed.
+    sink.broken.store(true, Ordering::SeqCst);
+    let r = response(w.validate(&body).await.unwrap());
+    assert!(!r.allowed);
+    assert_eq!(r.result.code, 403);
+    assert_eq!(
+        r.result.message,
+        "decision log write failed: cannot write /var/log/decisions.jsonl: No space left on device; denying (fail closed)"
+    );
+    // A policy denial keeps its own message beside the log failure.
+    let bad = review(
+        WorkloadKind::Pod,
+        Operation::Create,
+        &pod(&["reg.test/unsigned:v1"]),
+    );
+    let r = response(w.validate(&bad).await.unwrap());
+    assert!(!r.allowed);
+    assert!(
+        r.result.message.contains("policy release"),
+        "{}",
+        r.result.message
+    );
+    assert!(
+        r.result.message.ends_with("; denying (fail closed)"),
+        "{}",
+        r.result.message
+    );
+    let m = w.metrics().encode();
+    assert!(
+        m.contains("vouch_admission_decision_log_failures_total 2"),
+        "{m}"
+    );
+    sink.broken.store(false, Ordering::SeqCst);
+    assert!(response(w.validate(&body).await.unwrap()).allowed);
+    assert_eq!(sink.records.lock().unwrap().len(), 2);
 }

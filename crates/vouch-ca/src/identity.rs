@@ -301,26 +301,41 @@ pub fn identity_from_claims(
             (San::Uri(signer), sub.clone())
         }
         IssuerType::GitlabPipeline => {
+            // Fulcio's pkg/identity/gitlabcom: the instance is gitlab.com (a self-hosted
+            // GitLab is a `ci-provider` issuer with its own `url`); `ci_config_sha` and
+            // `project_visibility` may be absent, `runner_id` is a non-zero integer.
             let r = |n: &str| required(claims, n);
-            let base = parse_url(&iss)
-                .map(|u| format!("{}://{}", u.scheme, u.host))
-                .map_err(|e| IdentityError::InvalidClaim {
-                    claim: "iss".into(),
-                    reason: e,
-                })?;
+            let opt = |n: &str| claim_str(claims, n).unwrap_or_default();
+            let base = "https://gitlab.com";
             let project_path = r("project_path")?;
-            let project_id = r("project_id")?;
             let pipeline_source = r("pipeline_source")?;
+            r("pipeline_id")?;
             let ci_config_ref_uri = r("ci_config_ref_uri")?;
-            let ci_config_sha = r("ci_config_sha")?;
-            let namespace_path = r("namespace_path")?;
-            let namespace_id = r("namespace_id")?;
             let job_id = r("job_id")?;
             let git_ref = r("ref")?;
             let ref_type = r("ref_type")?;
+            let namespace_path = r("namespace_path")?;
+            let namespace_id = r("namespace_id")?;
+            let project_id = r("project_id")?;
             let sha = r("sha")?;
             let runner_environment = r("runner_environment")?;
-            let project_visibility = r("project_visibility")?;
+            match claims.get("runner_id") {
+                None | Some(Value::Null) => {
+                    return Err(IdentityError::MissingClaim("runner_id".into()));
+                }
+                Some(Value::Number(n)) if n.as_i64().is_some_and(|i| i != 0) => {}
+                Some(Value::Number(n)) if n.as_i64() == Some(0) => {
+                    return Err(IdentityError::MissingClaim("runner_id".into()));
+                }
+                Some(_) => {
+                    return Err(IdentityError::InvalidClaim {
+                        claim: "runner_id".into(),
+                        reason: "expected an integer".into(),
+                    });
+                }
+            }
+            let ci_config_sha = opt("ci_config_sha");
+            let project_visibility = opt("project_visibility");
             let full_ref = match ref_type.as_str() {
                 "branch" => format!("refs/heads/{git_ref}"),
                 "tag" => format!("refs/tags/{git_ref}"),
@@ -331,6 +346,7 @@ pub fn identity_from_claims(
                     });
                 }
             };
+            // The claim has no scheme; Fulcio gives it https.
             let config_uri = format!("https://{ci_config_ref_uri}");
             b.add(9, config_uri.clone());
             b.add(10, ci_config_sha.clone());

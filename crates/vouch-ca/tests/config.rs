@@ -173,6 +173,8 @@ fn gitlab_claims(ref_type: &str) -> Map<String, Value> {
         "project_path": "grp/proj",
         "project_id": "17",
         "pipeline_source": "push",
+        "pipeline_id": "3",
+        "runner_id": 7,
         "ci_config_ref_uri": "gitlab.com/grp/proj//.gitlab-ci.yml@refs/heads/main",
         "ci_config_sha": "4444444444444444444444444444444444444444",
         "namespace_path": "grp",

@@ -82,6 +82,8 @@ fn gitlab_claims() -> Map<String, Value> {
         "project_path": "grp/proj",
         "project_id": "17",
         "pipeline_source": "push",
+        "pipeline_id": "3",
+        "runner_id": 7,
         "ci_config_ref_uri": "gitlab.com/grp/proj//.gitlab-ci.yml@refs/heads/main",
         "ci_config_sha": "4444444444444444444444444444444444444444",
         "namespace_path": "grp",
@@ -512,6 +514,29 @@ fn missing_claims_are_named() {
             Err(IdentityError::MissingClaim(claim.into()))
         );
     }
+    // GitLab as Fulcio's gitlabcom principal: pipeline_id and runner_id (an integer) are
+    // required, ci_config_sha and project_visibility are not.
+    for claim in ["pipeline_id", "runner_id", "namespace_id"] {
+        let mut c = gitlab_claims();
+        c.remove(claim);
+        assert_eq!(
+            cfg.identity_for(&c),
+            Err(IdentityError::MissingClaim(claim.into()))
+        );
+    }
+    let mut c = gitlab_claims();
+    c.insert("runner_id".into(), json!("7"));
+    assert!(
+        matches!(cfg.identity_for(&c), Err(IdentityError::InvalidClaim { claim, .. }) if claim == "runner_id")
+    );
+    let mut c = gitlab_claims();
+    c.remove("ci_config_sha");
+    c.remove("project_visibility");
+    let id = cfg.identity_for(&c).unwrap();
+    assert_eq!(id.extension(10), None);
+    assert_eq!(id.extension(19), None);
+    assert_eq!(id.extension(22), None);
+    assert_eq!(id.extension(12), Some("https://gitlab.com/grp/proj"));
     let mut c = gitlab_claims();
     c.insert("ref_type".into(), json!("weird"));
     assert!(

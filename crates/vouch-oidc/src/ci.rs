@@ -33,7 +33,8 @@ pub enum CiKind {
     /// Defaults: `namespace_path` `group`, `project_path` `<namespace_path>/project`,
     /// `ref` `main`, `ref_type` `branch`, `pipeline_source` `push`, `ci_config_ref_uri`
     /// `<idp host>/<project_path>//.gitlab-ci.yml@refs/heads/<ref>`, `sha` / `ci_config_sha`,
-    /// `project_id`, `namespace_id`, `job_id`, `pipeline_id`, `project_visibility` `private`,
+    /// `project_id`, `namespace_id`, `job_id`, `pipeline_id`, `runner_id` (an integer),
+    /// `project_visibility` `private`,
     /// `runner_environment` `gitlab-hosted`, `user_login`; `sub`
     /// `project_path:<project_path>:ref_type:<ref_type>:ref:<ref>`.
     Gitlab,
@@ -207,7 +208,14 @@ pub(crate) fn ci_claims(
             );
             c.default("ci_config_sha", sha);
             c.default("runner_environment", "gitlab-hosted");
-            c.default("runner_id", "1");
+            // An integer in GitLab's tokens (Fulcio decodes it as one): a numeric override
+            // given as a string (`--claim runner_id=7`) is sent as a number.
+            let runner_id = match c.0.get("runner_id") {
+                Some(Value::String(s)) => s.parse::<u64>().map_or_else(|_| json!(s), |n| json!(n)),
+                Some(v) if !v.is_null() => v.clone(),
+                _ => json!(1),
+            };
+            c.0.insert("runner_id".into(), runner_id);
             c.default("user_login", "ci-user");
             c.default("user_id", "1");
             c.default("user_email", "ci-user@example.test");
@@ -271,6 +279,11 @@ mod tests {
             c["sub"],
             "project_path:group/project:ref_type:branch:ref:main"
         );
+        assert_eq!(c["runner_id"], json!(1));
+        let mut o = Map::new();
+        o.insert("runner_id".into(), json!("42"));
+        let c = ci_claims(CiKind::Gitlab, &o, "h").unwrap_or_default();
+        assert_eq!(c["runner_id"], json!(42));
         let c = ci_claims(CiKind::Buildkite, &Map::new(), "h").unwrap_or_default();
         assert!(
             c["sub"]

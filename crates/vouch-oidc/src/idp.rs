@@ -32,6 +32,33 @@ const HASH_SCHEME: &str = "pbkdf2-sha256";
 /// Longest accepted password, in bytes.
 pub(crate) const MAX_PASSWORD_BYTES: usize = 1024;
 
+/// One entry of a Fulcio issuer config (`OIDCIssuers` value) for this IdP's tokens.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct CaIssuer {
+    /// The issuer URL (the tokens' `iss`).
+    #[serde(rename = "IssuerURL")]
+    pub issuer_url: String,
+    /// The audience the tokens carry (the CA's `ClientID`).
+    #[serde(rename = "ClientID")]
+    pub client_id: String,
+    /// The Fulcio issuer `Type` that maps the tokens' claims to a certificate.
+    #[serde(rename = "Type")]
+    pub issuer_type: &'static str,
+    /// The CI system these tokens mimic; `None` for the user (email) issuer.
+    #[serde(skip)]
+    pub ci: Option<CiKind>,
+}
+
+/// `issuer.json`: a Fulcio issuer config listing [`CaIssuer`]s by issuer URL.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct CaIssuerConfig {
+    /// The issuers, keyed by issuer URL.
+    #[serde(rename = "OIDCIssuers")]
+    pub oidc_issuers: std::collections::BTreeMap<String, CaIssuer>,
+}
+
 /// Which identities the IdP issues tokens for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -462,28 +489,37 @@ impl Idp {
         format!("{}/ci/{}", self.issuer, kind.as_str())
     }
 
-    /// The CA issuer config (Fulcio `OIDCIssuers` JSON) for this IdP: the issuer as type
-    /// `email`, plus the CI issuers when CI tokens are allowed.
-    pub fn issuer_config(&self) -> Value {
-        let mut issuers = Map::new();
-        issuers.insert(
-            self.issuer.clone(),
-            json!({"IssuerURL": self.issuer, "ClientID": self.opts.default_audience, "Type": "email"}),
-        );
+    /// The issuers a CA must trust to accept this IdP's tokens: the user issuer (type
+    /// `email`), plus, when CI tokens are allowed, one issuer per [`CiKind`] with the Fulcio
+    /// type that maps its claims (`github-workflow`, `gitlab-pipeline`, `buildkite-job`).
+    pub fn ca_issuers(&self) -> Vec<CaIssuer> {
+        let mut issuers = vec![CaIssuer {
+            issuer_url: self.issuer.clone(),
+            client_id: self.opts.default_audience.clone(),
+            issuer_type: "email",
+            ci: None,
+        }];
         if self.opts.allow_ci_tokens {
-            for kind in CiKind::ALL {
-                let url = self.ci_issuer(kind);
-                issuers.insert(
-                    url.clone(),
-                    json!({
-                        "IssuerURL": url,
-                        "ClientID": self.opts.default_audience,
-                        "Type": kind.issuer_type(),
-                    }),
-                );
-            }
+            issuers.extend(CiKind::ALL.into_iter().map(|kind| CaIssuer {
+                issuer_url: self.ci_issuer(kind),
+                client_id: self.opts.default_audience.clone(),
+                issuer_type: kind.issuer_type(),
+                ci: Some(kind),
+            }));
         }
-        json!({ "OIDCIssuers": issuers })
+        issuers
+    }
+
+    /// The CA issuer config (Fulcio `OIDCIssuers` JSON) for this IdP: [`Idp::ca_issuers`]
+    /// keyed by issuer URL.
+    pub fn issuer_config(&self) -> CaIssuerConfig {
+        CaIssuerConfig {
+            oidc_issuers: self
+                .ca_issuers()
+                .into_iter()
+                .map(|i| (i.issuer_url.clone(), i))
+                .collect(),
+        }
     }
 
     /// Check that `email` may log in with `password` (`None`: no password given).

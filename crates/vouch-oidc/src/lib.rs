@@ -51,8 +51,8 @@ pub use client::{
     pkce_pair,
 };
 pub use idp::{
-    DEFAULT_AUDIENCE, ISSUER_FILE, Idp, IdpOptions, KEY_FILE, TOKEN_LIFETIME, UserPolicy,
-    check_email, hash_password,
+    CaIssuer, CaIssuerConfig, DEFAULT_AUDIENCE, ISSUER_FILE, Idp, IdpOptions, KEY_FILE,
+    TOKEN_LIFETIME, UserPolicy, check_email, hash_password,
 };
 pub use server::{MAX_BODY_BYTES, router};
 

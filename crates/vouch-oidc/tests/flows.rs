@@ -47,7 +47,9 @@ async fn start(configure: impl FnOnce(&mut IdpOptions)) -> TestIdp {
 
 impl TestIdp {
     fn verifier(&self) -> OidcVerifier {
-        let cfg = FulcioConfig::from_json(&self.idp.issuer_config().to_string()).unwrap();
+        let cfg =
+            FulcioConfig::from_json(&serde_json::to_string(&self.idp.issuer_config()).unwrap())
+                .unwrap();
         OidcVerifier::new(cfg, reqwest::Client::new())
     }
 

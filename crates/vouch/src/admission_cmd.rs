@@ -32,6 +32,7 @@ use vouch_admission::{
     PrefetchRequest, PrefetchResponse, PrefetchState, ResolveError, Unverified, Verdict, Verified,
     VerifyFailure, Webhook, WebhookConfig,
 };
+use vouch_core::tlog_policy::WitnessPolicy;
 use vouch_oci::layout::Kind;
 use vouch_oci::verify::Found;
 use vouch_oci::{OciError, Reference, Registry};
@@ -96,6 +97,10 @@ pub struct ServeArgs {
     /// the review is answered; `vouch audit decisions --admission-log FILE` reports on it.
     #[arg(long, value_name = "FILE")]
     decision_log: Option<PathBuf>,
+    /// C2SP tlog-policy file: every log checkpoint a signature relies on must carry its
+    /// witness quorum (for every authority). Its digest is part of the verified cache's key.
+    #[arg(long, value_name = "FILE")]
+    witness_policy: Option<PathBuf>,
     #[command(flatten)]
     trust: PolicyTrustArgs,
     #[command(flatten)]
@@ -255,19 +260,23 @@ pub struct PolicyDecider {
 }
 
 impl PolicyDecider {
+    /// The engines over `policies` and `trust`, with `witness` (a policy and its digest)
+    /// required of every log checkpoint when given.
     fn build(
         policies: Arc<PolicySet>,
         trust: Arc<Trust>,
         exceptions: Arc<ExceptionSet>,
         registry: Registry,
         no_match: NoMatchPolicy,
+        witness: Option<(WitnessPolicy, String)>,
     ) -> Result<Self> {
         let parts = CacheKeyParts {
             policy_digest: policies.digest().to_string(),
             trust_digest: trust.digest().to_string(),
+            witness_policy_digest: witness.as_ref().map(|(_, d)| d.clone()).unwrap_or_default(),
         };
         let options = EngineOptions { no_match };
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             policies.clone(),
             trust.clone(),
             FlaggingSource(OciSource::new(registry.clone())),
@@ -275,8 +284,12 @@ impl PolicyDecider {
             options.clone(),
         )
         .map_err(|e| anyhow!("{e}"))?;
-        let offline = Engine::new(policies, trust, Unavailable, exceptions, options)
+        let mut offline = Engine::new(policies, trust, Unavailable, exceptions, options)
             .map_err(|e| anyhow!("{e}"))?;
+        if let Some((w, _)) = witness {
+            engine = engine.with_witness_policy(w.clone());
+            offline = offline.with_witness_policy(w);
+        }
         Ok(PolicyDecider {
             engine,
             offline,
@@ -534,6 +547,10 @@ fn serve(a: &ServeArgs) -> Result<()> {
         exceptions.clone(),
         a.registry.client()?,
         a.no_match_policy,
+        a.witness_policy
+            .as_deref()
+            .map(crate::witness_cmd::load_policy_digested)
+            .transpose()?,
     )?;
     let excluded = if a.exclude_namespace.is_empty() {
         vec!["kube-system".to_string()]
@@ -838,4 +855,57 @@ async fn metric(http: &reqwest::Client, base: &str, name: &str) -> Result<f64> {
         .lines()
         .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
         .unwrap_or(0.0))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A verification made under one witness policy is never served under another: the
+    /// policy's digest is part of the verified cache's key.
+    #[test]
+    fn the_witness_policy_is_part_of_the_cache_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cip = dir.path().join("release.yaml");
+        std::fs::write(
+            &cip,
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: release\nspec:\n  images:\n  - glob: \"reg.test/**\"\n  authorities:\n  - keyless:\n      url: https://ca.invalid\n      identities:\n      - issuer: https://idp.test\n        subject: alice@example.com\n",
+        )
+        .unwrap();
+        let policies = Arc::new(PolicySet::load(&[cip]).unwrap());
+        let trust = Arc::new(Trust::new(Some(
+            vouch_core::trust::TrustRoot::public_good().unwrap(),
+        )));
+        let log = "log PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW\n";
+        let parts = |witness: Option<&str>| {
+            let w = witness.map(|text| {
+                let p = dir.path().join("witness_policy.txt");
+                std::fs::write(&p, text).unwrap();
+                crate::witness_cmd::load_policy_digested(&p).unwrap()
+            });
+            PolicyDecider::build(
+                policies.clone(),
+                trust.clone(),
+                Arc::new(ExceptionSet::none()),
+                Registry::new(vouch_oci::RegistryOptions::default()).unwrap(),
+                NoMatchPolicy::Deny,
+                w,
+            )
+            .unwrap()
+            .cache_key_parts()
+        };
+        let none = parts(None);
+        let a = parts(Some(&format!("{log}quorum none\n")));
+        let b = parts(Some(&format!("# stricter\n{log}quorum none\n")));
+        assert_eq!(none.witness_policy_digest, "");
+        assert!(a.witness_policy_digest.starts_with("sha256:"), "{a:?}");
+        assert_ne!(none, a);
+        assert_ne!(a, b);
+        assert_eq!(a, parts(Some(&format!("{log}quorum none\n"))));
+        assert_eq!(
+            (&a.policy_digest, &a.trust_digest),
+            (&b.policy_digest, &b.trust_digest)
+        );
+    }
 }

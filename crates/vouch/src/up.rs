@@ -18,7 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use vouch_ca::{FulcioConfig, OidcVerifier};
+use vouch_ca::{FulcioConfig, IssuerConfig, IssuerType, OidcVerifier};
 use vouch_core::trust::{
     CLIENT_TRUST_CONFIG_MEDIA_TYPE, ClientTrustConfig, SIGNING_CONFIG_MEDIA_TYPE_V0_2, Service,
     ServiceConfiguration, SigningConfig, TRUSTED_ROOT_MEDIA_TYPE_LEGACY, TimeRangeJson,
@@ -54,7 +54,8 @@ pub struct UpArgs {
     #[arg(long)]
     ca_config: Option<PathBuf>,
     /// With --ca-config and no --users: let the CA keep trusting the built-in identity
-    /// provider, which issues tokens for any email without a password. Development only.
+    /// provider, which issues tokens for any email without a password (and, with
+    /// --allow-ci-tokens, its CI-token issuers). Development only.
     #[arg(long, requires = "ca_config")]
     insecure_ca_trust_any_email_idp: bool,
     /// Lifetime of issued certificates.
@@ -63,7 +64,10 @@ pub struct UpArgs {
     /// The log's checkpoint batching interval.
     #[arg(long, default_value = "100ms", value_parser = crate::serve::parse_duration)]
     batch_interval: Duration,
-    /// Let the identity provider mint CI-style machine tokens (tests, private CI).
+    /// Let the identity provider mint CI-style machine tokens (tests, private CI), issued by
+    /// `<oidc>/ci/github-actions`, `…/ci/gitlab` and `…/ci/buildkite`, which the CA then
+    /// trusts as Fulcio issuer types github-workflow, gitlab-pipeline and buildkite-job
+    /// (beside --ca-config only with --insecure-ca-trust-any-email-idp). Loopback only.
     #[arg(long)]
     allow_ci_tokens: bool,
     /// Lifetime of the built-in identity provider's ID tokens (1s to 24h), e.g. for a load
@@ -140,6 +144,14 @@ fn builtin_idp_trusted(a: &UpArgs) -> bool {
     a.ca_config.is_none() || a.users.is_some() || a.insecure_ca_trust_any_email_idp
 }
 
+/// Whether the CA trusts the built-in identity provider's CI-token issuers: only with
+/// --allow-ci-tokens, and, beside an operator's --ca-config, only when asked for with
+/// --insecure-ca-trust-any-email-idp (anyone reaching the IdP can mint CI tokens, whatever
+/// --users says).
+fn ci_issuers_trusted(a: &UpArgs) -> bool {
+    a.allow_ci_tokens && (a.ca_config.is_none() || a.insecure_ca_trust_any_email_idp)
+}
+
 /// Run `vouch up` until SIGINT or SIGTERM.
 pub fn run(a: &UpArgs) -> Result<()> {
     if !a.host.is_loopback() && a.users.is_none() {
@@ -149,6 +161,15 @@ pub fn run(a: &UpArgs) -> Result<()> {
                 a.host
             ),
             "pass --users FILE listing who may log in, or keep --host 127.0.0.1",
+        ));
+    }
+    if ci_issuers_trusted(a) && !a.host.is_loopback() {
+        return Err(hinted(
+            format!(
+                "--allow-ci-tokens with --host {}: anyone who can reach the identity provider could mint CI tokens the CA trusts",
+                a.host
+            ),
+            "keep --host 127.0.0.1 for CI-token tests",
         ));
     }
     if a.data.exists() && !a.data.is_dir() {
@@ -313,35 +334,52 @@ async fn up(a: &UpArgs) -> Result<()> {
     })?;
     let idp = Arc::new(idp);
 
-    // CA issuer config: the built-in IdP (email identities) plus the operator's issuers.
-    let mut ca_config_json: Value = match &a.ca_config {
+    // CA issuer config: the operator's issuers (--ca-config) plus the built-in IdP's: its
+    // user issuer (type email) and, with --allow-ci-tokens, its CI issuers (types
+    // github-workflow, gitlab-pipeline, buildkite-job, as Fulcio maps those CI systems).
+    let mut ca_config = match &a.ca_config {
         Some(p) => {
-            let bytes = std::fs::read(p)
+            let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read --ca-config {}", p.display()))?;
-            serde_json::from_slice(&bytes)
-                .with_context(|| format!("--ca-config {} is not JSON", p.display()))?
+            FulcioConfig::from_file_contents(&p.to_string_lossy(), &text)
+                .map_err(|e| anyhow!("--ca-config {}: {e}", p.display()))?
         }
-        None => json!({}),
+        None => FulcioConfig::default(),
     };
-    let issuers = ca_config_json
-        .as_object_mut()
-        .ok_or_else(|| anyhow!("--ca-config is not a JSON object"))?
-        .entry("OIDCIssuers")
-        .or_insert_with(|| json!({}));
-    // An operator's issuer config means real identities: the any-email development IdP must
-    // not sit beside them unless asked for.
+    // An operator's issuer config means real identities: the any-email development IdP (and
+    // its CI tokens, which anyone reaching it can mint) must not sit beside them unless asked.
     let ca_trusts_idp = builtin_idp_trusted(a);
-    if let Some(m) = issuers.as_object_mut()
-        && ca_trusts_idp
-    {
-        m.entry(oidc_url.clone()).or_insert_with(
-            || json!({"IssuerURL": oidc_url, "ClientID": "sigstore", "Type": "email"}),
-        );
+    let ca_trusts_ci = ci_issuers_trusted(a);
+    let mut ci_issuers = Vec::new();
+    for i in idp.ca_issuers() {
+        let trusted = if i.ci.is_some() {
+            ca_trusts_ci
+        } else {
+            ca_trusts_idp
+        };
+        if !trusted {
+            continue;
+        }
+        let issuer_type: IssuerType = i
+            .issuer_type
+            .parse()
+            .map_err(|e| anyhow!("internal: identity provider issuer type: {e}"))?;
+        if i.ci.is_some() {
+            ci_issuers.push((i.issuer_url.clone(), issuer_type));
+        }
+        ca_config
+            .oidc_issuers
+            .entry(i.issuer_url.clone())
+            .or_insert_with(|| IssuerConfig::new(&i.issuer_url, &i.client_id, issuer_type));
     }
     if !ca_trusts_idp {
         tracing::warn!(%oidc_url, "the CA does not trust the built-in any-email identity provider (--ca-config without --users); pass --insecure-ca-trust-any-email-idp to trust it");
     }
-    let ca_config = FulcioConfig::from_json(&ca_config_json.to_string())
+    if a.allow_ci_tokens && !ca_trusts_ci {
+        tracing::warn!(%oidc_url, "the CA does not trust the identity provider's CI-token issuers (--ca-config); pass --insecure-ca-trust-any-email-idp to trust them");
+    }
+    ca_config
+        .validate()
         .map_err(|e| anyhow!("CA issuer config: {e}"))?;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -497,6 +535,11 @@ async fn up(a: &UpArgs) -> Result<()> {
                 "   (development: any email, no password; NOT trusted by the CA: --ca-config)",
         }
     ));
+    for (url, issuer_type) in &ci_issuers {
+        out.push_str(&format!(
+            "  CI token issuer     {url}   (CA type {issuer_type}; anyone reaching the IdP can mint tokens)\n"
+        ));
+    }
     out.push_str(&format!("  timestamp auth.     {tsa_url}\n"));
     out.push_str(&format!("  CT log              {ct_url}\n"));
     out.push_str(&format!(

@@ -47,10 +47,18 @@ pub enum WitnessCommand {
 
 /// Read a C2SP tlog-policy file given as `--witness-policy`.
 pub fn load_policy(p: &Path) -> Result<vouch_core::tlog_policy::WitnessPolicy> {
+    load_policy_digested(p).map(|(policy, _)| policy)
+}
+
+/// [`load_policy`], with the SHA-256 of the file (`sha256:<hex>`): what a cache of
+/// verifications made under the policy is keyed by.
+pub fn load_policy_digested(p: &Path) -> Result<(vouch_core::tlog_policy::WitnessPolicy, String)> {
     let text = std::fs::read(p)
         .with_context(|| format!("cannot read --witness-policy {}", p.display()))?;
-    vouch_core::tlog_policy::WitnessPolicy::parse(&text)
-        .with_context(|| format!("--witness-policy {}", p.display()))
+    let policy = vouch_core::tlog_policy::WitnessPolicy::parse(&text)
+        .with_context(|| format!("--witness-policy {}", p.display()))?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &text);
+    Ok((policy, format!("sha256:{}", hex::encode(digest.as_ref()))))
 }
 
 fn parse_log(s: &str) -> Result<LogConfig> {

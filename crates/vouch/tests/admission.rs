@@ -18,13 +18,15 @@
 //! `vouch admission prefetch`; a signed exception (its namespace only); `--no-mutate` (digest in auditAnnotations); malformed JSON and a
 //! 10 MB body (400, server stays up); the registry stopped with a warm cache (still allowed,
 //! no registry request) and a cold cache (denied fast, naming the registry error); /metrics.
+//! `--witness-policy`: an image signed on a `vouch up --witnesses 1` instance is admitted under
+//! the instance's witness policy and denied under one requiring a witness that never cosigned.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
 
 use common::admission::{ApiServer, SERVICE_NAME, certificates, start_webhook};
 use common::registry::{push_image, registry_bin_or_skip, start_registry};
-use common::up::start_up;
+use common::up::{oidc_token, start_up, start_up_with};
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec, StatefulSet,
     StatefulSetSpec,
@@ -768,4 +770,96 @@ fn webhook_end_to_end() {
         log.contains("admission decision") && log.contains("uid=u-multi"),
         "{log}"
     );
+}
+
+#[test]
+fn witness_policy_gates_admission() {
+    let Some(bin) = registry_bin_or_skip("witness_policy_gates_admission") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let registry = start_registry(&bin, &d.join("registry"));
+    let inst = start_up_with(
+        &d.join("data"),
+        0,
+        &d.join("up.log"),
+        &["--witnesses", "1", "--require-witness-quorum"],
+    );
+    let oidc = inst.urls["oidc"].clone();
+    let token = oidc_token(&oidc, "alice@example.com");
+    let digest = push_image(&registry.addr, "team/app", "v1", b"witnessed");
+    let image = format!("{}/team/app@{digest}", registry.addr);
+    ok(
+        &run(vouch()
+            .arg("sign")
+            .arg(&image)
+            .args(["-y", "--identity-token", &token, "--trust-config"])
+            .arg(&inst.trust_config)),
+        "sign",
+    );
+    let policies = d.join("policies");
+    write(
+        &policies.join("release.yaml"),
+        &cip(
+            "release",
+            &format!("{}/team/**", registry.addr),
+            "",
+            &format!(
+                "  - name: alice-keyless\n    keyless:\n      url: https://ca.invalid\n      identities:\n      - issuer: {oidc}\n        subject: alice@example.com\n"
+            ),
+        ),
+    );
+    // The instance's policy (its one witness), and one requiring a witness nobody runs.
+    let witnessed = d.join("data").join("witness_policy.txt");
+    let log_line = std::fs::read_to_string(&witnessed)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("log "))
+        .unwrap()
+        .to_string();
+    let out = run(vouch()
+        .args(["witness", "key"])
+        .arg(d.join("absent-witness"))
+        .args(["--name", "absent.example/w"]));
+    let absent_vkey = ok(&out, "witness key").lines().next().unwrap().to_string();
+    let absent = d.join("absent_policy.txt");
+    write(
+        &absent,
+        &format!("{log_line}\nwitness absent {absent_vkey}\nquorum absent\n"),
+    );
+    let certs = certificates(d);
+    let ca = std::fs::read(&certs.0).unwrap();
+    let admit = |name: &str, policy: &Path| {
+        let w = start_webhook(
+            d,
+            name,
+            &policies,
+            &certs,
+            &inst.trust_config,
+            &["--witness-policy", policy.to_str().unwrap()],
+        );
+        let api = ApiServer::new(&ca, w.port);
+        let body = request_review(
+            name,
+            WorkloadKind::Pod,
+            Operation::Create,
+            "prod",
+            &pod(&[&image]),
+            None,
+            None,
+        )
+        .unwrap();
+        api.review(w.port, "/validate", name, body)
+    };
+    let r = admit("witnessed", &witnessed);
+    assert!(r.allowed, "{:?}", r.result);
+    let r = admit("absent", &absent);
+    assert!(!r.allowed, "admitted without the required cosignature");
+    assert!(
+        r.result.message.contains("policy release"),
+        "{}",
+        r.result.message
+    );
+    assert!(r.result.message.contains("absent"), "{}", r.result.message);
 }

@@ -3,7 +3,9 @@
 //! images signed keyless, unsigned, under a warn-mode policy, waived by a signed exception in
 //! one namespace only, and matched by no policy; a second exception expires before the audit.
 //! The exact counts by verdict, deploy, policy, reason, namespace and exception state are
-//! asserted in JSON, and the table and HTML renderings are checked.
+//! asserted in JSON, and the table and HTML renderings are checked. A decision log that cannot
+//! be written (replaced by a directory, then pointing at /dev/full) denies the review it could
+//! not record, fail closed, and the webhook allows again once the log is writable.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -273,5 +275,114 @@ fn audit_admission_decisions() {
     assert!(
         !html.contains("<script") && !html.contains(" src="),
         "self-contained"
+    );
+}
+
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn decision_log_write_failure_denies() {
+    let Some(bin) = registry_bin_or_skip("decision log failure") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let registry = start_registry(&bin, &d.join("registry"));
+    let inst = start_up(&d.join("data"), 0, &d.join("up.log"));
+    let tc = inst.trust_config.to_str().unwrap().to_string();
+    let oidc = inst.urls["oidc"].clone();
+    let digest = push_image(&registry.addr, "rel/good", "v1", b"good");
+    let good = format!("{}/rel/good@{digest}", registry.addr);
+    let alice = oidc_token(&oidc, "alice@example.com");
+    ok(
+        &vouch()
+            .args(["sign", &good, "-y", "--identity-token", &alice])
+            .args(["--trust-config", &tc])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+        "sign",
+    );
+    let policies = d.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(
+        policies.join("release.yaml"),
+        cip("release", &format!("{}/rel/**", registry.addr), "", &oidc),
+    )
+    .unwrap();
+    let certs = certificates(d);
+    let log = d.join("logs").join("decisions.jsonl");
+    let w = start_webhook(
+        d,
+        "webhook",
+        &policies,
+        &certs,
+        &inst.trust_config,
+        &["--decision-log", log.to_str().unwrap()],
+    );
+    let api = ApiServer::new(&std::fs::read(&certs.0).unwrap(), w.port);
+    let admit = |uid: &str| {
+        let body = request_review(
+            uid,
+            WorkloadKind::Pod,
+            Operation::Create,
+            "prod",
+            &pod(&[&good]),
+            None,
+            None,
+        )
+        .unwrap();
+        api.review(w.port, "/validate", uid, body)
+    };
+    let r = admit("ok-1");
+    assert!(r.allowed, "{:?}", r.result);
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
+    let failures = "vouch_admission_decision_log_failures_total";
+    assert_eq!(counter(&api.get(w.port, "/metrics"), failures), 0.0);
+
+    // The log replaced by a directory mid-run (as root, permissions would not stop a write):
+    // the verified, cached allow is not given without its record.
+    std::fs::remove_file(&log).unwrap();
+    std::fs::create_dir(&log).unwrap();
+    let r = admit("no-log-1");
+    assert!(!r.allowed, "allowed without a decision log record");
+    let want = format!(
+        "decision log write failed: cannot write {}: Is a directory (os error 21); denying (fail closed)",
+        log.display()
+    );
+    assert_eq!(r.result.message, want);
+    assert_eq!(r.result.code, 403);
+    assert_eq!(counter(&api.get(w.port, "/metrics"), failures), 1.0);
+
+    // A full disk: the log is a link to /dev/full, writes fail with ENOSPC.
+    std::fs::remove_dir(&log).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &log).unwrap();
+    let r = admit("no-log-2");
+    assert!(!r.allowed);
+    assert!(
+        r.result
+            .message
+            .contains("No space left on device (os error 28); denying (fail closed)"),
+        "{}",
+        r.result.message
+    );
+    assert_eq!(counter(&api.get(w.port, "/metrics"), failures), 2.0);
+
+    // Writable again: allowed and recorded.
+    std::fs::remove_file(&log).unwrap();
+    let r = admit("ok-2");
+    assert!(r.allowed, "{:?}", r.result);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("\"requestUid\":\"ok-2\""), "{text}");
+    let server_log = std::fs::read_to_string(&w.log).unwrap();
+    assert!(
+        server_log.contains("decision log write failed: denying the review"),
+        "{server_log}"
     );
 }

@@ -1,11 +1,13 @@
 //! `vouch up --ca-config` (issue 12, finding 2): an operator's issuer config means real
 //! identities, so the CA no longer trusts the built-in any-email development IdP beside them
-//! unless asked (`--insecure-ca-trust-any-email-idp`) or the IdP has a users file.
+//! unless asked (`--insecure-ca-trust-any-email-idp`) or the IdP has a users file. The IdP's
+//! CI-token issuers (`--allow-ci-tokens`, mintable by anyone who reaches it) are trusted only
+//! without --ca-config or when asked, never because of a users file, and never off loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
 
-use common::up::{Instance, start_up_with};
+use common::up::{Instance, ci_token, start_up_with};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -103,6 +105,113 @@ fn the_insecure_flag_needs_a_ca_config() {
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("--ca-config"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn ci_issuers_need_the_flag_and_are_dropped_beside_a_ca_config() {
+    // Without --allow-ci-tokens the IdP mints no CI token and the CA lists no CI issuer.
+    let dir = tempfile::tempdir().unwrap();
+    let inst = start_up_with(&dir.path().join("data"), 0, &dir.path().join("up.log"), &[]);
+    assert!(
+        !inst.banner.iter().any(|l| l.contains("CI token issuer")),
+        "{:?}",
+        inst.banner
+    );
+    let out = output(vouch().args([
+        "oidc",
+        "token",
+        "--url",
+        &inst.urls["oidc"],
+        "--ci",
+        "github-actions",
+    ]));
+    assert!(!out.status.success());
+    drop(inst);
+
+    // Beside an operator's --ca-config, with a users file (which makes the email IdP trusted),
+    // the CI issuers are still not trusted: the IdP mints the token, the CA refuses it.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = company_config(dir.path());
+    let users = dir.path().join("users.txt");
+    std::fs::write(&users, "dev@example.com\n").unwrap();
+    let inst = start_up_with(
+        &dir.path().join("data"),
+        0,
+        &dir.path().join("up.log"),
+        &[
+            "--ca-config",
+            cfg.to_str().unwrap(),
+            "--users",
+            users.to_str().unwrap(),
+            "--allow-ci-tokens",
+        ],
+    );
+    let ci = ci_token(&inst.urls["oidc"], "github-actions", &[]);
+    let out = sign(&inst, dir.path(), &ci);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the CA trusted CI tokens beside --ca-config"
+    );
+    assert!(
+        err.contains(&format!("{}/ci/github-actions", inst.urls["oidc"])),
+        "{err}"
+    );
+    // The users file's identity is still trusted.
+    let out = sign(&inst, dir.path(), &token(&inst, "dev@example.com"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(inst);
+
+    // Asked for loudly, the CI issuers are trusted beside the operator's config.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = company_config(dir.path());
+    let inst = start_up_with(
+        &dir.path().join("data"),
+        0,
+        &dir.path().join("up.log"),
+        &[
+            "--ca-config",
+            cfg.to_str().unwrap(),
+            "--insecure-ca-trust-any-email-idp",
+            "--allow-ci-tokens",
+        ],
+    );
+    let ci = ci_token(&inst.urls["oidc"], "gitlab", &[]);
+    let out = sign(&inst, dir.path(), &ci);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Off loopback, --allow-ci-tokens would let anyone on the network mint trusted CI tokens.
+    let users = dir.path().join("users2.txt");
+    std::fs::write(&users, "dev@example.com\n").unwrap();
+    let out = output(
+        vouch()
+            .args([
+                "up",
+                "--host",
+                "0.0.0.0",
+                "--port",
+                "0",
+                "--allow-ci-tokens",
+                "--users",
+            ])
+            .arg(&users)
+            .arg("--data")
+            .arg(dir.path().join("data2")),
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--allow-ci-tokens"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -184,3 +184,21 @@ pub fn oidc_token(oidc: &str, email: &str) -> String {
     );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
+
+/// A CI-style identity token of `kind` (`github-actions`, `gitlab`, `buildkite`) from the
+/// built-in OIDC provider at `oidc` (started with `--allow-ci-tokens`), with `claims`
+/// (`NAME=VALUE`) over its defaults (`vouch oidc token --ci`).
+pub fn ci_token(oidc: &str, kind: &str, claims: &[&str]) -> String {
+    let mut cmd = super::vouch();
+    cmd.args(["oidc", "token", "--url", oidc, "--ci", kind]);
+    for c in claims {
+        cmd.args(["--claim", c]);
+    }
+    let out = cmd.stdin(std::process::Stdio::null()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "vouch oidc token --ci {kind}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
