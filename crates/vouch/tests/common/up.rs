@@ -57,6 +57,19 @@ pub fn start_up_in(
     log: &Path,
     extra: &[&str],
 ) -> Instance {
+    start_up_env(cwd, data, port, log, extra, &[])
+}
+
+/// [`start_up_in`] with extra environment variables (e.g. the scale-out backend's
+/// credentials, which never go on the command line).
+pub fn start_up_env(
+    cwd: Option<&Path>,
+    data: &Path,
+    port: u16,
+    log: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Instance {
     let log_file = std::fs::File::create(log).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
     if let Some(d) = cwd {
@@ -67,6 +80,7 @@ pub fn start_up_in(
         .arg(data)
         .args(["--port", &port.to_string()])
         .args(extra)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -128,6 +142,15 @@ pub fn start_up_in(
     }
     assert_eq!(inst.urls.len(), 6, "{:?}", inst.urls);
     inst
+}
+
+/// A first port with `n` consecutive free ports on 127.0.0.1 after it (for a `vouch up` that is
+/// restarted on the same ports: its logs are named after their URLs).
+pub fn free_port_base(n: u16) -> u16 {
+    (20000..60000)
+        .step_by(usize::from(n) + 1)
+        .find(|p| (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)).is_ok()))
+        .unwrap()
 }
 
 /// Build binary `bin` of workspace package `package` into the target dir and profile of the
