@@ -1019,3 +1019,18 @@ impl SharedBackend for PgStorage {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names() {
+        for ok in ["vouch_ct", "_x", "a1"] {
+            assert!(check_schema_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1a", "Vouch", "a-b", "a;drop", "a b", &"a".repeat(64)] {
+            assert!(check_schema_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

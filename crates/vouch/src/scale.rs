@@ -239,7 +239,8 @@ pub fn require_key_file(storage: &PgStorage, key_file: &Path, hint: &str) -> Res
 }
 
 /// [`require_key_file`]'s hint for `vouch serve log` and `vouch serve ct` front ends.
-pub const FRONT_END_KEY_HINT: &str = "copy log.key from the first front end into --data (every front end signs with the same key)";
+pub const FRONT_END_KEY_HINT: &str =
+    "copy log.key from the first front end into --data (every front end signs with the same key)";
 
 /// Record this front end's key as the log's key, or refuse a key that differs from it.
 pub fn claim_key(storage: &PgStorage, signer: &LogSigner, key_file: &Path) -> Result<()> {

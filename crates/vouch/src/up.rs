@@ -31,8 +31,8 @@ use vouch_core::trust::{
     ServiceConfiguration, SigningConfig, TRUSTED_ROOT_MEDIA_TYPE_LEGACY, TimeRangeJson,
     TrustedRootJson,
 };
-use vouch_log::signer::{KeyAlgorithm, LogSigner};
 use vouch_log::pg::PgStorage;
+use vouch_log::signer::{KeyAlgorithm, LogSigner};
 use vouch_log::storage::{EmbeddedStorage, Storage, write_file_durably};
 use vouch_log::{Log, LogConfig};
 
@@ -733,8 +733,7 @@ fn open_embedded_logs(a: &UpArgs, log_origin: &str, ct_origin: &str) -> Result<O
 }
 
 fn read_marker(path: &Path) -> Result<ScaleMarker> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_slice(&bytes).with_context(|| format!("{} is corrupt", path.display()))
 }
 
@@ -784,7 +783,9 @@ fn open_scale_logs(a: &UpArgs, log_origin: &str, ct_origin: &str) -> Result<Open
         }
     }
     let ct_tiles = crate::scale::tiles_under(tiles, crate::scale::UP_CT_PREFIX)?;
-    let known_at = known.as_ref().map(|m| format!("{} + {}", m.database, m.tiles));
+    let known_at = known
+        .as_ref()
+        .map(|m| format!("{} + {}", m.database, m.tiles));
     let open = |schema, tiles: &str, origin, dir: &Path, alg, what| {
         tokio::task::block_in_place(|| {
             crate::scale::open_up_log(

@@ -666,7 +666,10 @@ fn up_fails(c: &Cluster, data: &Path, port: u16, database: &str) -> String {
         Duration::from_secs(60),
     );
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "vouch up unexpectedly started: {err}");
+    assert!(
+        !out.status.success(),
+        "vouch up unexpectedly started: {err}"
+    );
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "one error line expected: {err}");
     err
@@ -679,7 +682,12 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     };
     let base = free_port_base(6);
     let data = c.tmp.path().join("up-data");
-    let scale = ["--database", c.database.as_str(), "--tiles", c.tiles.as_str()];
+    let scale = [
+        "--database",
+        c.database.as_str(),
+        "--tiles",
+        c.tiles.as_str(),
+    ];
     let start = |n: usize| {
         start_up_env(
             None,
@@ -696,9 +704,15 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
         banner.contains("log backend         PostgreSQL postgres://127.0.0.1:"),
         "{banner}"
     );
-    assert!(banner.contains("+ object store s3://upscale-tiles/prod"), "{banner}");
+    assert!(
+        banner.contains("+ object store s3://upscale-tiles/prod"),
+        "{banner}"
+    );
     for secret in [PG_PASSWORD, "vouch-test-secret", "vouch@"] {
-        assert!(!banner.contains(secret), "banner shows {secret:?}: {banner}");
+        assert!(
+            !banner.contains(secret),
+            "banner shows {secret:?}: {banner}"
+        );
     }
     // The trust files keep their shape: one tlog, one CT log, both named by their URLs.
     let tc: serde_json::Value =
@@ -707,7 +721,10 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     assert_eq!(tc["trustedRoot"]["ctlogs"].as_array().unwrap().len(), 1);
     assert_eq!(tc["trustedRoot"]["tlogs"][0]["baseUrl"], inst.urls["log"]);
     assert_eq!(
-        tc["signingConfig"]["rekorTlogUrls"].as_array().unwrap().len(),
+        tc["signingConfig"]["rekorTlogUrls"]
+            .as_array()
+            .unwrap()
+            .len(),
         2
     );
 
@@ -747,7 +764,9 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     assert_eq!(sth["tree_size"], 2, "{sth}");
     let log_objects = bucket_keys(&c, "upscale-tiles", "prod/tile/");
     assert!(
-        log_objects.iter().any(|k| k.starts_with("prod/tile/entries/")),
+        log_objects
+            .iter()
+            .any(|k| k.starts_with("prod/tile/entries/")),
         "{log_objects:?}"
     );
     let ct_objects = bucket_keys(&c, "upscale-tiles", "prod/ct/tile/");
@@ -815,7 +834,10 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while sth_of(&ct_url)["tree_size"] != sth_of(&inst.urls["ct"])["tree_size"] {
-        assert!(Instant::now() < deadline, "serve ct does not follow vouch up's CT log");
+        assert!(
+            Instant::now() < deadline,
+            "serve ct does not follow vouch up's CT log"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(sth_of(&ct_url)["tree_size"], 3);
@@ -846,7 +868,10 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("this instance's logs are on PostgreSQL"), "{err}");
+    assert!(
+        err.contains("this instance's logs are on PostgreSQL"),
+        "{err}"
+    );
     // A password in --database is refused before anything starts.
     let with_password = c.pg.url_with_password("upscale");
     let err = up_fails(&c, &c.tmp.path().join("pw-data"), base, &with_password);
