@@ -655,13 +655,14 @@ fn log_index(bundle: &Path) -> u64 {
 }
 
 /// `vouch up` that must fail: its stderr.
-fn up_fails(c: &Cluster, data: &Path, port: u16, database: &str) -> String {
+fn up_fails(c: &Cluster, data: &Path, port: u16, database: &str, extra: &[&str]) -> String {
     let out = run_within(
         vouch()
             .args(["up", "--data"])
             .arg(data)
             .args(["--port", &port.to_string()])
             .args(["--database", database, "--tiles", &c.tiles])
+            .args(extra)
             .envs(c.env()),
         Duration::from_secs(60),
     );
@@ -847,13 +848,13 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
 
     // Another --data (so other keys) on the same database and ports: the key guard refuses.
     let other = c.tmp.path().join("other-data");
-    let err = up_fails(&c, &other, base, &c.database);
+    let err = up_fails(&c, &other, base, &c.database, &[]);
     assert!(
         err.contains("log.key is missing, and the log in the database already has a key"),
         "{err}"
     );
     // Other ports (0: free ones) name another log: the database's log has another origin.
-    let err = up_fails(&c, &other, 0, &c.database);
+    let err = up_fails(&c, &other, 0, &c.database, &[]);
     assert!(
         err.contains(&format!("the database holds the log {origin:?}")),
         "{err}"
@@ -874,7 +875,13 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     );
     // A password in --database is refused before anything starts.
     let with_password = c.pg.url_with_password("upscale");
-    let err = up_fails(&c, &c.tmp.path().join("pw-data"), base, &with_password);
+    let err = up_fails(&c, &c.tmp.path().join("pw-data"), base, &with_password, &[]);
     assert!(err.contains("must not contain a password"), "{err}");
     assert!(!err.contains(PG_PASSWORD), "{err}");
+    // Witnesses' cosignatures are not shared between front ends of a scale-out log yet.
+    let err = up_fails(&c, &data, base, &c.database, &["--witnesses", "1"]);
+    assert!(
+        err.contains("--witnesses is not supported with --database yet"),
+        "{err}"
+    );
 }
