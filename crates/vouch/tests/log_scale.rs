@@ -878,6 +878,30 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     let err = up_fails(&c, &c.tmp.path().join("pw-data"), base, &with_password, &[]);
     assert!(err.contains("must not contain a password"), "{err}");
     assert!(!err.contains(PG_PASSWORD), "{err}");
+    // A --data whose embedded logs hold entries is not started afresh on the database.
+    let embedded = c.tmp.path().join("embedded-up");
+    let mut e = start_up_env(
+        None,
+        &embedded,
+        0,
+        &c.tmp.path().join("embedded-up.log"),
+        &[],
+        &[],
+    );
+    let tok = e.token("dave@example.com");
+    up_sign(
+        &e,
+        &artifact,
+        &c.tmp.path().join("e.sigstore.json"),
+        &tok,
+        &[],
+    );
+    e.stop();
+    let err = up_fails(&c, &embedded, 0, &c.database, &[]);
+    assert!(
+        err.contains("holds this instance's embedded log with entries"),
+        "{err}"
+    );
     // Witnesses' cosignatures are not shared between front ends of a scale-out log yet.
     let err = up_fails(&c, &data, base, &c.database, &["--witnesses", "1"]);
     assert!(
