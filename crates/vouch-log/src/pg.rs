@@ -332,9 +332,46 @@ impl PgStorage {
         origin: Option<&str>,
         created: &str,
     ) -> Result<Self, LogError> {
-        let opts = PgConnectOptions::from_str(database).map_err(|e| {
+        Self::connect(database, None, store, tiles, origin, created)
+    }
+
+    /// [`PgStorage::open`] with the log's tables in the PostgreSQL schema `schema` (created if
+    /// missing; the role needs CREATE on the database), so that several logs share one
+    /// database: `vouch up` keeps its CT log apart from its transparency log this way. The
+    /// same log is reached with `?options[search_path]=SCHEMA` on the database URL.
+    pub fn open_in_schema(
+        database: &str,
+        schema: &str,
+        tiles: &str,
+        origin: Option<&str>,
+        created: &str,
+    ) -> Result<Self, LogError> {
+        check_schema_name(schema)?;
+        Self::connect(
+            database,
+            Some(schema),
+            object_store_from_url(tiles)?,
+            tiles,
+            origin,
+            created,
+        )
+    }
+
+    fn connect(
+        database: &str,
+        schema: Option<&str>,
+        store: Arc<dyn ObjectStore>,
+        tiles: &str,
+        origin: Option<&str>,
+        created: &str,
+    ) -> Result<Self, LogError> {
+        let mut opts = PgConnectOptions::from_str(database).map_err(|e| {
             LogError::InvalidArgument(format!("--database: not a PostgreSQL URL: {e}"))
         })?;
+        if let Some(s) = schema {
+            // Only this schema: tables of another log in `public` are never resolved.
+            opts = opts.options([("search_path", s)]);
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("vouch-pg")
@@ -349,7 +386,7 @@ impl PgStorage {
                 .connect_with(opts)
                 .await
                 .map_err(|e| pg_err("connect", e))?;
-            migrate(&pool).await?;
+            migrate(&pool, schema).await?;
             let meta = claim_meta(&pool, origin, created).await?;
             Ok::<_, LogError>((pool, meta))
         })?;
@@ -511,7 +548,25 @@ impl PgStorage {
     }
 }
 
-async fn migrate(pool: &PgPool) -> Result<(), LogError> {
+/// A schema name for [`PgStorage::open_in_schema`]: a plain lower-case SQL identifier
+/// (it is interpolated into `CREATE SCHEMA`).
+fn check_schema_name(schema: &str) -> Result<(), LogError> {
+    let mut chars = schema.chars();
+    let ok = schema.len() <= 63
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(LogError::InvalidArgument(format!(
+            "schema name {schema:?}: expected a lower-case SQL identifier ([a-z_][a-z0-9_]*, at most 63 bytes)"
+        )))
+    }
+}
+
+async fn migrate(pool: &PgPool, schema: Option<&str>) -> Result<(), LogError> {
     // A newer vouch may have applied migrations this build does not know: refuse to run on it.
     let applied: Option<i64> =
         match sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
@@ -543,6 +598,12 @@ async fn migrate(pool: &PgPool) -> Result<(), LogError> {
         .collect();
     let migrator = Migrator {
         migrations: Cow::Owned(migrations),
+        create_schemas: Cow::Owned(
+            schema
+                .map(|s| Cow::Owned(s.to_string()))
+                .into_iter()
+                .collect(),
+        ),
         ..Migrator::DEFAULT
     };
     migrator
@@ -956,5 +1017,20 @@ impl SharedBackend for PgStorage {
             })
             .await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names() {
+        for ok in ["vouch_ct", "_x", "a1"] {
+            assert!(check_schema_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1a", "Vouch", "a-b", "a;drop", "a b", &"a".repeat(64)] {
+            assert!(check_schema_name(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -166,6 +166,35 @@ impl Postgres {
             .stdout(Stdio::null()))
     }
 
+    /// Run one query as the superuser in database `db`; returns its rows unaligned (`psql -At`:
+    /// one line per row, columns separated by `|`).
+    pub fn query(&self, db: &str, sql: &str) -> Result<String, String> {
+        let mut cmd = Command::new("runuser");
+        cmd.args([
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-At",
+        ])
+        .arg("-h")
+        .arg(&self.dir)
+        .arg("-p")
+        .arg(self.port.to_string())
+        .args(["-U", "postgres", "-d", db, "-c", sql]);
+        let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(format!(
+                "{sql}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
     /// Create database `name` owned by `vouch`; returns its URL without the password.
     pub fn create_database(&self, name: &str) -> Result<String, String> {
         self.psql(&format!("CREATE DATABASE {name} OWNER vouch"))?;

@@ -33,8 +33,15 @@ pub struct ScaleArgs {
     pub tiles: Option<String>,
 }
 
+impl ScaleArgs {
+    /// Whether `--database` (and with it `--tiles`) was given.
+    pub fn enabled(&self) -> bool {
+        self.database.is_some()
+    }
+}
+
 /// Refuse a password in a `--database` URL: argv is visible to every local user.
-fn check_database_url(url: &str) -> Result<()> {
+pub fn check_database_url(url: &str) -> Result<()> {
     let parsed = reqwest::Url::parse(url)
         .map_err(|e| anyhow!("invalid --database {url:?}: not a URL ({e})"))?;
     if parsed.scheme() != "postgres" && parsed.scheme() != "postgresql" {
@@ -86,20 +93,154 @@ pub fn open_backend(a: &ScaleArgs, origin: Option<&str>) -> Result<(PgStorage, L
     Ok((storage, meta))
 }
 
+/// The PostgreSQL schema of `vouch up`'s CT log. Its transparency log uses the database's
+/// default schema (so `vouch serve log` and `vouch log migrate` with the same `--database` and
+/// `--tiles` reach it); the CT log lives beside it in this schema of the same database.
+pub const UP_CT_SCHEMA: &str = "vouch_ct";
+/// The key prefix, under `--tiles`, of `vouch up`'s CT log's tiles and entry bundles (the
+/// transparency log's objects are `<prefix>/tile/…`, the CT log's `<prefix>/ct/tile/…`).
+pub const UP_CT_PREFIX: &str = "ct";
+
+/// `tiles` (an `s3://BUCKET[/PREFIX][?…]` URL) with `sub` appended to its prefix, the query
+/// (endpoint, region) kept.
+pub fn tiles_under(tiles: &str, sub: &str) -> Result<String> {
+    let mut u = reqwest::Url::parse(tiles)
+        .map_err(|e| anyhow!("invalid --tiles {tiles:?}: not a URL ({e})"))?;
+    let prefix = u.path().trim_matches('/');
+    let path = if prefix.is_empty() {
+        format!("/{sub}")
+    } else {
+        format!("/{prefix}/{sub}")
+    };
+    u.set_path(&path);
+    Ok(u.to_string())
+}
+
+/// `url` without user name, password and query: a backend's location for messages and the
+/// banner (never a credential).
+pub fn redacted(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.to_string()
+        }
+        Err(_) => "(invalid URL)".into(),
+    }
+}
+
+/// One of `vouch up`'s logs opened on the scale backend.
+pub struct UpLog {
+    /// The backend.
+    pub storage: PgStorage,
+    /// Origin and creation time recorded in the database.
+    pub meta: LogMeta,
+    /// The checkpoint key (`<key_dir>/log.key`).
+    pub signer: LogSigner,
+}
+
+/// Open `vouch up`'s log `origin` (the `what`, for messages) in `schema` of `--database` (the
+/// default schema for `None`) with its tiles at `tiles`: the database must hold this origin
+/// (or no log yet), a missing `<key_dir>/log.key` is not generated when the database's log
+/// already has a key, and the key must be the one the database recorded. `created_at` names
+/// where the instance's logs were created when this is not the first start on the scale
+/// backend: the database must then already know the log's key.
+#[allow(clippy::too_many_arguments)]
+pub fn open_up_log(
+    a: &ScaleArgs,
+    schema: Option<&str>,
+    tiles: &str,
+    origin: &str,
+    key_dir: &Path,
+    alg: KeyAlgorithm,
+    what: &str,
+    created_at: Option<&str>,
+) -> Result<UpLog> {
+    let Some(db) = &a.database else {
+        bail!("--database and --tiles go together");
+    };
+    check_database_url(db)?;
+    let created = now_rfc3339()?;
+    let opened = match schema {
+        Some(s) => PgStorage::open_in_schema(db, s, tiles, Some(origin), &created),
+        None => PgStorage::open(db, tiles, Some(origin), &created),
+    };
+    let where_ = match schema {
+        Some(s) => format!("{} (schema {s})", redacted(db)),
+        None => redacted(db),
+    };
+    let storage = opened.map_err(|e| match e {
+        vouch_log::LogError::InvalidArgument(m) => hinted(
+            format!("the {what} in {where_}: {m}"),
+            "vouch up names its logs after their URLs: start it with the --port and --public-host the instance was created with, or use another database",
+        ),
+        e => hinted(
+            format!(
+                "cannot open the {what} backend {where_} + {}: {e}",
+                redacted(tiles)
+            ),
+            "check that PostgreSQL is reachable, PGPASSWORD (or ~/.pgpass) is set, the bucket exists and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are set",
+        ),
+    })?;
+    let key_file = key_dir.join("log.key");
+    if let Some(at) = created_at
+        && key_file.exists()
+    {
+        let recorded = storage
+            .log_id()
+            .map_err(|e| anyhow!("cannot check the {what}'s key in the database: {e}"))?;
+        if recorded.is_none() {
+            return Err(hinted(
+                format!(
+                    "{where_} holds no {what} of this instance, which was created at {at}: refusing to start a second log under the same key"
+                ),
+                "pass the --database and --tiles the instance was created with",
+            ));
+        }
+    }
+    require_key_file(
+        &storage,
+        &key_file,
+        "the database holds another vouch up instance's log: start vouch up with that instance's --data (its keys), or use another database",
+    )?;
+    std::fs::create_dir_all(key_dir)
+        .with_context(|| format!("cannot create {}", key_dir.display()))?;
+    let signer = LogSigner::load_or_generate(key_dir, origin, alg)
+        .map_err(|e| anyhow!("cannot load the {what} key in {}: {e}", key_dir.display()))?;
+    claim_key(&storage, &signer, &key_file)?;
+    let meta = storage.meta().clone();
+    Ok(UpLog {
+        storage,
+        meta,
+        signer,
+    })
+}
+
 /// Refuse to generate a key when the log in the database already has one: a front end with a
-/// missing key file must get the first front end's copy.
-pub fn require_key_file(storage: &PgStorage, key_file: &Path) -> Result<()> {
-    if !key_file.exists() && storage.log_id().ok().flatten().is_some() {
+/// missing key file must get the first front end's copy (`hint` says how, for the command).
+pub fn require_key_file(storage: &PgStorage, key_file: &Path, hint: &str) -> Result<()> {
+    if key_file.exists() {
+        return Ok(());
+    }
+    let recorded = storage
+        .log_id()
+        .map_err(|e| anyhow!("cannot check the log's key in the database: {e}"))?;
+    if let Some(id) = recorded {
         return Err(hinted(
             format!(
-                "{} is missing, and the log in the database already has a key",
+                "{} is missing, and the log in the database already has a key (log ID {id}): refusing to generate another",
                 key_file.display()
             ),
-            "copy log.key from the first front end into --data (every front end signs with the same key)",
+            hint,
         ));
     }
     Ok(())
 }
+
+/// [`require_key_file`]'s hint for `vouch serve log` and `vouch serve ct` front ends.
+pub const FRONT_END_KEY_HINT: &str =
+    "copy log.key from the first front end into --data (every front end signs with the same key)";
 
 /// Record this front end's key as the log's key, or refuse a key that differs from it.
 pub fn claim_key(storage: &PgStorage, signer: &LogSigner, key_file: &Path) -> Result<()> {

@@ -241,7 +241,7 @@ fn serve_ct(a: &ServeCtArgs) -> Result<()> {
             .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
         let (storage, meta) = crate::scale::open_backend(&a.scale, a.origin.as_deref())?;
         let key_file = a.data.join("log.key");
-        crate::scale::require_key_file(&storage, &key_file)?;
+        crate::scale::require_key_file(&storage, &key_file, crate::scale::FRONT_END_KEY_HINT)?;
         let signer = load_ct_signer(a, &meta.origin)?;
         crate::scale::claim_key(&storage, &signer, &key_file)?;
         let settings = Settings {
@@ -358,7 +358,7 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
             .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
         let (storage, meta) = crate::scale::open_backend(&a.scale, a.origin.as_deref())?;
         let key_file = a.data.join("log.key");
-        crate::scale::require_key_file(&storage, &key_file)?;
+        crate::scale::require_key_file(&storage, &key_file, crate::scale::FRONT_END_KEY_HINT)?;
         let signer = load_log_signer(a, &meta.origin)?;
         crate::scale::claim_key(&storage, &signer, &key_file)?;
         let settings = Settings {

@@ -31,7 +31,9 @@ static LOG_FILTER: OnceLock<(reload::Handle<EnvFilter, Registry>, bool)> = OnceL
 fn log_filter(rust_log: Option<&str>, requests: bool) -> EnvFilter {
     let base = rust_log
         .and_then(|v| EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| EnvFilter::new("info,fjall=warn,lsm_tree=warn"));
+        .unwrap_or_else(|| {
+            EnvFilter::new("info,fjall=warn,lsm_tree=warn,sqlx::postgres::notice=warn")
+        });
     let access = if requests { "info" } else { "off" };
     match format!("{}={access}", vouch_server::access::ACCESS_TARGET).parse() {
         Ok(directive) => base.add_directive(directive),

@@ -8,6 +8,13 @@
 //! ClientTrustConfig for vouch, sigstore-python and sigstore-js), `trusted_root.json`,
 //! `signing_config.v0.2.json` and `root.json` (the TUF bootstrap root), and publishes the first
 //! two through TUF.
+//!
+//! With `--database postgres://… --tiles s3://…` the transparency log and the CT log run on the
+//! scale-out backend instead of files + fjall under `--data`: the transparency log in the
+//! database's default schema with its tiles at `--tiles` (the very log `vouch serve log` with
+//! the same two flags serves), the CT log in schema [`crate::scale::UP_CT_SCHEMA`] of the same
+//! database with its tiles under `<--tiles>/ct`. Their keys stay in `--data` (`log/log.key`,
+//! `ct/log.key`), as do the CA, TSA, identity provider and TUF repository.
 
 use crate::serve::{check_origin, init_tracing, settings, shutdown_signal};
 use crate::tlog::hinted;
@@ -24,8 +31,9 @@ use vouch_core::trust::{
     ServiceConfiguration, SigningConfig, TRUSTED_ROOT_MEDIA_TYPE_LEGACY, TimeRangeJson,
     TrustedRootJson,
 };
+use vouch_log::pg::PgStorage;
 use vouch_log::signer::{KeyAlgorithm, LogSigner};
-use vouch_log::storage::{EmbeddedStorage, write_file_durably};
+use vouch_log::storage::{EmbeddedStorage, Storage, write_file_durably};
 use vouch_log::{Log, LogConfig};
 
 /// `vouch up`.
@@ -98,6 +106,78 @@ pub struct UpArgs {
     ca_audit_log: Option<PathBuf>,
     #[command(flatten)]
     timeouts: crate::listen::TimeoutArgs,
+    /// The transparency log and CT log on PostgreSQL + object store (see `vouch serve log`).
+    #[command(flatten)]
+    scale: crate::scale::ScaleArgs,
+}
+
+/// Written to `<data>/scale.json` when the instance's logs are on the scale backend: where they
+/// are (URLs without credentials), so that a start without `--database` does not begin a second,
+/// embedded log under the same keys and names.
+#[derive(serde::Serialize, serde::Deserialize, Debug)]
+struct ScaleMarker {
+    /// `--database` without user, password and query.
+    database: String,
+    /// `--tiles` without its query.
+    tiles: String,
+}
+
+/// The marker file's name under `--data`.
+const SCALE_MARKER: &str = "scale.json";
+
+/// The instance's transparency log and CT log, on the embedded backend (files + fjall under
+/// `--data`) or on PostgreSQL + object store.
+enum Logs {
+    Embedded {
+        log: Log<EmbeddedStorage>,
+        ct: Log<EmbeddedStorage>,
+    },
+    Scale {
+        log: Log<PgStorage>,
+        ct: Log<PgStorage>,
+    },
+}
+
+impl Logs {
+    fn log_signer(&self) -> &LogSigner {
+        match self {
+            Self::Embedded { log, .. } => log.signer(),
+            Self::Scale { log, .. } => log.signer(),
+        }
+    }
+
+    fn ct_signer(&self) -> &LogSigner {
+        match self {
+            Self::Embedded { ct, .. } => ct.signer(),
+            Self::Scale { ct, .. } => ct.signer(),
+        }
+    }
+
+    /// The log's router (Rekor v2 + v1, tiles, explorer) and the CT log's.
+    fn routers(&self, ct_accept: Vec<Vec<u8>>) -> Result<(axum::Router, axum::Router)> {
+        fn both<L: Storage, C: Storage>(
+            log: &Log<L>,
+            ct: &Log<C>,
+            accept: Vec<Vec<u8>>,
+        ) -> Result<(axum::Router, axum::Router)> {
+            Ok((
+                vouch_log::api::router(log.clone()),
+                vouch_log::ct::router(ct.clone(), accept)
+                    .map_err(|e| anyhow!("cannot start the CT log: {e}"))?,
+            ))
+        }
+        match self {
+            Self::Embedded { log, ct } => both(log, ct, ct_accept),
+            Self::Scale { log, ct } => both(log, ct, ct_accept),
+        }
+    }
+}
+
+/// The logs with the creation times (`validFor.start`) of the log and the CT log.
+struct OpenedLogs {
+    logs: Logs,
+    log_created: String,
+    ct_created: String,
 }
 
 /// Ports of the services relative to `--port`.
@@ -175,6 +255,18 @@ pub fn run(a: &UpArgs) -> Result<()> {
     if a.data.exists() && !a.data.is_dir() {
         bail!("--data {} is not a directory", a.data.display());
     }
+    if a.scale.enabled() && a.witnesses > 0 {
+        // As for `vouch serve log --database --witness-policy`: cosigned checkpoints would stay
+        // in this process while other front ends of the log serve the bare checkpoint row.
+        return Err(hinted(
+            "--witnesses is not supported with --database yet: cosignatures are not shared between front ends of a scale-out log",
+            "drop --witnesses, or run the witnessed instance on the embedded backend (without --database)",
+        ));
+    }
+    if let Some(db) = &a.scale.database {
+        // Before anything is created: a password on the command line is refused outright.
+        crate::scale::check_database_url(db)?;
+    }
     std::fs::create_dir_all(&a.data)
         .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
     // Before any service creates state: an offline root key inside --data is not offline.
@@ -231,75 +323,46 @@ async fn up(a: &UpArgs) -> Result<()> {
     let tsa_url = format!("{tsa_base}/api/v1/timestamp");
     let data = &a.data;
 
-    // Transparency log (Rekor v2 + v1 on one tree).
+    // Transparency log (Rekor v2 + v1 on one tree) and the CT log for the CA's SCTs.
     let log_dir = data.join("log");
     let log_origin = vouch_core::trust::origin_from_url(&log_url);
     check_origin(&log_origin)?;
-    let log_settings = settings(&log_dir, Some(&log_origin)).map_err(|e| {
-        anyhow!("{e} (the log is named after its URL: start `vouch up` with the ports it was created with)")
-    })?;
-    let log_signer = LogSigner::load_or_generate(&log_dir, &log_origin, KeyAlgorithm::Ed25519)
-        .map_err(|e| anyhow!("cannot load the log key in {}: {e}", log_dir.display()))?;
-    let log_storage = EmbeddedStorage::open(&log_dir).map_err(|e| {
-        hinted(
-            format!("cannot open the log store in {}: {e}", log_dir.display()),
-            "is another vouch using this --data directory?",
-        )
-    })?;
-    let log = Log::open(
-        log_storage,
-        log_signer,
-        LogConfig {
-            origin: log_origin.clone(),
-            batch_interval: a.batch_interval,
-            ..LogConfig::default()
-        },
-    )
-    .map_err(|e| anyhow!("cannot open the log: {e}"))?;
+    let ct_origin = vouch_core::trust::origin_from_url(&ct_url);
+    let OpenedLogs {
+        logs,
+        log_created,
+        ct_created,
+    } = if a.scale.enabled() {
+        open_scale_logs(a, &log_origin, &ct_origin)?
+    } else {
+        open_embedded_logs(a, &log_origin, &ct_origin)?
+    };
     // The checkpoint key, for `vouch monitor --public-key` and `vouch log … --public-key`.
     write(
         &log_dir.join("public.pem"),
-        vouch_core::keys::pem_encode("PUBLIC KEY", log.signer().spki_der()).as_bytes(),
+        vouch_core::keys::pem_encode("PUBLIC KEY", logs.log_signer().spki_der()).as_bytes(),
     )?;
 
     let witness_policy = data.join("witness_policy.txt");
-    let witnesses = if witness_listeners.is_empty() {
-        None
-    } else {
-        let w = crate::witness_cmd::local_witnesses(
-            data,
-            witness_listeners,
-            &host,
-            &log_origin,
-            log.signer().verifier(),
-            &witness_policy,
-            a.require_witness_quorum,
-        )?;
-        log.set_witness_client(w.client)
-            .map_err(|e| anyhow!("witness client: {e}"))?;
-        Some((w.servers, w.urls))
+    let witnesses = match &logs {
+        Logs::Embedded { log, .. } if !witness_listeners.is_empty() => {
+            let w = crate::witness_cmd::local_witnesses(
+                data,
+                witness_listeners,
+                &host,
+                &log_origin,
+                log.signer().verifier(),
+                &witness_policy,
+                a.require_witness_quorum,
+            )?;
+            log.set_witness_client(w.client)
+                .map_err(|e| anyhow!("witness client: {e}"))?;
+            Some((w.servers, w.urls))
+        }
+        // `run` refuses --witnesses with --database.
+        _ => None,
     };
     let (witness_servers, witness_urls) = witnesses.unwrap_or_default();
-
-    // CT log for the CA's SCTs.
-    let ct_dir = data.join("ct");
-    let ct_origin = vouch_core::trust::origin_from_url(&ct_url);
-    let ct_settings = settings(&ct_dir, Some(&ct_origin))
-        .map_err(|e| anyhow!("{e} (start `vouch up` with the ports it was created with)"))?;
-    let ct_signer = LogSigner::load_or_generate(&ct_dir, &ct_origin, KeyAlgorithm::EcdsaP256)
-        .map_err(|e| anyhow!("cannot load the CT log key in {}: {e}", ct_dir.display()))?;
-    let ct_storage = EmbeddedStorage::open(&ct_dir)
-        .map_err(|e| anyhow!("cannot open the CT log store in {}: {e}", ct_dir.display()))?;
-    let ct_log = Log::open(
-        ct_storage,
-        ct_signer,
-        LogConfig {
-            origin: ct_origin.clone(),
-            batch_interval: Duration::from_millis(50),
-            ..LogConfig::default()
-        },
-    )
-    .map_err(|e| anyhow!("cannot open the CT log: {e}"))?;
 
     // CA hierarchy (the CT log accepts precertificates chaining to its root).
     let ca_dir = data.join("ca");
@@ -404,15 +467,12 @@ async fn up(a: &UpArgs) -> Result<()> {
     let ca_entry = crate::ca::trusted_root_entry(&ca_url, &ca_root, &int_der)?;
     let trusted_root = TrustedRootJson {
         media_type: TRUSTED_ROOT_MEDIA_TYPE_LEGACY.into(),
-        tlogs: vec![
-            log.signer()
-                .trusted_root_entry(&log_url, &log_settings.created),
-        ],
+        tlogs: vec![logs.log_signer().trusted_root_entry(&log_url, &log_created)],
         certificate_authorities: vec![ca_entry],
         ctlogs: vec![vouch_log::ct::trusted_root_ctlog_entry(
-            ct_log.signer(),
+            logs.ct_signer(),
             &ct_url,
-            &ct_settings.created,
+            &ct_created,
         )],
         timestamp_authorities: vec![tsa.trusted_root_entry(&tsa_url, &instance)],
     };
@@ -502,15 +562,14 @@ async fn up(a: &UpArgs) -> Result<()> {
             }),
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }));
-    let ct_accept = vec![ca_root.clone()];
+    let (log_app, ct_app) = logs.routers(vec![ca_root.clone()])?;
     let apps: Vec<axum::Router> = vec![
         tuf_app,
-        vouch_log::api::router(log.clone()),
+        log_app,
         vouch_ca::api::router(Arc::new(ca_service)),
         vouch_oidc::router(idp.clone()),
         vouch_tsa::router(tsa.clone()),
-        vouch_log::ct::router(ct_log.clone(), ct_accept)
-            .map_err(|e| anyhow!("cannot start the CT log: {e}"))?,
+        ct_app,
     ];
 
     let mut out = String::new();
@@ -542,6 +601,15 @@ async fn up(a: &UpArgs) -> Result<()> {
     }
     out.push_str(&format!("  timestamp auth.     {tsa_url}\n"));
     out.push_str(&format!("  CT log              {ct_url}\n"));
+    if let (Some(db), Some(tiles)) = (&a.scale.database, &a.scale.tiles) {
+        out.push_str(&format!(
+            "  log backend         PostgreSQL {} + object store {}   (CT log: schema {}, tiles under /{})\n",
+            crate::scale::redacted(db),
+            crate::scale::redacted(tiles),
+            crate::scale::UP_CT_SCHEMA,
+            crate::scale::UP_CT_PREFIX,
+        ));
+    }
     out.push_str(&format!(
         "  CA audit log        {}\n",
         ca_audit_path.display()
@@ -638,10 +706,193 @@ async fn up(a: &UpArgs) -> Result<()> {
     // Each server gives its in-flight requests the bootstrap's shutdown grace.
     while servers.join_next().await.is_some() {}
     refresher.abort();
-    drop(log);
-    drop(ct_log);
+    drop(logs);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The log's engine settings (the CT log batches on its own 50 ms interval).
+fn log_config(origin: &str, batch_interval: Duration) -> LogConfig {
+    LogConfig {
+        origin: origin.to_string(),
+        batch_interval,
+        ..LogConfig::default()
+    }
+}
+
+/// Open the transparency log and the CT log on files + fjall under `--data`.
+fn open_embedded_logs(a: &UpArgs, log_origin: &str, ct_origin: &str) -> Result<OpenedLogs> {
+    let marker = a.data.join(SCALE_MARKER);
+    if marker.exists() {
+        let m = read_marker(&marker)?;
+        return Err(hinted(
+            format!(
+                "this instance's logs are on PostgreSQL {} + object store {} ({}), not in {}",
+                m.database,
+                m.tiles,
+                marker.display(),
+                a.data.display()
+            ),
+            "start vouch up with the --database and --tiles it was created with",
+        ));
+    }
+    let log_dir = a.data.join("log");
+    let log_settings = settings(&log_dir, Some(log_origin)).map_err(|e| {
+        anyhow!("{e} (the log is named after its URL: start `vouch up` with the ports it was created with)")
+    })?;
+    let log_signer = LogSigner::load_or_generate(&log_dir, log_origin, KeyAlgorithm::Ed25519)
+        .map_err(|e| anyhow!("cannot load the log key in {}: {e}", log_dir.display()))?;
+    let log_storage = EmbeddedStorage::open(&log_dir).map_err(|e| {
+        hinted(
+            format!("cannot open the log store in {}: {e}", log_dir.display()),
+            "is another vouch using this --data directory?",
+        )
+    })?;
+    let log = Log::open(
+        log_storage,
+        log_signer,
+        log_config(log_origin, a.batch_interval),
+    )
+    .map_err(|e| anyhow!("cannot open the log: {e}"))?;
+
+    let ct_dir = a.data.join("ct");
+    let ct_settings = settings(&ct_dir, Some(ct_origin))
+        .map_err(|e| anyhow!("{e} (start `vouch up` with the ports it was created with)"))?;
+    let ct_signer = LogSigner::load_or_generate(&ct_dir, ct_origin, KeyAlgorithm::EcdsaP256)
+        .map_err(|e| anyhow!("cannot load the CT log key in {}: {e}", ct_dir.display()))?;
+    let ct_storage = EmbeddedStorage::open(&ct_dir)
+        .map_err(|e| anyhow!("cannot open the CT log store in {}: {e}", ct_dir.display()))?;
+    let ct = Log::open(
+        ct_storage,
+        ct_signer,
+        log_config(ct_origin, Duration::from_millis(50)),
+    )
+    .map_err(|e| anyhow!("cannot open the CT log: {e}"))?;
+    Ok(OpenedLogs {
+        logs: Logs::Embedded { log, ct },
+        log_created: log_settings.created,
+        ct_created: ct_settings.created,
+    })
+}
+
+fn read_marker(path: &Path) -> Result<ScaleMarker> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{} is corrupt", path.display()))
+}
+
+/// Whether `dir` holds an embedded log with entries (a `vouch up` started without
+/// `--database` on this `--data`).
+fn embedded_log_has_entries(dir: &Path) -> Result<bool> {
+    if !dir.join("log.json").exists() {
+        return Ok(false);
+    }
+    let storage = EmbeddedStorage::open(dir).map_err(|e| {
+        hinted(
+            format!("cannot open the embedded log in {}: {e}", dir.display()),
+            "is another vouch using this --data directory?",
+        )
+    })?;
+    let cp = storage
+        .load_checkpoint()
+        .map_err(|e| anyhow!("cannot read the embedded log in {}: {e}", dir.display()))?;
+    Ok(cp.is_some_and(|c| c.size > 0))
+}
+
+/// Open the transparency log and the CT log on PostgreSQL + object store (`--database`,
+/// `--tiles`), their keys in `--data`.
+fn open_scale_logs(a: &UpArgs, log_origin: &str, ct_origin: &str) -> Result<OpenedLogs> {
+    let (Some(db), Some(tiles)) = (&a.scale.database, &a.scale.tiles) else {
+        bail!("--database and --tiles go together");
+    };
+    let log_dir = a.data.join("log");
+    let ct_dir = a.data.join("ct");
+    // Logs this --data already holds elsewhere must not be started afresh in the database
+    // under the same keys and names (two trees signed as one log).
+    let marker = a.data.join(SCALE_MARKER);
+    let known = if marker.exists() {
+        Some(read_marker(&marker)?)
+    } else {
+        None
+    };
+    for (dir, what) in [(&log_dir, "log"), (&ct_dir, "CT log")] {
+        if embedded_log_has_entries(dir)? {
+            return Err(hinted(
+                format!(
+                    "{} holds this instance's embedded {what} with entries: vouch up --database starts its logs in the database, not from these files",
+                    dir.display()
+                ),
+                "keep running this --data without --database, or start vouch up --database with a new --data directory",
+            ));
+        }
+    }
+    let ct_tiles = crate::scale::tiles_under(tiles, crate::scale::UP_CT_PREFIX)?;
+    let known_at = known
+        .as_ref()
+        .map(|m| format!("{} + {}", m.database, m.tiles));
+    let open = |schema, tiles: &str, origin, dir: &Path, alg, what| {
+        tokio::task::block_in_place(|| {
+            crate::scale::open_up_log(
+                &a.scale,
+                schema,
+                tiles,
+                origin,
+                dir,
+                alg,
+                what,
+                known_at.as_deref(),
+            )
+        })
+    };
+    let up_log = open(
+        None,
+        tiles,
+        log_origin,
+        &log_dir,
+        KeyAlgorithm::Ed25519,
+        "transparency log",
+    )?;
+    let up_ct = open(
+        Some(crate::scale::UP_CT_SCHEMA),
+        &ct_tiles,
+        ct_origin,
+        &ct_dir,
+        KeyAlgorithm::EcdsaP256,
+        "CT log",
+    )?;
+    if up_ct.signer.key_details() != "PKIX_ECDSA_P256_SHA_256" {
+        return Err(hinted(
+            format!(
+                "the CT log key in {} is {}, a CT log needs ECDSA P-256",
+                ct_dir.display(),
+                up_ct.signer.key_details()
+            ),
+            "restore the instance's ct/log.key",
+        ));
+    }
+    write(
+        &marker,
+        &serde_json::to_vec_pretty(&ScaleMarker {
+            database: crate::scale::redacted(db),
+            tiles: crate::scale::redacted(tiles),
+        })?,
+    )?;
+    let log = Log::open(
+        up_log.storage,
+        up_log.signer,
+        log_config(log_origin, a.batch_interval),
+    )
+    .map_err(|e| anyhow!("cannot open the log: {e}"))?;
+    let ct = Log::open(
+        up_ct.storage,
+        up_ct.signer,
+        log_config(ct_origin, Duration::from_millis(50)),
+    )
+    .map_err(|e| anyhow!("cannot open the CT log: {e}"))?;
+    Ok(OpenedLogs {
+        logs: Logs::Scale { log, ct },
+        log_created: up_log.meta.created,
+        ct_created: up_ct.meta.created,
+    })
 }
 
 /// The instance's creation time (RFC 3339), recorded on first start: `validFor.start` of

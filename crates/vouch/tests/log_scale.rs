@@ -8,7 +8,8 @@
 //! index); kill -9 of the integrator (another takes over) and of another front end mid-batch;
 //! PostgreSQL restarted under load (503 + Retry-After meanwhile, then recovery); the object
 //! store unavailable (writes 503, nothing acknowledged, publishing resumes); `vouch log
-//! migrate` from an embedded log (root verified, a non-empty target refused).
+//! migrate` from an embedded log (root verified, a non-empty target refused); `vouch up
+//! --database … --tiles …`, the whole instance with its log and CT log on the backend.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -17,7 +18,8 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use common::audit::{Shared, check, submitter};
-use common::{Server, start, start_with_env, tail, vouch};
+use common::up::{Instance, free_port_base, start_up_env};
+use common::{Server, ok_stdout, run_within, start, start_with_env, tail, vouch};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -582,4 +584,328 @@ fn ct_log_runs_on_the_scale_backend() {
     let _ = b.kill();
     let _ = a.wait();
     let _ = b.wait();
+}
+
+/// The bucket's object keys under `prefix` (moto answers an unsigned ListObjectsV2).
+fn bucket_keys(c: &Cluster, bucket: &str, prefix: &str) -> Vec<String> {
+    let body = common::get(
+        &c.s3.endpoint(),
+        &format!("/{bucket}?list-type=2&max-keys=1000&prefix={prefix}"),
+    );
+    let xml = String::from_utf8(body).unwrap();
+    xml.split("<Key>")
+        .skip(1)
+        .filter_map(|s| s.split_once("</Key>").map(|(k, _)| k.to_string()))
+        .collect()
+}
+
+/// A checkpoint's origin and size, read from the log's `/checkpoint`.
+fn origin_and_size(log_url: &str) -> (String, u64) {
+    let note = String::from_utf8(common::get(log_url, "/checkpoint")).unwrap();
+    let mut lines = note.lines();
+    let origin = lines.next().unwrap().to_string();
+    let size = lines.next().unwrap().parse().unwrap();
+    (origin, size)
+}
+
+/// `vouch sign-blob` against the instance (extra flags pick the Rekor version).
+fn up_sign(inst: &Instance, file: &Path, bundle: &Path, token: &str, extra: &[&str]) {
+    let out = run_within(
+        vouch()
+            .arg("sign-blob")
+            .arg(file)
+            .arg("--bundle")
+            .arg(bundle)
+            .args(["--identity-token", token, "-y", "--trust-config"])
+            .arg(&inst.trust_config)
+            .args(extra),
+        Duration::from_secs(60),
+    );
+    ok_stdout(&out, "vouch sign-blob");
+}
+
+/// `vouch verify-blob` with the instance's trusted root (SCTs required, as by default).
+fn up_verify(inst: &Instance, file: &Path, bundle: &Path, identity: &str) {
+    let out = run_within(
+        vouch()
+            .arg("verify-blob")
+            .arg(file)
+            .arg("--bundle")
+            .arg(bundle)
+            .args([
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                &inst.urls["oidc"],
+                "--trusted-root",
+            ])
+            .arg(inst.trust_config.with_file_name("trusted_root.json")),
+        Duration::from_secs(30),
+    );
+    ok_stdout(&out, "vouch verify-blob");
+}
+
+fn log_index(bundle: &Path) -> u64 {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    v["verificationMaterial"]["tlogEntries"][0]["logIndex"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// `vouch up` that must fail: its stderr.
+fn up_fails(c: &Cluster, data: &Path, port: u16, database: &str, extra: &[&str]) -> String {
+    let out = run_within(
+        vouch()
+            .args(["up", "--data"])
+            .arg(data)
+            .args(["--port", &port.to_string()])
+            .args(["--database", database, "--tiles", &c.tiles])
+            .args(extra)
+            .envs(c.env()),
+        Duration::from_secs(60),
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "vouch up unexpectedly started: {err}"
+    );
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "one error line expected: {err}");
+    err
+}
+
+#[test]
+fn up_runs_the_whole_instance_on_the_scale_backend() {
+    let Some(c) = Cluster::new("upscale") else {
+        return;
+    };
+    let base = free_port_base(6);
+    let data = c.tmp.path().join("up-data");
+    let scale = [
+        "--database",
+        c.database.as_str(),
+        "--tiles",
+        c.tiles.as_str(),
+    ];
+    let start = |n: usize| {
+        start_up_env(
+            None,
+            &data,
+            base,
+            &c.tmp.path().join(format!("up{n}.log")),
+            &scale,
+            &c.env(),
+        )
+    };
+    let mut inst = start(1);
+    let banner = inst.banner.join("\n");
+    assert!(
+        banner.contains("log backend         PostgreSQL postgres://127.0.0.1:"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("+ object store s3://upscale-tiles/prod"),
+        "{banner}"
+    );
+    for secret in [PG_PASSWORD, "vouch-test-secret", "vouch@"] {
+        assert!(
+            !banner.contains(secret),
+            "banner shows {secret:?}: {banner}"
+        );
+    }
+    // The trust files keep their shape: one tlog, one CT log, both named by their URLs.
+    let tc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&inst.trust_config).unwrap()).unwrap();
+    assert_eq!(tc["trustedRoot"]["tlogs"].as_array().unwrap().len(), 1);
+    assert_eq!(tc["trustedRoot"]["ctlogs"].as_array().unwrap().len(), 1);
+    assert_eq!(tc["trustedRoot"]["tlogs"][0]["baseUrl"], inst.urls["log"]);
+    assert_eq!(
+        tc["signingConfig"]["rekorTlogUrls"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Keyless signing through Rekor v2 and v1; certificates carry SCTs that verify-blob checks.
+    let tok = inst.token("carol@example.com");
+    let artifact = c.tmp.path().join("release.tar.gz");
+    std::fs::write(&artifact, b"scale release").unwrap();
+    let b2 = c.tmp.path().join("v2.sigstore.json");
+    up_sign(&inst, &artifact, &b2, &tok, &[]);
+    up_verify(&inst, &artifact, &b2, "carol@example.com");
+    let b1 = c.tmp.path().join("v1.sigstore.json");
+    up_sign(&inst, &artifact, &b1, &tok, &["--rekor-version", "1"]);
+    let v1: serde_json::Value = serde_json::from_slice(&std::fs::read(&b1).unwrap()).unwrap();
+    assert_eq!(
+        v1["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["version"],
+        "0.0.1"
+    );
+    up_verify(&inst, &artifact, &b1, "carol@example.com");
+    let (origin, size) = origin_and_size(&inst.urls["log"]);
+    assert_eq!(size, 2);
+    assert_eq!(
+        origin,
+        inst.urls["log"].strip_prefix("http://").unwrap(),
+        "the log is named after its URL"
+    );
+
+    // The checkpoints are in PostgreSQL (the CT log in its own schema), the tiles in the bucket.
+    let q = |sql: &str| c.pg.query("upscale", sql).unwrap();
+    assert_eq!(q("SELECT size FROM public.vouch_log_checkpoint"), "2");
+    assert_eq!(q("SELECT origin FROM public.vouch_log_meta"), origin);
+    let ct_size: u64 = q("SELECT size FROM vouch_ct.vouch_log_checkpoint")
+        .parse()
+        .unwrap();
+    assert_eq!(ct_size, 2, "one precertificate per signing certificate");
+    let sth: serde_json::Value =
+        serde_json::from_slice(&common::get(&inst.urls["ct"], "/ct/v1/get-sth")).unwrap();
+    assert_eq!(sth["tree_size"], 2, "{sth}");
+    let log_objects = bucket_keys(&c, "upscale-tiles", "prod/tile/");
+    assert!(
+        log_objects
+            .iter()
+            .any(|k| k.starts_with("prod/tile/entries/")),
+        "{log_objects:?}"
+    );
+    let ct_objects = bucket_keys(&c, "upscale-tiles", "prod/ct/tile/");
+    assert!(
+        ct_objects.iter().any(|k| k.starts_with("prod/ct/tile/0/")),
+        "{ct_objects:?}"
+    );
+    // ... and not in --data, which keeps only the keys.
+    let names = |dir: &str| {
+        let mut n: Vec<String> = std::fs::read_dir(data.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names("log"), ["log.key", "public.pem"]);
+    assert_eq!(names("ct"), ["log.key"]);
+    assert!(data.join("scale.json").exists());
+
+    // kill -9 and restart with the same flags: the same log continues.
+    inst.stop();
+    let mut inst = start(2);
+    let (origin2, size2) = origin_and_size(&inst.urls["log"]);
+    assert_eq!(origin2, origin);
+    assert!(size2 >= size, "tree shrank from {size} to {size2}");
+    up_verify(&inst, &artifact, &b2, "carol@example.com");
+    up_verify(&inst, &artifact, &b1, "carol@example.com");
+    let b3 = c.tmp.path().join("after.sigstore.json");
+    let tok = inst.token("carol@example.com");
+    up_sign(&inst, &artifact, &b3, &tok, &[]);
+    assert_eq!(log_index(&b3), size2, "the tree continues");
+    up_verify(&inst, &artifact, &b3, "carol@example.com");
+
+    // The CT log is an ordinary scale-out log in schema vouch_ct: a `vouch serve ct` front end
+    // with the instance's CT key serves the same tree as vouch up's CT log.
+    let ct_front = c.tmp.path().join("ct-front");
+    std::fs::create_dir_all(&ct_front).unwrap();
+    std::fs::copy(data.join("ct/log.key"), ct_front.join("log.key")).unwrap();
+    let ct_db = format!("{}?options[search_path]=vouch_ct", c.database);
+    let ct_tiles = c.tiles.replacen("/prod?", "/prod/ct?", 1);
+    let mut ct = vouch()
+        .args(["serve", "ct", "--data"])
+        .arg(&ct_front)
+        .args(["--listen", "127.0.0.1:0", "--accept-root"])
+        .arg(data.join("ca/root.crt.pem"))
+        .args(["--database", &ct_db, "--tiles", &ct_tiles])
+        .envs(c.env())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = std::io::BufRead::lines(std::io::BufReader::new(ct.stdout.take().unwrap()))
+        .next()
+        .unwrap()
+        .unwrap();
+    let ct_url = first
+        .strip_prefix("vouch CT log listening on ")
+        .unwrap_or_else(|| panic!("serve ct: {first}"))
+        .trim()
+        .to_string();
+    let sth_of = |url: &str| -> serde_json::Value {
+        serde_json::from_slice(&common::get(url, "/ct/v1/get-sth")).unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sth_of(&ct_url)["tree_size"] != sth_of(&inst.urls["ct"])["tree_size"] {
+        assert!(
+            Instant::now() < deadline,
+            "serve ct does not follow vouch up's CT log"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(sth_of(&ct_url)["tree_size"], 3);
+    let _ = ct.kill();
+    let _ = ct.wait();
+    inst.stop();
+
+    // Another --data (so other keys) on the same database and ports: the key guard refuses.
+    let other = c.tmp.path().join("other-data");
+    let err = up_fails(&c, &other, base, &c.database, &[]);
+    assert!(
+        err.contains("log.key is missing, and the log in the database already has a key"),
+        "{err}"
+    );
+    // Other ports (0: free ones) name another log: the database's log has another origin.
+    let err = up_fails(&c, &other, 0, &c.database, &[]);
+    assert!(
+        err.contains(&format!("the database holds the log {origin:?}")),
+        "{err}"
+    );
+    // The instance's own --data without --database: refused, it would start a second log.
+    let out = run_within(
+        vouch()
+            .args(["up", "--data"])
+            .arg(&data)
+            .args(["--port", &base.to_string()]),
+        Duration::from_secs(60),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("this instance's logs are on PostgreSQL"),
+        "{err}"
+    );
+    // A password in --database is refused before anything starts.
+    let with_password = c.pg.url_with_password("upscale");
+    let err = up_fails(&c, &c.tmp.path().join("pw-data"), base, &with_password, &[]);
+    assert!(err.contains("must not contain a password"), "{err}");
+    assert!(!err.contains(PG_PASSWORD), "{err}");
+    // A --data whose embedded logs hold entries is not started afresh on the database.
+    let embedded = c.tmp.path().join("embedded-up");
+    let mut e = start_up_env(
+        None,
+        &embedded,
+        0,
+        &c.tmp.path().join("embedded-up.log"),
+        &[],
+        &[],
+    );
+    let tok = e.token("dave@example.com");
+    up_sign(
+        &e,
+        &artifact,
+        &c.tmp.path().join("e.sigstore.json"),
+        &tok,
+        &[],
+    );
+    e.stop();
+    let err = up_fails(&c, &embedded, 0, &c.database, &[]);
+    assert!(
+        err.contains("holds this instance's embedded log with entries"),
+        "{err}"
+    );
+    // Witnesses' cosignatures are not shared between front ends of a scale-out log yet.
+    let err = up_fails(&c, &data, base, &c.database, &["--witnesses", "1"]);
+    assert!(
+        err.contains("--witnesses is not supported with --database yet"),
+        "{err}"
+    );
 }

@@ -447,11 +447,7 @@ fn up_sign_verify_restart() {
 
 #[test]
 fn up_restart_same_ports() {
-    // Find 6 consecutive free ports.
-    let base = (20000..60000)
-        .step_by(7)
-        .find(|p| (0..6).all(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)).is_ok()))
-        .unwrap();
+    let base = common::up::free_port_base(6);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let inst = start_up(&data, base, &dir.path().join("up1.log"));

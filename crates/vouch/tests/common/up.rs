@@ -60,7 +60,8 @@ pub fn start_up_in(
     start_up_env(cwd, data, port, log, extra, &[])
 }
 
-/// [`start_up_in`] with extra environment variables for `vouch up`.
+/// [`start_up_in`] with extra environment variables (e.g. the scale-out backend's
+/// credentials, which never go on the command line, or OpenTelemetry settings).
 pub fn start_up_env(
     cwd: Option<&Path>,
     data: &Path,
@@ -80,6 +81,7 @@ pub fn start_up_env(
         .arg(data)
         .args(["--port", &port.to_string()])
         .args(extra)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -141,6 +143,15 @@ pub fn start_up_env(
     }
     assert_eq!(inst.urls.len(), 6, "{:?}", inst.urls);
     inst
+}
+
+/// A first port with `n` consecutive free ports on 127.0.0.1 after it (for a `vouch up` that is
+/// restarted on the same ports: its logs are named after their URLs).
+pub fn free_port_base(n: u16) -> u16 {
+    (20000..60000)
+        .step_by(usize::from(n) + 1)
+        .find(|p| (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)).is_ok()))
+        .unwrap()
 }
 
 /// Build binary `bin` of workspace package `package` into the target dir and profile of the
