@@ -75,7 +75,6 @@ pub fn start_up_env(
     if let Some(d) = cwd {
         cmd.current_dir(d);
     }
-    cmd.envs(env.iter().copied());
     let mut child = cmd
         .args(["up", "--data"])
         .arg(data)
