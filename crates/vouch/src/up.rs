@@ -279,6 +279,11 @@ async fn up(a: &UpArgs) -> Result<()> {
         },
     )
     .map_err(|e| anyhow!("cannot open the CT log: {e}"))?;
+    // Its tree-head key, for `vouch monitor --ct-public-key`.
+    write(
+        &ct_dir.join("public.pem"),
+        vouch_core::keys::pem_encode("PUBLIC KEY", ct_log.signer().spki_der()).as_bytes(),
+    )?;
 
     // CA hierarchy (the CT log accepts precertificates chaining to its root).
     let ca_dir = data.join("ca");
