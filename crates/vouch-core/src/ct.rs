@@ -186,7 +186,10 @@ impl<'a> Reader<'a> {
             .checked_add(n)
             .filter(|e| *e <= self.buf.len())
             .ok_or(CtError::Truncated(self.what))?;
-        let s = self.buf.get(self.pos..end).ok_or(CtError::Truncated(self.what))?;
+        let s = self
+            .buf
+            .get(self.pos..end)
+            .ok_or(CtError::Truncated(self.what))?;
         self.pos = end;
         Ok(s)
     }

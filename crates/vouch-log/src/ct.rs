@@ -70,7 +70,6 @@ pub const MAX_CHAIN_LEN: usize = 10;
 /// Most entries one `get-entries` answer holds.
 pub const MAX_GET_ENTRIES: u64 = 256;
 
-
 /// The CT log ID: SHA-256 of the log key's DER SubjectPublicKeyInfo.
 pub fn ct_log_id(signer: &LogSigner) -> [u8; 32] {
     sha256(signer.spki_der())

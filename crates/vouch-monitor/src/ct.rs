@@ -400,9 +400,7 @@ impl CtMonitor {
             .iter()
             .map(|h| hash_of(h))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| {
-                self.sth_error(format!("consistency proof {m}→{n} holds a non-hash"))
-            })?;
+            .ok_or_else(|| self.sth_error(format!("consistency proof {m}→{n} holds a non-hash")))?;
         match merkle::verify_consistency(m, n, &old.root, &new.root, &proof) {
             Ok(()) => Ok(None),
             Err(e) => Ok(alert(e.to_string(), proof)),

@@ -774,10 +774,7 @@ fn monitor_follows_a_v1_only_log_and_resumes_after_kill() {
     for (a, s) in got.iter().zip([&s1, &s2]) {
         assert_eq!(a["kind"], "identity");
         assert_eq!(a["identity"]["certSubject"], "release@example.com");
-        assert_eq!(
-            pem_b64(a["identity"]["certificate"].as_str().unwrap()),
-            s.1
-        );
+        assert_eq!(pem_b64(a["identity"]["certificate"].as_str().unwrap()), s.1);
     }
     assert_eq!(got[1]["entryKind"], "hashedrekord 0.0.1");
     assert_eq!(scanned(&st), size);
@@ -836,7 +833,10 @@ fn monitor_follows_a_v1_only_log_and_resumes_after_kill() {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let at_kill = scanned(&st_c);
-    assert!(at_kill <= s2.0, "killed after the whole scan (at {at_kill})");
+    assert!(
+        at_kill <= s2.0,
+        "killed after the whole scan (at {at_kill})"
+    );
     let mut first: Vec<Value> = Vec::new();
     while let Ok(l) = rx.recv_timeout(Duration::from_secs(5)) {
         first.extend(alerts(&l));
@@ -928,7 +928,10 @@ fn v1_monitor_catches_a_rollback_and_a_fork() {
     assert_eq!(a["newCheckpoint"].as_str(), Some(head_b.as_str()));
     assert!(!a["proof"].as_array().unwrap().is_empty(), "{a:#?}");
     assert!(
-        a["reason"].as_str().unwrap().contains("root does not match"),
+        a["reason"]
+            .as_str()
+            .unwrap()
+            .contains("root does not match"),
         "{a:#?}"
     );
     // Refused still, not alerted twice.
@@ -1013,7 +1016,10 @@ fn monitor_watches_the_ct_log_for_certificates_issued_to_a_watched_identity() {
         assert_eq!(a["index"], r.0, "{a:#?}");
         assert_eq!(a["entryKind"], "ct precert");
         assert_eq!(a["identity"]["certSubject"], "release@example.com");
-        assert_eq!(a["identity"]["issuer"].as_str(), Some(inst.urls["oidc"].as_str()));
+        assert_eq!(
+            a["identity"]["issuer"].as_str(),
+            Some(inst.urls["oidc"].as_str())
+        );
         assert_eq!(
             serial(a["identity"]["certificate"].as_str().unwrap()),
             r.2,
@@ -1079,6 +1085,10 @@ fn monitor_watches_the_ct_log_for_certificates_issued_to_a_watched_identity() {
     assert_eq!(out.status.code(), Some(1));
     let got = alerts(&String::from_utf8_lossy(&out.stdout));
     let count = |k: &str| got.iter().filter(|a| a["kind"] == k).count();
-    assert_eq!((count("identity"), count("ct-identity")), (3, 3), "{got:#?}");
+    assert_eq!(
+        (count("identity"), count("ct-identity")),
+        (3, 3),
+        "{got:#?}"
+    );
     assert!(both.join("monitor.json").exists() && both.join("ct.json").exists());
 }

@@ -62,11 +62,7 @@ impl FilterProxy {
     }
 }
 
-fn handle(
-    mut client: TcpStream,
-    shared: &Mutex<Shared>,
-    block: &[&str],
-) -> std::io::Result<()> {
+fn handle(mut client: TcpStream, shared: &Mutex<Shared>, block: &[&str]) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     // Read the request head.
     let mut buf = Vec::new();
