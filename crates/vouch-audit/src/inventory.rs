@@ -61,15 +61,8 @@ pub enum InventoryError {
     TooManyV1Entries,
 }
 
-/// How entries are read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Api {
-    /// C2SP tlog-tiles (Rekor v2, vouch).
-    Tiles,
-    /// Rekor v1 `/api/v1/log/entries`.
-    V1,
-}
+/// How entries are read (the monitor's [`vouch_monitor::LogApi`]).
+pub use vouch_monitor::LogApi as Api;
 
 /// What entries are grouped by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -543,7 +543,7 @@ pub struct LogInfo {
 }
 
 /// The fields of a Rekor v1 `LogEntry` value (`GET /api/v1/log/entries?logIndex=N` answers
-/// `{"<entryID>": LogEntryV1}`) that readers of the log use; `verification` is not read here.
+/// `{"<entryID>": LogEntryV1}`) that readers of the log use.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogEntryV1 {
@@ -556,6 +556,38 @@ pub struct LogEntryV1 {
     pub log_id: String,
     /// Its index.
     pub log_index: u64,
+    /// The inclusion proof and SET (absent from some search answers of older logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<LogEntryVerificationV1>,
+}
+
+/// `LogEntry.verification`: the entry's inclusion proof and signed entry timestamp.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntryVerificationV1 {
+    /// The inclusion proof against a checkpoint of the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inclusion_proof: Option<InclusionProofV1>,
+    /// Base64 SET over [`set_payload`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_entry_timestamp: Option<String>,
+}
+
+/// Rekor v1 `InclusionProof`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InclusionProofV1 {
+    /// The entry's index.
+    pub log_index: u64,
+    /// Hex root hash of the tree the proof is against.
+    pub root_hash: String,
+    /// Size of that tree.
+    pub tree_size: u64,
+    /// Hex proof hashes, leaf to root.
+    pub hashes: Vec<String>,
+    /// The signed checkpoint (note text) of that tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
 }
 
 /// Rekor v1 `ConsistencyProof` (`GET /api/v1/log/proof`).

@@ -50,7 +50,8 @@ use axum::routing::{get, post};
 use std::collections::HashMap;
 use std::sync::Arc;
 use vouch_core::ct::{
-    self as ct_api, AddChainRequest, AddChainResponse, GetSthResponse, HASH_SHA256, SIG_ECDSA,
+    self as ct_api, AddChainRequest, AddChainResponse, ENTRY_PRECERT, ENTRY_X509, GetSthResponse,
+    HASH_SHA256, MerkleTreeLeaf, SIG_ECDSA,
 };
 use vouch_core::encoding::{b64_decode, b64_encode};
 use vouch_core::merkle::leaf_hash;
@@ -68,11 +69,6 @@ pub const CT_VERSION_X509: &str = "x509";
 pub const MAX_CHAIN_LEN: usize = 10;
 /// Most entries one `get-entries` answer holds.
 pub const MAX_GET_ENTRIES: u64 = 256;
-
-/// RFC 6962 `LogEntryType` `x509_entry`.
-const ENTRY_X509: u16 = 0;
-/// RFC 6962 `LogEntryType` `precert_entry`.
-const ENTRY_PRECERT: u16 = 1;
 
 /// The CT log ID: SHA-256 of the log key's DER SubjectPublicKeyInfo.
 pub fn ct_log_id(signer: &LogSigner) -> [u8; 32] {
@@ -338,69 +334,17 @@ struct StoredLeaf<'a> {
     extra_data: &'a [u8],
 }
 
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], LogError> {
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len());
-        let s = end
-            .and_then(|e| self.buf.get(self.pos..e))
-            .ok_or_else(|| LogError::Storage("stored CT entry is truncated".into()))?;
-        self.pos += n;
-        Ok(s)
-    }
-    fn len(&mut self, width: usize) -> Result<usize, LogError> {
-        Ok(self
-            .take(width)?
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b)))
-    }
-}
-
 /// Split a stored CT entry body (module docs) into its parts.
 fn split_stored(body: &[u8]) -> Result<StoredLeaf<'_>, LogError> {
-    let mut c = Cursor { buf: body, pos: 0 };
-    if c.take(2)? != [0, 0] {
-        return Err(LogError::Storage(
-            "stored CT entry is not a v1 timestamped_entry MerkleTreeLeaf".into(),
-        ));
-    }
-    let ts = c.take(8)?;
-    let mut t = [0u8; 8];
-    t.copy_from_slice(ts);
-    let timestamp_ms = u64::from_be_bytes(t);
-    let entry_type = u16::try_from(c.len(2)?).unwrap_or(u16::MAX);
-    let se_start = c.pos;
-    match entry_type {
-        ENTRY_X509 => {
-            let n = c.len(3)?;
-            c.take(n)?;
-        }
-        ENTRY_PRECERT => {
-            c.take(32)?;
-            let n = c.len(3)?;
-            c.take(n)?;
-        }
-        other => {
-            return Err(LogError::Storage(format!(
-                "stored CT entry has unknown entry type {other}"
-            )));
-        }
-    }
-    let se_end = c.pos;
-    let ext_len = c.len(2)?;
-    let extensions = c.take(ext_len)?;
-    let mtl_end = c.pos;
+    let (leaf, extra_data) = MerkleTreeLeaf::parse_prefix(body)
+        .map_err(|e| LogError::Storage(format!("stored CT entry: {e}")))?;
     Ok(StoredLeaf {
-        mtl: body.get(..mtl_end).unwrap_or_default(),
-        timestamp_ms,
-        entry_type,
-        signed_entry: body.get(se_start..se_end).unwrap_or_default(),
-        extensions,
-        extra_data: body.get(mtl_end..).unwrap_or_default(),
+        mtl: leaf.bytes,
+        timestamp_ms: leaf.timestamp_ms,
+        entry_type: leaf.entry_type,
+        signed_entry: leaf.signed_entry,
+        extensions: leaf.extensions,
+        extra_data,
     })
 }
 
@@ -574,12 +518,7 @@ async fn log_once<S: Storage>(
 async fn get_sth<S: Storage>(State(st): State<Arc<CtState<S>>>) -> Result<Response, ApiError> {
     let cp = st.log.checkpoint();
     let timestamp_ms = now_ms();
-    let mut m = Vec::with_capacity(50);
-    m.push(0); // version v1
-    m.push(1); // signature_type tree_hash
-    m.extend_from_slice(&timestamp_ms.to_be_bytes());
-    m.extend_from_slice(&cp.size.to_be_bytes());
-    m.extend_from_slice(&cp.root);
+    let m = ct_api::tree_head_signature_input(timestamp_ms, cp.size, &cp.root);
     let sig = st.log.signer().sign(&m).map_err(ApiError::from_log)?;
     let ds = digitally_signed(&sig).map_err(ApiError::from_log)?;
     Ok(axum::Json(GetSthResponse {

@@ -24,6 +24,10 @@ pub enum AlertKind {
     Quorum,
     /// An identity signed more often than its threshold allows.
     Spike,
+    /// A CT log holds a certificate issued to a watched identity (and not in the authorized
+    /// set).
+    #[serde(rename = "ct-identity")]
+    CtIdentity,
 }
 
 impl AlertKind {
@@ -34,6 +38,7 @@ impl AlertKind {
             Self::Consistency => "consistency",
             Self::Quorum => "quorum",
             Self::Spike => "spike",
+            Self::CtIdentity => "ct-identity",
         }
     }
 }
@@ -62,7 +67,7 @@ pub struct Alert {
     pub origin: String,
     /// One line for humans.
     pub message: String,
-    /// The entry's index (identity alerts).
+    /// The entry's index (identity alerts; the CT index for `ct-identity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
     /// The entry's kind and version, e.g. `hashedrekord 0.0.2`.
@@ -77,7 +82,8 @@ pub struct Alert {
     /// The matched identity, with the signer's certificate or key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Match>,
-    /// The checkpoint the monitor had verified before (consistency alerts).
+    /// The checkpoint the monitor had verified before (consistency alerts; for a CT log, its
+    /// `get-sth` JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_checkpoint: Option<String>,
     /// The checkpoint the log serves now (consistency and quorum alerts).
@@ -111,6 +117,16 @@ pub struct Sighting<'a> {
 /// One `identity` alert per match of a signing that is not authorized; `authorized_set` says
 /// whether an authorized set was given (the message then says the signing is not in it).
 pub fn identity_alerts(at: &Sighting<'_>, matches: Vec<Match>, authorized_set: bool) -> Vec<Alert> {
+    watched_alerts(AlertKind::Identity, at, matches, authorized_set)
+}
+
+/// [`identity_alerts`] of another kind (`ct-identity` for a CT log's certificates).
+pub fn watched_alerts(
+    kind: AlertKind,
+    at: &Sighting<'_>,
+    matches: Vec<Match>,
+    authorized_set: bool,
+) -> Vec<Alert> {
     matches
         .into_iter()
         .map(|m| {
@@ -129,10 +145,11 @@ pub fn identity_alerts(at: &Sighting<'_>, matches: Vec<Match>, authorized_set: b
             let watched = serde_json::to_string(&m.watched).unwrap_or_default();
             let tag = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, watched.as_bytes());
             Alert {
-                kind: AlertKind::Identity,
+                kind,
                 severity: Severity::Warning,
                 id: format!(
-                    "identity/{}/{}/{}",
+                    "{}/{}/{}/{}",
+                    kind.as_str(),
                     at.origin,
                     at.index,
                     hex::encode(&tag.as_ref()[..8])

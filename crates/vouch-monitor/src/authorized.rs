@@ -54,8 +54,16 @@ pub enum AuthorizedError {
 pub struct Authorized {
     leaves: HashSet<Hash>,
     digests: HashSet<String>,
-    /// Hex SHA-256 of the signing certificates of the recorded bundles (CA audit lines).
+    /// Hex SHA-256 of the signing certificates of the recorded bundles (CA audit lines, CT
+    /// x509 entries).
     certificates: HashSet<String>,
+    /// Hex SHA-256 of their precertificate TBS (what a CT log's precert entry holds: the TBS
+    /// without the SCT list).
+    precert_tbs: HashSet<String>,
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b))
 }
 
 fn is_bundle_name(p: &Path) -> bool {
@@ -98,11 +106,14 @@ impl Authorized {
                         .and_then(|c| c.certificates.first())
                 });
                 if let Some(c) = leaf {
-                    set.certificates
-                        .insert(hex::encode(aws_lc_rs::digest::digest(
-                            &aws_lc_rs::digest::SHA256,
-                            c.raw_bytes.as_slice(),
-                        )));
+                    let der = c.raw_bytes.as_slice();
+                    set.certificates.insert(sha256_hex(der));
+                    if let Some(tbs) = vouch_core::x509::Certificate::from_der(der)
+                        .ok()
+                        .and_then(|c| vouch_core::sct::precert_tbs_der(&c).ok())
+                    {
+                        set.precert_tbs.insert(sha256_hex(&tbs));
+                    }
                 }
                 let entries = material.tlog_entries;
                 if entries.is_empty() {
@@ -142,6 +153,12 @@ impl Authorized {
     /// a CA audit line is matched to CI's record).
     pub fn allows_certificate(&self, sha256: &str) -> bool {
         self.certificates.contains(&sha256.to_ascii_lowercase())
+    }
+
+    /// Whether a recorded bundle's certificate has the precertificate TBS of hex SHA-256
+    /// `sha256` (how a CT log's precert entry is matched to CI's record).
+    pub fn allows_precert_tbs(&self, sha256: &str) -> bool {
+        self.precert_tbs.contains(&sha256.to_ascii_lowercase())
     }
 
     /// How many signings and digests are recorded.

@@ -1,20 +1,25 @@
 //! # vouch-monitor
 //!
-//! Follows a transparency log through its C2SP tlog-tiles API and raises alerts.
+//! Follows a transparency log through its C2SP tlog-tiles API, or through the Rekor v1 API for
+//! a log that serves no tiles ([`LogApi`]), and raises alerts. [`ct`] follows an RFC 6962 CT log
+//! the same way.
 //!
 //! Each run:
 //! 1. delivers alerts a killed run had recorded but not yet delivered (the state's outbox);
-//! 2. fetches `/checkpoint`, checks the log's signature and, with a C2SP tlog-policy, the
-//!    witness quorum (a checkpoint short of it is a `quorum` alert and is not accepted);
+//! 2. fetches `/checkpoint` (v1: the `signedTreeHead` of `GET /api/v1/log`), checks the log's
+//!    signature and, with a C2SP tlog-policy, the witness quorum (a checkpoint short of it is a
+//!    `quorum` alert and is not accepted);
 //! 3. proves consistency from the stored checkpoint to the new one with a proof computed from
-//!    the log's hash tiles; a smaller tree (rollback), another root at the same size, or a
-//!    failing proof is a critical `consistency` alert carrying both checkpoints and the proof;
+//!    the log's hash tiles (v1: served by `GET /api/v1/log/proof`); a smaller tree (rollback),
+//!    another root at the same size, or a failing proof is a critical `consistency` alert
+//!    carrying both checkpoints and the proof;
 //! 4. scans the new entries: the entry bundles are checked against the level-0 hash tiles, and
 //!    every tile used is bound to the checkpoint's root (full tiles through their parent hash,
-//!    partial ones through the root computation), so a log cannot show the monitor entries that
-//!    are not in its tree; each entry's signers are matched against the watch list
-//!    (rekor-monitor's config format) and a match not in the authorized set is an `identity`
-//!    alert with the entry's index and certificate.
+//!    partial ones through the root computation); v1 entries are each proven included by their
+//!    inclusion proof, against the verified root or a tree proven consistent with it. So a log
+//!    cannot show the monitor entries that are not in its tree. Each entry's signers are matched
+//!    against the watch list (rekor-monitor's config format) and a match not in the authorized
+//!    set is an `identity` alert with the entry's index and certificate.
 //!
 //! State (`--state DIR/monitor.json`) is written durably; an alert is recorded in it, together
 //! with the scan position past its entry, before it is delivered, so a monitor killed at any
@@ -24,10 +29,12 @@ pub mod alert;
 pub mod authorized;
 pub mod ca_audit;
 pub mod config;
+pub mod ct;
 pub mod fetch;
 pub mod metrics;
 pub mod spike;
 pub mod state;
+pub mod v1;
 pub mod watch;
 
 use alert::{Alert, AlertKind, Severity, Sinks};
@@ -35,11 +42,12 @@ use authorized::Authorized;
 use config::Config;
 use fetch::{TileClient, TileSet};
 use state::State;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vouch_core::encoding::b64_encode;
+use v1::V1Client;
+use vouch_core::encoding::{b64_decode, b64_encode};
 use vouch_core::keys::PublicKey;
 use vouch_core::merkle::{self, Hash, ProofError};
 use vouch_core::note::{Checkpoint, NoteError, NoteVerifier, SignedNote};
@@ -126,6 +134,52 @@ pub enum MonitorError {
         /// Which check failed.
         detail: String,
     },
+    /// A log answer is not the JSON expected.
+    #[error("{url}: unexpected answer: {source}")]
+    BadAnswer {
+        /// The URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The log's Rekor v1 answers do not match its signed tree head.
+    #[error("the log's Rekor v1 answers do not match its signed tree head (size {size}): {detail}")]
+    V1Mismatch {
+        /// Tree head size.
+        size: u64,
+        /// Which check failed.
+        detail: String,
+    },
+    /// Neither tlog-tiles nor the Rekor v1 API answers at the log URL.
+    #[error("{url} serves neither tlog-tiles ({tiles}) nor the Rekor v1 API ({v1})")]
+    NoApi {
+        /// The log URL.
+        url: String,
+        /// Why `/checkpoint` failed.
+        #[source]
+        tiles: Box<MonitorError>,
+        /// Why `/api/v1/log` failed.
+        v1: Box<MonitorError>,
+    },
+    /// The CT log's signed tree head is malformed or not signed by the given key.
+    #[error("CT log {url}: {detail}")]
+    CtSth {
+        /// The CT log URL.
+        url: String,
+        /// Which check failed.
+        detail: String,
+    },
+    /// The CT log's entries do not match its signed tree head.
+    #[error("CT log {url}: entry {index} {detail}")]
+    CtEntry {
+        /// The CT log URL.
+        url: String,
+        /// The entry index.
+        index: u64,
+        /// Which check failed.
+        detail: String,
+    },
     /// A proof could not be computed from the fetched tiles.
     #[error("cannot compute a proof from the log's tiles: {0}")]
     Proof(#[source] ProofError),
@@ -193,11 +247,40 @@ pub enum MonitorError {
     },
 }
 
+/// How a log is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogApi {
+    /// C2SP tlog-tiles (`/checkpoint`, `/tile/…`): Rekor v2, vouch.
+    Tiles,
+    /// The Rekor v1 REST API (`/api/v1/log…`): public-good Rekor v1.
+    V1,
+}
+
+/// Which API the log at `base` serves: tiles when `/checkpoint` answers, else Rekor v1 when
+/// `/api/v1/log` does.
+pub async fn detect_api(base: &str) -> Result<LogApi, MonitorError> {
+    let tiles = match TileClient::new(base)?.checkpoint().await {
+        Ok(_) => return Ok(LogApi::Tiles),
+        Err(e) => e,
+    };
+    match V1Client::new(base)?.checkpoint().await {
+        Ok(_) => Ok(LogApi::V1),
+        Err(v1) => Err(MonitorError::NoApi {
+            url: base.to_string(),
+            tiles: Box::new(tiles),
+            v1: Box::new(v1),
+        }),
+    }
+}
+
 /// What a monitor watches, and how.
 #[derive(Debug)]
 pub struct MonitorOptions {
-    /// The log's tlog-tiles prefix.
+    /// The log's base URL (tlog-tiles prefix, or where `/api/v1/log` is).
     pub log_url: String,
+    /// How to read it; `None`: detect it on each run ([`detect_api`]).
+    pub api: Option<LogApi>,
     /// The log's checkpoint key.
     pub log_key: PublicKey,
     /// The state directory.
@@ -237,6 +320,7 @@ pub struct RunReport {
 pub struct Monitor {
     opts: MonitorOptions,
     client: TileClient,
+    v1: V1Client,
     metrics: Arc<Metrics>,
     progress: Option<ProgressFn>,
 }
@@ -250,7 +334,7 @@ impl std::fmt::Debug for Monitor {
 }
 
 /// How often the scan position is saved when no alert forces it.
-const SAVE_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// A parsed and signature-checked checkpoint.
 struct Verified {
@@ -259,7 +343,7 @@ struct Verified {
     cp: Checkpoint,
 }
 
-fn parse_note(text: &str) -> Result<(SignedNote, Checkpoint), MonitorError> {
+pub(crate) fn parse_note(text: &str) -> Result<(SignedNote, Checkpoint), MonitorError> {
     let note = SignedNote::parse(text).map_err(MonitorError::Checkpoint)?;
     let cp = Checkpoint::parse(&note.text).map_err(MonitorError::Checkpoint)?;
     Ok((note, cp))
@@ -294,9 +378,11 @@ impl Monitor {
     /// A monitor with fresh metrics.
     pub fn new(opts: MonitorOptions) -> Result<Self, MonitorError> {
         let client = TileClient::new(&opts.log_url)?;
+        let v1 = V1Client::new(&opts.log_url)?;
         Ok(Self {
             opts,
             client,
+            v1,
             metrics: Arc::new(Metrics::new()),
             progress: None,
         })
@@ -346,7 +432,14 @@ impl Monitor {
             s.outbox.clear();
             self.save(s)?;
         }
-        let text = self.client.checkpoint().await?;
+        let api = match self.opts.api {
+            Some(a) => a,
+            None => detect_api(&self.opts.log_url).await?,
+        };
+        let text = match api {
+            LogApi::Tiles => self.client.checkpoint().await?,
+            LogApi::V1 => self.v1.checkpoint().await?,
+        };
         let (note, cp) = parse_note(&text)?;
         let mut state = match stored {
             Some(s) => {
@@ -399,7 +492,7 @@ impl Monitor {
         }
         // 3. Consistency with the stored checkpoint.
         if accepted {
-            match self.check_consistency(&state, &new).await? {
+            match self.check_consistency(api, &state, &new).await? {
                 None => {
                     state.checkpoint = Some(new.text.clone());
                     state.refused = None;
@@ -420,7 +513,10 @@ impl Monitor {
         if let Some(text) = state.checkpoint.clone() {
             let (_, target) = parse_note(&text)?;
             self.metrics.consistent(target.size);
-            let (alerts, entries) = self.scan(&mut state, &target, new.cp.size).await?;
+            let (alerts, entries) = match api {
+                LogApi::Tiles => self.scan(&mut state, &target, new.cp.size).await?,
+                LogApi::V1 => self.scan_v1(&mut state, &target, new.cp.size).await?,
+            };
             report.alerts += alerts;
             report.entries = entries;
         }
@@ -432,6 +528,7 @@ impl Monitor {
     /// `None` if `new` extends the stored checkpoint; else the consistency alert.
     async fn check_consistency(
         &self,
+        api: LogApi,
         state: &State,
         new: &Verified,
     ) -> Result<Option<Box<Alert>>, MonitorError> {
@@ -481,13 +578,18 @@ impl Monitor {
         if m == 0 {
             return Ok(None);
         }
-        let mut planner = TilePlanner::new(n);
-        tiles::consistency_proof(&mut planner, m, n).map_err(MonitorError::Proof)?;
-        let mut set = TileSet::new(n);
-        self.client
-            .fill(&mut set, planner.tiles, self.opts.concurrency)
-            .await?;
-        let proof = tiles::consistency_proof(&mut set, m, n).map_err(MonitorError::Proof)?;
+        let proof = match api {
+            LogApi::Tiles => {
+                let mut planner = TilePlanner::new(n);
+                tiles::consistency_proof(&mut planner, m, n).map_err(MonitorError::Proof)?;
+                let mut set = TileSet::new(n);
+                self.client
+                    .fill(&mut set, planner.tiles, self.opts.concurrency)
+                    .await?;
+                tiles::consistency_proof(&mut set, m, n).map_err(MonitorError::Proof)?
+            }
+            LogApi::V1 => self.v1.consistency(m, n).await?,
+        };
         match merkle::verify_consistency(m, n, &old.root_hash, &new.cp.root_hash, &proof) {
             Ok(()) => Ok(None),
             Err(e) => Ok(alert(e.to_string(), proof)),
@@ -628,6 +730,178 @@ impl Monitor {
             }
         }
         Ok((alerts_raised, entries))
+    }
+
+    /// Scan `[state.scanned, min(target.size, endIndex))` through the Rekor v1 API: entries in
+    /// batches of [`v1::MAX_BATCH`], up to `concurrency` batches in flight, processed in order;
+    /// each is proven included in the verified `target` before it is matched. Returns (alerts
+    /// raised, entries scanned).
+    async fn scan_v1(
+        &self,
+        state: &mut State,
+        target: &Checkpoint,
+        latest: u64,
+    ) -> Result<(u64, u64), MonitorError> {
+        let n = target.size;
+        let limit = self.opts.config.end_index.map_or(n, |e| e.min(n));
+        let from = state.scanned;
+        if from >= limit {
+            return Ok((0, 0));
+        }
+        let mismatch = |detail: String| MonitorError::V1Mismatch { size: n, detail };
+        // Roots proven: the target's, and those of the trees the entries' proofs are against.
+        let mut roots: HashMap<u64, Hash> = HashMap::from([(n, target.root_hash)]);
+        let batch = v1::MAX_BATCH as u64;
+        let mut next = from;
+        let mut pending = VecDeque::new();
+        let (mut alerts_raised, mut entries) = (0u64, 0u64);
+        let mut last_save = Instant::now();
+        loop {
+            while pending.len() < self.opts.concurrency.max(1) && next < limit {
+                let end = (next + batch).min(limit);
+                let indexes: Vec<u64> = (next..end).collect();
+                let c = self.v1.clone();
+                pending.push_back((
+                    next,
+                    end,
+                    tokio::spawn(async move { c.entries(&indexes).await }),
+                ));
+                next = end;
+            }
+            let Some((start, end, task)) = pending.pop_front() else {
+                break;
+            };
+            let got = task
+                .await
+                .map_err(|source| MonitorError::Task { source })??;
+            let mut by_index: HashMap<u64, vouch_core::rekor::LogEntryV1> = HashMap::new();
+            for e in got {
+                if !(start..end).contains(&e.log_index) {
+                    return Err(mismatch(format!(
+                        "asked for entries {start}..{end}, got entry {}",
+                        e.log_index
+                    )));
+                }
+                by_index.insert(e.log_index, e);
+            }
+            let mut alerts = Vec::new();
+            for index in start..end {
+                let e = by_index
+                    .remove(&index)
+                    .ok_or_else(|| mismatch(format!("entry {index} is missing from the answer")))?;
+                let body = b64_decode(&e.body)
+                    .map_err(|_| mismatch(format!("entry {index}: body is not base64")))?;
+                let leaf = merkle::leaf_hash(&body);
+                let proof = e
+                    .verification
+                    .and_then(|v| v.inclusion_proof)
+                    .ok_or_else(|| mismatch(format!("entry {index} has no inclusion proof")))?;
+                if proof.log_index != index {
+                    return Err(mismatch(format!(
+                        "entry {index}: its inclusion proof is for index {}",
+                        proof.log_index
+                    )));
+                }
+                let root = self.proven_root(&mut roots, target, index, &proof).await?;
+                let hashes = proof
+                    .hashes
+                    .iter()
+                    .map(|h| v1::hex_hash(h))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        mismatch(format!("entry {index}: inclusion proof hash is not hex"))
+                    })?;
+                merkle::verify_inclusion(index, proof.tree_size, &leaf, &hashes, &root).map_err(
+                    |e| {
+                        mismatch(format!(
+                            "entry {index} is not included in the tree of size {}: {e}",
+                            proof.tree_size
+                        ))
+                    },
+                )?;
+                entries += 1;
+                self.check_entry(
+                    &target.origin,
+                    index,
+                    &body,
+                    &leaf,
+                    &mut state.spikes,
+                    &mut alerts,
+                );
+            }
+            self.metrics.entries_scanned.inc_by(end - start);
+            state.scanned = end;
+            self.metrics.position(end, latest);
+            if !alerts.is_empty() {
+                alerts_raised += self.raise(state, alerts).await?;
+                last_save = Instant::now();
+            } else if last_save.elapsed() >= SAVE_EVERY || end == limit {
+                self.save(state)?;
+                last_save = Instant::now();
+            }
+            if let Some(p) = &self.progress {
+                p(end.saturating_sub(from), limit - from);
+            }
+        }
+        Ok((alerts_raised, entries))
+    }
+
+    /// The root of the tree a v1 inclusion proof is against, proven: the target's own, or one
+    /// whose tree is proven consistent with the target (its checkpoint, when the answer carries
+    /// one, must be signed by the log and name the same size and root).
+    async fn proven_root(
+        &self,
+        roots: &mut HashMap<u64, Hash>,
+        target: &Checkpoint,
+        index: u64,
+        proof: &vouch_core::rekor::InclusionProofV1,
+    ) -> Result<Hash, MonitorError> {
+        let mismatch = |detail: String| MonitorError::V1Mismatch {
+            size: target.size,
+            detail: format!("entry {index}: {detail}"),
+        };
+        let t = proof.tree_size;
+        let claimed = v1::hex_hash(&proof.root_hash)
+            .ok_or_else(|| mismatch(format!("rootHash {:?} is not a hex hash", proof.root_hash)))?;
+        if let Some(r) = roots.get(&t) {
+            if *r != claimed {
+                return Err(mismatch(format!(
+                    "its proof is against root {} at size {t}, the verified root there is {}",
+                    proof.root_hash,
+                    hex::encode(r)
+                )));
+            }
+            return Ok(*r);
+        }
+        if let Some(text) = &proof.checkpoint {
+            let (note, cp) = parse_note(text)?;
+            let v = self.verifier(&target.origin)?;
+            note.verify(&v).map_err(|source| MonitorError::Signature {
+                origin: cp.origin.clone(),
+                source,
+            })?;
+            if cp.size != t || cp.root_hash != claimed {
+                return Err(mismatch(format!(
+                    "its proof names size {t} root {}, its checkpoint size {} root {}",
+                    proof.root_hash,
+                    cp.size,
+                    hex::encode(cp.root_hash)
+                )));
+            }
+        }
+        let n = target.size;
+        let (small, big) = if t < n { (t, n) } else { (n, t) };
+        let (small_root, big_root) = if t < n {
+            (claimed, target.root_hash)
+        } else {
+            (target.root_hash, claimed)
+        };
+        let hashes = self.v1.consistency(small, big).await?;
+        merkle::verify_consistency(small, big, &small_root, &big_root, &hashes).map_err(|e| {
+            mismatch(format!("the tree of size {t} its proof is against is not consistent with the verified one of size {n}: {e}"))
+        })?;
+        roots.insert(t, claimed);
+        Ok(claimed)
     }
 
     /// Match one entry; push an alert for each unauthorized match.

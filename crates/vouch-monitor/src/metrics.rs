@@ -10,7 +10,7 @@ use prometheus_client::registry::Registry;
 /// Label of the alert counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
-    /// `identity`, `consistency`, `quorum` or `spike`.
+    /// `identity`, `consistency`, `quorum`, `spike` or `ct-identity`.
     pub kind: String,
 }
 

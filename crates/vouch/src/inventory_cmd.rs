@@ -50,13 +50,22 @@ pub enum Grouping {
     Repository,
 }
 
-/// `--api`.
+/// `--api` (of `vouch inventory` and `vouch monitor`).
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum ApiArg {
     /// C2SP tlog-tiles (Rekor v2, vouch).
     Tiles,
     /// Rekor v1 `/api/v1/log/entries`.
     V1,
+}
+
+impl From<ApiArg> for vouch_monitor::LogApi {
+    fn from(a: ApiArg) -> Self {
+        match a {
+            ApiArg::Tiles => Self::Tiles,
+            ApiArg::V1 => Self::V1,
+        }
+    }
 }
 
 /// `--output`.
@@ -98,17 +107,15 @@ pub fn run(a: &InventoryArgs) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let api = match a.api {
-        Some(ApiArg::Tiles) => Api::Tiles,
-        Some(ApiArg::V1) => Api::V1,
-        None => {
-            let probe = vouch_monitor::fetch::TileClient::new(&a.log)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            if rt.block_on(probe.checkpoint()).is_ok() {
-                Api::Tiles
-            } else {
-                Api::V1
-            }
-        }
+        Some(a) => a.into(),
+        None => rt
+            .block_on(vouch_monitor::detect_api(&a.log))
+            .map_err(|e| {
+                hinted(
+                    e.to_string(),
+                    "is --log the log's base URL (http://127.0.0.1:3001 for `vouch up`)?",
+                )
+            })?,
     };
     let scan = rt
         .block_on(async {

@@ -1,5 +1,6 @@
-//! `vouch monitor`: follow a transparency log (prove its consistency, watch identities) and/or a
-//! CA's issuance audit log (`--ca-audit`).
+//! `vouch monitor`: follow a transparency log (prove its consistency, watch identities) through
+//! its tiles or its Rekor v1 API, a CT log (`--ct-log`) and/or a CA's issuance audit log
+//! (`--ca-audit`).
 
 use crate::tlog::hinted;
 use anyhow::{Context, Result, anyhow, bail};
@@ -14,17 +15,34 @@ use vouch_monitor::alert::Sinks;
 use vouch_monitor::authorized::Authorized;
 use vouch_monitor::ca_audit::{AuditMonitor, AuditMonitorOptions};
 use vouch_monitor::config::Config;
-use vouch_monitor::{Monitor, MonitorOptions, RunReport};
+use vouch_monitor::ct::{CtMonitor, CtMonitorOptions};
+use vouch_monitor::{LogApi, Monitor, MonitorOptions, RunReport};
 
 /// `vouch monitor`.
 #[derive(Args, Debug)]
 pub struct MonitorArgs {
-    /// Base URL of the log (its tlog-tiles prefix, e.g. http://127.0.0.1:3001).
-    #[arg(long, requires = "public_key", required_unless_present = "ca_audit")]
+    /// Base URL of the log: its tlog-tiles prefix (e.g. http://127.0.0.1:3001), or where its
+    /// Rekor v1 API is (https://rekor.sigstore.dev).
+    #[arg(
+        long,
+        requires = "public_key",
+        required_unless_present_any = ["ca_audit", "ct_log"]
+    )]
     log: Option<String>,
     /// The log's checkpoint public key (PEM).
     #[arg(long, requires = "log")]
     public_key: Option<PathBuf>,
+    /// How to read --log: C2SP tlog-tiles, or the Rekor v1 API (signed tree head, consistency
+    /// proofs, entries with inclusion proofs) [default: tiles if it serves /checkpoint, else v1].
+    #[arg(long, value_enum, requires = "log")]
+    api: Option<crate::inventory_cmd::ApiArg>,
+    /// An RFC 6962 CT log (e.g. `vouch up`'s http://127.0.0.1:3005): every certificate it logs
+    /// for a watched identity is a `ct-identity` alert.
+    #[arg(long, value_name = "URL", requires = "ct_public_key")]
+    ct_log: Option<String>,
+    /// The CT log's public key (PEM), which signs its tree heads.
+    #[arg(long, value_name = "FILE", requires = "ct_log")]
+    ct_public_key: Option<PathBuf>,
     /// A CA's issuance audit log (`vouch serve ca --audit-log`): every certificate issued to a
     /// watched identity is checked like a log entry (authorized set, spike alert).
     #[arg(long, value_name = "FILE")]
@@ -55,7 +73,7 @@ pub struct MonitorArgs {
     /// Serve Prometheus metrics (/metrics) and /healthz on this address while running.
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<String>,
-    /// Tiles fetched at once.
+    /// Requests in flight at once: tiles, Rekor v1 entry batches, CT get-entries batches.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=256))]
     concurrency: u32,
 }
@@ -86,26 +104,32 @@ impl std::fmt::Display for Alerted {
 
 impl std::error::Error for Alerted {}
 
-/// The followers a run drives: the log's, the CA audit log's, or both.
+/// The followers a run drives: the log's, the CT log's, the CA audit log's, in any mix.
 struct Followers {
     log: Option<Monitor>,
+    ct: Option<CtMonitor>,
     ca_audit: Option<AuditMonitor>,
 }
 
 impl Followers {
     async fn run_once(&self) -> Result<RunReport> {
-        let mut total = RunReport::default();
+        let mut reports = Vec::new();
         if let Some(m) = &self.log {
-            total = m.run_once().await?;
+            reports.push(m.run_once().await?);
+        }
+        if let Some(m) = &self.ct {
+            reports.push(m.run_once().await?);
         }
         if let Some(m) = &self.ca_audit {
-            let r = m.run_once().await?;
+            reports.push(m.run_once().await?);
+        }
+        // The first follower's position is reported; alerts, entries and refusals add up.
+        let mut it = reports.into_iter();
+        let mut total = it.next().unwrap_or_default();
+        for r in it {
             total.alerts += r.alerts;
             total.entries += r.entries;
-            if self.log.is_none() {
-                total.scanned = r.scanned;
-                total.size = r.size;
-            }
+            total.refused |= r.refused;
         }
         Ok(total)
     }
@@ -113,7 +137,15 @@ impl Followers {
     fn metrics(&self) -> Arc<vouch_monitor::Metrics> {
         self.log
             .as_ref()
-            .map_or_else(|| Arc::new(vouch_monitor::Metrics::new()), Monitor::metrics)
+            .map(Monitor::metrics)
+            .or_else(|| self.ct.as_ref().map(CtMonitor::metrics))
+            .unwrap_or_else(|| Arc::new(vouch_monitor::Metrics::new()))
+    }
+
+    fn with_progress(mut self, f: &vouch_monitor::ProgressFn) -> Self {
+        self.log = self.log.map(|m| m.with_progress(f.clone()));
+        self.ct = self.ct.map(|m| m.with_progress(f.clone()));
+        self
     }
 }
 
@@ -166,31 +198,49 @@ fn build(a: &MonitorArgs) -> Result<Followers> {
             sinks: sinks.clone(),
         })
     });
-    let log = match (&a.log, &a.public_key) {
-        (Some(log), Some(key)) => {
-            let log = crate::tlog::base_url(log)?;
-            let pem = std::fs::read_to_string(key)
-                .with_context(|| format!("cannot read --public-key {}", key.display()))?;
-            let log_key = PublicKey::from_pem(&pem)
-                .with_context(|| format!("--public-key {}", key.display()))?;
-            Some(Monitor::new(MonitorOptions {
-                log_url: log,
-                log_key,
-                state_dir: a.state.clone(),
-                config,
-                witness_policy,
-                authorized,
-                sinks,
-                concurrency: a.concurrency as usize,
-            })?)
-        }
+    let read_key = |flag: &str, path: &PathBuf| -> Result<PublicKey> {
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {flag} {}", path.display()))?;
+        PublicKey::from_pem(&pem).with_context(|| format!("{flag} {}", path.display()))
+    };
+    let ct = match (&a.ct_log, &a.ct_public_key) {
+        (Some(url), Some(key)) => Some(CtMonitor::new(CtMonitorOptions {
+            url: crate::tlog::base_url(url).map_err(|e| anyhow!("--ct-log: {e}"))?,
+            key: read_key("--ct-public-key", key)?,
+            state_dir: a.state.clone(),
+            config: config.clone(),
+            authorized: authorized.clone(),
+            sinks: sinks.clone(),
+            concurrency: a.concurrency as usize,
+        })?),
         _ => None,
     };
-    let ca_audit = match (&log, ca_audit) {
-        (Some(m), Some(c)) => Some(c.with_metrics(m.metrics())),
-        (_, c) => c,
+    let log = match (&a.log, &a.public_key) {
+        (Some(log), Some(key)) => Some(Monitor::new(MonitorOptions {
+            log_url: crate::tlog::base_url(log)?,
+            api: a.api.map(LogApi::from),
+            log_key: read_key("--public-key", key)?,
+            state_dir: a.state.clone(),
+            config,
+            witness_policy,
+            authorized,
+            sinks,
+            concurrency: a.concurrency as usize,
+        })?),
+        _ => None,
     };
-    Ok(Followers { log, ca_audit })
+    let metrics = log
+        .as_ref()
+        .map(Monitor::metrics)
+        .or_else(|| ct.as_ref().map(CtMonitor::metrics));
+    let (ca_audit, ct) = match metrics {
+        Some(m) => (
+            ca_audit.map(|c| c.with_metrics(m.clone())),
+            ct.map(|c| c.with_metrics(m)),
+        ),
+        None => (ca_audit, ct),
+    };
+    Ok(Followers { log, ct, ca_audit })
 }
 
 fn progress() -> Option<(ProgressBar, vouch_monitor::ProgressFn)> {
@@ -218,7 +268,7 @@ pub fn run(a: &MonitorArgs) -> Result<()> {
     let mut monitor = build(a)?;
     let bar = progress();
     if let Some((_, f)) = &bar {
-        monitor.log = monitor.log.map(|m| m.with_progress(f.clone()));
+        monitor = monitor.with_progress(f);
     }
     crate::serve::init_tracing();
     let rt = vouch_server::runtime("vouch-monitor")?;
@@ -326,6 +376,7 @@ pub fn bench(a: &BenchMonitorArgs) -> Result<()> {
     let t = ticks.clone();
     let monitor = Monitor::new(MonitorOptions {
         log_url: base.clone(),
+        api: Some(LogApi::Tiles),
         log_key,
         state_dir: state.path().to_path_buf(),
         config,

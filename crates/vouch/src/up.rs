@@ -342,6 +342,11 @@ async fn up(a: &UpArgs) -> Result<()> {
         &log_dir.join("public.pem"),
         vouch_core::keys::pem_encode("PUBLIC KEY", logs.log_signer().spki_der()).as_bytes(),
     )?;
+    // The CT log's tree-head key, for `vouch monitor --ct-public-key`.
+    write(
+        &data.join("ct").join("public.pem"),
+        vouch_core::keys::pem_encode("PUBLIC KEY", logs.ct_signer().spki_der()).as_bytes(),
+    )?;
 
     let witness_policy = data.join("witness_policy.txt");
     let witnesses = match &logs {

@@ -785,7 +785,7 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
         n
     };
     assert_eq!(names("log"), ["log.key", "public.pem"]);
-    assert_eq!(names("ct"), ["log.key"]);
+    assert_eq!(names("ct"), ["log.key", "public.pem"]);
     assert!(data.join("scale.json").exists());
 
     // kill -9 and restart with the same flags: the same log continues.

@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod audit;
+pub mod proxy;
 pub mod registry;
 pub mod up;
 
