@@ -1340,7 +1340,7 @@ fn upgrade_bundles_save_load_offline() {
     let att_bundle = layout_json(&layout, att_layers[0]["digest"].as_str().unwrap());
     let legacy_att: vouch_oci::oci_spec::image::ImageManifest =
         serde_json::from_slice(&manifest(&src, &att_tag).unwrap()).unwrap();
-    let envelope = layout_json(&layout, &legacy_att.layers()[0].digest().to_string());
+    let envelope = layout_json(&layout, legacy_att.layers()[0].digest().as_ref());
     assert_eq!(
         att_bundle["dsseEnvelope"]["signatures"][0]["sig"], envelope["signatures"][0]["sig"],
         "the upgraded attestation carries the legacy DSSE signature"
