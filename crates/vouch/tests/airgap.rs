@@ -14,6 +14,11 @@
 //!   --offline` pass, a tampered layout fails, and a packet capture (tcpdump) on every
 //!   interface of the isolated namespace shows no packet to any address but registry B.
 //!   SKIP when namespaces cannot be made (not root) or tcpdump/iproute2 are missing.
+//! * `upgrade_bundles_save_load_offline`: a legacy-signed and -attested image (SET only) is
+//!   saved with `--upgrade-bundles` (and copied with it, idempotently), loaded into another
+//!   registry and verified `--offline` with the fetched inclusion proofs (`proof_verified`);
+//!   the upgraded bundles carry the legacy signature bytes; a tampered proof and a log that
+//!   returns another entry than the SET signs are refused by name.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
