@@ -10,7 +10,7 @@
 
 use crate::OciError;
 use crate::copy::by_tag;
-use crate::layout::{self, Kind, LegacyLayer};
+use crate::layout::{self, Kind, LegacyLayer, RekorBundle, Rfc3161Annotation};
 use crate::registry::{OCI_MANIFEST, Registry, sha256_digest};
 use crate::sign::{Target, push_legacy};
 use std::collections::BTreeMap;
@@ -101,35 +101,6 @@ pub struct DetachedSignature {
     pub rekor_bundle: Option<String>,
     /// DER RFC 3161 timestamp response.
     pub timestamp: Option<Vec<u8>>,
-}
-
-/// cosign's Rekor bundle annotation (Go field order).
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RekorBundle {
-    #[serde(rename = "SignedEntryTimestamp")]
-    signed_entry_timestamp: String,
-    #[serde(rename = "Payload")]
-    payload: RekorBundlePayload,
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RekorBundlePayload {
-    body: String,
-    #[serde(rename = "integratedTime")]
-    integrated_time: i64,
-    #[serde(rename = "logIndex")]
-    log_index: i64,
-    #[serde(rename = "logID")]
-    log_id: String,
-}
-
-/// cosign's RFC 3161 annotation.
-#[derive(serde::Serialize)]
-struct Rfc3161Annotation {
-    #[serde(rename = "SignedRFC3161Timestamp")]
-    signed: String,
 }
 
 /// Append a signature made elsewhere to the image's `.sig` tag; returns the manifest digest.

@@ -7,7 +7,7 @@
 //! deletes (distribution: `storage.delete.enabled`).
 
 use crate::OciError;
-use crate::copy::{Only, SBOM_MEDIA_TYPES, by_digest, by_tag};
+use crate::copy::{Only, by_digest, by_tag};
 use crate::layout;
 use crate::registry::{OCI_INDEX, Registry};
 use crate::verify::{ReferrersSource, list_referrers};
@@ -46,21 +46,7 @@ impl CleanType {
         if matches!(self, CleanType::Referrer | CleanType::All) {
             return true;
         }
-        let at = e.artifact_type.as_deref().unwrap_or_default();
-        let kind = if at == layout::BUNDLE_MEDIA_TYPE {
-            let pt = e
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(layout::ANN_BUNDLE_PREDICATE));
-            match pt.map(String::as_str) {
-                Some(layout::COSIGN_SIGN_PREDICATE) => Some(Only::Sig),
-                _ => Some(Only::Att),
-            }
-        } else if SBOM_MEDIA_TYPES.contains(&at) {
-            Some(Only::Sbom)
-        } else {
-            None
-        };
+        let kind = crate::copy::referrer_kind(e);
         kind.is_some_and(|k| self.legacy().contains(&k))
     }
 }

@@ -12,10 +12,13 @@
 //!   fallback index is written there too, verbatim when the destination had none.
 //!
 //! Nothing is re-signed: a signature that verified at the source verifies at the destination.
+//! With [`CopyOptions::upgrade`], legacy signatures with only a SET also get a bundle with
+//! their inclusion proof at the destination ([`crate::upgrade`]); the legacy tags stay.
 
 use crate::OciError;
 use crate::layout;
 use crate::registry::{DOCKER_LIST, OCI_INDEX, OCI_MANIFEST, Registry, Resolved};
+use crate::upgrade::{Upgraded, Upgrader};
 use crate::verify::{ReferrersSource, list_referrers};
 use oci_client::Reference;
 use oci_client::manifest::ImageIndexEntry;
@@ -141,6 +144,9 @@ pub struct CopyOptions {
     pub platform: Option<PlatformSpec>,
     /// Progress reporting.
     pub progress: Option<Arc<dyn Progress>>,
+    /// `--upgrade-bundles`: give every copied legacy signature and attestation that has only
+    /// a SET a bundle with its inclusion proof (see [`crate::upgrade`]).
+    pub upgrade: Option<Arc<Upgrader>>,
 }
 
 impl std::fmt::Debug for CopyOptions {
@@ -149,6 +155,7 @@ impl std::fmt::Debug for CopyOptions {
             .field("only", &self.only)
             .field("force", &self.force)
             .field("platform", &self.platform)
+            .field("upgrade", &self.upgrade.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -168,6 +175,8 @@ pub struct CopyReport {
     pub blobs_present: usize,
     /// Bytes uploaded.
     pub bytes: u64,
+    /// With `--upgrade-bundles`: each legacy signature or attestation looked at.
+    pub upgraded: Vec<Upgraded>,
 }
 
 /// The descriptors a manifest points to (an image manifest's config and layers, or an index's
@@ -187,6 +196,28 @@ fn parse_children(bytes: &[u8], what: &str) -> Result<Children, OciError> {
 
 fn is_index(media_type: &str) -> bool {
     media_type == OCI_INDEX || media_type == DOCKER_LIST
+}
+
+/// Which attachment kind a referrer is, if one of cosign's: a bundle with cosign's
+/// signature predicate or a message signature is a signature, other bundles attestations.
+pub fn referrer_kind(e: &ImageIndexEntry) -> Option<Only> {
+    let at = e.artifact_type.as_deref()?;
+    if at == layout::BUNDLE_MEDIA_TYPE {
+        let ann = |k: &str| {
+            e.annotations
+                .as_ref()
+                .and_then(|a| a.get(k))
+                .map(String::as_str)
+        };
+        if ann(layout::ANN_BUNDLE_CONTENT) == Some(layout::CONTENT_MESSAGE_SIGNATURE) {
+            return Some(Only::Sig);
+        }
+        return Some(match ann(layout::ANN_BUNDLE_PREDICATE) {
+            Some(layout::COSIGN_SIGN_PREDICATE) => Only::Sig,
+            _ => Only::Att,
+        });
+    }
+    SBOM_MEDIA_TYPES.contains(&at).then_some(Only::Sbom)
 }
 
 /// A reference to `digest` in the repository of `r`.
@@ -345,22 +376,6 @@ impl Copier<'_> {
         Ok(())
     }
 
-    /// Which attachment kind a referrer is, if one of cosign's.
-    fn referrer_kind(e: &ImageIndexEntry) -> Option<Only> {
-        let at = e.artifact_type.as_deref()?;
-        if at == layout::BUNDLE_MEDIA_TYPE {
-            let pt = e
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(layout::ANN_BUNDLE_PREDICATE));
-            return Some(match pt.map(String::as_str) {
-                Some(layout::COSIGN_SIGN_PREDICATE) => Only::Sig,
-                _ => Only::Att,
-            });
-        }
-        SBOM_MEDIA_TYPES.contains(&at).then_some(Only::Sbom)
-    }
-
     /// The referrers of `digest`, and the fallback index when the destination needs it.
     async fn referrers(&mut self, digest: &str) -> Result<(), OciError> {
         let (entries, source) = list_referrers(self.src, self.src_ref, digest).await?;
@@ -369,7 +384,7 @@ impl Copier<'_> {
         }
         let mut kept = Vec::new();
         for e in &entries {
-            let wanted = match Self::referrer_kind(e) {
+            let wanted = match referrer_kind(e) {
                 Some(k) => self.wants(k),
                 None => self.opts.only.is_none(),
             };
@@ -507,6 +522,17 @@ pub async fn copy(
     for digest in &entities {
         c.legacy(digest).await?;
         c.referrers(digest).await?;
+        if let Some(u) = &opts.upgrade {
+            for (only, kind) in [
+                (Only::Sig, layout::Kind::Signature),
+                (Only::Att, layout::Kind::Attestation),
+            ] {
+                if c.wants(only) {
+                    let done = u.upgrade_image(dst, dst_ref, digest, kind).await?;
+                    c.report.upgraded.extend(done);
+                }
+            }
+        }
     }
     if opts.only.is_none()
         && let Some(tag) = dst_tag

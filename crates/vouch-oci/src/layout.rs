@@ -18,6 +18,13 @@ pub const EMPTY_DIGEST: &str =
 pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 /// Referrer annotation: what the bundle holds (`dsse-envelope` or `message-signature`).
 pub const ANN_BUNDLE_CONTENT: &str = "dev.sigstore.bundle.content";
+/// [`ANN_BUNDLE_CONTENT`] of a bundle holding a DSSE envelope.
+pub const CONTENT_DSSE: &str = "dsse-envelope";
+/// [`ANN_BUNDLE_CONTENT`] of a bundle holding a message signature.
+pub const CONTENT_MESSAGE_SIGNATURE: &str = "message-signature";
+/// Referrer annotation on bundles written by `--upgrade-bundles`: the legacy tag and layer
+/// the bundle was made from (`sha256-<hex>.sig#0`).
+pub const ANN_UPGRADED_FROM: &str = "dev.vouch.bundle.upgraded-from";
 /// Referrer annotation: the statement's predicate type.
 pub const ANN_BUNDLE_PREDICATE: &str = "dev.sigstore.bundle.predicateType";
 /// Referrer annotation: creation time (RFC 3339).
@@ -192,13 +199,22 @@ pub fn descriptor(
     d
 }
 
-/// The referrer manifest holding one bundle (protocols.md §9.2).
+/// The referrer manifest holding one bundle (protocols.md §9.2), and any further layers
+/// (descriptors) after it.
 pub fn referrer_manifest(
     bundle_digest: &str,
     bundle_size: usize,
+    extra_layers: &[Value],
     subject: &Value,
     annotations: &BTreeMap<String, String>,
 ) -> Vec<u8> {
+    let mut layers = vec![descriptor(
+        BUNDLE_MEDIA_TYPE,
+        bundle_digest,
+        bundle_size,
+        None,
+    )];
+    layers.extend_from_slice(extra_layers);
     let m = json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -209,7 +225,7 @@ pub fn referrer_manifest(
             "digest": EMPTY_DIGEST,
             "size": EMPTY_BLOB.len(),
         },
-        "layers": [descriptor(BUNDLE_MEDIA_TYPE, bundle_digest, bundle_size, None)],
+        "layers": layers,
         "subject": subject,
         "annotations": annotations,
     });
@@ -232,6 +248,44 @@ pub fn add_to_index(existing: Option<&[u8]>, entry: Value) -> Result<Vec<u8>, Oc
         list.push(entry);
     }
     Ok(idx.to_string().into_bytes())
+}
+
+/// cosign's Rekor bundle annotation ([`ANN_REKOR_BUNDLE`]): the SET and what it signs, in
+/// Go's field order.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RekorBundle {
+    /// The SET, base64.
+    #[serde(rename = "SignedEntryTimestamp")]
+    pub signed_entry_timestamp: String,
+    /// The entry the SET signs.
+    #[serde(rename = "Payload")]
+    pub payload: RekorBundlePayload,
+}
+
+/// The entry fields a Rekor v1 SET signs.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RekorBundlePayload {
+    /// The canonicalized entry body, base64.
+    pub body: String,
+    /// Integration time, Unix seconds.
+    #[serde(rename = "integratedTime")]
+    pub integrated_time: i64,
+    /// Global log index.
+    #[serde(rename = "logIndex")]
+    pub log_index: i64,
+    /// Hex log ID.
+    #[serde(rename = "logID")]
+    pub log_id: String,
+}
+
+/// cosign's RFC 3161 annotation ([`ANN_RFC3161`]).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Rfc3161Annotation {
+    /// The DER timestamp response, base64.
+    #[serde(rename = "SignedRFC3161Timestamp")]
+    pub signed: String,
 }
 
 /// A layer of a legacy `.sig`/`.att` manifest.

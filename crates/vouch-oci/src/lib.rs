@@ -14,7 +14,8 @@
 //! [`registry::Registry`] is the counted registry client (also over an on-disk OCI image
 //! layout, [`oci_dir`]), [`sign`] writes both layouts, [`verify`] discovers and verifies both,
 //! and [`copy`] moves an image with everything attached to it between registries and layouts
-//! (`copy`, `save`, `load`), removes attachments (`clean`) and attaches unsigned ones.
+//! (`copy`, `save`, `load`), removes attachments (`clean`) and attaches unsigned ones;
+//! [`upgrade`] adds bundles with inclusion proofs to legacy signatures (`--upgrade-bundles`).
 
 pub mod attach;
 pub mod clean;
@@ -25,6 +26,7 @@ pub mod oci_dir;
 pub mod policy;
 pub mod registry;
 pub mod sign;
+pub mod upgrade;
 pub mod verify;
 
 pub use oci_client::Reference;
@@ -91,6 +93,9 @@ pub enum OciError {
     /// A durable write into an OCI image layout failed.
     #[error(transparent)]
     Fs(#[from] vouch_fs::FsError),
+    /// `--upgrade-bundles` could not upgrade a legacy signature: a check failed.
+    #[error(transparent)]
+    Upgrade(Box<upgrade::UpgradeError>),
     /// A directory is not a usable OCI image layout.
     #[error("OCI image layout {}: {detail}", path.display())]
     Layout {
@@ -105,6 +110,12 @@ pub enum OciError {
 pub fn parse_reference(s: &str) -> Result<Reference, OciError> {
     s.parse::<Reference>()
         .map_err(|e| OciError::Reference(format!("{s:?}: {e}")))
+}
+
+impl From<upgrade::UpgradeError> for OciError {
+    fn from(e: upgrade::UpgradeError) -> Self {
+        OciError::Upgrade(Box::new(e))
+    }
 }
 
 impl From<vouch_core::egress::EgressRefused> for OciError {

@@ -359,15 +359,6 @@ async fn push_referrer(
     bundle: &[u8],
     predicate_type: &str,
 ) -> Result<(String, Option<String>), OciError> {
-    let r = &target.reference;
-    reg.put_blob(r, layout::EMPTY_BLOB).await?;
-    let bundle_digest = reg.put_blob(r, bundle).await?;
-    let subject = layout::descriptor(
-        &target.descriptor.media_type,
-        &target.descriptor.digest,
-        target.descriptor.size as usize,
-        None,
-    );
     let mut ann = BTreeMap::new();
     ann.insert(
         layout::ANN_CREATED.to_string(),
@@ -377,13 +368,41 @@ async fn push_referrer(
     );
     ann.insert(
         layout::ANN_BUNDLE_CONTENT.to_string(),
-        "dsse-envelope".to_string(),
+        layout::CONTENT_DSSE.to_string(),
     );
     ann.insert(
         layout::ANN_BUNDLE_PREDICATE.to_string(),
         predicate_type.to_string(),
     );
-    let manifest = layout::referrer_manifest(&bundle_digest, bundle.len(), &subject, &ann);
+    push_referrer_with(reg, target, bundle, &[], &ann).await
+}
+
+/// Push `bundle` (then the `extra` layers: bytes and media type) as a referrer manifest of
+/// `target` annotated `ann`, and list it in the referrers fallback index when the registry
+/// did not acknowledge the subject. Returns the manifest digest and the index tag written.
+pub(crate) async fn push_referrer_with(
+    reg: &Registry,
+    target: &Target,
+    bundle: &[u8],
+    extra: &[(&[u8], &str)],
+    ann: &BTreeMap<String, String>,
+) -> Result<(String, Option<String>), OciError> {
+    let r = &target.reference;
+    reg.put_blob(r, layout::EMPTY_BLOB).await?;
+    let bundle_digest = reg.put_blob(r, bundle).await?;
+    let mut extra_layers = Vec::new();
+    for (bytes, media_type) in extra {
+        let d = reg.put_blob(r, bytes).await?;
+        extra_layers.push(layout::descriptor(media_type, &d, bytes.len(), None));
+    }
+    let subject = layout::descriptor(
+        &target.descriptor.media_type,
+        &target.descriptor.digest,
+        target.descriptor.size as usize,
+        None,
+    );
+    let manifest =
+        layout::referrer_manifest(&bundle_digest, bundle.len(), &extra_layers, &subject, ann);
     let manifest_digest = sha256_digest(&manifest);
     let (_, acknowledged) = reg
         .put_manifest(
@@ -408,7 +427,7 @@ async fn push_referrer(
         crate::registry::OCI_MANIFEST,
         &manifest_digest,
         manifest.len(),
-        Some(&ann),
+        Some(ann),
     );
     entry["artifactType"] = json!(layout::BUNDLE_MEDIA_TYPE);
     let index = layout::add_to_index(existing.as_ref().map(|m| m.bytes.as_slice()), entry)?;

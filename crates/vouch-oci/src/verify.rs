@@ -13,12 +13,18 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use oci_client::Reference;
 use oci_client::manifest::{ImageIndexEntry, OciImageIndex};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use vouch_core::bundle::{Bundle, MEDIA_TYPE_V0_1};
+use vouch_core::bundle::{
+    Bundle, HashAlgorithm, HashOutput, InclusionPromise, KindVersion, LogId, MEDIA_TYPE_V0_1,
+    MessageSignature, PublicKeyIdentifier, Rfc3161SignedTimestamp, TimestampVerificationData,
+    TransparencyLogEntry, VerificationMaterial, X509Certificate, X509CertificateChain,
+};
+use vouch_core::dsse::Envelope;
+use vouch_core::encoding::{Base64Bytes, Int64, b64_decode};
 use vouch_core::keys::HashKind;
 use vouch_verify::{Artifact, Policy, PolicyBuilder, VerificationResult, Verifier};
 
@@ -42,6 +48,9 @@ pub enum Evidence {
         manifest_digest: String,
         /// The bundle JSON.
         bundle: Vec<u8>,
+        /// The simple-signing payload stored after the bundle, for a legacy signature
+        /// upgraded by `--upgrade-bundles` (its message signature is over these bytes).
+        payload: Option<Vec<u8>>,
     },
     /// A layer of a legacy `.sig`/`.att` manifest.
     Legacy {
@@ -112,7 +121,13 @@ pub async fn list_referrers(
 
 /// The kind a referrer entry claims by its annotations, if it says.
 fn entry_kind(e: &ImageIndexEntry) -> Option<Kind> {
-    let pt = e.annotations.as_ref()?.get(layout::ANN_BUNDLE_PREDICATE)?;
+    let a = e.annotations.as_ref()?;
+    if a.get(layout::ANN_BUNDLE_CONTENT).map(String::as_str)
+        == Some(layout::CONTENT_MESSAGE_SIGNATURE)
+    {
+        return Some(Kind::Signature);
+    }
+    let pt = a.get(layout::ANN_BUNDLE_PREDICATE)?;
     Some(if pt == layout::COSIGN_SIGN_PREDICATE {
         Kind::Signature
     } else {
@@ -203,7 +218,7 @@ pub async fn discover(
     }
     bundles.sort_by_key(|(i, _, _)| *i);
     let mut found = Vec::new();
-    for (_, e, bundle) in bundles {
+    for (_, e, (bundle, payload)) in bundles {
         if entry_kind(&e).is_none() && bundle_kind(&bundle) != kind {
             continue;
         }
@@ -213,6 +228,7 @@ pub async fn discover(
             evidence: Evidence::Bundle {
                 manifest_digest: e.digest.clone(),
                 bundle,
+                payload,
             },
         });
     }
@@ -270,12 +286,16 @@ pub async fn discover(
 /// How many manifests and blobs discovery fetches at once.
 const FETCH_CONCURRENCY: usize = 16;
 
-/// A referrer's manifest, then its bundle layer; `None` when it holds no bundle.
+/// A bundle and, for an upgraded legacy signature, its simple-signing payload.
+type ReferrerBlobs = (Vec<u8>, Option<Vec<u8>>);
+
+/// A referrer's manifest, then its bundle layer (and simple-signing payload layer, if any);
+/// `None` when it holds no bundle.
 async fn fetch_referrer(
     reg: &Registry,
     image: &Reference,
     e: &ImageIndexEntry,
-) -> Result<Option<Vec<u8>>, OciError> {
+) -> Result<Option<ReferrerBlobs>, OciError> {
     let mref = Reference::with_digest(
         image.registry().to_string(),
         image.repository().to_string(),
@@ -293,7 +313,16 @@ async fn fetch_referrer(
     else {
         return Ok(None);
     };
-    Ok(Some(reg.get_blob(image, &layer.digest).await?))
+    let bundle = reg.get_blob(image, &layer.digest).await?;
+    let payload = match manifest
+        .layers
+        .iter()
+        .find(|l| l.media_type == layout::SIMPLE_SIGNING_MEDIA_TYPE)
+    {
+        Some(l) => Some(reg.get_blob(image, &l.digest).await?),
+        None => None,
+    };
+    Ok(Some((bundle, payload)))
 }
 
 /// A verified signature or attestation.
@@ -346,6 +375,32 @@ pub fn verify_found_with(
     }
     let mut docker_reference = None;
     let result = match &found.evidence {
+        Evidence::Bundle {
+            bundle,
+            payload: Some(payload),
+            ..
+        } if found.kind == Kind::Signature => {
+            // An upgraded legacy signature: a message signature over the simple-signing
+            // payload, which must name this image.
+            let b = Bundle::from_json(bundle).map_err(|e| format!("bundle: {e}"))?;
+            if b.message_signature.is_none() {
+                return Err(
+                    "a referrer with a simple-signing payload must hold a message signature"
+                        .to_string(),
+                );
+            }
+            let ss = layout::parse_simple_signing(payload)?;
+            if ss.digest != digest {
+                return Err(format!(
+                    "payload docker-manifest-digest {} is not the image digest {digest}",
+                    ss.digest
+                ));
+            }
+            docker_reference = Some(ss.docker_reference);
+            verifier
+                .verify(&b, Artifact::Bytes(payload), &policy)
+                .map_err(|e| e.to_string())?
+        }
         Evidence::Bundle { bundle, .. } => {
             if found.kind == Kind::Signature {
                 policy.predicate_type = Some(layout::COSIGN_SIGN_PREDICATE.to_string());
@@ -364,7 +419,6 @@ pub fn verify_found_with(
         }
         Evidence::Legacy { layer, blob, .. } => {
             let b = legacy_bundle(layer, blob, found.kind)?;
-            let b = Bundle::from_json(&b).map_err(|e| format!("legacy signature: {e}"))?;
             match found.kind {
                 Kind::Signature => {
                     let ss = layout::parse_simple_signing(blob)?;
@@ -402,10 +456,10 @@ pub fn verify_found_with(
 
 /// Rebuild a bundle v0.1 from a legacy layer: certificate (or key), the Rekor bundle
 /// annotation as a log entry with its inclusion promise, the RFC 3161 timestamp, and the
-/// signature (annotation) or DSSE envelope (blob).
-pub fn legacy_bundle(layer: &LegacyLayer, blob: &[u8], kind: Kind) -> Result<Vec<u8>, String> {
+/// signature (annotation) or DSSE envelope (blob). The signature bytes are the layer's.
+pub fn legacy_bundle(layer: &LegacyLayer, blob: &[u8], kind: Kind) -> Result<Bundle, String> {
     let a = &layer.annotations;
-    let mut vm = json!({"tlogEntries": []});
+    let mut vm = VerificationMaterial::default();
     match a
         .get(layout::ANN_CERTIFICATE)
         .filter(|c| !c.trim().is_empty())
@@ -414,93 +468,119 @@ pub fn legacy_bundle(layer: &LegacyLayer, blob: &[u8], kind: Kind) -> Result<Vec
             let certs = vouch_core::pem::decode_all(pem, "CERTIFICATE")
                 .map_err(|e| format!("the certificate annotation is not PEM: {e}"))?;
             let leaf = certs
-                .first()
+                .into_iter()
+                .next()
                 .ok_or("the certificate annotation holds no PEM certificate")?;
-            vm["x509CertificateChain"] =
-                json!({"certificates": [{"rawBytes": STANDARD.encode(leaf)}]});
+            vm.x509_certificate_chain = Some(X509CertificateChain {
+                certificates: vec![X509Certificate {
+                    raw_bytes: Base64Bytes(leaf),
+                }],
+            });
         }
-        None => vm["publicKey"] = json!({"hint": ""}),
+        None => vm.public_key = Some(PublicKeyIdentifier::default()),
     }
-    let mut hash_alg = "SHA2_256";
+    let mut hash_alg = HashAlgorithm::SHA2_256;
     if let Some(rb) = a.get(layout::ANN_REKOR_BUNDLE) {
-        let v: Value =
-            serde_json::from_str(rb).map_err(|e| format!("Rekor bundle annotation: {e}"))?;
-        let set = v
-            .get("SignedEntryTimestamp")
-            .and_then(|s| s.as_str())
-            .ok_or("Rekor bundle annotation has no SignedEntryTimestamp")?;
-        let p = v
-            .get("Payload")
-            .ok_or("Rekor bundle annotation has no Payload")?;
-        let body_b64 = p
-            .get("body")
-            .and_then(|s| s.as_str())
-            .ok_or("Rekor bundle annotation has no Payload.body")?;
-        let body: Value = STANDARD
-            .decode(body_b64)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or("Rekor bundle annotation body is not base64 JSON")?;
-        let int = |k: &str| p.get(k).and_then(|x| x.as_i64()).unwrap_or(0);
-        let log_id = p
-            .get("logID")
-            .and_then(|s| s.as_str())
-            .and_then(|h| hex::decode(h).ok())
-            .ok_or("Rekor bundle annotation logID is not hex")?;
-        if let Some(alg) = body
-            .pointer("/spec/data/hash/algorithm")
-            .and_then(|s| s.as_str())
-        {
-            hash_alg = match alg {
-                "sha384" => "SHA2_384",
-                "sha512" => "SHA2_512",
-                _ => "SHA2_256",
-            };
-        }
-        vm["tlogEntries"] = json!([{
-            "logIndex": int("logIndex").to_string(),
-            "logId": {"keyId": STANDARD.encode(log_id)},
-            "kindVersion": {
-                "kind": body.get("kind").and_then(|s| s.as_str()).unwrap_or_default(),
-                "version": body.get("apiVersion").and_then(|s| s.as_str()).unwrap_or_default(),
-            },
-            "integratedTime": int("integratedTime").to_string(),
-            "inclusionPromise": {"signedEntryTimestamp": set},
-            "canonicalizedBody": body_b64,
-        }]);
+        let (entry, alg) = legacy_tlog_entry(rb)?;
+        hash_alg = alg;
+        vm.tlog_entries = vec![entry];
     }
     if let Some(ts) = a.get(layout::ANN_RFC3161) {
-        let v: Value =
+        let t: layout::Rfc3161Annotation =
             serde_json::from_str(ts).map_err(|e| format!("RFC 3161 timestamp annotation: {e}"))?;
-        if let Some(t) = v.get("SignedRFC3161Timestamp").and_then(|s| s.as_str()) {
-            vm["timestampVerificationData"] =
-                json!({"rfc3161Timestamps": [{"signedTimestamp": t}]});
-        }
+        let der = b64_decode(&t.signed)
+            .map_err(|e| format!("RFC 3161 timestamp annotation is not base64: {e}"))?;
+        vm.timestamp_verification_data = Some(TimestampVerificationData {
+            rfc3161_timestamps: vec![Rfc3161SignedTimestamp {
+                signed_timestamp: Base64Bytes(der),
+            }],
+        });
     }
-    let mut b = json!({"mediaType": MEDIA_TYPE_V0_1, "verificationMaterial": vm});
+    let mut b = Bundle {
+        media_type: MEDIA_TYPE_V0_1.to_string(),
+        verification_material: Some(vm),
+        ..Bundle::default()
+    };
     match kind {
         Kind::Signature => {
             let sig = a
                 .get(layout::ANN_SIGNATURE)
                 .filter(|s| !s.is_empty())
                 .ok_or("the layer has no dev.cosignproject.cosign/signature annotation")?;
+            let sig = b64_decode(sig.trim())
+                .map_err(|e| format!("the signature annotation is not base64: {e}"))?;
             let hash = match hash_alg {
-                "SHA2_384" => HashKind::Sha384,
-                "SHA2_512" => HashKind::Sha512,
+                HashAlgorithm::SHA2_384 => HashKind::Sha384,
+                HashAlgorithm::SHA2_512 => HashKind::Sha512,
                 _ => HashKind::Sha256,
             };
-            b["messageSignature"] = json!({
-                "messageDigest": {"algorithm": hash_alg, "digest": STANDARD.encode(hash.digest(blob))},
-                "signature": sig.trim(),
+            b.message_signature = Some(MessageSignature {
+                message_digest: Some(HashOutput {
+                    algorithm: hash_alg,
+                    digest: Base64Bytes(hash.digest(blob)),
+                }),
+                signature: Base64Bytes(sig),
             });
         }
         Kind::Attestation => {
-            let env: Value = serde_json::from_slice(blob)
+            let env: Envelope = serde_json::from_slice(blob)
                 .map_err(|e| format!("attestation layer is not a DSSE envelope: {e}"))?;
-            b["dsseEnvelope"] = env;
+            b.dsse_envelope = Some(env);
         }
     }
-    serde_json::to_vec(&b).map_err(|e| e.to_string())
+    Ok(b)
+}
+
+/// The fields of a Rekor v1 entry body that name its kind and hash algorithm.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BodyHead {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    spec: Value,
+}
+
+/// A log entry with its inclusion promise from cosign's Rekor bundle annotation, and the hash
+/// algorithm its body records for the signed data.
+fn legacy_tlog_entry(annotation: &str) -> Result<(TransparencyLogEntry, HashAlgorithm), String> {
+    let rb: layout::RekorBundle =
+        serde_json::from_str(annotation).map_err(|e| format!("Rekor bundle annotation: {e}"))?;
+    let p = &rb.payload;
+    let body = b64_decode(&p.body).map_err(|_| "Rekor bundle annotation body is not base64")?;
+    let head: BodyHead = serde_json::from_slice(&body)
+        .map_err(|e| format!("Rekor bundle annotation body is not a log entry: {e}"))?;
+    let log_id = hex::decode(&p.log_id).map_err(|_| "Rekor bundle annotation logID is not hex")?;
+    let set = b64_decode(&rb.signed_entry_timestamp)
+        .map_err(|_| "Rekor bundle annotation SignedEntryTimestamp is not base64")?;
+    let alg = match head
+        .spec
+        .pointer("/data/hash/algorithm")
+        .and_then(|s| s.as_str())
+    {
+        Some("sha384") => HashAlgorithm::SHA2_384,
+        Some("sha512") => HashAlgorithm::SHA2_512,
+        _ => HashAlgorithm::SHA2_256,
+    };
+    let entry = TransparencyLogEntry {
+        log_index: Int64(p.log_index),
+        log_id: Some(LogId {
+            key_id: Base64Bytes(log_id),
+        }),
+        kind_version: Some(KindVersion {
+            kind: head.kind,
+            version: head.api_version,
+        }),
+        integrated_time: Int64(p.integrated_time),
+        inclusion_promise: Some(InclusionPromise {
+            signed_entry_timestamp: Base64Bytes(set),
+        }),
+        inclusion_proof: None,
+        canonicalized_body: Base64Bytes(body),
+    };
+    Ok((entry, alg))
 }
 
 /// Everything attached to an image, for `vouch tree`.

@@ -27,5 +27,6 @@ pub use policy::{
     IdentityError, IdentityPolicy, Matcher, Policy, PolicyBuilder, PolicyError, SignerPolicy,
 };
 pub use verifier::{
-    Artifact, TimeSource, VerificationResult, VerifiedEntry, VerifiedTime, Verifier,
+    Artifact, ProvenInclusion, TimeSource, VerificationResult, VerifiedEntry, VerifiedTime,
+    Verifier, verify_inclusion_promise, verify_inclusion_proof,
 };

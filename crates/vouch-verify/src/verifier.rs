@@ -534,9 +534,11 @@ impl Verifier {
         digests: &mut Digests<'_>,
         witness_policy: Option<&WitnessPolicy>,
     ) -> Result<VerifiedEntry, EntryError> {
-        let key = log.key.as_ref().ok_or_else(|| EntryError::UnusableLogKey {
-            log: log.base_url.clone(),
-        })?;
+        if log.key.is_none() {
+            return Err(EntryError::UnusableLogKey {
+                log: log.base_url.clone(),
+            });
+        }
         let kv = e.kind_version.clone().unwrap_or_default();
         let body = e.canonicalized_body.as_slice();
         let is_v2 = kv.kind == "hashedrekord" && kv.version == "0.0.2";
@@ -547,112 +549,13 @@ impl Verifier {
             return Err(EntryError::MissingProof);
         }
 
-        // Inclusion promise (Rekor v1 SET).
-        let mut integrated_time = None;
-        if let Some(p) = &e.inclusion_promise {
-            let t = Instant::from_secs(e.integrated_time.0);
-            if !log.valid_for.contains(t) {
-                return Err(EntryError::TimeOutsideLogValidity {
-                    log: log.base_url.clone(),
-                    time: t,
-                    valid_for: log.valid_for,
-                });
-            }
-            let payload = set_payload(body, e.integrated_time.0, &log.log_id, e.log_index.0);
-            key.verify(&payload, p.signed_entry_timestamp.as_slice())
-                .map_err(|_| EntryError::BadSet {
-                    log: log.base_url.clone(),
-                })?;
-            integrated_time = Some(e.integrated_time.0);
-        }
-
-        // Inclusion proof against a signed checkpoint.
+        let integrated_time = verify_inclusion_promise(e, log)?;
         let mut checkpoint_size = None;
-        if let Some(proof) = &e.inclusion_proof {
-            let envelope = proof
-                .checkpoint
-                .as_ref()
-                .map(|c| c.envelope.as_str())
-                .unwrap_or_default();
-            let note = SignedNote::parse(envelope)?;
-            let cp = Checkpoint::parse(&note.text)?;
-            let host = host_of(&log.origin);
-            let v1_style = cp
-                .origin
-                .strip_prefix(host)
-                .and_then(|r| r.strip_prefix(" - "))
-                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
-            let verifier: NoteVerifier = if v1_style {
-                log.note_verifier
-                    .clone()
-                    .ok_or_else(|| EntryError::UnusableLogKey {
-                        log: log.base_url.clone(),
-                    })?
-            } else {
-                if cp.origin != log.origin {
-                    return Err(EntryError::CheckpointOrigin {
-                        log: log.base_url.clone(),
-                        expected: log.origin.clone(),
-                        got: cp.origin.clone(),
-                    });
-                }
-                match &log.note_verifier {
-                    Some(v) if v.name == log.origin => v.clone(),
-                    _ => NoteVerifier::for_log_key(&log.origin, key)?,
-                }
-            };
-            note.verify(&verifier)?;
+        if let Some(proven) = verify_inclusion_proof(e, log)? {
             if let Some(wp) = witness_policy {
-                check_witness_policy(wp, &note, &cp, &log.base_url)?;
+                check_witness_policy(wp, &proven.note, &proven.checkpoint, &log.base_url)?;
             }
-            let leaf = merkle::leaf_hash(body);
-            let (index, size, root) = if v1_style {
-                let root: [u8; 32] = proof.root_hash.as_slice().try_into().map_err(|_| {
-                    merkle::ProofError::BadHashLength {
-                        position: 0,
-                        len: proof.root_hash.as_slice().len(),
-                    }
-                })?;
-                let size = u64::try_from(proof.tree_size.0).unwrap_or(0);
-                if root != cp.root_hash || size != cp.size {
-                    return Err(EntryError::CheckpointMismatch {
-                        checkpoint_size: cp.size,
-                        checkpoint_root: hex::encode(cp.root_hash),
-                        proof_size: size,
-                        proof_root: hex::encode(root),
-                    });
-                }
-                (
-                    u64::try_from(proof.log_index.0).unwrap_or(u64::MAX),
-                    size,
-                    root,
-                )
-            } else {
-                // Rekor v2: the top-level index; size and root from the verified checkpoint.
-                // The proof repeats them unsigned: refuse a proof that disagrees.
-                let proof_size = u64::try_from(proof.tree_size.0).unwrap_or(u64::MAX);
-                if proof.root_hash.as_slice() != cp.root_hash || proof_size != cp.size {
-                    return Err(EntryError::CheckpointMismatch {
-                        checkpoint_size: cp.size,
-                        checkpoint_root: hex::encode(cp.root_hash),
-                        proof_size,
-                        proof_root: hex::encode(proof.root_hash.as_slice()),
-                    });
-                }
-                if proof.log_index.0 != e.log_index.0 {
-                    return Err(EntryError::IndexMismatch {
-                        entry: e.log_index.0,
-                        proof: proof.log_index.0,
-                    });
-                }
-                (
-                    u64::try_from(e.log_index.0).unwrap_or(u64::MAX),
-                    cp.size,
-                    cp.root_hash,
-                )
-            };
-            merkle::verify_inclusion(index, size, &leaf, &proof.hashes, &root)?;
-            checkpoint_size = Some(size);
+            checkpoint_size = Some(proven.checkpoint.size);
         }
 
         if witness_policy.is_some() && e.inclusion_proof.is_none() {
@@ -791,6 +694,153 @@ impl Verifier {
 
 /// The C2SP tlog-policy checks on a checkpoint whose log signature already verified: one of
 /// the policy's logs (if it lists any) signed it, and its witness quorum cosigned it.
+/// A checkpoint an inclusion proof was verified against.
+#[derive(Clone, Debug)]
+pub struct ProvenInclusion {
+    /// The signed note, with every signature line (cosignatures included).
+    pub note: SignedNote,
+    /// Its checkpoint body: origin, tree size and root hash.
+    pub checkpoint: Checkpoint,
+}
+
+fn log_key(log: &TrustedLog) -> Result<&PublicKey, EntryError> {
+    log.key.as_ref().ok_or_else(|| EntryError::UnusableLogKey {
+        log: log.base_url.clone(),
+    })
+}
+
+/// Check a Rekor v1 entry's inclusion promise (SET) with the key of `log`, and that its
+/// integrated time is within that key's validity. Returns the integrated time, or `None`
+/// when the entry carries no promise. Used by the verifier and by `--upgrade-bundles`, which
+/// checks a legacy signature's SET before attaching the proof it fetched for it.
+pub fn verify_inclusion_promise(
+    e: &TransparencyLogEntry,
+    log: &TrustedLog,
+) -> Result<Option<i64>, EntryError> {
+    let Some(p) = &e.inclusion_promise else {
+        return Ok(None);
+    };
+    let key = log_key(log)?;
+    let t = Instant::from_secs(e.integrated_time.0);
+    if !log.valid_for.contains(t) {
+        return Err(EntryError::TimeOutsideLogValidity {
+            log: log.base_url.clone(),
+            time: t,
+            valid_for: log.valid_for,
+        });
+    }
+    let payload = set_payload(
+        e.canonicalized_body.as_slice(),
+        e.integrated_time.0,
+        &log.log_id,
+        e.log_index.0,
+    );
+    key.verify(&payload, p.signed_entry_timestamp.as_slice())
+        .map_err(|_| EntryError::BadSet {
+            log: log.base_url.clone(),
+        })?;
+    Ok(Some(e.integrated_time.0))
+}
+
+/// Check an entry's inclusion proof: its checkpoint is signed by `log` (Rekor v1 `<host> -
+/// <tree ID>` origins with the log's note verifier, others with its origin), the proof leads
+/// from the entry body's leaf hash to the checkpoint's root, and the proof's unsigned tree
+/// size, root and index agree with the checkpoint and the entry. `None` when the entry
+/// carries no proof.
+pub fn verify_inclusion_proof(
+    e: &TransparencyLogEntry,
+    log: &TrustedLog,
+) -> Result<Option<ProvenInclusion>, EntryError> {
+    let Some(proof) = &e.inclusion_proof else {
+        return Ok(None);
+    };
+    let key = log_key(log)?;
+    let envelope = proof
+        .checkpoint
+        .as_ref()
+        .map(|c| c.envelope.as_str())
+        .unwrap_or_default();
+    let note = SignedNote::parse(envelope)?;
+    let cp = Checkpoint::parse(&note.text)?;
+    let host = host_of(&log.origin);
+    let v1_style = cp
+        .origin
+        .strip_prefix(host)
+        .and_then(|r| r.strip_prefix(" - "))
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+    let verifier: NoteVerifier = if v1_style {
+        log.note_verifier
+            .clone()
+            .ok_or_else(|| EntryError::UnusableLogKey {
+                log: log.base_url.clone(),
+            })?
+    } else {
+        if cp.origin != log.origin {
+            return Err(EntryError::CheckpointOrigin {
+                log: log.base_url.clone(),
+                expected: log.origin.clone(),
+                got: cp.origin.clone(),
+            });
+        }
+        match &log.note_verifier {
+            Some(v) if v.name == log.origin => v.clone(),
+            _ => NoteVerifier::for_log_key(&log.origin, key)?,
+        }
+    };
+    note.verify(&verifier)?;
+    let leaf = merkle::leaf_hash(e.canonicalized_body.as_slice());
+    let (index, size, root) = if v1_style {
+        let root: [u8; 32] = proof.root_hash.as_slice().try_into().map_err(|_| {
+            merkle::ProofError::BadHashLength {
+                position: 0,
+                len: proof.root_hash.as_slice().len(),
+            }
+        })?;
+        let size = u64::try_from(proof.tree_size.0).unwrap_or(0);
+        if root != cp.root_hash || size != cp.size {
+            return Err(EntryError::CheckpointMismatch {
+                checkpoint_size: cp.size,
+                checkpoint_root: hex::encode(cp.root_hash),
+                proof_size: size,
+                proof_root: hex::encode(root),
+            });
+        }
+        (
+            u64::try_from(proof.log_index.0).unwrap_or(u64::MAX),
+            size,
+            root,
+        )
+    } else {
+        // Rekor v2: the top-level index; size and root from the verified checkpoint.
+        // The proof repeats them unsigned: refuse a proof that disagrees.
+        let proof_size = u64::try_from(proof.tree_size.0).unwrap_or(u64::MAX);
+        if proof.root_hash.as_slice() != cp.root_hash || proof_size != cp.size {
+            return Err(EntryError::CheckpointMismatch {
+                checkpoint_size: cp.size,
+                checkpoint_root: hex::encode(cp.root_hash),
+                proof_size,
+                proof_root: hex::encode(proof.root_hash.as_slice()),
+            });
+        }
+        if proof.log_index.0 != e.log_index.0 {
+            return Err(EntryError::IndexMismatch {
+                entry: e.log_index.0,
+                proof: proof.log_index.0,
+            });
+        }
+        (
+            u64::try_from(e.log_index.0).unwrap_or(u64::MAX),
+            cp.size,
+            cp.root_hash,
+        )
+    };
+    merkle::verify_inclusion(index, size, &leaf, &proof.hashes, &root)?;
+    Ok(Some(ProvenInclusion {
+        note,
+        checkpoint: cp,
+    }))
+}
+
 fn check_witness_policy(
     wp: &WitnessPolicy,
     note: &SignedNote,

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use vouch_oci::clean::CleanType;
 use vouch_oci::copy::{CopyOptions, CopyReport, Only, PlatformSpec, Progress};
 use vouch_oci::oci_dir::OciDir;
+use vouch_oci::upgrade::Upgrader;
 use vouch_oci::{Reference, Registry};
 
 /// Restrict this process's network access for `--offline`: only `registry` (the host of the
@@ -27,6 +28,56 @@ pub fn go_offline(registry: Option<&str>) {
     let allowed: Vec<String> = registry.into_iter().map(String::from).collect();
     tracing::debug!(?allowed, "offline: network restricted");
     vouch_core::egress::restrict_to(allowed);
+}
+
+/// `--upgrade-bundles` and where its proofs come from (`copy`, `save`).
+#[derive(Args, Debug)]
+pub struct UpgradeArgs {
+    /// Give each legacy signature and attestation (cosign's `.sig`/`.att` tags) whose log
+    /// evidence is only a SET a Sigstore bundle v0.3 with the entry's inclusion proof and
+    /// checkpoint, fetched from the log and checked against the trusted root, stored as an OCI
+    /// referrer next to it: same signature bytes, the legacy tags stay, nothing is re-signed.
+    #[arg(long)]
+    upgrade_bundles: bool,
+    /// Rekor URL to fetch the entries from [default: the trusted root's URL of the log the
+    /// SET names].
+    #[arg(long, requires = "upgrade_bundles")]
+    rekor_url: Option<String>,
+    /// ClientTrustConfig JSON whose trusted root holds the log keys (else --trusted-root, else
+    /// the public-good root).
+    #[arg(long, env = "VOUCH_TRUST_CONFIG")]
+    trust_config: Option<PathBuf>,
+    /// Trusted root JSON (replaces the trust config's).
+    #[arg(long)]
+    trusted_root: Option<PathBuf>,
+    /// Extra PEM CA certificates for TLS to the log.
+    #[arg(long, requires = "upgrade_bundles")]
+    ca_certificates: Option<PathBuf>,
+}
+
+impl UpgradeArgs {
+    /// The upgrader, when --upgrade-bundles is set.
+    fn upgrader(&self) -> Result<Option<Arc<Upgrader>>> {
+        if !self.upgrade_bundles {
+            return Ok(None);
+        }
+        let trust = crate::sign_cmd::TrustArgs {
+            trust_config: self.trust_config.clone(),
+            trusted_root: self.trusted_root.clone(),
+            signing_config: None,
+        };
+        let (root, _) = trust.load()?;
+        let mut cas = Vec::new();
+        if let Some(p) = &self.ca_certificates {
+            cas.push(std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?);
+        }
+        let http = vouch_sign::HttpClient::with_ca_certificates(&cas)?;
+        Ok(Some(Arc::new(Upgrader::new(
+            root,
+            self.rekor_url.clone(),
+            http,
+        ))))
+    }
 }
 
 /// `vouch copy SRC DST`.
@@ -50,6 +101,8 @@ pub struct CopyArgs {
     #[arg(long)]
     platform: Option<String>,
     #[command(flatten)]
+    upgrade: UpgradeArgs,
+    #[command(flatten)]
     registry: RegistryArgs,
 }
 
@@ -64,6 +117,8 @@ pub struct SaveArgs {
     /// For a multi-platform index, save only this platform (`os/arch[/variant]`).
     #[arg(long)]
     platform: Option<String>,
+    #[command(flatten)]
+    upgrade: UpgradeArgs,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -208,6 +263,9 @@ fn oci(e: vouch_oci::OciError) -> anyhow::Error {
         E::Offline(_) => {
             "--offline allows only the registry named in the image reference (none with --local-image)"
         }
+        E::Upgrade(_) => {
+            "the log's answer does not prove the SET's entry: check --rekor-url and the trusted root, or copy without --upgrade-bundles"
+        }
         _ => return anyhow::Error::new(e),
     };
     hinted(e.to_string(), hint)
@@ -250,6 +308,15 @@ impl Progress for Bar {
 }
 
 fn summary(verb: &str, r: &CopyReport) {
+    for u in &r.upgraded {
+        match &u.referrer {
+            Some(m) => eprintln!(
+                "Upgraded {} to a bundle with the {}: referrer {m}",
+                u.location, u.note
+            ),
+            None => eprintln!("Not upgraded {}: {}", u.location, u.note),
+        }
+    }
     eprintln!(
         "{verb}: {} manifests, {} blobs ({} bytes; {} already present){}",
         r.manifests.len(),
@@ -289,6 +356,7 @@ pub fn copy(a: &CopyArgs) -> Result<()> {
         force: a.force,
         platform: parse_platform(&a.platform)?,
         progress: Some(bar.clone()),
+        upgrade: a.upgrade.upgrader()?,
     };
     let reg = a.registry.client()?;
     let dst_tag = vouch_oci::copy::explicit_tag(&a.destination)
@@ -343,6 +411,7 @@ pub fn save(a: &SaveArgs) -> Result<()> {
     let opts = CopyOptions {
         platform: parse_platform(&a.platform)?,
         progress: Some(bar.clone()),
+        upgrade: a.upgrade.upgrader()?,
         ..CopyOptions::default()
     };
     let tag = vouch_oci::copy::explicit_tag(&a.image);

@@ -14,6 +14,11 @@
 //!   --offline` pass, a tampered layout fails, and a packet capture (tcpdump) on every
 //!   interface of the isolated namespace shows no packet to any address but registry B.
 //!   SKIP when namespaces cannot be made (not root) or tcpdump/iproute2 are missing.
+//! * `upgrade_bundles_save_load_offline`: a legacy-signed and -attested image (SET only) is
+//!   saved with `--upgrade-bundles` (and copied with it, idempotently), loaded into another
+//!   registry and verified `--offline` with the fetched inclusion proofs (`proof_verified`);
+//!   the upgraded bundles carry the legacy signature bytes; a tampered proof and a log that
+//!   returns another entry than the SET signs are refused by name.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -1125,4 +1130,400 @@ fn air_gapped_end_to_end() {
         sent <= tx && tx <= sent + arp,
         "tx_packets {tx} vs captured {sent} (+{arp} ARP)"
     );
+}
+
+/// The JSON of blob `digest` in the OCI image layout `layout`.
+fn layout_json(layout: &Path, digest: &str) -> serde_json::Value {
+    let p = layout
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+/// Replace blob `old` of `layout` by `new` (same length), and every manifest, index and
+/// `index.json` naming it by the same edit, so that the layout stays consistent: what a
+/// forger with write access to the transfer medium could do.
+fn rewrite_blob(layout: &Path, old: &str, new: &[u8]) {
+    let new_digest = vouch_oci::registry::sha256_digest(new);
+    let blobs = layout.join("blobs/sha256");
+    std::fs::write(blobs.join(new_digest.trim_start_matches("sha256:")), new).unwrap();
+    for e in std::fs::read_dir(&blobs).unwrap() {
+        let p = e.unwrap().path();
+        if std::fs::metadata(&p).unwrap().len() > 1 << 20 {
+            continue;
+        }
+        let bytes = std::fs::read(&p).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        if text.contains(old) {
+            let name = format!("sha256:{}", p.file_name().unwrap().to_string_lossy());
+            rewrite_blob(layout, &name, text.replace(old, &new_digest).as_bytes());
+        }
+    }
+    let idx = layout.join("index.json");
+    let text = std::fs::read_to_string(&idx).unwrap();
+    std::fs::write(&idx, text.replace(old, &new_digest)).unwrap();
+}
+
+/// Drop the `index.json` entries whose ref name ends with one of `suffixes`.
+fn drop_tags(layout: &Path, suffixes: &[&str]) {
+    let p = layout.join("index.json");
+    let mut idx: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    idx["manifests"].as_array_mut().unwrap().retain(|m| {
+        let name = m["annotations"]["org.opencontainers.image.ref.name"]
+            .as_str()
+            .unwrap_or_default();
+        !suffixes.iter().any(|s| name.ends_with(s))
+    });
+    std::fs::write(&p, serde_json::to_vec(&idx).unwrap()).unwrap();
+}
+
+/// A log that answers every request with `answer` (a Rekor v1 `LogEntry` map): a log that
+/// returns the wrong entry. Returns its URL.
+fn lying_log(answer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut head = Vec::new();
+            let mut b = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).map(|n| n == 1).unwrap_or(false) {
+                head.push(b[0]);
+            }
+            let body = answer.lock().unwrap().clone();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(&body);
+        }
+    });
+    url
+}
+
+/// The verified entries of `vouch verify … -o json`, as (layout, set_verified,
+/// proof_verified).
+fn verified_layouts(out: &Output) -> Vec<(String, bool, bool)> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let e = &r["result"]["tlog_entries"][0];
+            (
+                r["layout"].as_str().unwrap().to_string(),
+                e["set_verified"].as_bool().unwrap(),
+                e["proof_verified"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `--upgrade-bundles`: a legacy-signed and -attested image (SET only) saved with its proofs,
+/// loaded into another registry and verified offline using them; the signature bytes are the
+/// legacy ones; a tampered proof and a log that returns another entry are refused by name.
+#[test]
+fn upgrade_bundles_save_load_offline() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let Some(bin) = registry_bin_or_skip("upgrade_bundles_save_load_offline") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = start_registry(&bin, &d.join("a"));
+    let b = start_registry(&bin, &d.join("b"));
+    let inst = start_up(&d.join("data"), 0, &d.join("up.log"));
+    let (key, pubkey) = key_pair(&d.join("keys"));
+    let s = Signing {
+        tc: inst.trust_config.clone(),
+        key,
+        pubkey,
+    };
+    let src = format!("{}/team/legacy", a.addr);
+    let img = push_image(&a.addr, "team/legacy", "v1", b"legacy layer");
+    let img_ref = format!("{src}@{img}");
+    s.sign(&img_ref, &["--legacy"]);
+    let predicate = d.join("bom.json");
+    std::fs::write(
+        &predicate,
+        br#"{"bomFormat":"CycloneDX","specVersion":"1.5"}"#,
+    )
+    .unwrap();
+    s.attest(&img_ref, &predicate, &["--legacy"]);
+    let sig_tag = format!("{}.sig", fallback(&img));
+    let att_tag = format!("{}.att", fallback(&img));
+    let legacy_sig: vouch_oci::oci_spec::image::ImageManifest =
+        serde_json::from_slice(&manifest(&src, &sig_tag).unwrap()).unwrap();
+    let sig_layer = &legacy_sig.layers()[0];
+    let sig_ann = sig_layer.annotations().as_ref().unwrap();
+    let legacy_sig_bytes = b64
+        .decode(sig_ann["dev.cosignproject.cosign/signature"].trim())
+        .unwrap();
+    let rekor: serde_json::Value =
+        serde_json::from_str(&sig_ann["dev.sigstore.cosign/bundle"]).unwrap();
+    let sig_index = rekor["Payload"]["logIndex"].as_i64().unwrap();
+    let legacy_at_a = (digest_of(&src, &sig_tag), digest_of(&src, &att_tag));
+    assert!(
+        referrers(&src, &img).is_empty(),
+        "legacy only at the source"
+    );
+
+    // 1. save --upgrade-bundles: both layers get a bundle with their inclusion proof.
+    let layout = d.join("transfer");
+    let out = run(vouch()
+        .args(["save", &img_ref, "--upgrade-bundles", "--trust-config"])
+        .arg(&s.tc)
+        .arg("--dir")
+        .arg(&layout));
+    let err = ok(&out, "save --upgrade-bundles");
+    assert!(
+        err.contains(&format!(
+            "Upgraded tag {sig_tag} layer 0 to a bundle with the inclusion proof of log index {sig_index}"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("Upgraded tag {att_tag} layer 0")),
+        "{err}"
+    );
+    // In the layout: the legacy tags as they were, and two referrers in the fallback index.
+    let tagged = |name: &str| -> Option<String> {
+        let idx = layout_index(&layout);
+        idx.manifests()
+            .iter()
+            .find(|m| vouch_oci::oci_dir::ref_name(m) == Some(name))
+            .map(|m| m.digest().to_string())
+    };
+    assert_eq!((tagged(&sig_tag), tagged(&att_tag)), legacy_at_a);
+    let fallback_index = layout_json(&layout, &tagged(&fallback(&img)).unwrap());
+    let entries = fallback_index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{fallback_index}");
+    let referrer = |content: &str| -> serde_json::Value {
+        let e = entries
+            .iter()
+            .find(|e| e["annotations"]["dev.sigstore.bundle.content"] == content)
+            .unwrap_or_else(|| panic!("no {content} referrer in {fallback_index}"));
+        layout_json(&layout, e["digest"].as_str().unwrap())
+    };
+    let sig_referrer = referrer("message-signature");
+    assert_eq!(sig_referrer["subject"]["digest"], img.as_str());
+    let layers = sig_referrer["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2, "bundle, then the simple-signing payload");
+    assert_eq!(
+        layers[1]["digest"].as_str().unwrap(),
+        sig_layer.digest().to_string(),
+        "the payload is the legacy layer's"
+    );
+    let sig_bundle_digest = layers[0]["digest"].as_str().unwrap().to_string();
+    let bundle = layout_json(&layout, &sig_bundle_digest);
+    assert_eq!(
+        bundle["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    assert_eq!(
+        b64.decode(bundle["messageSignature"]["signature"].as_str().unwrap())
+            .unwrap(),
+        legacy_sig_bytes,
+        "the upgraded bundle carries the legacy signature bytes"
+    );
+    let entry = &bundle["verificationMaterial"]["tlogEntries"][0];
+    assert_eq!(entry["logIndex"], sig_index.to_string());
+    assert!(entry["inclusionPromise"]["signedEntryTimestamp"].is_string());
+    assert!(
+        entry["inclusionProof"]["checkpoint"]["envelope"]
+            .as_str()
+            .unwrap()
+            .contains('\u{2014}'),
+        "a signed checkpoint: {entry}"
+    );
+    let att_referrer = referrer("dsse-envelope");
+    let att_layers = att_referrer["layers"].as_array().unwrap();
+    assert_eq!(att_layers.len(), 1, "cosign v3's one-layer bundle referrer");
+    let att_bundle = layout_json(&layout, att_layers[0]["digest"].as_str().unwrap());
+    let legacy_att: vouch_oci::oci_spec::image::ImageManifest =
+        serde_json::from_slice(&manifest(&src, &att_tag).unwrap()).unwrap();
+    let envelope = layout_json(&layout, legacy_att.layers()[0].digest().as_ref());
+    assert_eq!(
+        att_bundle["dsseEnvelope"]["signatures"][0]["sig"], envelope["signatures"][0]["sig"],
+        "the upgraded attestation carries the legacy DSSE signature"
+    );
+
+    // 2. load into registry B: the legacy tags keep their digests, the bundles come along.
+    let mirror = format!("{}/mirror/legacy", b.addr);
+    ok(
+        &run(vouch().args(["load", "--dir"]).arg(&layout).arg(&mirror)),
+        "load",
+    );
+    assert_eq!(
+        (digest_of(&mirror, &sig_tag), digest_of(&mirror, &att_tag)),
+        legacy_at_a
+    );
+    assert_eq!(referrers(&mirror, &img).len(), 2);
+
+    // 3. verify --offline: the upgraded bundles verify with their inclusion proofs, the
+    //    legacy layers (still there) with their SETs.
+    let out = s.verify(
+        "verify",
+        &format!("{mirror}@{img}"),
+        &["--offline", "-o", "json"],
+    );
+    ok(&out, "verify --offline the loaded image");
+    let mut got = verified_layouts(&out);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("bundle".to_string(), true, true),
+            ("legacy".to_string(), true, false)
+        ],
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = s.verify(
+        "verify-attestation",
+        &format!("{mirror}@{img}"),
+        &["--offline", "--type", "cyclonedx", "-o", "json"],
+    );
+    ok(&out, "verify-attestation --offline the loaded image");
+    let mut got = verified_layouts(&out);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("bundle".to_string(), true, true),
+            ("legacy".to_string(), true, false)
+        ]
+    );
+
+    // 4. The upgraded bundles alone (legacy tags dropped) verify, from the layout, offline.
+    let alone = d.join("alone");
+    copy_dir(&layout, &alone);
+    drop_tags(&alone, &[".sig", ".att"]);
+    let out = s.verify(
+        "verify",
+        alone.to_str().unwrap(),
+        &["--local-image", "--offline", "-o", "json"],
+    );
+    ok(&out, "verify the upgraded signature alone");
+    assert_eq!(
+        verified_layouts(&out),
+        vec![("bundle".to_string(), true, true)]
+    );
+    // A tampered proof hash (the layout rewritten consistently around it) is refused.
+    let text = String::from_utf8(
+        std::fs::read(
+            alone
+                .join("blobs/sha256")
+                .join(sig_bundle_digest.trim_start_matches("sha256:")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let hash = entry["inclusionProof"]["hashes"][0].as_str().unwrap();
+    let flipped = format!(
+        "{}{}",
+        if hash.starts_with('A') { "B" } else { "A" },
+        &hash[1..]
+    );
+    rewrite_blob(
+        &alone,
+        &sig_bundle_digest,
+        text.replace(hash, &flipped).as_bytes(),
+    );
+    let err = fails(
+        &s.verify(
+            "verify",
+            alone.to_str().unwrap(),
+            &["--local-image", "--offline"],
+        ),
+        "verify a tampered inclusion proof",
+        "inclusion proof",
+    );
+    assert!(err.contains("none of the 1 signature(s)"), "{err}");
+
+    // 5. copy --upgrade-bundles straight to a registry; again: nothing new to attach.
+    let copied = format!("{}/copied/legacy", b.addr);
+    let out = run(vouch()
+        .args([
+            "copy",
+            &img_ref,
+            &copied,
+            "--upgrade-bundles",
+            "--trust-config",
+        ])
+        .arg(&s.tc));
+    ok(&out, "copy --upgrade-bundles");
+    assert_eq!(
+        referrers(&copied, &img),
+        referrers(&mirror, &img),
+        "same referrers, byte for byte"
+    );
+    let err = ok(
+        &run(vouch()
+            .args([
+                "copy",
+                &img_ref,
+                &copied,
+                "--upgrade-bundles",
+                "--trust-config",
+            ])
+            .arg(&s.tc)),
+        "copy --upgrade-bundles again",
+    );
+    assert!(err.contains("already attached"), "{err}");
+    assert_eq!(referrers(&copied, &img).len(), 2);
+
+    // 6. A log that returns another entry than the SET signs: refused, naming the field.
+    let att_index = {
+        let ann = legacy_att.layers()[0].annotations().clone().unwrap();
+        let rb: serde_json::Value =
+            serde_json::from_str(&ann["dev.sigstore.cosign/bundle"]).unwrap();
+        rb["Payload"]["logIndex"].as_i64().unwrap()
+    };
+    assert_ne!(att_index, sig_index);
+    let other = common::get(
+        &inst.urls["log"],
+        &format!("/api/v1/log/entries?logIndex={att_index}"),
+    );
+    let answer = std::sync::Arc::new(std::sync::Mutex::new(other.clone()));
+    let liar = lying_log(answer.clone());
+    let save_via_liar = |to: &str| {
+        run(vouch()
+            .args(["save", &img_ref, "--upgrade-bundles", "--rekor-url", &liar])
+            .arg("--trust-config")
+            .arg(&s.tc)
+            .arg("--dir")
+            .arg(d.join(to)))
+    };
+    let err = fails(
+        &save_via_liar("liar1"),
+        "save --upgrade-bundles from a log returning another entry",
+        &format!("logIndex expected {sig_index}, got {att_index}"),
+    );
+    assert!(
+        err.contains("returned a different entry than the SET signs"),
+        "{err}"
+    );
+    // The same entry relabelled with the expected index: its body still gives it away.
+    let mut relabelled: serde_json::Value = serde_json::from_slice(&other).unwrap();
+    for (_, e) in relabelled.as_object_mut().unwrap() {
+        e["logIndex"] = serde_json::json!(sig_index);
+    }
+    *answer.lock().unwrap() = serde_json::to_vec(&relabelled).unwrap();
+    let err = fails(
+        &save_via_liar("liar2"),
+        "save --upgrade-bundles from a log returning a relabelled entry",
+        "returned a different entry than the SET signs",
+    );
+    assert!(
+        err.contains("body expected leaf hash") || err.contains("integratedTime expected"),
+        "{err}"
+    );
+}
+
+fn layout_index(layout: &Path) -> vouch_oci::oci_spec::image::ImageIndex {
+    serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap()
 }
