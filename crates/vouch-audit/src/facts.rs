@@ -283,8 +283,22 @@ impl<'a> EvidenceChecker<'a> {
         };
         let raw = hex::decode(digest.trim_start_matches("sha256:")).unwrap_or_default();
         match &found.evidence {
-            Evidence::Bundle { bundle, .. } => {
-                self.check_bundle(bundle, &raw, &found.location(), Some(kind))
+            Evidence::Bundle {
+                bundle,
+                payload: None,
+                ..
+            } => self.check_bundle(bundle, &raw, &found.location(), Some(kind)),
+            Evidence::Bundle {
+                bundle,
+                payload: Some(_),
+                ..
+            } => {
+                // A legacy signature upgraded by `--upgrade-bundles`: its message signature is
+                // over the simple-signing payload stored beside it, which names the image;
+                // the same check as for the legacy layer, plus the bundle's log proof.
+                let has_key = Bundle::from_json(bundle)
+                    .is_ok_and(|b| matches!(b.material(), Some(Material::PublicKey(_))));
+                self.check_with_policies(found, digest, kind, None, has_key, true)
             }
             Evidence::Legacy { layer, blob, .. } => {
                 // Legacy layers: cosign's own verification of the layer (simple-signing
@@ -303,29 +317,43 @@ impl<'a> EvidenceChecker<'a> {
                 let bound = statement
                     .as_ref()
                     .is_none_or(|s| s.has_subject_digest("sha256", &hex::encode(&raw)));
-                let mut last = String::from("signed with a key that no policy names");
-                let mut outcome = None;
-                for (policy, key) in self.policies(has_key, None) {
-                    match verify_found_with(self.verifier, &policy, digest, found, None) {
-                        Ok(v) => {
-                            outcome = Some((signer_of(&v.result, key), signed_at(&v.result)));
-                            break;
-                        }
-                        Err(e) => last = e,
-                    }
-                }
-                EvidenceCheck {
-                    kind,
-                    location: found.location(),
-                    predicate_type: statement.as_ref().map(|s| s.predicate_type.clone()),
-                    valid: outcome.is_some(),
-                    bound,
-                    bound_to: None,
-                    error: outcome.is_none().then_some(last),
-                    signed_at: outcome.as_ref().and_then(|o| o.1),
-                    signer: outcome.map(|o| o.0),
-                }
+                self.check_with_policies(found, digest, kind, statement, has_key, bound)
             }
+        }
+    }
+
+    /// Verify `found` with each policy that could apply (cosign's own verification of a legacy
+    /// layer, or of an upgraded legacy signature with its payload).
+    fn check_with_policies(
+        &self,
+        found: &Found,
+        digest: &str,
+        kind: EvidenceKind,
+        statement: Option<Statement>,
+        has_key: bool,
+        bound: bool,
+    ) -> EvidenceCheck {
+        let mut last = String::from("signed with a key that no policy names");
+        let mut outcome = None;
+        for (policy, key) in self.policies(has_key, None) {
+            match verify_found_with(self.verifier, &policy, digest, found, None) {
+                Ok(v) => {
+                    outcome = Some((signer_of(&v.result, key), signed_at(&v.result)));
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        EvidenceCheck {
+            kind,
+            location: found.location(),
+            predicate_type: statement.as_ref().map(|s| s.predicate_type.clone()),
+            valid: outcome.is_some(),
+            bound,
+            bound_to: None,
+            error: outcome.is_none().then_some(last),
+            signed_at: outcome.as_ref().and_then(|o| o.1),
+            signer: outcome.map(|o| o.0),
         }
     }
 }

@@ -1398,6 +1398,61 @@ fn upgrade_bundles_save_load_offline() {
         ]
     );
 
+    // `vouch audit` counts the upgraded signature (its payload beside the bundle) as valid,
+    // as it does the legacy layer. The registry audit lists tags: tag the loaded image.
+    let loaded = manifest(&mirror, &img).unwrap();
+    rt().block_on(async {
+        let c = vouch_oci::Registry::new(vouch_oci::RegistryOptions::default()).unwrap();
+        let r = vouch_oci::parse_reference(&format!("{mirror}:v1")).unwrap();
+        c.put_manifest(
+            &r,
+            "v1",
+            &loaded,
+            "application/vnd.oci.image.manifest.v1+json",
+        )
+        .await
+        .unwrap();
+    });
+    let key_block: String = std::fs::read_to_string(&s.pubkey)
+        .unwrap()
+        .lines()
+        .map(|l| format!("        {l}\n"))
+        .collect();
+    let policies = d.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(
+        policies.join("mirror.yaml"),
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: mirror\nspec:\n  images:\n  - glob: \"{}/mirror/**\"\n  authorities:\n  - name: release-key\n    key:\n      data: |\n{key_block}",
+            b.addr
+        ),
+    )
+    .unwrap();
+    let out = run(vouch()
+        .args(["audit", "registry", &mirror, "--policy"])
+        .arg(&policies)
+        .arg("--trust-config")
+        .arg(&s.tc)
+        .args(["-o", "json"]));
+    let audit: serde_json::Value =
+        serde_json::from_str(&common::ok_stdout(&out, "audit the mirror")).unwrap();
+    let artifact = &audit["artifacts"][0];
+    let signatures: Vec<(String, bool)> = artifact["evidence"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no evidence in the audit: {audit:#}"))
+        .iter()
+        .filter(|e| e["kind"] == "signature")
+        .map(|e| {
+            (
+                e["location"].as_str().unwrap_or_default().to_string(),
+                e["valid"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    assert_eq!(signatures.len(), 2, "{artifact:#}");
+    assert!(signatures.iter().all(|(_, v)| *v), "{artifact:#}");
+    assert_eq!(artifact["signed"], true, "{artifact:#}");
+
     // 4. The upgraded bundles alone (legacy tags dropped) verify, from the layout, offline.
     let alone = d.join("alone");
     copy_dir(&layout, &alone);
