@@ -151,6 +151,146 @@ pub struct TransparencyLogInstanceJson {
         skip_serializing_if = "String::is_empty"
     )]
     pub operator: String,
+    /// The witnesses whose cosignatures this log's checkpoints must carry (v0.2 draft).
+    #[serde(
+        alias = "witness_config",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub witness_config: Option<WitnessConfigurationJson>,
+}
+
+/// `WitnessConfiguration` of a TransparencyLogInstance, in the shape proposed for TrustedRoot
+/// v0.2 (sigstore/protobuf-specs#783, a draft): groups of witnesses, each with a quorum rule,
+/// and a rule over the groups. A verifier turns it into a C2SP tlog-policy
+/// ([`WitnessConfigurationJson::to_policy`]) and requires it for that log's entries.
+///
+/// Where the draft leaves room, vouch reads it so: a witness's `operator` is also the key name
+/// in its cosignature lines (C2SP signed notes name every signer); `publicKey.rawBytes` is the
+/// DER SPKI, as for every Sigstore `PublicKey`, with `keyDetails` `PKIX_ED25519`
+/// (`cosignature/v1`) or `ML_DSA_44` (`subtree/v1`); a witness key's `validFor` is not
+/// checked.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WitnessConfigurationJson {
+    /// The witness groups.
+    #[serde(alias = "witness_groups", default, deserialize_with = "null_default")]
+    pub witness_groups: Vec<WitnessGroupJson>,
+    /// How many groups must be satisfied.
+    #[serde(
+        alias = "service_config",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub service_config: Option<ServiceConfiguration>,
+}
+
+/// `WitnessGroup`: witnesses with something in common (operator, trust domain) and a quorum.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WitnessGroupJson {
+    /// Its witnesses.
+    #[serde(default, deserialize_with = "null_default")]
+    pub witnesses: Vec<WitnessJson>,
+    /// How many of them must have cosigned.
+    #[serde(
+        alias = "service_config",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub service_config: Option<ServiceConfiguration>,
+}
+
+/// `Witness`: a cosigning key and its operator.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WitnessJson {
+    /// The witness's key.
+    #[serde(alias = "public_key", default)]
+    pub public_key: PublicKeyJson,
+    /// Its operator (a scheme-less URI), and the key name of its cosignatures.
+    #[serde(default, deserialize_with = "null_default")]
+    pub operator: String,
+}
+
+/// The tlog-policy threshold for a `ServiceConfiguration` over `n` members.
+fn threshold(
+    what: &str,
+    sc: Option<&ServiceConfiguration>,
+    n: usize,
+) -> Result<String, TrustError> {
+    let sc = sc.ok_or_else(|| invalid(what, "serviceConfig is missing"))?;
+    match sc.selector.as_str() {
+        "ALL" => Ok("all".into()),
+        "ANY" => Ok("any".into()),
+        "EXACT" if sc.count >= 1 && (sc.count as usize) <= n => Ok(sc.count.to_string()),
+        "EXACT" => Err(invalid(
+            what,
+            format!(
+                "serviceConfig EXACT count {} is not within 1..={n}",
+                sc.count
+            ),
+        )),
+        other => Err(invalid(
+            what,
+            format!("serviceConfig selector {other:?} is not ALL, ANY or EXACT"),
+        )),
+    }
+}
+
+impl WitnessConfigurationJson {
+    /// The C2SP tlog-policy this configuration describes: witness `g<i>w<j>` for the j-th
+    /// witness of the i-th group, group `g<i>`, and the quorum group `witnessConfig`.
+    pub fn to_policy(&self, what: &str) -> Result<crate::tlog_policy::WitnessPolicy, TrustError> {
+        use crate::cosignature::{CosignatureKind, CosignerKey};
+        use std::fmt::Write as _;
+        let what = format!("{what} witnessConfig");
+        if self.witness_groups.is_empty() {
+            return Err(invalid(&what, "witnessGroups is empty"));
+        }
+        let mut text = String::new();
+        let mut groups = Vec::new();
+        for (gi, g) in self.witness_groups.iter().enumerate() {
+            let gwhat = format!("{what} witnessGroups[{gi}]");
+            if g.witnesses.is_empty() {
+                return Err(invalid(&gwhat, "witnesses is empty"));
+            }
+            let mut members = Vec::new();
+            for (wi, w) in g.witnesses.iter().enumerate() {
+                let wwhat = format!("{gwhat} witnesses[{wi}] {}", w.operator);
+                let kind = match w.public_key.key_details.as_str() {
+                    "PKIX_ED25519" => CosignatureKind::Ed25519,
+                    "ML_DSA_44" | "PKIX_ML_DSA_44" => CosignatureKind::MlDsa44,
+                    other => {
+                        return Err(invalid(
+                            &wwhat,
+                            format!(
+                                "keyDetails {other:?}: a witness key is PKIX_ED25519 or ML_DSA_44"
+                            ),
+                        ));
+                    }
+                };
+                let spki =
+                    spki::SubjectPublicKeyInfoRef::try_from(w.public_key.raw_bytes.as_slice())
+                        .map_err(|e| {
+                            invalid(&wwhat, format!("publicKey is not a DER SPKI: {e}"))
+                        })?;
+                let key = CosignerKey::new(&w.operator, kind, spki.subject_public_key.raw_bytes())
+                    .map_err(|e| invalid(&wwhat, e.to_string()))?;
+                let name = format!("g{gi}w{wi}");
+                let _ = writeln!(text, "witness {name} {}", key.to_vkey());
+                members.push(name);
+            }
+            let t = threshold(&gwhat, g.service_config.as_ref(), members.len())?;
+            let _ = writeln!(text, "group g{gi} {t} {}", members.join(" "));
+            groups.push(format!("g{gi}"));
+        }
+        let t = threshold(&what, self.service_config.as_ref(), groups.len())?;
+        let _ = writeln!(text, "group witnessConfig {t} {}", groups.join(" "));
+        text.push_str("quorum witnessConfig\n");
+        crate::tlog_policy::WitnessPolicy::parse(text.as_bytes())
+            .map_err(|e| invalid(&what, e.to_string()))
+    }
 }
 
 impl TransparencyLogInstanceJson {
@@ -182,6 +322,7 @@ impl TransparencyLogInstanceJson {
             log_id: Some(id()),
             checkpoint_key_id: checkpoint_key_id.then(id),
             operator: String::new(),
+            witness_config: None,
         }
     }
 }
@@ -280,6 +421,8 @@ pub struct TrustedLog {
     pub valid_for: TimeRange,
     /// Operator.
     pub operator: String,
+    /// The quorum of cosignatures its checkpoints must carry (the root's `witnessConfig`).
+    pub witness_policy: Option<crate::tlog_policy::WitnessPolicy>,
 }
 
 /// A Fulcio CA from the trusted root, chain pre-validated.
@@ -392,6 +535,11 @@ fn load_log(
         note_verifier,
         valid_for,
         operator: l.operator.clone(),
+        witness_policy: l
+            .witness_config
+            .as_ref()
+            .map(|w| w.to_policy(&what))
+            .transpose()?,
     })
 }
 

@@ -539,6 +539,8 @@ impl Verifier {
                 log: log.base_url.clone(),
             });
         }
+        // The caller's witness policy, else the trusted root's `witnessConfig` for this log.
+        let witness_policy = witness_policy.or(log.witness_policy.as_ref());
         let kv = e.kind_version.clone().unwrap_or_default();
         let body = e.canonicalized_body.as_slice();
         let is_v2 = kv.kind == "hashedrekord" && kv.version == "0.0.2";
