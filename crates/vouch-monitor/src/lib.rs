@@ -408,6 +408,36 @@ impl Monitor {
     }
 
     /// Record `alerts` with `state` durably, deliver them, then clear the outbox.
+    /// Record entries `[start, end)` as scanned (of `[from, limit)`, the log at `latest`):
+    /// metrics, the state's position, the batch's alerts (raising them saves the state) or a
+    /// periodic save, and progress. Returns the alerts raised.
+    async fn advance(
+        &self,
+        state: &mut State,
+        (start, end): (u64, u64),
+        (from, limit, latest): (u64, u64, u64),
+        alerts: Vec<Alert>,
+        last_save: &mut Instant,
+    ) -> Result<u64, MonitorError> {
+        self.metrics
+            .entries_scanned
+            .inc_by(end.saturating_sub(start));
+        state.scanned = end;
+        self.metrics.position(end, latest);
+        let mut raised = 0;
+        if !alerts.is_empty() {
+            raised = self.raise(state, alerts).await?;
+            *last_save = Instant::now();
+        } else if last_save.elapsed() >= SAVE_EVERY || end == limit {
+            self.save(state)?;
+            *last_save = Instant::now();
+        }
+        if let Some(p) = &self.progress {
+            p(end.saturating_sub(from), limit - from);
+        }
+        Ok(raised)
+    }
+
     async fn raise(&self, state: &mut State, alerts: Vec<Alert>) -> Result<u64, MonitorError> {
         state::raise(
             &self.opts.sinks,
@@ -713,21 +743,15 @@ impl Monitor {
                 entries += 1;
                 self.check_entry(&origin, index, body, leaf, &mut state.spikes, &mut alerts);
             }
-            self.metrics
-                .entries_scanned
-                .inc_by(end.saturating_sub(start));
-            state.scanned = end;
-            self.metrics.position(end, latest);
-            if !alerts.is_empty() {
-                alerts_raised += self.raise(state, alerts).await?;
-                last_save = Instant::now();
-            } else if last_save.elapsed() >= SAVE_EVERY || end == limit {
-                self.save(state)?;
-                last_save = Instant::now();
-            }
-            if let Some(p) = &self.progress {
-                p(end.saturating_sub(from), limit - from);
-            }
+            alerts_raised += self
+                .advance(
+                    state,
+                    (start, end),
+                    (from, limit, latest),
+                    alerts,
+                    &mut last_save,
+                )
+                .await?;
         }
         Ok((alerts_raised, entries))
     }
@@ -829,19 +853,15 @@ impl Monitor {
                     &mut alerts,
                 );
             }
-            self.metrics.entries_scanned.inc_by(end - start);
-            state.scanned = end;
-            self.metrics.position(end, latest);
-            if !alerts.is_empty() {
-                alerts_raised += self.raise(state, alerts).await?;
-                last_save = Instant::now();
-            } else if last_save.elapsed() >= SAVE_EVERY || end == limit {
-                self.save(state)?;
-                last_save = Instant::now();
-            }
-            if let Some(p) = &self.progress {
-                p(end.saturating_sub(from), limit - from);
-            }
+            alerts_raised += self
+                .advance(
+                    state,
+                    (start, end),
+                    (from, limit, latest),
+                    alerts,
+                    &mut last_save,
+                )
+                .await?;
         }
         Ok((alerts_raised, entries))
     }
