@@ -59,9 +59,7 @@ impl Outbox for AuditState {
         self.alerts_raised += n;
     }
     fn save_to(&self, dir: &Path) -> Result<(), MonitorError> {
-        let json = serde_json::to_vec_pretty(self).map_err(MonitorError::Json)?;
-        vouch_fs::write_durably(&dir.join(AUDIT_STATE_FILE), &json, vouch_fs::Access::Public)
-            .map_err(MonitorError::Fs)
+        crate::state::write_json(&dir.join(AUDIT_STATE_FILE), self)
     }
 }
 

@@ -86,9 +86,7 @@ impl Outbox for CtState {
         self.alerts_raised += n;
     }
     fn save_to(&self, dir: &Path) -> Result<(), MonitorError> {
-        let json = serde_json::to_vec_pretty(self).map_err(MonitorError::Json)?;
-        vouch_fs::write_durably(&dir.join(CT_STATE_FILE), &json, vouch_fs::Access::Public)
-            .map_err(MonitorError::Fs)
+        crate::state::write_json(&dir.join(CT_STATE_FILE), self)
     }
 }
 
@@ -555,7 +553,17 @@ impl CtMonitor {
         let (der, version, authorized_by) = match &leaf.entry {
             SignedEntry::X509 { certificate } => (certificate.to_vec(), "x509", None),
             SignedEntry::Precert { tbs, .. } => {
-                let extra = ExtraData::parse(ENTRY_PRECERT, &e.extra_data).ok();
+                // extra_data is not covered by the tree: a malformed one is an error, never a
+                // way to make a watched issuance unreadable. Only an empty one (entries logged
+                // before the log kept it) is counted and skipped.
+                let extra = if e.extra_data.is_empty() {
+                    None
+                } else {
+                    Some(
+                        ExtraData::parse(ENTRY_PRECERT, &e.extra_data)
+                            .map_err(|err| self.entry_error(index, format!("extra_data: {err}")))?,
+                    )
+                };
                 let Some(pre) = extra.and_then(|x| x.pre_certificate) else {
                     // Without the precertificate only the TBS is logged: nothing to match on.
                     self.metrics.entries_unreadable.inc();

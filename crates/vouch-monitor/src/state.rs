@@ -68,10 +68,14 @@ impl State {
 
     /// Write the state durably.
     pub fn save(&self, dir: &Path) -> Result<(), MonitorError> {
-        let json = serde_json::to_vec_pretty(self).map_err(MonitorError::Json)?;
-        vouch_fs::write_durably(&state_path(dir), &json, vouch_fs::Access::Public)
-            .map_err(MonitorError::Fs)
+        write_json(&state_path(dir), self)
     }
+}
+
+/// Write a state file durably as pretty JSON (every follower's state: log, CT log, CA audit).
+pub(crate) fn write_json<T: serde::Serialize>(path: &Path, state: &T) -> Result<(), MonitorError> {
+    let json = serde_json::to_vec_pretty(state).map_err(MonitorError::Json)?;
+    vouch_fs::write_durably(path, &json, vouch_fs::Access::Public).map_err(MonitorError::Fs)
 }
 
 /// A durable state with an alert outbox (the log monitor's and the CA audit follower's).
