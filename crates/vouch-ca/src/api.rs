@@ -816,7 +816,11 @@ async fn issue(
         let list = submit_chain(
             ct,
             "add-pre-chain",
-            &[&precert, svc.intermediate.certificate_der(), &svc.root_der],
+            &[
+                precert.der(),
+                svc.intermediate.certificate_der(),
+                &svc.root_der,
+            ],
         )
         .await
         .and_then(|r| sct_list(&r))

@@ -102,15 +102,6 @@ pub enum CaError {
     /// A precertificate passed for SCT embedding is not one this CA issued.
     #[error("not a precertificate of this CA: {0}")]
     NotPrecertificate(String),
-    /// A precertificate passed for SCT embedding does not parse or does not verify.
-    #[error("not a precertificate of this CA: {context}")]
-    Precertificate {
-        /// Which check.
-        context: &'static str,
-        /// The check's error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
     /// A requested time is outside the X.509 range.
     #[error("time out of range")]
     TimeRange,
@@ -118,14 +109,6 @@ pub enum CaError {
 
 fn enc(e: der::Error) -> CaError {
     CaError::Encoding(e)
-}
-
-fn ca_cert_err(context: impl Into<String>) -> impl FnOnce(vouch_core::x509::CertError) -> CaError {
-    let context = context.into();
-    move |e| CaError::CaCertificate {
-        context,
-        source: Box::new(e),
-    }
 }
 
 /// Curves supported for CA keys.
@@ -267,7 +250,7 @@ impl CaSigner {
 }
 
 /// TBSCertificate as we emit it (same ASN.1 as RFC 5280, always v3).
-#[derive(Sequence)]
+#[derive(Sequence, Clone, Debug)]
 struct Tbs {
     #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
     version: Version,
@@ -518,46 +501,35 @@ impl IssuingCa {
         sign_tbs(&self.signer, &tbs)
     }
 
-    /// Issue a CT precertificate (DER): the leaf plus the critical poison extension
+    /// Issue a CT precertificate: the leaf plus the critical poison extension
     /// (`1.3.6.1.4.1.11129.2.4.3`, NULL), last.
     pub fn issue_precertificate(
         &self,
         identity: &CertIdentity,
         subject_spki_der: &[u8],
         opts: &LeafOptions,
-    ) -> Result<Vec<u8>, CaError> {
+    ) -> Result<Precertificate, CaError> {
         let tbs = self.leaf_tbs(identity, subject_spki_der, opts, true)?;
-        sign_tbs(&self.signer, &tbs)
+        let der = sign_tbs(&self.signer, &tbs)?;
+        Ok(Precertificate {
+            der,
+            tbs,
+            issuer_ski: self.ski.clone(),
+        })
     }
 
     /// Turn a precertificate issued by this CA into the final certificate: drop the poison
     /// extension, append the embedded SCT list extension (non-critical) whose extnValue is
     /// `OCTET STRING { sct_list }` (`sct_list` = TLS-encoded SignedCertificateTimestampList),
-    /// and re-sign the otherwise identical TBS.
-    pub fn embed_scts(&self, precert_der: &[u8], sct_list: &[u8]) -> Result<Vec<u8>, CaError> {
-        let pre =
-            x509_cert::Certificate::from_der(precert_der).map_err(|e| CaError::Precertificate {
-                context: "it does not parse",
-                source: Box::new(e),
-            })?;
-        let t = pre.tbs_certificate();
-        if t.issuer() != &self.subject {
-            return Err(CaError::NotPrecertificate("issuer is not this CA".into()));
+    /// and re-sign the otherwise identical TBS. The TBS is the one kept at issuance, so the
+    /// precertificate is neither parsed nor verified again.
+    pub fn embed_scts(&self, pre: &Precertificate, sct_list: &[u8]) -> Result<Vec<u8>, CaError> {
+        if pre.issuer_ski != self.ski || pre.tbs.issuer != self.subject {
+            return Err(CaError::NotPrecertificate(
+                "the precertificate was issued by another CA".into(),
+            ));
         }
-        let mine = vouch_core::x509::Certificate::from_der(&self.cert_der)
-            .map_err(ca_cert_err("the CA certificate does not parse"))?;
-        let precert = |context: &'static str| {
-            move |e: vouch_core::x509::CertError| CaError::Precertificate {
-                context,
-                source: Box::new(e),
-            }
-        };
-        let pre_v = vouch_core::x509::Certificate::from_der(precert_der)
-            .map_err(precert("it does not parse"))?;
-        pre_v
-            .verify_signed_by(&mine)
-            .map_err(precert("its signature does not verify under this CA"))?;
-        let mut exts: Vec<Extension> = t.extensions().cloned().unwrap_or_default();
+        let mut exts: Vec<Extension> = pre.tbs.extensions.clone().unwrap_or_default();
         let before = exts.len();
         exts.retain(|e| e.extn_id != OID_CT_POISON);
         if exts.len() + 1 != before {
@@ -566,18 +538,28 @@ impl IssuingCa {
         exts.retain(|e| e.extn_id != OID_SCT_LIST);
         let inner = OctetString::new(sct_list.to_vec()).map_err(enc)?;
         exts.push(ext(OID_SCT_LIST, false, &inner)?);
-        let validity = Validity::new(t.validity().not_before, t.validity().not_after);
         let tbs = Tbs {
-            version: Version::V3,
-            serial_number: SerialNumber::new(t.serial_number().as_bytes()).map_err(enc)?,
-            signature: self.signer.sig_alg(),
-            issuer: t.issuer().clone(),
-            validity,
-            subject: t.subject().clone(),
-            subject_public_key_info: t.subject_public_key_info().clone(),
             extensions: Some(exts),
+            ..pre.tbs.clone()
         };
         sign_tbs(&self.signer, &tbs)
+    }
+}
+
+/// A precertificate from [`IssuingCa::issue_precertificate`]: the DER submitted to CT logs,
+/// and the TBS it was signed over, from which [`IssuingCa::embed_scts`] builds the final
+/// certificate.
+#[derive(Debug, Clone)]
+pub struct Precertificate {
+    der: Vec<u8>,
+    tbs: Tbs,
+    issuer_ski: Vec<u8>,
+}
+
+impl Precertificate {
+    /// The signed precertificate (DER).
+    pub fn der(&self) -> &[u8] {
+        &self.der
     }
 }
 

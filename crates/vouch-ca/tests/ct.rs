@@ -417,7 +417,9 @@ async fn certificate_embeds_a_verifiable_sct() {
     let foreign_pre = other
         .intermediate
         .issue_precertificate(&identity, &spki, &opts)
-        .unwrap();
+        .unwrap()
+        .der()
+        .to_vec();
     let (s, e) = add_pre_chain(
         &http,
         &ct_url,

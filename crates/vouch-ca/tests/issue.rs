@@ -411,10 +411,11 @@ fn precertificate_and_embedded_scts() {
     let id = config().identity_for(&c).unwrap();
     let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
     let spki = key.public_key().as_der().unwrap();
-    let pre_der = dev
+    let precert = dev
         .intermediate
         .issue_precertificate(&id, spki.as_ref(), &LeafOptions::default())
         .unwrap();
+    let pre_der = precert.der().to_vec();
     let pre = Certificate::from_der(&pre_der).unwrap();
     let (poid, pcrit, pval) = pre.extensions().last().unwrap();
     assert_eq!(poid.to_string(), "1.3.6.1.4.1.11129.2.4.3");
@@ -425,7 +426,7 @@ fn precertificate_and_embedded_scts() {
     let sct = [0u8; 47];
     let mut list = vec![0x00, 49, 0x00, 47];
     list.extend_from_slice(&sct);
-    let final_der = dev.intermediate.embed_scts(&pre_der, &list).unwrap();
+    let final_der = dev.intermediate.embed_scts(&precert, &list).unwrap();
     let fin = Certificate::from_der(&final_der).unwrap();
     assert!(fin.extension_value("1.3.6.1.4.1.11129.2.4.3").is_none());
     let (soid, scrit, sval) = fin.extensions().last().unwrap();
@@ -453,8 +454,10 @@ fn precertificate_and_embedded_scts() {
         dev.intermediate.certificate_der(),
         &final_der,
     );
-    // A final certificate is not a precertificate.
-    assert!(dev.intermediate.embed_scts(&final_der, &list).is_err());
+    // Another CA (same names, another key) does not finish this CA's precertificate.
+    let other = generate_dev_hierarchy(&DevHierarchyOptions::default()).unwrap();
+    let err = other.intermediate.embed_scts(&precert, &list).unwrap_err();
+    assert!(err.to_string().contains("issued by another CA"), "{err}");
 }
 
 #[test]

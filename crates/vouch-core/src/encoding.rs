@@ -95,6 +95,13 @@ impl From<Vec<u8>> for Base64Bytes {
 
 impl Serialize for Base64Bytes {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Hashes, keys and signatures (the common case, many per proof) encode on the stack.
+        let mut buf = [0u8; 256];
+        if let Ok(n) = STANDARD.encode_slice(&self.0, &mut buf)
+            && let Some(Ok(text)) = buf.get(..n).map(std::str::from_utf8)
+        {
+            return s.serialize_str(text);
+        }
         s.serialize_str(&b64_encode(&self.0))
     }
 }

@@ -175,64 +175,89 @@ pub struct HashedRekordRequestBodyV002 {
     pub hashed_rekord_request_v002: HashedRekordRequestV002,
 }
 
-/// `hashedRekordRequestV002`: the digest and its signature.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+/// `hashedRekordRequestV002`: the digest and its signature. Missing members read as empty, so
+/// that the log can name what is missing; protojson's snake_case names are accepted too.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 pub struct HashedRekordRequestV002 {
     /// The artifact digest (SHA-256 for P-256 keys).
+    #[serde(default)]
     pub digest: Base64Bytes,
     /// The signature and its verifier.
+    #[serde(default)]
     pub signature: SignatureV002,
 }
 
 /// Rekor v2 `Signature`: `{"content", "verifier"}` (request and canonicalized body alike).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignatureV002 {
     /// The signature bytes.
+    #[serde(default)]
     pub content: Base64Bytes,
     /// Who verifies it.
+    #[serde(default)]
     pub verifier: VerifierV002,
 }
 
 /// Rekor v2 `Verifier`: exactly one of `publicKey` and `x509Certificate`, plus `keyDetails`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+/// The members are in JCS order, so serializing writes canonical JSON.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifierV002 {
     /// The Sigstore `PublicKeyDetails` name, e.g. `PKIX_ECDSA_P256_SHA_256`.
-    #[serde(default)]
+    #[serde(default, alias = "key_details")]
     pub key_details: String,
     /// DER SubjectPublicKeyInfo.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, alias = "public_key", skip_serializing_if = "Option::is_none")]
     pub public_key: Option<RawBytes>,
     /// DER certificate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "x509_certificate",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub x509_certificate: Option<RawBytes>,
 }
 
 /// `{"rawBytes": "<base64>"}`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct RawBytes {
     /// The bytes.
+    #[serde(default, alias = "raw_bytes")]
     pub raw_bytes: Base64Bytes,
 }
 
-#[derive(Deserialize)]
+/// The `spec` of a canonicalized `hashedrekord` 0.0.2 body (Rekor v2):
+/// `{"hashedRekordV002": {"data", "signature"}}`. Every struct of the body declares its members
+/// in JCS (RFC 8785) order and holds only ASCII strings, so `serde_json::to_vec` of a
+/// [`TypedEntry`] of it is the canonical body the log stores.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-struct HrSpecV002 {
-    hashed_rekord_v002: HrV002,
+pub struct HashedRekordSpecV002 {
+    /// The entry.
+    pub hashed_rekord_v002: HashedRekordV002,
 }
-#[derive(Deserialize)]
-struct HrV002 {
-    data: V2Data,
-    signature: SignatureV002,
+
+/// `hashedRekordV002`: what was signed, and the signature with its verifier.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct HashedRekordV002 {
+    /// The digest.
+    pub data: HashedRekordDataV002,
+    /// The signature and who verifies it.
+    pub signature: SignatureV002,
 }
-#[derive(Deserialize)]
-struct V2Data {
+
+/// `hashedRekordV002.data`: `{"algorithm", "digest"}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct HashedRekordDataV002 {
+    /// The digest's algorithm, e.g. `SHA2_256`.
     #[serde(default)]
-    algorithm: HashAlgorithm,
+    pub algorithm: HashAlgorithm,
+    /// The digest.
     #[serde(default)]
-    digest: Base64Bytes,
+    pub digest: Base64Bytes,
 }
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DsseSpec {
@@ -322,7 +347,7 @@ impl EntryBody {
                 })
             }
             ("hashedrekord", "0.0.2") => {
-                let s: HrSpecV002 = typed(body, kind, version)?;
+                let s: HashedRekordSpecV002 = typed(body, kind, version)?;
                 let v = s.hashed_rekord_v002;
                 let verifier = match (
                     v.signature.verifier.x509_certificate,

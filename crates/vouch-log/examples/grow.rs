@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 use vouch_core::encoding::Base64Bytes;
 use vouch_core::keys::HashKind;
 use vouch_log::entries::{
-    CreateEntryRequest, HashedRekordRequestV002, RawBytes, SignatureRequest, VerifierRequest,
-    prepare_v2,
+    CreateEntryRequest, HashedRekordRequestV002, RawBytes, SignatureV002, VerifierV002, prepare_v2,
 };
 use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, LogConfig, LogSigner};
 
@@ -68,16 +67,16 @@ async fn main() {
                 let req = CreateEntryRequest {
                     hashed_rekord_request_v002: Some(HashedRekordRequestV002 {
                         digest: Base64Bytes(HashKind::Sha256.digest(artifact.as_bytes())),
-                        signature: Some(SignatureRequest {
+                        signature: SignatureV002 {
                             content: Base64Bytes(sig.as_ref().to_vec()),
-                            verifier: Some(VerifierRequest {
+                            verifier: VerifierV002 {
                                 public_key: Some(RawBytes {
                                     raw_bytes: Base64Bytes(spki.clone()),
                                 }),
                                 x509_certificate: None,
                                 key_details: "PKIX_ECDSA_P256_SHA_256".into(),
-                            }),
-                        }),
+                            },
+                        },
                     }),
                     dsse_request_v002: None,
                 };

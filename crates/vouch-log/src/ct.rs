@@ -124,11 +124,54 @@ impl KeyLocks {
     }
 }
 
+/// The most issuer-to-issuer links [`VerifiedLinks`] remembers before it starts over.
+const MAX_VERIFIED_LINKS: usize = 1024;
+
+/// Links between two CA certificates of submitted chains whose signature has been verified.
+/// Every submission from one CA repeats the same intermediate-to-root link, so its signature
+/// (a P-384 verification for a Fulcio-style CA) is checked once, not per certificate. Keyed by
+/// SHA-256 of the child's DER followed by the issuer's DER; the leaf's own link is always
+/// verified.
+#[derive(Default)]
+struct VerifiedLinks(std::sync::Mutex<std::collections::HashSet<[u8; 32]>>);
+
+impl VerifiedLinks {
+    fn key(child: &Certificate, issuer: &Certificate) -> [u8; 32] {
+        let mut d = aws_lc_rs::digest::Context::new(&SHA256);
+        d.update(child.der());
+        d.update(issuer.der());
+        let mut k = [0u8; 32];
+        k.copy_from_slice(d.finish().as_ref());
+        k
+    }
+
+    /// Verify that `issuer` signed the CA certificate `child`, once per pair.
+    fn verify(
+        &self,
+        child: &Certificate,
+        issuer: &Certificate,
+    ) -> Result<(), vouch_core::x509::CertError> {
+        let key = Self::key(child, issuer);
+        if self.0.lock().is_ok_and(|m| m.contains(&key)) {
+            return Ok(());
+        }
+        child.verify_signed_by(issuer)?;
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() >= MAX_VERIFIED_LINKS {
+                m.clear();
+            }
+            m.insert(key);
+        }
+        Ok(())
+    }
+}
+
 struct CtState<S: Storage> {
     log: Log<S>,
     accepted_roots: Vec<Vec<u8>>,
     log_id: [u8; 32],
     locks: KeyLocks,
+    links: VerifiedLinks,
 }
 
 /// The CT router for `log`, accepting chains that end in (or are issued by) one of
@@ -152,6 +195,7 @@ pub fn router<S: Storage>(log: Log<S>, accepted_roots: Vec<Vec<u8>>) -> Result<R
         accepted_roots,
         log_id,
         locks: KeyLocks::default(),
+        links: VerifiedLinks::default(),
     });
     Ok(Router::new()
         .route("/ct/v1/add-chain", post(add_chain::<S>))
@@ -197,6 +241,7 @@ struct ValidChain {
 fn validate_chain(
     chain: Vec<Vec<u8>>,
     accepted_roots: &[Vec<u8>],
+    links: &VerifiedLinks,
     kind: Submission,
 ) -> Result<ValidChain, LogError> {
     if chain.is_empty() {
@@ -245,9 +290,12 @@ fn validate_chain(
                 i + 1
             )));
         }
-        child
-            .verify_signed_by(issuer)
-            .map_err(|e| bad(format!("chain[{i}] is not signed by chain[{}]: {e}", i + 1)))?;
+        let checked = if i == 0 {
+            child.verify_signed_by(issuer)
+        } else {
+            links.verify(child, issuer)
+        };
+        checked.map_err(|e| bad(format!("chain[{i}] is not signed by chain[{}]: {e}", i + 1)))?;
     }
     let last_der = ders.last().map(Vec::as_slice).unwrap_or_default();
     if !accepted_roots.iter().any(|r| r.as_slice() == last_der) {
@@ -255,7 +303,14 @@ fn validate_chain(
         let root = accepted_roots
             .iter()
             .filter_map(|r| Certificate::from_der(r).ok())
-            .find(|r| last.names_issuer(r) && last.verify_signed_by(r).is_ok())
+            .find(|r| {
+                last.names_issuer(r)
+                    && if certs.len() == 1 {
+                        last.verify_signed_by(r).is_ok()
+                    } else {
+                        links.verify(last, r).is_ok()
+                    }
+            })
             .ok_or_else(|| {
                 bad("chain does not end in, or chain to, a root accepted by this log")
             })?;
@@ -399,7 +454,8 @@ async fn add<S: Storage>(
         .map(|(i, s)| b64_decode(s).map_err(|_| bad(format!("chain[{i}] is not base64"))))
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::from_log)?;
-    let valid = validate_chain(chain, &st.accepted_roots, kind).map_err(ApiError::from_log)?;
+    let valid =
+        validate_chain(chain, &st.accepted_roots, &st.links, kind).map_err(ApiError::from_log)?;
     let (leaf, leaf_der) = match (valid.certs.first(), valid.ders.first()) {
         (Some(c), Some(d)) => (c, d),
         _ => return Err(api_bad("chain is empty")),

@@ -6,10 +6,13 @@
 
 use crate::LogError;
 use serde::Deserialize;
-use vouch_core::encoding::{Base64Bytes, b64_encode};
+use vouch_core::bundle::HashAlgorithm;
 use vouch_core::keys::{HashKind, KeyKind, PublicKey};
 use vouch_core::merkle::{Hash, leaf_hash};
 use vouch_core::x509::Certificate;
+
+use vouch_core::rekor::{HashedRekordDataV002, HashedRekordSpecV002, HashedRekordV002, TypedEntry};
+pub use vouch_core::rekor::{HashedRekordRequestV002, RawBytes, SignatureV002, VerifierV002};
 
 /// Largest canonical entry accepted (an entry bundle stores a u16 length).
 pub const MAX_ENTRY_LEN: usize = 65_535;
@@ -41,62 +44,30 @@ pub struct CreateEntryRequest {
     pub dsse_request_v002: Option<serde_json::Value>,
 }
 
-/// `HashedRekordRequestV002`.
-#[derive(Deserialize, Debug, Default)]
-pub struct HashedRekordRequestV002 {
-    /// Digest of the artifact (or of the DSSE PAE).
-    #[serde(default)]
-    pub digest: Base64Bytes,
-    /// Signature and verifier.
-    #[serde(default)]
-    pub signature: Option<SignatureRequest>,
-}
-
-/// `Signature`.
-#[derive(Deserialize, Debug, Default)]
-pub struct SignatureRequest {
-    /// Signature bytes.
-    #[serde(default)]
-    pub content: Base64Bytes,
-    /// Who verifies it.
-    #[serde(default)]
-    pub verifier: Option<VerifierRequest>,
-}
-
-/// `Verifier`.
-#[derive(Deserialize, Debug, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct VerifierRequest {
-    /// DER SPKI.
-    #[serde(default, alias = "public_key")]
-    pub public_key: Option<RawBytes>,
-    /// DER certificate.
-    #[serde(default, alias = "x509_certificate")]
-    pub x509_certificate: Option<RawBytes>,
-    /// `PublicKeyDetails` name.
-    #[serde(default, alias = "key_details")]
-    pub key_details: String,
-}
-
-/// `{ "rawBytes": … }`.
-#[derive(Deserialize, Debug, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct RawBytes {
-    /// The bytes.
-    #[serde(default, alias = "raw_bytes")]
-    pub raw_bytes: Base64Bytes,
-}
-
-/// (key type, hash, protojson algorithm name) allowed for each `keyDetails`.
-fn key_details(details: &str) -> Option<(KeyKind, HashKind, &'static str)> {
+/// (key type, hash, protojson algorithm) allowed for each `keyDetails`.
+fn key_details(details: &str) -> Option<(KeyKind, HashKind, HashAlgorithm)> {
     Some(match details {
-        "PKIX_ECDSA_P256_SHA_256" => (KeyKind::EcdsaP256, HashKind::Sha256, "SHA2_256"),
-        "PKIX_ECDSA_P384_SHA_384" => (KeyKind::EcdsaP384, HashKind::Sha384, "SHA2_384"),
-        "PKIX_ECDSA_P521_SHA_512" => (KeyKind::EcdsaP521, HashKind::Sha512, "SHA2_512"),
-        "PKIX_ED25519_PH" => (KeyKind::Ed25519, HashKind::Sha512, "SHA2_512"),
+        "PKIX_ECDSA_P256_SHA_256" => (
+            KeyKind::EcdsaP256,
+            HashKind::Sha256,
+            HashAlgorithm::SHA2_256,
+        ),
+        "PKIX_ECDSA_P384_SHA_384" => (
+            KeyKind::EcdsaP384,
+            HashKind::Sha384,
+            HashAlgorithm::SHA2_384,
+        ),
+        "PKIX_ECDSA_P521_SHA_512" => (
+            KeyKind::EcdsaP521,
+            HashKind::Sha512,
+            HashAlgorithm::SHA2_512,
+        ),
+        "PKIX_ED25519_PH" => (KeyKind::Ed25519, HashKind::Sha512, HashAlgorithm::SHA2_512),
         "PKIX_RSA_PKCS1V15_2048_SHA256"
         | "PKIX_RSA_PKCS1V15_3072_SHA256"
-        | "PKIX_RSA_PKCS1V15_4096_SHA256" => (KeyKind::Rsa, HashKind::Sha256, "SHA2_256"),
+        | "PKIX_RSA_PKCS1V15_4096_SHA256" => {
+            (KeyKind::Rsa, HashKind::Sha256, HashAlgorithm::SHA2_256)
+        }
         _ => return None,
     })
 }
@@ -116,18 +87,12 @@ pub fn prepare_v2(req: &CreateEntryRequest) -> Result<PreparedEntry, LogError> {
         .hashed_rekord_request_v002
         .as_ref()
         .ok_or_else(|| invalid("missing hashedRekordRequestV002"))?;
-    let sig = hr
-        .signature
-        .as_ref()
-        .ok_or_else(|| invalid("missing signature"))?;
+    let sig = &hr.signature;
     if sig.content.is_empty() {
         return Err(invalid("missing signature content"));
     }
-    let ver = sig
-        .verifier
-        .as_ref()
-        .ok_or_else(|| invalid("missing verifier"))?;
-    let (want_kind, hash, alg_name) = match ver.key_details.as_str() {
+    let ver = &sig.verifier;
+    let (want_kind, hash, algorithm) = match ver.key_details.as_str() {
         "PKIX_ED25519" => {
             return Err(invalid(
                 "unsupported key algorithm PKIX_ED25519: hashedrekord needs a prehash algorithm (PKIX_ED25519_PH)",
@@ -136,7 +101,7 @@ pub fn prepare_v2(req: &CreateEntryRequest) -> Result<PreparedEntry, LogError> {
         "" => return Err(invalid("missing verifier keyDetails")),
         d => key_details(d).ok_or_else(|| invalid(format!("unsupported keyDetails {d}")))?,
     };
-    let (key, verifier_json, search_keys) = match (&ver.x509_certificate, &ver.public_key) {
+    let (key, search_keys) = match (&ver.x509_certificate, &ver.public_key) {
         (Some(c), None) => {
             let cert = Certificate::from_der(c.raw_bytes.as_slice())
                 .map_err(|e| invalid(format!("invalid x509Certificate: {e}")))?;
@@ -152,20 +117,12 @@ pub fn prepare_v2(req: &CreateEntryRequest) -> Result<PreparedEntry, LogError> {
                 }
                 keys.push(format!("subject:{}", san.to_lowercase()));
             }
-            (
-                key,
-                serde_json::json!({"keyDetails": ver.key_details, "x509Certificate": {"rawBytes": b64_encode(c.raw_bytes.as_slice())}}),
-                keys,
-            )
+            (key, keys)
         }
         (None, Some(k)) => {
             let key = PublicKey::from_spki_der(k.raw_bytes.as_slice())
                 .map_err(|e| invalid(format!("invalid publicKey: {e}")))?;
-            (
-                key,
-                serde_json::json!({"keyDetails": ver.key_details, "publicKey": {"rawBytes": b64_encode(k.raw_bytes.as_slice())}}),
-                Vec::new(),
-            )
+            (key, Vec::new())
         }
         _ => {
             return Err(invalid(
@@ -190,16 +147,32 @@ pub fn prepare_v2(req: &CreateEntryRequest) -> Result<PreparedEntry, LogError> {
     }
     key.verify_digest(hash, hr.digest.as_slice(), sig.content.as_slice())
         .map_err(|_| invalid("signature does not verify over the digest with the given key"))?;
-    // JCS: members in sorted order at every level (all values are ASCII strings).
-    let body = serde_json::json!({
-        "apiVersion": "0.0.2",
-        "kind": "hashedrekord",
-        "spec": {"hashedRekordV002": {
-            "data": {"algorithm": alg_name, "digest": b64_encode(hr.digest.as_slice())},
-            "signature": {"content": b64_encode(sig.content.as_slice()), "verifier": verifier_json}
-        }}
-    });
-    let body = canonical_json(&body)?;
+    // The body's types declare their members in JCS order and hold only ASCII strings, so
+    // serializing them writes the canonical form directly.
+    let body = TypedEntry {
+        api_version: "0.0.2".to_string(),
+        kind: "hashedrekord".to_string(),
+        spec: HashedRekordSpecV002 {
+            hashed_rekord_v002: HashedRekordV002 {
+                data: HashedRekordDataV002 {
+                    algorithm,
+                    digest: hr.digest.clone(),
+                },
+                signature: SignatureV002 {
+                    content: sig.content.clone(),
+                    verifier: VerifierV002 {
+                        key_details: ver.key_details.clone(),
+                        public_key: ver.public_key.clone(),
+                        x509_certificate: ver.x509_certificate.clone(),
+                    },
+                },
+            },
+        },
+    };
+    let body = serde_json::to_vec(&body).map_err(|e| LogError::Internal(e.to_string()))?;
+    if body.len() > MAX_ENTRY_LEN {
+        return Err(LogError::TooLarge(body.len()));
+    }
     let mut search = search_keys;
     search.push(format!(
         "{}:{}",
@@ -264,4 +237,53 @@ pub fn canonical_json(v: &serde_json::Value) -> Result<Vec<u8>, LogError> {
         return Err(LogError::TooLarge(s.len()));
     }
     Ok(s.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+    use vouch_core::encoding::Base64Bytes;
+
+    /// The body is written straight from the typed structs; it must be exactly the RFC 8785
+    /// form (sorted members, no whitespace) that a JCS canonicalizer makes of it.
+    #[test]
+    fn typed_body_is_canonical_json() {
+        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+        let spki = key.public_key().as_der().unwrap().as_ref().to_vec();
+        let digest = HashKind::Sha256.digest(b"artifact");
+        let sig = key.sign(&SystemRandom::new(), b"artifact").unwrap();
+        let req: CreateEntryRequest = serde_json::from_value(serde_json::json!({
+            "hashed_rekord_request_v002": {
+                "digest": vouch_core::encoding::b64_encode(&digest),
+                "signature": {
+                    "content": vouch_core::encoding::b64_encode(sig.as_ref()),
+                    "verifier": {"public_key": {"raw_bytes": vouch_core::encoding::b64_encode(&spki)},
+                                 "key_details": "PKIX_ECDSA_P256_SHA_256"}
+                }
+            }
+        }))
+        .unwrap();
+        let entry = prepare_v2(&req).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&entry.body).unwrap();
+        assert_eq!(entry.body, canonical_json(&value).unwrap());
+        let spec = &value["spec"]["hashedRekordV002"];
+        assert_eq!(spec["data"]["algorithm"], "SHA2_256");
+        assert_eq!(
+            spec["signature"]["verifier"]["publicKey"]["rawBytes"],
+            vouch_core::encoding::b64_encode(&spki)
+        );
+        assert_eq!(
+            Base64Bytes(digest.clone()),
+            serde_json::from_value::<Base64Bytes>(spec["data"]["digest"].clone()).unwrap()
+        );
+        // A request without a signature names what is missing.
+        let empty: CreateEntryRequest =
+            serde_json::from_str(r#"{"hashedRekordRequestV002": {"digest": "AAAA"}}"#).unwrap();
+        let err = prepare_v2(&empty).unwrap_err().to_string();
+        assert!(err.contains("missing signature content"), "{err}");
+    }
 }

@@ -39,6 +39,12 @@ mod witness_cmd;
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc malloc: the servers allocate per request from many tokio and
+/// blocking-pool threads, where glibc's per-thread arenas cost about 14% of the log's CPU per
+/// append and fragment over long runs (docs/performance.md, issue 19).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let matches = cli::Cli::command().get_matches();
     let args = match cli::Cli::from_arg_matches(&matches) {
