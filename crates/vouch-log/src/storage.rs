@@ -549,7 +549,9 @@ pub mod suite {
             Vec::<u64>::new()
         );
         assert_eq!(
-            s.search("sha256:dd", 0..u64::MAX, true, 2000).unwrap().len(),
+            s.search("sha256:dd", 0..u64::MAX, true, 2000)
+                .unwrap()
+                .len(),
             400
         );
 

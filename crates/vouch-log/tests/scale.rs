@@ -215,10 +215,13 @@ async fn two_front_ends_share_one_log() {
             Some(index_of[&7])
         );
         assert_eq!(b.entry(index_of[&399]).unwrap(), Some(entry(399).body));
-        assert_eq!(b.storage()
+        assert_eq!(
+            b.storage()
                 .search("test:3", 0..u64::MAX, true, 1000)
                 .unwrap()
-                .len(), 57);
+                .len(),
+            57
+        );
     })
     .await
     .unwrap();
