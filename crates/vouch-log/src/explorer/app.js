@@ -152,10 +152,10 @@ async function runSearch(q, cursor) {
     res.next ? el("a", { href: pageHash(q, res.next), id: "next" }, "Older →") : null);
   show("results",
     el("h2", {}, `Results for ${q}`),
+    nav,
     el("table", { class: "results" },
       el("thead", {}, el("tr", {}, ["Index", "Kind", "UUID", "Identity", "Integrated"].map((t) => el("th", {}, t)))),
-      el("tbody", {}, rows)),
-    nav);
+      el("tbody", {}, rows)));
 }
 
 // ---- the log key: pinned (localStorage, or ?key= for this page) or trusted on first use
@@ -201,7 +201,8 @@ function savePin(pin) {
 // has none yet; it never replaces a different pin (that takes the Log key panel).
 async function currentPin() {
   const stored = storedPin();
-  const param = new URLSearchParams(location.search).get("key");
+  // A base64 key's "+" arrives as a space in a query string.
+  const param = new URLSearchParams(location.search).get("key")?.replace(/ /g, "+") ?? null;
   if (param === null) return stored ? { pin: stored, source: "pinned in this browser" } : { pin: null };
   let fromUrl;
   try {
