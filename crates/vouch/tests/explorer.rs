@@ -808,7 +808,7 @@ fn explorer_pages_past_the_old_cap_and_pins_the_log_key() {
     );
     assert_verified(&dom, "pinned by fingerprint");
     assert!(
-        dom.contains(&format!("verified with the pinned"))
+        dom.contains("verified with the pinned")
             && dom.contains(&format!(
                 "Key pinned (pinned by the URL's key=): sha256:{fp}"
             )),

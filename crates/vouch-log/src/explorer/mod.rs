@@ -641,6 +641,83 @@ async fn entry<S: Storage>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::{CommitBatch, EmbeddedStorage, EntryRecord, StoredCheckpoint};
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn pages_past_the_count_limit() {
+        // COUNT_LIMIT + 50 entries of one identity, and one of another at index 5.
+        let n = (COUNT_LIMIT + 50) as u64;
+        let dir = tempfile::tempdir().unwrap();
+        let s = EmbeddedStorage::open(dir.path()).unwrap();
+        let entries = (0..n)
+            .map(|i| {
+                let mut leaf_hash = [0; 32];
+                leaf_hash[..8].copy_from_slice(&i.to_be_bytes());
+                let term = if i == 5 {
+                    "subject:other"
+                } else {
+                    "subject:ci"
+                };
+                EntryRecord {
+                    leaf_hash,
+                    integrated_time: 0,
+                    search_keys: vec![term.to_string()],
+                }
+            })
+            .collect();
+        s.commit(&CommitBatch {
+            first_index: 0,
+            entries,
+            tiles: vec![],
+            entry_bundles: vec![],
+            checkpoint: StoredCheckpoint {
+                size: n,
+                root: [0; 32],
+                note: String::new(),
+            },
+        })
+        .unwrap();
+        let ci = vec!["subject:ci".to_string()];
+        let page = |cursor| search_page(&s, &ci, &[], n, 100, cursor).unwrap();
+        // First page: newest first; the total is capped and says so.
+        let p = page(Cursor::First);
+        assert_eq!(p.indexes, (n - 100..n).rev().collect::<Vec<_>>());
+        assert_eq!(p.total, (COUNT_LIMIT, false));
+        assert_eq!(p.newer, (0, true));
+        assert!(p.older);
+        // Deep in: the position is exact while fewer than COUNT_LIMIT are newer.
+        let p = page(Cursor::Before(n - 500));
+        assert_eq!(p.indexes.first(), Some(&(n - 501)));
+        assert_eq!(p.newer, (500, true));
+        // Past COUNT_LIMIT newer matches: still paged, position unknown.
+        let p = page(Cursor::Before(20));
+        assert_eq!(
+            p.indexes,
+            vec![
+                19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 4, 3, 2, 1, 0
+            ]
+        );
+        assert!(!p.older);
+        assert_eq!(p.newer, (COUNT_LIMIT, false));
+        // Newer from the oldest page: the 100 matches above it, listed newest first.
+        let p = page(Cursor::After(19));
+        assert_eq!(p.indexes, (20..120).rev().collect::<Vec<_>>());
+        assert!(p.older);
+        // Newer that reaches the newest match is the first page.
+        let p = page(Cursor::After(n - 50));
+        assert_eq!(p.indexes.first(), Some(&(n - 1)));
+        assert_eq!(p.indexes.len(), 100);
+        assert_eq!(p.newer, (0, true));
+        // Another identity, a fixed index and nothing at all.
+        let other = vec!["subject:other".to_string()];
+        let p = search_page(&s, &other, &[7], n, 100, Cursor::First).unwrap();
+        assert_eq!((p.indexes, p.total), (vec![7, 5], (2, true)));
+        let p = search_page(&s, &ci, &[], n, 100, Cursor::Before(0)).unwrap();
+        assert!(p.indexes.is_empty() && !p.older);
+        let link = page_link("a b&c", 20, Cursor::Before(7));
+        assert_eq!(link, "/api/explorer/search?q=a+b%26c&perPage=20&before=7");
+    }
 
     #[test]
     fn plans() {
