@@ -161,7 +161,7 @@ async function runSearch(q, cursor) {
 // ---- the log key: pinned (localStorage, or ?key= for this page) or trusted on first use
 
 const PIN_STORE = "vouch-explorer.pinned-log-key";
-const KNOWN_SPKI = (spki) => (spki.length === 44 && equal(spki.slice(0, 12), ED25519_SPKI)) ||
+const knownSpki = (spki) => (spki.length === 44 && equal(spki.slice(0, 12), ED25519_SPKI)) ||
   (spki.length === 91 && equal(spki.slice(0, 26), P256_SPKI));
 
 // A pin from what a user typed or put in ?key=: a PEM, the base64 DER key, or its SHA-256
@@ -176,7 +176,7 @@ async function parsePin(text) {
   } catch {
     throw new Error("a pinned key must be a PEM public key, its base64 DER body, or its SHA-256 fingerprint (64 hex)");
   }
-  if (!KNOWN_SPKI(der)) throw new Error("the key to pin is not an Ed25519 or ECDSA P-256 public key (DER SubjectPublicKeyInfo)");
+  if (!knownSpki(der)) throw new Error("the key to pin is not an Ed25519 or ECDSA P-256 public key (DER SubjectPublicKeyInfo)");
   return { fingerprint: hex(await sha256(der)), spki: btoa(String.fromCharCode(...der)) };
 }
 
