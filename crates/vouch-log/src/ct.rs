@@ -530,7 +530,12 @@ async fn log_once<S: Storage>(
     let existing = {
         let (log, key) = (st.log.clone(), dedup_key.to_string());
         blocking(move || {
-            let Some(index) = log.storage().search(&key, 1)?.into_iter().next() else {
+            let Some(index) = log
+                .storage()
+                .search(&key, 0..u64::MAX, true, 1)?
+                .into_iter()
+                .next()
+            else {
                 return Ok(None);
             };
             let body = log.entry(index)?.ok_or_else(|| {

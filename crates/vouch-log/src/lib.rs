@@ -27,6 +27,7 @@ pub mod explorer;
 pub mod metrics;
 #[cfg(feature = "scale")]
 pub mod pg;
+pub mod search;
 pub mod shared;
 pub mod signer;
 pub mod storage;

@@ -29,6 +29,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -782,18 +783,40 @@ impl Storage for PgStorage {
         })
     }
 
-    fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, LogError> {
-        self.block(async {
-            let rows: Vec<i64> = sqlx::query_scalar(concat!(
-                "SELECT idx FROM vouch_log_search WHERE term = $1 AND idx < ",
+    fn search(
+        &self,
+        key: &str,
+        range: Range<u64>,
+        newest_first: bool,
+        limit: usize,
+    ) -> Result<Vec<u64>, LogError> {
+        if range.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        // The primary key (term, idx) answers both orders with an index range scan.
+        let sql = if newest_first {
+            concat!(
+                "SELECT idx FROM vouch_log_search WHERE term = $1 AND idx >= $2 AND idx < $3 AND idx < ",
                 published_size!(),
-                " ORDER BY idx LIMIT $2"
-            ))
-            .bind(key)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| pg_err("search", e))?;
+                " ORDER BY idx DESC LIMIT $4"
+            )
+        } else {
+            concat!(
+                "SELECT idx FROM vouch_log_search WHERE term = $1 AND idx >= $2 AND idx < $3 AND idx < ",
+                published_size!(),
+                " ORDER BY idx LIMIT $4"
+            )
+        };
+        let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.block(async {
+            let rows: Vec<i64> = sqlx::query_scalar(sql)
+                .bind(key)
+                .bind(clamp(range.start))
+                .bind(clamp(range.end))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(|e| pg_err("search", e))?;
             rows.into_iter().map(|i| u64_of(i, "index")).collect()
         })
     }

@@ -14,6 +14,7 @@
 
 use crate::LogError;
 use std::collections::HashSet;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use vouch_core::tiles::TileId;
 use vouch_fs::Access;
@@ -69,8 +70,17 @@ pub trait Storage: Send + Sync + 'static {
     fn lookup_leaf(&self, leaf_hash: &[u8; 32]) -> Result<Option<u64>, LogError>;
     /// When the entry at `index` was integrated.
     fn integrated_time(&self, index: u64) -> Result<Option<i64>, LogError>;
-    /// Indexes of entries with this search key (at most `limit`).
-    fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, LogError>;
+    /// Indexes of the entries with search key `key` within `range`, at most `limit` of them:
+    /// the highest (newest) first when `newest_first`, else the lowest first. Callers page
+    /// through every match by narrowing `range` past the last index returned
+    /// ([`crate::search`]), so no request holds more than a page of matches.
+    fn search(
+        &self,
+        key: &str,
+        range: Range<u64>,
+        newest_first: bool,
+        limit: usize,
+    ) -> Result<Vec<u64>, LogError>;
     /// For a backend several front ends share: its sequencing interface, which switches the
     /// log to the distributed sequencer ([`crate::shared`]). `None` (the default) keeps the
     /// in-process sequencer, which calls [`Storage::commit`].
@@ -268,22 +278,44 @@ impl Storage for EmbeddedStorage {
             .transpose()
     }
 
-    fn search(&self, key: &str, limit: usize) -> Result<Vec<u64>, LogError> {
-        let mut prefix = key.as_bytes().to_vec();
-        prefix.push(0);
-        let mut out = Vec::new();
-        for item in self.search.prefix(&prefix) {
-            let k = item.key().map_err(db_err)?;
-            let idx = k
-                .get(prefix.len()..)
-                .ok_or_else(|| LogError::Storage("index database: corrupt search key".into()))?;
-            out.push(u64_of(idx)?);
-            if out.len() >= limit {
-                break;
-            }
+    fn search(
+        &self,
+        key: &str,
+        range: Range<u64>,
+        newest_first: bool,
+        limit: usize,
+    ) -> Result<Vec<u64>, LogError> {
+        if range.is_empty() || limit == 0 {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let start = search_key(key, range.start);
+        let end = search_key(key, range.end);
+        let prefix = key.len() + 1;
+        let iter = self.search.range(start..end);
+        if newest_first {
+            search_indexes(iter.rev(), prefix, limit)
+        } else {
+            search_indexes(iter, prefix, limit)
+        }
     }
+}
+
+/// The entry indexes of up to `limit` search index records (keys `term 0x00 index`, where
+/// `prefix` is the length of `term 0x00`).
+fn search_indexes(
+    iter: impl Iterator<Item = fjall::Guard>,
+    prefix: usize,
+    limit: usize,
+) -> Result<Vec<u64>, LogError> {
+    let mut out = Vec::new();
+    for item in iter.take(limit) {
+        let k = item.key().map_err(db_err)?;
+        let idx = k
+            .get(prefix..)
+            .ok_or_else(|| LogError::Storage("index database: corrupt search key".into()))?;
+        out.push(u64_of(idx)?);
+    }
+    Ok(out)
 }
 
 /// Write a tile file with temp + fsync + rename (the directory is synced by the caller).
@@ -320,6 +352,12 @@ pub mod suite {
         }
     }
 
+    /// Every match of `key`, newest first.
+    #[allow(clippy::unwrap_used)]
+    fn all<S: Storage>(s: &S, key: &str) -> Vec<u64> {
+        s.search(key, 0..u64::MAX, true, 100_000).unwrap()
+    }
+
     /// Run every check; panics (with the failed property) on the first violation.
     #[allow(clippy::unwrap_used, clippy::panic)]
     pub fn run<S: Storage>(make: impl Fn() -> S, reopen: impl Fn(S) -> Option<S>) {
@@ -331,7 +369,7 @@ pub mod suite {
             "a new store has no checkpoint"
         );
         assert_eq!(s.lookup_leaf(&[1; 32]).unwrap(), None);
-        assert_eq!(s.search("sha256:00", 10).unwrap(), Vec::<u64>::new());
+        assert_eq!(all(&s, "sha256:00"), Vec::<u64>::new());
         assert!(
             s.read_tile(&TileId {
                 level: 0,
@@ -370,8 +408,8 @@ pub mod suite {
         assert_eq!(s.lookup_leaf(&[1; 32]).unwrap(), Some(0));
         assert_eq!(s.lookup_leaf(&[2; 32]).unwrap(), Some(1));
         assert_eq!(s.integrated_time(1).unwrap(), Some(1_700_000_002));
-        assert_eq!(s.search("sha256:aa", 10).unwrap(), vec![0]);
-        assert_eq!(s.search("email:a@b", 10).unwrap(), vec![0]);
+        assert_eq!(all(&s, "sha256:aa"), vec![0]);
+        assert_eq!(all(&s, "email:a@b"), vec![0]);
         assert_eq!(
             s.read_tile(&TileId {
                 level: 0,
@@ -412,17 +450,25 @@ pub mod suite {
         .unwrap();
         assert_eq!(s.load_checkpoint().unwrap(), Some(cp2.clone()));
         assert_eq!(s.lookup_leaf(&[0; 32]).unwrap(), Some(255));
-        let mut hits = s.search("sha256:aa", 10).unwrap();
-        hits.sort_unstable();
         assert_eq!(
-            hits,
-            vec![0, 255],
-            "search returns every entry with the key"
+            all(&s, "sha256:aa"),
+            vec![255, 0],
+            "search returns every entry with the key, newest first"
         );
         assert_eq!(
-            s.search("sha256:aa", 1).unwrap().len(),
-            1,
+            s.search("sha256:aa", 0..u64::MAX, false, 10).unwrap(),
+            vec![0, 255],
+            "oldest first"
+        );
+        assert_eq!(
+            s.search("sha256:aa", 0..u64::MAX, true, 1).unwrap(),
+            vec![255],
             "search honours its limit"
+        );
+        assert_eq!(
+            s.search("sha256:a", 0..u64::MAX, true, 10).unwrap(),
+            Vec::<u64>::new(),
+            "a term is matched whole, not as a prefix"
         );
         assert_eq!(
             s.read_tile(&TileId {
@@ -444,9 +490,75 @@ pub mod suite {
             Some(vec![7; 64])
         );
 
+        // Third batch: 1,200 entries share one term (a popular identity), every third also
+        // another: paging walks all of them in either order, a page at a time.
+        let cp3 = StoredCheckpoint {
+            size: 1456,
+            root: [7; 32],
+            note: "note 3\n".into(),
+        };
+        let entries = (256..1456u64)
+            .map(|i| {
+                let mut leaf_hash = [0xee; 32];
+                leaf_hash[..8].copy_from_slice(&i.to_be_bytes());
+                let mut keys = vec!["subject:ci".to_string()];
+                if i % 3 == 0 {
+                    keys.push("sha256:dd".into());
+                }
+                EntryRecord {
+                    leaf_hash,
+                    integrated_time: 1_700_001_000,
+                    search_keys: keys,
+                }
+            })
+            .collect();
+        s.commit(&CommitBatch {
+            first_index: 256,
+            entries,
+            tiles: vec![],
+            entry_bundles: vec![],
+            checkpoint: cp3.clone(),
+        })
+        .unwrap();
+        let mut seen = Vec::new();
+        let mut end = u64::MAX;
+        loop {
+            let page = s.search("subject:ci", 0..end, true, 500).unwrap();
+            assert!(page.len() <= 500, "a page holds at most its limit");
+            let Some(&last) = page.last() else { break };
+            seen.extend(page);
+            end = last;
+        }
+        assert_eq!(
+            seen,
+            (256..1456).rev().collect::<Vec<_>>(),
+            "newest-first pages cover every match once, in order"
+        );
+        assert_eq!(
+            s.search("subject:ci", 1000..1456, false, 3).unwrap(),
+            vec![1000, 1001, 1002],
+            "oldest first from a cursor"
+        );
+        assert_eq!(
+            s.search("subject:ci", 0..300, true, 2).unwrap(),
+            vec![299, 298],
+            "the range end is exclusive"
+        );
+        assert_eq!(
+            s.search("subject:ci", 500..500, true, 2).unwrap(),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            s.search("sha256:dd", 0..u64::MAX, true, 2000)
+                .unwrap()
+                .len(),
+            400
+        );
+
         // Restart: everything committed is still there.
         if let Some(s) = reopen(s) {
-            assert_eq!(s.load_checkpoint().unwrap(), Some(cp2));
+            assert_eq!(s.load_checkpoint().unwrap(), Some(cp3));
+            assert_eq!(all(&s, "subject:ci").len(), 1200);
             assert_eq!(s.lookup_leaf(&[1; 32]).unwrap(), Some(0));
             assert_eq!(s.integrated_time(255).unwrap(), Some(1_700_000_000));
             assert_eq!(

@@ -215,7 +215,13 @@ async fn two_front_ends_share_one_log() {
             Some(index_of[&7])
         );
         assert_eq!(b.entry(index_of[&399]).unwrap(), Some(entry(399).body));
-        assert_eq!(b.storage().search("test:3", 1000).unwrap().len(), 57);
+        assert_eq!(
+            b.storage()
+                .search("test:3", 0..u64::MAX, true, 1000)
+                .unwrap()
+                .len(),
+            57
+        );
     })
     .await
     .unwrap();
@@ -228,4 +234,85 @@ async fn two_front_ends_share_one_log() {
         LogSigner::load_or_generate(key_dir.path(), ORIGIN, KeyAlgorithm::Ed25519).unwrap();
     let log = Log::open(reopened, signer, cfg).unwrap();
     assert_eq!(log.checkpoint().size, 400);
+}
+
+#[test]
+fn search_pages_through_the_database() {
+    use vouch_log::search::{Matches, intersect};
+    use vouch_log::shared::{NewEntry, SharedBackend};
+    use vouch_log::storage::{CommitBatch, EntryRecord};
+    let Some(p) = peers() else { return };
+    let s = p.log_store("paging")();
+    // 3,000 entries of one identity (several of the explorer's 512-match chunks), every 4th
+    // also under a digest; published by one checkpoint.
+    let n = 3_000u64;
+    let entries = (0..n)
+        .map(|i| {
+            let mut keys = vec!["subject:https://ci.example/w.yml@refs/heads/main".to_string()];
+            if i % 4 == 0 {
+                keys.push("sha256:dd".into());
+            }
+            EntryRecord {
+                leaf_hash: merkle::leaf_hash(format!("paged entry {i}").as_bytes()),
+                integrated_time: 1_700_000_000,
+                search_keys: keys,
+            }
+        })
+        .collect();
+    s.commit(&CommitBatch {
+        first_index: 0,
+        entries,
+        tiles: vec![],
+        entry_bundles: vec![],
+        checkpoint: StoredCheckpoint {
+            size: n,
+            root: [1; 32],
+            note: "paging\n".into(),
+        },
+    })
+    .unwrap();
+    // One more sequenced but not published: no search may answer with it yet.
+    let keys = vec!["subject:https://ci.example/w.yml@refs/heads/main".to_string()];
+    let body = b"sequenced, not published".to_vec();
+    s.sequence(
+        &[NewEntry {
+            leaf_hash: merkle::leaf_hash(&body),
+            body: &body,
+            search_keys: &keys,
+        }],
+        1_700_000_001,
+    )
+    .unwrap();
+    let id = keys[0].clone();
+    assert_eq!(
+        s.search(&id, 0..u64::MAX, true, 3).unwrap(),
+        vec![2999, 2998, 2997],
+        "newest published first; the sequenced entry {n} is not published"
+    );
+    // Newest first through every match, a page of 100 at a time, each page below the last.
+    let mut seen = Vec::new();
+    let mut end = n;
+    loop {
+        let page = Matches::new(&s, std::slice::from_ref(&id), &[], 0..end, true)
+            .take(100)
+            .unwrap();
+        let Some(&last) = page.last() else { break };
+        seen.extend(page);
+        end = last;
+    }
+    assert_eq!(seen, (0..n).rev().collect::<Vec<_>>());
+    // Both terms merged (the digest's entries are the identity's too): each entry once.
+    let both = [id.clone(), "sha256:dd".to_string()];
+    let mut m = Matches::new(&s, &both, &[], 0..u64::MAX, false);
+    assert_eq!(m.count_up_to(10_000).unwrap(), (3000, true));
+    let mut m = Matches::new(&s, &both, &[], 0..u64::MAX, false);
+    assert_eq!(m.count_up_to(1_000).unwrap(), (1000, false));
+    // Oldest first from a cursor, and an intersection that seeks.
+    let mut m = Matches::new(&s, &both, &[], 2_001..n, false);
+    assert_eq!(m.take(3).unwrap(), vec![2001, 2002, 2003]);
+    let mut streams = vec![
+        Matches::new(&s, std::slice::from_ref(&id), &[], 0..n, false),
+        Matches::new(&s, &["sha256:dd".to_string()], &[], 1_000..n, false),
+    ];
+    assert_eq!(intersect(&mut streams, 3).unwrap(), vec![1000, 1004, 1008]);
 }

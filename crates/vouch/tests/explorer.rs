@@ -2,19 +2,38 @@
 //! blob and attestation) and by sigstore-python (v2 and v1), then Debian's headless chromium
 //! opens `/explorer?q=…` for every search key (artifact digest, identity, log index, UUID,
 //! public-key fingerprint, commit SHA) and must show "verified in your browser"; behind a proxy
-//! that flips one byte of a proof hash it must show the failing step instead. Screenshots are
-//! saved under `$CARGO_TARGET_TMPDIR/explorer/`.
+//! that flips one byte of a proof hash it must show the failing step instead. A CI workflow
+//! identity with more entries than the old 1,000-result cap is paged through to its oldest
+//! entry, in the JSON API and in the page; the log key pinned (by fingerprint or key, by URL
+//! and kept in the browser) verifies, a wrong pin fails naming both fingerprints, and no pin
+//! says trust on first use. Screenshots are saved under `$CARGO_TARGET_TMPDIR/explorer/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use common::up::{Instance, start_up};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use common::up::{Instance, ci_token, start_up, start_up_with};
 use common::{chromium, get, post, sigstore_python, vouch};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use vouch_core::bundle::TransparencyLogEntry;
+use vouch_core::encoding::{Base64Bytes, b64_encode};
+use vouch_core::fulcio::{
+    CreateSigningCertificateRequest, Credentials, PublicKey as FulcioPublicKey, PublicKeyRequest,
+    SigningCertificate,
+};
+use vouch_core::keys::{HashKind, pem_decode, pem_encode};
+use vouch_core::rekor::{
+    HashedRekordRequestBodyV002, HashedRekordRequestV002, RawBytes, SignatureV002, VerifierV002,
+};
+use vouch_core::x509::Certificate;
 use vouch_log::explorer::{EntryDetails, SearchResults};
 
 use common::{ok_stdout as ok, run_within as run};
@@ -60,12 +79,17 @@ fn bundle_index(bundle: &Path) -> u64 {
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(vouch_core::keys::HashKind::Sha256.digest(data))
+    hex::encode(HashKind::Sha256.digest(data))
 }
 
 fn explorer_search(log: &str, q: &str) -> SearchResults {
     let path = format!("/api/explorer/search?q={}", url_escape(q));
     serde_json::from_slice(&get(log, &path)).unwrap()
+}
+
+/// An explorer search answer at `path` (e.g. a `next` link).
+fn search_at(log: &str, path: &str) -> SearchResults {
+    serde_json::from_slice(&get(log, path)).unwrap()
 }
 
 fn url_escape(s: &str) -> String {
@@ -79,10 +103,15 @@ fn url_escape(s: &str) -> String {
         .collect()
 }
 
-/// Load `url` in headless chromium, let its scripts finish, and return the DOM; with `shot`,
-/// also save a screenshot there.
+/// Load `url` in headless chromium with a fresh profile, let its scripts finish, and return
+/// the DOM; with `shot`, also save a screenshot there.
 fn browse(browser: &Path, url: &str, shot: Option<&Path>) -> String {
     let profile = tempfile::tempdir().unwrap();
+    browse_in(browser, profile.path(), url, shot)
+}
+
+/// [`browse`] with the browser profile in `profile` (its localStorage kept between loads).
+fn browse_in(browser: &Path, profile: &Path, url: &str, shot: Option<&Path>) -> String {
     let base = |c: &mut Command| {
         c.args([
             "--headless",
@@ -95,7 +124,7 @@ fn browse(browser: &Path, url: &str, shot: Option<&Path>) -> String {
             "--window-size=1280,1500",
             "--virtual-time-budget=20000",
         ])
-        .arg(format!("--user-data-dir={}", profile.path().display()));
+        .arg(format!("--user-data-dir={}", profile.display()));
     };
     let mut c = Command::new(browser);
     base(&mut c);
@@ -403,24 +432,31 @@ fn explorer_searches_and_verifies_in_a_real_browser() {
         "{dom}"
     );
 
-    // Identity: a result list, paginated (one per page here), each entry verified.
+    // Identity: a result list, paginated (two per page here), each entry verified.
     let dom = browse(
         &browser,
         &format!("{}&perPage=2", page("alice@example.com")),
         Some(&shots.join("results.png")),
     );
-    assert!(dom.contains("Page 1 of 3"), "{dom}");
+    assert!(dom.contains("Entries 1–2 of 5 entries"), "{dom}");
     assert!(dom.contains("id=\"next\""), "{dom}");
+    assert!(!dom.contains("id=\"prev\""), "{dom}");
     assert!(
         dom.contains(&format!("href=\"#/entry/{}\"", bundle_index(&b_commit))),
         "newest first: {dom}"
     );
+    let alice_all = explorer_search(&log, "alice@example.com");
+    let fourth = alice_all.results[3].index;
     let dom = browse(
         &browser,
-        &format!("{log}/explorer?perPage=2#/search/alice%40example.com/3"),
+        &format!("{log}/explorer?perPage=2#/search/alice%40example.com/before/{fourth}"),
         None,
     );
-    assert!(dom.contains("Page 3 of 3"), "{dom}");
+    assert!(dom.contains("Entries 5–5 of 5 entries"), "{dom}");
+    assert!(
+        dom.contains("id=\"prev\"") && !dom.contains("id=\"next\""),
+        "{dom}"
+    );
     assert!(
         dom.contains(&format!("href=\"#/entry/{i_a2}\"")),
         "oldest on the last page: {dom}"
@@ -490,4 +526,333 @@ fn explorer_searches_and_verifies_in_a_real_browser() {
         "key-signed entry identity: {dom}"
     );
     eprintln!("explorer screenshots in {}", shots.display());
+}
+
+/// The claims of an identity token that its proof of possession signs.
+#[derive(serde::Deserialize)]
+struct TokenClaims {
+    sub: String,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// A Fulcio certificate (DER) for `key` from the instance's CA, by identity token `tok`.
+fn certify(inst: &Instance, key: &EcdsaKeyPair, tok: &str) -> Vec<u8> {
+    let payload = tok.split('.').nth(1).unwrap();
+    let claims: TokenClaims = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let challenge = claims.email.unwrap_or(claims.sub);
+    let rng = SystemRandom::new();
+    let pop = key.sign(&rng, challenge.as_bytes()).unwrap();
+    let req = CreateSigningCertificateRequest {
+        credentials: Some(Credentials {
+            oidc_identity_token: tok.to_string(),
+        }),
+        public_key_request: Some(PublicKeyRequest {
+            public_key: FulcioPublicKey {
+                algorithm: Some("ECDSA".into()),
+                content: pem_encode("PUBLIC KEY", key.public_key().as_der().unwrap().as_ref()),
+            },
+            proof_of_possession: b64_encode(pop.as_ref()),
+        }),
+        certificate_signing_request: None,
+    };
+    let (code, _, body) = post(
+        &inst.urls["ca"],
+        "/api/v2/signingCert",
+        &serde_json::to_vec(&req).unwrap(),
+    );
+    assert_eq!(code, 200, "signingCert: {body}");
+    let cert: SigningCertificate = serde_json::from_str(&body).unwrap();
+    pem_decode(&cert.chain().certificates[0], &["CERTIFICATE"]).unwrap()
+}
+
+/// Log `n` distinct hashedrekord v0.0.2 entries signed by `key` with certificate `cert`
+/// (Rekor v2 API, 32 at a time); returns (log index, artifact) of each.
+fn log_entries(log: &str, key: &EcdsaKeyPair, cert: &[u8], n: usize) -> Vec<(u64, String)> {
+    let rng = SystemRandom::new();
+    let bodies: Vec<(String, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let artifact = format!("CI build artifact {i}");
+            let sig = key.sign(&rng, artifact.as_bytes()).unwrap();
+            let req = HashedRekordRequestBodyV002 {
+                hashed_rekord_request_v002: HashedRekordRequestV002 {
+                    digest: Base64Bytes(HashKind::Sha256.digest(artifact.as_bytes())),
+                    signature: SignatureV002 {
+                        content: Base64Bytes(sig.as_ref().to_vec()),
+                        verifier: VerifierV002 {
+                            key_details: "PKIX_ECDSA_P256_SHA_256".into(),
+                            public_key: None,
+                            x509_certificate: Some(RawBytes {
+                                raw_bytes: Base64Bytes(cert.to_vec()),
+                            }),
+                        },
+                    },
+                },
+            };
+            (artifact, serde_json::to_vec(&req).unwrap())
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let next = Arc::new(AtomicUsize::new(0));
+        let bodies = Arc::new(bodies);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..32 {
+            let (http, next, bodies) = (http.clone(), next.clone(), bodies.clone());
+            let url = format!("{log}/api/v2/log/entries");
+            tasks.spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((artifact, body)) = bodies.get(i) else {
+                        return done;
+                    };
+                    let r = http
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status();
+                    let text = r.text().await.unwrap();
+                    assert_eq!(status, 201, "{text}");
+                    let v: TransparencyLogEntry = serde_json::from_str(&text).unwrap();
+                    done.push((u64::try_from(v.log_index.0).unwrap(), artifact.clone()));
+                }
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            all.extend(r.unwrap());
+        }
+        all
+    })
+}
+
+#[test]
+fn explorer_pages_past_the_old_cap_and_pins_the_log_key() {
+    const N: usize = 1_050;
+    let started = std::time::Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let inst = start_up_with(
+        &d.join("data"),
+        0,
+        &d.join("up.log"),
+        &["--allow-ci-tokens", "--batch-interval", "20ms"],
+    );
+    let log = inst.urls["log"].clone();
+
+    // One CI workflow identity signs N entries: more than the old cap of 1,000 results.
+    let tok = ci_token(&inst.urls["oidc"], "github-actions", &[]);
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+    let cert = certify(&inst, &key, &tok);
+    let identity = Certificate::from_der(&cert)
+        .unwrap()
+        .subject_alt_names()
+        .unwrap()
+        .remove(0);
+    assert!(identity.starts_with("https://"), "{identity}");
+    let mut logged = log_entries(&log, &key, &cert, N);
+    logged.sort_unstable_by_key(|(i, _)| std::cmp::Reverse(*i));
+    let newest_first: Vec<u64> = logged.iter().map(|(i, _)| *i).collect();
+    eprintln!("{N} entries logged in {:?}", started.elapsed());
+
+    // JSON: every match, newest first, a page at a time, with an exact total and positions.
+    let first = search_at(
+        &log,
+        &format!(
+            "/api/explorer/search?q={}&perPage=100",
+            url_escape(&identity)
+        ),
+    );
+    assert_eq!((first.total, first.total_exact), (N, true), "{first:?}");
+    assert_eq!(first.first, Some(1));
+    assert!(first.prev.is_none());
+    let mut seen = Vec::new();
+    let mut page = first.clone();
+    loop {
+        assert_eq!(page.first, Some(seen.len() + 1), "position of {page:?}");
+        assert_eq!(page.total, N);
+        seen.extend(page.results.iter().map(|r| r.index));
+        let Some(next) = page.next.clone() else { break };
+        let older = search_at(&log, &next);
+        // Back from the older page is this page again.
+        let back = search_at(&log, older.prev.as_deref().unwrap());
+        assert_eq!(back.results, page.results, "prev of {next}");
+        page = older;
+    }
+    assert_eq!(
+        seen, newest_first,
+        "all {N} matches, newest first, each once"
+    );
+    assert!(
+        page.results
+            .iter()
+            .all(|r| r.identity.as_deref() == Some(&identity))
+    );
+
+    // Bad cursors and the retired page numbers are 400s naming the fix.
+    for (path, needle) in [
+        ("/api/explorer/search?q=1&page=2", "page=2 is not supported"),
+        (
+            "/api/explorer/search?q=1&before=3&after=1",
+            "at most one of before and after",
+        ),
+        ("/api/explorer/search?q=1&before=x", "before"),
+    ] {
+        let (status, body) = common::try_get(&log, path).unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains(needle), "{path}: {body}");
+    }
+
+    // Rekor v1 search: more matches than it answers with is a 422 naming the limit, never a
+    // silent truncation; narrowed with "and", the one entry.
+    let subject = serde_json::to_string(&identity).unwrap();
+    let (code, _, body) = post(
+        &log,
+        "/api/v1/index/retrieve",
+        format!(r#"{{"subject":{subject}}}"#).as_bytes(),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("matches more than 1000 entries"), "{body}");
+    let (one_index, one_artifact) = &logged[N / 2];
+    let digest = sha256_hex(one_artifact.as_bytes());
+    let (code, _, body) = post(
+        &log,
+        "/api/v1/index/retrieve",
+        format!(r#"{{"subject":{subject},"hash":"sha256:{digest}","operator":"and"}}"#).as_bytes(),
+    );
+    assert_eq!(code, 200, "{body}");
+    let ids: Vec<String> = serde_json::from_str(&body).unwrap();
+    let details: EntryDetails =
+        serde_json::from_slice(&get(&log, &format!("/api/explorer/entry/{one_index}"))).unwrap();
+    assert_eq!(ids, vec![details.hit.entry_id.clone()]);
+
+    let Some(browser) = chromium() else {
+        vouch_testkit::skip(format_args!(
+            "explorer paging and key pinning in a real browser (apt-get install chromium)"
+        ));
+        return;
+    };
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("explorer");
+    std::fs::create_dir_all(&shots).unwrap();
+    let q = url_escape(&identity);
+
+    // The page: the total and pages beyond the old cap, down to the oldest entry.
+    let dom = browse(&browser, &format!("{log}/explorer?q={q}"), None);
+    assert!(
+        dom.contains("Entries 1–20 of 1,050 entries") && dom.contains("id=\"next\""),
+        "{dom}"
+    );
+    let dom = browse(
+        &browser,
+        &format!("{log}/explorer#/search/{q}/before/{}", newest_first[999]),
+        Some(&shots.join("results-past-1000.png")),
+    );
+    assert!(
+        dom.contains("Entries 1,001–1,020 of 1,050 entries"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("id=\"next\"") && dom.contains("id=\"prev\""),
+        "{dom}"
+    );
+    let dom = browse(
+        &browser,
+        &format!("{log}/explorer#/search/{q}/before/{}", newest_first[1039]),
+        None,
+    );
+    assert!(
+        dom.contains("Entries 1,041–1,050 of 1,050 entries"),
+        "{dom}"
+    );
+    assert!(!dom.contains("id=\"next\""), "the last page: {dom}");
+    let oldest = newest_first[N - 1];
+    assert!(dom.contains(&format!("href=\"#/entry/{oldest}\"")), "{dom}");
+
+    // The log key: fingerprint of what the log serves, and one that is not it.
+    let pem = String::from_utf8(get(&log, "/api/v1/log/publicKey")).unwrap();
+    let spki = pem_decode(&pem, &["PUBLIC KEY"]).unwrap();
+    let fp = sha256_hex(&spki);
+    let wrong = sha256_hex(b"not the log key");
+    let entry = |query: &str| format!("{log}/explorer{query}#/entry/{oldest}");
+
+    // Not pinned: verified, and plainly trust on first use, with the served key's fingerprint.
+    let dom = browse(&browser, &entry(""), None);
+    assert_verified(&dom, "unpinned");
+    assert!(
+        dom.contains("Key not pinned: the log key came from this server itself (trust on first use), fingerprint")
+            && dom.contains(&format!("sha256:{fp}")),
+        "{dom}"
+    );
+
+    // Pinned by fingerprint (?key=), then kept in the browser's storage for this origin.
+    let profile = tempfile::tempdir().unwrap();
+    let dom = browse_in(
+        &browser,
+        profile.path(),
+        &entry(&format!("?key={fp}")),
+        Some(&shots.join("pinned.png")),
+    );
+    assert_verified(&dom, "pinned by fingerprint");
+    assert!(
+        dom.contains("verified with the pinned")
+            && dom.contains(&format!(
+                "Key pinned (pinned by the URL's key=): sha256:{fp}"
+            )),
+        "{dom}"
+    );
+    let dom = browse_in(&browser, profile.path(), &entry(""), None);
+    assert_verified(&dom, "pin kept in the browser");
+    assert!(
+        dom.contains(&format!("Key pinned (pinned in this browser): sha256:{fp}")),
+        "{dom}"
+    );
+    // A link pinning another key does not replace the browser's pin: it fails, naming both.
+    let dom = browse_in(
+        &browser,
+        profile.path(),
+        &entry(&format!("?key={wrong}")),
+        None,
+    );
+    assert!(dom.contains("data-state=\"fail\""), "{dom}");
+    assert!(
+        dom.contains(&format!(
+            "the URL pins key {wrong}, pinned key {fp} in this browser"
+        )),
+        "{dom}"
+    );
+
+    // Pinned by the key itself (a PEM's base64 body).
+    let der_b64 = url_escape(&b64_encode(&spki));
+    let dom = browse(&browser, &entry(&format!("?key={der_b64}")), None);
+    assert_verified(&dom, "pinned by key");
+
+    // A wrong pin: the server's key is not the pinned one, and the page says which is which.
+    let dom = browse(
+        &browser,
+        &entry(&format!("?key=sha256:{wrong}")),
+        Some(&shots.join("pinned-wrong.png")),
+    );
+    assert!(dom.contains("data-state=\"fail\""), "{dom}");
+    assert!(!dom.contains("verified in your browser"), "{dom}");
+    assert!(
+        dom.contains(&format!(
+            "checkpoint signed by key {fp}, pinned key {wrong}"
+        )),
+        "{dom}"
+    );
+    eprintln!("paging and pinning checked in {:?}", started.elapsed());
 }

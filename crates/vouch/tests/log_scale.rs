@@ -746,6 +746,26 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     up_verify(&inst, &artifact, &b1, "carol@example.com");
     let (origin, size) = origin_and_size(&inst.urls["log"]);
     assert_eq!(size, 2);
+    // The explorer pages through the PostgreSQL search index: one per page, newest first.
+    let search = |path: &str| -> vouch_log::explorer::SearchResults {
+        serde_json::from_slice(&common::get(&inst.urls["log"], path)).unwrap()
+    };
+    let newest = search("/api/explorer/search?q=carol%40example.com&perPage=1");
+    assert_eq!(
+        (newest.total, newest.total_exact, newest.first),
+        (2, true, Some(1)),
+        "{newest:?}"
+    );
+    let older = search(newest.next.as_deref().unwrap());
+    assert_eq!(
+        (older.first, older.next.as_deref()),
+        (Some(2), None),
+        "{older:?}"
+    );
+    assert_eq!(
+        [newest.results[0].index, older.results[0].index],
+        [log_index(&b1), log_index(&b2)]
+    );
     assert_eq!(
         origin,
         inst.urls["log"].strip_prefix("http://").unwrap(),

@@ -2,6 +2,12 @@
 // /api/explorer/* (search, decoded certificates) and the Rekor v1 API (entry body, inclusion
 // proof, checkpoint, log public key). The inclusion proof (RFC 6962/9162 hashing) and the
 // checkpoint's signed-note signature (Ed25519 or ECDSA P-256) are verified with WebCrypto.
+//
+// Key pinning: the key the checkpoint is checked against comes from this same server unless
+// the user pinned one (the "Log key" panel, or ?key= in the URL: a SHA-256 fingerprint of the
+// DER public key, or the base64 DER key itself, i.e. a PEM's body). A pin is kept in this
+// origin's localStorage. With a pin, a server serving any other key fails verification naming
+// both fingerprints; without one the page says the key is trusted on first use.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -67,6 +73,7 @@ function pemToDer(pem) {
   if (!m) throw new Error("the log's public key is not a PEM PUBLIC KEY");
   return unb64(m[1].replace(/\s+/g, ""));
 }
+const fmtNum = (n) => Number(n).toLocaleString("en-US");
 
 // ---- fetching
 
@@ -79,13 +86,17 @@ async function getJSON(url) {
   return v;
 }
 
-// ---- routing: #/search/<q>/<page>, #/entry/<index>; ?q= and ?index= on first load
+// ---- routing: #/search/<q>[/before/<index>|/after/<index>], #/entry/<index>; ?q= and ?index=
+// on first load
 
 function route() {
   const h = location.hash.replace(/^#\/?/, "");
-  const [what, a, b] = h.split("/");
+  const [what, a, dir, at] = h.split("/");
   if (what === "entry" && /^\d+$/.test(a || "")) return openEntry(a);
-  if (what === "search" && a) return runSearch(decodeURIComponent(a), parseInt(b || "1", 10) || 1);
+  if (what === "search" && a) {
+    const cursor = (dir === "before" || dir === "after") && /^\d+$/.test(at || "") ? { [dir]: at } : {};
+    return runSearch(decodeURIComponent(a), cursor);
+  }
   hideAll();
   $("help").hidden = false;
 }
@@ -94,22 +105,33 @@ function go(hash) {
   if (location.hash === hash) route(); else location.hash = hash;
 }
 
-// ---- search
+// ---- search (keyset pages, newest first: the API's next/prev links carry the cursors)
 
-async function runSearch(q, page) {
+// The page hash for an API page link (its before= or after= cursor).
+function pageHash(q, link) {
+  const p = new URL(link, location.origin).searchParams;
+  const base = `#/search/${encodeURIComponent(q)}`;
+  if (p.get("before")) return `${base}/before/${p.get("before")}`;
+  if (p.get("after")) return `${base}/after/${p.get("after")}`;
+  return base;
+}
+
+async function runSearch(q, cursor) {
   $("q").value = q;
   hideAll();
   status(`Searching for ${q} …`);
   let res;
   try {
     const per = parseInt(new URLSearchParams(location.search).get("perPage") || "20", 10) || 20;
-    res = await getJSON(`/api/explorer/search?q=${encodeURIComponent(q)}&page=${page}&perPage=${per}`);
+    const params = new URLSearchParams({ q, perPage: String(per), ...cursor });
+    res = await getJSON(`/api/explorer/search?${params}`);
   } catch (e) {
     status(`Search failed: ${e.message}`, true);
     return;
   }
-  status(`Searched as ${res.searchedAs.join("; ")}: ${res.total} ${res.total === 1 ? "entry" : "entries"}.`);
-  if (res.total === 1 && page === 1) {
+  const count = `${res.totalExact ? "" : "at least "}${fmtNum(res.total)} ${res.total === 1 && res.totalExact ? "entry" : "entries"}`;
+  status(`Searched as ${res.searchedAs.join("; ")}: ${count}.`);
+  if (res.total === 1 && res.totalExact && !res.prev && res.results.length === 1) {
     // One match: open it straight away (the URL stays shareable).
     history.replaceState(null, "", `#/entry/${res.results[0].index}`);
     return openEntry(String(res.results[0].index));
@@ -120,17 +142,124 @@ async function runSearch(q, page) {
     el("td", { class: "mono" }, r.uuid),
     el("td", {}, r.identity || ""),
     el("td", {}, fmtTime(r.integratedTime))));
-  const pages = Math.max(1, Math.ceil(res.total / res.perPage));
+  const n = res.results.length;
+  const where = n === 0 ? "No entries on this page" :
+    res.first ? `Entries ${fmtNum(res.first)}–${fmtNum(res.first + n - 1)} of ${count}` :
+      `${fmtNum(n)} entries, more than ${fmtNum(res.total)} newer, of ${count}`;
   const nav = el("div", { class: "pager" },
-    page > 1 ? el("a", { href: `#/search/${encodeURIComponent(q)}/${page - 1}`, id: "prev" }, "← Previous") : null,
-    `Page ${page} of ${pages}`,
-    page < pages ? el("a", { href: `#/search/${encodeURIComponent(q)}/${page + 1}`, id: "next" }, "Next →") : null);
+    res.prev ? el("a", { href: pageHash(q, res.prev), id: "prev" }, "← Newer") : null,
+    el("span", { id: "position" }, where),
+    res.next ? el("a", { href: pageHash(q, res.next), id: "next" }, "Older →") : null);
   show("results",
     el("h2", {}, `Results for ${q}`),
+    nav,
     el("table", { class: "results" },
       el("thead", {}, el("tr", {}, ["Index", "Kind", "UUID", "Identity", "Integrated"].map((t) => el("th", {}, t)))),
-      el("tbody", {}, rows)),
-    nav);
+      el("tbody", {}, rows)));
+}
+
+// ---- the log key: pinned (localStorage, or ?key= for this page) or trusted on first use
+
+const PIN_STORE = "vouch-explorer.pinned-log-key";
+const knownSpki = (spki) => (spki.length === 44 && equal(spki.slice(0, 12), ED25519_SPKI)) ||
+  (spki.length === 91 && equal(spki.slice(0, 26), P256_SPKI));
+
+// A pin from what a user typed or put in ?key=: a PEM, the base64 DER key, or its SHA-256
+// fingerprint (64 hex, optionally "sha256:"). { fingerprint, spki (base64 or null) }.
+async function parsePin(text) {
+  const t = (text || "").trim();
+  const fp = /^(?:sha256:)?([0-9a-fA-F]{64})$/.exec(t);
+  if (fp) return { fingerprint: fp[1].toLowerCase(), spki: null };
+  let der;
+  try {
+    der = t.includes("-----BEGIN") ? pemToDer(t) : unb64(t.replace(/\s+/g, ""));
+  } catch {
+    throw new Error("a pinned key must be a PEM public key, its base64 DER body, or its SHA-256 fingerprint (64 hex)");
+  }
+  if (!knownSpki(der)) throw new Error("the key to pin is not an Ed25519 or ECDSA P-256 public key (DER SubjectPublicKeyInfo)");
+  return { fingerprint: hex(await sha256(der)), spki: btoa(String.fromCharCode(...der)) };
+}
+
+function storedPin() {
+  try {
+    const v = JSON.parse(localStorage.getItem(PIN_STORE) || "null");
+    return v && /^[0-9a-f]{64}$/.test(v.fingerprint || "") ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function savePin(pin) {
+  try {
+    if (pin) localStorage.setItem(PIN_STORE, JSON.stringify(pin)); else localStorage.removeItem(PIN_STORE);
+  } catch (e) {
+    throw new Error(`this browser does not let the page keep a pin (localStorage: ${e.message})`);
+  }
+}
+
+// The pin in effect: { pin, source } or { error }. ?key= pins the key in this browser when it
+// has none yet; it never replaces a different pin (that takes the Log key panel).
+async function currentPin() {
+  const stored = storedPin();
+  // A base64 key's "+" arrives as a space in a query string.
+  const param = new URLSearchParams(location.search).get("key")?.replace(/ /g, "+") ?? null;
+  if (param === null) return stored ? { pin: stored, source: "pinned in this browser" } : { pin: null };
+  let fromUrl;
+  try {
+    fromUrl = await parsePin(param);
+  } catch (e) {
+    return { error: `the URL's key= parameter: ${e.message}` };
+  }
+  if (stored && stored.fingerprint !== fromUrl.fingerprint) {
+    return { error: `the URL pins key ${fromUrl.fingerprint}, pinned key ${stored.fingerprint} in this browser: change the pin in the Log key panel if the log's key really changed` };
+  }
+  if (!stored) {
+    try { savePin(fromUrl); } catch { /* still pinned for this page */ }
+  }
+  return { pin: stored && stored.spki ? stored : fromUrl, source: "pinned by the URL's key=" };
+}
+
+async function servedKey() {
+  const r = await fetch("/api/v1/log/publicKey");
+  if (!r.ok) throw new Error(`log public key: HTTP ${r.status}`);
+  const spki = pemToDer(await r.text());
+  return { spki, fingerprint: hex(await sha256(spki)) };
+}
+
+async function renderKeyPanel() {
+  const cur = await currentPin();
+  let served = null;
+  try { served = await servedKey(); } catch { served = null; }
+  const state = $("key-state");
+  if (cur.error) {
+    state.textContent = `Log key: ${cur.error}`;
+    state.className = "key-state error";
+  } else if (cur.pin) {
+    state.textContent = `Log key pinned (${cur.source}): sha256:${cur.pin.fingerprint}`;
+    state.className = "key-state pinned";
+  } else {
+    state.textContent = "Log key not pinned: trusting the key this server serves (trust on first use)";
+    state.className = "key-state tofu";
+  }
+  $("served-key").textContent = served ? `This server serves key sha256:${served.fingerprint}` :
+    "This server's key could not be fetched";
+  $("unpin").hidden = !storedPin();
+}
+
+async function pinFrom(text) {
+  const msg = $("pin-message");
+  try {
+    const pin = await parsePin(text);
+    savePin(pin);
+    msg.textContent = `Pinned sha256:${pin.fingerprint} for ${location.origin}.`;
+    msg.className = "pin-message";
+  } catch (e) {
+    msg.textContent = `Not pinned: ${e.message}`;
+    msg.className = "pin-message error";
+    return;
+  }
+  await renderKeyPanel();
+  route();
 }
 
 // ---- entry view
@@ -205,15 +334,12 @@ function certView(s, i) {
 async function openEntry(index) {
   hideAll();
   status(`Loading entry ${index} …`);
-  let details, v1, pem;
+  let details, v1, served;
   try {
-    [details, v1, pem] = await Promise.all([
+    [details, v1, served] = await Promise.all([
       getJSON(`/api/explorer/entry/${index}`),
       getJSON(`/api/v1/log/entries?logIndex=${index}`),
-      fetch("/api/v1/log/publicKey").then((r) => {
-        if (!r.ok) throw new Error(`log public key: HTTP ${r.status}`);
-        return r.text();
-      }),
+      servedKey(),
     ]);
   } catch (e) {
     status(`Cannot load entry ${index}: ${e.message}`, true);
@@ -232,10 +358,11 @@ async function openEntry(index) {
   }
   const verdict = el("div", { id: "verdict", class: "verdict pending", "data-state": "pending" }, "Verifying in your browser …");
   const steps = el("ol", { class: "steps", id: "steps" });
+  const keyNotice = el("p", { id: "key-notice", class: "key-notice" });
   const share = `${location.origin}/explorer#/entry/${details.index}`;
   show("entry",
     el("h2", {}, `Entry ${details.index} `, el("span", { class: "tag" }, `${details.kind} ${details.version}`)),
-    verdict, steps,
+    verdict, steps, keyNotice,
     el("h3", {}, "Entry"),
     kv([["Log index", String(details.index)], ["UUID", details.uuid], ["Entry ID", details.entryId],
       ["Integrated", fmtTime(details.integratedTime)], ["Identity", details.identity],
@@ -248,7 +375,7 @@ async function openEntry(index) {
       el("pre", {}, JSON.stringify(le.verification?.inclusionProof || {}, null, 2))));
   const ok = (msg) => steps.append(el("li", { class: "ok" }, msg));
   try {
-    await verify(le, bodyBytes, details, pem, ok);
+    await verify(le, bodyBytes, details, served, keyNotice, ok);
     verdict.textContent = "✔ verified in your browser";
     verdict.className = "verdict ok";
     verdict.dataset.state = "ok";
@@ -370,7 +497,7 @@ async function verifyNoteSignature(cp, spki) {
   throw new Error("the log's public key is neither Ed25519 nor ECDSA P-256");
 }
 
-async function verify(le, bodyBytes, details, pem, ok) {
+async function verify(le, bodyBytes, details, served, keyNotice, ok) {
   if (!bodyBytes) throw new Error("entry body is not base64");
   const leaf = await sha256(concat(Uint8Array.of(0), bodyBytes));
   if (hex(leaf) !== details.uuid) {
@@ -383,10 +510,31 @@ async function verify(le, bodyBytes, details, pem, ok) {
   const proof = (p.hashes || []).map(unhex);
   const root = await rootFromInclusion(p.logIndex, p.treeSize, leaf, proof);
   ok(`inclusion proof (${proof.length} hashes, tree size ${p.treeSize}) computes root ${hex(root)}`);
-  const spki = pemToDer(pem);
   const cp = parseNote(p.checkpoint || "");
-  const by = await verifyNoteSignature(cp, spki);
-  ok(`checkpoint "${cp.origin}" signature verified with the ${by} (SHA-256 of the key: ${hex(await sha256(spki))}, as served by this log)`);
+  const cur = await currentPin();
+  if (cur.error) throw new Error(`checkpoint key: ${cur.error}`);
+  if (!cur.pin) {
+    const by = await verifyNoteSignature(cp, served.spki);
+    ok(`checkpoint "${cp.origin}" signature verified with the ${by} (SHA-256 of the key: ${served.fingerprint}, as served by this log)`);
+    keyNotice.textContent = `Key not pinned: the log key came from this server itself (trust on first use), fingerprint sha256:${served.fingerprint}. ` +
+      "A server that lies would pass this check: pin the key from your trusted root in the Log key panel, or open this page with ?key=<fingerprint>.";
+    keyNotice.className = "key-notice tofu";
+  } else {
+    const pinned = cur.pin.fingerprint;
+    if (pinned !== served.fingerprint) {
+      let signer = `key ${served.fingerprint}`;
+      try { await verifyNoteSignature(cp, served.spki); } catch { signer = `no key this server serves (it serves ${served.fingerprint})`; }
+      throw new Error(`checkpoint signed by ${signer}, pinned key ${pinned}: the log's key is not the one you pinned`);
+    }
+    // The pinned key's own bytes when the pin has them (a fingerprint pin is met by the
+    // served key only if it hashes to the pinned fingerprint, checked above).
+    const spki = cur.pin.spki ? unb64(cur.pin.spki) : served.spki;
+    if (hex(await sha256(spki)) !== pinned) throw new Error(`the stored pin is corrupt: its key does not hash to ${pinned}`);
+    const by = await verifyNoteSignature(cp, spki);
+    ok(`checkpoint "${cp.origin}" signature verified with the pinned ${by} (sha256:${pinned}, ${cur.source})`);
+    keyNotice.textContent = `Key pinned (${cur.source}): sha256:${pinned}; this server's key matches it.`;
+    keyNotice.className = "key-notice pinned";
+  }
   if (cp.size !== p.treeSize) throw new Error(`inclusion proof is for tree size ${p.treeSize}, checkpoint says ${cp.size}`);
   if (!equal(root, cp.root)) {
     throw new Error(`inclusion proof does not lead to the checkpoint root: computed ${hex(root)}, checkpoint says ${hex(cp.root)}`);
@@ -399,12 +547,31 @@ async function verify(le, bodyBytes, details, pem, ok) {
 $("search-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const q = $("q").value.trim();
-  if (q) go(`#/search/${encodeURIComponent(q)}/1`);
+  if (q) go(`#/search/${encodeURIComponent(q)}`);
 });
 window.addEventListener("hashchange", route);
+$("pin-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  pinFrom($("pin-input").value);
+});
+$("pin-served").addEventListener("click", async () => {
+  try {
+    const k = await servedKey();
+    await pinFrom(btoa(String.fromCharCode(...k.spki)));
+  } catch (e) {
+    $("pin-message").textContent = `Not pinned: ${e.message}`;
+  }
+});
+$("unpin").addEventListener("click", async () => {
+  try { savePin(null); } catch { /* nothing stored */ }
+  $("pin-message").textContent = "Unpinned: the key this server serves is trusted on first use again.";
+  await renderKeyPanel();
+  route();
+});
 {
   const params = new URLSearchParams(location.search);
   if (!location.hash && params.get("index")) history.replaceState(null, "", `#/entry/${params.get("index")}`);
-  else if (!location.hash && params.get("q")) history.replaceState(null, "", `#/search/${encodeURIComponent(params.get("q"))}/1`);
+  else if (!location.hash && params.get("q")) history.replaceState(null, "", `#/search/${encodeURIComponent(params.get("q"))}`);
 }
+renderKeyPanel();
 route();

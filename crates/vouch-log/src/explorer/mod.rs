@@ -1,15 +1,28 @@
 //! The log explorer: a web page at `/explorer` (HTML, JS and CSS embedded in the binary, no
 //! external fetches) and its JSON API.
 //!
-//! `GET /api/explorer/search?q=…&page=…&perPage=…` searches the one index every entry is in,
-//! whichever API (Rekor v1 or v2) logged it: log index, UUID (`hex(leaf hash)`) or 80-hex entry
-//! ID, artifact digest (`sha256:<hex>` or bare hex), identity (certificate SAN email or URI),
-//! public-key fingerprint (SHA-256 of the SPKI DER, hex) and git commit SHA (gitsign's online
-//! mode logs the SHA-256 of the commit ID's text, so a 40-hex query also looks that up).
+//! `GET /api/explorer/search?q=…[&perPage=…][&before=<index>|&after=<index>]` searches the one
+//! index every entry is in, whichever API (Rekor v1 or v2) logged it: log index, UUID
+//! (`hex(leaf hash)`) or 80-hex entry ID, artifact digest (`sha256:<hex>` or bare hex), identity
+//! (certificate SAN email or URI), public-key fingerprint (SHA-256 of the SPKI DER, hex) and git
+//! commit SHA (gitsign's online mode logs the SHA-256 of the commit ID's text, so a 40-hex query
+//! also looks that up).
+//!
+//! Paging is by keyset cursor, newest first, through every match (there is no result cap): a
+//! page holds the `perPage` newest matches below `before` (or, with `after`, the `perPage`
+//! oldest above it, still listed newest first; an `after` page that reaches the newest match is
+//! the first page). `next` and `prev` are the URLs of the older and newer pages. A cursor stays
+//! valid while the log grows: new entries only ever appear before the first page. `total`
+//! counts the matches up to [`COUNT_LIMIT`] (`totalExact` false beyond it: "at least"), and
+//! `first` is the position of the page's first result when fewer than [`COUNT_LIMIT`] matches
+//! are newer. Exact totals of a term with millions of entries would cost a scan of all of them
+//! per request; a page costs one index range read per term plus the capped counts. Memory per
+//! request is one chunk of matches per term ([`crate::search`]), whatever the number of matches.
 //! `GET /api/explorer/entry/{index}` gives what the page cannot check by itself: the signers'
 //! certificates decoded (subject, SANs, Fulcio extensions). The page takes the entry body,
 //! inclusion proof and checkpoint from the Rekor v1 API and verifies them in the browser.
 
+use crate::search::Matches;
 use crate::storage::Storage;
 use crate::v1::{entry_id, hash_search_key, parse_entry_id, tree_id};
 use crate::{Log, LogError};
@@ -20,7 +33,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 use vouch_core::keys::HashKind;
 use vouch_core::merkle::leaf_hash;
 use vouch_core::rekor::{EntryInfo, Signer};
@@ -30,8 +42,8 @@ const INDEX_HTML: &str = include_str!("index.html");
 const APP_JS: &str = include_str!("app.js");
 const APP_CSS: &str = include_str!("app.css");
 
-/// Most entries one search collects (then paginated).
-pub const MAX_SEARCH_RESULTS: usize = crate::v1::MAX_INDEX_RESULTS;
+/// Most matches a search counts for its `total` (and for a page's position).
+pub const COUNT_LIMIT: usize = 10_000;
 /// Largest page size.
 pub const MAX_PER_PAGE: usize = 100;
 const DEFAULT_PER_PAGE: usize = 20;
@@ -83,12 +95,19 @@ impl IntoResponse for ExplorerError {
 pub struct SearchParams {
     /// The query: index, UUID, entry ID, digest, identity, key fingerprint or commit SHA.
     pub q: String,
-    /// 1-based page number.
-    #[serde(default)]
-    pub page: Option<usize>,
     /// Results per page (at most [`MAX_PER_PAGE`]).
     #[serde(default)]
     pub per_page: Option<usize>,
+    /// Cursor: the page of matches below this log index (a `next` link).
+    #[serde(default)]
+    pub before: Option<u64>,
+    /// Cursor: the page of matches above this log index (a `prev` link).
+    #[serde(default)]
+    pub after: Option<u64>,
+    /// Page numbers are replaced by the `before`/`after` cursors; given, it is refused rather
+    /// than silently answered with the first page.
+    #[serde(default)]
+    pub page: Option<String>,
 }
 
 /// One search result.
@@ -119,14 +138,21 @@ pub struct SearchResults {
     pub query: String,
     /// What the query was searched as (e.g. `artifact digest sha256:…`).
     pub searched_as: Vec<String>,
-    /// Number of matching entries (at most [`MAX_SEARCH_RESULTS`]).
+    /// Number of matching entries, counted up to [`COUNT_LIMIT`].
     pub total: usize,
-    /// This page (1-based).
-    pub page: usize,
+    /// Whether `total` is exact; false: at least `total` entries match.
+    pub total_exact: bool,
+    /// 1-based position of this page's first result among all matches (newest first); `None`
+    /// for an empty page, or when more than [`COUNT_LIMIT`] matches are newer.
+    pub first: Option<usize>,
     /// Page size.
     pub per_page: usize,
     /// This page's results, newest first.
     pub results: Vec<SearchHit>,
+    /// URL of the next page (older matches), if there are any.
+    pub next: Option<String>,
+    /// URL of the previous page (newer matches), if there are any.
+    pub prev: Option<String>,
 }
 
 /// A Fulcio extension (`1.3.6.1.4.1.57264.1.<arc>`) of a certificate.
@@ -423,6 +449,107 @@ async fn blocking<T: Send + 'static>(
         .map_err(ExplorerError::from_log)
 }
 
+/// Which page of a search to answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cursor {
+    First,
+    Before(u64),
+    After(u64),
+}
+
+/// The link to a page of the search for `q`.
+fn page_link(q: &str, per_page: usize, cursor: Cursor) -> String {
+    let mut url = reqwest::Url::parse("http://explorer/api/explorer/search")
+        .unwrap_or_else(|_| unreachable!("a constant URL parses"));
+    {
+        let mut pairs = url.query_pairs_mut();
+        pairs.append_pair("q", q);
+        pairs.append_pair("perPage", &per_page.to_string());
+        match cursor {
+            Cursor::First => {}
+            Cursor::Before(i) => {
+                pairs.append_pair("before", &i.to_string());
+            }
+            Cursor::After(i) => {
+                pairs.append_pair("after", &i.to_string());
+            }
+        }
+    }
+    format!("{}?{}", url.path(), url.query().unwrap_or_default())
+}
+
+/// One page of matches for `terms` and the `fixed` indexes, in a tree of `size` entries.
+struct Page {
+    /// Newest first.
+    indexes: Vec<u64>,
+    older: bool,
+    /// Matches newer than the page's first one, counted up to [`COUNT_LIMIT`].
+    newer: (usize, bool),
+    total: (usize, bool),
+}
+
+fn search_page<S: Storage>(
+    storage: &S,
+    terms: &[String],
+    fixed: &[u64],
+    size: u64,
+    per_page: usize,
+    cursor: Cursor,
+) -> Result<Page, LogError> {
+    let matches = |range: std::ops::Range<u64>, newest_first: bool| {
+        Matches::new(storage, terms, fixed, range, newest_first)
+    };
+    let newest = |end: u64| -> Result<(Vec<u64>, bool), LogError> {
+        let mut page = matches(0..end.min(size), true).take(per_page + 1)?;
+        let older = page.len() > per_page;
+        page.truncate(per_page);
+        Ok((page, older))
+    };
+    let (indexes, older, top) = match cursor {
+        Cursor::First => {
+            let (p, older) = newest(size)?;
+            (p, older, true)
+        }
+        Cursor::Before(b) => {
+            let (p, older) = newest(b)?;
+            (p, older, false)
+        }
+        Cursor::After(a) => {
+            let mut p = matches(a.saturating_add(1)..size, false).take(per_page + 1)?;
+            if p.len() <= per_page {
+                // Nothing newer than this page: it is the first page.
+                let (p, older) = newest(size)?;
+                (p, older, true)
+            } else {
+                p.truncate(per_page);
+                p.reverse();
+                let older = match p.last() {
+                    Some(&last) => matches(0..last, true).peek()?.is_some(),
+                    None => false,
+                };
+                (p, older, false)
+            }
+        }
+    };
+    let newer = if top {
+        (0, true)
+    } else {
+        let from = match (indexes.first(), cursor) {
+            (Some(&f), _) => f.saturating_add(1),
+            (None, Cursor::Before(b)) => b,
+            (None, _) => 0,
+        };
+        matches(from..size, false).count_up_to(COUNT_LIMIT)?
+    };
+    let total = matches(0..size, true).count_up_to(COUNT_LIMIT)?;
+    Ok(Page {
+        indexes,
+        older,
+        newer,
+        total,
+    })
+}
+
 async fn search<S: Storage>(
     State(log): State<Log<S>>,
     q: Result<Query<SearchParams>, QueryRejection>,
@@ -434,48 +561,59 @@ async fn search<S: Storage>(
             "perPage must be between 1 and {MAX_PER_PAGE}, got {per_page}"
         )));
     }
-    let page = q.page.unwrap_or(1);
-    if page == 0 {
-        return Err(ExplorerError::bad_request("page starts at 1, got 0"));
+    if let Some(p) = &q.page {
+        return Err(ExplorerError::bad_request(format!(
+            "page={p} is not supported: pages are keyset cursors, before=<index> or after=<index>; follow the next and prev links of an answer"
+        )));
     }
+    let cursor = match (q.before, q.after) {
+        (None, None) => Cursor::First,
+        (Some(b), None) => Cursor::Before(b),
+        (None, Some(a)) => Cursor::After(a),
+        (Some(_), Some(_)) => {
+            return Err(ExplorerError::bad_request(
+                "give at most one of before and after",
+            ));
+        }
+    };
     let plan = plan(&q.q, tree_id(&log.signer().log_id()))?;
     let searched_as = plan.described.clone();
     let size = log.checkpoint().size;
-    let (total, results) = blocking(move || {
-        let mut found = BTreeSet::new();
-        found.extend(plan.indexes.iter().copied().filter(|&i| i < size));
+    let (page, results) = blocking(move || {
+        let mut fixed: Vec<u64> = plan.indexes.clone();
         for leaf in &plan.leaves {
-            found.extend(log.storage().lookup_leaf(leaf)?.filter(|&i| i < size));
+            fixed.extend(log.storage().lookup_leaf(leaf)?);
         }
-        for t in &plan.terms {
-            found.extend(
-                log.storage()
-                    .search(t, MAX_SEARCH_RESULTS)?
-                    .into_iter()
-                    .filter(|&i| i < size),
-            );
-        }
-        let all: Vec<u64> = found.into_iter().rev().take(MAX_SEARCH_RESULTS).collect();
-        let mut results = Vec::new();
-        for &i in all
-            .iter()
-            .skip((page - 1).saturating_mul(per_page))
-            .take(per_page)
-        {
+        let page = search_page(log.storage(), &plan.terms, &fixed, size, per_page, cursor)?;
+        let mut results = Vec::with_capacity(page.indexes.len());
+        for &i in &page.indexes {
             if let Some(d) = details(&log, i, size)? {
                 results.push(d.hit);
             }
         }
-        Ok((all.len(), results))
+        Ok((page, results))
     })
     .await?;
+    let next = match (page.older, page.indexes.last()) {
+        (true, Some(&last)) => Some(page_link(&q.q, per_page, Cursor::Before(last))),
+        _ => None,
+    };
+    let prev = match (page.newer.0 > 0, page.indexes.first()) {
+        (false, _) => None,
+        (true, Some(&first)) => Some(page_link(&q.q, per_page, Cursor::After(first))),
+        (true, None) => Some(page_link(&q.q, per_page, Cursor::First)),
+    };
+    let first = (!results.is_empty() && page.newer.1).then_some(page.newer.0 + 1);
     Ok(axum::Json(SearchResults {
         query: q.q,
         searched_as,
-        total,
-        page,
+        total: page.total.0,
+        total_exact: page.total.1,
+        first,
         per_page,
         results,
+        next,
+        prev,
     })
     .into_response())
 }
@@ -503,6 +641,83 @@ async fn entry<S: Storage>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::{CommitBatch, EmbeddedStorage, EntryRecord, StoredCheckpoint};
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn pages_past_the_count_limit() {
+        // COUNT_LIMIT + 50 entries of one identity, and one of another at index 5.
+        let n = (COUNT_LIMIT + 50) as u64;
+        let dir = tempfile::tempdir().unwrap();
+        let s = EmbeddedStorage::open(dir.path()).unwrap();
+        let entries = (0..n)
+            .map(|i| {
+                let mut leaf_hash = [0; 32];
+                leaf_hash[..8].copy_from_slice(&i.to_be_bytes());
+                let term = if i == 5 {
+                    "subject:other"
+                } else {
+                    "subject:ci"
+                };
+                EntryRecord {
+                    leaf_hash,
+                    integrated_time: 0,
+                    search_keys: vec![term.to_string()],
+                }
+            })
+            .collect();
+        s.commit(&CommitBatch {
+            first_index: 0,
+            entries,
+            tiles: vec![],
+            entry_bundles: vec![],
+            checkpoint: StoredCheckpoint {
+                size: n,
+                root: [0; 32],
+                note: String::new(),
+            },
+        })
+        .unwrap();
+        let ci = vec!["subject:ci".to_string()];
+        let page = |cursor| search_page(&s, &ci, &[], n, 100, cursor).unwrap();
+        // First page: newest first; the total is capped and says so.
+        let p = page(Cursor::First);
+        assert_eq!(p.indexes, (n - 100..n).rev().collect::<Vec<_>>());
+        assert_eq!(p.total, (COUNT_LIMIT, false));
+        assert_eq!(p.newer, (0, true));
+        assert!(p.older);
+        // Deep in: the position is exact while fewer than COUNT_LIMIT are newer.
+        let p = page(Cursor::Before(n - 500));
+        assert_eq!(p.indexes.first(), Some(&(n - 501)));
+        assert_eq!(p.newer, (500, true));
+        // Past COUNT_LIMIT newer matches: still paged, position unknown.
+        let p = page(Cursor::Before(20));
+        assert_eq!(
+            p.indexes,
+            vec![
+                19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 4, 3, 2, 1, 0
+            ]
+        );
+        assert!(!p.older);
+        assert_eq!(p.newer, (COUNT_LIMIT, false));
+        // Newer from the oldest page: the 100 matches above it, listed newest first.
+        let p = page(Cursor::After(19));
+        assert_eq!(p.indexes, (20..120).rev().collect::<Vec<_>>());
+        assert!(p.older);
+        // Newer that reaches the newest match is the first page.
+        let p = page(Cursor::After(n - 50));
+        assert_eq!(p.indexes.first(), Some(&(n - 1)));
+        assert_eq!(p.indexes.len(), 100);
+        assert_eq!(p.newer, (0, true));
+        // Another identity, a fixed index and nothing at all.
+        let other = vec!["subject:other".to_string()];
+        let p = search_page(&s, &other, &[7], n, 100, Cursor::First).unwrap();
+        assert_eq!((p.indexes, p.total), (vec![7, 5], (2, true)));
+        let p = search_page(&s, &ci, &[], n, 100, Cursor::Before(0)).unwrap();
+        assert!(p.indexes.is_empty() && !p.older);
+        let link = page_link("a b&c", 20, Cursor::Before(7));
+        assert_eq!(link, "/api/explorer/search?q=a+b%26c&perPage=20&before=7");
+    }
 
     #[test]
     fn plans() {

@@ -14,6 +14,7 @@
 //! Errors are `{"code": <HTTP status>, "message": "…"}`, the Rekor v1 shape.
 
 use crate::api::MAX_REQUEST_BYTES;
+use crate::search::{Matches, intersect};
 use crate::storage::{Storage, StoredCheckpoint};
 use crate::{Log, LogError};
 use axum::Router;
@@ -25,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use vouch_core::encoding::b64_encode;
 use vouch_core::keys::pem_encode;
 use vouch_core::merkle::{Hash, leaf_hash};
@@ -33,7 +34,10 @@ use vouch_core::rekor::{ConsistencyProof, LogInfo, set_payload};
 
 /// Most lookups one `POST /api/v1/log/entries/retrieve` may ask for (Rekor's limit).
 pub const MAX_SEARCH_QUERIES: usize = 10;
-/// Most entry IDs one `POST /api/v1/index/retrieve` answers with.
+/// Most entry IDs one `POST /api/v1/index/retrieve` answers with. Upstream Rekor answers with
+/// every match (no limit); here a query matching more is refused with 422, naming the limit,
+/// rather than truncated: a client must not take 1,000 of a popular identity's entries for all
+/// of them. The explorer's `GET /api/explorer/search` pages through any number of matches.
 pub const MAX_INDEX_RESULTS: usize = 1000;
 /// Longest certificate chain accepted as a verifier (Rekor's limit).
 pub const MAX_CHAIN_LEN: usize = 10;
@@ -645,28 +649,29 @@ async fn search_index<S: Storage>(
     }
     let cp = log.checkpoint();
     let ids = blocking(move || {
-        let mut result: Option<BTreeSet<u64>> = None;
-        for keys in &criteria {
-            let mut set = BTreeSet::new();
-            for k in keys {
-                set.extend(
-                    log.storage()
-                        .search(k, MAX_INDEX_RESULTS)
-                        .map_err(V1Error::from_log)?,
-                );
-            }
-            result = Some(match result {
-                None => set,
-                Some(r) if and => r.intersection(&set).copied().collect(),
-                Some(r) => r.union(&set).copied().collect(),
-            });
+        // Each criterion streams its keys' matches merged, oldest first; "and" joins the
+        // streams, "or" merges all keys into one. Nothing beyond the limit is read.
+        let store = log.storage();
+        let stream = |keys: &[String]| Matches::new(store, keys, &[], 0..cp.size, false);
+        let found = if criteria.is_empty() {
+            Vec::new()
+        } else if and {
+            let mut streams: Vec<_> = criteria.iter().map(|keys| stream(keys)).collect();
+            intersect(&mut streams, MAX_INDEX_RESULTS + 1).map_err(V1Error::from_log)?
+        } else {
+            let keys: Vec<String> = criteria.concat();
+            stream(&keys)
+                .take(MAX_INDEX_RESULTS + 1)
+                .map_err(V1Error::from_log)?
+        };
+        if found.len() > MAX_INDEX_RESULTS {
+            return Err(V1Error::unprocessable(format!(
+                "the query matches more than {MAX_INDEX_RESULTS} entries, the most this log answers with: narrow it (operator \"and\" with another criterion), or page through every match with GET /api/explorer/search"
+            )));
         }
         let tree = tree_id(&log.signer().log_id());
-        let mut ids = Vec::new();
-        for index in result.unwrap_or_default() {
-            if ids.len() >= MAX_INDEX_RESULTS || index >= cp.size {
-                break;
-            }
+        let mut ids = Vec::with_capacity(found.len());
+        for index in found {
             if let Some(body) = log.entry(index).map_err(V1Error::from_log)? {
                 ids.push(entry_id(tree, &leaf_hash(&body)));
             }
