@@ -62,21 +62,26 @@ impl ServerCpu {
 
 /// Single-core microseconds of one P-256 verification and one signing (aws-lc-rs, the
 /// implementation the servers use), each timed over about 300 ms.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Calibration {
     /// One ECDSA P-256 SHA-256 verification.
     pub(crate) p256_verify_us: f64,
     /// One ECDSA P-256 SHA-256 signature.
     pub(crate) p256_sign_us: f64,
+    /// Further primitives a benchmark's floor needs (e.g. the witness's Ed25519 and ML-DSA
+    /// cosignatures), as `(name printed, µs)`, timed with [`time_per_op`].
+    pub(crate) extra: Vec<(&'static str, f64)>,
 }
 
-fn time_per_op(mut op: impl FnMut() -> bool) -> Result<f64> {
+/// Single-core microseconds of `op` (`what` names it in the error if it fails), timed over
+/// about 300 ms.
+pub(crate) fn time_per_op(what: &str, mut op: impl FnMut() -> bool) -> Result<f64> {
     let budget = Duration::from_millis(300);
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < budget || n < 16 {
         if !op() {
-            return Err(anyhow!("calibration: a P-256 operation failed"));
+            return Err(anyhow!("calibration: a {what} operation failed"));
         }
         n += 1;
     }
@@ -94,11 +99,12 @@ pub(crate) fn calibrate() -> Result<Calibration> {
         .map_err(|_| anyhow!("calibration: cannot sign"))?;
     let public =
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, key.public_key().as_ref().to_vec());
-    let p256_verify_us = time_per_op(|| public.verify(&msg, sig.as_ref()).is_ok())?;
-    let p256_sign_us = time_per_op(|| key.sign(&rng, &msg).is_ok())?;
+    let p256_verify_us = time_per_op("P-256", || public.verify(&msg, sig.as_ref()).is_ok())?;
+    let p256_sign_us = time_per_op("P-256", || key.sign(&rng, &msg).is_ok())?;
     Ok(Calibration {
         p256_verify_us,
         p256_sign_us,
+        extra: Vec::new(),
     })
 }
 
@@ -112,8 +118,13 @@ pub(crate) fn print_efficiency(
     floor: &str,
 ) -> Result<()> {
     let secs = cpu.seconds()?;
+    let extra: String = cal
+        .extra
+        .iter()
+        .map(|(name, us)| format!(" {name}={us:.1}"))
+        .collect();
     println!(
-        "calibration: p256_verify_us={:.1} p256_sign_us={:.1} (one core, this process)",
+        "calibration: p256_verify_us={:.1} p256_sign_us={:.1}{extra} (one core, this process)",
         cal.p256_verify_us, cal.p256_sign_us
     );
     if ops == 0 {
