@@ -263,8 +263,8 @@ pub struct BenchTufArgs {
     /// `vouch up`'s http://127.0.0.1:PORT/tuf; loopback only: this is a load generator).
     #[arg(long)]
     url: String,
-    /// The repository's root.json (e.g. `vouch up`'s bootstrap root,
-    /// `<data>/tuf/metadata/1.root.json`): one refresh is verified from it before the load.
+    /// The repository's root.json (e.g. the bootstrap root `vouch up` prints,
+    /// `<data>/root.json`): one refresh is verified from it before the load.
     #[arg(long)]
     root: PathBuf,
     /// The target file each refresh downloads.
