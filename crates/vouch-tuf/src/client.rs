@@ -151,26 +151,33 @@ pub async fn fetch_trust(
 /// and the `targets/<sha256>.<name>` file of a target. Nothing is verified here (that is
 /// [`TufClient`]'s job): this is for load generators replaying a refresh's requests.
 pub fn snapshot_path(timestamp_json: &[u8]) -> Result<String, TufError> {
-    let ts: tough::schema::Signed<tough::schema::Timestamp> = parse_served(timestamp_json, "timestamp.json")?;
-    let meta = ts.signed.meta.get("snapshot.json").ok_or_else(|| {
-        TufError::Metadata("timestamp.json lists no snapshot.json".into())
-    })?;
+    let ts: tough::schema::Signed<tough::schema::Timestamp> =
+        parse_served(timestamp_json, "timestamp.json")?;
+    let meta = ts
+        .signed
+        .meta
+        .get("snapshot.json")
+        .ok_or_else(|| TufError::Metadata("timestamp.json lists no snapshot.json".into()))?;
     Ok(format!("{}.snapshot.json", meta.version))
 }
 
 /// The `N.targets.json` a served `snapshot.json` names (see [`snapshot_path`]).
 pub fn targets_path(snapshot_json: &[u8]) -> Result<String, TufError> {
-    let snap: tough::schema::Signed<tough::schema::Snapshot> = parse_served(snapshot_json, "snapshot.json")?;
-    let meta = snap.signed.meta.get("targets.json").ok_or_else(|| {
-        TufError::Metadata("snapshot.json lists no targets.json".into())
-    })?;
+    let snap: tough::schema::Signed<tough::schema::Snapshot> =
+        parse_served(snapshot_json, "snapshot.json")?;
+    let meta = snap
+        .signed
+        .meta
+        .get("targets.json")
+        .ok_or_else(|| TufError::Metadata("snapshot.json lists no targets.json".into()))?;
     Ok(format!("{}.targets.json", meta.version))
 }
 
 /// The consistent-snapshot path `targets/<sha256 hex>.<name>` of target `name` in a served
 /// `targets.json` (see [`snapshot_path`]).
 pub fn target_path(targets_json: &[u8], name: &str) -> Result<String, TufError> {
-    let targets: tough::schema::Signed<tough::schema::Targets> = parse_served(targets_json, "targets.json")?;
+    let targets: tough::schema::Signed<tough::schema::Targets> =
+        parse_served(targets_json, "targets.json")?;
     let target = targets
         .signed
         .targets

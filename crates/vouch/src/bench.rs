@@ -492,7 +492,8 @@ pub(crate) fn unverified_claims(token: &str) -> Result<serde_json::Map<String, s
         payload.trim_end_matches('='),
     )
     .map_err(|_| anyhow!("the token's payload is not base64url"))?;
-    serde_json::from_slice(&bytes).map_err(|e| anyhow!("the token's payload is not a JSON object: {e}"))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow!("the token's payload is not a JSON object: {e}"))
 }
 
 /// The proof-of-possession challenge for `token`: its `email` claim (what the CA checks for

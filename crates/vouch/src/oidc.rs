@@ -362,7 +362,11 @@ async fn verify_like_a_ca(
         .get("iss")
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("the token has no iss claim"))?;
-    crate::bench::check_local(iss, "oidc", "vouch serve oidc --allow-any-identity --data DIR")?;
+    crate::bench::check_local(
+        iss,
+        "oidc",
+        "vouch serve oidc --allow-any-identity --data DIR",
+    )?;
     let issuer_type: IssuerType = match ci {
         None => IssuerType::Email,
         Some(kind) => kind
@@ -391,7 +395,10 @@ pub fn bench(a: &BenchOidcArgs) -> Result<()> {
     )?;
     let request = token_request(&a.token)?;
     let ci = match &a.token.ci {
-        Some(c) => Some(c.parse::<CiKind>().map_err(|e: String| anyhow!("--ci: {e}"))?),
+        Some(c) => Some(
+            c.parse::<CiKind>()
+                .map_err(|e: String| anyhow!("--ci: {e}"))?,
+        ),
         None => None,
     };
     let body = serde_json::to_vec(&request)?;

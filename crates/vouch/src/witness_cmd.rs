@@ -1,8 +1,8 @@
 //! `vouch serve witness` (a C2SP tlog-witness over one or more logs) and `vouch witness key`
 //! (print the witness's vkeys).
 
-use crate::tlog::hinted;
 use crate::bench::LoadStats;
+use crate::tlog::hinted;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -275,17 +275,16 @@ struct WitnessRun {
 
 /// The key file's PKCS#8, generated and written durably (mode 0600) on first use.
 fn bench_log_key(path: &Path) -> Result<Vec<u8>> {
-    if let Some(der) = vouch_fs::read_optional(path)
-        .with_context(|| format!("--log-key {}", path.display()))?
+    if let Some(der) =
+        vouch_fs::read_optional(path).with_context(|| format!("--log-key {}", path.display()))?
     {
         return Ok(der);
     }
-    let der = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(
-        &aws_lc_rs::rand::SystemRandom::new(),
-    )
-    .map_err(|_| anyhow!("cannot generate an Ed25519 key"))?
-    .as_ref()
-    .to_vec();
+    let der =
+        aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
+            .map_err(|_| anyhow!("cannot generate an Ed25519 key"))?
+            .as_ref()
+            .to_vec();
     vouch_fs::write_durably(path, &der, vouch_fs::Access::Private)
         .with_context(|| format!("writing --log-key {}", path.display()))?;
     eprintln!("generated the benchmark logs' key in {}", path.display());
@@ -359,7 +358,9 @@ async fn post_checkpoint(
     match parse_cosignature_lines(&text) {
         Ok(lines) if !lines.is_empty() => Ok(()),
         Ok(_) => Err(format!("{origin}: HTTP 200 without a cosignature line")),
-        Err(e) => Err(format!("{origin}: the answer is not cosignature lines: {e}")),
+        Err(e) => Err(format!(
+            "{origin}: the answer is not cosignature lines: {e}"
+        )),
     }
 }
 
