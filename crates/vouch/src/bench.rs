@@ -50,7 +50,7 @@ pub enum BenchCommand {
     Tuf(crate::trust::BenchTufArgs),
     /// Load a local witness (`vouch serve witness`) with `add-checkpoint` requests: signed
     /// checkpoints of growing benchmark logs with their consistency proofs; print
-    /// cosignatures/s and latency percentiles.
+    /// checkpoints cosigned/s and latency percentiles.
     Witness(crate::witness_cmd::BenchWitnessArgs),
 }
 
