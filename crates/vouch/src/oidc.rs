@@ -362,11 +362,13 @@ async fn verify_like_a_ca(
         .get("iss")
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow!("the token has no iss claim"))?;
-    crate::bench::check_local(
-        iss,
-        "oidc",
-        "vouch serve oidc --allow-any-identity --data DIR",
-    )?;
+    crate::bench::check_local(iss, "oidc", "vouch serve oidc --allow-any-identity --data DIR")
+        .map_err(|_| {
+            hinted(
+                format!("the token's issuer {iss:?} is not on this machine's loopback"),
+                "the bench verifies a token against its issuer's JWKS: bench an IdP whose --issuer-url is its loopback URL",
+            )
+        })?;
     let issuer_type: IssuerType = match ci {
         None => IssuerType::Email,
         Some(kind) => kind
