@@ -146,6 +146,58 @@ pub async fn fetch_trust(
     Ok((trusted_root, signing_config))
 }
 
+/// The metadata a client's refresh fetches after `timestamp.json`, read as the repository
+/// serves it: the `N.snapshot.json` a timestamp names, the `N.targets.json` a snapshot names
+/// and the `targets/<sha256>.<name>` file of a target. Nothing is verified here (that is
+/// [`TufClient`]'s job): this is for load generators replaying a refresh's requests.
+pub fn snapshot_path(timestamp_json: &[u8]) -> Result<String, TufError> {
+    let ts: tough::schema::Signed<tough::schema::Timestamp> =
+        parse_served(timestamp_json, "timestamp.json")?;
+    let meta = ts
+        .signed
+        .meta
+        .get("snapshot.json")
+        .ok_or_else(|| TufError::Metadata("timestamp.json lists no snapshot.json".into()))?;
+    Ok(format!("{}.snapshot.json", meta.version))
+}
+
+/// The `N.targets.json` a served `snapshot.json` names (see [`snapshot_path`]).
+pub fn targets_path(snapshot_json: &[u8]) -> Result<String, TufError> {
+    let snap: tough::schema::Signed<tough::schema::Snapshot> =
+        parse_served(snapshot_json, "snapshot.json")?;
+    let meta = snap
+        .signed
+        .meta
+        .get("targets.json")
+        .ok_or_else(|| TufError::Metadata("snapshot.json lists no targets.json".into()))?;
+    Ok(format!("{}.targets.json", meta.version))
+}
+
+/// The consistent-snapshot path `targets/<sha256 hex>.<name>` of target `name` in a served
+/// `targets.json` (see [`snapshot_path`]).
+pub fn target_path(targets_json: &[u8], name: &str) -> Result<String, TufError> {
+    let targets: tough::schema::Signed<tough::schema::Targets> =
+        parse_served(targets_json, "targets.json")?;
+    let target = targets
+        .signed
+        .targets
+        .iter()
+        .find(|(n, _)| n.raw() == name)
+        .map(|(_, t)| t)
+        .ok_or_else(|| TufError::TargetNotFound(name.to_string()))?;
+    Ok(format!(
+        "targets/{}.{name}",
+        hex::encode(target.hashes.sha256.as_ref())
+    ))
+}
+
+fn parse_served<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, TufError> {
+    serde_json::from_slice(bytes).map_err(|source| TufError::Json {
+        what: format!("served {what}"),
+        source,
+    })
+}
+
 fn version_of(bytes: &[u8], what: &str) -> Result<(u64, serde_json::Value), TufError> {
     let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|source| TufError::Json {
         what: format!("cached {what}"),

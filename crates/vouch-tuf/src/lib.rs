@@ -20,7 +20,7 @@ mod fsutil;
 mod repo;
 mod serve;
 
-pub use client::{TufClient, export_mirror, fetch_trust};
+pub use client::{TufClient, export_mirror, fetch_trust, snapshot_path, target_path, targets_path};
 pub use repo::{
     KeyAlgorithm, RefreshReport, RepoOptions, RepoStatus, TufRepo, offline_key_path,
     sign_root_offline, spawn_refresher,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use vouch_core::trust::{PUBLIC_GOOD_SIGNING_CONFIG, PUBLIC_GOOD_TRUSTED_ROOT};
 use vouch_tuf::{
     KeyAlgorithm, RepoOptions, TufClient, TufError, TufRepo, export_mirror, fetch_trust, router,
+    snapshot_path, target_path, targets_path,
 };
 
 const TR: &str = "trusted_root.json";
@@ -132,6 +133,34 @@ async fn publish_serve_fetch_and_republish() {
         client.target("absent.json").await,
         Err(TufError::TargetNotFound(_))
     ));
+}
+
+/// The paths a refresh fetches after `timestamp.json`, read from the served metadata, name
+/// files the repository serves, and the target file holds the published bytes.
+#[tokio::test]
+async fn refresh_paths_from_served_metadata() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = new_repo(&tmp.path().join("repo"), RepoOptions::default()).await;
+    let md = repo.metadata_dir().to_path_buf();
+    let snapshot = snapshot_path(&std::fs::read(md.join("timestamp.json")).unwrap()).unwrap();
+    assert_eq!(snapshot, "2.snapshot.json");
+    let targets = targets_path(&std::fs::read(md.join(&snapshot)).unwrap()).unwrap();
+    assert_eq!(targets, "2.targets.json");
+    let targets_json = std::fs::read(md.join(&targets)).unwrap();
+    let file = target_path(&targets_json, TR).unwrap();
+    assert!(file.starts_with("targets/") && file.ends_with(".trusted_root.json"));
+    assert_eq!(
+        std::fs::read(md.join(&file)).unwrap(),
+        PUBLIC_GOOD_TRUSTED_ROOT.as_bytes()
+    );
+    assert!(matches!(
+        target_path(&targets_json, "absent.json"),
+        Err(TufError::TargetNotFound(_))
+    ));
+    // The wrong role, or not JSON at all, is an error naming the file.
+    assert!(snapshot_path(&targets_json).is_err());
+    let e = targets_path(b"{").unwrap_err();
+    assert!(e.to_string().contains("snapshot.json"), "{e}");
 }
 
 #[tokio::test]

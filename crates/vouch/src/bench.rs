@@ -42,6 +42,16 @@ pub enum BenchCommand {
     /// Scan a local log's tiles once with `vouch monitor`'s scanner from a fresh state; print
     /// entries scanned/s and the time per tile.
     Monitor(crate::monitor_cmd::BenchMonitorArgs),
+    /// Load a local identity provider (`vouch serve oidc`, `vouch up`) with the token requests
+    /// `vouch oidc token` sends; print tokens/s and latency percentiles.
+    Oidc(crate::oidc::BenchOidcArgs),
+    /// Load a local TUF repository with the GETs of a client's refresh (next root, timestamp,
+    /// snapshot, targets, one target file); print requests/s and latency percentiles.
+    Tuf(crate::trust::BenchTufArgs),
+    /// Load a local witness (`vouch serve witness`) with `add-checkpoint` requests: signed
+    /// checkpoints of growing benchmark logs with their consistency proofs; print
+    /// checkpoints cosigned/s and latency percentiles.
+    Witness(crate::witness_cmd::BenchWitnessArgs),
 }
 
 /// `vouch bench ca`.
@@ -103,6 +113,9 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Admission(a) => crate::admission_cmd::bench(&a),
         BenchCommand::Proxy(a) => crate::proxy_cmd::bench(&a),
         BenchCommand::Monitor(a) => crate::monitor_cmd::bench(&a),
+        BenchCommand::Oidc(a) => crate::oidc::bench(&a),
+        BenchCommand::Tuf(a) => crate::trust::bench(&a),
+        BenchCommand::Witness(a) => crate::witness_cmd::bench(&a),
     }
 }
 
@@ -341,8 +354,6 @@ pub(crate) fn load_runtime(clients: u32) -> Result<(tokio::runtime::Runtime, req
     Ok((rt, http))
 }
 
-/// Print the latency line every benchmark shares, `{prefix}p50_ms=… p90_ms=… p99_ms=…
-/// max_ms=…`, from latencies in µs sorted ascending.
 /// For `--server-pid`: the primitives' calibration (measured now, before any load) and the
 /// server's CPU counter from this moment.
 pub(crate) fn server_cpu(
@@ -353,6 +364,8 @@ pub(crate) fn server_cpu(
     Ok(Some((cal, crate::bench_cpu::ServerCpu::start(pid)?)))
 }
 
+/// Print the latency line every benchmark shares, `{prefix}p50_ms=… p90_ms=… p99_ms=…
+/// max_ms=…`, from latencies in µs sorted ascending.
 pub(crate) fn print_latencies(prefix: &str, sorted_us: &[u32]) {
     println!(
         "{prefix}p50_ms={:.2} {prefix}p90_ms={:.2} {prefix}p99_ms={:.2} {prefix}max_ms={:.2}",
@@ -467,20 +480,26 @@ fn bench_log(a: &BenchLogArgs) -> Result<()> {
     Ok(())
 }
 
-/// The proof-of-possession challenge for `token`: its `email` claim (what the CA checks for
-/// email issuers), else `sub`. The token is decoded without verification: the CA verifies it.
-fn pop_challenge(token: &str) -> Result<String> {
+/// The claims of a JWT, decoded without verification (the server under load verifies; a
+/// benchmark only needs to know what it sends).
+pub(crate) fn unverified_claims(token: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
     let payload = token
         .split('.')
         .nth(1)
-        .ok_or_else(|| anyhow!("--identity-token is not a JWT (no payload part)"))?;
+        .ok_or_else(|| anyhow!("the token is not a JWT (no payload part)"))?;
     let bytes = base64::Engine::decode(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
         payload.trim_end_matches('='),
     )
-    .map_err(|_| anyhow!("--identity-token payload is not base64url"))?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow!("--identity-token payload is not JSON: {e}"))?;
+    .map_err(|_| anyhow!("the token's payload is not base64url"))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow!("the token's payload is not a JSON object: {e}"))
+}
+
+/// The proof-of-possession challenge for `token`: its `email` claim (what the CA checks for
+/// email issuers), else `sub`. The token is decoded without verification: the CA verifies it.
+fn pop_challenge(token: &str) -> Result<String> {
+    let claims = unverified_claims(token).map_err(|e| anyhow!("--identity-token: {e}"))?;
     ["email", "sub"]
         .iter()
         .find_map(|k| claims.get(*k).and_then(serde_json::Value::as_str))
@@ -550,10 +569,10 @@ pub(crate) struct PostRun {
     bodies: Vec<Vec<u8>>,
     content_type: &'static str,
     next: AtomicU64,
-    stats: LoadStats,
+    stats: std::sync::Arc<LoadStats>,
 }
 
-/// What a POST load run measured.
+/// What a load run measured.
 pub(crate) struct PostLoad {
     /// Successful requests.
     pub ok: u64,
@@ -582,31 +601,52 @@ pub(crate) fn post_load(
     clients: u32,
     duration: Duration,
 ) -> PostLoad {
+    let stats = std::sync::Arc::new(LoadStats::default());
     let run = std::sync::Arc::new(PostRun {
         bodies,
         content_type,
         next: AtomicU64::new(0),
-        stats: LoadStats::default(),
+        stats: stats.clone(),
     });
+    let workers = (0..clients)
+        .map(|_| post_client(http.clone(), url.to_string(), run.clone()))
+        .collect();
+    run_load(rt, workers, duration, &stats)
+}
+
+/// Run load `workers` that count into `stats` for `duration` (see [`drive`]); prints the
+/// first error, if any, and returns what they measured.
+pub(crate) fn run_load<W>(
+    rt: &tokio::runtime::Runtime,
+    workers: Vec<W>,
+    duration: Duration,
+    stats: &std::sync::Arc<LoadStats>,
+) -> PostLoad
+where
+    W: std::future::Future<Output = Vec<u32>> + Send + 'static,
+{
     let (mut latencies, elapsed) = rt.block_on(drive(
-        (0..clients)
-            .map(|_| post_client(http.clone(), url.to_string(), run.clone()))
-            .collect(),
+        workers,
         duration,
         {
-            let run = run.clone();
-            move || run.stats.stop.store(true, Ordering::Relaxed)
+            let stats = stats.clone();
+            move || stats.stop.store(true, Ordering::Relaxed)
         },
-        |m| run.stats.error(m),
+        |m| stats.error(m),
     ));
     latencies.sort_unstable();
-    run.stats.print_first_error();
+    stats.print_first_error();
     PostLoad {
-        ok: run.stats.ok.load(Ordering::Relaxed),
-        errors: run.stats.errors.load(Ordering::Relaxed),
+        ok: stats.ok.load(Ordering::Relaxed),
+        errors: stats.errors.load(Ordering::Relaxed),
         secs: elapsed.as_secs_f64().max(1e-9),
         latencies,
     }
+}
+
+/// Microseconds since `started`, as the latency vectors hold them.
+pub(crate) fn elapsed_us(started: Instant) -> u32 {
+    u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX)
 }
 
 /// One POST client: returns the latencies (µs) of its successful requests.
@@ -626,8 +666,7 @@ async fn post_client(http: reqwest::Client, url: String, run: std::sync::Arc<Pos
         match res {
             Ok(r) if r.status().is_success() => match r.bytes().await {
                 Ok(_) => {
-                    let us = started.elapsed().as_micros();
-                    lat.push(u32::try_from(us).unwrap_or(u32::MAX));
+                    lat.push(elapsed_us(started));
                     run.stats.ok.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => run.stats.error(format!("reading response: {e}")),

@@ -64,7 +64,7 @@ impl ServerCpu {
 /// Single-core microseconds of one ECDSA verification and one signing on P-256 and P-384
 /// (aws-lc-rs, the implementation the servers use; a Fulcio-style CA signs with P-384), each
 /// timed over about 300 ms of this thread's CPU time.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Calibration {
     /// One ECDSA P-256 SHA-256 verification.
     pub(crate) p256_verify_us: f64,
@@ -74,6 +74,9 @@ pub(crate) struct Calibration {
     pub(crate) p384_verify_us: f64,
     /// One ECDSA P-384 SHA-384 signature.
     pub(crate) p384_sign_us: f64,
+    /// Further primitives a benchmark's floor needs (e.g. the witness's Ed25519 and ML-DSA
+    /// cosignatures), as `(name printed, µs)`, timed with [`time_per_op`].
+    pub(crate) extra: Vec<(&'static str, f64)>,
 }
 
 /// CPU time this thread has used: the calibration must count the work, not the wall clock,
@@ -86,8 +89,9 @@ fn thread_cpu() -> Duration {
     )
 }
 
-/// Microseconds of this thread's CPU time per `op`, over about 300 ms of CPU time.
-fn time_per_op(mut op: impl FnMut() -> bool) -> Result<f64> {
+/// Microseconds of this thread's CPU time per `op` (`what` names it in the error if it
+/// fails), over about 300 ms of CPU time.
+pub(crate) fn time_per_op(what: &str, mut op: impl FnMut() -> bool) -> Result<f64> {
     let budget = Duration::from_millis(300);
     let start = thread_cpu();
     let mut n = 0u64;
@@ -95,7 +99,7 @@ fn time_per_op(mut op: impl FnMut() -> bool) -> Result<f64> {
         // Batches of 16 keep the clock reads out of the measured cost.
         for _ in 0..16 {
             if !op() {
-                return Err(anyhow!("calibration: a P-256 operation failed"));
+                return Err(anyhow!("calibration: a {what} operation failed"));
             }
         }
         n += 16;
@@ -116,8 +120,8 @@ fn ecdsa_costs(
         .sign(&rng, &msg)
         .map_err(|_| anyhow!("calibration: cannot sign"))?;
     let public = UnparsedPublicKey::new(verifying, key.public_key().as_ref().to_vec());
-    let verify_us = time_per_op(|| public.verify(&msg, sig.as_ref()).is_ok())?;
-    let sign_us = time_per_op(|| key.sign(&rng, &msg).is_ok())?;
+    let verify_us = time_per_op("ECDSA", || public.verify(&msg, sig.as_ref()).is_ok())?;
+    let sign_us = time_per_op("ECDSA", || key.sign(&rng, &msg).is_ok())?;
     Ok((verify_us, sign_us))
 }
 
@@ -132,6 +136,7 @@ pub(crate) fn calibrate() -> Result<Calibration> {
         p256_sign_us,
         p384_verify_us,
         p384_sign_us,
+        extra: Vec::new(),
     })
 }
 
@@ -145,8 +150,13 @@ pub(crate) fn print_efficiency(
     floor: &str,
 ) -> Result<()> {
     let secs = cpu.seconds()?;
+    let extra: String = cal
+        .extra
+        .iter()
+        .map(|(name, us)| format!(" {name}={us:.1}"))
+        .collect();
     println!(
-        "calibration: p256_verify_us={:.1} p256_sign_us={:.1} p384_verify_us={:.1} p384_sign_us={:.1} (thread CPU time, this process)",
+        "calibration: p256_verify_us={:.1} p256_sign_us={:.1} p384_verify_us={:.1} p384_sign_us={:.1}{extra} (thread CPU time, this process)",
         cal.p256_verify_us, cal.p256_sign_us, cal.p384_verify_us, cal.p384_sign_us
     );
     if ops == 0 {

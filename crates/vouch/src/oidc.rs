@@ -329,6 +329,148 @@ fn login(a: &LoginArgs) -> Result<()> {
     Ok(())
 }
 
+/// `vouch bench oidc`.
+#[derive(Args, Debug)]
+pub struct BenchOidcArgs {
+    /// The token request, exactly as `vouch oidc token` sends it (the development grant for
+    /// `--email`, a CI-style token for `--ci`); `--url` must be on this machine's loopback.
+    #[command(flatten)]
+    token: TokenArgs,
+    /// Concurrent clients, each requesting tokens back to back.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    clients: u32,
+    /// How long to request tokens, e.g. 30s.
+    #[arg(long, default_value = "30s", value_parser = crate::serve::parse_duration)]
+    duration: Duration,
+    /// PID of the IdP under load (on this machine): also print its CPU time per token and the
+    /// efficiency against one P-256 signature (the ES256 ID token).
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
+}
+
+/// Verify `token` as a CA would: signature against the issuer's JWKS (via discovery), `iss`,
+/// `aud` and lifetime. The issuer must be on loopback, like the IdP under load.
+async fn verify_like_a_ca(
+    http: &reqwest::Client,
+    token: &str,
+    audience: &str,
+    ci: Option<CiKind>,
+) -> Result<()> {
+    use vouch_ca::config::{FulcioConfig, IssuerConfig, IssuerType};
+    let claims = crate::bench::unverified_claims(token)?;
+    let iss = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("the token has no iss claim"))?;
+    crate::bench::check_local(iss, "oidc", "vouch serve oidc --allow-any-identity --data DIR")
+        .map_err(|_| {
+            hinted(
+                format!("the token's issuer {iss:?} is not on this machine's loopback"),
+                "the bench verifies a token against its issuer's JWKS: bench an IdP whose --issuer-url is its loopback URL",
+            )
+        })?;
+    let issuer_type: IssuerType = match ci {
+        None => IssuerType::Email,
+        Some(kind) => kind
+            .issuer_type()
+            .parse()
+            .map_err(|e| anyhow!("CI kind {}: {e}", kind.as_str()))?,
+    };
+    let mut config = FulcioConfig::default();
+    config.oidc_issuers.insert(
+        iss.to_string(),
+        IssuerConfig::new(iss, audience, issuer_type),
+    );
+    vouch_ca::OidcVerifier::new(config, http.clone())
+        .verify(token)
+        .await
+        .map_err(|e| anyhow!("the IdP's token does not verify as a CA would check it: {e}"))?;
+    Ok(())
+}
+
+/// Run `vouch bench oidc`.
+pub fn bench(a: &BenchOidcArgs) -> Result<()> {
+    let base = crate::bench::check_local(
+        &a.token.url,
+        "oidc",
+        "vouch serve oidc --allow-any-identity --data DIR --listen 127.0.0.1:3004",
+    )?;
+    let request = token_request(&a.token)?;
+    let ci = match &a.token.ci {
+        Some(c) => Some(
+            c.parse::<CiKind>()
+                .map_err(|e: String| anyhow!("--ci: {e}"))?,
+        ),
+        None => None,
+    };
+    let body = serde_json::to_vec(&request)?;
+    let (rt, http) = crate::bench::load_runtime(a.clients)?;
+    let url = format!("{base}/token");
+    // Preflight: one token, verified end to end, before loading.
+    rt.block_on(async {
+        let r = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                hinted(
+                    format!("cannot reach the IdP at {base}: {e}"),
+                    "start one with `vouch serve oidc --allow-any-identity --data DIR` (or `vouch up`) and pass its URL",
+                )
+            })?;
+        let status = r.status();
+        let answer: Value = r
+            .json()
+            .await
+            .map_err(|e| anyhow!("{url}: HTTP {status}, unreadable answer: {e}"))?;
+        if !status.is_success() {
+            let desc = answer
+                .get("error_description")
+                .and_then(Value::as_str)
+                .unwrap_or("no description");
+            bail!("{url}: HTTP {status}: {desc}");
+        }
+        let token = answer
+            .get("id_token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("{url}: the answer has no id_token"))?;
+        verify_like_a_ca(&http, token, &a.token.audience, ci).await
+    })?;
+    eprintln!(
+        "one token verified against the IdP's JWKS; requesting with {} clients for {:.1} s",
+        a.clients,
+        a.duration.as_secs_f64()
+    );
+    let cpu = crate::bench::server_cpu(a.server_pid)?;
+    let load = crate::bench::post_load(
+        &rt,
+        &http,
+        &url,
+        (vec![body], "application/json"),
+        a.clients,
+        a.duration,
+    );
+    let (ok, errors, secs) = (load.ok, load.errors, load.secs);
+    println!(
+        "url={base} clients={} grant={} duration_s={secs:.2}",
+        a.clients,
+        a.token.ci.as_deref().map_or("development", |_| "ci")
+    );
+    println!("tokens={ok} errors={errors}");
+    load.print_latencies();
+    println!("tokens_per_sec={:.0}", ok as f64 / secs);
+    if let Some((cal, cpu)) = &cpu {
+        // One token is one ES256 signature (the IdP's P-256 key).
+        crate::bench_cpu::print_efficiency(cal, cpu, ok, cal.p256_sign_us, "1 P-256 sign")?;
+    }
+    if ok == 0 {
+        bail!("no token was issued");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! `vouch serve proxy`: the verifying proof cache (crate `vouch-proxy`) in front of a log;
 //! `vouch bench proxy`: its load generator; and the `verify-blob --log-proxy` proof upgrade.
 
-use crate::bench::{LoadStats, check_local, drive, print_latencies};
+use crate::bench::{LoadStats, check_local, elapsed_us};
 use crate::serve::{init_tracing, parse_duration, shutdown_signal};
 use crate::tlog::{LogClient, hinted};
 use anyhow::{Context, Result, anyhow, bail};
@@ -216,8 +216,7 @@ async fn proof_client(
         match http.get(&url).send().await {
             Ok(r) if r.status().is_success() => match r.bytes().await {
                 Ok(_) => {
-                    let us = started.elapsed().as_micros();
-                    lat.push(u32::try_from(us).unwrap_or(u32::MAX));
+                    lat.push(elapsed_us(started));
                     run.ok.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => run.error(format!("reading response: {e}")),
@@ -289,36 +288,25 @@ pub fn bench(a: &BenchProxyArgs) -> Result<()> {
         a.duration.as_secs_f64()
     );
     let run = Arc::new(LoadStats::default());
-    let (mut lat, elapsed) = rt.block_on(drive(
-        (0..a.clients)
-            .map(|_| {
-                proof_client(
-                    http.clone(),
-                    base.clone(),
-                    a.format.clone(),
-                    size,
-                    run.clone(),
-                )
-            })
-            .collect(),
-        a.duration,
-        {
-            let run = run.clone();
-            move || run.stop.store(true, Ordering::Relaxed)
-        },
-        |m| run.error(m),
-    ));
-    lat.sort_unstable();
-    run.print_first_error();
-    let ok = run.ok.load(Ordering::Relaxed);
-    let errors = run.errors.load(Ordering::Relaxed);
-    let secs = elapsed.as_secs_f64().max(1e-9);
+    let workers = (0..a.clients)
+        .map(|_| {
+            proof_client(
+                http.clone(),
+                base.clone(),
+                a.format.clone(),
+                size,
+                run.clone(),
+            )
+        })
+        .collect();
+    let load = crate::bench::run_load(&rt, workers, a.duration, &run);
+    let (ok, errors, secs) = (load.ok, load.errors, load.secs);
     println!(
         "url={base} clients={} format={} tree_size={size} duration_s={secs:.2}",
         a.clients, a.format
     );
     println!("proofs={ok} errors={errors}");
-    print_latencies("", &lat);
+    load.print_latencies();
     println!("proofs_per_sec={:.0}", ok as f64 / secs);
     if ok == 0 {
         bail!("no proof was served");

@@ -255,3 +255,185 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
+
+/// `vouch bench tuf`.
+#[derive(clap::Args, Debug)]
+pub struct BenchTufArgs {
+    /// Base URL of the TUF repository, where 1.root.json and timestamp.json are served (e.g.
+    /// `vouch up`'s http://127.0.0.1:PORT/tuf; loopback only: this is a load generator).
+    #[arg(long)]
+    url: String,
+    /// The repository's root.json (e.g. the bootstrap root `vouch up` prints,
+    /// `<data>/root.json`): one refresh is verified from it before the load.
+    #[arg(long)]
+    root: PathBuf,
+    /// The target file each refresh downloads.
+    #[arg(long, default_value = TRUSTED_ROOT_TARGET)]
+    target: String,
+    /// Concurrent clients, each refreshing back to back.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    clients: u32,
+    /// How long to refresh, e.g. 30s.
+    #[arg(long, default_value = "30s", value_parser = crate::serve::parse_duration)]
+    duration: std::time::Duration,
+}
+
+/// Counters of a TUF load run besides the per-request ones.
+struct TufRun {
+    stats: std::sync::Arc<crate::bench::LoadStats>,
+    /// The newest root version seen (the root walk asks for the next one).
+    root_version: std::sync::atomic::AtomicU64,
+    /// Complete refreshes.
+    refreshes: std::sync::atomic::AtomicU64,
+}
+
+/// One timed GET of a refresh: the body on 200, `None` on 404 (the end of the root walk);
+/// anything else is an error naming the URL.
+async fn tuf_get(
+    http: &reqwest::Client,
+    url: &str,
+    run: &TufRun,
+    lat: &mut Vec<u32>,
+) -> Result<Option<Vec<u8>>, String> {
+    use std::sync::atomic::Ordering;
+    let started = std::time::Instant::now();
+    let r = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("GET {url}: {e}"))?;
+    let status = r.status();
+    let body = r
+        .bytes()
+        .await
+        .map_err(|e| format!("GET {url}: reading the body: {e}"))?;
+    let found = match status {
+        reqwest::StatusCode::OK => Some(body.to_vec()),
+        reqwest::StatusCode::NOT_FOUND => None,
+        s => {
+            return Err(format!(
+                "GET {url}: HTTP {s}: {}",
+                String::from_utf8_lossy(&body).trim()
+            ));
+        }
+    };
+    lat.push(crate::bench::elapsed_us(started));
+    run.stats.ok.fetch_add(1, Ordering::Relaxed);
+    Ok(found)
+}
+
+/// One refresh as a client without a cache makes it: the next root version (404 ends the
+/// walk), `timestamp.json`, the snapshot it names, the targets the snapshot names, and the
+/// target file. Each file is read only for the name of the next.
+async fn tuf_refresh(
+    http: &reqwest::Client,
+    base: &str,
+    target: &str,
+    run: &TufRun,
+    lat: &mut Vec<u32>,
+) -> Result<(), String> {
+    use std::sync::atomic::Ordering;
+    let next_root = run.root_version.load(Ordering::Relaxed) + 1;
+    if tuf_get(http, &format!("{base}/{next_root}.root.json"), run, lat)
+        .await?
+        .is_some()
+    {
+        // A new root version: later walks start from it.
+        run.root_version.fetch_max(next_root, Ordering::Relaxed);
+    }
+    let need = |b: Option<Vec<u8>>, what: &str| b.ok_or_else(|| format!("GET {base}/{what}: 404"));
+    let ts = need(
+        tuf_get(http, &format!("{base}/timestamp.json"), run, lat).await?,
+        "timestamp.json",
+    )?;
+    let snapshot = vouch_tuf::snapshot_path(&ts).map_err(|e| vouch_core::error_chain(&e))?;
+    let snap = need(
+        tuf_get(http, &format!("{base}/{snapshot}"), run, lat).await?,
+        &snapshot,
+    )?;
+    let targets = vouch_tuf::targets_path(&snap).map_err(|e| vouch_core::error_chain(&e))?;
+    let tj = need(
+        tuf_get(http, &format!("{base}/{targets}"), run, lat).await?,
+        &targets,
+    )?;
+    let file = vouch_tuf::target_path(&tj, target).map_err(|e| vouch_core::error_chain(&e))?;
+    need(
+        tuf_get(http, &format!("{base}/{file}"), run, lat).await?,
+        &file,
+    )?;
+    run.refreshes.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+async fn tuf_client(
+    http: reqwest::Client,
+    base: String,
+    target: String,
+    run: std::sync::Arc<TufRun>,
+) -> Vec<u32> {
+    let mut lat = Vec::new();
+    while !run.stats.stop.load(std::sync::atomic::Ordering::Relaxed) {
+        if let Err(e) = tuf_refresh(&http, &base, &target, &run, &mut lat).await {
+            run.stats.error(e);
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    lat
+}
+
+/// Run `vouch bench tuf`.
+pub fn bench(a: &BenchTufArgs) -> anyhow::Result<()> {
+    let base = crate::bench::check_local(
+        &a.url,
+        "tuf",
+        "vouch up (its TUF repository is http://127.0.0.1:PORT/tuf)",
+    )?;
+    let root = read_root(&a.root)?;
+    let (rt, http) = crate::bench::load_runtime(a.clients)?;
+    // Preflight: a real, verified refresh and target download from the trusted root.
+    let cache = tempfile::tempdir().context("creating a temporary TUF cache")?;
+    let root_version = rt.block_on(async {
+        let mut client = TufClient::new(&base, &root, cache.path()).map_err(tuf_err)?;
+        let now = jiff::Timestamp::now();
+        client.refresh_at(now).await.map_err(tuf_err)?;
+        client.target_at(&a.target, now).await.map_err(tuf_err)?;
+        Ok::<_, anyhow::Error>(client.root_version())
+    })?;
+    eprintln!(
+        "refresh from {} verified (root version {root_version}, target {}); refreshing with {} clients for {:.1} s",
+        a.root.display(),
+        a.target,
+        a.clients,
+        a.duration.as_secs_f64()
+    );
+    let stats = std::sync::Arc::new(crate::bench::LoadStats::default());
+    let run = std::sync::Arc::new(TufRun {
+        stats: stats.clone(),
+        root_version: std::sync::atomic::AtomicU64::new(root_version),
+        refreshes: std::sync::atomic::AtomicU64::new(0),
+    });
+    let workers = (0..a.clients)
+        .map(|_| tuf_client(http.clone(), base.clone(), a.target.clone(), run.clone()))
+        .collect();
+    let load = crate::bench::run_load(&rt, workers, a.duration, &stats);
+    let refreshes = run.refreshes.load(std::sync::atomic::Ordering::Relaxed);
+    let secs = load.secs;
+    println!(
+        "url={base} clients={} target={} duration_s={secs:.2}",
+        a.clients, a.target
+    );
+    println!(
+        "refreshes={refreshes} requests={} errors={}",
+        load.ok, load.errors
+    );
+    load.print_latencies();
+    println!(
+        "requests_per_sec={:.0} refreshes_per_sec={:.0}",
+        load.ok as f64 / secs,
+        refreshes as f64 / secs
+    );
+    if refreshes == 0 {
+        anyhow::bail!("no refresh completed");
+    }
+    Ok(())
+}
