@@ -21,7 +21,7 @@ testdata, out = sys.argv[1], sys.argv[2]
 targets = ["bundle_json", "verify_bundle", "certificate", "checkpoint",
            "tsa_token", "rekor_body", "trusted_root", "admission_review",
            "log_http", "ct_http", "tsa_http", "ca_http", "oci_manifest",
-           "add_checkpoint", "tlog_policy"]
+           "add_checkpoint", "tlog_policy", "tuf_metadata"]
 counts = {t: 0 for t in targets}
 
 def put(target, data):
@@ -260,6 +260,21 @@ for group, kind, resource, path in kinds:
                "name": "x", "namespace": "prod", "operation": op,
                "userInfo": {"username": "admin"}, "object": new, "oldObject": old, "dryRun": False}
         put("admission_review", json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": req}))
+
+# tuf_metadata: NUL-separated root, timestamp, snapshot, targets, 2.root.json. The TUF roots in
+# the test data (public-good), alone, as their own successor, and with each role's document
+# replaced by the root's "signed" body re-labelled as that role (rejected at the signature check).
+for p in files(testdata, "*tuf-root.json"):
+    raw = open(p, "rb").read()
+    put("tuf_metadata", raw)
+    put("tuf_metadata", raw + b"\0\0\0\0" + raw)
+    doc = json.loads(raw)
+    roles = []
+    for role in ["timestamp", "snapshot", "targets"]:
+        d = json.loads(json.dumps(doc))
+        d["signed"]["_type"] = role
+        roles.append(json.dumps(d).encode())
+    put("tuf_metadata", b"\0".join([raw] + roles))
 
 for t in targets:
     d = os.path.join(out, t)

@@ -615,6 +615,43 @@ pub struct InclusionProofV1 {
     pub checkpoint: Option<String>,
 }
 
+/// Rekor v1 `SearchIndex` (`POST /api/v1/index/retrieve`): the criteria, combined with
+/// `operator` (`and` or `or`, default `or`). Unset criteria are omitted when written.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SearchIndex {
+    /// Entries whose signer certificate names this email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Entries whose signer certificate names this subject (any SAN; a vouch extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Entries signed by this key or certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<SearchPublicKey>,
+    /// Entries over this artifact digest, `<algorithm>:<hex>` (or bare hex).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// `and` or `or`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+}
+
+/// `SearchIndex.publicKey`: a key or certificate, inline (`content`, base64) or by `url`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchPublicKey {
+    /// `x509`, `ssh`, `pgp`, … .
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Base64 of the key (for `x509`: of its PEM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Where to fetch the key from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
 /// Rekor v1 `ConsistencyProof` (`GET /api/v1/log/proof`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -2,7 +2,52 @@
 //! to sign and `--status-fd=N --verify SIGFILE -` to verify. Short options may be clustered
 //! (`-bsau KEY`, `-bsauKEY`); long options take `--opt=value` or `--opt value`.
 
-use anyhow::{Result, anyhow, bail};
+/// Why the command line was rejected; the message names the option and what it needs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArgsError {
+    /// `--status-fd` was given something that is not a descriptor number.
+    #[error("--status-fd needs a file descriptor number, got {value:?}")]
+    StatusFd {
+        /// The value given.
+        value: String,
+    },
+    /// An option that takes a value came last.
+    #[error("{option} needs a value")]
+    MissingValue {
+        /// The option, with its dashes (`--local-user`, `-u`).
+        option: String,
+    },
+    /// An option gpgsm (as git drives it) does not have.
+    #[error("unknown option {option}")]
+    UnknownOption {
+        /// The option, with its dashes.
+        option: String,
+    },
+    /// Both `--sign` and `--verify`.
+    #[error("--sign and --verify are exclusive")]
+    SignAndVerify,
+    /// `--verify` without a signature file.
+    #[error("--verify needs a signature file")]
+    NoSignatureFile,
+    /// `--verify` with more than two operands.
+    #[error("--verify takes SIGFILE [DATAFILE|-], got {count} operands")]
+    VerifyOperands {
+        /// How many operands were given.
+        count: usize,
+    },
+    /// `--sign` with more than one operand.
+    #[error("--sign takes at most one file, got {count}")]
+    SignOperands {
+        /// How many operands were given.
+        count: usize,
+    },
+    /// Neither `--sign`, `--verify` nor `--version`.
+    #[error("nothing to do: pass --sign (-bsau KEY) or --verify SIGFILE -")]
+    NothingToDo,
+}
+
+type Result<T, E = ArgsError> = std::result::Result<T, E>;
 
 /// What git asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,9 +80,9 @@ pub struct GpgArgs {
 }
 
 fn parse_fd(v: &str) -> Result<u32> {
-    v.trim()
-        .parse::<u32>()
-        .map_err(|_| anyhow!("--status-fd needs a file descriptor number, got {v:?}"))
+    v.trim().parse::<u32>().map_err(|_| ArgsError::StatusFd {
+        value: v.to_string(),
+    })
 }
 
 /// Parse gpgsm-style arguments (without the program name).
@@ -73,7 +118,9 @@ pub fn parse(args: &[String]) -> Result<GpgArgs> {
                 let v = args
                     .get(i)
                     .cloned()
-                    .ok_or_else(|| anyhow!("--{what} needs a value"))?;
+                    .ok_or_else(|| ArgsError::MissingValue {
+                        option: format!("--{what}"),
+                    })?;
                 i += 1;
                 Ok(v)
             };
@@ -88,7 +135,11 @@ pub fn parse(args: &[String]) -> Result<GpgArgs> {
                 "detach-sign" | "detached-sign" | "armor" | "armour" | "batch" | "yes"
                 | "no-tty" | "quiet" => {}
                 "version" => version = true,
-                other => bail!("unknown option --{other}"),
+                other => {
+                    return Err(ArgsError::UnknownOption {
+                        option: format!("--{other}"),
+                    });
+                }
             }
             continue;
         }
@@ -109,14 +160,20 @@ pub fn parse(args: &[String]) -> Result<GpgArgs> {
                         let v = args
                             .get(i)
                             .cloned()
-                            .ok_or_else(|| anyhow!("-u needs a value"))?;
+                            .ok_or_else(|| ArgsError::MissingValue {
+                                option: "-u".into(),
+                            })?;
                         i += 1;
                         local_user = Some(v);
                     } else {
                         local_user = Some(rest);
                     }
                 }
-                other => bail!("unknown option -{other}"),
+                other => {
+                    return Err(ArgsError::UnknownOption {
+                        option: format!("-{other}"),
+                    });
+                }
             }
         }
     }
@@ -124,7 +181,7 @@ pub fn parse(args: &[String]) -> Result<GpgArgs> {
         Mode::Version
     } else if verify {
         if sign {
-            bail!("--sign and --verify are exclusive");
+            return Err(ArgsError::SignAndVerify);
         }
         match positional.as_slice() {
             [sig] => Mode::Verify {
@@ -139,8 +196,8 @@ pub fn parse(args: &[String]) -> Result<GpgArgs> {
                     Some(data.clone())
                 },
             },
-            [] => bail!("--verify needs a signature file"),
-            _ => bail!("--verify takes SIGFILE [DATAFILE|-]"),
+            [] => return Err(ArgsError::NoSignatureFile),
+            more => return Err(ArgsError::VerifyOperands { count: more.len() }),
         }
     } else if sign {
         match positional.as_slice() {
@@ -152,10 +209,10 @@ pub fn parse(args: &[String]) -> Result<GpgArgs> {
                 local_user,
                 file: if f == "-" { None } else { Some(f.clone()) },
             },
-            _ => bail!("--sign takes at most one file"),
+            more => return Err(ArgsError::SignOperands { count: more.len() }),
         }
     } else {
-        bail!("nothing to do: pass --sign (-bsau KEY) or --verify SIGFILE -");
+        return Err(ArgsError::NothingToDo);
     };
     Ok(GpgArgs { status_fd, mode })
 }

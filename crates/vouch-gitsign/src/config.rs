@@ -2,9 +2,55 @@
 //! `git config --get`, so every git config scope and `git -c` applies) with environment
 //! variables taking precedence, plus `gitsign.trustConfig` (a ClientTrustConfig, our addition).
 
-use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
-use vouch_core::trust::{ClientTrustConfig, SigningConfig, TrustRoot};
+use vouch_core::trust::{ClientTrustConfig, SigningConfig, TrustError, TrustRoot};
+
+/// Why the configuration or the trust material it names is unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `gitsign.rekorVersion` is neither 1 nor 2.
+    #[error("gitsign.rekorVersion must be 1 or 2, got {value:?}")]
+    RekorVersion {
+        /// The value set.
+        value: String,
+    },
+    /// `gitsign.rekorMode` is neither `online` nor `offline`.
+    #[error("gitsign.rekorMode must be online or offline, got {value:?}")]
+    RekorMode {
+        /// The value set.
+        value: String,
+    },
+    /// The trust config file cannot be read.
+    #[error("cannot read trust config {}: {source}", path.display())]
+    ReadTrustConfig {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The trust config file is not a usable ClientTrustConfig.
+    #[error("trust config {}: {source}", path.display())]
+    TrustConfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: TrustError,
+    },
+    /// The built-in public-good trusted root or signing config does not load.
+    #[error("public-good Sigstore {what}: {source}")]
+    PublicGood {
+        /// `trusted root` or `signing config`.
+        what: &'static str,
+        /// What is wrong with it.
+        #[source]
+        source: TrustError,
+    },
+}
+
+type Result<T, E = ConfigError> = std::result::Result<T, E>;
 
 /// Resolved settings.
 #[derive(Clone, Debug, Default)]
@@ -75,7 +121,11 @@ impl Config {
             Some(v) => match v.trim() {
                 "1" => Some(1),
                 "2" => Some(2),
-                other => bail!("gitsign.rekorVersion must be 1 or 2, got {other:?}"),
+                other => {
+                    return Err(ConfigError::RekorVersion {
+                        value: other.to_string(),
+                    });
+                }
             },
         };
         let online = match get("gitsign.rekorMode", &["GITSIGN_REKOR_MODE"]) {
@@ -83,7 +133,11 @@ impl Config {
             Some(v) => match v.trim() {
                 "online" => true,
                 "offline" => false,
-                other => bail!("gitsign.rekorMode must be online or offline, got {other:?}"),
+                other => {
+                    return Err(ConfigError::RekorMode {
+                        value: other.to_string(),
+                    });
+                }
             },
         };
         Ok(Config {
@@ -130,8 +184,15 @@ impl Config {
         match &self.trust_config {
             Some(p) => load_client_trust_config(p),
             None => Ok((
-                TrustRoot::public_good()?,
-                SigningConfig::from_json(vouch_core::trust::PUBLIC_GOOD_SIGNING_CONFIG.as_bytes())?,
+                TrustRoot::public_good().map_err(|source| ConfigError::PublicGood {
+                    what: "trusted root",
+                    source,
+                })?,
+                SigningConfig::from_json(vouch_core::trust::PUBLIC_GOOD_SIGNING_CONFIG.as_bytes())
+                    .map_err(|source| ConfigError::PublicGood {
+                        what: "signing config",
+                        source,
+                    })?,
             )),
         }
     }
@@ -139,7 +200,12 @@ impl Config {
 
 /// Read a ClientTrustConfig file (e.g. `vouch up`'s `trust_config.json`).
 pub fn load_client_trust_config(p: &Path) -> Result<(TrustRoot, SigningConfig)> {
-    let bytes =
-        std::fs::read(p).with_context(|| format!("cannot read trust config {}", p.display()))?;
-    ClientTrustConfig::parse(&bytes).with_context(|| format!("trust config {}", p.display()))
+    let bytes = std::fs::read(p).map_err(|source| ConfigError::ReadTrustConfig {
+        path: p.to_path_buf(),
+        source,
+    })?;
+    ClientTrustConfig::parse(&bytes).map_err(|source| ConfigError::TrustConfig {
+        path: p.to_path_buf(),
+        source,
+    })
 }

@@ -1,7 +1,36 @@
 //! Reading signed git objects: the commit `gpgsig` header and the tag trailer, split exactly as
 //! git does (`parse_signed_commit`, `parse_signed_buffer`).
 
-use anyhow::{Context, Result, anyhow, bail};
+/// Why a git object could not be read from the repository.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GitError {
+    /// The `git` program could not be started.
+    #[error("cannot run git: {source}")]
+    Spawn {
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `git` ran and failed.
+    #[error("git {args} failed ({status}): {stderr}")]
+    Failed {
+        /// The arguments, space-separated.
+        args: String,
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// What it printed on stderr, trimmed.
+        stderr: String,
+    },
+    /// The revision names an object that cannot carry a signature.
+    #[error("{rev} is a {kind}, not a commit or tag")]
+    NotCommitOrTag {
+        /// The revision asked for.
+        rev: String,
+        /// The object type git reported.
+        kind: String,
+    },
+}
 
 const SIG_BEGINS: &[&str] = &[
     "-----BEGIN SIGNED MESSAGE-----",
@@ -133,25 +162,25 @@ pub fn signed_object_id(payload: &[u8], signature: &[u8]) -> Option<String> {
     ))
 }
 
-fn git(args: &[&str]) -> Result<Vec<u8>> {
+fn git(args: &[&str]) -> Result<Vec<u8>, GitError> {
     let out = std::process::Command::new("git")
         .args(args)
         .stdin(std::process::Stdio::null())
         .output()
-        .context("cannot run git")?;
+        .map_err(|source| GitError::Spawn { source })?;
     if !out.status.success() {
-        bail!(
-            "git {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        return Err(GitError::Failed {
+            args: args.join(" "),
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(out.stdout)
 }
 
 /// Read `rev` (a commit or a tag; a tag name resolves to the tag object) from the repository
 /// in the current directory and split it.
-pub fn read_object(rev: &str) -> Result<SignedObject> {
+pub fn read_object(rev: &str) -> Result<SignedObject, GitError> {
     let kind = String::from_utf8_lossy(&git(&["cat-file", "-t", rev])?)
         .trim()
         .to_string();
@@ -159,7 +188,10 @@ pub fn read_object(rev: &str) -> Result<SignedObject> {
     match kind.as_str() {
         "commit" => Ok(split_commit(&raw)),
         "tag" => Ok(split_tag(&raw)),
-        other => Err(anyhow!("{rev} is a {other}, not a commit or tag")),
+        other => Err(GitError::NotCommitOrTag {
+            rev: rev.to_string(),
+            kind: other.to_string(),
+        }),
     }
 }
 

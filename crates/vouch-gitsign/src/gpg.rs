@@ -14,10 +14,69 @@
 //! Human-readable text always goes to stderr.
 
 use crate::args::{self, Mode};
-use crate::config::Config;
+use crate::cms::CmsError;
+use crate::config::{Config, ConfigError};
+use crate::sign::SigningError;
 use crate::verify::{IdentityPolicy, VerifyFailure};
-use anyhow::{Context, Result, anyhow};
 use std::io::{Read, Write};
+
+/// Why the gpgsm front end could not do what git asked (before or around signing and
+/// verifying, whose own errors are [`SigningError`] and [`VerifyFailure`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GpgError {
+    /// The `--status-fd` descriptor cannot be written to.
+    #[error("--status-fd={fd}: cannot write to file descriptor {fd} ({source}); use 1 or 2")]
+    StatusFd {
+        /// The descriptor.
+        fd: u32,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input (the payload or the signature file) cannot be read.
+    #[error("cannot read {what}: {source}")]
+    Read {
+        /// The file name, or `stdin`.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The signature cannot be written to stdout.
+    #[error("cannot write the signature: {source}")]
+    WriteSignature {
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration or trust material.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The signature is neither PEM nor DER.
+    #[error(transparent)]
+    Cms(#[from] CmsError),
+    /// Signing failed.
+    #[error(transparent)]
+    Sign(#[from] SigningError),
+}
+
+type Result<T, E = GpgError> = std::result::Result<T, E>;
+
+/// `e` and its causes on one line, skipping causes its message already spells out.
+fn one_line(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        cause = c.source();
+    }
+    msg.replace('\n', " ")
+}
 
 /// Where status lines go.
 pub enum StatusFd {
@@ -42,11 +101,7 @@ impl StatusFd {
                 .append(true)
                 .open(format!("/dev/fd/{n}"))
                 .map(StatusFd::File)
-                .map_err(|e| {
-                    anyhow!(
-                        "--status-fd={n}: cannot write to file descriptor {n} ({e}); use 1 or 2"
-                    )
-                }),
+                .map_err(|source| GpgError::StatusFd { fd: n, source }),
         }
     }
 
@@ -69,13 +124,19 @@ fn read_input(file: Option<&str>) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     match file {
         Some(f) => {
-            buf = std::fs::read(f).with_context(|| format!("cannot read {f}"))?;
+            buf = std::fs::read(f).map_err(|source| GpgError::Read {
+                what: f.to_string(),
+                source,
+            })?;
         }
         None => {
             std::io::stdin()
                 .lock()
                 .read_to_end(&mut buf)
-                .context("cannot read stdin")?;
+                .map_err(|source| GpgError::Read {
+                    what: "stdin".into(),
+                    source,
+                })?;
         }
     }
     Ok(buf)
@@ -86,14 +147,14 @@ pub fn run(args: &[String]) -> u8 {
     let parsed = match args::parse(args) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("vouch-gitsign: {e:#}");
+            eprintln!("vouch-gitsign: {}", one_line(&e));
             return 2;
         }
     };
     let mut status = match StatusFd::open(parsed.status_fd) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("vouch-gitsign: {e:#}");
+            eprintln!("vouch-gitsign: {}", one_line(&e));
             return 2;
         }
     };
@@ -105,7 +166,7 @@ pub fn run(args: &[String]) -> u8 {
         Mode::Sign { file, .. } => match sign(&mut status, file.as_deref()) {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("vouch-gitsign: signing failed: {e:#}");
+                eprintln!("vouch-gitsign: signing failed: {}", one_line(&e));
                 1
             }
         },
@@ -125,7 +186,7 @@ fn sign(status: &mut StatusFd, file: Option<&str>) -> Result<()> {
         let mut out = std::io::stdout().lock();
         out.write_all(signed.pem.as_bytes())
             .and_then(|_| out.flush())
-            .context("cannot write the signature")?;
+            .map_err(|source| GpgError::WriteSignature { source })?;
     }
     let (san, iss) = &signed.identity;
     eprintln!("vouch-gitsign: signed as {san} (issuer {iss})");
@@ -160,7 +221,10 @@ fn verify(status: &mut StatusFd, sig_file: &str, data_file: Option<&str>) -> u8 
         1
     };
     let inputs = (|| -> Result<_> {
-        let sig = std::fs::read(sig_file).with_context(|| format!("cannot read {sig_file}"))?;
+        let sig = std::fs::read(sig_file).map_err(|source| GpgError::Read {
+            what: sig_file.to_string(),
+            source,
+        })?;
         let payload = read_input(data_file)?;
         let cfg = Config::load()?;
         let (trust, sc) = cfg.trust()?;
@@ -170,7 +234,7 @@ fn verify(status: &mut StatusFd, sig_file: &str, data_file: Option<&str>) -> u8 
     })();
     let (der, payload, cfg, trust, lookup) = match inputs {
         Ok(x) => x,
-        Err(e) => return errsig(status, None, &format!("{e:#}")),
+        Err(e) => return errsig(status, None, &one_line(&e)),
     };
     let policy = IdentityPolicy {
         identity: cfg.match_identity.clone(),
@@ -238,7 +302,7 @@ fn verify(status: &mut StatusFd, sig_file: &str, data_file: Option<&str>) -> u8 
         }) => errsig(
             status,
             fingerprint.as_deref(),
-            &format!("verification failed: {reason}"),
+            &format!("verification failed: {}", one_line(&reason)),
         ),
     }
 }

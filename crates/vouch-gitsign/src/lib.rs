@@ -9,6 +9,10 @@
 //! git config gitsign.trustConfig ./vouch-data/trust_config.json
 //! git commit -S -m msg && git verify-commit HEAD
 //! ```
+//!
+//! Errors are typed per step: [`args::ArgsError`], [`git::GitError`], [`config::ConfigError`],
+//! [`sign::SigningError`], [`verify::VerifyFailure`] (gpg's `BADSIG` / `ERRSIG`),
+//! [`cms::CmsError`] and [`gpg::GpgError`]; each keeps its cause as `source`.
 
 pub mod args;
 pub mod cms;
@@ -18,5 +22,10 @@ pub mod gpg;
 pub mod sign;
 pub mod verify;
 
-pub use config::Config;
-pub use verify::{IdentityPolicy, Verified, VerifyFailure};
+pub use args::ArgsError;
+pub use cms::CmsError;
+pub use config::{Config, ConfigError};
+pub use git::GitError;
+pub use gpg::GpgError;
+pub use sign::SigningError;
+pub use verify::{BadSignature, IdentityPolicy, Unverified, Verified, VerifyFailure};

@@ -6,12 +6,172 @@
 
 use crate::cms;
 use crate::config::Config;
-use anyhow::{Context, Result, anyhow, bail};
+use crate::config::ConfigError;
 use std::io::Write;
 use vouch_core::keys::HashKind;
 use vouch_sign::keys::{Curve, EcdsaSigner};
 use vouch_sign::rekor::{Record, VerifierMaterial, upload_v1, upload_v2};
-use vouch_sign::{HttpClient, IdentityToken, SelectedServices, select_services};
+use vouch_sign::{HttpClient, IdentityToken, SelectedServices, SignError, select_services};
+
+/// Why signing failed; each variant names the step (and the service) that failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SigningError {
+    /// The configuration or the trust material it names.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The signing config offers no usable services.
+    #[error("{source}")]
+    Services {
+        /// Why.
+        #[source]
+        source: Box<SignError>,
+    },
+    /// The HTTP client could not be built.
+    #[error("{source}")]
+    HttpClient {
+        /// Why.
+        #[source]
+        source: Box<SignError>,
+    },
+    /// The async runtime could not be started.
+    #[error("cannot start the async runtime: {source}")]
+    Runtime {
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No CA is configured.
+    #[error("no CA: set gitsign.fulcio or use a trust config with caUrls")]
+    NoCa,
+    /// No transparency log is configured.
+    #[error("no transparency log configured (gitsign.rekor or the trust config's rekorTlogUrls)")]
+    NoLog,
+    /// Online mode was asked for but the signing config has no Rekor v1 log.
+    #[error("online mode needs a Rekor v1 log")]
+    OnlineNoLog,
+    /// Online mode logs the git object ID; the payload is not a git commit or tag.
+    #[error("online mode signs git commits and tags only")]
+    OnlineNotGitObject,
+    /// The token file of the `filesystem` provider cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    ReadToken {
+        /// The token file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The identity token is unusable (malformed, expired) or the ambient lookup failed.
+    #[error("{source}")]
+    Token {
+        /// Why.
+        #[source]
+        source: Box<SignError>,
+    },
+    /// An ambient token provider was named but offers no token here.
+    #[error("token provider {provider:?}: no ambient token here")]
+    NoAmbientToken {
+        /// The provider named.
+        provider: String,
+    },
+    /// `gitsign.tokenProvider` names a provider that does not exist.
+    #[error(
+        "token provider {provider:?} is not supported (filesystem, interactive, device, github-actions, buildkite-agent)"
+    )]
+    UnsupportedTokenProvider {
+        /// The provider named.
+        provider: String,
+    },
+    /// No token and no OIDC issuer to log in at.
+    #[error(
+        "no identity token: set SIGSTORE_ID_TOKEN, or name an OIDC issuer to log in at (gitsign.issuer or the trust config's oidcUrls)"
+    )]
+    NoIssuer,
+    /// No token and no terminal a person could log in from.
+    #[error(
+        "no identity token and no terminal to log in from: set SIGSTORE_ID_TOKEN, or `git config gitsign.tokenProvider filesystem|github-actions|buildkite-agent`, or `device` to log in from another device"
+    )]
+    NoTerminal,
+    /// The browser (authorization code) login failed.
+    #[error("login at {issuer} failed: {source}")]
+    Login {
+        /// The OIDC issuer.
+        issuer: String,
+        /// Why.
+        #[source]
+        source: Box<vouch_oidc::Error>,
+    },
+    /// The device-flow login failed.
+    #[error("device login at {issuer} failed: {source}")]
+    DeviceLogin {
+        /// The OIDC issuer.
+        issuer: String,
+        /// Why.
+        #[source]
+        source: Box<vouch_oidc::Error>,
+    },
+    /// The ephemeral key could not be generated or could not sign.
+    #[error("ephemeral key: {source}")]
+    Key {
+        /// Why.
+        #[source]
+        source: Box<SignError>,
+    },
+    /// The CA did not issue a certificate.
+    #[error("{source}")]
+    Certificate {
+        /// Why.
+        #[source]
+        source: Box<SignError>,
+    },
+    /// The CA answered with an empty chain.
+    #[error("the CA at {ca} returned no certificate")]
+    NoCertificate {
+        /// The CA URL.
+        ca: String,
+    },
+    /// The issued certificate is unusable.
+    #[error("the issued certificate: {source}")]
+    IssuedCertificate {
+        /// Why.
+        #[source]
+        source: vouch_core::x509::CertError,
+    },
+    /// The timestamp authority did not timestamp the signature.
+    #[error("{source}")]
+    Timestamp {
+        /// Why.
+        #[source]
+        source: Box<SignError>,
+    },
+    /// The transparency log did not take the entry.
+    #[error("{source}")]
+    Upload {
+        /// Why.
+        #[source]
+        source: Box<SignError>,
+    },
+    /// The log entry could not be encoded for embedding.
+    #[error("cannot encode the log entry: {source}")]
+    EncodeEntry {
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The CMS structure could not be built.
+    #[error(transparent)]
+    Cms(#[from] cms::CmsError),
+    /// The signature just made does not verify (a broken CA, log or TSA answer).
+    #[error("the new signature does not verify: {source}")]
+    SelfCheck {
+        /// Why.
+        #[source]
+        source: Box<crate::verify::VerifyFailure>,
+    },
+}
+
+type Result<T, E = SigningError> = std::result::Result<T, E>;
 
 /// A finished signature.
 #[derive(Debug)]
@@ -84,7 +244,11 @@ pub fn services(cfg: &Config, sc: &vouch_core::trust::SigningConfig) -> Result<S
     } else {
         cfg.rekor_version
     };
-    let mut s = select_services(sc, version, jiff::Timestamp::now())?;
+    let mut s = select_services(sc, version, jiff::Timestamp::now()).map_err(|source| {
+        SigningError::Services {
+            source: Box::new(source),
+        }
+    })?;
     if let Some(u) = &cfg.fulcio {
         s.ca = Some(u.trim_end_matches('/').to_string());
     }
@@ -135,11 +299,7 @@ async fn interactive(
     issuer: Option<&str>,
     device: bool,
 ) -> Result<IdentityToken> {
-    let issuer = issuer.ok_or_else(|| {
-        anyhow!(
-            "no identity token: set SIGSTORE_ID_TOKEN, or name an OIDC issuer to log in at (gitsign.issuer or the trust config's oidcUrls)"
-        )
-    })?;
+    let issuer = issuer.ok_or(SigningError::NoIssuer)?;
     let client = http.reqwest();
     let raw = if !device && can_open_browser() {
         let connector = cfg.connector_id.clone();
@@ -163,7 +323,10 @@ async fn interactive(
             .spawn();
         })
         .await
-        .map_err(|e| anyhow!("login at {issuer} failed: {e}"))?
+        .map_err(|source| SigningError::Login {
+            issuer: issuer.to_string(),
+            source: Box::new(source),
+        })?
     } else {
         vouch_oidc::device_flow(client, issuer, &cfg.client_id, |p| {
             let mut m = format!(
@@ -176,9 +339,14 @@ async fn interactive(
             tell_user(&m);
         })
         .await
-        .map_err(|e| anyhow!("device login at {issuer} failed: {e}"))?
+        .map_err(|source| SigningError::DeviceLogin {
+            issuer: issuer.to_string(),
+            source: Box::new(source),
+        })?
     };
-    Ok(IdentityToken::parse(&raw)?)
+    IdentityToken::parse(&raw).map_err(|source| SigningError::Token {
+        source: Box::new(source),
+    })
 }
 
 fn percent_encode(s: &str) -> String {
@@ -201,39 +369,46 @@ pub async fn identity_token(
 ) -> Result<IdentityToken> {
     match cfg.token_provider.as_deref().map(str::trim) {
         Some("filesystem") => {
-            let p = "/var/run/sigstore/cosign/oidc-token";
-            let raw = std::fs::read_to_string(p).with_context(|| format!("cannot read {p}"))?;
-            Ok(IdentityToken::parse(raw.trim())?)
+            let p = std::path::Path::new("/var/run/sigstore/cosign/oidc-token");
+            let raw = std::fs::read_to_string(p).map_err(|source| SigningError::ReadToken {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            IdentityToken::parse(raw.trim()).map_err(|source| SigningError::Token {
+                source: Box::new(source),
+            })
         }
         Some("interactive") => interactive(http, cfg, oidc, false).await,
         Some("device") => interactive(http, cfg, oidc, true).await,
-        Some("github-actions" | "buildkite-agent" | "ambient") => {
-            match vouch_sign::token::ambient(http, &cfg.client_id).await? {
+        Some(provider @ ("github-actions" | "buildkite-agent" | "ambient")) => {
+            match vouch_sign::token::ambient(http, &cfg.client_id)
+                .await
+                .map_err(|source| SigningError::Token {
+                    source: Box::new(source),
+                })? {
                 Some((t, _)) => Ok(t),
-                None => bail!(
-                    "token provider {:?}: no ambient token here",
-                    cfg.token_provider
-                ),
+                None => Err(SigningError::NoAmbientToken {
+                    provider: provider.to_string(),
+                }),
             }
         }
-        Some(other) if !other.is_empty() => {
-            bail!(
-                "token provider {other:?} is not supported (filesystem, interactive, device, github-actions, buildkite-agent)"
-            )
-        }
+        Some(other) if !other.is_empty() => Err(SigningError::UnsupportedTokenProvider {
+            provider: other.to_string(),
+        }),
         _ => {
-            if let Some((t, _)) = vouch_sign::token::ambient(http, &cfg.client_id).await? {
+            if let Some((t, _)) = vouch_sign::token::ambient(http, &cfg.client_id)
+                .await
+                .map_err(|source| SigningError::Token {
+                    source: Box::new(source),
+                })?
+            {
                 return Ok(t);
             }
             // git runs us with the commit on stdin; only a controlling terminal means a person
             // is there to log in. Without one (a script, a CI job without a token), waiting for
             // a login would hang `git commit -S` until the device code expires.
             if !has_terminal() {
-                bail!(
-                    "no identity token and no terminal to log in from: set SIGSTORE_ID_TOKEN, \
-                     or `git config gitsign.tokenProvider filesystem|github-actions|buildkite-agent`, \
-                     or `device` to log in from another device"
-                );
+                return Err(SigningError::NoTerminal);
             }
             interactive(http, cfg, oidc, false).await
         }
@@ -244,11 +419,13 @@ pub async fn identity_token(
 pub fn sign(payload: &[u8], cfg: &Config) -> Result<Signed> {
     let (trust, sc) = cfg.trust()?;
     let services = services(cfg, &sc)?;
-    let http = HttpClient::new()?;
+    let http = HttpClient::new().map_err(|source| SigningError::HttpClient {
+        source: Box::new(source),
+    })?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .map_err(|source| SigningError::Runtime { source })?;
     let signed = rt.block_on(sign_async(payload, cfg, &http, &services))?;
     drop(rt);
     // Verify what we produced, as a verifier will, before git stores it.
@@ -261,7 +438,9 @@ pub fn sign(payload: &[u8], cfg: &Config) -> Result<Signed> {
         &crate::verify::IdentityPolicy::default(),
         lookup.as_ref(),
     )
-    .map_err(|e| anyhow!("the new signature does not verify: {e}"))?;
+    .map_err(|e| SigningError::SelfCheck {
+        source: Box::new(e),
+    })?;
     Ok(signed)
 }
 
@@ -308,27 +487,42 @@ async fn sign_async(
     http: &HttpClient,
     services: &SelectedServices,
 ) -> Result<Signed> {
-    let ca = services
-        .ca
-        .as_deref()
-        .ok_or_else(|| anyhow!("no CA: set gitsign.fulcio or use a trust config with caUrls"))?;
+    let ca = services.ca.as_deref().ok_or(SigningError::NoCa)?;
     let token = identity_token(http, cfg, services.oidc.as_deref()).await?;
-    token.check_not_expired(jiff::Timestamp::now().as_second())?;
-    let key = EcdsaSigner::generate(Curve::P256)?;
-    let issued = vouch_sign::fulcio::request_certificate(http, ca, &token, &key).await?;
+    token
+        .check_not_expired(jiff::Timestamp::now().as_second())
+        .map_err(|source| SigningError::Token {
+            source: Box::new(source),
+        })?;
+    let key = EcdsaSigner::generate(Curve::P256).map_err(|source| SigningError::Key {
+        source: Box::new(source),
+    })?;
+    let issued = vouch_sign::fulcio::request_certificate(http, ca, &token, &key)
+        .await
+        .map_err(|source| SigningError::Certificate {
+            source: Box::new(source),
+        })?;
     let leaf = issued
         .chain_der
         .first()
         .cloned()
-        .ok_or_else(|| anyhow!("the CA returned no certificate"))?;
+        .ok_or_else(|| SigningError::NoCertificate { ca: ca.to_string() })?;
     let now = jiff::Timestamp::now().as_second();
     let unsigned = cms::signed_attributes(&HashKind::Sha256.digest(payload), now)?;
-    let signature = key.sign(&unsigned.signed_attrs_der)?;
+    let signature = key
+        .sign(&unsigned.signed_attrs_der)
+        .map_err(|source| SigningError::Key {
+            source: Box::new(source),
+        })?;
 
     let mut attrs = Vec::new();
     let mut timestamped = false;
     if let Some(url) = services.tsas.first() {
-        let resp = vouch_sign::timestamp::timestamp(http, url, &signature).await?;
+        let resp = vouch_sign::timestamp::timestamp(http, url, &signature)
+            .await
+            .map_err(|source| SigningError::Timestamp {
+                source: Box::new(source),
+            })?;
         let token = cms::token_from_response(&resp)?;
         attrs.push((cms::OID_TIMESTAMP_TOKEN, token));
         timestamped = true;
@@ -344,12 +538,13 @@ async fn sign_async(
             attrs.clone(),
         )?);
         let object_id = crate::git::signed_object_id(payload, pem.as_bytes())
-            .ok_or_else(|| anyhow!("online mode signs git commits and tags only"))?;
-        let (url, _) = services
-            .tlogs
-            .first()
-            .ok_or_else(|| anyhow!("online mode needs a Rekor v1 log"))?;
-        let id_sig = key.sign(object_id.as_bytes())?;
+            .ok_or(SigningError::OnlineNotGitObject)?;
+        let (url, _) = services.tlogs.first().ok_or(SigningError::OnlineNoLog)?;
+        let id_sig = key
+            .sign(object_id.as_bytes())
+            .map_err(|source| SigningError::Key {
+                source: Box::new(source),
+            })?;
         let digest = HashKind::Sha256.digest(object_id.as_bytes());
         let record = Record::Hashed {
             digest: &digest,
@@ -362,7 +557,10 @@ async fn sign_async(
             &record,
             &VerifierMaterial::Certificate(leaf.clone()),
         )
-        .await?;
+        .await
+        .map_err(|source| SigningError::Upload {
+            source: Box::new(source),
+        })?;
         log_entry = Some((url.clone(), tle.log_index.0));
     } else if let Some((url, major)) = services.tlogs.first() {
         let digest = HashKind::Sha256.digest(&unsigned.signed_attrs_der);
@@ -373,18 +571,23 @@ async fn sign_async(
         };
         let vm = VerifierMaterial::Certificate(leaf.clone());
         let tle = match major {
-            2 => upload_v2(http, url, &record, &vm, key.key_details()).await?,
-            _ => upload_v1(http, url, &record, &vm).await?,
-        };
+            2 => upload_v2(http, url, &record, &vm, key.key_details()).await,
+            _ => upload_v1(http, url, &record, &vm).await,
+        }
+        .map_err(|source| SigningError::Upload {
+            source: Box::new(source),
+        })?;
         log_entry = Some((url.clone(), tle.log_index.0));
-        let json = serde_json::to_vec(&tle).context("cannot encode the log entry")?;
+        let json =
+            serde_json::to_vec(&tle).map_err(|source| SigningError::EncodeEntry { source })?;
         attrs.push((cms::OID_TLOG_ENTRY, cms::octet_string_der(&json)?));
     } else {
-        bail!("no transparency log configured (gitsign.rekor or the trust config's rekorTlogUrls)");
+        return Err(SigningError::NoLog);
     }
     let der = cms::assemble(unsigned, &signature, &leaf, attrs)?;
-    let cert = vouch_core::x509::Certificate::from_der(&leaf)?;
-    let id = cert.fulcio_identity()?;
+    let issued_cert = |source| SigningError::IssuedCertificate { source };
+    let cert = vouch_core::x509::Certificate::from_der(&leaf).map_err(issued_cert)?;
+    let id = cert.fulcio_identity().map_err(issued_cert)?;
     Ok(Signed {
         pem: cms::to_pem(&der),
         fingerprint: fingerprint(&leaf),

@@ -9,11 +9,14 @@
 //!    SET, and that its body records this signature and certificate), the timestamp, the chain to
 //!    a trusted CA at the verified signing time, the SCT, and the identity policy.
 
-use crate::cms::{self, ParsedSignature};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use crate::cms::{self, CmsError, ParsedSignature};
+use vouch_core::bundle::{
+    Bundle, HashAlgorithm, HashOutput, MEDIA_TYPE_V0_3, MessageSignature, Rfc3161SignedTimestamp,
+    TimestampVerificationData, TransparencyLogEntry, VerificationMaterial, X509Certificate,
+};
+use vouch_core::encoding::Base64Bytes;
 use vouch_core::keys::HashKind;
+use vouch_core::rekor::{EntryBody, SearchIndex};
 use vouch_core::trust::TrustRoot;
 use vouch_core::x509::Certificate;
 use vouch_verify::{Artifact, PolicyBuilder, TimeSource, Verifier};
@@ -63,35 +66,176 @@ impl IdentityPolicy {
     }
 }
 
-/// Why verification failed.
-#[derive(Debug)]
+/// Why verification failed: gpg's two outcomes, each with the certificate fingerprint when the
+/// signature parsed far enough to have one.
+#[derive(Debug, thiserror::Error)]
 pub enum VerifyFailure {
     /// The signature does not match the payload (gpg `BADSIG`).
+    #[error("bad signature: {reason}")]
     Bad {
         /// Certificate fingerprint, when the signature parsed.
         fingerprint: Option<String>,
-        /// The reason.
-        reason: String,
+        /// Which binding failed.
+        #[source]
+        reason: BadSignature,
     },
     /// The signature could not be checked or its trust could not be established (gpg `ERRSIG`).
+    #[error("{reason}")]
     Error {
         /// Certificate fingerprint, when the signature parsed.
         fingerprint: Option<String>,
-        /// The reason.
-        reason: String,
+        /// Which check failed.
+        #[source]
+        reason: Unverified,
     },
 }
 
-impl std::fmt::Display for VerifyFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            VerifyFailure::Bad { reason, .. } => write!(f, "bad signature: {reason}"),
-            VerifyFailure::Error { reason, .. } => write!(f, "{reason}"),
-        }
-    }
+/// Why a signature is *bad*: it does not bind this payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BadSignature {
+    /// The messageDigest signed attribute is not SHA-256 of the payload.
+    #[error("the payload does not match the signed message digest")]
+    PayloadDigest,
+    /// The signature over the signed attributes does not verify with the signer's key.
+    #[error("the signature over the signed attributes is invalid")]
+    SignedAttributes,
 }
 
-impl std::error::Error for VerifyFailure {}
+/// Why a signature could not be checked, or its trust could not be established.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unverified {
+    /// The CMS structure does not parse.
+    #[error("malformed signature: {source}")]
+    Malformed {
+        /// Why.
+        #[source]
+        source: CmsError,
+    },
+    /// The digest algorithm is not SHA-256.
+    #[error("unsupported digest algorithm {oid}")]
+    DigestAlgorithm {
+        /// The OID found.
+        oid: const_oid::ObjectIdentifier,
+    },
+    /// The signature algorithm is not ecdsa-with-SHA256.
+    #[error("unsupported signature algorithm {oid}")]
+    SignatureAlgorithm {
+        /// The OID found.
+        oid: const_oid::ObjectIdentifier,
+    },
+    /// The signer certificate (or its key) is unusable.
+    #[error("signer {what}: {source}")]
+    SignerCertificate {
+        /// `certificate` or `public key`.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: vouch_core::x509::CertError,
+    },
+    /// The embedded log entry or timestamp cannot be turned into bundle material.
+    #[error("embedded material: {source}")]
+    EmbeddedMaterial {
+        /// Why.
+        #[source]
+        source: MaterialError,
+    },
+    /// Neither an embedded entry nor a log to look it up in.
+    #[error(
+        "the signature carries no transparency log entry (a gitsign online-mode signature: its entry must be looked up in Rekor v1, which needs a log URL)"
+    )]
+    NoLogEntry,
+    /// The online lookup failed.
+    #[error("looking up the log entry at {rekor}: {source}")]
+    Lookup {
+        /// The Rekor v1 URL.
+        rekor: String,
+        /// Why.
+        #[source]
+        source: LookupError,
+    },
+    /// The log has no entry for this object signed with this certificate.
+    #[error("no log entry at {rekor} for object {object_id} signed with this certificate")]
+    NotInLog {
+        /// The Rekor v1 URL.
+        rekor: String,
+        /// The git object ID looked up.
+        object_id: String,
+    },
+    /// The identity policy is invalid (e.g. a bad regular expression).
+    #[error("policy: {source}")]
+    Policy {
+        /// Why.
+        #[source]
+        source: vouch_verify::PolicyError,
+    },
+    /// The verifier rejected the equivalent bundle (log entry, timestamp, chain, identity).
+    #[error("{source}")]
+    Verify {
+        /// The failed check.
+        #[source]
+        source: Box<vouch_verify::VerifyError>,
+    },
+}
+
+/// Why the embedded log entry or timestamp is unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MaterialError {
+    /// The embedded log entry is larger than a bundle may be.
+    #[error("embedded log entry is {len} bytes, over the {max}-byte limit")]
+    EntryTooLarge {
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The embedded log entry is not a `TransparencyLogEntry` in JSON.
+    #[error("embedded log entry is not JSON: {source}")]
+    EntryJson {
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The embedded timestamp token cannot be wrapped as a response.
+    #[error(transparent)]
+    Timestamp(#[from] CmsError),
+}
+
+/// Why looking up an online-mode signature's entry in Rekor v1 failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// The HTTP client or a request failed.
+    #[error("{source}")]
+    Http {
+        /// Why.
+        #[source]
+        source: Box<vouch_sign::SignError>,
+    },
+    /// The async runtime could not be started.
+    #[error("cannot start the async runtime: {source}")]
+    Runtime {
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The query could not be encoded.
+    #[error("cannot encode the search query: {source}")]
+    Query {
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The search answer is not a list of entry IDs.
+    #[error("Rekor search answer: {source}")]
+    SearchAnswer {
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+}
 
 /// A verified signature.
 #[derive(Debug, Clone)]
@@ -119,38 +263,76 @@ pub struct Verified {
     pub subject: String,
 }
 
-fn err(fp: Option<&str>, reason: impl Into<String>) -> VerifyFailure {
+fn err(fp: Option<&str>, reason: Unverified) -> VerifyFailure {
     VerifyFailure::Error {
         fingerprint: fp.map(str::to_string),
-        reason: reason.into(),
+        reason,
     }
 }
 
-/// The Sigstore bundle (v0.3 JSON) equivalent to a parsed CMS signature.
-pub fn to_bundle_json(p: &ParsedSignature) -> anyhow::Result<Value> {
+/// The v0.3 Sigstore bundle that says what `signature` over `digest` (SHA-256) says, with
+/// `certificate` as the verification material.
+fn message_bundle(
+    certificate: &[u8],
+    digest: &[u8],
+    signature: &[u8],
+    tlog_entries: Vec<TransparencyLogEntry>,
+    timestamps: Vec<Vec<u8>>,
+) -> Bundle {
+    Bundle {
+        media_type: MEDIA_TYPE_V0_3.to_string(),
+        verification_material: Some(VerificationMaterial {
+            certificate: Some(X509Certificate {
+                raw_bytes: Base64Bytes(certificate.to_vec()),
+            }),
+            tlog_entries,
+            timestamp_verification_data: (!timestamps.is_empty()).then(|| {
+                TimestampVerificationData {
+                    rfc3161_timestamps: timestamps
+                        .into_iter()
+                        .map(|t| Rfc3161SignedTimestamp {
+                            signed_timestamp: Base64Bytes(t),
+                        })
+                        .collect(),
+                }
+            }),
+            ..VerificationMaterial::default()
+        }),
+        message_signature: Some(MessageSignature {
+            message_digest: Some(HashOutput {
+                algorithm: HashAlgorithm::SHA2_256,
+                digest: Base64Bytes(digest.to_vec()),
+            }),
+            signature: Base64Bytes(signature.to_vec()),
+        }),
+        dsse_envelope: None,
+    }
+}
+
+/// The Sigstore bundle (v0.3) equivalent to a parsed CMS signature: artifact DER(signedAttrs),
+/// the leaf, the embedded log entry and the embedded RFC 3161 token as a response.
+pub fn to_bundle(p: &ParsedSignature) -> Result<Bundle, MaterialError> {
     let digest = HashKind::Sha256.digest(&p.signed_attrs_der);
-    let mut vm = json!({
-        "certificate": {"rawBytes": STANDARD.encode(&p.leaf_der)},
-        "tlogEntries": [],
-    });
+    let mut entries = Vec::new();
     if let Some(j) = &p.tlog_entry_json {
-        let entry: Value = serde_json::from_slice(j)
-            .map_err(|e| anyhow::anyhow!("embedded log entry is not JSON: {e}"))?;
-        vm["tlogEntries"] = json!([entry]);
-    }
-    if let Some(t) = &p.timestamp_token {
-        let resp = cms::response_from_token(t)?;
-        vm["timestampVerificationData"] =
-            json!({"rfc3161Timestamps": [{"signedTimestamp": STANDARD.encode(resp)}]});
-    }
-    Ok(json!({
-        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-        "verificationMaterial": vm,
-        "messageSignature": {
-            "messageDigest": {"algorithm": "SHA2_256", "digest": STANDARD.encode(digest)},
-            "signature": STANDARD.encode(&p.signature),
+        let max = vouch_core::limits::MAX_BUNDLE_JSON_LEN;
+        if j.len() > max {
+            return Err(MaterialError::EntryTooLarge { len: j.len(), max });
         }
-    }))
+        entries
+            .push(serde_json::from_slice(j).map_err(|source| MaterialError::EntryJson { source })?);
+    }
+    let mut timestamps = Vec::new();
+    if let Some(t) = &p.timestamp_token {
+        timestamps.push(cms::response_from_token(t)?);
+    }
+    Ok(message_bundle(
+        &p.leaf_der,
+        &digest,
+        &p.signature,
+        entries,
+        timestamps,
+    ))
 }
 
 /// Where to look up the log entry of a signature that carries none (gitsign's online mode: the
@@ -163,17 +345,27 @@ pub struct Lookup {
     pub object_id: String,
 }
 
-/// Candidate entries for an online-mode signature: (TransparencyLogEntry JSON, signature).
-fn lookup_entries(lk: &Lookup, leaf_der: &[u8]) -> Result<Vec<(Value, Vec<u8>)>, String> {
-    let http = vouch_sign::HttpClient::new().map_err(|e| e.to_string())?;
+/// Candidate entries for an online-mode signature: (log entry, signature), those whose
+/// `hashedrekord` body names the signer certificate `leaf_der`.
+fn lookup_entries(
+    lk: &Lookup,
+    leaf_der: &[u8],
+) -> Result<Vec<(TransparencyLogEntry, Vec<u8>)>, LookupError> {
+    let http = vouch_sign::HttpClient::new().map_err(|source| LookupError::Http {
+        source: Box::new(source),
+    })?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+        .map_err(|source| LookupError::Runtime { source })?;
     let base = lk.rekor.trim_end_matches('/');
     rt.block_on(async {
         let digest = hex::encode(HashKind::Sha256.digest(lk.object_id.as_bytes()));
-        let q = json!({"hash": format!("sha256:{digest}")});
+        let query = SearchIndex {
+            hash: Some(format!("sha256:{digest}")),
+            ..SearchIndex::default()
+        };
+        let body = serde_json::to_vec(&query).map_err(|source| LookupError::Query { source })?;
         let resp = http
             .post(
                 "Rekor",
@@ -182,45 +374,45 @@ fn lookup_entries(lk: &Lookup, leaf_der: &[u8]) -> Result<Vec<(Value, Vec<u8>)>,
                     ("Content-Type", "application/json"),
                     ("Accept", "application/json"),
                 ],
-                q.to_string().into_bytes(),
+                body,
                 &[],
             )
             .await
-            .map_err(|e| e.to_string())?;
-        let ids: Vec<String> =
-            serde_json::from_slice(&resp.body).map_err(|e| format!("Rekor search answer: {e}"))?;
+            .map_err(|source| LookupError::Http {
+                source: Box::new(source),
+            })?;
+        let ids: Vec<String> = serde_json::from_slice(&resp.body)
+            .map_err(|source| LookupError::SearchAnswer { source })?;
         let mut out = Vec::new();
         for id in ids.iter().take(16) {
+            let url = format!("{base}/api/v1/log/entries/{id}");
             let resp = http
-                .get("Rekor", &format!("{base}/api/v1/log/entries/{id}"), &[])
+                .get("Rekor", &url, &[])
                 .await
-                .map_err(|e| e.to_string())?;
-            let v: Value =
-                serde_json::from_slice(&resp.body).map_err(|e| format!("Rekor entry {id}: {e}"))?;
-            let Ok(tle) = vouch_sign::rekor::v1_entry_to_tle(&v) else {
+                .map_err(|source| LookupError::Http {
+                    source: Box::new(source),
+                })?;
+            // An entry that is not a usable hashedrekord by this certificate is not a
+            // candidate; the search may well return other signers' entries for the object.
+            let Ok(tle) = vouch_sign::rekor::v1_answer_to_tle(&resp.body, &url) else {
                 continue;
             };
-            let Ok(tle_json) = serde_json::to_value(&tle) else {
+            let Some(kv) = &tle.kind_version else {
                 continue;
             };
-            let body = tle_json["canonicalizedBody"]
-                .as_str()
-                .and_then(|b| STANDARD.decode(b).ok())
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                .unwrap_or_default();
-            let spec = &body["spec"]["signature"];
-            let sig = spec["content"]
-                .as_str()
-                .and_then(|s| STANDARD.decode(s).ok());
-            let cert = spec["publicKey"]["content"]
-                .as_str()
-                .and_then(|s| STANDARD.decode(s).ok())
-                .and_then(|pem| String::from_utf8(pem).ok())
-                .and_then(|pem| vouch_core::keys::pem_decode(&pem, &["CERTIFICATE"]).ok());
-            if let (Some(sig), Some(cert)) = (sig, cert)
-                && cert == leaf_der
-            {
-                out.push((tle_json, sig));
+            let Ok(EntryBody::HashedRekordV001 {
+                signature,
+                public_key_pem,
+                ..
+            }) = EntryBody::parse(tle.canonicalized_body.as_slice(), &kv.kind, &kv.version)
+            else {
+                continue;
+            };
+            let cert = std::str::from_utf8(&public_key_pem)
+                .ok()
+                .and_then(|pem| vouch_core::keys::pem_decode(pem, &["CERTIFICATE"]).ok());
+            if cert.as_deref() == Some(leaf_der) {
+                out.push((tle, signature));
             }
         }
         Ok(out)
@@ -247,84 +439,76 @@ pub fn verify_with_lookup(
     policy: &IdentityPolicy,
     lookup: Option<&Lookup>,
 ) -> Result<Verified, VerifyFailure> {
-    let p = cms::parse(sig_der).map_err(|e| err(None, format!("malformed signature: {e:#}")))?;
+    let p = cms::parse(sig_der).map_err(|source| err(None, Unverified::Malformed { source }))?;
     let fp = crate::sign::fingerprint(&p.leaf_der);
     let fpr = Some(fp.as_str());
     if p.digest_algorithm != cms::OID_SHA256 {
         return Err(err(
             fpr,
-            format!("unsupported digest algorithm {}", p.digest_algorithm),
+            Unverified::DigestAlgorithm {
+                oid: p.digest_algorithm,
+            },
         ));
     }
     if p.signature_algorithm != cms::OID_ECDSA_SHA256 {
         return Err(err(
             fpr,
-            format!("unsupported signature algorithm {}", p.signature_algorithm),
+            Unverified::SignatureAlgorithm {
+                oid: p.signature_algorithm,
+            },
         ));
     }
-    let cert = Certificate::from_der(&p.leaf_der)
-        .map_err(|e| err(fpr, format!("signer certificate: {e}")))?;
+    let signer = |what| move |source| err(fpr, Unverified::SignerCertificate { what, source });
+    let cert = Certificate::from_der(&p.leaf_der).map_err(signer("certificate"))?;
     // Content binding: the signed attributes must name this payload.
     if HashKind::Sha256.digest(payload) != p.message_digest {
         return Err(VerifyFailure::Bad {
             fingerprint: Some(fp),
-            reason: "the payload does not match the signed message digest".into(),
+            reason: BadSignature::PayloadDigest,
         });
     }
-    let key = cert
-        .public_key()
-        .map_err(|e| err(fpr, format!("signer public key: {e}")))?;
+    let key = cert.public_key().map_err(signer("public key"))?;
     if key
         .verify_with_hash(HashKind::Sha256, &p.signed_attrs_der, &p.signature)
         .is_err()
     {
         return Err(VerifyFailure::Bad {
             fingerprint: Some(fp),
-            reason: "the signature over the signed attributes is invalid".into(),
+            reason: BadSignature::SignedAttributes,
         });
     }
-    // (bundle JSON, the digest its signature covers)
-    let mut candidates: Vec<(Value, Vec<u8>)> = Vec::new();
+    // (bundle, the digest its signature covers)
+    let mut candidates: Vec<(Bundle, Vec<u8>)> = Vec::new();
     if p.tlog_entry_json.is_some() {
-        let bundle_json =
-            to_bundle_json(&p).map_err(|e| err(fpr, format!("embedded material: {e:#}")))?;
-        candidates.push((bundle_json, HashKind::Sha256.digest(&p.signed_attrs_der)));
+        let bundle =
+            to_bundle(&p).map_err(|source| err(fpr, Unverified::EmbeddedMaterial { source }))?;
+        candidates.push((bundle, HashKind::Sha256.digest(&p.signed_attrs_der)));
     } else {
         let Some(lk) = lookup else {
-            return Err(err(
-                fpr,
-                "the signature carries no transparency log entry (a gitsign online-mode signature: its entry must be looked up in Rekor v1, which needs a log URL)",
-            ));
+            return Err(err(fpr, Unverified::NoLogEntry));
         };
-        let found = lookup_entries(lk, &p.leaf_der).map_err(|e| {
+        let found = lookup_entries(lk, &p.leaf_der).map_err(|source| {
             err(
                 fpr,
-                format!("looking up the log entry at {}: {e}", lk.rekor),
+                Unverified::Lookup {
+                    rekor: lk.rekor.clone(),
+                    source,
+                },
             )
         })?;
         if found.is_empty() {
             return Err(err(
                 fpr,
-                format!(
-                    "no log entry at {} for object {} signed with this certificate",
-                    lk.rekor, lk.object_id
-                ),
+                Unverified::NotInLog {
+                    rekor: lk.rekor.clone(),
+                    object_id: lk.object_id.clone(),
+                },
             ));
         }
         let digest = HashKind::Sha256.digest(lk.object_id.as_bytes());
         for (tle, sig) in found {
             candidates.push((
-                json!({
-                    "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-                    "verificationMaterial": {
-                        "certificate": {"rawBytes": STANDARD.encode(&p.leaf_der)},
-                        "tlogEntries": [tle],
-                    },
-                    "messageSignature": {
-                        "messageDigest": {"algorithm": "SHA2_256", "digest": STANDARD.encode(&digest)},
-                        "signature": STANDARD.encode(sig),
-                    }
-                }),
+                message_bundle(&p.leaf_der, &digest, &sig, vec![tle], Vec::new()),
                 digest.clone(),
             ));
         }
@@ -350,29 +534,39 @@ pub fn verify_with_lookup(
     if let Some(wp) = &policy.witness_policy {
         pb = pb.witness_policy(wp.clone());
     }
-    let pol = pb.build().map_err(|e| err(fpr, format!("policy: {e}")))?;
+    let pol = pb
+        .build()
+        .map_err(|source| err(fpr, Unverified::Policy { source }))?;
     let verifier = Verifier::new(trust);
-    let mut last_error = String::new();
-    let mut verified = None;
-    for (bundle_json, digest) in &candidates {
-        let bundle_bytes =
-            serde_json::to_vec(bundle_json).map_err(|e| err(fpr, format!("bundle: {e}")))?;
-        match verifier.verify_json(
-            &bundle_bytes,
+    // Every candidate is tried; the last one's failure is reported (there is at least one).
+    let mut outcome = None;
+    for (bundle, digest) in &candidates {
+        let r = verifier.verify(
+            bundle,
             Artifact::Digest {
                 algorithm: HashKind::Sha256,
                 digest,
             },
             &pol,
-        ) {
-            Ok(r) => {
-                verified = Some(r);
-                break;
-            }
-            Err(e) => last_error = e.to_string(),
+        );
+        let ok = r.is_ok();
+        outcome = Some(r);
+        if ok {
+            break;
         }
     }
-    let result = verified.ok_or_else(|| err(fpr, last_error))?;
+    let result = match outcome {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => {
+            return Err(err(
+                fpr,
+                Unverified::Verify {
+                    source: Box::new(e),
+                },
+            ));
+        }
+        None => return Err(err(fpr, Unverified::NoLogEntry)),
+    };
     let id = result.identity.clone().unwrap_or_default();
     let (time, time_source) = match result.timestamps.first() {
         Some(t) => (

@@ -135,7 +135,9 @@ fn tampered_payload_is_a_bad_signature() {
     let n = bad.len();
     bad[n - 2] ^= 1;
     match verify(&sig, &bad, &IdentityPolicy::default()) {
-        Err(VerifyFailure::Bad { reason, .. }) => assert!(reason.contains("payload"), "{reason}"),
+        Err(VerifyFailure::Bad { reason, .. }) => {
+            assert_eq!(reason, vouch_gitsign::BadSignature::PayloadDigest)
+        }
         other => panic!("expected BADSIG, got {other:?}"),
     }
     // The other fixture's payload.
@@ -202,8 +204,14 @@ fn log_entry_must_belong_to_this_signature() {
     let swapped1 = rewrite_unsigned(&sig1, &[OID_TLOG_ENTRY], vec![e2]);
     for (sig, payload) in [(&swapped2, &payload2), (&swapped1, &payload1)] {
         match verify(sig, payload, &IdentityPolicy::default()) {
-            Err(VerifyFailure::Error { reason, .. }) => {
-                assert!(reason.contains("records a different signature"), "{reason}")
+            Err(VerifyFailure::Error {
+                reason: vouch_gitsign::Unverified::Verify { source },
+                ..
+            }) => {
+                assert!(
+                    source.to_string().contains("records a different signature"),
+                    "{source}"
+                )
             }
             other => panic!("a foreign log entry was accepted: {other:?}"),
         }
@@ -211,6 +219,16 @@ fn log_entry_must_belong_to_this_signature() {
     // No entry at all.
     let stripped = rewrite_unsigned(&sig2, &[OID_TLOG_ENTRY], vec![]);
     let e = verify(&stripped, &payload2, &IdentityPolicy::default()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            VerifyFailure::Error {
+                reason: vouch_gitsign::Unverified::NoLogEntry,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(e.to_string().contains("no transparency log entry"), "{e}");
     // Rekor v2 entries carry no time: without the timestamp there is no verified signing time.
     let no_tsa = rewrite_unsigned(&sig2, &[OID_TIMESTAMP_TOKEN], vec![]);

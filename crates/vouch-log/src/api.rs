@@ -38,12 +38,8 @@ impl ApiError {
             LogError::AlreadyExists(i) => (StatusCode::CONFLICT, 6, Some(*i)),
             LogError::NotFound(_) => (StatusCode::NOT_FOUND, 5, None),
             LogError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, 3, None),
-            LogError::Busy | LogError::Unavailable(_) | LogError::WitnessQuorum(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, 14, None)
-            }
-            LogError::Storage(_) | LogError::Fs(_) | LogError::Key(_) | LogError::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, 13, None)
-            }
+            e if e.is_unavailable() => (StatusCode::SERVICE_UNAVAILABLE, 14, None),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, 13, None),
         };
         Self {
             status,

@@ -391,8 +391,7 @@ struct StoredLeaf<'a> {
 
 /// Split a stored CT entry body (module docs) into its parts.
 fn split_stored(body: &[u8]) -> Result<StoredLeaf<'_>, LogError> {
-    let (leaf, extra_data) = MerkleTreeLeaf::parse_prefix(body)
-        .map_err(|e| LogError::Storage(format!("stored CT entry: {e}")))?;
+    let (leaf, extra_data) = MerkleTreeLeaf::parse_prefix(body).map_err(LogError::CtEntry)?;
     Ok(StoredLeaf {
         mtl: leaf.bytes,
         timestamp_ms: leaf.timestamp_ms,

@@ -67,9 +67,78 @@ pub enum LogError {
     /// The pending pool is full (HTTP 503 with Retry-After).
     #[error("log is busy: too many pending entries, retry later")]
     Busy,
-    /// Storage failed.
+    /// Stored data is missing, corrupt or inconsistent; the message names what and the values.
+    /// (Failures with an underlying error have their own variants, which keep it as `source`.)
     #[error("storage: {0}")]
     Storage(String),
+    /// A file or directory operation of the storage failed; the I/O error, and with it its
+    /// `io::ErrorKind`, is kept (shared, like [`LogError::Fs`]).
+    #[error("storage: {what}: {source}")]
+    Io {
+        /// The operation and the path.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
+    /// The embedded index database failed.
+    #[error("storage: index database: {source}")]
+    Index {
+        /// The database's error.
+        #[source]
+        source: std::sync::Arc<fjall::Error>,
+    },
+    /// A stored document (the checkpoint record) does not encode or decode.
+    #[error("storage: {what}: {source}")]
+    Json {
+        /// Which document, and what was done with it.
+        what: &'static str,
+        /// The JSON error.
+        #[source]
+        source: std::sync::Arc<serde_json::Error>,
+    },
+    /// A stored tile or entry bundle does not parse.
+    #[error("storage: {what}: {source}")]
+    Tile {
+        /// Which tile.
+        what: String,
+        /// Why.
+        #[source]
+        source: vouch_core::tiles::TileError,
+    },
+    /// The stored tiles do not reproduce a tree (a hash is missing or out of range).
+    #[error("storage: cannot rebuild the tree from tiles: {0}")]
+    Rebuild(#[source] vouch_core::merkle::ProofError),
+    /// A stored CT entry does not parse.
+    #[error("storage: stored CT entry: {0}")]
+    CtEntry(#[source] vouch_core::ct::CtError),
+    /// A PostgreSQL operation of the scale backend failed. `transient` failures (connection
+    /// loss, server shutdown, serialization conflicts) answer 503 with Retry-After, others 500.
+    #[cfg(feature = "scale")]
+    #[error("{}database: {what}: {source}", transient_prefix(*.transient))]
+    Database {
+        /// The operation.
+        what: &'static str,
+        /// Whether retrying may succeed.
+        transient: bool,
+        /// The database client's error.
+        #[source]
+        source: std::sync::Arc<sqlx::Error>,
+    },
+    /// The database schema migration failed.
+    #[cfg(feature = "scale")]
+    #[error("storage: database schema migration: {0}")]
+    Migration(#[source] std::sync::Arc<sqlx::migrate::MigrateError>),
+    /// An object store (tiles, entry bundles) operation failed (HTTP 503 with Retry-After).
+    #[cfg(feature = "scale")]
+    #[error("temporarily unavailable: object store: {what}: {source}")]
+    ObjectStore {
+        /// The operation and the object path.
+        what: String,
+        /// The object store client's error.
+        #[source]
+        source: std::sync::Arc<object_store::Error>,
+    },
     /// A file operation of the storage failed (the I/O error's kind is kept; shared, because
     /// one failed batch answers every waiting request).
     #[error("storage: {0}")]
@@ -88,6 +157,49 @@ pub enum LogError {
     /// asked to acknowledge only witnessed writes (HTTP 503).
     #[error("witness quorum not met for the checkpoint covering this entry: {0}")]
     WitnessQuorum(#[source] vouch_core::tlog_policy::QuorumError),
+}
+
+/// How a [`LogError::Database`] message starts: as the other transient or storage errors do.
+#[cfg(feature = "scale")]
+fn transient_prefix(transient: bool) -> &'static str {
+    if transient {
+        "temporarily unavailable: "
+    } else {
+        "storage: "
+    }
+}
+
+impl LogError {
+    /// Whether the failure is temporary (HTTP 503 with Retry-After): the log is busy, a backend
+    /// service is unreachable, or the witness quorum is not met yet.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            LogError::Busy | LogError::Unavailable(_) | LogError::WitnessQuorum(_) => true,
+            #[cfg(feature = "scale")]
+            LogError::Database { transient, .. } => *transient,
+            #[cfg(feature = "scale")]
+            LogError::ObjectStore { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The `io::ErrorKind` of a failed storage file operation ([`LogError::Io`],
+    /// [`LogError::Fs`]): e.g. `StorageFull` or `PermissionDenied`, for an operator's alert.
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            LogError::Io { source, .. } => Some(source.kind()),
+            LogError::Fs(e) => Some(e.kind()),
+            _ => None,
+        }
+    }
+
+    /// A failed file or directory operation `what` of the storage.
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        LogError::Io {
+            what: what.into(),
+            source: std::sync::Arc::new(source),
+        }
+    }
 }
 
 impl From<vouch_fs::FsError> for LogError {
@@ -200,9 +312,7 @@ impl<S: Storage> Log<S> {
                     },
                     cp.size,
                 )
-                .map_err(|e| {
-                    LogError::Storage(format!("cannot rebuild the tree from tiles: {e}"))
-                })?;
+                .map_err(LogError::Rebuild)?;
                 if root != cp.root {
                     return Err(LogError::Storage(format!(
                         "tiles give root {} but the stored checkpoint says {}",
@@ -657,5 +767,35 @@ impl<S: Storage> Inner<S> {
             s.checkpoint.note = note.clone();
         }
         Ok(StoredCheckpoint { note, ..cp })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A storage I/O failure keeps the I/O error, and so its kind, as its source.
+    #[test]
+    fn storage_io_error_keeps_its_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let want = std::fs::create_dir_all(file.join("log"))
+            .unwrap_err()
+            .kind();
+        let e = match EmbeddedStorage::open(&file.join("log")) {
+            Err(e) => e,
+            Ok(_) => panic!("opened a store under a regular file"),
+        };
+        assert!(matches!(e, LogError::Io { .. }), "{e:?}");
+        assert_eq!(e.io_kind(), Some(want));
+        // The source is the I/O error itself (shared).
+        let io = std::error::Error::source(&e)
+            .and_then(|s| s.downcast_ref::<std::sync::Arc<std::io::Error>>())
+            .map(|e| e.kind());
+        assert_eq!(io, Some(want));
+        assert!(e.to_string().starts_with("storage: create "), "{e}");
+        assert!(!e.is_unavailable());
+        assert!(LogError::Busy.is_unavailable());
     }
 }

@@ -87,7 +87,7 @@ impl Drop for PgStorage {
 }
 
 /// Map a database error: connection-level failures are "unavailable" (503), others storage.
-fn pg_err(what: &str, e: sqlx::Error) -> LogError {
+fn pg_err(what: &'static str, e: sqlx::Error) -> LogError {
     let transient = match &e {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
@@ -102,15 +102,18 @@ fn pg_err(what: &str, e: sqlx::Error) -> LogError {
         }),
         _ => false,
     };
-    if transient {
-        LogError::Unavailable(format!("database: {what}: {e}"))
-    } else {
-        LogError::Storage(format!("database: {what}: {e}"))
+    LogError::Database {
+        what,
+        transient,
+        source: Arc::new(e),
     }
 }
 
 fn os_err(what: &str, e: object_store::Error) -> LogError {
-    LogError::Unavailable(format!("object store: {what}: {e}"))
+    LogError::ObjectStore {
+        what: what.to_string(),
+        source: Arc::new(e),
+    }
 }
 
 fn i64_of(v: u64, what: &str) -> Result<i64, LogError> {
@@ -542,7 +545,7 @@ impl PgStorage {
             ));
         };
         let r = f(conn).await;
-        if matches!(r, Err(LogError::Unavailable(_))) {
+        if matches!(&r, Err(e) if e.is_unavailable()) {
             *g = None;
         }
         r
@@ -610,7 +613,7 @@ async fn migrate(pool: &PgPool, schema: Option<&str>) -> Result<(), LogError> {
     migrator
         .run(pool)
         .await
-        .map_err(|e| LogError::Storage(format!("database schema migration: {e}")))?;
+        .map_err(|e| LogError::Migration(Arc::new(e)))?;
     let now: Option<i64> =
         sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
             .fetch_one(pool)
@@ -1046,6 +1049,31 @@ impl SharedBackend for PgStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database error keeps its sqlx cause; connection-level ones are the retryable 503 kind.
+    #[test]
+    fn database_errors_are_typed() {
+        let e = pg_err("connect", sqlx::Error::PoolTimedOut);
+        assert!(e.is_unavailable());
+        assert!(
+            e.to_string()
+                .starts_with("temporarily unavailable: database: connect: "),
+            "{e}"
+        );
+        let e = pg_err("search", sqlx::Error::RowNotFound);
+        assert!(!e.is_unavailable());
+        assert!(
+            e.to_string().starts_with("storage: database: search: "),
+            "{e}"
+        );
+        // The source is the sqlx error itself (shared, as LogError is Clone).
+        let source =
+            std::error::Error::source(&e).and_then(|s| s.downcast_ref::<Arc<sqlx::Error>>());
+        assert!(
+            matches!(source.map(|s| &**s), Some(sqlx::Error::RowNotFound)),
+            "{source:?}"
+        );
+    }
 
     #[test]
     fn schema_names() {

@@ -266,7 +266,7 @@ fn root_of<S: Storage>(inner: &Inner<S>, edge: &Edge) -> Result<[u8; 32], LogErr
         },
         edge.size,
     )
-    .map_err(|e| LogError::Storage(format!("cannot rebuild the tree from tiles: {e}")))
+    .map_err(LogError::Rebuild)
 }
 
 /// Pick up a checkpoint another front end published, then answer what it covers (and time

@@ -40,7 +40,7 @@ impl std::fmt::Debug for LogSigner {
 }
 
 fn io(e: std::io::Error, what: &str) -> LogError {
-    LogError::Storage(format!("{what}: {e}"))
+    LogError::io(what, e)
 }
 
 impl LogSigner {

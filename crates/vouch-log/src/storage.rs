@@ -89,8 +89,10 @@ pub trait Storage: Send + Sync + 'static {
     }
 }
 
-fn db_err(e: impl std::fmt::Display) -> LogError {
-    LogError::Storage(format!("index database: {e}"))
+fn db_err(e: impl Into<fjall::Error>) -> LogError {
+    LogError::Index {
+        source: std::sync::Arc::new(e.into()),
+    }
 }
 
 /// Write `data` to `path` durably (temporary file, fsync, rename, fsync of the directory) through
@@ -136,7 +138,7 @@ impl EmbeddedStorage {
     /// Open (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, LogError> {
         std::fs::create_dir_all(dir)
-            .map_err(|e| LogError::Storage(format!("create {}: {e}", dir.display())))?;
+            .map_err(|e| LogError::io(format!("create {}", dir.display()), e))?;
         let db = fjall::Database::builder(dir.join("index"))
             .cache_size(INDEX_CACHE_BYTES)
             .open()
@@ -204,7 +206,10 @@ impl Storage for EmbeddedStorage {
             None => Ok(None),
             Some(v) => serde_json::from_slice(&v)
                 .map(Some)
-                .map_err(|e| LogError::Storage(format!("stored checkpoint is corrupt: {e}"))),
+                .map_err(|e| LogError::Json {
+                    what: "stored checkpoint is corrupt",
+                    source: std::sync::Arc::new(e),
+                }),
         }
     }
 
@@ -249,7 +254,10 @@ impl Storage for EmbeddedStorage {
                 batch.insert(&self.search, search_key(k, index), Vec::new());
             }
         }
-        let cp = serde_json::to_vec(&b.checkpoint).map_err(|e| LogError::Storage(e.to_string()))?;
+        let cp = serde_json::to_vec(&b.checkpoint).map_err(|e| LogError::Json {
+            what: "cannot encode the checkpoint",
+            source: std::sync::Arc::new(e),
+        })?;
         batch.insert(&self.meta, "checkpoint", cp);
         batch.commit().map_err(db_err)
     }

@@ -69,8 +69,10 @@ pub fn bundle_bytes(entries: &[Vec<u8>]) -> Vec<u8> {
 
 /// Parse an entry bundle into bodies.
 pub fn parse_bundle(bytes: &[u8]) -> Result<Vec<Vec<u8>>, LogError> {
-    vouch_core::tiles::parse_entry_bundle(bytes)
-        .map_err(|e| LogError::Storage(format!("entry bundle: {e}")))
+    vouch_core::tiles::parse_entry_bundle(bytes).map_err(|source| LogError::Tile {
+        what: "entry bundle".into(),
+        source,
+    })
 }
 
 impl Edge {

@@ -395,12 +395,7 @@ impl Upgrader {
             .get("Rekor", &url, &[("Accept", "application/json".into())])
             .await
             .map_err(fetch)?;
-        let v: serde_json::Value = serde_json::from_slice(&resp.body).map_err(|e| {
-            fetch(vouch_sign::SignError::Tlog(format!(
-                "answer from {url} is not JSON: {e}"
-            )))
-        })?;
-        vouch_sign::rekor::v1_entry_to_tle(&v).map_err(fetch)
+        vouch_sign::rekor::v1_answer_to_tle(&resp.body, &url).map_err(fetch)
     }
 }
 

@@ -1,7 +1,7 @@
 //! CI-style machine tokens: claims that mimic GitHub Actions, GitLab CI and Buildkite
 //! (test and private-deployment facility).
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// Most claims a CI token request may set.
 const MAX_CLAIMS: usize = 64;
@@ -109,7 +109,7 @@ impl Claims {
             return existing;
         }
         let v = v.into();
-        self.0.insert(k.to_string(), json!(v));
+        self.0.insert(k.to_string(), Value::String(v.clone()));
         v
     }
 }
@@ -211,9 +211,11 @@ pub(crate) fn ci_claims(
             // An integer in GitLab's tokens (Fulcio decodes it as one): a numeric override
             // given as a string (`--claim runner_id=7`) is sent as a number.
             let runner_id = match c.0.get("runner_id") {
-                Some(Value::String(s)) => s.parse::<u64>().map_or_else(|_| json!(s), |n| json!(n)),
+                Some(Value::String(s)) => s
+                    .parse::<u64>()
+                    .map_or_else(|_| Value::String(s.clone()), Value::from),
                 Some(v) if !v.is_null() => v.clone(),
-                _ => json!(1),
+                _ => Value::from(1u64),
             };
             c.0.insert("runner_id".into(), runner_id);
             c.default("user_login", "ci-user");
@@ -250,6 +252,7 @@ pub(crate) fn ci_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn github_defaults_and_overrides() {

@@ -8,7 +8,7 @@ use crate::util::{encode_form, random_token};
 use crate::{Error, Result};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -44,24 +44,53 @@ pub fn pkce_pair() -> Result<PkcePair> {
     })
 }
 
-/// The parts of an OIDC discovery document the helpers use.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// An OIDC discovery document (`/.well-known/openid-configuration`, OpenID Connect Discovery
+/// 1.0 §3): what this crate's IdP serves and what the client helpers read. Unset fields are
+/// omitted when written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct ProviderMetadata {
     /// `issuer`.
     pub issuer: String,
     /// `authorization_endpoint`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_endpoint: Option<String>,
     /// `token_endpoint`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint: Option<String>,
     /// `device_authorization_endpoint`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_authorization_endpoint: Option<String>,
     /// `jwks_uri`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// `response_types_supported`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response_types_supported: Vec<String>,
+    /// `response_modes_supported`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response_modes_supported: Vec<String>,
+    /// `subject_types_supported`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_types_supported: Vec<String>,
+    /// `id_token_signing_alg_values_supported`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// `grant_types_supported`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grant_types_supported: Vec<String>,
+    /// `code_challenge_methods_supported`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code_challenge_methods_supported: Vec<String>,
+    /// `token_endpoint_auth_methods_supported`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// `claims_supported`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims_supported: Vec<String>,
+    /// `scopes_supported`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes_supported: Vec<String>,
 }
 
 /// What the user must do to approve a device flow.

@@ -8,7 +8,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -346,6 +346,28 @@ fn load_or_generate_key(data: &Path) -> Result<(EcdsaKeyPair, bool)> {
     }
 }
 
+/// The IdP's public key as a JWK (RFC 7517, RFC 7518 §6.2), as `/jwks` serves it.
+#[derive(serde::Serialize)]
+struct Jwk<'a> {
+    alg: &'static str,
+    crv: &'static str,
+    kid: &'a str,
+    kty: &'static str,
+    #[serde(rename = "use")]
+    use_: &'static str,
+    x: &'a str,
+    y: &'a str,
+}
+
+/// The JOSE header of the IdP's tokens. Fields in lexical order: the bytes are the ones the
+/// signature covers, as before.
+#[derive(serde::Serialize)]
+struct JwtHeader<'a> {
+    alg: &'static str,
+    kid: &'a str,
+    typ: &'static str,
+}
+
 /// The public JWK of `key` and its RFC 7638 thumbprint (used as `kid`).
 fn jwk_for(key: &EcdsaKeyPair) -> Result<(Value, String)> {
     let point = key.public_key().as_ref();
@@ -364,10 +386,19 @@ fn jwk_for(key: &EcdsaKeyPair) -> Result<(Value, String)> {
     let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
     let kid = URL_SAFE_NO_PAD.encode(digest.as_ref());
-    let jwk = json!({
-        "kty": "EC", "crv": "P-256", "x": x, "y": y,
-        "use": "sig", "alg": "ES256", "kid": kid,
-    });
+    let jwk = Jwk {
+        alg: "ES256",
+        crv: "P-256",
+        kid: &kid,
+        kty: "EC",
+        use_: "sig",
+        x: &x,
+        y: &y,
+    };
+    let jwk = serde_json::to_value(jwk).map_err(|source| Error::Json {
+        what: "JWK".into(),
+        source,
+    })?;
     Ok((jwk, kid))
 }
 
@@ -545,21 +576,29 @@ impl Idp {
     /// Sign a JWT with `claims` (`iss`, `iat`, `nbf`, `exp` are set here).
     pub(crate) fn sign_claims(&self, iss: &str, mut claims: Map<String, Value>) -> Result<String> {
         let now = unix_now();
-        claims.insert("iss".into(), json!(iss));
-        claims.insert("iat".into(), json!(now));
-        claims.insert("nbf".into(), json!(now));
+        claims.insert("iss".into(), Value::from(iss));
+        claims.insert("iat".into(), Value::from(now));
+        claims.insert("nbf".into(), Value::from(now));
         claims.insert(
             "exp".into(),
-            json!(now + self.opts.token_lifetime.as_secs()),
+            Value::from(now + self.opts.token_lifetime.as_secs()),
         );
         if !claims.contains_key("jti") {
             let jti = random_token(16).map_err(Error::Storage)?;
-            claims.insert("jti".into(), json!(jti));
+            claims.insert("jti".into(), Value::from(jti));
         }
-        let header = json!({"alg": "ES256", "typ": "JWT", "kid": self.kid});
+        let header = JwtHeader {
+            alg: "ES256",
+            kid: &self.kid,
+            typ: "JWT",
+        };
+        let header = serde_json::to_string(&header).map_err(|source| Error::Json {
+            what: "JWT header".into(),
+            source,
+        })?;
         let signing_input = format!(
             "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(header),
             URL_SAFE_NO_PAD.encode(Value::Object(claims).to_string())
         );
         let sig = self
@@ -580,12 +619,12 @@ impl Idp {
             return Err(Error::Config(format!("invalid audience {aud:?}")));
         }
         let mut claims = Map::new();
-        claims.insert("sub".into(), json!(email));
-        claims.insert("email".into(), json!(email));
-        claims.insert("email_verified".into(), json!(true));
-        claims.insert("aud".into(), json!(aud));
+        claims.insert("sub".into(), Value::from(email));
+        claims.insert("email".into(), Value::from(email));
+        claims.insert("email_verified".into(), Value::from(true));
+        claims.insert("aud".into(), Value::from(aud));
         if let Some(n) = nonce {
-            claims.insert("nonce".into(), json!(n));
+            claims.insert("nonce".into(), Value::from(n));
         }
         self.sign_claims(&self.issuer, claims)
     }
@@ -610,7 +649,7 @@ impl Idp {
             })
             .unwrap_or_else(|| "localhost".into());
         let mut claims = crate::ci::ci_claims(kind, overrides, &host).map_err(Error::Config)?;
-        claims.insert("aud".into(), json!(aud));
+        claims.insert("aud".into(), Value::from(aud));
         self.sign_claims(&self.ci_issuer(kind), claims)
     }
 }

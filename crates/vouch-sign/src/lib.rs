@@ -103,6 +103,17 @@ pub enum SignError {
     /// The bundle could not be serialized as JSON.
     #[error("the new bundle does not verify: cannot encode the bundle: {0}")]
     BundleEncoding(#[source] serde_json::Error),
+    /// A transparency log answered with JSON that is not the document expected.
+    #[error("transparency log: answer from {url} is not {what}: {source}")]
+    TlogAnswer {
+        /// The URL that answered.
+        url: String,
+        /// What the answer should have been.
+        what: &'static str,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A request body could not be serialized as JSON.
     #[error("cannot encode the request: {0}")]
     Encode(#[source] serde_json::Error),

@@ -6,14 +6,16 @@ use crate::SignError;
 use crate::http::HttpClient;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
-use vouch_core::bundle::TransparencyLogEntry;
-use vouch_core::encoding::Base64Bytes;
+use std::collections::BTreeMap;
+use vouch_core::bundle::{
+    Checkpoint, InclusionPromise, InclusionProof, KindVersion, LogId, TransparencyLogEntry,
+};
+use vouch_core::encoding::{Base64Bytes, Int64};
 use vouch_core::keys::pem_encode;
 use vouch_core::rekor::{
     DsseProposedContentV001, DsseProposedV001, HashValue, HashedRekordDataV001,
     HashedRekordRequestBodyV002, HashedRekordRequestV002, HashedRekordSignatureV001,
-    HashedRekordV001, PemContent, RawBytes, SignatureV002, TypedEntry, VerifierV002,
+    HashedRekordV001, LogEntryV1, PemContent, RawBytes, SignatureV002, TypedEntry, VerifierV002,
 };
 
 /// Who verifies a log entry's signature: the signing certificate or a bare public key.
@@ -99,7 +101,7 @@ fn v2_body(
             },
         },
     })
-    .map_err(|e| SignError::Tlog(format!("cannot encode the request: {e}")))
+    .map_err(SignError::Encode)
 }
 
 /// The Rekor v1 `ProposedEntry` for `record`.
@@ -137,7 +139,7 @@ fn v1_body(record: &Record<'_>, verifier: &VerifierMaterial) -> Result<Vec<u8>, 
             },
         }),
     }
-    .map_err(|e| SignError::Tlog(format!("cannot encode the entry: {e}")))
+    .map_err(SignError::Encode)
 }
 
 /// Append to a Rekor v2 log at `base`.
@@ -162,10 +164,12 @@ pub async fn upload_v2(
             &[],
         )
         .await?;
-    serde_json::from_slice::<TransparencyLogEntry>(&resp.body).map_err(|e| {
-        SignError::Tlog(format!(
-            "answer is not a TransparencyLogEntry ({e}) from {url}"
-        ))
+    serde_json::from_slice::<TransparencyLogEntry>(&resp.body).map_err(|source| {
+        SignError::TlogAnswer {
+            url,
+            what: "a TransparencyLogEntry",
+            source,
+        }
     })
 }
 
@@ -196,9 +200,7 @@ pub async fn upload_v1(
         // existing entry with `Location`; fetch it, as cosign does, instead of failing.
         return fetch_existing_v1(http, &url, &resp.headers).await;
     }
-    let v: Value = serde_json::from_slice(&resp.body)
-        .map_err(|_| SignError::Tlog(format!("answer from {url} is not JSON")))?;
-    v1_entry_to_tle(&v)
+    v1_answer_to_tle(&resp.body, &url)
 }
 
 /// Fetch the entry a Rekor v1 `409 Conflict` answer to `post_url` points at with its
@@ -230,101 +232,137 @@ async fn fetch_existing_v1(
             &[("Accept", "application/json".into())],
         )
         .await?;
-    let v: Value = serde_json::from_slice(&resp.body)
-        .map_err(|_| SignError::Tlog(format!("answer from {entry_url} is not JSON")))?;
-    v1_entry_to_tle(&v)
+    v1_answer_to_tle(&resp.body, entry_url.as_str())
 }
 
-/// Convert a Rekor v1 `{uuid: LogEntry}` answer to a bundle `TransparencyLogEntry`.
-pub fn v1_entry_to_tle(v: &Value) -> Result<TransparencyLogEntry, SignError> {
+/// Convert a Rekor v1 answer from `url` (`{"<entry ID>": LogEntry}`, exactly one entry) to a
+/// bundle `TransparencyLogEntry`.
+pub fn v1_answer_to_tle(body: &[u8], url: &str) -> Result<TransparencyLogEntry, SignError> {
+    let entries: BTreeMap<String, LogEntryV1> =
+        serde_json::from_slice(body).map_err(|source| SignError::TlogAnswer {
+            url: url.to_string(),
+            what: "a Rekor v1 {entry ID: LogEntry} map",
+            source,
+        })?;
+    let mut it = entries.values();
+    match (it.next(), it.next()) {
+        (Some(e), None) => v1_entry_to_tle(e),
+        _ => Err(SignError::Tlog(format!(
+            "Rekor v1 answer from {url}: expected exactly one entry, got {}",
+            entries.len()
+        ))),
+    }
+}
+
+/// Convert a Rekor v1 `LogEntry` to a bundle `TransparencyLogEntry` (hex becomes bytes; the
+/// kind and version come from the canonicalized body).
+pub fn v1_entry_to_tle(e: &LogEntryV1) -> Result<TransparencyLogEntry, SignError> {
     let bad = |m: &str| SignError::Tlog(format!("Rekor v1 answer: {m}"));
-    let obj = v.as_object().ok_or_else(|| bad("not an object"))?;
-    let (_uuid, e) = match obj.iter().next() {
-        Some(x) if obj.len() == 1 => x,
-        _ => return Err(bad("expected exactly one entry")),
-    };
-    let body_b64 = e
-        .get("body")
-        .and_then(|b| b.as_str())
-        .ok_or_else(|| bad("no body"))?;
     let body = STANDARD
-        .decode(body_b64)
+        .decode(&e.body)
         .map_err(|_| bad("body is not base64"))?;
-    let body_json: Value = serde_json::from_slice(&body).map_err(|_| bad("body is not JSON"))?;
-    let kind = body_json
-        .get("kind")
-        .and_then(|k| k.as_str())
-        .ok_or_else(|| bad("body has no kind"))?;
-    let version = body_json
-        .get("apiVersion")
-        .and_then(|k| k.as_str())
-        .ok_or_else(|| bad("body has no apiVersion"))?;
-    let log_id = e
-        .get("logID")
-        .and_then(|k| k.as_str())
-        .and_then(|h| hex::decode(h).ok())
-        .ok_or_else(|| bad("no hex logID"))?;
-    let index = e
-        .get("logIndex")
-        .and_then(|k| k.as_i64())
-        .ok_or_else(|| bad("no logIndex"))?;
-    let time = e
-        .get("integratedTime")
-        .and_then(|k| k.as_i64())
-        .ok_or_else(|| bad("no integratedTime"))?;
+    let head: TypedEntry<serde::de::IgnoredAny> = serde_json::from_slice(&body)
+        .map_err(|_| bad("body is not a Rekor entry (apiVersion, kind, spec)"))?;
+    let log_id = hex::decode(&e.log_id).map_err(|_| bad("logID is not hex"))?;
+    let int64 = |what: &str, v: u64| {
+        i64::try_from(v)
+            .map(Int64)
+            .map_err(|_| bad(&format!("{what} {v} is out of range")))
+    };
     let verification = e
-        .get("verification")
+        .verification
+        .as_ref()
         .ok_or_else(|| bad("no verification"))?;
     let set = verification
-        .get("signedEntryTimestamp")
-        .and_then(|k| k.as_str())
+        .signed_entry_timestamp
+        .as_deref()
         .ok_or_else(|| bad("no signedEntryTimestamp"))?;
-    let mut tle = json!({
-        "logIndex": index.to_string(),
-        "logId": {"keyId": STANDARD.encode(&log_id)},
-        "kindVersion": {"kind": kind, "version": version},
-        "integratedTime": time.to_string(),
-        "inclusionPromise": {"signedEntryTimestamp": set},
-        "canonicalizedBody": body_b64,
-    });
-    if let Some(p) = verification.get("inclusionProof") {
-        let hex_b64 = |s: &str| hex::decode(s).map(|b| STANDARD.encode(b));
-        let hashes = p
-            .get("hashes")
-            .and_then(|h| h.as_array())
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .map(|h| {
-                h.as_str()
-                    .and_then(|s| hex_b64(s).ok())
-                    .ok_or_else(|| bad("proof hash is not hex"))
+    let set = vouch_core::encoding::b64_decode(set)
+        .map_err(|_| bad("signedEntryTimestamp is not base64"))?;
+    let inclusion_proof = match &verification.inclusion_proof {
+        None => None,
+        Some(p) => {
+            let hex_bytes = |h: &str, what: &str| {
+                hex::decode(h)
+                    .map(Base64Bytes)
+                    .map_err(|_| bad(&format!("proof {what} is not hex")))
+            };
+            Some(InclusionProof {
+                log_index: int64("proof logIndex", p.log_index)?,
+                root_hash: hex_bytes(&p.root_hash, "rootHash")?,
+                tree_size: int64("proof treeSize", p.tree_size)?,
+                hashes: p
+                    .hashes
+                    .iter()
+                    .map(|h| hex_bytes(h, "hash"))
+                    .collect::<Result<_, _>>()?,
+                checkpoint: Some(Checkpoint {
+                    envelope: p.checkpoint.clone().unwrap_or_default(),
+                }),
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let root = p
-            .get("rootHash")
-            .and_then(|h| h.as_str())
-            .and_then(|s| hex_b64(s).ok())
-            .ok_or_else(|| bad("proof rootHash is not hex"))?;
-        let num = |k: &str| {
-            p.get(k)
-                .and_then(|x| x.as_i64())
-                .ok_or_else(|| bad(&format!("proof has no {k}")))
-        };
-        tle["inclusionProof"] = json!({
-            "logIndex": num("logIndex")?.to_string(),
-            "rootHash": root,
-            "treeSize": num("treeSize")?.to_string(),
-            "hashes": hashes,
-            "checkpoint": {"envelope": p.get("checkpoint").and_then(|c| c.as_str()).unwrap_or_default()},
-        });
-    }
-    serde_json::from_value(tle).map_err(|e| bad(&format!("cannot convert: {e}")))
+        }
+    };
+    Ok(TransparencyLogEntry {
+        log_index: int64("logIndex", e.log_index)?,
+        log_id: Some(LogId {
+            key_id: Base64Bytes(log_id),
+        }),
+        kind_version: Some(KindVersion {
+            kind: head.kind,
+            version: head.api_version,
+        }),
+        integrated_time: Int64(e.integrated_time),
+        inclusion_promise: Some(InclusionPromise {
+            signed_entry_timestamp: Base64Bytes(set),
+        }),
+        inclusion_proof,
+        canonicalized_body: Base64Bytes(body),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    /// A Rekor v1 answer becomes the bundle entry it describes, hex turned into bytes.
+    #[test]
+    fn v1_answer_converts() {
+        let body = br#"{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{}}"#;
+        let answer = json!({"24296fb2": {
+            "body": STANDARD.encode(body),
+            "integratedTime": 1700000000,
+            "logID": "abcd",
+            "logIndex": 7,
+            "verification": {
+                "signedEntryTimestamp": STANDARD.encode([5, 6]),
+                "inclusionProof": {
+                    "logIndex": 7, "rootHash": "0102", "treeSize": 8,
+                    "hashes": ["03", "04"], "checkpoint": "note\n"
+                }
+            }
+        }});
+        let tle = v1_answer_to_tle(answer.to_string().as_bytes(), "http://log").unwrap();
+        let want = json!({
+            "logIndex": "7",
+            "logId": {"keyId": STANDARD.encode([0xab, 0xcd])},
+            "kindVersion": {"kind": "hashedrekord", "version": "0.0.1"},
+            "integratedTime": "1700000000",
+            "inclusionPromise": {"signedEntryTimestamp": STANDARD.encode([5, 6])},
+            "inclusionProof": {
+                "logIndex": "7", "rootHash": STANDARD.encode([1, 2]), "treeSize": "8",
+                "hashes": [STANDARD.encode([3]), STANDARD.encode([4])],
+                "checkpoint": {"envelope": "note\n"}
+            },
+            "canonicalizedBody": STANDARD.encode(body),
+        });
+        assert_eq!(serde_json::to_value(&tle).unwrap(), want);
+        // Two entries, or none, are not one answer.
+        let two = json!({"a": answer["24296fb2"], "b": answer["24296fb2"]});
+        assert!(v1_answer_to_tle(two.to_string().as_bytes(), "http://log").is_err());
+        assert!(v1_answer_to_tle(b"{}", "http://log").is_err());
+        assert!(v1_answer_to_tle(b"[]", "http://log").is_err());
+    }
 
     /// The typed bodies are the JSON the `json!` literals used to build.
     #[test]

@@ -11,8 +11,12 @@ use crate::timestamp::timestamp;
 use crate::token::IdentityToken;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::json;
-use vouch_core::bundle::Bundle;
+use vouch_core::bundle::{
+    Bundle, HashAlgorithm, HashOutput, MEDIA_TYPE_V0_3, MessageSignature, PublicKeyIdentifier,
+    Rfc3161SignedTimestamp, TimestampVerificationData, VerificationMaterial, X509Certificate,
+};
+use vouch_core::dsse::{Envelope, Signature as DsseSignature};
+use vouch_core::encoding::Base64Bytes;
 use vouch_core::keys::{HashKind, PublicKey};
 use vouch_core::trust::TrustRoot;
 use vouch_core::x509::Certificate;
@@ -174,52 +178,63 @@ impl Signer {
         };
 
         // 2. The signature, and what goes into the bundle's content.
-        let (signature, content_json, record_digest, envelope_json) = match content {
-            Content::Digest { algorithm, digest } => {
-                if *algorithm != key.hash() {
-                    return Err(SignError::Key(format!(
-                        "a {} key signs {} digests, got {}",
-                        key.key_details(),
-                        key.hash().name(),
-                        algorithm.name()
-                    )));
+        let (signature, message_signature, dsse_envelope, record_digest, envelope_json) =
+            match content {
+                Content::Digest { algorithm, digest } => {
+                    if *algorithm != key.hash() {
+                        return Err(SignError::Key(format!(
+                            "a {} key signs {} digests, got {}",
+                            key.key_details(),
+                            key.hash().name(),
+                            algorithm.name()
+                        )));
+                    }
+                    let sig = key.sign_digest(digest)?;
+                    let ms = MessageSignature {
+                        message_digest: Some(HashOutput {
+                            algorithm: hash_enum(*algorithm),
+                            digest: Base64Bytes(digest.clone()),
+                        }),
+                        signature: Base64Bytes(sig.clone()),
+                    };
+                    (sig, Some(ms), None, digest.clone(), None)
                 }
-                let sig = key.sign_digest(digest)?;
-                let c = json!({"messageSignature": {
-                    "messageDigest": {"algorithm": hash_enum(*algorithm), "digest": STANDARD.encode(digest)},
-                    "signature": STANDARD.encode(&sig),
-                }});
-                (sig, c, digest.clone(), None)
-            }
-            Content::Dsse {
-                payload_type,
-                payload,
-                ..
-            } => {
-                let pae = vouch_core::dsse::pae(payload_type, payload);
-                let sig = key.sign(&pae)?;
-                let env = json!({
-                    "payload": STANDARD.encode(payload),
-                    "payloadType": payload_type,
-                    "signatures": [{"sig": STANDARD.encode(&sig), "keyid": ""}],
-                });
-                let env_json = env.to_string();
-                (
-                    sig,
-                    json!({"dsseEnvelope": env}),
-                    key.hash().digest(&pae),
-                    Some(env_json),
-                )
-            }
-        };
+                Content::Dsse {
+                    payload_type,
+                    payload,
+                    ..
+                } => {
+                    let pae = vouch_core::dsse::pae(payload_type, payload);
+                    let sig = key.sign(&pae)?;
+                    let env = Envelope {
+                        payload: Base64Bytes(payload.clone()),
+                        payload_type: payload_type.clone(),
+                        signatures: vec![DsseSignature {
+                            sig: Base64Bytes(sig.clone()),
+                            keyid: String::new(),
+                        }],
+                    };
+                    // The envelope as it goes into the bundle is what the log records.
+                    let env_json = serde_json::to_string(&env).map_err(SignError::Encode)?;
+                    (
+                        sig,
+                        None,
+                        Some(env),
+                        key.hash().digest(&pae),
+                        Some(env_json),
+                    )
+                }
+            };
 
         // 3. Timestamps over the signature.
         let mut timestamps = Vec::new();
-        let mut ts_json = Vec::new();
+        let mut signed_timestamps = Vec::new();
         if opts.timestamp {
             for url in &self.services.tsas {
                 let resp = timestamp(&self.http, url, &signature).await?;
-                ts_json.push(json!({"signedTimestamp": STANDARD.encode(&resp)}));
+                signed_timestamps.push(Rfc3161SignedTimestamp {
+                    signed_timestamp: Base64Bytes(resp),
+                });
                 timestamps.push(url.clone());
             }
         }
@@ -261,33 +276,41 @@ impl Signer {
                     _ => upload_v1(&self.http, url, &record, &verifier_material).await?,
                 };
                 log_entries.push((url.clone(), tle.log_index.0));
-                entries.push(
-                    serde_json::to_value(&tle)
-                        .map_err(|e| SignError::Tlog(format!("cannot encode the entry: {e}")))?,
-                );
+                entries.push(tle);
             }
         }
 
         // 5. The bundle.
-        let mut vm = json!({"tlogEntries": entries});
-        match &leaf {
-            Some(der) => vm["certificate"] = json!({"rawBytes": STANDARD.encode(der)}),
-            None => vm["publicKey"] = json!({"hint": opts.key_hint.for_key(key.spki_der())}),
-        }
-        if !ts_json.is_empty() {
-            vm["timestampVerificationData"] = json!({"rfc3161Timestamps": ts_json});
-        }
-        let mut b = json!({
-            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-            "verificationMaterial": vm,
-        });
-        if let (Some(obj), Some(c)) = (b.as_object_mut(), content_json.as_object()) {
-            for (k, v) in c {
-                obj.insert(k.clone(), v.clone());
-            }
-        }
-        let bundle_bytes = serde_json::to_vec(&b).map_err(SignError::BundleEncoding)?;
-        let bundle = Bundle::from_json(&bundle_bytes).map_err(SignError::BundleInvalid)?;
+        let (certificate, public_key) = match &leaf {
+            Some(der) => (
+                Some(X509Certificate {
+                    raw_bytes: Base64Bytes(der.clone()),
+                }),
+                None,
+            ),
+            None => (
+                None,
+                Some(PublicKeyIdentifier {
+                    hint: opts.key_hint.for_key(key.spki_der()),
+                }),
+            ),
+        };
+        let bundle = Bundle {
+            media_type: MEDIA_TYPE_V0_3.to_string(),
+            verification_material: Some(VerificationMaterial {
+                public_key,
+                x509_certificate_chain: None,
+                certificate,
+                tlog_entries: entries,
+                timestamp_verification_data: (!signed_timestamps.is_empty()).then_some(
+                    TimestampVerificationData {
+                        rfc3161_timestamps: signed_timestamps,
+                    },
+                ),
+            }),
+            message_signature,
+            dsse_envelope,
+        };
 
         let identity = match &leaf {
             Some(der) => {
@@ -359,11 +382,11 @@ impl Signer {
     }
 }
 
-fn hash_enum(h: HashKind) -> &'static str {
+fn hash_enum(h: HashKind) -> HashAlgorithm {
     match h {
-        HashKind::Sha256 => "SHA2_256",
-        HashKind::Sha384 => "SHA2_384",
-        HashKind::Sha512 => "SHA2_512",
+        HashKind::Sha256 => HashAlgorithm::SHA2_256,
+        HashKind::Sha384 => HashAlgorithm::SHA2_384,
+        HashKind::Sha512 => HashAlgorithm::SHA2_512,
     }
 }
 

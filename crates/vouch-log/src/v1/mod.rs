@@ -93,12 +93,8 @@ impl V1Error {
             LogError::AlreadyExists(_) => StatusCode::CONFLICT,
             LogError::NotFound(_) => StatusCode::NOT_FOUND,
             LogError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            LogError::Busy | LogError::Unavailable(_) | LogError::WitnessQuorum(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            LogError::Storage(_) | LogError::Fs(_) | LogError::Key(_) | LogError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            e if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self::new(status, e.to_string())
     }

@@ -1,6 +1,7 @@
 //! The device authorization grant (RFC 8628): device codes, user codes and the approval page.
 
 use super::*;
+use serde_json::json;
 
 /// A random user code `XXXX-XXXX` over [`USER_CODE_ALPHABET`].
 pub(super) fn user_code() -> Result<String, String> {

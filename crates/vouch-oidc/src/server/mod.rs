@@ -15,6 +15,7 @@ use html::*;
 use token::*;
 
 use crate::ci::CiKind;
+use crate::client::ProviderMetadata;
 use crate::fair::{Client, FairMap, GuessThrottle};
 use crate::idp::{Idp, LoginCheck, MAX_PASSWORD_BYTES, check_email, valid_audience};
 use crate::util::{html_escape, parse_form, random_token};
@@ -24,7 +25,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -144,43 +145,51 @@ impl Idp {
         p
     }
 
-    fn discovery(&self) -> Value {
+    fn discovery(&self) -> ProviderMetadata {
         let i = &self.issuer;
-        let mut grants = vec![
-            json!("authorization_code"),
-            json!(DEVICE_GRANT),
-            json!(DEV_GRANT),
-        ];
+        let mut grants = vec!["authorization_code", DEVICE_GRANT, DEV_GRANT];
         if self.opts.allow_ci_tokens {
-            grants.push(json!("client_credentials"));
+            grants.push("client_credentials");
         }
-        json!({
-            "issuer": i,
-            "authorization_endpoint": format!("{i}/auth"),
-            "token_endpoint": format!("{i}/token"),
-            "device_authorization_endpoint": format!("{i}/device/code"),
-            "jwks_uri": format!("{i}/jwks"),
-            "response_types_supported": ["code"],
-            "response_modes_supported": ["query"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["ES256"],
-            "grant_types_supported": grants,
-            "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["none"],
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "email", "email_verified", "nonce"],
-            "scopes_supported": ["openid", "email"],
-        })
+        ProviderMetadata {
+            issuer: i.clone(),
+            authorization_endpoint: Some(format!("{i}/auth")),
+            token_endpoint: Some(format!("{i}/token")),
+            device_authorization_endpoint: Some(format!("{i}/device/code")),
+            jwks_uri: Some(format!("{i}/jwks")),
+            response_types_supported: strings(&["code"]),
+            response_modes_supported: strings(&["query"]),
+            subject_types_supported: strings(&["public"]),
+            id_token_signing_alg_values_supported: strings(&["ES256"]),
+            grant_types_supported: strings(&grants),
+            code_challenge_methods_supported: strings(&["S256"]),
+            token_endpoint_auth_methods_supported: strings(&["none"]),
+            claims_supported: strings(&[
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "nbf",
+                "jti",
+                "email",
+                "email_verified",
+                "nonce",
+            ]),
+            scopes_supported: strings(&["openid", "email"]),
+        }
     }
 
-    fn ci_discovery(&self, kind: CiKind) -> Value {
-        json!({
-            "issuer": self.ci_issuer(kind),
-            "jwks_uri": format!("{}/jwks", self.issuer),
-            "token_endpoint": format!("{}/token", self.issuer),
-            "response_types_supported": ["id_token"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["ES256"],
-        })
+    fn ci_discovery(&self, kind: CiKind) -> ProviderMetadata {
+        ProviderMetadata {
+            issuer: self.ci_issuer(kind),
+            jwks_uri: Some(format!("{}/jwks", self.issuer)),
+            token_endpoint: Some(format!("{}/token", self.issuer)),
+            response_types_supported: strings(&["id_token"]),
+            subject_types_supported: strings(&["public"]),
+            id_token_signing_alg_values_supported: strings(&["ES256"]),
+            ..ProviderMetadata::default()
+        }
     }
 
     fn client_allowed(&self, client_id: &str) -> bool {
@@ -225,7 +234,7 @@ pub fn router(idp: Arc<Idp>) -> axum::Router {
         .route(
             "/jwks",
             get(|State(i): State<Arc<Idp>>| async move {
-                axum::Json(json!({"keys": [i.jwk().clone()]}))
+                axum::Json(JwkSet { keys: [i.jwk()] }).into_response()
             }),
         )
         .route("/auth", get(auth_page).post(auth_submit))
@@ -249,13 +258,41 @@ async fn ci_discovery(State(idp): State<Arc<Idp>>, Path(kind): Path<String>) -> 
 // ---------------------------------------------------------------------------------------
 // Responses
 
+fn strings(s: &[&str]) -> Vec<String> {
+    s.iter().map(|s| s.to_string()).collect()
+}
+
+/// An RFC 6749 §5.2 error response body.
+#[derive(serde::Serialize)]
+struct OAuthErrorBody<'a> {
+    /// The error code (`invalid_request`, `authorization_pending`, …).
+    error: &'a str,
+    /// What went wrong, for a person.
+    error_description: String,
+}
+
+/// An RFC 6749 §5.1 token response; the ID token is the access token too.
+#[derive(serde::Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    id_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+}
+
+/// A JSON Web Key Set (RFC 7517 §5) of the IdP's one key.
+#[derive(serde::Serialize)]
+struct JwkSet<'a> {
+    keys: [&'a Value; 1],
+}
+
 /// An RFC 6749 §5.2 error.
 fn oauth_error(status: StatusCode, error: &str, description: impl Into<String>) -> Response {
-    let mut r = (
-        status,
-        axum::Json(json!({"error": error, "error_description": description.into()})),
-    )
-        .into_response();
+    let body = OAuthErrorBody {
+        error,
+        error_description: description.into(),
+    };
+    let mut r = (status, axum::Json(body)).into_response();
     no_store(r.headers_mut());
     r
 }
@@ -273,12 +310,12 @@ fn no_store(h: &mut HeaderMap) {
 fn token_response(id_token: String, lifetime: Duration) -> Response {
     let mut r = (
         StatusCode::OK,
-        axum::Json(json!({
-            "access_token": id_token,
-            "id_token": id_token,
-            "token_type": "Bearer",
-            "expires_in": lifetime.as_secs(),
-        })),
+        axum::Json(TokenResponse {
+            access_token: &id_token,
+            id_token: &id_token,
+            token_type: "Bearer",
+            expires_in: lifetime.as_secs(),
+        }),
     )
         .into_response();
     no_store(r.headers_mut());

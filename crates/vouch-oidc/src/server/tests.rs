@@ -1,6 +1,7 @@
 //! Unit tests of the IdP's HTTP endpoints.
 
 use super::*;
+use serde_json::json;
 
 #[test]
 fn user_codes() {
