@@ -5,17 +5,20 @@
 //! ECDSA keys (P-256 or P-384).
 
 use crate::identity::{CertIdentity, San};
-use aws_lc_rs::digest;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair,
     EcdsaSigningAlgorithm, KeyPair,
 };
-use der::asn1::{Any, AnyRef, BitString, Ia5String, Null, ObjectIdentifier, OctetString};
-use der::{Decode, Encode, Sequence};
+use der::asn1::{Any, Ia5String, Null, ObjectIdentifier, OctetString};
+use der::{Decode, Encode};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+use vouch_core::x509::build::{
+    BuildError, TbsCertificate as Tbs, extension, extension_raw, extension_with_oid,
+    key_identifier, random_serial, validity,
+};
 use x509_cert::certificate::Version;
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::{GeneralName, OtherName};
@@ -24,15 +27,8 @@ use x509_cert::ext::pkix::{
     SubjectAltName, SubjectKeyIdentifier,
 };
 use x509_cert::name::Name;
-use x509_cert::serial_number::SerialNumber;
-use x509_cert::time::{Time, Validity};
+use x509_cert::time::Validity;
 
-const OID_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
-const OID_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
-const OID_SKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
-const OID_AKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
-const OID_SAN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
-const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 const OID_KP_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 const OID_USERNAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
 /// CT precertificate poison extension OID.
@@ -102,9 +98,9 @@ pub enum CaError {
     /// A precertificate passed for SCT embedding is not one this CA issued.
     #[error("not a precertificate of this CA: {0}")]
     NotPrecertificate(String),
-    /// A requested time is outside the X.509 range.
-    #[error("time out of range")]
-    TimeRange,
+    /// A certificate could not be assembled (encoding, serial number, validity).
+    #[error("cannot build the certificate")]
+    Build(#[from] BuildError),
 }
 
 fn enc(e: der::Error) -> CaError {
@@ -249,83 +245,8 @@ impl CaSigner {
     }
 }
 
-/// TBSCertificate as we emit it (same ASN.1 as RFC 5280, always v3).
-#[derive(Sequence, Clone, Debug)]
-struct Tbs {
-    #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
-    version: Version,
-    serial_number: SerialNumber,
-    signature: AlgorithmIdentifierOwned,
-    issuer: Name,
-    validity: Validity,
-    subject: Name,
-    subject_public_key_info: SubjectPublicKeyInfoOwned,
-    #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
-    extensions: Option<Vec<Extension>>,
-}
-
-#[derive(Sequence)]
-struct CertOut<'a> {
-    tbs: AnyRef<'a>,
-    signature_algorithm: AlgorithmIdentifierOwned,
-    signature: BitString,
-}
-
 fn sign_tbs(signer: &CaSigner, tbs: &Tbs) -> Result<Vec<u8>, CaError> {
-    let tbs_der = tbs.to_der().map_err(enc)?;
-    let sig = signer.sign(&tbs_der)?;
-    let out = CertOut {
-        tbs: AnyRef::from_der(&tbs_der).map_err(enc)?,
-        signature_algorithm: signer.sig_alg(),
-        signature: BitString::from_bytes(&sig).map_err(enc)?,
-    };
-    out.to_der().map_err(enc)
-}
-
-fn ext<T: Encode>(oid: ObjectIdentifier, critical: bool, value: &T) -> Result<Extension, CaError> {
-    ext_raw(oid, critical, value.to_der().map_err(enc)?)
-}
-
-fn ext_raw(oid: ObjectIdentifier, critical: bool, value: Vec<u8>) -> Result<Extension, CaError> {
-    Ok(Extension {
-        extn_id: oid,
-        critical,
-        extn_value: OctetString::new(value).map_err(enc)?,
-    })
-}
-
-/// RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits.
-fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
-    digest::digest(
-        &digest::SHA1_FOR_LEGACY_USE_ONLY,
-        spki.subject_public_key.raw_bytes(),
-    )
-    .as_ref()
-    .to_vec()
-}
-
-fn random_serial(rng: &SystemRandom) -> Result<SerialNumber, CaError> {
-    let mut b = [0u8; 20];
-    rng.fill(&mut b)
-        .map_err(|_| CaError::Key("random generator failed".into()))?;
-    // Positive, minimally encoded, 159 bits.
-    b[0] = (b[0] & 0x7f) | 0x40;
-    SerialNumber::new(&b).map_err(enc)
-}
-
-fn x509_time(t: SystemTime) -> Result<Time, CaError> {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map_err(|_| CaError::TimeRange)?
-        .as_secs();
-    let dt = der::DateTime::from_unix_duration(Duration::from_secs(secs))
-        .map_err(|_| CaError::TimeRange)?;
-    Ok(Time::from(dt))
-}
-
-fn validity(not_before: SystemTime, lifetime: Duration) -> Result<Validity, CaError> {
-    let not_after = not_before.checked_add(lifetime).ok_or(CaError::TimeRange)?;
-    Ok(Validity::new(x509_time(not_before)?, x509_time(not_after)?))
+    tbs.sign(|der| signer.sign(der))
 }
 
 fn parse_name(s: &str) -> Result<Name, CaError> {
@@ -347,7 +268,7 @@ fn san_extension(san: &San) -> Result<Extension, CaError> {
         }),
     };
     // Critical because the subject is empty (RFC 5280 §4.2.1.6).
-    ext(OID_SAN, true, &SubjectAltName(vec![gn]))
+    Ok(extension(true, &SubjectAltName(vec![gn]))?)
 }
 
 /// Options for a leaf certificate.
@@ -443,19 +364,13 @@ impl IssuingCa {
             CaError::BadPublicKey(vouch_core::keys::KeyError::Malformed(e.to_string()))
         })?;
         let mut exts = vec![
-            ext(
-                OID_KEY_USAGE,
-                true,
-                &KeyUsage(KeyUsages::DigitalSignature.into()),
-            )?,
-            ext(OID_EKU, false, &ExtendedKeyUsage(vec![OID_KP_CODE_SIGNING]))?,
-            ext(
-                OID_SKI,
+            extension(true, &KeyUsage(KeyUsages::DigitalSignature.into()))?,
+            extension(false, &ExtendedKeyUsage(vec![OID_KP_CODE_SIGNING]))?,
+            extension(
                 false,
                 &SubjectKeyIdentifier(OctetString::new(key_identifier(&spki)).map_err(enc)?),
             )?,
-            ext(
-                OID_AKI,
+            extension(
                 false,
                 &AuthorityKeyIdentifier {
                     key_identifier: Some(OctetString::new(self.ski.clone()).map_err(enc)?),
@@ -471,10 +386,10 @@ impl IssuingCa {
             let text = e.oid();
             let oid = ObjectIdentifier::new(&text)
                 .map_err(|source| CaError::Oid { oid: text, source })?;
-            exts.push(ext_raw(oid, false, e.der_value().map_err(enc)?)?);
+            exts.push(extension_raw(oid, false, e.der_value().map_err(enc)?)?);
         }
         if poison {
-            exts.push(ext(OID_CT_POISON, true, &Null)?);
+            exts.push(extension_with_oid(OID_CT_POISON, true, &Null)?);
         }
         let not_before = opts.not_before.unwrap_or_else(SystemTime::now);
         Ok(Tbs {
@@ -537,7 +452,7 @@ impl IssuingCa {
         }
         exts.retain(|e| e.extn_id != OID_SCT_LIST);
         let inner = OctetString::new(sct_list.to_vec()).map_err(enc)?;
-        exts.push(ext(OID_SCT_LIST, false, &inner)?);
+        exts.push(extension_with_oid(OID_SCT_LIST, false, &inner)?);
         let tbs = Tbs {
             extensions: Some(exts),
             ..pre.tbs.clone()
@@ -614,28 +529,21 @@ fn ca_cert(
 ) -> Result<Vec<u8>, CaError> {
     let spki = SubjectPublicKeyInfoOwned::from_der(subject_spki_der).map_err(enc)?;
     let mut exts = vec![
-        ext(
-            OID_KEY_USAGE,
-            true,
-            &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
-        )?,
-        ext(
-            OID_BASIC_CONSTRAINTS,
+        extension(true, &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign))?,
+        extension(
             true,
             &BasicConstraints {
                 ca: true,
                 path_len_constraint: path_len,
             },
         )?,
-        ext(
-            OID_SKI,
+        extension(
             false,
             &SubjectKeyIdentifier(OctetString::new(key_identifier(&spki)).map_err(enc)?),
         )?,
     ];
     if let Some(aki) = issuer_ski {
-        exts.push(ext(
-            OID_AKI,
+        exts.push(extension(
             false,
             &AuthorityKeyIdentifier {
                 key_identifier: Some(OctetString::new(aki.to_vec()).map_err(enc)?),
@@ -646,8 +554,7 @@ fn ca_cert(
     }
     // Intermediates (non-self-signed) carry EKU codeSigning like public-good's.
     if issuer_ski.is_some() {
-        exts.push(ext(
-            OID_EKU,
+        exts.push(extension(
             false,
             &ExtendedKeyUsage(vec![OID_KP_CODE_SIGNING]),
         )?);

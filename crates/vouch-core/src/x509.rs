@@ -4,6 +4,9 @@
 //! (<https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md>), protocols.md §1.6–1.7.
 //! Path validation of issued leaves is delegated to rustls-webpki with the issuing CA as the
 //! trust anchor; the CA chain itself is validated once when the trusted root is loaded.
+//! Issuing certificates (the CA's and the TSA's) goes through [`build`].
+
+pub mod build;
 
 use crate::keys::{KeyError, PublicKey};
 use crate::time::Instant;

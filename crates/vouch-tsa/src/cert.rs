@@ -14,31 +14,25 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair,
     EcdsaSigningAlgorithm, KeyPair,
 };
-use der::asn1::{AnyRef, BitString, ObjectIdentifier, OctetString};
-use der::{Decode, Encode, Sequence};
+use der::asn1::OctetString;
+use der::{Decode, Encode};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 use vouch_core::tsa::asn1::CertificateFields;
+use vouch_core::tsa::oid::{
+    ECDSA_WITH_SHA256 as OID_ECDSA_SHA256, ECDSA_WITH_SHA384 as OID_ECDSA_SHA384,
+    ID_KP_TIME_STAMPING as OID_KP_TIME_STAMPING, ID_SHA256 as OID_SHA256, ID_SHA384 as OID_SHA384,
+};
+use vouch_core::x509::build::{
+    TbsCertificate as Tbs, extension, key_identifier, random_serial, validity,
+};
 use x509_cert::certificate::Version;
-use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::{
     AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
     SubjectKeyIdentifier,
 };
 use x509_cert::name::Name;
-use x509_cert::serial_number::SerialNumber;
-use x509_cert::time::{Time, Validity};
-
-const OID_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
-const OID_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
-const OID_SKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
-const OID_AKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
-const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
-use vouch_core::tsa::oid::{
-    ECDSA_WITH_SHA256 as OID_ECDSA_SHA256, ECDSA_WITH_SHA384 as OID_ECDSA_SHA384,
-    ID_KP_TIME_STAMPING as OID_KP_TIME_STAMPING, ID_SHA256 as OID_SHA256, ID_SHA384 as OID_SHA384,
-};
 
 /// Curve of the TSA signing key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -163,79 +157,12 @@ impl Signer {
     }
 }
 
-/// TBSCertificate as emitted (RFC 5280, always v3).
-#[derive(Sequence)]
-struct Tbs {
-    #[asn1(context_specific = "0", tag_mode = "EXPLICIT")]
-    version: Version,
-    serial_number: SerialNumber,
-    signature: AlgorithmIdentifierOwned,
-    issuer: Name,
-    validity: Validity,
-    subject: Name,
-    subject_public_key_info: SubjectPublicKeyInfoOwned,
-    #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
-    extensions: Option<Vec<Extension>>,
-}
-
-#[derive(Sequence)]
-struct CertOut<'a> {
-    tbs: AnyRef<'a>,
-    signature_algorithm: AlgorithmIdentifierOwned,
-    signature: BitString,
-}
-
 fn enc(e: der::Error) -> TsaError {
     TsaError::Encoding(e)
 }
 
 fn sign_tbs(signer: &Signer, tbs: &Tbs) -> Result<Vec<u8>, TsaError> {
-    let tbs_der = tbs.to_der().map_err(enc)?;
-    let sig = signer.sign(&tbs_der)?;
-    CertOut {
-        tbs: AnyRef::from_der(&tbs_der).map_err(enc)?,
-        signature_algorithm: signer.alg.sig_alg(),
-        signature: BitString::from_bytes(&sig).map_err(enc)?,
-    }
-    .to_der()
-    .map_err(enc)
-}
-
-fn ext<T: Encode>(oid: ObjectIdentifier, critical: bool, value: &T) -> Result<Extension, TsaError> {
-    Ok(Extension {
-        extn_id: oid,
-        critical,
-        extn_value: OctetString::new(value.to_der().map_err(enc)?).map_err(enc)?,
-    })
-}
-
-/// RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey bits (an identifier, not security).
-fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
-    digest::digest(
-        &digest::SHA1_FOR_LEGACY_USE_ONLY,
-        spki.subject_public_key.raw_bytes(),
-    )
-    .as_ref()
-    .to_vec()
-}
-
-fn random_serial(signer: &Signer) -> Result<SerialNumber, TsaError> {
-    let mut b = [0u8; 20];
-    signer.random(&mut b)?;
-    // Positive, minimally encoded, 159 bits.
-    b[0] = (b[0] & 0x7f) | 0x40;
-    SerialNumber::new(&b).map_err(enc)
-}
-
-fn x509_time(t: SystemTime) -> Result<Time, TsaError> {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map_err(|_| TsaError::TimeOutOfRange {
-            what: "time before 1970",
-        })?
-        .as_secs();
-    let dt = der::DateTime::from_unix_duration(Duration::from_secs(secs)).map_err(enc)?;
-    Ok(Time::from(dt))
+    tbs.sign(|der| signer.sign(der))
 }
 
 /// Strips characters that would need escaping in an RFC 4514 string.
@@ -257,7 +184,7 @@ pub(crate) fn generate_chain(
     alg: TsaKeyAlgorithm,
     organization: &str,
     common_name: &str,
-    validity: Duration,
+    lifetime: Duration,
 ) -> Result<GeneratedChain, TsaError> {
     let root_key = Signer::generate(alg)?;
     let leaf_key = Signer::generate(alg)?;
@@ -271,38 +198,28 @@ pub(crate) fn generate_chain(
     };
     let root_name = Name::from_str(&format!("CN={cn} root,O={org}")).map_err(enc)?;
     let leaf_name = Name::from_str(&format!("CN={cn},O={org}")).map_err(enc)?;
-    let now = SystemTime::now();
-    let not_after = now.checked_add(validity).ok_or(TsaError::TimeOutOfRange {
-        what: "validity out of range",
-    })?;
-    let v = Validity::new(x509_time(now)?, x509_time(not_after)?);
+    let v = validity(SystemTime::now(), lifetime)?;
 
     let root_spki = SubjectPublicKeyInfoOwned::from_der(&root_key.spki_der()?).map_err(enc)?;
     let root_ski = key_identifier(&root_spki);
     let root_tbs = Tbs {
         version: Version::V3,
-        serial_number: random_serial(&root_key)?,
+        serial_number: random_serial(&root_key.rng)?,
         signature: alg.sig_alg(),
         issuer: root_name.clone(),
         validity: v,
         subject: root_name.clone(),
         subject_public_key_info: root_spki,
         extensions: Some(vec![
-            ext(
-                OID_BASIC_CONSTRAINTS,
+            extension(
                 true,
                 &BasicConstraints {
                     ca: true,
                     path_len_constraint: Some(0),
                 },
             )?,
-            ext(
-                OID_KEY_USAGE,
-                true,
-                &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign),
-            )?,
-            ext(
-                OID_SKI,
+            extension(true, &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign))?,
+            extension(
                 false,
                 &SubjectKeyIdentifier(OctetString::new(root_ski.clone()).map_err(enc)?),
             )?,
@@ -314,27 +231,21 @@ pub(crate) fn generate_chain(
     let leaf_ski = key_identifier(&leaf_spki);
     let leaf_tbs = Tbs {
         version: Version::V3,
-        serial_number: random_serial(&root_key)?,
+        serial_number: random_serial(&root_key.rng)?,
         signature: alg.sig_alg(),
         issuer: root_name,
         validity: v,
         subject: leaf_name,
         subject_public_key_info: leaf_spki,
         extensions: Some(vec![
-            ext(
-                OID_KEY_USAGE,
-                true,
-                &KeyUsage(KeyUsages::DigitalSignature.into()),
-            )?,
+            extension(true, &KeyUsage(KeyUsages::DigitalSignature.into()))?,
             // RFC 3161 §2.3: the only EKU, and critical.
-            ext(OID_EKU, true, &ExtendedKeyUsage(vec![OID_KP_TIME_STAMPING]))?,
-            ext(
-                OID_SKI,
+            extension(true, &ExtendedKeyUsage(vec![OID_KP_TIME_STAMPING]))?,
+            extension(
                 false,
                 &SubjectKeyIdentifier(OctetString::new(leaf_ski).map_err(enc)?),
             )?,
-            ext(
-                OID_AKI,
+            extension(
                 false,
                 &AuthorityKeyIdentifier {
                     key_identifier: Some(OctetString::new(root_ski).map_err(enc)?),

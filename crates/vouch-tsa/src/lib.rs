@@ -51,6 +51,9 @@ pub enum TsaError {
     /// ASN.1 encoding failed.
     #[error("encoding error: {0}")]
     Encoding(#[source] der::Error),
+    /// The generated chain's certificates could not be assembled.
+    #[error("cannot build the TSA certificate chain")]
+    Build(#[from] vouch_core::x509::build::BuildError),
     /// A time cannot be encoded (before 1970, or beyond what a certificate can say).
     #[error("encoding error: {what}")]
     TimeOutOfRange {
