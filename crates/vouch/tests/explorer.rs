@@ -854,5 +854,134 @@ fn explorer_pages_past_the_old_cap_and_pins_the_log_key() {
         )),
         "{dom}"
     );
+    // The same page used as a person uses it: search on Enter, open a result, and the Log key
+    // panel's PEM paste, reload, Unpin, wrong pin, garbage and "pin the served key" buttons.
+    let pem_file = d.join("log.pub");
+    std::fs::write(&pem_file, &pem).unwrap();
+    let Some(ui) = explorer_ui(&log, &identity, &pem_file, &wrong, &shots) else {
+        return;
+    };
+    let origin = log.trim_end_matches('/').to_string();
+    assert_eq!(ui.results, 20, "{ui:?}");
+    assert!(
+        ui.results_text.contains("Entries 1–20 of 1,050 entries"),
+        "{ui:?}"
+    );
+    assert!(ui.entry_hash.starts_with("#/entry/"), "{ui:?}");
+    assert_eq!(ui.tofu.state, "ok", "{ui:?}");
+    assert!(
+        ui.tofu_notice.contains("trust on first use") && ui.tofu_notice.contains(&fp),
+        "{ui:?}"
+    );
+    assert_eq!(ui.pin_message, format!("Pinned sha256:{fp} for {origin}."));
+    assert!(
+        ui.pinned_state
+            .contains(&format!("pinned (pinned in this browser): sha256:{fp}")),
+        "{ui:?}"
+    );
+    let kept = format!("Key pinned (pinned in this browser): sha256:{fp}");
+    assert_eq!(ui.pinned.state, "ok", "{ui:?}");
+    assert!(ui.pinned_notice.starts_with(&kept), "{ui:?}");
+    assert_eq!(ui.reloaded.state, "ok", "pin after a reload: {ui:?}");
+    assert!(ui.reloaded_notice.starts_with(&kept), "{ui:?}");
+    assert!(ui.unpin_message.starts_with("Unpinned"), "{ui:?}");
+    assert!(ui.unpinned_state.contains("not pinned"), "{ui:?}");
+    assert_eq!(ui.unpinned.state, "ok", "{ui:?}");
+    assert!(ui.unpin_hidden, "{ui:?}");
+    assert_eq!(ui.wrong_pin.state, "fail", "{ui:?}");
+    assert!(
+        ui.wrong_pin.text.contains(&format!(
+            "checkpoint signed by key {fp}, pinned key {wrong}"
+        )),
+        "{ui:?}"
+    );
+    assert!(
+        ui.garbage_message
+            .contains("Not pinned: a pinned key must be a PEM public key"),
+        "{ui:?}"
+    );
+    assert!(
+        ui.garbage_state.contains(&wrong),
+        "garbage keeps the pin: {ui:?}"
+    );
+    assert_eq!(
+        ui.served_message,
+        format!("Pinned sha256:{fp} for {origin}.")
+    );
+    assert_eq!(ui.served_pinned.state, "ok", "{ui:?}");
+    assert!(ui.served_state.contains(&fp), "{ui:?}");
+    assert!(ui.page_errors.is_empty(), "script errors: {ui:?}");
+    assert_eq!(
+        ui.origins,
+        vec![origin.clone()],
+        "the page loads nothing from anywhere but the log"
+    );
     eprintln!("paging and pinning checked in {:?}", started.elapsed());
+}
+
+/// What the page showed at one verification, in `explorer_ui.js`.
+#[derive(Debug, serde::Deserialize)]
+struct UiVerdict {
+    state: String,
+    text: String,
+}
+
+/// What `tests/js/explorer_ui.js` saw at each step.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UiRun {
+    results: usize,
+    results_text: String,
+    entry_hash: String,
+    tofu: UiVerdict,
+    tofu_notice: String,
+    pin_message: String,
+    pinned_state: String,
+    pinned: UiVerdict,
+    pinned_notice: String,
+    reloaded: UiVerdict,
+    reloaded_notice: String,
+    unpin_message: String,
+    unpinned_state: String,
+    unpinned: UiVerdict,
+    unpin_hidden: bool,
+    wrong_pin: UiVerdict,
+    garbage_message: String,
+    garbage_state: String,
+    served_message: String,
+    served_pinned: UiVerdict,
+    served_state: String,
+    page_errors: Vec<String>,
+    origins: Vec<String>,
+}
+
+/// Drive the explorer with clicks and key presses: playwright-core (npm, where
+/// `VOUCH_NODE_MODULES` points) controlling Debian's chromium; `None` (SKIP) without it.
+fn explorer_ui(log: &str, query: &str, pem: &Path, wrong: &str, shots: &Path) -> Option<UiRun> {
+    let modules = std::env::var_os("VOUCH_NODE_MODULES")
+        .map(PathBuf::from)
+        .filter(|m| m.join("playwright-core").is_dir());
+    let Some(modules) = modules else {
+        vouch_testkit::skip(format_args!(
+            "explorer clicks and key presses (set VOUCH_NODE_MODULES to a node_modules with playwright-core)"
+        ));
+        return None;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/explorer_ui.js");
+    let out = run(
+        Command::new("node")
+            .arg(&script)
+            .args([log, query])
+            .arg(pem)
+            .arg(wrong)
+            .arg(shots)
+            .env("NODE_PATH", &modules),
+        Duration::from_secs(240),
+    );
+    let stdout = ok(&out, "node explorer_ui.js (playwright-core + chromium)");
+    for png in ["ui-search.png", "ui-pinned.png", "ui-wrong-pin.png"] {
+        let bytes = std::fs::read(shots.join(png)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{png} is not a PNG");
+    }
+    Some(serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}")))
 }
