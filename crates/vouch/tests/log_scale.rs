@@ -19,8 +19,10 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use common::audit::{Shared, check, submitter};
 use common::up::{Instance, free_port_base, start_up_env};
+use common::witness::{generate_key_pair, sign, start_witness, trust_config, verify, witness_key};
 use common::{Server, ok_stdout, run_within, start, start_with_env, tail, vouch};
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,6 +79,11 @@ impl Cluster {
 
     /// Start front end `n` (its key copied from front end 0 unless it is front end 0).
     fn front(&self, n: usize) -> Server {
+        self.front_with(n, &[])
+    }
+
+    /// [`Cluster::front`] with extra `vouch serve log` flags.
+    fn front_with(&self, n: usize, extra: &[&str]) -> Server {
         let dir = self.dir(n);
         if n > 0 && !dir.join("log.key").exists() {
             std::fs::create_dir_all(&dir).unwrap();
@@ -96,7 +103,11 @@ impl Cluster {
                 "10ms",
                 "--max-batch",
                 "256",
-            ],
+            ]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect::<Vec<_>>(),
             &self.env(),
         )
     }
@@ -521,13 +532,17 @@ fn migrate_copies_an_embedded_log_and_refuses_a_non_empty_target() {
 }
 
 fn migrate(c: &Cluster, src: &Path) -> std::process::Output {
-    vouch()
-        .args(["log", "migrate", "--from"])
-        .arg(src)
-        .args(["--database", &c.database, "--tiles", &c.tiles])
-        .envs(c.env())
-        .output()
-        .unwrap()
+    migrate_with(
+        c,
+        &[
+            OsStr::new("--from"),
+            src.as_os_str(),
+            OsStr::new("--database"),
+            OsStr::new(&c.database),
+            OsStr::new("--tiles"),
+            OsStr::new(&c.tiles),
+        ],
+    )
 }
 
 #[test]
@@ -540,17 +555,57 @@ fn ct_log_runs_on_the_scale_backend() {
     std::fs::write(&root_pem, root.cert.pem()).unwrap();
     let start_ct = |n: usize| {
         let dir = c.tmp.path().join(format!("ct{n}"));
-        if n > 0 {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::copy(c.tmp.path().join("ct0/log.key"), dir.join("log.key")).unwrap();
+        let key = (n > 0).then(|| c.tmp.path().join("ct0/log.key"));
+        CtFront::start(
+            &c,
+            &dir,
+            key.as_deref(),
+            &root_pem,
+            &["--origin", "ct.vouch.test/scale"],
+            &c.database,
+            &c.tiles,
+        )
+    };
+    let a = start_ct(0);
+    let b = start_ct(1);
+    assert_eq!(a.id, b.id, "both CT front ends are one log");
+    for f in [&a, &b] {
+        let sth = get_sth(&f.url);
+        assert_eq!(sth["tree_size"], 0, "{sth}");
+    }
+}
+
+/// A running `vouch serve ct` front end on the scale backend, killed when dropped.
+struct CtFront {
+    child: std::process::Child,
+    url: String,
+    /// The CT log ID it printed.
+    id: String,
+}
+
+impl CtFront {
+    /// Start `vouch serve ct --data DIR` (with the key file `key` copied in first, if given)
+    /// accepting `root`, on `database` and `tiles`.
+    fn start(
+        c: &Cluster,
+        dir: &Path,
+        key: Option<&Path>,
+        root: &Path,
+        extra: &[&str],
+        database: &str,
+        tiles: &str,
+    ) -> Self {
+        if let Some(k) = key {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::copy(k, dir.join("log.key")).unwrap();
         }
         let mut child = vouch()
             .args(["serve", "ct", "--data"])
-            .arg(&dir)
-            .args(["--origin", "ct.vouch.test/scale", "--listen", "127.0.0.1:0"])
-            .arg("--accept-root")
-            .arg(&root_pem)
-            .args(["--database", &c.database, "--tiles", &c.tiles])
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0", "--accept-root"])
+            .arg(root)
+            .args(extra)
+            .args(["--database", database, "--tiles", tiles])
             .envs(c.env())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -559,31 +614,224 @@ fn ct_log_runs_on_the_scale_backend() {
             .unwrap();
         let mut lines =
             std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
-        let url = lines
-            .next()
-            .unwrap()
-            .unwrap()
+        let first = lines.next().unwrap().unwrap();
+        let url = first
             .strip_prefix("vouch CT log listening on ")
-            .unwrap()
+            .unwrap_or_else(|| panic!("serve ct: {first}"))
             .trim()
             .to_string();
         let id = lines
             .find_map(|l| l.ok()?.strip_prefix("CT log ID: ").map(str::to_string))
             .unwrap();
-        (child, url, id)
-    };
-    let (mut a, url_a, id_a) = start_ct(0);
-    let (mut b, url_b, id_b) = start_ct(1);
-    assert_eq!(id_a, id_b, "both CT front ends are one log");
-    for url in [&url_a, &url_b] {
-        let sth: serde_json::Value =
-            serde_json::from_slice(&common::get(url, "/ct/v1/get-sth")).unwrap();
-        assert_eq!(sth["tree_size"], 0, "{sth}");
+        Self { child, url, id }
     }
-    let _ = a.kill();
-    let _ = b.kill();
-    let _ = a.wait();
-    let _ = b.wait();
+}
+
+impl Drop for CtFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A CT log's `get-sth`.
+fn get_sth(url: &str) -> serde_json::Value {
+    serde_json::from_slice(&common::get(url, "/ct/v1/get-sth")).unwrap()
+}
+
+/// The signature lines of a note (the log's, then each cosignature), by signer name.
+fn signers(note: &str) -> Vec<String> {
+    note.lines()
+        .filter_map(|l| l.strip_prefix("\u{2014} "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// The checkpoint note a bundle carries.
+fn bundle_checkpoint(bundle: &Path) -> String {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    v["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]["envelope"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn witnessed_front_ends_share_the_cosigned_checkpoint() {
+    let Some(c) = Cluster::new("witnessed") else {
+        return;
+    };
+    let dir = c.tmp.path();
+    // The first start creates the log key; its vkey is what the witnesses follow.
+    drop(c.front(0));
+    let vkey = std::fs::read_to_string(c.dir(0).join("log.vkey")).unwrap();
+    let vkey = vkey.trim();
+    let v1 = witness_key(&dir.join("w1"), "w1.vouch.test");
+    let v2 = witness_key(&dir.join("w2"), "w2.vouch.test");
+    let w1 = start_witness(&dir.join("w1"), ORIGIN, vkey, &dir.join("w1.txt"));
+    let w2 = start_witness(&dir.join("w2"), ORIGIN, vkey, &dir.join("w2.txt"));
+    let policy = dir.join("policy.txt");
+    std::fs::write(
+        &policy,
+        format!(
+            "log {vkey}\nwitness w1 {v1} {}\nwitness w2 {v2} {}\ngroup both 2 w1 w2\nquorum both\n",
+            w1.url, w2.url
+        ),
+    )
+    .unwrap();
+    let flags = [
+        "--witness-policy",
+        policy.to_str().unwrap(),
+        "--require-witness-quorum",
+        "--witness-timeout",
+        "1s",
+    ];
+    let fronts = [c.front_with(0, &flags), c.front_with(1, &flags)];
+    for f in &fronts {
+        assert_eq!(
+            f.stdout.iter().filter(|l| l.starts_with("witness: ")).count(),
+            2,
+            "{:?}",
+            f.stdout
+        );
+    }
+
+    // Sign through front end 0: the bundle carries both witnesses' cosignatures and verifies
+    // with the policy required.
+    generate_key_pair(dir);
+    let art = dir.join("release.tar.gz");
+    std::fs::write(&art, b"witnessed release").unwrap();
+    let tc0 = trust_config(dir, &c.dir(0), &fronts[0].url);
+    let b0 = dir.join("r0.sigstore.json");
+    let out = sign(dir, &tc0, &art, &b0);
+    assert!(
+        out.status.success(),
+        "sign through front end 0: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tail(&fronts[0].log)
+    );
+    let cosigned = bundle_checkpoint(&b0);
+    let want = [
+        ORIGIN,
+        "w1.vouch.test",
+        "w1.vouch.test",
+        "w2.vouch.test",
+        "w2.vouch.test",
+    ];
+    let mut got = signers(&cosigned);
+    got[1..].sort();
+    assert_eq!(got, want, "{cosigned}");
+    let out = verify(dir, &art, &b0, &policy);
+    assert!(
+        out.status.success(),
+        "verify with the witness policy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Front end 1 serves that very cosigned checkpoint, read from PostgreSQL.
+    let checkpoint_of = |s: &Server| String::from_utf8(common::get(&s.url, "/checkpoint")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while checkpoint_of(&fronts[1]) != cosigned {
+        assert!(
+            Instant::now() < deadline,
+            "front end 1 serves {:?}, not the cosigned {cosigned:?}\n{}",
+            checkpoint_of(&fronts[1]),
+            tail(&fronts[1].log)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(checkpoint_of(&fronts[0]), cosigned);
+    assert_eq!(
+        c.pg.query("witnessed", "SELECT note FROM vouch_log_cosigned")
+            .unwrap()
+            .trim_end(),
+        cosigned.trim_end(),
+        "the cosigned checkpoint is the database's"
+    );
+
+    // Sign through front end 1 too: acknowledged with a cosigned checkpoint, which verifies.
+    let tc1 = trust_config(dir, &c.dir(1), &fronts[1].url);
+    let b1 = dir.join("r1.sigstore.json");
+    let art1 = dir.join("release1.tar.gz");
+    std::fs::write(&art1, b"witnessed release 1").unwrap();
+    let out = sign(dir, &tc1, &art1, &b1);
+    assert!(
+        out.status.success(),
+        "sign through front end 1: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tail(&fronts[1].log)
+    );
+    assert_eq!(log_index(&b1), 1);
+    assert_eq!(signers(&bundle_checkpoint(&b1)).len(), 5);
+    let out = verify(dir, &art1, &b1, &policy);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // One witness hangs: no front end acknowledges a write (fail closed, 503 naming the
+    // quorum), though the entry is sequenced and published without cosignatures.
+    w2.pause();
+    let rt = runtime();
+    let http = http();
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+    let req = request(&key, b"while w2 hangs");
+    let started = Instant::now();
+    let r = rt.block_on(http.post(format!("{}/api/v2/log/entries", fronts[1].url)).json(&req).send()).unwrap();
+    let status = r.status().as_u16();
+    let body = rt.block_on(r.text()).unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("witness policy's quorum"), "{body}");
+    eprintln!(
+        "503 after {:.1} s with one of two witnesses hung",
+        started.elapsed().as_secs_f64()
+    );
+    let published: u64 = c
+        .pg
+        .query("witnessed", "SELECT size FROM vouch_log_checkpoint")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let witnessed: u64 = c
+        .pg
+        .query("witnessed", "SELECT size FROM vouch_log_cosigned")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!((published, witnessed), (3, 2), "published, cosigned sizes");
+    assert_eq!(
+        signers(&checkpoint_of(&fronts[0]))[..1],
+        [ORIGIN],
+        "the uncosigned checkpoint is served as it is"
+    );
+
+    // The witness is back: the integrator cosigns the waiting checkpoint without a new write,
+    // and the entry sequenced meanwhile is answered (as a duplicate, with its index).
+    w2.resume();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, index) = rt.block_on(post(&http, &fronts[0].url, &req));
+        if status == 409 {
+            assert_eq!(index, Some(2));
+            break;
+        }
+        assert_eq!(status, 503, "while the quorum is missing");
+        assert!(
+            Instant::now() < deadline,
+            "the waiting checkpoint was not cosigned after the witness came back\n{}\n{}",
+            tail(&fronts[0].log),
+            tail(&fronts[1].log)
+        );
+    }
+    for f in &fronts {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while signers(&checkpoint_of(f)).len() != 5 {
+            assert!(Instant::now() < deadline, "{} serves no cosigned checkpoint", f.url);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    drop((w1, w2));
 }
 
 /// The bucket's object keys under `prefix` (moto answers an unsigned ListObjectsV2).
@@ -626,6 +874,11 @@ fn up_sign(inst: &Instance, file: &Path, bundle: &Path, token: &str, extra: &[&s
 
 /// `vouch verify-blob` with the instance's trusted root (SCTs required, as by default).
 fn up_verify(inst: &Instance, file: &Path, bundle: &Path, identity: &str) {
+    up_verify_with(inst, file, bundle, identity, &[]);
+}
+
+/// [`up_verify`] with extra `verify-blob` flags.
+fn up_verify_with(inst: &Instance, file: &Path, bundle: &Path, identity: &str, extra: &[&str]) {
     let out = run_within(
         vouch()
             .arg("verify-blob")
@@ -639,7 +892,8 @@ fn up_verify(inst: &Instance, file: &Path, bundle: &Path, identity: &str) {
                 &inst.urls["oidc"],
                 "--trusted-root",
             ])
-            .arg(inst.trust_config.with_file_name("trusted_root.json")),
+            .arg(inst.trust_config.with_file_name("trusted_root.json"))
+            .args(extra),
         Duration::from_secs(30),
     );
     ok_stdout(&out, "vouch verify-blob");
@@ -681,7 +935,8 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     let Some(c) = Cluster::new("upscale") else {
         return;
     };
-    let base = free_port_base(6);
+    // Six services and, at the end, one witness.
+    let base = free_port_base(7);
     let data = c.tmp.path().join("up-data");
     let scale = [
         "--database",
@@ -824,46 +1079,27 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
 
     // The CT log is an ordinary scale-out log in schema vouch_ct: a `vouch serve ct` front end
     // with the instance's CT key serves the same tree as vouch up's CT log.
-    let ct_front = c.tmp.path().join("ct-front");
-    std::fs::create_dir_all(&ct_front).unwrap();
-    std::fs::copy(data.join("ct/log.key"), ct_front.join("log.key")).unwrap();
     let ct_db = format!("{}?options[search_path]=vouch_ct", c.database);
     let ct_tiles = c.tiles.replacen("/prod?", "/prod/ct?", 1);
-    let mut ct = vouch()
-        .args(["serve", "ct", "--data"])
-        .arg(&ct_front)
-        .args(["--listen", "127.0.0.1:0", "--accept-root"])
-        .arg(data.join("ca/root.crt.pem"))
-        .args(["--database", &ct_db, "--tiles", &ct_tiles])
-        .envs(c.env())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let first = std::io::BufRead::lines(std::io::BufReader::new(ct.stdout.take().unwrap()))
-        .next()
-        .unwrap()
-        .unwrap();
-    let ct_url = first
-        .strip_prefix("vouch CT log listening on ")
-        .unwrap_or_else(|| panic!("serve ct: {first}"))
-        .trim()
-        .to_string();
-    let sth_of = |url: &str| -> serde_json::Value {
-        serde_json::from_slice(&common::get(url, "/ct/v1/get-sth")).unwrap()
-    };
+    let ct = CtFront::start(
+        &c,
+        &c.tmp.path().join("ct-front"),
+        Some(&data.join("ct/log.key")),
+        &data.join("ca/root.crt.pem"),
+        &[],
+        &ct_db,
+        &ct_tiles,
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
-    while sth_of(&ct_url)["tree_size"] != sth_of(&inst.urls["ct"])["tree_size"] {
+    while get_sth(&ct.url)["tree_size"] != get_sth(&inst.urls["ct"])["tree_size"] {
         assert!(
             Instant::now() < deadline,
             "serve ct does not follow vouch up's CT log"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(sth_of(&ct_url)["tree_size"], 3);
-    let _ = ct.kill();
-    let _ = ct.wait();
+    assert_eq!(get_sth(&ct.url)["tree_size"], 3);
+    drop(ct);
     inst.stop();
 
     // Another --data (so other keys) on the same database and ports: the key guard refuses.
@@ -898,34 +1134,195 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     let err = up_fails(&c, &c.tmp.path().join("pw-data"), base, &with_password, &[]);
     assert!(err.contains("must not contain a password"), "{err}");
     assert!(!err.contains(PG_PASSWORD), "{err}");
-    // A --data whose embedded logs hold entries is not started afresh on the database.
-    let embedded = c.tmp.path().join("embedded-up");
-    let mut e = start_up_env(
+    // Witnesses on the scale backend: the instance's local witness cosigns, the cosigned
+    // checkpoint is stored in PostgreSQL, and the bundle verifies with the witness policy
+    // required.
+    let witnessed: Vec<&str> = scale
+        .iter()
+        .copied()
+        .chain(["--witnesses", "1", "--require-witness-quorum"])
+        .collect();
+    let inst = start_up_env(
         None,
-        &embedded,
-        0,
-        &c.tmp.path().join("embedded-up.log"),
-        &[],
-        &[],
+        &data,
+        base,
+        &c.tmp.path().join("up3.log"),
+        &witnessed,
+        &c.env(),
     );
-    let tok = e.token("dave@example.com");
-    up_sign(
-        &e,
+    let b4 = c.tmp.path().join("witnessed.sigstore.json");
+    let tok = inst.token("carol@example.com");
+    up_sign(&inst, &artifact, &b4, &tok, &[]);
+    let policy = data.join("witness_policy.txt");
+    up_verify_with(
+        &inst,
         &artifact,
-        &c.tmp.path().join("e.sigstore.json"),
-        &tok,
+        &b4,
+        "carol@example.com",
+        &["--witness-policy", policy.to_str().unwrap()],
+    );
+    assert_eq!(
+        q("SELECT size FROM public.vouch_log_cosigned"),
+        (log_index(&b4) + 1).to_string()
+    );
+    assert!(
+        signers(&bundle_checkpoint(&b4))
+            .iter()
+            .any(|n| n == "witness-1.vouch.local"),
+        "{}",
+        bundle_checkpoint(&b4)
+    );
+}
+
+/// `vouch log migrate` with extra arguments (`--from DIR` or `--instance DIR`, the target).
+fn migrate_with(c: &Cluster, args: &[&OsStr]) -> std::process::Output {
+    run_within(
+        vouch().args(["log", "migrate"]).args(args).envs(c.env()),
+        Duration::from_secs(120),
+    )
+}
+
+#[test]
+fn migrate_moves_an_embedded_instance_and_its_ct_log() {
+    let Some(c) = Cluster::new("upmigrate") else {
+        return;
+    };
+    let base = free_port_base(6);
+    let data = c.tmp.path().join("up-data");
+    // An embedded instance with entries in both logs: two signings, Rekor v2 and v1, each with
+    // a certificate whose precertificate went into the CT log.
+    let mut inst = start_up_env(None, &data, base, &c.tmp.path().join("up0.log"), &[], &[]);
+    let tok = inst.token("erin@example.com");
+    let artifact = c.tmp.path().join("release.tar.gz");
+    std::fs::write(&artifact, b"release before the move").unwrap();
+    let b2 = c.tmp.path().join("v2.sigstore.json");
+    up_sign(&inst, &artifact, &b2, &tok, &[]);
+    let b1 = c.tmp.path().join("v1.sigstore.json");
+    up_sign(&inst, &artifact, &b1, &tok, &["--rekor-version", "1"]);
+    let (origin, size) = origin_and_size(&inst.urls["log"]);
+    assert_eq!(size, 2);
+    let sth = get_sth(&inst.urls["ct"]);
+    assert_eq!(sth["tree_size"], 2, "{sth}");
+    inst.stop();
+
+    // The CT log alone (a copy of the instance's ct/) into schema vouch_ct of another
+    // database, as `vouch serve ct` front ends reach it.
+    let ct_copy = c.tmp.path().join("ct-copy");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(data.join("ct"))
+        .arg(&ct_copy)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let ct_db = format!(
+        "{}?options[search_path]=vouch_ct",
+        c.pg.create_database("ctonly").unwrap()
+    );
+    let ct_tiles = c.tiles.replacen("/prod?", "/ctonly/ct?", 1);
+    let target = |db: &str, tiles: &str| -> Vec<std::ffi::OsString> {
+        vec!["--database".into(), db.into(), "--tiles".into(), tiles.into()]
+    };
+    let ct_args = |from: &Path| -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> = vec!["--from".into(), from.into()];
+        v.extend(target(&ct_db, &ct_tiles));
+        v
+    };
+    let args = ct_args(&ct_copy);
+    let refs: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let out = migrate_with(&c, &refs);
+    let stdout = ok_stdout(&out, "vouch log migrate --from ct/");
+    assert!(stdout.contains("migrated 2 entries"), "{stdout}");
+    assert!(
+        stdout.contains("verified against the source's signed checkpoint"),
+        "{stdout}"
+    );
+    assert_eq!(
+        c.pg.query("ctonly", "SELECT size FROM vouch_ct.vouch_log_checkpoint")
+            .unwrap(),
+        "2",
+        "the CT log is in schema vouch_ct"
+    );
+    // A `vouch serve ct` front end on it serves the embedded CT log's tree head.
+    let front = CtFront::start(
+        &c,
+        &c.tmp.path().join("ct-front"),
+        Some(&data.join("ct/log.key")),
+        &data.join("ca/root.crt.pem"),
         &[],
+        &ct_db,
+        &ct_tiles,
     );
-    e.stop();
-    let err = up_fails(&c, &embedded, 0, &c.database, &[]);
+    let moved = get_sth(&front.url);
+    assert_eq!(
+        (&moved["tree_size"], &moved["sha256_root_hash"]),
+        (&sth["tree_size"], &sth["sha256_root_hash"]),
+        "{moved} vs {sth}"
+    );
+    drop(front);
+    // A second migration into the now non-empty CT target is refused.
+    let out = migrate_with(&c, &refs);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("holds this instance's embedded log with entries"),
+        err.contains("refusing to migrate into a non-empty log"),
         "{err}"
     );
-    // Witnesses' cosignatures are not shared between front ends of a scale-out log yet.
-    let err = up_fails(&c, &data, base, &c.database, &["--witnesses", "1"]);
+
+    // The instance itself: vouch up --database refuses its embedded logs, naming the move.
+    let err = up_fails(&c, &data, base, &c.database, &[]);
     assert!(
-        err.contains("--witnesses is not supported with --database yet"),
+        err.contains("holds this instance's embedded log with entries")
+            && err.contains("vouch log migrate --instance"),
         "{err}"
     );
+    let mut args: Vec<std::ffi::OsString> = vec!["--instance".into(), data.clone().into()];
+    args.extend(target(&c.database, &c.tiles));
+    let refs: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let out = migrate_with(&c, &refs);
+    let stdout = ok_stdout(&out, "vouch log migrate --instance");
+    assert_eq!(
+        stdout.matches("migrated 2 entries").count(),
+        2,
+        "both logs: {stdout}"
+    );
+    assert!(data.join("scale.json").exists());
+    for d in ["log", "ct"] {
+        assert!(data.join(d).join("pre-scale/index").is_dir(), "{d}");
+        assert!(!data.join(d).join("index").exists(), "{d}");
+        assert!(data.join(d).join("log.key").exists(), "{d}");
+    }
+    // Migrating it again is refused: its logs are on the backend now.
+    let out = migrate_with(&c, &refs);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already on PostgreSQL"), "{err}");
+
+    // vouch up on the backend: the same instance, the tree continues, old bundles verify.
+    let scale = [
+        "--database",
+        c.database.as_str(),
+        "--tiles",
+        c.tiles.as_str(),
+    ];
+    let inst = start_up_env(
+        None,
+        &data,
+        base,
+        &c.tmp.path().join("up1.log"),
+        &scale,
+        &c.env(),
+    );
+    assert_eq!(origin_and_size(&inst.urls["log"]), (origin, size));
+    up_verify(&inst, &artifact, &b2, "erin@example.com");
+    up_verify(&inst, &artifact, &b1, "erin@example.com");
+    let b3 = c.tmp.path().join("after.sigstore.json");
+    let tok = inst.token("erin@example.com");
+    up_sign(&inst, &artifact, &b3, &tok, &[]);
+    assert_eq!(log_index(&b3), size, "the tree continues");
+    up_verify(&inst, &artifact, &b3, "erin@example.com");
+    assert_eq!(get_sth(&inst.urls["ct"])["tree_size"], 3);
+    let q = |sql: &str| c.pg.query("upmigrate", sql).unwrap();
+    assert_eq!(q("SELECT size FROM public.vouch_log_checkpoint"), "3");
+    assert_eq!(q("SELECT size FROM vouch_ct.vouch_log_checkpoint"), "3");
 }
