@@ -15,7 +15,8 @@ use vouch_core::note::{Checkpoint, NoteVerifier, SignedNote};
 use vouch_core::tiles::{TILE_WIDTH, TileId};
 use vouch_log::pg::{LogMeta, PgStorage};
 use vouch_log::storage::{CommitBatch, EntryRecord, Storage, StoredCheckpoint};
-use vouch_log::tree::{Edge, TileCache, TreeReader, parse_bundle};
+use vouch_core::ct::MerkleTreeLeaf;
+use vouch_log::tree::{Edge, TileCache, TreeReader, parse_bundle, parse_tile};
 use vouch_log::{EmbeddedStorage, KeyAlgorithm, LogSigner};
 
 /// `--database` / `--tiles`: the PostgreSQL + object store backend.
@@ -424,6 +425,42 @@ fn open_target(source: &Source, db: &str, schema: Option<&str>, tiles: &str) -> 
     Ok(target)
 }
 
+/// How a log's Merkle leaf hash derives from its stored entry body.
+#[derive(Clone, Copy, Debug)]
+enum LeafRule {
+    /// A transparency log: the RFC 6962 leaf hash of the body.
+    Body,
+    /// A CT log: the leaf hash of the RFC 6962 `MerkleTreeLeaf` the stored body starts with
+    /// (its `extra_data` follows).
+    CtMerkleTreeLeaf,
+}
+
+impl LeafRule {
+    /// The leaf hash of `body` under this rule (`None`: not such an entry).
+    fn leaf(self, body: &[u8]) -> Option<[u8; 32]> {
+        match self {
+            Self::Body => Some(merkle::leaf_hash(body)),
+            Self::CtMerkleTreeLeaf => MerkleTreeLeaf::parse_prefix(body)
+                .ok()
+                .map(|(l, _)| merkle::leaf_hash(l.bytes)),
+        }
+    }
+
+    /// The rule under which `body` hashes to `leaf`.
+    fn of(body: &[u8], leaf: &[u8; 32]) -> Option<Self> {
+        [Self::Body, Self::CtMerkleTreeLeaf]
+            .into_iter()
+            .find(|r| r.leaf(body).as_ref() == Some(leaf))
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Body => "transparency log entries",
+            Self::CtMerkleTreeLeaf => "CT log entries",
+        }
+    }
+}
+
 /// What [`copy_log`] copied.
 struct Copied {
     size: u64,
@@ -438,6 +475,7 @@ fn copy_log(source: &Source, target: &PgStorage, cp: &StoredCheckpoint) -> Resul
     let (size, root) = (cp.size, cp.root);
     let bundles = size.div_ceil(TILE_WIDTH);
     let pb = crate::tlog::progress_bar(bundles, "copying");
+    let mut rule: Option<LeafRule> = None;
     let mut edge = Edge::default();
     let mut next = 0u64;
     while next < size {
@@ -461,15 +499,41 @@ fn copy_log(source: &Source, target: &PgStorage, cp: &StoredCheckpoint) -> Resul
                 .ok_or_else(|| anyhow!("source: entry bundle {} is missing", id.entries_path()))?;
             let bodies =
                 parse_bundle(&bytes).map_err(|e| anyhow!("source {}: {e}", id.entries_path()))?;
-            if bodies.len() as u64 != width {
+            // The leaf hashes the signed root commits to, from the level-0 tile.
+            let tile = source
+                .storage
+                .read_tile(&id)
+                .map_err(|e| anyhow!("source: {e}"))?
+                .ok_or_else(|| anyhow!("source: hash tile {} is missing", id.path()))?;
+            let leaves = parse_tile(&tile).map_err(|e| anyhow!("source {}: {e}", id.path()))?;
+            if bodies.len() as u64 != width || leaves.len() as u64 != width {
                 bail!(
-                    "source: entry bundle {} holds {} entries, expected {width}",
+                    "source: entry bundle {} holds {} entries and hash tile {} {} hashes, expected {width}",
                     id.entries_path(),
-                    bodies.len()
+                    bodies.len(),
+                    id.path(),
+                    leaves.len()
                 );
             }
-            for body in bodies {
-                let leaf = merkle::leaf_hash(&body);
+            for (body, leaf) in bodies.into_iter().zip(leaves) {
+                let rule = match rule {
+                    Some(r) => r,
+                    None => *rule.insert(LeafRule::of(&body, &leaf).ok_or_else(|| {
+                        anyhow!(
+                            "source: entry {next} hashes to neither its leaf {} nor, as a CT log entry, to it: is {} a vouch log?",
+                            hex::encode(leaf),
+                            source.dir.display()
+                        )
+                    })?),
+                };
+                if rule.leaf(&body) != Some(leaf) {
+                    bail!(
+                        "source: entry {next} does not hash to its leaf {} in {} (the log's entries are {}): the source is corrupt",
+                        hex::encode(leaf),
+                        id.path(),
+                        rule.describe()
+                    );
+                }
                 let integrated_time = source
                     .storage
                     .integrated_time(next)

@@ -778,9 +778,15 @@ fn witnessed_front_ends_share_the_cosigned_checkpoint() {
     let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
     let req = request(&key, b"while w2 hangs");
     let started = Instant::now();
-    let r = rt.block_on(http.post(format!("{}/api/v2/log/entries", fronts[1].url)).json(&req).send()).unwrap();
-    let status = r.status().as_u16();
-    let body = rt.block_on(r.text()).unwrap();
+    let (status, body) = rt.block_on(async {
+        let r = http
+            .post(format!("{}/api/v2/log/entries", fronts[1].url))
+            .json(&req)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("witness policy's quorum"), "{body}");
     eprintln!(
