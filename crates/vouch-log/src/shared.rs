@@ -371,8 +371,7 @@ fn take_cosigned<S: Storage>(inner: &Inner<S>, c: StoredCheckpoint) -> Result<()
             Ok(s) => s,
             Err(p) => p.into_inner(),
         };
-        if s.cosigned.as_ref().is_some_and(|have| have.size >= c.size)
-            || c.size > s.checkpoint.size
+        if s.cosigned.as_ref().is_some_and(|have| have.size >= c.size) || c.size > s.checkpoint.size
         {
             return Ok(());
         }
@@ -392,8 +391,7 @@ fn take_cosigned<S: Storage>(inner: &Inner<S>, c: StoredCheckpoint) -> Result<()
     if s.checkpoint.size == c.size {
         s.checkpoint.note = c.note.clone();
     }
-    if matches!(acknowledges, Some(Ok(())))
-        && s.witnessed.as_ref().is_none_or(|w| w.size < c.size)
+    if matches!(acknowledges, Some(Ok(()))) && s.witnessed.as_ref().is_none_or(|w| w.size < c.size)
     {
         s.witnessed = Some(c.clone());
     }
@@ -415,7 +413,8 @@ fn verify_cosigned<S: Storage>(
     let note = SignedNote::parse(&c.note).map_err(|e| bad("the note does not parse", e))?;
     note.verify(inner.signer.verifier())
         .map_err(|e| bad("the log's signature does not verify", e))?;
-    let body = Checkpoint::parse(&note.text).map_err(|e| bad("the checkpoint does not parse", e))?;
+    let body =
+        Checkpoint::parse(&note.text).map_err(|e| bad("the checkpoint does not parse", e))?;
     if body.origin != inner.config.origin || body.size != c.size || body.root_hash != c.root {
         return Err(LogError::Storage(format!(
             "the stored cosigned checkpoint row (origin {:?}, size {}, root {}) disagrees with its note (origin {:?}, size {}, root {})",
@@ -514,10 +513,15 @@ fn cosign_published<S: Storage>(
         return Ok(());
     }
     let proof = |old: u64| inner.with_reader(size, |r| tiles::consistency_proof(r, old, size));
-    let note = match tokio::runtime::Handle::current().block_on(w.cosign(&published.note, size, &proof)) {
+    let note = match tokio::runtime::Handle::current().block_on(w.cosign(
+        &published.note,
+        size,
+        &proof,
+    )) {
         Ok(n) => n,
         Err(e) => {
-            st.witness_backoff = (st.witness_backoff * 2).clamp(WITNESS_RETRY_MIN, WITNESS_RETRY_MAX);
+            st.witness_backoff =
+                (st.witness_backoff * 2).clamp(WITNESS_RETRY_MIN, WITNESS_RETRY_MAX);
             st.witness_retry = Some(Instant::now() + st.witness_backoff);
             tracing::warn!(size, error = %e, retry_ms = st.witness_backoff.as_millis(), "checkpoint not cosigned");
             return Ok(());
@@ -530,7 +534,10 @@ fn cosign_published<S: Storage>(
         ..published.clone()
     };
     if !backend.publish_cosigned(cosigned.as_ref(), &new)? {
-        tracing::warn!(size, "cosigned checkpoint moved under the integrator; starting over");
+        tracing::warn!(
+            size,
+            "cosigned checkpoint moved under the integrator; starting over"
+        );
         return Ok(());
     }
     take_cosigned(inner, new.clone())?;

@@ -10,12 +10,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use vouch_core::ct::MerkleTreeLeaf;
 use vouch_core::merkle;
 use vouch_core::note::{Checkpoint, NoteVerifier, SignedNote};
 use vouch_core::tiles::{TILE_WIDTH, TileId};
 use vouch_log::pg::{LogMeta, PgStorage};
 use vouch_log::storage::{CommitBatch, EntryRecord, Storage, StoredCheckpoint};
-use vouch_core::ct::MerkleTreeLeaf;
 use vouch_log::tree::{Edge, TileCache, TreeReader, parse_bundle, parse_tile};
 use vouch_log::{EmbeddedStorage, KeyAlgorithm, LogSigner};
 
@@ -642,14 +642,15 @@ pub fn migrate(a: &MigrateArgs) -> Result<()> {
 fn migrate_one(from: &Path, db: &str, tiles: &str) -> Result<()> {
     let source = open_source(from)?;
     let Some(cp) = source.checkpoint.clone() else {
-        bail!(
-            "the log in {} is empty: nothing to migrate",
-            from.display()
-        );
+        bail!("the log in {} is empty: nothing to migrate", from.display());
     };
     let target = open_target(&source, db, None, tiles)?;
     let copied = copy_log(&source, &target, &cp)?;
-    report(&source, &copied, &format!("{} + {}", redacted(db), redacted(tiles)));
+    report(
+        &source,
+        &copied,
+        &format!("{} + {}", redacted(db), redacted(tiles)),
+    );
     Ok(())
 }
 
@@ -669,8 +670,24 @@ fn migrate_instance(data: &Path, db: &str, tiles: &str) -> Result<()> {
         ));
     }
     let marker = data.join(SCALE_MARKER);
+    let dirs = [data.join("log"), data.join("ct")];
     if marker.exists() {
         let m = ScaleMarker::read(&marker)?;
+        // The marker is written only once both copies are verified: embedded files beside it
+        // are those of a migration that stopped before setting them aside.
+        let left = dirs
+            .iter()
+            .any(|d| EMBEDDED_FILES.iter().any(|f| d.join(f).exists()));
+        if left && m == ScaleMarker::new(db, tiles) {
+            for d in &dirs {
+                set_aside(d)?;
+            }
+            println!(
+                "finished an interrupted migration of {}: its embedded log files are now in log/{PRE_SCALE_DIR} and ct/{PRE_SCALE_DIR}",
+                data.display()
+            );
+            return Ok(());
+        }
         return Err(hinted(
             format!(
                 "--instance {}: its logs are already on PostgreSQL {} + object store {} ({})",
@@ -682,7 +699,6 @@ fn migrate_instance(data: &Path, db: &str, tiles: &str) -> Result<()> {
             "start vouch up with that --database and --tiles",
         ));
     }
-    let dirs = [data.join("log"), data.join("ct")];
     for d in &dirs {
         let aside = d.join(PRE_SCALE_DIR);
         if aside.exists() {
@@ -763,11 +779,7 @@ fn set_aside(dir: &Path) -> Result<()> {
         let from = dir.join(name);
         if from.exists() {
             std::fs::rename(&from, aside.join(name)).with_context(|| {
-                format!(
-                    "cannot move {} into {}",
-                    from.display(),
-                    aside.display()
-                )
+                format!("cannot move {} into {}", from.display(), aside.display())
             })?;
         }
     }

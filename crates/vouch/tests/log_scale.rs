@@ -9,7 +9,12 @@
 //! PostgreSQL restarted under load (503 + Retry-After meanwhile, then recovery); the object
 //! store unavailable (writes 503, nothing acknowledged, publishing resumes); `vouch log
 //! migrate` from an embedded log (root verified, a non-empty target refused); `vouch up
-//! --database … --tiles …`, the whole instance with its log and CT log on the backend.
+//! --database … --tiles …`, the whole instance with its log and CT log on the backend, also
+//! with `--witnesses`; two front ends with a witness policy and two `vouch serve witness`
+//! (the cosigned checkpoint is stored in PostgreSQL and served by both, bundles from either
+//! verify with the policy required, a hung witness fails writes closed until it is back); an
+//! embedded CT log migrated into schema `vouch_ct`, and an embedded `vouch up` moved with
+//! `vouch log migrate --instance` (both trees continue, bundles from before verify).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -522,9 +527,7 @@ fn migrate_copies_an_embedded_log_and_refuses_a_non_empty_target() {
     assert_eq!(size as usize, shared.acks.lock().unwrap().len());
 
     // A second migration into the now non-empty target is refused.
-    let out = migrate(&c, &src);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = failed(&migrate(&c, &src), "a second migration");
     assert!(
         err.contains("refusing to migrate into a non-empty log"),
         "{err}"
@@ -689,7 +692,10 @@ fn witnessed_front_ends_share_the_cosigned_checkpoint() {
     let fronts = [c.front_with(0, &flags), c.front_with(1, &flags)];
     for f in &fronts {
         assert_eq!(
-            f.stdout.iter().filter(|l| l.starts_with("witness: ")).count(),
+            f.stdout
+                .iter()
+                .filter(|l| l.starts_with("witness: "))
+                .count(),
             2,
             "{:?}",
             f.stdout
@@ -793,18 +799,16 @@ fn witnessed_front_ends_share_the_cosigned_checkpoint() {
         "503 after {:.1} s with one of two witnesses hung",
         started.elapsed().as_secs_f64()
     );
-    let published: u64 = c
-        .pg
-        .query("witnessed", "SELECT size FROM vouch_log_checkpoint")
-        .unwrap()
-        .parse()
-        .unwrap();
-    let witnessed: u64 = c
-        .pg
-        .query("witnessed", "SELECT size FROM vouch_log_cosigned")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let published: u64 =
+        c.pg.query("witnessed", "SELECT size FROM vouch_log_checkpoint")
+            .unwrap()
+            .parse()
+            .unwrap();
+    let witnessed: u64 =
+        c.pg.query("witnessed", "SELECT size FROM vouch_log_cosigned")
+            .unwrap()
+            .parse()
+            .unwrap();
     assert_eq!((published, witnessed), (3, 2), "published, cosigned sizes");
     assert_eq!(
         signers(&checkpoint_of(&fronts[0]))[..1],
@@ -833,7 +837,11 @@ fn witnessed_front_ends_share_the_cosigned_checkpoint() {
     for f in &fronts {
         let deadline = Instant::now() + Duration::from_secs(10);
         while signers(&checkpoint_of(f)).len() != 5 {
-            assert!(Instant::now() < deadline, "{} serves no cosigned checkpoint", f.url);
+            assert!(
+                Instant::now() < deadline,
+                "{} serves no cosigned checkpoint",
+                f.url
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -1180,6 +1188,13 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     );
 }
 
+/// The stderr of a command that must have failed (`what` names it).
+fn failed(out: &std::process::Output, what: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{what} succeeded: {err}");
+    err
+}
+
 /// `vouch log migrate` with extra arguments (`--from DIR` or `--instance DIR`, the target).
 fn migrate_with(c: &Cluster, args: &[&OsStr]) -> std::process::Output {
     run_within(
@@ -1227,7 +1242,12 @@ fn migrate_moves_an_embedded_instance_and_its_ct_log() {
     );
     let ct_tiles = c.tiles.replacen("/prod?", "/ctonly/ct?", 1);
     let target = |db: &str, tiles: &str| -> Vec<std::ffi::OsString> {
-        vec!["--database".into(), db.into(), "--tiles".into(), tiles.into()]
+        vec![
+            "--database".into(),
+            db.into(),
+            "--tiles".into(),
+            tiles.into(),
+        ]
     };
     let ct_args = |from: &Path| -> Vec<std::ffi::OsString> {
         let mut v: Vec<std::ffi::OsString> = vec!["--from".into(), from.into()];
@@ -1267,9 +1287,7 @@ fn migrate_moves_an_embedded_instance_and_its_ct_log() {
     );
     drop(front);
     // A second migration into the now non-empty CT target is refused.
-    let out = migrate_with(&c, &refs);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = failed(&migrate_with(&c, &refs), "a second migration");
     assert!(
         err.contains("refusing to migrate into a non-empty log"),
         "{err}"
@@ -1298,10 +1316,24 @@ fn migrate_moves_an_embedded_instance_and_its_ct_log() {
         assert!(!data.join(d).join("index").exists(), "{d}");
         assert!(data.join(d).join("log.key").exists(), "{d}");
     }
+    // A migration interrupted after writing scale.json (the copies verified) but before the
+    // CT log's files were set aside is finished by running it again.
+    for name in ["log.json", "index", "tile"] {
+        std::fs::rename(
+            data.join("ct/pre-scale").join(name),
+            data.join("ct").join(name),
+        )
+        .unwrap();
+    }
+    let stdout = ok_stdout(&migrate_with(&c, &refs), "the interrupted migration again");
+    assert!(
+        stdout.contains("finished an interrupted migration"),
+        "{stdout}"
+    );
+    assert!(!data.join("ct/index").exists());
+    assert!(data.join("ct/pre-scale/index").is_dir());
     // Migrating it again is refused: its logs are on the backend now.
-    let out = migrate_with(&c, &refs);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = failed(&migrate_with(&c, &refs), "migrating a moved instance again");
     assert!(err.contains("already on PostgreSQL"), "{err}");
 
     // vouch up on the backend: the same instance, the tree continues, old bundles verify.
