@@ -30,7 +30,7 @@ mod common;
 use common::proxy::FilterProxy;
 use common::up::{Instance, start_up_with};
 use common::witness::start_witness;
-use common::{get, post, start, tail, try_get, vouch};
+use common::{get, post, start, try_get, vouch};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
