@@ -24,7 +24,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use common::audit::{Shared, check, submitter};
 use common::up::{Instance, free_port_base, start_up_env};
-use common::witness::{generate_key_pair, sign, start_witness, trust_config, verify, witness_key};
+use common::witness::{generate_key_pair, sign, trust_config, two_witnesses, verify};
 use common::{Server, ok_stdout, run_within, start, start_with_env, tail, vouch};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
@@ -669,19 +669,7 @@ fn witnessed_front_ends_share_the_cosigned_checkpoint() {
     drop(c.front(0));
     let vkey = std::fs::read_to_string(c.dir(0).join("log.vkey")).unwrap();
     let vkey = vkey.trim();
-    let v1 = witness_key(&dir.join("w1"), "w1.vouch.test");
-    let v2 = witness_key(&dir.join("w2"), "w2.vouch.test");
-    let w1 = start_witness(&dir.join("w1"), ORIGIN, vkey, &dir.join("w1.txt"));
-    let w2 = start_witness(&dir.join("w2"), ORIGIN, vkey, &dir.join("w2.txt"));
-    let policy = dir.join("policy.txt");
-    std::fs::write(
-        &policy,
-        format!(
-            "log {vkey}\nwitness w1 {v1} {}\nwitness w2 {v2} {}\ngroup both 2 w1 w2\nquorum both\n",
-            w1.url, w2.url
-        ),
-    )
-    .unwrap();
+    let (w1, w2, policy) = two_witnesses(dir, ORIGIN, vkey);
     let flags = [
         "--witness-policy",
         policy.to_str().unwrap(),
@@ -845,6 +833,35 @@ fn witnessed_front_ends_share_the_cosigned_checkpoint() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+
+    // kill -9 of the integrator: the other front end takes over, catches up with what each
+    // witness last cosigned (it starts from size 0 and is told the witness's size), and its
+    // writes are acknowledged with both witnesses' cosignatures.
+    let mut fronts = fronts.map(Some);
+    let who = fronts
+        .iter()
+        .position(|f| f.as_ref().is_some_and(is_integrator))
+        .expect("one front end is the integrator");
+    if let Some(mut f) = fronts[who].take() {
+        f.child.kill().unwrap();
+        f.child.wait().unwrap();
+    }
+    let survivor = fronts[1 - who].take().unwrap();
+    let (status, index) = rt.block_on(post(
+        &http,
+        &survivor.url,
+        &request(&key, b"after the integrator died"),
+    ));
+    assert_eq!(
+        (status, index),
+        (201, Some(3)),
+        "a write after the takeover\n{}",
+        tail(&survivor.log)
+    );
+    assert!(is_integrator(&survivor), "the survivor did not take over");
+    let cp = checkpoint_of(&survivor);
+    assert_eq!(signers(&cp).len(), 5, "{cp}");
+    assert!(cp.starts_with(&format!("{ORIGIN}\n4\n")), "{cp}");
     drop((w1, w2));
 }
 

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::witness::{generate_key_pair, sign, start_witness, trust_config, verify, witness_key};
+use common::witness::{generate_key_pair, sign, trust_config, two_witnesses, verify};
 use common::{post, start, tail, try_get};
 use std::process::Output;
 
@@ -48,19 +48,7 @@ fn quorum_of_two_witnesses_fails_closed_without_one() {
     drop(start(&log_data, origin, &dir.join("log0.txt"), &[]));
     let log_vkey = std::fs::read_to_string(log_data.join("log.vkey")).unwrap();
     let log_vkey = log_vkey.trim();
-    let v1 = witness_key(&dir.join("w1"), "w1.vouch.test");
-    let v2 = witness_key(&dir.join("w2"), "w2.vouch.test");
-    let w1 = start_witness(&dir.join("w1"), origin, log_vkey, &dir.join("w1.txt"));
-    let w2 = start_witness(&dir.join("w2"), origin, log_vkey, &dir.join("w2.txt"));
-    let policy = dir.join("policy.txt");
-    std::fs::write(
-        &policy,
-        format!(
-            "log {log_vkey}\nwitness w1 {v1} {}\nwitness w2 {v2} {}\ngroup both 2 w1 w2\nquorum both\n",
-            w1.url, w2.url
-        ),
-    )
-    .unwrap();
+    let (w1, w2, policy) = two_witnesses(dir, origin, log_vkey);
     let policy_arg = policy.to_str().unwrap();
     let log = start(
         &log_data,

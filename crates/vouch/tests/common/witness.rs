@@ -95,6 +95,27 @@ pub fn start_witness(dir: &Path, origin: &str, log_vkey: &str, log: &Path) -> Wi
     Witness { child, url }
 }
 
+/// Two witnesses, w1 and w2 (keys named `w1.vouch.test`, `w2.vouch.test`, state in `dir/w1`
+/// and `dir/w2`), following the log `origin` with the note key `log_vkey` (the log's
+/// `log.vkey`), and the C2SP tlog-policy requiring both (group `both`, 2 of 2) written to
+/// `dir/policy.txt`.
+pub fn two_witnesses(dir: &Path, origin: &str, log_vkey: &str) -> (Witness, Witness, PathBuf) {
+    let v1 = witness_key(&dir.join("w1"), "w1.vouch.test");
+    let v2 = witness_key(&dir.join("w2"), "w2.vouch.test");
+    let w1 = start_witness(&dir.join("w1"), origin, log_vkey, &dir.join("w1.txt"));
+    let w2 = start_witness(&dir.join("w2"), origin, log_vkey, &dir.join("w2.txt"));
+    let policy = dir.join("policy.txt");
+    std::fs::write(
+        &policy,
+        format!(
+            "log {log_vkey}\nwitness w1 {v1} {}\nwitness w2 {v2} {}\ngroup both 2 w1 w2\nquorum both\n",
+            w1.url, w2.url
+        ),
+    )
+    .unwrap();
+    (w1, w2, policy)
+}
+
 /// A ClientTrustConfig for key-based signing against `log_url` only (the log's
 /// `trusted_root.tlog.json` is read from `log_data`), written with its trusted root to `dir`.
 pub fn trust_config(dir: &Path, log_data: &Path, log_url: &str) -> PathBuf {
