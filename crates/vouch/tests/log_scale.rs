@@ -628,6 +628,20 @@ impl CtFront {
             .unwrap();
         Self { child, url, id }
     }
+
+    /// A front end of the CT log of the `vouch up` instance in `data` (its CT key and CA root),
+    /// on `database` and `tiles`.
+    fn of_instance(c: &Cluster, data: &Path, database: &str, tiles: &str) -> Self {
+        Self::start(
+            c,
+            &c.tmp.path().join("ct-front"),
+            Some(&data.join("ct/log.key")),
+            &data.join("ca/root.crt.pem"),
+            &[],
+            database,
+            tiles,
+        )
+    }
 }
 
 impl Drop for CtFront {
@@ -1112,15 +1126,7 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     // with the instance's CT key serves the same tree as vouch up's CT log.
     let ct_db = format!("{}?options[search_path]=vouch_ct", c.database);
     let ct_tiles = c.tiles.replacen("/prod?", "/prod/ct?", 1);
-    let ct = CtFront::start(
-        &c,
-        &c.tmp.path().join("ct-front"),
-        Some(&data.join("ct/log.key")),
-        &data.join("ca/root.crt.pem"),
-        &[],
-        &ct_db,
-        &ct_tiles,
-    );
+    let ct = CtFront::of_instance(&c, &data, &ct_db, &ct_tiles);
     let deadline = Instant::now() + Duration::from_secs(10);
     while get_sth(&ct.url)["tree_size"] != get_sth(&inst.urls["ct"])["tree_size"] {
         assert!(
@@ -1287,15 +1293,7 @@ fn migrate_moves_an_embedded_instance_and_its_ct_log() {
         "the CT log is in schema vouch_ct"
     );
     // A `vouch serve ct` front end on it serves the embedded CT log's tree head.
-    let front = CtFront::start(
-        &c,
-        &c.tmp.path().join("ct-front"),
-        Some(&data.join("ct/log.key")),
-        &data.join("ca/root.crt.pem"),
-        &[],
-        &ct_db,
-        &ct_tiles,
-    );
+    let front = CtFront::of_instance(&c, &data, &ct_db, &ct_tiles);
     let moved = get_sth(&front.url);
     assert_eq!(
         (&moved["tree_size"], &moved["sha256_root_hash"]),
