@@ -109,6 +109,17 @@ pub enum LogError {
     /// The stored tiles do not reproduce a tree (a hash is missing or out of range).
     #[error("storage: cannot rebuild the tree from tiles: {0}")]
     Rebuild(#[source] vouch_core::merkle::ProofError),
+    /// The stored cosigned checkpoint (scale backend) does not verify.
+    #[error("storage: the stored cosigned checkpoint of size {size}: {what}: {source}")]
+    CosignedNote {
+        /// Its tree size.
+        size: u64,
+        /// The check that failed.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: vouch_core::note::NoteError,
+    },
     /// A stored CT entry does not parse.
     #[error("storage: stored CT entry: {0}")]
     CtEntry(#[source] vouch_core::ct::CtError),
@@ -256,6 +267,12 @@ struct Pending {
 struct Published {
     checkpoint: StoredCheckpoint,
     edge: Edge,
+    /// Distributed mode only: the latest cosigned checkpoint read from the backend (verified
+    /// against the tree), which `/checkpoint` serves while it is the published one.
+    cosigned: Option<StoredCheckpoint>,
+    /// Distributed mode with a witness client only: the latest cosigned checkpoint that
+    /// acknowledgements may use (with the policy's quorum when it is required).
+    witnessed: Option<StoredCheckpoint>,
 }
 
 struct Inner<S: Storage> {
@@ -351,7 +368,12 @@ impl<S: Storage> Log<S> {
                 storage,
                 signer,
                 config,
-                state: RwLock::new(Published { checkpoint, edge }),
+                state: RwLock::new(Published {
+                    checkpoint,
+                    edge,
+                    cosigned: None,
+                    witnessed: None,
+                }),
                 cache: Mutex::new(TileCache::default()),
                 metrics,
                 waiters: shared::Waiters::default(),

@@ -19,7 +19,7 @@
 //! workers of a multi-threaded Tokio runtime (not from a current-thread runtime).
 
 use crate::LogError;
-use crate::shared::{Assigned, NewEntry, SequencedEntry, SharedBackend};
+use crate::shared::{Assigned, NewEntry, PublishedCheckpoints, SequencedEntry, SharedBackend};
 use crate::storage::{CommitBatch, Storage, StoredCheckpoint};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
@@ -36,14 +36,21 @@ use std::time::Duration;
 use vouch_core::tiles::TileId;
 
 /// The schema migrations, embedded in the binary (version, description, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "scale log",
-    include_str!("../migrations/0001_scale_log.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "scale log",
+        include_str!("../migrations/0001_scale_log.sql"),
+    ),
+    (
+        2,
+        "cosigned checkpoint",
+        include_str!("../migrations/0002_cosigned_checkpoint.sql"),
+    ),
+];
 
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// What the database records about the log it holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -299,6 +306,17 @@ async fn put_all(
     first_err.map_or(Ok(()), Err)
 }
 
+/// A checkpoint row: size, root, note.
+type CheckpointRow = (i64, Vec<u8>, String);
+
+fn checkpoint_of((size, root, note): CheckpointRow) -> Result<StoredCheckpoint, LogError> {
+    Ok(StoredCheckpoint {
+        size: u64_of(size, "tree size")?,
+        root: hash_of(&root, "root hash")?,
+        note,
+    })
+}
+
 /// SQL: the size of the published tree (entries at and beyond it are sequenced, not yet
 /// published, and are not answered by lookups).
 macro_rules! published_size {
@@ -307,11 +325,22 @@ macro_rules! published_size {
     };
 }
 
+/// SQL: the cosigned checkpoint of size `$1` and root `$2` is one the log published (the
+/// checkpoint row has that size and root, or has grown past it).
+macro_rules! published_guard {
+    () => {
+        "EXISTS (SELECT 1 FROM vouch_log_checkpoint c WHERE c.id = 1 \
+         AND (c.size > $1 OR (c.size = $1 AND c.root = $2)))"
+    };
+}
+
 impl PgStorage {
     /// Connect to `database` (a `postgres://` URL; the password comes from `PGPASSWORD` or the
     /// passfile) and the object store at `tiles` ([`object_store_from_url`]), apply the
     /// embedded schema migrations, and check the database holds the log `origin` (recorded
-    /// with `created` on first use; `None` accepts whatever log the database holds).
+    /// with `created` on first use; `None` accepts whatever log the database holds). A URL
+    /// with `?options[search_path]=SCHEMA` (one schema name) keeps the log in that schema,
+    /// created on first use as [`PgStorage::open_in_schema`] does.
     pub fn open(
         database: &str,
         tiles: &str,
@@ -376,6 +405,10 @@ impl PgStorage {
             // Only this schema: tables of another log in `public` are never resolved.
             opts = opts.options([("search_path", s)]);
         }
+        // A URL naming its log's schema (`?options[search_path]=vouch_ct`) gets it created on
+        // first use too, as `open_in_schema` does.
+        let url_schema = schema.is_none().then(|| url_schema(database)).flatten();
+        let schema = schema.or(url_schema.as_deref());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("vouch-pg")
@@ -552,6 +585,16 @@ impl PgStorage {
     }
 }
 
+/// The schema a database URL selects with `options[search_path]=NAME`, when NAME is one plain
+/// schema name ([`check_schema_name`]; a list or `$user` is left to PostgreSQL).
+fn url_schema(database: &str) -> Option<String> {
+    let u = url::Url::parse(database).ok()?;
+    u.query_pairs()
+        .find(|(k, _)| k == "options[search_path]")
+        .map(|(_, v)| v.into_owned())
+        .filter(|s| check_schema_name(s).is_ok())
+}
+
 /// A schema name for [`PgStorage::open_in_schema`]: a plain lower-case SQL identifier
 /// (it is interpolated into `CREATE SCHEMA`).
 fn check_schema_name(schema: &str) -> Result<(), LogError> {
@@ -668,19 +711,12 @@ async fn claim_meta(
 impl Storage for PgStorage {
     fn load_checkpoint(&self) -> Result<Option<StoredCheckpoint>, LogError> {
         self.block(async {
-            let row: Option<(i64, Vec<u8>, String)> =
+            let row: Option<CheckpointRow> =
                 sqlx::query_as("SELECT size, root, note FROM vouch_log_checkpoint WHERE id = 1")
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(|e| pg_err("read the checkpoint", e))?;
-            row.map(|(size, root, note)| {
-                Ok(StoredCheckpoint {
-                    size: u64_of(size, "tree size")?,
-                    root: hash_of(&root, "root hash")?,
-                    note,
-                })
-            })
-            .transpose()
+            row.map(checkpoint_of).transpose()
         })
     }
 
@@ -993,6 +1029,79 @@ impl SharedBackend for PgStorage {
         }))
     }
 
+    fn load_checkpoints(&self) -> Result<PublishedCheckpoints, LogError> {
+        self.block(async {
+            // One round trip for both rows: front ends poll this.
+            type Row = (
+                Option<i64>,
+                Option<Vec<u8>>,
+                Option<String>,
+                Option<i64>,
+                Option<Vec<u8>>,
+                Option<String>,
+            );
+            let row: Option<Row> = sqlx::query_as(
+                "SELECT c.size, c.root, c.note, w.size, w.root, w.note \
+                 FROM (SELECT 1 AS id) one \
+                 LEFT JOIN vouch_log_checkpoint c ON c.id = one.id \
+                 LEFT JOIN vouch_log_cosigned w ON w.id = one.id",
+            )
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| pg_err("read the checkpoints", e))?;
+            let Some((cs, cr, cn, ws, wr, wn)) = row else {
+                return Ok(PublishedCheckpoints::default());
+            };
+            let both = |s: Option<i64>, r: Option<Vec<u8>>, n: Option<String>| match (s, r, n) {
+                (Some(s), Some(r), Some(n)) => checkpoint_of((s, r, n)).map(Some),
+                _ => Ok(None),
+            };
+            Ok(PublishedCheckpoints {
+                checkpoint: both(cs, cr, cn)?,
+                cosigned: both(ws, wr, wn)?,
+            })
+        })
+    }
+
+    fn publish_cosigned(
+        &self,
+        old: Option<&StoredCheckpoint>,
+        new: &StoredCheckpoint,
+    ) -> Result<bool, LogError> {
+        let size = i64_of(new.size, "tree size")?;
+        self.block(self.on_lead(async |conn| {
+            // Only a published checkpoint (same size and root as the checkpoint row, or one
+            // it has since grown past) may be stored with its cosignatures.
+            let swapped = match old {
+                Some(o) => sqlx::query(concat!(
+                    "UPDATE vouch_log_cosigned SET size = $1, root = $2, note = $3 \
+                     WHERE id = 1 AND size = $4 AND note = $5 AND ",
+                    published_guard!()
+                ))
+                .bind(size)
+                .bind(new.root.to_vec())
+                .bind(&new.note)
+                .bind(i64_of(o.size, "tree size")?)
+                .bind(&o.note),
+                None => sqlx::query(concat!(
+                    "INSERT INTO vouch_log_cosigned (id, size, root, note) \
+                     SELECT 1, $1, $2, $3 WHERE ",
+                    published_guard!(),
+                    " ON CONFLICT (id) DO NOTHING"
+                ))
+                .bind(size)
+                .bind(new.root.to_vec())
+                .bind(&new.note),
+            }
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| pg_err("swap the cosigned checkpoint", e))?
+            .rows_affected()
+                == 1;
+            Ok(swapped)
+        }))
+    }
+
     fn publish(
         &self,
         old: Option<&StoredCheckpoint>,
@@ -1073,6 +1182,27 @@ mod tests {
             matches!(source.map(|s| &**s), Some(sqlx::Error::RowNotFound)),
             "{source:?}"
         );
+    }
+
+    #[test]
+    fn schemas_named_in_the_url() {
+        assert_eq!(
+            url_schema("postgres://vouch@db/vouch?options[search_path]=vouch_ct").as_deref(),
+            Some("vouch_ct")
+        );
+        assert_eq!(
+            url_schema("postgres://vouch@db/vouch?sslmode=disable&options%5Bsearch_path%5D=ct2")
+                .as_deref(),
+            Some("ct2")
+        );
+        for none in [
+            "postgres://vouch@db/vouch",
+            "postgres://vouch@db/vouch?options[search_path]=a,b",
+            "postgres://vouch@db/vouch?options[search_path]=$user",
+            "postgres://vouch@db/vouch?options[statement_timeout]=5s",
+        ] {
+            assert_eq!(url_schema(none), None, "{none}");
+        }
     }
 
     #[test]

@@ -15,18 +15,26 @@
 //!   published, signed checkpoint covers its index, with an inclusion proof against it. Front
 //!   ends learn about new checkpoints by polling the checkpoint row and load the new right edge
 //!   of the tree from the object store (tile reads never go through the database).
+//! - **Witnesses** (with a witness policy, [`crate::Log::set_witness_client`]): the integrator
+//!   pushes each published checkpoint to the witnesses and stores the note with their
+//!   cosignature lines by a second compare-and-swap ([`SharedBackend::publish_cosigned`]).
+//!   Every front end reads it back with the checkpoint, checks it is the log's own signed
+//!   checkpoint of its tree, serves it at `/checkpoint` and answers waiting submitters only
+//!   with a cosigned checkpoint covering them (one meeting the policy's quorum when it is
+//!   required): the embedded backend's rule. A round the witnesses fail is retried, so writes
+//!   waiting for the quorum are answered once the witnesses are back.
 //!
 //! The embedded backend never takes this path: [`crate::storage::Storage::shared`] is `None`
 //! there and the in-process sequencer is unchanged.
 
 use crate::storage::{Storage, StoredCheckpoint};
 use crate::tree::{Edge, TreeReader};
-use crate::{Inner, Integrated, LogError, Pending, now_unix};
+use crate::{Inner, Integrated, LogError, Pending, Published, now_unix};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
-use vouch_core::note::Checkpoint;
+use vouch_core::note::{Checkpoint, SignedNote};
 use vouch_core::tiles::{self, TileId};
 
 /// How long a sequenced submission waits for a published checkpoint before it is answered
@@ -90,6 +98,28 @@ pub trait SharedBackend: Send + Sync {
         bundles: &[(TileId, Vec<u8>)],
         new: &StoredCheckpoint,
     ) -> Result<bool, LogError>;
+    /// The published checkpoint and the stored cosigned checkpoint, read together (front ends
+    /// poll this).
+    fn load_checkpoints(&self) -> Result<PublishedCheckpoints, LogError>;
+    /// Replace the stored cosigned checkpoint `old` (`None`: none yet) by `new`, a published
+    /// checkpoint's note with the witnesses' cosignature lines appended. `Ok(false)` if the
+    /// stored one is no longer `old`, `new` is not a checkpoint the log published, or this
+    /// process lost the integrator role (nothing was swapped).
+    fn publish_cosigned(
+        &self,
+        old: Option<&StoredCheckpoint>,
+        new: &StoredCheckpoint,
+    ) -> Result<bool, LogError>;
+}
+
+/// What [`SharedBackend::load_checkpoints`] reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PublishedCheckpoints {
+    /// The published checkpoint (signed by the log only).
+    pub checkpoint: Option<StoredCheckpoint>,
+    /// The latest cosigned checkpoint: the note of a published checkpoint, of this size or
+    /// smaller, with the witnesses' cosignature lines.
+    pub cosigned: Option<StoredCheckpoint>,
 }
 
 /// A sequenced submission waiting for a published checkpoint.
@@ -172,8 +202,8 @@ pub(crate) fn drain<S: Storage>(inner: &Inner<S>) {
             Err(p) => p.into_inner(),
         };
         let size = match inner.state.read() {
-            Ok(s) => s.checkpoint.size,
-            Err(p) => p.into_inner().checkpoint.size,
+            Ok(s) => ack_checkpoint(inner, &s).map_or(0, |c| c.size),
+            Err(p) => ack_checkpoint(inner, &p.into_inner()).map_or(0, |c| c.size),
         };
         let rest = w.split_off(&size);
         let ready = std::mem::replace(&mut *w, rest);
@@ -188,9 +218,16 @@ pub(crate) fn drain<S: Storage>(inner: &Inner<S>) {
         });
         (ready, expired)
     };
+    let covering = match inner.witness.get() {
+        None => "checkpoint covering it",
+        Some(w) if w.requires_quorum() => {
+            "checkpoint covering it with the witness policy's quorum of cosignatures"
+        }
+        Some(_) => "cosigned checkpoint covering it",
+    };
     for (index, x) in expired {
         let _ = x.reply.send(Err(LogError::Unavailable(format!(
-            "entry {index} is sequenced but no checkpoint covering it was published within {}s; \
+            "entry {index} is sequenced but no {covering} was published within {}s; \
              retry later (the retry is answered as a duplicate once it is published)",
             ACK_TIMEOUT.as_secs()
         ))));
@@ -202,7 +239,10 @@ pub(crate) fn drain<S: Storage>(inner: &Inner<S>) {
         Ok(s) => s,
         Err(p) => p.into_inner(),
     };
-    let size = state.checkpoint.size;
+    let Some(checkpoint) = ack_checkpoint(inner, &state).cloned() else {
+        return;
+    };
+    let size = checkpoint.size;
     let mut reader = TreeReader {
         size,
         edge: &state.edge,
@@ -227,7 +267,7 @@ pub(crate) fn drain<S: Storage>(inner: &Inner<S>) {
                     index,
                     integrated_time: x.integrated_time,
                     proof,
-                    checkpoint: state.checkpoint.clone(),
+                    checkpoint: checkpoint.clone(),
                     body: x.body,
                 });
             let _ = x.reply.send(res);
@@ -235,6 +275,20 @@ pub(crate) fn drain<S: Storage>(inner: &Inner<S>) {
     }
     if fresh > 0 {
         inner.metrics.appended(fresh, oldest, size);
+    }
+}
+
+/// The checkpoint waiting submitters are answered with: the published one, or, with a witness
+/// client, the latest cosigned one that meets the acknowledgement rule (`None` before there is
+/// one): the embedded backend's rule, for every front end.
+fn ack_checkpoint<'a, S: Storage>(
+    inner: &Inner<S>,
+    state: &'a Published,
+) -> Option<&'a StoredCheckpoint> {
+    if inner.witness.get().is_some() {
+        state.witnessed.as_ref()
+    } else {
+        Some(&state.checkpoint)
     }
 }
 
@@ -278,11 +332,15 @@ fn refresh<S: Storage>(inner: &Inner<S>) -> Result<(), LogError> {
 }
 
 fn follow<S: Storage>(inner: &Inner<S>) -> Result<(), LogError> {
+    let Some(backend) = inner.storage.shared() else {
+        return Ok(());
+    };
     let local = match inner.state.read() {
         Ok(s) => s.checkpoint.size,
         Err(p) => p.into_inner().checkpoint.size,
     };
-    if let Some(cp) = inner.storage.load_checkpoint()?
+    let published = backend.load_checkpoints()?;
+    if let Some(cp) = published.checkpoint
         && cp.size > local
     {
         let edge = Edge::load(&inner.storage, cp.size)?;
@@ -297,7 +355,105 @@ fn follow<S: Storage>(inner: &Inner<S>) -> Result<(), LogError> {
         }
         advance(inner, cp, edge);
     }
+    if let Some(c) = published.cosigned {
+        take_cosigned(inner, c)?;
+    }
     Ok(())
+}
+
+/// Take the cosigned checkpoint `c` (read from the backend, or just stored by this integrator):
+/// `/checkpoint` serves it while it is the published checkpoint, and acknowledgements use it
+/// when it meets the rule ([`ack_checkpoint`]). It must be this log's signed checkpoint of a
+/// tree this front end has (one it has not followed yet waits for the next poll).
+fn take_cosigned<S: Storage>(inner: &Inner<S>, c: StoredCheckpoint) -> Result<(), LogError> {
+    {
+        let s = match inner.state.read() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        if s.cosigned.as_ref().is_some_and(|have| have.size >= c.size) || c.size > s.checkpoint.size
+        {
+            return Ok(());
+        }
+    }
+    let note = verify_cosigned(inner, &c)?;
+    let acknowledges = inner.witness.get().map(|w| w.acknowledges(&note));
+    if let Some(Err(e)) = &acknowledges {
+        tracing::warn!(size = c.size, error = %e, "cosigned checkpoint lacks the witness quorum: no write is acknowledged with it");
+    }
+    let mut s = match inner.state.write() {
+        Ok(s) => s,
+        Err(p) => p.into_inner(),
+    };
+    if s.cosigned.as_ref().is_some_and(|have| have.size >= c.size) {
+        return Ok(());
+    }
+    if s.checkpoint.size == c.size {
+        s.checkpoint.note = c.note.clone();
+    }
+    if matches!(acknowledges, Some(Ok(()))) && s.witnessed.as_ref().is_none_or(|w| w.size < c.size)
+    {
+        s.witnessed = Some(c.clone());
+    }
+    s.cosigned = Some(c);
+    Ok(())
+}
+
+/// Check a stored cosigned checkpoint: its note parses, carries this log's signature, and
+/// names the size and root of the row, which are those of this log's tree at that size.
+fn verify_cosigned<S: Storage>(
+    inner: &Inner<S>,
+    c: &StoredCheckpoint,
+) -> Result<SignedNote, LogError> {
+    let bad = |what: &'static str, source| LogError::CosignedNote {
+        size: c.size,
+        what,
+        source,
+    };
+    let note = SignedNote::parse(&c.note).map_err(|e| bad("the note does not parse", e))?;
+    note.verify(inner.signer.verifier())
+        .map_err(|e| bad("the log's signature does not verify", e))?;
+    let body =
+        Checkpoint::parse(&note.text).map_err(|e| bad("the checkpoint does not parse", e))?;
+    if body.origin != inner.config.origin || body.size != c.size || body.root_hash != c.root {
+        return Err(LogError::Storage(format!(
+            "the stored cosigned checkpoint row (origin {:?}, size {}, root {}) disagrees with its note (origin {:?}, size {}, root {})",
+            inner.config.origin,
+            c.size,
+            hex::encode(c.root),
+            body.origin,
+            body.size,
+            hex::encode(body.root_hash)
+        )));
+    }
+    let s = match inner.state.read() {
+        Ok(s) => s,
+        Err(p) => p.into_inner(),
+    };
+    let root = if c.size == s.checkpoint.size {
+        s.checkpoint.root
+    } else {
+        tiles::tree_root(
+            &mut TreeReader {
+                size: c.size,
+                edge: &s.edge,
+                storage: &inner.storage,
+                cache: &inner.cache,
+                memo: HashMap::default(),
+            },
+            c.size,
+        )
+        .map_err(LogError::Rebuild)?
+    };
+    if root != c.root {
+        return Err(LogError::Storage(format!(
+            "the stored cosigned checkpoint of size {} has root {}, but the log's tree of that size has root {}",
+            c.size,
+            hex::encode(c.root),
+            hex::encode(root)
+        )));
+    }
+    Ok(note)
 }
 
 /// What one integrator step did.
@@ -310,18 +466,106 @@ enum Step {
     Worked,
 }
 
-/// One integrator step: integrate what is sequenced beyond the stored checkpoint and publish.
-/// `mine` is the integrator's edge, kept between steps.
+/// Shortest and longest pause before the integrator asks the witnesses again after a round
+/// that did not give a checkpoint it could store (a witness down, the quorum short).
+const WITNESS_RETRY_MIN: Duration = Duration::from_millis(250);
+const WITNESS_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// What the integrator keeps between steps.
+#[derive(Default)]
+struct IntegratorState {
+    /// The integrator's edge.
+    edge: Option<Edge>,
+    /// After a failed witness round: no new round before this instant.
+    witness_retry: Option<Instant>,
+    /// The pause after the last failed witness round.
+    witness_backoff: Duration,
+}
+
+/// With a witness client: collect the witnesses' cosignatures for `published` (the log-signed
+/// checkpoint the backend holds) unless `cosigned` (the stored cosigned checkpoint, updated
+/// here) already covers it, and store them by compare-and-swap. A round the witnesses fail
+/// (under `require_quorum`: short of the quorum) stores nothing and is retried after a pause,
+/// also with no new entries, so that writes waiting for the quorum are answered once the
+/// witnesses are back.
+fn cosign_published<S: Storage>(
+    inner: &Inner<S>,
+    backend: &dyn SharedBackend,
+    st: &mut IntegratorState,
+    published: &StoredCheckpoint,
+    cosigned: &mut Option<StoredCheckpoint>,
+) -> Result<(), LogError> {
+    let Some(w) = inner.witness.get() else {
+        return Ok(());
+    };
+    if cosigned.as_ref().is_some_and(|c| c.size >= published.size)
+        || st.witness_retry.is_some_and(|t| Instant::now() < t)
+    {
+        return Ok(());
+    }
+    let size = published.size;
+    let followed = match inner.state.read() {
+        Ok(s) => s.checkpoint.size,
+        Err(p) => p.into_inner().checkpoint.size,
+    };
+    if followed != size {
+        // The consistency proofs need the tree of this size: the follower loads it.
+        return Ok(());
+    }
+    let proof = |old: u64| inner.with_reader(size, |r| tiles::consistency_proof(r, old, size));
+    let note = match tokio::runtime::Handle::current().block_on(w.cosign(
+        &published.note,
+        size,
+        &proof,
+    )) {
+        Ok(n) => n,
+        Err(e) => {
+            st.witness_backoff =
+                (st.witness_backoff * 2).clamp(WITNESS_RETRY_MIN, WITNESS_RETRY_MAX);
+            st.witness_retry = Some(Instant::now() + st.witness_backoff);
+            tracing::warn!(size, error = %e, retry_ms = st.witness_backoff.as_millis(), "checkpoint not cosigned");
+            return Ok(());
+        }
+    };
+    st.witness_backoff = Duration::ZERO;
+    st.witness_retry = None;
+    let new = StoredCheckpoint {
+        note,
+        ..published.clone()
+    };
+    if !backend.publish_cosigned(cosigned.as_ref(), &new)? {
+        tracing::warn!(
+            size,
+            "cosigned checkpoint moved under the integrator; starting over"
+        );
+        return Ok(());
+    }
+    take_cosigned(inner, new.clone())?;
+    *cosigned = Some(new);
+    drain(inner);
+    Ok(())
+}
+
+/// One integrator step: integrate what is sequenced beyond the stored checkpoint and publish,
+/// with the witnesses' cosignatures when a witness client is set. `st` is kept between steps.
 fn integrate_step<S: Storage>(
     inner: &Inner<S>,
     backend: &dyn SharedBackend,
-    mine: &mut Option<Edge>,
+    st: &mut IntegratorState,
 ) -> Result<Step, LogError> {
     if !backend.try_lead()? {
-        *mine = None;
+        st.edge = None;
         return Ok(Step::NotLeader);
     }
-    let stored = inner.storage.load_checkpoint()?;
+    let PublishedCheckpoints {
+        checkpoint: stored,
+        mut cosigned,
+    } = backend.load_checkpoints()?;
+    // A published checkpoint without its cosignatures (a failed round, another integrator's
+    // takeover) is cosigned first.
+    if let Some(p) = &stored {
+        cosign_published(inner, backend, st, p, &mut cosigned)?;
+    }
     let size = stored.as_ref().map_or(0, |c| c.size);
     let limit = inner.config.max_batch.clamp(1, 16_384) * 4;
     let items = backend.pending(size, limit)?;
@@ -330,7 +574,7 @@ fn integrate_step<S: Storage>(
     }
     // The tree at a size is fixed once its entries are sequenced, so any edge of this size is
     // the right one.
-    let mut edge = match mine.take() {
+    let mut edge = match st.edge.take() {
         Some(e) if e.size == size => e,
         _ => {
             let published = match inner.state.read() {
@@ -382,8 +626,9 @@ fn integrate_step<S: Storage>(
         .metrics
         .batch_size
         .observe(f64::from(u32::try_from(items.len()).unwrap_or(u32::MAX)));
-    advance(inner, checkpoint, edge.clone());
-    *mine = Some(edge);
+    advance(inner, checkpoint.clone(), edge.clone());
+    st.edge = Some(edge);
+    cosign_published(inner, backend, st, &checkpoint, &mut cosigned)?;
     drain(inner);
     Ok(Step::Worked)
 }
@@ -396,11 +641,11 @@ pub(crate) fn spawn<S: Storage>(inner: &Arc<Inner<S>>) {
 }
 
 async fn integrator<S: Storage>(weak: Weak<Inner<S>>) {
-    let mut mine: Option<Edge> = None;
+    let mut mine = IntegratorState::default();
     let mut backoff = Duration::from_millis(50);
     loop {
         let Some(inner) = weak.upgrade() else { return };
-        let carried = mine.take();
+        let carried = std::mem::take(&mut mine);
         let res = tokio::task::spawn_blocking(move || {
             let mut m = carried;
             let r = match inner.storage.shared() {
@@ -420,7 +665,9 @@ async fn integrator<S: Storage>(weak: Weak<Inner<S>>) {
                     Step::NotLeader => LEAD_RETRY,
                 }
             }
-            Ok((Err(e), _)) => {
+            Ok((Err(e), m)) => {
+                // The edge is rebuilt from the backend; the witnesses' retry pause is kept.
+                mine = IntegratorState { edge: None, ..m };
                 tracing::warn!(error = %e, retry_ms = backoff.as_millis(), "integration failed");
                 let b = backoff;
                 backoff = (backoff * 2).min(Duration::from_secs(2));

@@ -9,13 +9,18 @@
 //! write responses (and so bundles) carry. The policy's quorum is checked on the cosigned note;
 //! with `require_quorum` a checkpoint short of it fails the write (fail closed), otherwise it is
 //! logged and served as far as it got.
+//!
+//! On the scale-out backend the integrator collects the cosignatures and stores the cosigned
+//! note in the database, and every front end acknowledges with it ([`crate::shared`]); the
+//! size each witness last cosigned is then kept per integrator, and a new integrator learns it
+//! from the witness's 409.
 
 use crate::LogError;
 use std::sync::Mutex;
 use std::time::Duration;
 use vouch_core::merkle::Hash;
 use vouch_core::note::{NoteSignature, SignedNote};
-use vouch_core::tlog_policy::WitnessPolicy;
+use vouch_core::tlog_policy::{QuorumError, WitnessPolicy};
 use vouch_core::witness::{
     AddCheckpointRequest, TLOG_SIZE_CONTENT_TYPE, parse_cosignature_lines, parse_tlog_size_body,
 };
@@ -105,6 +110,17 @@ impl WitnessClient {
     /// Whether a checkpoint short of the quorum fails the write.
     pub fn requires_quorum(&self) -> bool {
         self.require_quorum
+    }
+
+    /// Whether a write covered by the cosigned checkpoint `note` may be acknowledged: always
+    /// without `require_quorum`, else only when `note` meets the policy's quorum (the error says
+    /// which group fell short and who cosigned).
+    pub fn acknowledges(&self, note: &SignedNote) -> Result<(), QuorumError> {
+        if self.require_quorum {
+            self.policy.check(note).map(|_| ())
+        } else {
+            Ok(())
+        }
     }
 
     /// Push `note` (the log-signed checkpoint of `size`) to every witness and return the note with

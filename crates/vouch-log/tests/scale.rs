@@ -4,7 +4,9 @@
 //! - two engines (front ends) on one database and bucket sequence concurrently: every entry gets
 //!   one index, the same entry submitted to both gets one index, every acknowledged entry is
 //!   covered by the checkpoint it came with, and all checkpoints are consistent;
-//! - the schema version check refuses a database migrated by a newer vouch.
+//! - the schema version check refuses a database migrated by a newer vouch;
+//! - the cosigned checkpoint row is swapped only by the integrator, by compare-and-swap, and
+//!   only to a checkpoint the log published.
 #![cfg(feature = "scale")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -97,7 +99,7 @@ fn schema_and_origin_checks_refuse_a_foreign_database() {
     .unwrap_err();
     assert!(
         err.to_string()
-            .contains("database schema version 99 is newer than this vouch supports (1)"),
+            .contains("database schema version 99 is newer than this vouch supports (2)"),
         "{err}"
     );
 }
@@ -315,4 +317,68 @@ fn search_pages_through_the_database() {
         Matches::new(&s, &["sha256:dd".to_string()], &[], 1_000..n, false),
     ];
     assert_eq!(intersect(&mut streams, 3).unwrap(), vec![1000, 1004, 1008]);
+}
+
+/// The cosigned checkpoint row: only the integrator swaps it, by compare-and-swap, and only to
+/// a checkpoint the log published (its size and root, or one the log has grown past).
+#[test]
+fn cosigned_checkpoint_is_swapped_by_the_integrator_only() {
+    use vouch_log::shared::{PublishedCheckpoints, SharedBackend};
+    use vouch_log::storage::CommitBatch;
+    let Some(p) = peers() else { return };
+    let open = p.log_store("cosigned");
+    let (a, b) = (open(), open());
+    let published = StoredCheckpoint {
+        size: 2,
+        root: [7; 32],
+        note: "checkpoint 2\n".into(),
+    };
+    a.commit(&CommitBatch {
+        first_index: 0,
+        entries: vec![],
+        tiles: vec![],
+        entry_bundles: vec![],
+        checkpoint: published.clone(),
+    })
+    .unwrap();
+    let cosigned = |size, root, note: &str| StoredCheckpoint {
+        size,
+        root,
+        note: note.into(),
+    };
+    assert!(a.try_lead().unwrap(), "the first handle leads");
+    assert!(!b.try_lead().unwrap(), "the second does not");
+    let one = cosigned(2, [7; 32], "checkpoint 2\n\n— w1 cosig\n");
+    let err = b.publish_cosigned(None, &one).unwrap_err();
+    assert!(err.to_string().contains("not the integrator"), "{err}");
+    assert!(
+        !a.publish_cosigned(None, &cosigned(3, [7; 32], "beyond"))
+            .unwrap(),
+        "a size the log has not published"
+    );
+    assert!(
+        !a.publish_cosigned(None, &cosigned(2, [8; 32], "other root"))
+            .unwrap(),
+        "another root at the published size"
+    );
+    assert!(a.publish_cosigned(None, &one).unwrap());
+    assert_eq!(
+        b.load_checkpoints().unwrap(),
+        PublishedCheckpoints {
+            checkpoint: Some(published),
+            cosigned: Some(one.clone()),
+        },
+        "every handle reads both rows"
+    );
+    let two = cosigned(2, [7; 32], "checkpoint 2\n\n— w1 cosig\n— w2 cosig\n");
+    assert!(
+        !a.publish_cosigned(None, &two).unwrap(),
+        "insert over an existing row"
+    );
+    assert!(
+        !a.publish_cosigned(Some(&two), &two).unwrap(),
+        "swap from a row that is not the stored one"
+    );
+    assert!(a.publish_cosigned(Some(&one), &two).unwrap());
+    assert_eq!(b.load_checkpoints().unwrap().cosigned, Some(two));
 }

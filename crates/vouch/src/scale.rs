@@ -10,12 +10,13 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use vouch_core::ct::MerkleTreeLeaf;
 use vouch_core::merkle;
 use vouch_core::note::{Checkpoint, NoteVerifier, SignedNote};
 use vouch_core::tiles::{TILE_WIDTH, TileId};
 use vouch_log::pg::{LogMeta, PgStorage};
-use vouch_log::storage::{CommitBatch, EntryRecord, Storage};
-use vouch_log::tree::{Edge, TileCache, TreeReader, parse_bundle};
+use vouch_log::storage::{CommitBatch, EntryRecord, Storage, StoredCheckpoint};
+use vouch_log::tree::{Edge, TileCache, TreeReader, parse_bundle, parse_tile};
 use vouch_log::{EmbeddedStorage, KeyAlgorithm, LogSigner};
 
 /// `--database` / `--tiles`: the PostgreSQL + object store backend.
@@ -254,12 +255,65 @@ pub fn claim_key(storage: &PgStorage, signer: &LogSigner, key_file: &Path) -> Re
         })
 }
 
+/// Written to `<data>/scale.json` when a `vouch up` instance's logs are on the scale backend:
+/// where they are (URLs without credentials), so that a start without `--database` does not
+/// begin a second, embedded log under the same keys and names.
+#[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq, Eq)]
+pub(crate) struct ScaleMarker {
+    /// `--database` without user, password and query.
+    pub(crate) database: String,
+    /// `--tiles` without its query.
+    pub(crate) tiles: String,
+}
+
+/// The marker file's name under `vouch up --data`.
+pub(crate) const SCALE_MARKER: &str = "scale.json";
+
+impl ScaleMarker {
+    /// The marker for `--database` and `--tiles`.
+    pub(crate) fn new(database: &str, tiles: &str) -> Self {
+        Self {
+            database: redacted(database),
+            tiles: redacted(tiles),
+        }
+    }
+
+    /// Read `path`.
+    pub(crate) fn read(path: &Path) -> Result<Self> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is corrupt", path.display()))
+    }
+
+    /// Write it durably to `path`.
+    pub(crate) fn write(&self, path: &Path) -> Result<()> {
+        vouch_fs::write_durably(
+            path,
+            &serde_json::to_vec_pretty(self)?,
+            vouch_fs::Access::Public,
+        )
+        .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+    }
+}
+
 /// `vouch log migrate`.
 #[derive(Args, Debug)]
 pub struct MigrateArgs {
-    /// The embedded log's data directory (`vouch serve log --data`); stop its server first.
+    /// The embedded log's data directory (`vouch serve log --data`, `vouch serve ct --data`,
+    /// or a `vouch up` instance's log/ or ct/); stop its server first.
+    #[arg(
+        long,
+        value_name = "DIR",
+        required_unless_present = "instance",
+        conflicts_with = "instance"
+    )]
+    from: Option<PathBuf>,
+    /// A `vouch up --data` directory: move both of its logs (log/ into the database's default
+    /// schema and --tiles, ct/ into schema vouch_ct and <--tiles>/ct), record the backend in
+    /// its scale.json and set the embedded files aside (log/pre-scale/, ct/pre-scale/), so that
+    /// `vouch up --data DIR --database … --tiles …` continues both logs. Stop vouch up first.
     #[arg(long, value_name = "DIR")]
-    from: PathBuf,
+    instance: Option<PathBuf>,
     #[command(flatten)]
     scale: ScaleArgs,
 }
@@ -268,67 +322,160 @@ pub struct MigrateArgs {
 const BUNDLES_PER_CHUNK: u64 = 16;
 /// Search records inserted per statement.
 const SEARCH_CHUNK: usize = 10_000;
+/// Where `vouch log migrate --instance` moves each embedded log's files (under log/, ct/).
+pub(crate) const PRE_SCALE_DIR: &str = "pre-scale";
+/// The files of an embedded log besides its key: settings, index database, tiles.
+const EMBEDDED_FILES: [&str; 3] = ["log.json", "index", "tile"];
 
-/// Copy an embedded log into the scale-out backend: entries, tiles, the dedup and search
-/// indexes; then check the rebuilt tree has the root of the source's signed checkpoint and
-/// store that checkpoint. Refuses a target that already holds a log with entries.
-pub fn migrate(a: &MigrateArgs) -> Result<()> {
-    if a.scale.database.is_none() {
-        bail!("vouch log migrate needs --database and --tiles (the target backend)");
+/// An embedded log opened for migration (its server stopped).
+struct Source {
+    dir: PathBuf,
+    settings: crate::serve::Settings,
+    key_file: PathBuf,
+    signer: LogSigner,
+    storage: EmbeddedStorage,
+    /// Its checkpoint, verified with its key; `None` for a log without entries.
+    checkpoint: Option<StoredCheckpoint>,
+}
+
+/// Open the embedded log in `dir` and verify its checkpoint with its key.
+fn open_source(dir: &Path) -> Result<Source> {
+    if !dir.join("log.json").exists() {
+        return Err(hinted(
+            format!("{}: no log.json, so no embedded vouch log", dir.display()),
+            "name the --data directory of `vouch serve log` or `vouch serve ct` (or a vouch up instance's log/ or ct/)",
+        ));
     }
-    let settings = crate::serve::settings(&a.from, None).with_context(|| {
-        format!(
-            "--from {} is not a vouch log data directory",
-            a.from.display()
-        )
-    })?;
-    let key_file = a.from.join("log.key");
+    let settings = crate::serve::settings(dir, None)
+        .with_context(|| format!("{} is not a vouch log data directory", dir.display()))?;
+    let key_file = dir.join("log.key");
     if !key_file.exists() {
         bail!(
-            "--from {}: no log.key: is this a vouch log data directory?",
-            a.from.display()
+            "{}: no log.key: is this a vouch log data directory?",
+            dir.display()
         );
     }
-    let signer = LogSigner::load_or_generate(&a.from, &settings.origin, KeyAlgorithm::Ed25519)
+    // The key exists: the algorithm only matters when generating one.
+    let signer = LogSigner::load_or_generate(dir, &settings.origin, KeyAlgorithm::Ed25519)
         .map_err(|e| anyhow!("cannot load {}: {e}", key_file.display()))?;
-    let source = EmbeddedStorage::open(&a.from).map_err(|e| {
+    let storage = EmbeddedStorage::open(dir).map_err(|e| {
         hinted(
-            format!("cannot open the log store in {}: {e}", a.from.display()),
-            "stop the `vouch serve log` that uses this directory first",
+            format!("cannot open the log store in {}: {e}", dir.display()),
+            "stop the server (vouch serve log, vouch serve ct or vouch up) that uses this directory first",
         )
     })?;
-    let cp = source
+    let checkpoint = storage
         .load_checkpoint()
-        .map_err(|e| anyhow!("cannot read the source checkpoint: {e}"))?
-        .ok_or_else(|| {
-            anyhow!(
-                "the log in {} is empty: nothing to migrate",
-                a.from.display()
-            )
-        })?;
-    let (size, root) = verified_checkpoint(&cp.note, signer.verifier(), &settings.origin)?;
-    if (size, root) != (cp.size, cp.root) {
-        bail!("the source's stored checkpoint disagrees with its own note");
+        .map_err(|e| anyhow!("cannot read the checkpoint in {}: {e}", dir.display()))?
+        .filter(|c| c.size > 0);
+    if let Some(cp) = &checkpoint {
+        let (size, root) = verified_checkpoint(&cp.note, signer.verifier(), &settings.origin)?;
+        if (size, root) != (cp.size, cp.root) {
+            bail!(
+                "the checkpoint stored in {} (size {}, root {}) disagrees with its own note (size {size}, root {})",
+                dir.display(),
+                cp.size,
+                hex::encode(cp.root),
+                hex::encode(root)
+            );
+        }
     }
+    Ok(Source {
+        dir: dir.to_path_buf(),
+        settings,
+        key_file,
+        signer,
+        storage,
+        checkpoint,
+    })
+}
 
-    check_database_url(a.scale.database.as_deref().unwrap_or_default())?;
-    let (Some(db), Some(tiles)) = (&a.scale.database, &a.scale.tiles) else {
-        bail!("--database and --tiles go together");
+/// Open the migration target of `source` (in `schema`, or the URL's), refuse one that already
+/// holds entries, and record the source's origin, creation time and key there.
+fn open_target(source: &Source, db: &str, schema: Option<&str>, tiles: &str) -> Result<PgStorage> {
+    let origin = Some(source.settings.origin.as_str());
+    let created = &source.settings.created;
+    let where_ = match schema {
+        Some(s) => format!("{} (schema {s})", redacted(db)),
+        None => redacted(db),
     };
-    let target = PgStorage::open(db, tiles, Some(&settings.origin), &settings.created)
-        .map_err(|e| anyhow!("cannot open the target backend {db} + {tiles}: {e}"))?;
+    let target = match schema {
+        Some(s) => PgStorage::open_in_schema(db, s, tiles, origin, created),
+        None => PgStorage::open(db, tiles, origin, created),
+    }
+    .map_err(|e| {
+        hinted(
+            format!(
+                "cannot open the target backend {where_} + {} for {}: {e}",
+                redacted(tiles),
+                source.dir.display()
+            ),
+            "check that PostgreSQL is reachable, PGPASSWORD (or ~/.pgpass) is set, the bucket exists and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are set; a database holding another log is never a target",
+        )
+    })?;
     if !target.is_empty().map_err(|e| anyhow!("target: {e}"))? {
         return Err(hinted(
             format!(
-                "the target database {db} already holds entries or a checkpoint: refusing to migrate into a non-empty log"
+                "the target database {where_} already holds entries or a checkpoint: refusing to migrate into a non-empty log"
             ),
             "migrate into a new, empty database and bucket prefix",
         ));
     }
-    claim_key(&target, &signer, &key_file)?;
+    claim_key(&target, &source.signer, &source.key_file)?;
+    Ok(target)
+}
 
+/// How a log's Merkle leaf hash derives from its stored entry body.
+#[derive(Clone, Copy, Debug)]
+enum LeafRule {
+    /// A transparency log: the RFC 6962 leaf hash of the body.
+    Body,
+    /// A CT log: the leaf hash of the RFC 6962 `MerkleTreeLeaf` the stored body starts with
+    /// (its `extra_data` follows).
+    CtMerkleTreeLeaf,
+}
+
+impl LeafRule {
+    /// The leaf hash of `body` under this rule (`None`: not such an entry).
+    fn leaf(self, body: &[u8]) -> Option<[u8; 32]> {
+        match self {
+            Self::Body => Some(merkle::leaf_hash(body)),
+            Self::CtMerkleTreeLeaf => MerkleTreeLeaf::parse_prefix(body)
+                .ok()
+                .map(|(l, _)| merkle::leaf_hash(l.bytes)),
+        }
+    }
+
+    /// The rule under which `body` hashes to `leaf`.
+    fn of(body: &[u8], leaf: &[u8; 32]) -> Option<Self> {
+        [Self::Body, Self::CtMerkleTreeLeaf]
+            .into_iter()
+            .find(|r| r.leaf(body).as_ref() == Some(leaf))
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Body => "transparency log entries",
+            Self::CtMerkleTreeLeaf => "CT log entries",
+        }
+    }
+}
+
+/// What [`copy_log`] copied.
+struct Copied {
+    size: u64,
+    bundles: u64,
+    search_keys: usize,
+    root: [u8; 32],
+}
+
+/// Copy `source` (with its checkpoint `cp`) into `target`: entries, tiles, the dedup and search
+/// indexes; then check the rebuilt tree has the root of the signed checkpoint and store it.
+fn copy_log(source: &Source, target: &PgStorage, cp: &StoredCheckpoint) -> Result<Copied> {
+    let (size, root) = (cp.size, cp.root);
     let bundles = size.div_ceil(TILE_WIDTH);
     let pb = crate::tlog::progress_bar(bundles, "copying");
+    let mut rule: Option<LeafRule> = None;
     let mut edge = Edge::default();
     let mut next = 0u64;
     while next < size {
@@ -346,21 +493,49 @@ pub fn migrate(a: &MigrateArgs) -> Result<()> {
                 width: u16::try_from(width).unwrap_or(256),
             };
             let bytes = source
+                .storage
                 .read_entry_bundle(&id)
                 .map_err(|e| anyhow!("source: {e}"))?
                 .ok_or_else(|| anyhow!("source: entry bundle {} is missing", id.entries_path()))?;
             let bodies =
                 parse_bundle(&bytes).map_err(|e| anyhow!("source {}: {e}", id.entries_path()))?;
-            if bodies.len() as u64 != width {
+            // The leaf hashes the signed root commits to, from the level-0 tile.
+            let tile = source
+                .storage
+                .read_tile(&id)
+                .map_err(|e| anyhow!("source: {e}"))?
+                .ok_or_else(|| anyhow!("source: hash tile {} is missing", id.path()))?;
+            let leaves = parse_tile(&tile).map_err(|e| anyhow!("source {}: {e}", id.path()))?;
+            if bodies.len() as u64 != width || leaves.len() as u64 != width {
                 bail!(
-                    "source: entry bundle {} holds {} entries, expected {width}",
+                    "source: entry bundle {} holds {} entries and hash tile {} {} hashes, expected {width}",
                     id.entries_path(),
-                    bodies.len()
+                    bodies.len(),
+                    id.path(),
+                    leaves.len()
                 );
             }
-            for body in bodies {
-                let leaf = merkle::leaf_hash(&body);
+            for (body, leaf) in bodies.into_iter().zip(leaves) {
+                let rule = match rule {
+                    Some(r) => r,
+                    None => *rule.insert(LeafRule::of(&body, &leaf).ok_or_else(|| {
+                        anyhow!(
+                            "source: entry {next} hashes to neither its leaf {} nor, as a CT log entry, to it: is {} a vouch log?",
+                            hex::encode(leaf),
+                            source.dir.display()
+                        )
+                    })?),
+                };
+                if rule.leaf(&body) != Some(leaf) {
+                    bail!(
+                        "source: entry {next} does not hash to its leaf {} in {} (the log's entries are {}): the source is corrupt",
+                        hex::encode(leaf),
+                        id.path(),
+                        rule.describe()
+                    );
+                }
                 let integrated_time = source
+                    .storage
                     .integrated_time(next)
                     .map_err(|e| anyhow!("source: {e}"))?
                     .ok_or_else(|| anyhow!("source: no integration time for entry {next}"))?;
@@ -383,7 +558,7 @@ pub fn migrate(a: &MigrateArgs) -> Result<()> {
 
     let mut search = Vec::with_capacity(SEARCH_CHUNK);
     let mut copied = 0usize;
-    for rec in source.search_records() {
+    for rec in source.storage.search_records() {
         search.push(rec.map_err(|e| anyhow!("source: {e}"))?);
         if search.len() == SEARCH_CHUNK {
             target
@@ -399,13 +574,13 @@ pub fn migrate(a: &MigrateArgs) -> Result<()> {
     copied += search.len();
 
     // The rebuilt tree, read back from the target's tiles, must have the signed root.
-    let rebuilt = Edge::load(&target, size).map_err(|e| anyhow!("target: {e}"))?;
+    let rebuilt = Edge::load(target, size).map_err(|e| anyhow!("target: {e}"))?;
     let cache = Mutex::new(TileCache::default());
     let got = vouch_core::tiles::tree_root(
         &mut TreeReader {
             size,
             edge: &rebuilt,
-            storage: &target,
+            storage: target,
             cache: &cache,
             memo: Default::default(),
         },
@@ -425,17 +600,192 @@ pub fn migrate(a: &MigrateArgs) -> Result<()> {
             entries: Vec::new(),
             tiles: Vec::new(),
             entry_bundles: Vec::new(),
-            checkpoint: cp,
+            checkpoint: cp.clone(),
         })
         .map_err(|e| anyhow!("target: cannot store the checkpoint: {e}"))?;
+    Ok(Copied {
+        size,
+        bundles,
+        search_keys: copied,
+        root,
+    })
+}
+
+/// Print what [`copy_log`] did for `source` into `to`.
+fn report(source: &Source, copied: &Copied, to: &str) {
     println!(
-        "migrated {size} entries ({bundles} entry bundles, {copied} search keys) of {} to {db} + {tiles}",
-        settings.origin
+        "migrated {} entries ({} entry bundles, {} search keys) of {} to {to}",
+        copied.size, copied.bundles, copied.search_keys, source.settings.origin
     );
     println!(
         "root {} verified against the source's signed checkpoint",
-        hex::encode(root)
+        hex::encode(copied.root)
     );
+}
+
+/// Copy an embedded log (`--from`) or both logs of a `vouch up` instance (`--instance`) into
+/// the scale-out backend: entries, tiles, the dedup and search indexes; each rebuilt tree is
+/// checked to have the root of its source's signed checkpoint, which is then stored. Refuses a
+/// target that already holds a log with entries.
+pub fn migrate(a: &MigrateArgs) -> Result<()> {
+    let (Some(db), Some(tiles)) = (&a.scale.database, &a.scale.tiles) else {
+        bail!("vouch log migrate needs --database and --tiles (the target backend)");
+    };
+    check_database_url(db)?;
+    match (&a.from, &a.instance) {
+        (Some(from), None) => migrate_one(from, db, tiles),
+        (None, Some(data)) => migrate_instance(data, db, tiles),
+        _ => bail!("pass --from DIR (one embedded log) or --instance DIR (a vouch up --data)"),
+    }
+}
+
+fn migrate_one(from: &Path, db: &str, tiles: &str) -> Result<()> {
+    let source = open_source(from)?;
+    let Some(cp) = source.checkpoint.clone() else {
+        bail!("the log in {} is empty: nothing to migrate", from.display());
+    };
+    let target = open_target(&source, db, None, tiles)?;
+    let copied = copy_log(&source, &target, &cp)?;
+    report(
+        &source,
+        &copied,
+        &format!("{} + {}", redacted(db), redacted(tiles)),
+    );
+    Ok(())
+}
+
+/// `vouch log migrate --instance`: both logs of a `vouch up --data`, the transparency log into
+/// the database's default schema and `tiles`, the CT log into [`UP_CT_SCHEMA`] and
+/// `<tiles>/`[`UP_CT_PREFIX`] (where `vouch up --database --tiles` opens them). Both targets
+/// are checked before anything is copied; the marker is written once both are verified, and
+/// only then are the embedded files set aside.
+fn migrate_instance(data: &Path, db: &str, tiles: &str) -> Result<()> {
+    if !data.join("instance.json").exists() {
+        return Err(hinted(
+            format!(
+                "--instance {}: no instance.json, so not a vouch up data directory",
+                data.display()
+            ),
+            "name the --data directory of vouch up, or migrate one log with --from DIR",
+        ));
+    }
+    let marker = data.join(SCALE_MARKER);
+    let dirs = [data.join("log"), data.join("ct")];
+    if marker.exists() {
+        let m = ScaleMarker::read(&marker)?;
+        // The marker is written only once both copies are verified: embedded files beside it
+        // are those of a migration that stopped before setting them aside.
+        let left = dirs
+            .iter()
+            .any(|d| EMBEDDED_FILES.iter().any(|f| d.join(f).exists()));
+        if left && m == ScaleMarker::new(db, tiles) {
+            for d in &dirs {
+                set_aside(d)?;
+            }
+            println!(
+                "finished an interrupted migration of {}: its embedded log files are now in log/{PRE_SCALE_DIR} and ct/{PRE_SCALE_DIR}",
+                data.display()
+            );
+            return Ok(());
+        }
+        return Err(hinted(
+            format!(
+                "--instance {}: its logs are already on PostgreSQL {} + object store {} ({})",
+                data.display(),
+                m.database,
+                m.tiles,
+                marker.display()
+            ),
+            "start vouch up with that --database and --tiles",
+        ));
+    }
+    for d in &dirs {
+        let aside = d.join(PRE_SCALE_DIR);
+        if aside.exists() {
+            return Err(hinted(
+                format!(
+                    "{} exists: refusing to set this instance's embedded files aside over it",
+                    aside.display()
+                ),
+                "move it out of the way (it holds the files of an earlier migration)",
+            ));
+        }
+    }
+    let [log_dir, ct_dir] = &dirs;
+    let log = open_source(log_dir)?;
+    let ct = open_source(ct_dir)?;
+    let ct_tiles = tiles_under(tiles, UP_CT_PREFIX)?;
+    let log_target = open_target(&log, db, None, tiles)?;
+    let ct_target = open_target(&ct, db, Some(UP_CT_SCHEMA), &ct_tiles)?;
+    for (source, target, to, what) in [
+        (
+            &log,
+            &log_target,
+            format!("{} + {}", redacted(db), redacted(tiles)),
+            "transparency log",
+        ),
+        (
+            &ct,
+            &ct_target,
+            format!(
+                "{} (schema {UP_CT_SCHEMA}) + {}",
+                redacted(db),
+                redacted(&ct_tiles)
+            ),
+            "CT log",
+        ),
+    ] {
+        match &source.checkpoint {
+            Some(cp) => {
+                let copied = copy_log(source, target, cp).map_err(|e| {
+                    hinted(
+                        format!("migrating the {what} of {}: {e:#}", data.display()),
+                        "nothing of the instance was changed: drop what was copied (the database's tables and the bucket prefix) and migrate again",
+                    )
+                })?;
+                report(source, &copied, &to);
+            }
+            None => println!(
+                "the {what} ({}) has no entries: recorded in {to}, it starts there empty",
+                source.settings.origin
+            ),
+        }
+    }
+    drop((log, ct, log_target, ct_target));
+    ScaleMarker::new(db, tiles).write(&marker)?;
+    for d in &dirs {
+        set_aside(d)?;
+    }
+    println!(
+        "{} now runs on the scale backend (recorded in {}); its embedded log files are in log/{PRE_SCALE_DIR} and ct/{PRE_SCALE_DIR} (delete them once the instance runs)",
+        data.display(),
+        marker.display()
+    );
+    println!(
+        "start it with: vouch up --data {} --database {} --tiles {} (the same --port and --public-host as before)",
+        data.display(),
+        redacted(db),
+        redacted(tiles)
+    );
+    Ok(())
+}
+
+/// Move an embedded log's files (not its key) into `<dir>/pre-scale/`.
+fn set_aside(dir: &Path) -> Result<()> {
+    let aside = dir.join(PRE_SCALE_DIR);
+    std::fs::create_dir_all(&aside)
+        .with_context(|| format!("cannot create {}", aside.display()))?;
+    for name in EMBEDDED_FILES {
+        let from = dir.join(name);
+        if from.exists() {
+            std::fs::rename(&from, aside.join(name)).with_context(|| {
+                format!("cannot move {} into {}", from.display(), aside.display())
+            })?;
+        }
+    }
+    for d in [dir, aside.as_path()] {
+        vouch_fs::sync_dir(d).map_err(|e| anyhow!("cannot sync {}: {e}", d.display()))?;
+    }
     Ok(())
 }
 

@@ -105,7 +105,8 @@ pub struct ServeLogArgs {
     #[arg(long)]
     public_url: Option<String>,
     /// C2SP tlog-policy file: push every new checkpoint to its witnesses (those with a URL)
-    /// and serve the cosigned checkpoint.
+    /// and serve the cosigned checkpoint. With --database the cosigned checkpoint is stored in
+    /// the database and served by every front end: give each front end the same policy.
     #[arg(long, value_name = "FILE")]
     witness_policy: Option<PathBuf>,
     /// With --witness-policy: acknowledge a write only when the checkpoint covering it has the
@@ -346,14 +347,6 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
         bail!("--data {} is not a directory", a.data.display());
     }
     if a.scale.database.is_some() {
-        if a.witness_policy.is_some() {
-            // Cosigned checkpoints stay in the front end that collected them; the other front
-            // ends would serve (and acknowledge under) the bare checkpoint row.
-            return Err(hinted(
-                "--witness-policy is not supported with --database yet: cosignatures are not shared between front ends",
-                "run witnessed logs on the embedded backend for now, or drop --witness-policy",
-            ));
-        }
         std::fs::create_dir_all(&a.data)
             .with_context(|| format!("cannot create data directory {}", a.data.display()))?;
         let (storage, meta) = crate::scale::open_backend(&a.scale, a.origin.as_deref())?;

@@ -60,8 +60,9 @@ pub enum LogCommand {
     Verify(VerifyArgs),
     /// Search the log's index (Rekor v1 `POST /api/v1/index/retrieve`) and print entry UUIDs.
     Search(SearchArgs),
-    /// Copy an embedded log (`--from DIR`) into the scale-out backend (`--database`,
-    /// `--tiles`), verifying the rebuilt root against the source's signed checkpoint.
+    /// Copy an embedded log (`--from DIR`, a transparency or CT log) or both logs of a `vouch
+    /// up` instance (`--instance DIR`) into the scale-out backend (`--database`, `--tiles`),
+    /// verifying each rebuilt root against the source's signed checkpoint.
     Migrate(crate::scale::MigrateArgs),
 }
 

@@ -16,6 +16,7 @@
 //! database with its tiles under `<--tiles>/ct`. Their keys stay in `--data` (`log/log.key`,
 //! `ct/log.key`), as do the CA, TSA, identity provider and TUF repository.
 
+use crate::scale::{SCALE_MARKER, ScaleMarker};
 use crate::serve::{check_origin, init_tracing, settings, shutdown_signal};
 use crate::tlog::hinted;
 use anyhow::{Context, Result, anyhow, bail};
@@ -111,20 +112,6 @@ pub struct UpArgs {
     scale: crate::scale::ScaleArgs,
 }
 
-/// Written to `<data>/scale.json` when the instance's logs are on the scale backend: where they
-/// are (URLs without credentials), so that a start without `--database` does not begin a second,
-/// embedded log under the same keys and names.
-#[derive(serde::Serialize, serde::Deserialize, Debug)]
-struct ScaleMarker {
-    /// `--database` without user, password and query.
-    database: String,
-    /// `--tiles` without its query.
-    tiles: String,
-}
-
-/// The marker file's name under `--data`.
-const SCALE_MARKER: &str = "scale.json";
-
 /// The instance's transparency log and CT log, on the embedded backend (files + fjall under
 /// `--data`) or on PostgreSQL + object store.
 enum Logs {
@@ -144,6 +131,16 @@ impl Logs {
             Self::Embedded { log, .. } => log.signer(),
             Self::Scale { log, .. } => log.signer(),
         }
+    }
+
+    /// Collect witness cosignatures for the transparency log's checkpoints (on the scale
+    /// backend they are stored in the database, so every front end serves them).
+    fn set_log_witness_client(&self, w: vouch_log::witness_client::WitnessClient) -> Result<()> {
+        match self {
+            Self::Embedded { log, .. } => log.set_witness_client(w),
+            Self::Scale { log, .. } => log.set_witness_client(w),
+        }
+        .map_err(|e| anyhow!("witness client: {e}"))
     }
 
     fn ct_signer(&self) -> &LogSigner {
@@ -255,14 +252,6 @@ pub fn run(a: &UpArgs) -> Result<()> {
     if a.data.exists() && !a.data.is_dir() {
         bail!("--data {} is not a directory", a.data.display());
     }
-    if a.scale.enabled() && a.witnesses > 0 {
-        // As for `vouch serve log --database --witness-policy`: cosigned checkpoints would stay
-        // in this process while other front ends of the log serve the bare checkpoint row.
-        return Err(hinted(
-            "--witnesses is not supported with --database yet: cosignatures are not shared between front ends of a scale-out log",
-            "drop --witnesses, or run the witnessed instance on the embedded backend (without --database)",
-        ));
-    }
     if let Some(db) = &a.scale.database {
         // Before anything is created: a password on the command line is refused outright.
         crate::scale::check_database_url(db)?;
@@ -349,23 +338,20 @@ async fn up(a: &UpArgs) -> Result<()> {
     )?;
 
     let witness_policy = data.join("witness_policy.txt");
-    let witnesses = match &logs {
-        Logs::Embedded { log, .. } if !witness_listeners.is_empty() => {
-            let w = crate::witness_cmd::local_witnesses(
-                data,
-                witness_listeners,
-                &host,
-                &log_origin,
-                log.signer().verifier(),
-                &witness_policy,
-                a.require_witness_quorum,
-            )?;
-            log.set_witness_client(w.client)
-                .map_err(|e| anyhow!("witness client: {e}"))?;
-            Some((w.servers, w.urls))
-        }
-        // `run` refuses --witnesses with --database.
-        _ => None,
+    let witnesses = if witness_listeners.is_empty() {
+        None
+    } else {
+        let w = crate::witness_cmd::local_witnesses(
+            data,
+            witness_listeners,
+            &host,
+            &log_origin,
+            logs.log_signer().verifier(),
+            &witness_policy,
+            a.require_witness_quorum,
+        )?;
+        logs.set_log_witness_client(w.client)?;
+        Some((w.servers, w.urls))
     };
     let (witness_servers, witness_urls) = witnesses.unwrap_or_default();
 
@@ -729,7 +715,7 @@ fn log_config(origin: &str, batch_interval: Duration) -> LogConfig {
 fn open_embedded_logs(a: &UpArgs, log_origin: &str, ct_origin: &str) -> Result<OpenedLogs> {
     let marker = a.data.join(SCALE_MARKER);
     if marker.exists() {
-        let m = read_marker(&marker)?;
+        let m = ScaleMarker::read(&marker)?;
         return Err(hinted(
             format!(
                 "this instance's logs are on PostgreSQL {} + object store {} ({}), not in {}",
@@ -780,11 +766,6 @@ fn open_embedded_logs(a: &UpArgs, log_origin: &str, ct_origin: &str) -> Result<O
     })
 }
 
-fn read_marker(path: &Path) -> Result<ScaleMarker> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{} is corrupt", path.display()))
-}
-
 /// Whether `dir` holds an embedded log with entries (a `vouch up` started without
 /// `--database` on this `--data`).
 fn embedded_log_has_entries(dir: &Path) -> Result<bool> {
@@ -815,7 +796,7 @@ fn open_scale_logs(a: &UpArgs, log_origin: &str, ct_origin: &str) -> Result<Open
     // under the same keys and names (two trees signed as one log).
     let marker = a.data.join(SCALE_MARKER);
     let known = if marker.exists() {
-        Some(read_marker(&marker)?)
+        Some(ScaleMarker::read(&marker)?)
     } else {
         None
     };
@@ -826,7 +807,10 @@ fn open_scale_logs(a: &UpArgs, log_origin: &str, ct_origin: &str) -> Result<Open
                     "{} holds this instance's embedded {what} with entries: vouch up --database starts its logs in the database, not from these files",
                     dir.display()
                 ),
-                "keep running this --data without --database, or start vouch up --database with a new --data directory",
+                format!(
+                    "move both logs into the database first: stop vouch up, run `vouch log migrate --instance {} --database '{db}' --tiles '{tiles}'`, then start vouch up with the same flags (or keep running this --data without --database)",
+                    a.data.display(),
+                ),
             ));
         }
     }
@@ -874,13 +858,7 @@ fn open_scale_logs(a: &UpArgs, log_origin: &str, ct_origin: &str) -> Result<Open
             "restore the instance's ct/log.key",
         ));
     }
-    write(
-        &marker,
-        &serde_json::to_vec_pretty(&ScaleMarker {
-            database: crate::scale::redacted(db),
-            tiles: crate::scale::redacted(tiles),
-        })?,
-    )?;
+    ScaleMarker::new(db, tiles).write(&marker)?;
     let log = Log::open(
         up_log.storage,
         up_log.signer,

@@ -9,7 +9,12 @@
 //! PostgreSQL restarted under load (503 + Retry-After meanwhile, then recovery); the object
 //! store unavailable (writes 503, nothing acknowledged, publishing resumes); `vouch log
 //! migrate` from an embedded log (root verified, a non-empty target refused); `vouch up
-//! --database … --tiles …`, the whole instance with its log and CT log on the backend.
+//! --database … --tiles …`, the whole instance with its log and CT log on the backend, also
+//! with `--witnesses`; two front ends with a witness policy and two `vouch serve witness`
+//! (the cosigned checkpoint is stored in PostgreSQL and served by both, bundles from either
+//! verify with the policy required, a hung witness fails writes closed until it is back); an
+//! embedded CT log migrated into schema `vouch_ct`, and an embedded `vouch up` moved with
+//! `vouch log migrate --instance` (both trees continue, bundles from before verify).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod common;
@@ -19,8 +24,10 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use common::audit::{Shared, check, submitter};
 use common::up::{Instance, free_port_base, start_up_env};
+use common::witness::{generate_key_pair, sign, trust_config, two_witnesses, verify};
 use common::{Server, ok_stdout, run_within, start, start_with_env, tail, vouch};
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,6 +84,11 @@ impl Cluster {
 
     /// Start front end `n` (its key copied from front end 0 unless it is front end 0).
     fn front(&self, n: usize) -> Server {
+        self.front_with(n, &[])
+    }
+
+    /// [`Cluster::front`] with extra `vouch serve log` flags.
+    fn front_with(&self, n: usize, extra: &[&str]) -> Server {
         let dir = self.dir(n);
         if n > 0 && !dir.join("log.key").exists() {
             std::fs::create_dir_all(&dir).unwrap();
@@ -96,7 +108,11 @@ impl Cluster {
                 "10ms",
                 "--max-batch",
                 "256",
-            ],
+            ]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect::<Vec<_>>(),
             &self.env(),
         )
     }
@@ -511,9 +527,7 @@ fn migrate_copies_an_embedded_log_and_refuses_a_non_empty_target() {
     assert_eq!(size as usize, shared.acks.lock().unwrap().len());
 
     // A second migration into the now non-empty target is refused.
-    let out = migrate(&c, &src);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = failed(&migrate(&c, &src), "a second migration");
     assert!(
         err.contains("refusing to migrate into a non-empty log"),
         "{err}"
@@ -521,13 +535,17 @@ fn migrate_copies_an_embedded_log_and_refuses_a_non_empty_target() {
 }
 
 fn migrate(c: &Cluster, src: &Path) -> std::process::Output {
-    vouch()
-        .args(["log", "migrate", "--from"])
-        .arg(src)
-        .args(["--database", &c.database, "--tiles", &c.tiles])
-        .envs(c.env())
-        .output()
-        .unwrap()
+    migrate_with(
+        c,
+        &[
+            OsStr::new("--from"),
+            src.as_os_str(),
+            OsStr::new("--database"),
+            OsStr::new(&c.database),
+            OsStr::new("--tiles"),
+            OsStr::new(&c.tiles),
+        ],
+    )
 }
 
 #[test]
@@ -540,17 +558,57 @@ fn ct_log_runs_on_the_scale_backend() {
     std::fs::write(&root_pem, root.cert.pem()).unwrap();
     let start_ct = |n: usize| {
         let dir = c.tmp.path().join(format!("ct{n}"));
-        if n > 0 {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::copy(c.tmp.path().join("ct0/log.key"), dir.join("log.key")).unwrap();
+        let key = (n > 0).then(|| c.tmp.path().join("ct0/log.key"));
+        CtFront::start(
+            &c,
+            &dir,
+            key.as_deref(),
+            &root_pem,
+            &["--origin", "ct.vouch.test/scale"],
+            &c.database,
+            &c.tiles,
+        )
+    };
+    let a = start_ct(0);
+    let b = start_ct(1);
+    assert_eq!(a.id, b.id, "both CT front ends are one log");
+    for f in [&a, &b] {
+        let sth = get_sth(&f.url);
+        assert_eq!(sth["tree_size"], 0, "{sth}");
+    }
+}
+
+/// A running `vouch serve ct` front end on the scale backend, killed when dropped.
+struct CtFront {
+    child: std::process::Child,
+    url: String,
+    /// The CT log ID it printed.
+    id: String,
+}
+
+impl CtFront {
+    /// Start `vouch serve ct --data DIR` (with the key file `key` copied in first, if given)
+    /// accepting `root`, on `database` and `tiles`.
+    fn start(
+        c: &Cluster,
+        dir: &Path,
+        key: Option<&Path>,
+        root: &Path,
+        extra: &[&str],
+        database: &str,
+        tiles: &str,
+    ) -> Self {
+        if let Some(k) = key {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::copy(k, dir.join("log.key")).unwrap();
         }
         let mut child = vouch()
             .args(["serve", "ct", "--data"])
-            .arg(&dir)
-            .args(["--origin", "ct.vouch.test/scale", "--listen", "127.0.0.1:0"])
-            .arg("--accept-root")
-            .arg(&root_pem)
-            .args(["--database", &c.database, "--tiles", &c.tiles])
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0", "--accept-root"])
+            .arg(root)
+            .args(extra)
+            .args(["--database", database, "--tiles", tiles])
             .envs(c.env())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -559,31 +617,291 @@ fn ct_log_runs_on_the_scale_backend() {
             .unwrap();
         let mut lines =
             std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
-        let url = lines
-            .next()
-            .unwrap()
-            .unwrap()
+        let first = lines.next().unwrap().unwrap();
+        let url = first
             .strip_prefix("vouch CT log listening on ")
-            .unwrap()
+            .unwrap_or_else(|| panic!("serve ct: {first}"))
             .trim()
             .to_string();
         let id = lines
             .find_map(|l| l.ok()?.strip_prefix("CT log ID: ").map(str::to_string))
             .unwrap();
-        (child, url, id)
-    };
-    let (mut a, url_a, id_a) = start_ct(0);
-    let (mut b, url_b, id_b) = start_ct(1);
-    assert_eq!(id_a, id_b, "both CT front ends are one log");
-    for url in [&url_a, &url_b] {
-        let sth: serde_json::Value =
-            serde_json::from_slice(&common::get(url, "/ct/v1/get-sth")).unwrap();
-        assert_eq!(sth["tree_size"], 0, "{sth}");
+        Self { child, url, id }
     }
-    let _ = a.kill();
-    let _ = b.kill();
-    let _ = a.wait();
-    let _ = b.wait();
+
+    /// A front end of the CT log of the `vouch up` instance in `data` (its CT key and CA root),
+    /// on `database` and `tiles`.
+    fn of_instance(c: &Cluster, data: &Path, database: &str, tiles: &str) -> Self {
+        Self::start(
+            c,
+            &c.tmp.path().join("ct-front"),
+            Some(&data.join("ct/log.key")),
+            &data.join("ca/root.crt.pem"),
+            &[],
+            database,
+            tiles,
+        )
+    }
+}
+
+impl Drop for CtFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A CT log's `get-sth`.
+fn get_sth(url: &str) -> serde_json::Value {
+    serde_json::from_slice(&common::get(url, "/ct/v1/get-sth")).unwrap()
+}
+
+/// The signature lines of a note (the log's, then each cosignature), by signer name.
+fn signers(note: &str) -> Vec<String> {
+    note.lines()
+        .filter_map(|l| l.strip_prefix("\u{2014} "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// The checkpoint note a bundle carries.
+fn bundle_checkpoint(bundle: &Path) -> String {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    v["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]["envelope"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn witnessed_front_ends_share_the_cosigned_checkpoint() {
+    let Some(c) = Cluster::new("witnessed") else {
+        return;
+    };
+    let dir = c.tmp.path();
+    // The first start creates the log key; its vkey is what the witnesses follow.
+    drop(c.front(0));
+    let vkey = std::fs::read_to_string(c.dir(0).join("log.vkey")).unwrap();
+    let vkey = vkey.trim();
+    let (w1, w2, policy) = two_witnesses(dir, ORIGIN, vkey);
+    let flags = [
+        "--witness-policy",
+        policy.to_str().unwrap(),
+        "--require-witness-quorum",
+        "--witness-timeout",
+        "1s",
+    ];
+    let fronts = [c.front_with(0, &flags), c.front_with(1, &flags)];
+    for f in &fronts {
+        assert_eq!(
+            f.stdout
+                .iter()
+                .filter(|l| l.starts_with("witness: "))
+                .count(),
+            2,
+            "{:?}",
+            f.stdout
+        );
+    }
+
+    // Sign through front end 0: the bundle carries both witnesses' cosignatures and verifies
+    // with the policy required.
+    generate_key_pair(dir);
+    let art = dir.join("release.tar.gz");
+    std::fs::write(&art, b"witnessed release").unwrap();
+    let tc0 = trust_config(dir, &c.dir(0), &fronts[0].url);
+    let b0 = dir.join("r0.sigstore.json");
+    let out = sign(dir, &tc0, &art, &b0);
+    assert!(
+        out.status.success(),
+        "sign through front end 0: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tail(&fronts[0].log)
+    );
+    let cosigned = bundle_checkpoint(&b0);
+    let want = [
+        ORIGIN,
+        "w1.vouch.test",
+        "w1.vouch.test",
+        "w2.vouch.test",
+        "w2.vouch.test",
+    ];
+    let mut got = signers(&cosigned);
+    got[1..].sort();
+    assert_eq!(got, want, "{cosigned}");
+    let out = verify(dir, &art, &b0, &policy);
+    assert!(
+        out.status.success(),
+        "verify with the witness policy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Front end 1 serves that very cosigned checkpoint, read from PostgreSQL.
+    let checkpoint_of = |s: &Server| String::from_utf8(common::get(&s.url, "/checkpoint")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while checkpoint_of(&fronts[1]) != cosigned {
+        assert!(
+            Instant::now() < deadline,
+            "front end 1 serves {:?}, not the cosigned {cosigned:?}\n{}",
+            checkpoint_of(&fronts[1]),
+            tail(&fronts[1].log)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(checkpoint_of(&fronts[0]), cosigned);
+    assert_eq!(
+        c.pg.query("witnessed", "SELECT note FROM vouch_log_cosigned")
+            .unwrap()
+            .trim_end(),
+        cosigned.trim_end(),
+        "the cosigned checkpoint is the database's"
+    );
+
+    // Sign through front end 1 too: acknowledged with a cosigned checkpoint, which verifies.
+    let tc1 = trust_config(dir, &c.dir(1), &fronts[1].url);
+    let b1 = dir.join("r1.sigstore.json");
+    let art1 = dir.join("release1.tar.gz");
+    std::fs::write(&art1, b"witnessed release 1").unwrap();
+    let out = sign(dir, &tc1, &art1, &b1);
+    assert!(
+        out.status.success(),
+        "sign through front end 1: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tail(&fronts[1].log)
+    );
+    assert_eq!(log_index(&b1), 1);
+    assert_eq!(signers(&bundle_checkpoint(&b1)).len(), 5);
+    let out = verify(dir, &art1, &b1, &policy);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // One witness hangs: no front end acknowledges a write (fail closed, 503 naming the
+    // quorum), though the entry is sequenced and published without cosignatures.
+    w2.pause();
+    let rt = runtime();
+    let http = http();
+    let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+    let req = request(&key, b"while w2 hangs");
+    let started = Instant::now();
+    let (status, body) = rt.block_on(async {
+        let r = http
+            .post(format!("{}/api/v2/log/entries", fronts[1].url))
+            .json(&req)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("witness policy's quorum"), "{body}");
+    eprintln!(
+        "503 after {:.1} s with one of two witnesses hung",
+        started.elapsed().as_secs_f64()
+    );
+    let published: u64 =
+        c.pg.query("witnessed", "SELECT size FROM vouch_log_checkpoint")
+            .unwrap()
+            .parse()
+            .unwrap();
+    let witnessed: u64 =
+        c.pg.query("witnessed", "SELECT size FROM vouch_log_cosigned")
+            .unwrap()
+            .parse()
+            .unwrap();
+    assert_eq!((published, witnessed), (3, 2), "published, cosigned sizes");
+    assert_eq!(
+        signers(&checkpoint_of(&fronts[0]))[..1],
+        [ORIGIN],
+        "the uncosigned checkpoint is served as it is"
+    );
+
+    // The witness is back: the integrator cosigns the waiting checkpoint without a new write,
+    // and the entry sequenced meanwhile is answered (as a duplicate, with its index).
+    w2.resume();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, index) = rt.block_on(post(&http, &fronts[0].url, &req));
+        if status == 409 {
+            assert_eq!(index, Some(2));
+            break;
+        }
+        assert_eq!(status, 503, "while the quorum is missing");
+        assert!(
+            Instant::now() < deadline,
+            "the waiting checkpoint was not cosigned after the witness came back\n{}\n{}",
+            tail(&fronts[0].log),
+            tail(&fronts[1].log)
+        );
+    }
+    for f in &fronts {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while signers(&checkpoint_of(f)).len() != 5 {
+            assert!(
+                Instant::now() < deadline,
+                "{} serves no cosigned checkpoint",
+                f.url
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    // kill -9 of the integrator: the other front end takes over, catches up with what each
+    // witness last cosigned (it starts from size 0 and is told the witness's size), and its
+    // writes are acknowledged with both witnesses' cosignatures.
+    let mut fronts = fronts.map(Some);
+    let who = fronts
+        .iter()
+        .position(|f| f.as_ref().is_some_and(is_integrator))
+        .expect("one front end is the integrator");
+    if let Some(mut f) = fronts[who].take() {
+        f.child.kill().unwrap();
+        f.child.wait().unwrap();
+    }
+    let survivor = fronts[1 - who].take().unwrap();
+    let (status, index) = rt.block_on(post(
+        &http,
+        &survivor.url,
+        &request(&key, b"after the integrator died"),
+    ));
+    assert_eq!(
+        (status, index),
+        (201, Some(3)),
+        "a write after the takeover\n{}",
+        tail(&survivor.log)
+    );
+    assert!(is_integrator(&survivor), "the survivor did not take over");
+    let cp = checkpoint_of(&survivor);
+    assert_eq!(signers(&cp).len(), 5, "{cp}");
+    assert!(cp.starts_with(&format!("{ORIGIN}\n4\n")), "{cp}");
+
+    // Under load (six clients for 3 s) every acknowledgement carries both witnesses'
+    // cosignatures, and the audit finds every acknowledged entry in place and all checkpoints
+    // consistent.
+    let shared = Arc::new(Shared::default());
+    let l = load(
+        &rt,
+        std::slice::from_ref(&survivor.url),
+        "witnessed",
+        &shared,
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    stop_load(&rt, l);
+    let mut history = BTreeMap::new();
+    let v = verifier(&survivor);
+    audit(&[&survivor], &v, &shared, &mut history, "witnessed load");
+    let acks = shared.acks.lock().unwrap();
+    assert!(acks.len() > 10, "only {} writes acknowledged", acks.len());
+    for a in acks.iter() {
+        assert_eq!(signers(&a.checkpoint).len(), 5, "{}", a.checkpoint);
+    }
+    eprintln!(
+        "{} writes acknowledged in 3 s by one front end with a 2-of-2 witness quorum",
+        acks.len()
+    );
+    drop((w1, w2));
 }
 
 /// The bucket's object keys under `prefix` (moto answers an unsigned ListObjectsV2).
@@ -626,6 +944,11 @@ fn up_sign(inst: &Instance, file: &Path, bundle: &Path, token: &str, extra: &[&s
 
 /// `vouch verify-blob` with the instance's trusted root (SCTs required, as by default).
 fn up_verify(inst: &Instance, file: &Path, bundle: &Path, identity: &str) {
+    up_verify_with(inst, file, bundle, identity, &[]);
+}
+
+/// [`up_verify`] with extra `verify-blob` flags.
+fn up_verify_with(inst: &Instance, file: &Path, bundle: &Path, identity: &str, extra: &[&str]) {
     let out = run_within(
         vouch()
             .arg("verify-blob")
@@ -639,7 +962,8 @@ fn up_verify(inst: &Instance, file: &Path, bundle: &Path, identity: &str) {
                 &inst.urls["oidc"],
                 "--trusted-root",
             ])
-            .arg(inst.trust_config.with_file_name("trusted_root.json")),
+            .arg(inst.trust_config.with_file_name("trusted_root.json"))
+            .args(extra),
         Duration::from_secs(30),
     );
     ok_stdout(&out, "vouch verify-blob");
@@ -681,7 +1005,8 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     let Some(c) = Cluster::new("upscale") else {
         return;
     };
-    let base = free_port_base(6);
+    // Six services and, at the end, one witness.
+    let base = free_port_base(7);
     let data = c.tmp.path().join("up-data");
     let scale = [
         "--database",
@@ -824,46 +1149,19 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
 
     // The CT log is an ordinary scale-out log in schema vouch_ct: a `vouch serve ct` front end
     // with the instance's CT key serves the same tree as vouch up's CT log.
-    let ct_front = c.tmp.path().join("ct-front");
-    std::fs::create_dir_all(&ct_front).unwrap();
-    std::fs::copy(data.join("ct/log.key"), ct_front.join("log.key")).unwrap();
     let ct_db = format!("{}?options[search_path]=vouch_ct", c.database);
     let ct_tiles = c.tiles.replacen("/prod?", "/prod/ct?", 1);
-    let mut ct = vouch()
-        .args(["serve", "ct", "--data"])
-        .arg(&ct_front)
-        .args(["--listen", "127.0.0.1:0", "--accept-root"])
-        .arg(data.join("ca/root.crt.pem"))
-        .args(["--database", &ct_db, "--tiles", &ct_tiles])
-        .envs(c.env())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let first = std::io::BufRead::lines(std::io::BufReader::new(ct.stdout.take().unwrap()))
-        .next()
-        .unwrap()
-        .unwrap();
-    let ct_url = first
-        .strip_prefix("vouch CT log listening on ")
-        .unwrap_or_else(|| panic!("serve ct: {first}"))
-        .trim()
-        .to_string();
-    let sth_of = |url: &str| -> serde_json::Value {
-        serde_json::from_slice(&common::get(url, "/ct/v1/get-sth")).unwrap()
-    };
+    let ct = CtFront::of_instance(&c, &data, &ct_db, &ct_tiles);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while sth_of(&ct_url)["tree_size"] != sth_of(&inst.urls["ct"])["tree_size"] {
+    while get_sth(&ct.url)["tree_size"] != get_sth(&inst.urls["ct"])["tree_size"] {
         assert!(
             Instant::now() < deadline,
             "serve ct does not follow vouch up's CT log"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(sth_of(&ct_url)["tree_size"], 3);
-    let _ = ct.kill();
-    let _ = ct.wait();
+    assert_eq!(get_sth(&ct.url)["tree_size"], 3);
+    drop(ct);
     inst.stop();
 
     // Another --data (so other keys) on the same database and ports: the key guard refuses.
@@ -898,34 +1196,211 @@ fn up_runs_the_whole_instance_on_the_scale_backend() {
     let err = up_fails(&c, &c.tmp.path().join("pw-data"), base, &with_password, &[]);
     assert!(err.contains("must not contain a password"), "{err}");
     assert!(!err.contains(PG_PASSWORD), "{err}");
-    // A --data whose embedded logs hold entries is not started afresh on the database.
-    let embedded = c.tmp.path().join("embedded-up");
-    let mut e = start_up_env(
+    // Witnesses on the scale backend: the instance's local witness cosigns, the cosigned
+    // checkpoint is stored in PostgreSQL, and the bundle verifies with the witness policy
+    // required.
+    let witnessed: Vec<&str> = scale
+        .iter()
+        .copied()
+        .chain(["--witnesses", "1", "--require-witness-quorum"])
+        .collect();
+    let inst = start_up_env(
         None,
-        &embedded,
-        0,
-        &c.tmp.path().join("embedded-up.log"),
-        &[],
-        &[],
+        &data,
+        base,
+        &c.tmp.path().join("up3.log"),
+        &witnessed,
+        &c.env(),
     );
-    let tok = e.token("dave@example.com");
-    up_sign(
-        &e,
+    let b4 = c.tmp.path().join("witnessed.sigstore.json");
+    let tok = inst.token("carol@example.com");
+    up_sign(&inst, &artifact, &b4, &tok, &[]);
+    let policy = data.join("witness_policy.txt");
+    up_verify_with(
+        &inst,
         &artifact,
-        &c.tmp.path().join("e.sigstore.json"),
-        &tok,
-        &[],
+        &b4,
+        "carol@example.com",
+        &["--witness-policy", policy.to_str().unwrap()],
     );
-    e.stop();
-    let err = up_fails(&c, &embedded, 0, &c.database, &[]);
+    assert_eq!(
+        q("SELECT size FROM public.vouch_log_cosigned"),
+        (log_index(&b4) + 1).to_string()
+    );
     assert!(
-        err.contains("holds this instance's embedded log with entries"),
+        signers(&bundle_checkpoint(&b4))
+            .iter()
+            .any(|n| n == "witness-1.vouch.local"),
+        "{}",
+        bundle_checkpoint(&b4)
+    );
+}
+
+/// The stderr of a command that must have failed (`what` names it).
+fn failed(out: &std::process::Output, what: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{what} succeeded: {err}");
+    err
+}
+
+/// `vouch log migrate` with extra arguments (`--from DIR` or `--instance DIR`, the target).
+fn migrate_with(c: &Cluster, args: &[&OsStr]) -> std::process::Output {
+    run_within(
+        vouch().args(["log", "migrate"]).args(args).envs(c.env()),
+        Duration::from_secs(120),
+    )
+}
+
+#[test]
+fn migrate_moves_an_embedded_instance_and_its_ct_log() {
+    let Some(c) = Cluster::new("upmigrate") else {
+        return;
+    };
+    let base = free_port_base(6);
+    let data = c.tmp.path().join("up-data");
+    // An embedded instance with entries in both logs: two signings, Rekor v2 and v1, each with
+    // a certificate whose precertificate went into the CT log.
+    let mut inst = start_up_env(None, &data, base, &c.tmp.path().join("up0.log"), &[], &[]);
+    let tok = inst.token("erin@example.com");
+    let artifact = c.tmp.path().join("release.tar.gz");
+    std::fs::write(&artifact, b"release before the move").unwrap();
+    let b2 = c.tmp.path().join("v2.sigstore.json");
+    up_sign(&inst, &artifact, &b2, &tok, &[]);
+    let b1 = c.tmp.path().join("v1.sigstore.json");
+    up_sign(&inst, &artifact, &b1, &tok, &["--rekor-version", "1"]);
+    let (origin, size) = origin_and_size(&inst.urls["log"]);
+    assert_eq!(size, 2);
+    let sth = get_sth(&inst.urls["ct"]);
+    assert_eq!(sth["tree_size"], 2, "{sth}");
+    inst.stop();
+
+    // The CT log alone (a copy of the instance's ct/) into schema vouch_ct of another
+    // database, as `vouch serve ct` front ends reach it.
+    let ct_copy = c.tmp.path().join("ct-copy");
+    let st = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(data.join("ct"))
+        .arg(&ct_copy)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let ct_db = format!(
+        "{}?options[search_path]=vouch_ct",
+        c.pg.create_database("ctonly").unwrap()
+    );
+    let ct_tiles = c.tiles.replacen("/prod?", "/ctonly/ct?", 1);
+    let target = |db: &str, tiles: &str| -> Vec<std::ffi::OsString> {
+        vec![
+            "--database".into(),
+            db.into(),
+            "--tiles".into(),
+            tiles.into(),
+        ]
+    };
+    let ct_args = |from: &Path| -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> = vec!["--from".into(), from.into()];
+        v.extend(target(&ct_db, &ct_tiles));
+        v
+    };
+    let args = ct_args(&ct_copy);
+    let refs: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let out = migrate_with(&c, &refs);
+    let stdout = ok_stdout(&out, "vouch log migrate --from ct/");
+    assert!(stdout.contains("migrated 2 entries"), "{stdout}");
+    assert!(
+        stdout.contains("verified against the source's signed checkpoint"),
+        "{stdout}"
+    );
+    assert_eq!(
+        c.pg.query("ctonly", "SELECT size FROM vouch_ct.vouch_log_checkpoint")
+            .unwrap(),
+        "2",
+        "the CT log is in schema vouch_ct"
+    );
+    // A `vouch serve ct` front end on it serves the embedded CT log's tree head.
+    let front = CtFront::of_instance(&c, &data, &ct_db, &ct_tiles);
+    let moved = get_sth(&front.url);
+    assert_eq!(
+        (&moved["tree_size"], &moved["sha256_root_hash"]),
+        (&sth["tree_size"], &sth["sha256_root_hash"]),
+        "{moved} vs {sth}"
+    );
+    drop(front);
+    // A second migration into the now non-empty CT target is refused.
+    let err = failed(&migrate_with(&c, &refs), "a second migration");
+    assert!(
+        err.contains("refusing to migrate into a non-empty log"),
         "{err}"
     );
-    // Witnesses' cosignatures are not shared between front ends of a scale-out log yet.
-    let err = up_fails(&c, &data, base, &c.database, &["--witnesses", "1"]);
+
+    // The instance itself: vouch up --database refuses its embedded logs, naming the move.
+    let err = up_fails(&c, &data, base, &c.database, &[]);
     assert!(
-        err.contains("--witnesses is not supported with --database yet"),
+        err.contains("holds this instance's embedded log with entries")
+            && err.contains("vouch log migrate --instance"),
         "{err}"
     );
+    let mut args: Vec<std::ffi::OsString> = vec!["--instance".into(), data.clone().into()];
+    args.extend(target(&c.database, &c.tiles));
+    let refs: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let out = migrate_with(&c, &refs);
+    let stdout = ok_stdout(&out, "vouch log migrate --instance");
+    assert_eq!(
+        stdout.matches("migrated 2 entries").count(),
+        2,
+        "both logs: {stdout}"
+    );
+    assert!(data.join("scale.json").exists());
+    for d in ["log", "ct"] {
+        assert!(data.join(d).join("pre-scale/index").is_dir(), "{d}");
+        assert!(!data.join(d).join("index").exists(), "{d}");
+        assert!(data.join(d).join("log.key").exists(), "{d}");
+    }
+    // A migration interrupted after writing scale.json (the copies verified) but before the
+    // CT log's files were set aside is finished by running it again.
+    for name in ["log.json", "index", "tile"] {
+        std::fs::rename(
+            data.join("ct/pre-scale").join(name),
+            data.join("ct").join(name),
+        )
+        .unwrap();
+    }
+    let stdout = ok_stdout(&migrate_with(&c, &refs), "the interrupted migration again");
+    assert!(
+        stdout.contains("finished an interrupted migration"),
+        "{stdout}"
+    );
+    assert!(!data.join("ct/index").exists());
+    assert!(data.join("ct/pre-scale/index").is_dir());
+    // Migrating it again is refused: its logs are on the backend now.
+    let err = failed(&migrate_with(&c, &refs), "migrating a moved instance again");
+    assert!(err.contains("already on PostgreSQL"), "{err}");
+
+    // vouch up on the backend: the same instance, the tree continues, old bundles verify.
+    let scale = [
+        "--database",
+        c.database.as_str(),
+        "--tiles",
+        c.tiles.as_str(),
+    ];
+    let inst = start_up_env(
+        None,
+        &data,
+        base,
+        &c.tmp.path().join("up1.log"),
+        &scale,
+        &c.env(),
+    );
+    assert_eq!(origin_and_size(&inst.urls["log"]), (origin, size));
+    up_verify(&inst, &artifact, &b2, "erin@example.com");
+    up_verify(&inst, &artifact, &b1, "erin@example.com");
+    let b3 = c.tmp.path().join("after.sigstore.json");
+    let tok = inst.token("erin@example.com");
+    up_sign(&inst, &artifact, &b3, &tok, &[]);
+    assert_eq!(log_index(&b3), size, "the tree continues");
+    up_verify(&inst, &artifact, &b3, "erin@example.com");
+    assert_eq!(get_sth(&inst.urls["ct"])["tree_size"], 3);
+    let q = |sql: &str| c.pg.query("upmigrate", sql).unwrap();
+    assert_eq!(q("SELECT size FROM public.vouch_log_checkpoint"), "3");
+    assert_eq!(q("SELECT size FROM vouch_ct.vouch_log_checkpoint"), "3");
 }

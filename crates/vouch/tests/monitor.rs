@@ -29,7 +29,8 @@ mod common;
 
 use common::proxy::FilterProxy;
 use common::up::{Instance, start_up_with};
-use common::{get, post, start, tail, try_get, vouch};
+use common::witness::start_witness;
+use common::{get, post, start, try_get, vouch};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};
@@ -506,48 +507,6 @@ fn monitor_alerts_once_for_an_unauthorized_signing_and_resumes_after_kill() {
         first.len(),
         second.len()
     );
-}
-
-/// A `vouch serve witness` following one log; killed when dropped.
-struct Witness {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Witness {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_witness(dir: &Path, origin: &str, vkey: &str, log: &Path) -> Witness {
-    let mut child = vouch()
-        .args(["serve", "witness", "--data"])
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0", "--log"])
-        .arg(format!("{origin} {vkey}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let url = loop {
-        let l = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("witness did not start ({e}): {}", tail(log)));
-        if let Some(u) = l.strip_prefix("vouch witness listening on ") {
-            break u.to_string();
-        }
-    };
-    Witness { child, url }
 }
 
 fn checkpoint(url: &str) -> String {

@@ -10,140 +10,9 @@
 
 mod common;
 
-use common::{post, start, tail, try_get, vouch};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-struct Witness {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Witness {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn witness_key(dir: &Path, name: &str) -> String {
-    let out = vouch()
-        .args(["witness", "key"])
-        .arg(dir)
-        .args(["--name", name])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // The first line is the Ed25519 cosignature/v1 vkey.
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-fn start_witness(dir: &Path, origin: &str, log_vkey: &str, log: &Path) -> Witness {
-    let mut child = vouch()
-        .args(["serve", "witness", "--data"])
-        .arg(dir)
-        .args(["--listen", "127.0.0.1:0", "--log"])
-        .arg(format!("{origin} {log_vkey}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let url = loop {
-        let l = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("witness did not start ({e}): {}", tail(log)));
-        if let Some(u) = l.strip_prefix("vouch witness listening on ") {
-            break u.to_string();
-        }
-    };
-    Witness { child, url }
-}
-
-/// A ClientTrustConfig for key-based signing against `log_url` only.
-fn trust_config(dir: &Path, log_data: &Path, log_url: &str) -> std::path::PathBuf {
-    let tlog: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(log_data.join("trusted_root.tlog.json")).unwrap())
-            .unwrap();
-    let start = tlog["publicKey"]["validFor"]["start"].clone();
-    let tc = serde_json::json!({
-        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
-        "trustedRoot": {
-            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [tlog],
-            "certificateAuthorities": [],
-            "ctlogs": [],
-            "timestampAuthorities": []
-        },
-        "signingConfig": {
-            "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
-            "caUrls": [],
-            "oidcUrls": [],
-            "rekorTlogUrls": [{"url": log_url, "majorApiVersion": 2, "validFor": {"start": start}, "operator": "test"}],
-            "tsaUrls": [],
-            "rekorTlogConfig": {"selector": "ANY"},
-            "tsaConfig": {"selector": "ANY"}
-        }
-    });
-    let p = dir.join("trust_config.json");
-    std::fs::write(&p, serde_json::to_vec_pretty(&tc).unwrap()).unwrap();
-    std::fs::write(
-        dir.join("trusted_root.json"),
-        serde_json::to_vec_pretty(&tc["trustedRoot"]).unwrap(),
-    )
-    .unwrap();
-    p
-}
-
-fn sign(dir: &Path, tc: &Path, file: &Path, bundle: &Path) -> Output {
-    vouch()
-        .arg("sign-blob")
-        .arg(file)
-        .arg("--key")
-        .arg(dir.join("cosign.key"))
-        .arg("--bundle")
-        .arg(bundle)
-        .args(["-y", "--trust-config"])
-        .arg(tc)
-        .env("COSIGN_PASSWORD", "pw")
-        .output()
-        .unwrap()
-}
-
-fn verify(dir: &Path, file: &Path, bundle: &Path, policy: &Path) -> Output {
-    vouch()
-        .arg("verify-blob")
-        .arg(file)
-        .arg("--bundle")
-        .arg(bundle)
-        .arg("--key")
-        .arg(dir.join("cosign.pub"))
-        .arg("--trusted-root")
-        .arg(dir.join("trusted_root.json"))
-        .arg("--witness-policy")
-        .arg(policy)
-        .output()
-        .unwrap()
-}
+use common::witness::{generate_key_pair, sign, trust_config, two_witnesses, verify};
+use common::{post, start, tail, try_get};
+use std::process::Output;
 
 /// A Rekor v2 hashedrekord request signed with a fresh P-256 key.
 fn signed_request(artifact: &[u8]) -> Vec<u8> {
@@ -179,19 +48,7 @@ fn quorum_of_two_witnesses_fails_closed_without_one() {
     drop(start(&log_data, origin, &dir.join("log0.txt"), &[]));
     let log_vkey = std::fs::read_to_string(log_data.join("log.vkey")).unwrap();
     let log_vkey = log_vkey.trim();
-    let v1 = witness_key(&dir.join("w1"), "w1.vouch.test");
-    let v2 = witness_key(&dir.join("w2"), "w2.vouch.test");
-    let w1 = start_witness(&dir.join("w1"), origin, log_vkey, &dir.join("w1.txt"));
-    let w2 = start_witness(&dir.join("w2"), origin, log_vkey, &dir.join("w2.txt"));
-    let policy = dir.join("policy.txt");
-    std::fs::write(
-        &policy,
-        format!(
-            "log {log_vkey}\nwitness w1 {v1} {}\nwitness w2 {v2} {}\ngroup both 2 w1 w2\nquorum both\n",
-            w1.url, w2.url
-        ),
-    )
-    .unwrap();
+    let (w1, w2, policy) = two_witnesses(dir, origin, log_vkey);
     let policy_arg = policy.to_str().unwrap();
     let log = start(
         &log_data,
@@ -209,13 +66,7 @@ fn quorum_of_two_witnesses_fails_closed_without_one() {
         log.stdout
     );
     let tc = trust_config(dir, &log_data, &log.url);
-    let keys = vouch()
-        .args(["generate-key-pair", "--output-key-prefix"])
-        .arg(dir.join("cosign"))
-        .env("COSIGN_PASSWORD", "pw")
-        .output()
-        .unwrap();
-    assert!(keys.status.success(), "{}", stderr(&keys));
+    generate_key_pair(dir);
 
     // Quorum met: the write is acknowledged, the bundle carries both cosignatures.
     let art = dir.join("release.tar.gz");

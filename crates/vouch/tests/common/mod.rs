@@ -6,6 +6,7 @@ pub mod audit;
 pub mod proxy;
 pub mod registry;
 pub mod up;
+pub mod witness;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

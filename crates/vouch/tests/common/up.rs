@@ -146,9 +146,17 @@ pub fn start_up_env(
 
 /// A first port with `n` consecutive free ports on 127.0.0.1 after it (for a `vouch up` that is
 /// restarted on the same ports: its logs are named after their URLs).
+/// Each call starts its search at another block, so that tests running at once (each binds its
+/// ports only later, when `vouch up` starts) do not pick the same one.
 pub fn free_port_base(n: u16) -> u16 {
-    (20000..60000)
-        .step_by(usize::from(n) + 1)
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let step = usize::from(n) + 1;
+    let blocks = 40_000 / step;
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let seed = std::process::id() as usize * 7919 + call * 104_729;
+    (0..blocks)
+        .map(|i| 20_000 + ((seed + i) % blocks) * step)
+        .filter_map(|p| u16::try_from(p).ok())
         .find(|p| (0..n).all(|i| std::net::TcpListener::bind(("127.0.0.1", p + i)).is_ok()))
         .unwrap()
 }
