@@ -47,7 +47,7 @@ mod util;
 
 pub use ci::CiKind;
 pub use client::{
-    DevicePrompt, PkcePair, ProviderMetadata, auth_code_flow_loopback, device_flow, discover,
+    DeviceAuthorization, DevicePrompt, PkcePair, ProviderMetadata, auth_code_flow_loopback, device_flow, discover,
     pkce_pair,
 };
 pub use idp::{
