@@ -287,7 +287,12 @@ pub fn referrer_manifest(
         None,
     )?];
     layers.extend_from_slice(extra_layers);
-    let mut config = descriptor(EMPTY_MEDIA_TYPE, EMPTY_DIGEST, EMPTY_BLOB.len() as u64, None)?;
+    let mut config = descriptor(
+        EMPTY_MEDIA_TYPE,
+        EMPTY_DIGEST,
+        EMPTY_BLOB.len() as u64,
+        None,
+    )?;
     config.set_artifact_type(Some(MediaType::from(BUNDLE_MEDIA_TYPE)));
     let m = ImageManifestBuilder::default()
         .schema_version(2u32)
@@ -466,8 +471,8 @@ mod tests {
 
     #[test]
     fn simple_signing_round_trip() {
-        let p = simple_signing_payload("127.0.0.1:5000/app", "sha256:abcd", &BTreeMap::new())
-            .unwrap();
+        let p =
+            simple_signing_payload("127.0.0.1:5000/app", "sha256:abcd", &BTreeMap::new()).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&p),
             r#"{"critical":{"identity":{"docker-reference":"127.0.0.1:5000/app"},"image":{"docker-manifest-digest":"sha256:abcd"},"type":"cosign container image signature"},"optional":null}"#

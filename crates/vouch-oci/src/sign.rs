@@ -3,8 +3,6 @@
 use crate::OciError;
 use crate::layout::{self, Kind, LegacyLayer};
 use crate::registry::{OCI_INDEX, Registry, Resolved, sha256_digest};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use oci_client::Reference;
 use oci_spec::image::MediaType;
 use serde_json::Value;
@@ -276,18 +274,6 @@ fn dsse(statement: Vec<u8>, digest: Vec<u8>) -> Content {
     }
 }
 
-/// PEM-encode DER.
-pub fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut s = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        s.push_str(&String::from_utf8_lossy(chunk));
-        s.push('\n');
-    }
-    s.push_str(&format!("-----END {label}-----\n"));
-    s
-}
-
 /// Fill the certificate, Rekor bundle and timestamp annotations from a v0.3 bundle.
 fn legacy_annotations(
     bundle: &Bundle,
@@ -298,7 +284,7 @@ fn legacy_annotations(
     if let Some(cert) = material.and_then(|m| m.certificate.as_ref()) {
         a.insert(
             layout::ANN_CERTIFICATE.into(),
-            pem("CERTIFICATE", cert.raw_bytes.as_slice()),
+            vouch_core::keys::pem_encode("CERTIFICATE", cert.raw_bytes.as_slice()),
         );
         // The chain annotation is optional (verifiers build the chain from the trusted root).
     }

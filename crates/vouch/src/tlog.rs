@@ -17,8 +17,8 @@ use vouch_core::encoding::b64_encode;
 use vouch_core::keys::PublicKey;
 use vouch_core::merkle::{self, Hash, ProofError};
 use vouch_core::note::{Checkpoint, NoteVerifier, SignedNote};
-use vouch_core::tiles::{self, NodeSource, TILE_WIDTH, TileId};
 use vouch_core::rekor::{SearchIndex, SearchPublicKey};
+use vouch_core::tiles::{self, NodeSource, TILE_WIDTH, TileId};
 
 /// An error with a one-line hint for the user (printed by `main` as `hint: …`).
 #[derive(Debug)]

@@ -27,9 +27,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use vouch_core::encoding::b64_encode;
+use vouch_core::http_error::StatusBody;
 use vouch_core::keys::pem_encode;
 use vouch_core::merkle::{Hash, leaf_hash};
-use vouch_core::http_error::StatusBody;
 use vouch_core::rekor::{
     ConsistencyProof, InclusionProofV1, LogEntryV1, LogEntryVerificationV1, LogInfo, set_payload,
 };
