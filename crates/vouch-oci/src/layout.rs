@@ -174,8 +174,8 @@ pub struct SimpleSigning {
 
 /// Parse and check a simple-signing payload's `critical.type`.
 pub fn parse_simple_signing(payload: &[u8]) -> Result<SimpleSigning, String> {
-    let p: SimpleSigningPayload =
-        serde_json::from_slice(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    let p: SimpleSigningPayload = serde_json::from_slice(payload)
+        .map_err(|e| format!("payload is not a simple-signing document: {e}"))?;
     let ty = p.critical.type_;
     if ty != SIMPLE_SIGNING_TYPE {
         return Err(format!(

@@ -465,3 +465,60 @@ pub(crate) async fn push_legacy(
         .await?;
     Ok((digest, tag))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use vouch_core::bundle::{
+        InclusionPromise, LogId, Rfc3161SignedTimestamp, TimestampVerificationData,
+        TransparencyLogEntry, VerificationMaterial, X509Certificate,
+    };
+    use vouch_core::encoding::{Base64Bytes, Int64};
+
+    /// The legacy annotations read from the typed bundle are the strings the old `Value`
+    /// lookups and `format!` wrote.
+    #[test]
+    fn legacy_annotations_unchanged() {
+        let bundle = Bundle {
+            verification_material: Some(VerificationMaterial {
+                certificate: Some(X509Certificate {
+                    raw_bytes: Base64Bytes(vec![0x30, 0x00]),
+                }),
+                tlog_entries: vec![TransparencyLogEntry {
+                    log_index: Int64(7),
+                    log_id: Some(LogId {
+                        key_id: Base64Bytes(vec![0xab]),
+                    }),
+                    integrated_time: Int64(5),
+                    inclusion_promise: Some(InclusionPromise {
+                        signed_entry_timestamp: Base64Bytes(vec![1, 2, 3]),
+                    }),
+                    canonicalized_body: Base64Bytes(b"{}".to_vec()),
+                    ..Default::default()
+                }],
+                timestamp_verification_data: Some(TimestampVerificationData {
+                    rfc3161_timestamps: vec![Rfc3161SignedTimestamp {
+                        signed_timestamp: Base64Bytes(vec![4, 5]),
+                    }],
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut a = BTreeMap::new();
+        legacy_annotations(&bundle, true, &mut a).unwrap();
+        assert_eq!(
+            a[layout::ANN_CERTIFICATE],
+            "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"
+        );
+        assert_eq!(
+            a[layout::ANN_REKOR_BUNDLE],
+            r#"{"SignedEntryTimestamp":"AQID","Payload":{"body":"e30=","integratedTime":5,"logIndex":7,"logID":"ab"}}"#
+        );
+        assert_eq!(
+            a[layout::ANN_RFC3161],
+            r#"{"SignedRFC3161Timestamp":"BAU="}"#
+        );
+    }
+}
