@@ -60,6 +60,13 @@ pub fn b64_encode(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
+/// Serialize `value` compactly with every object's members in sorted (byte) order: the bytes a
+/// `serde_json::Value` writes, whatever the type's field order or map type. For documents whose
+/// bytes were always written that way (cosign payloads, OCI manifests whose digest is taken).
+pub fn to_sorted_json<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&serde_json::to_value(value)?)
+}
+
 /// Bytes that travel as base64 in JSON.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Base64Bytes(pub Vec<u8>);

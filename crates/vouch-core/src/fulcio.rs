@@ -148,7 +148,7 @@ pub struct OidcIssuer {
     pub skip_email_verification: bool,
 }
 
-/// The error body of Fulcio's gRPC gateway: a gRPC status code and a message.
+/// The error body of a gRPC gateway (Fulcio, Rekor v2): a gRPC status code and a message.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// gRPC status code (3 invalid argument, 16 unauthenticated, 13 internal, …).

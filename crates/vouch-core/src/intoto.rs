@@ -37,6 +37,9 @@ pub struct Subject {
     /// Algorithm → lowercase hex digest.
     #[serde(default)]
     pub digest: BTreeMap<String, String>,
+    /// Free-form annotations (cosign writes `-a key=value` here); omitted when empty.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, serde_json::Value>,
 }
 
 /// Why a payload is not an acceptable statement.

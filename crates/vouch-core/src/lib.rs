@@ -37,6 +37,7 @@ pub mod dsse;
 pub mod egress;
 pub mod encoding;
 pub mod fulcio;
+pub mod http_error;
 pub mod intoto;
 pub mod keys;
 pub mod limits;

@@ -216,6 +216,7 @@ impl Manifest {
                     HASH_SHA256.to_string(),
                     hex::encode(self.root_digest()),
                 )]),
+                annotations: BTreeMap::new(),
             }],
             predicate_type: MODEL_SIGNATURE_V1.to_string(),
             // A struct of strings, bools and vectors always serializes.

@@ -258,37 +258,71 @@ pub struct HashedRekordDataV002 {
     pub digest: Base64Bytes,
 }
 
-#[derive(Deserialize)]
+/// `dsse` 0.0.1 canonicalized spec (what the log stores): the envelope's and payload's hashes
+/// and each signature with its verifier. Members in JCS order.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-struct DsseSpec {
-    payload_hash: HashValue,
-    signatures: Vec<DsseSig>,
-}
-#[derive(Deserialize)]
-struct DsseSig {
-    signature: String,
-    verifier: String,
+pub struct DsseV001 {
+    /// SHA-256 of the envelope text as submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope_hash: Option<HashValue>,
+    /// SHA-256 of the decoded payload.
+    pub payload_hash: HashValue,
+    /// The signatures, sorted by signature text.
+    pub signatures: Vec<DsseSignatureV001>,
 }
 
-#[derive(Deserialize)]
-struct IntotoSpec {
-    content: IntotoContent,
+/// One signature of a canonicalized `dsse` 0.0.1 body.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct DsseSignatureV001 {
+    /// The envelope's signature, base64 as in the envelope.
+    pub signature: String,
+    /// Base64 of the PEM key or certificate that verifies it.
+    pub verifier: String,
 }
-#[derive(Deserialize)]
+
+/// `intoto` 0.0.2 canonicalized spec: `{"content": …}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct IntotoV002 {
+    /// The envelope summary and hashes.
+    pub content: IntotoContentV002,
+}
+
+/// `intoto` 0.0.2 `content` as stored. Members in JCS order.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-struct IntotoContent {
-    envelope: IntotoEnvelope,
-    payload_hash: HashValue,
+pub struct IntotoContentV002 {
+    /// The envelope without its payload.
+    pub envelope: IntotoEnvelopeV002,
+    /// SHA-256 of the envelope as Rekor re-serializes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<HashValue>,
+    /// SHA-256 of the decoded payload.
+    pub payload_hash: HashValue,
 }
-#[derive(Deserialize)]
-struct IntotoEnvelope {
-    signatures: Vec<IntotoSig>,
-}
-#[derive(Deserialize)]
+
+/// The stored envelope of an `intoto` 0.0.2 body: its payload type and signatures.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-struct IntotoSig {
-    sig: String,
-    public_key: String,
+pub struct IntotoEnvelopeV002 {
+    /// The DSSE payload type.
+    #[serde(default)]
+    pub payload_type: String,
+    /// The signatures.
+    pub signatures: Vec<IntotoSignatureV002>,
+}
+
+/// One signature of a stored `intoto` 0.0.2 envelope. Members in JCS order.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct IntotoSignatureV002 {
+    /// The key hint, when the envelope had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyid: Option<String>,
+    /// Base64 of the PEM key or certificate.
+    pub public_key: String,
+    /// Base64 of the envelope's base64 signature text.
+    pub sig: String,
 }
 
 fn b64(s: &str, what: &str) -> Result<Vec<u8>, BodyError> {
@@ -370,7 +404,7 @@ impl EntryBody {
                 })
             }
             ("dsse", "0.0.1") => {
-                let s: DsseSpec = typed(body, kind, version)?;
+                let s: DsseV001 = typed(body, kind, version)?;
                 let signatures = s
                     .signatures
                     .iter()
@@ -388,7 +422,7 @@ impl EntryBody {
                 })
             }
             ("intoto", "0.0.2") => {
-                let s: IntotoSpec = typed(body, kind, version)?;
+                let s: IntotoV002 = typed(body, kind, version)?;
                 let signatures = s
                     .content
                     .envelope

@@ -14,6 +14,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use serde::Serialize;
 use vouch_core::bundle::{Checkpoint, InclusionProof, KindVersion, LogId, TransparencyLogEntry};
 use vouch_core::encoding::{Base64Bytes, Int64};
 use vouch_core::tiles::parse_tile_path;
@@ -56,8 +57,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body =
-            serde_json::json!({"code": self.grpc_code, "message": self.message, "details": []});
+        let body = vouch_core::fulcio::ErrorBody {
+            code: i32::from(self.grpc_code),
+            message: self.message,
+            details: Vec::new(),
+        };
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(i) = self.log_index
             && let Ok(v) = HeaderValue::from_str(&i.to_string())
@@ -177,9 +181,21 @@ async fn tile<S: Storage>(
     Ok((StatusCode::OK, h, data).into_response())
 }
 
+/// The `/healthz` answer: the log is up, and the size of its current checkpoint.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Health {
+    status: &'static str,
+    tree_size: u64,
+}
+
 async fn healthz<S: Storage>(State(log): State<Log<S>>) -> Response {
     let cp = log.checkpoint();
-    axum::Json(serde_json::json!({"status": "ok", "treeSize": cp.size})).into_response()
+    axum::Json(Health {
+        status: "ok",
+        tree_size: cp.size,
+    })
+    .into_response()
 }
 
 async fn metrics<S: Storage>(State(log): State<Log<S>>) -> Response {

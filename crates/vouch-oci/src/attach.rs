@@ -73,11 +73,11 @@ pub async fn attach_sbom(
     let layer = LegacyLayer {
         media_type: media_type.to_string(),
         digest: sha256_digest(sbom),
-        size: sbom.len() as i64,
+        size: sbom.len() as u64,
         annotations: BTreeMap::new(),
     };
     reg.put_blob(r, sbom).await?;
-    let (manifest, config) = layout::legacy_manifest(&[layer]);
+    let (manifest, config) = layout::legacy_manifest(&[layer])?;
     reg.put_blob(r, &config).await?;
     let tag = sbom_tag(&target.descriptor.digest);
     let (digest, _) = reg
@@ -123,7 +123,7 @@ pub async fn attach_signature(
             &target.repository_name(),
             &target.descriptor.digest,
             &BTreeMap::new(),
-        ),
+        )?,
     };
     let ss = layout::parse_simple_signing(&payload).map_err(|e| {
         OciError::Config(format!(
@@ -164,7 +164,7 @@ pub async fn attach_signature(
     let layer = LegacyLayer {
         media_type: layout::SIMPLE_SIGNING_MEDIA_TYPE.to_string(),
         digest: sha256_digest(&payload),
-        size: payload.len() as i64,
+        size: payload.len() as u64,
         annotations: a,
     };
     let (digest, _) = push_legacy(reg, target, Kind::Signature, &payload, layer).await?;
@@ -216,7 +216,7 @@ pub async fn attach_attestation(
     let layer = LegacyLayer {
         media_type: layout::DSSE_MEDIA_TYPE.to_string(),
         digest: sha256_digest(envelope),
-        size: envelope.len() as i64,
+        size: envelope.len() as u64,
         annotations: a,
     };
     let (digest, _) = push_legacy(reg, target, Kind::Attestation, envelope, layer).await?;

@@ -437,8 +437,7 @@ impl Copier<'_> {
             _ => {
                 let mut idx = existing.map(|m| m.bytes);
                 for e in &kept {
-                    let entry = serde_json::to_value(e)
-                        .map_err(|err| OciError::Protocol(format!("referrer entry: {err}")))?;
+                    let entry = layout::index_entry_descriptor(e)?;
                     idx = Some(layout::add_to_index(idx.as_deref(), entry)?);
                 }
                 idx.unwrap_or_default()

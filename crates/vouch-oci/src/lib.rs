@@ -96,6 +96,24 @@ pub enum OciError {
     /// `--upgrade-bundles` could not upgrade a legacy signature: a check failed.
     #[error(transparent)]
     Upgrade(Box<upgrade::UpgradeError>),
+    /// A document (manifest, index, payload) could not be read or written as JSON.
+    #[error("{what}: {source}")]
+    Json {
+        /// Which document.
+        what: &'static str,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An OCI document does not follow the image spec (a digest, a required member).
+    #[error("{what}: {source}")]
+    Spec {
+        /// Which document.
+        what: &'static str,
+        /// The image-spec error.
+        #[source]
+        source: oci_spec::OciSpecError,
+    },
     /// A directory is not a usable OCI image layout.
     #[error("OCI image layout {}: {detail}", path.display())]
     Layout {

@@ -9,14 +9,14 @@
 //! other layout readers see the same content. Every blob read is checked against its digest.
 
 use crate::OciError;
+use crate::layout::descriptor;
 use crate::registry::{Manifest, sha256_digest};
 use oci_spec::image::{
-    ANNOTATION_REF_NAME, Descriptor, Digest, ImageIndex, ImageIndexBuilder, MediaType, OciLayout,
+    ANNOTATION_REF_NAME, Descriptor, ImageIndex, ImageIndexBuilder, MediaType, OciLayout,
     OciLayoutBuilder,
 };
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Mutex;
 
 /// The layout version written to `oci-layout`.
@@ -232,10 +232,9 @@ impl OciDir {
             }
             return Ok(digest);
         }
-        let mut ann = HashMap::new();
-        ann.insert(ANNOTATION_REF_NAME.to_string(), target.to_string());
+        let ann = BTreeMap::from([(ANNOTATION_REF_NAME.to_string(), target.to_string())]);
         self.set_entry(
-            descriptor(media_type, &digest, bytes.len(), Some(ann))?,
+            descriptor(media_type, &digest, bytes.len() as u64, Some(&ann))?,
             Some(target),
         )?;
         Ok(digest)
@@ -254,7 +253,7 @@ impl OciDir {
             return Ok(());
         }
         let mut m = idx.manifests().clone();
-        m.push(descriptor(media_type, digest, size as usize, None)?);
+        m.push(descriptor(media_type, digest, size, None)?);
         idx.set_manifests(m);
         self.write_index(&idx)
     }
@@ -292,20 +291,6 @@ pub fn ref_name(d: &Descriptor) -> Option<&str> {
         .as_ref()
         .and_then(|a| a.get(ANNOTATION_REF_NAME))
         .map(String::as_str)
-}
-
-/// A descriptor of `media_type` at `digest`.
-pub fn descriptor(
-    media_type: &str,
-    digest: &str,
-    size: usize,
-    annotations: Option<HashMap<String, String>>,
-) -> Result<Descriptor, OciError> {
-    let d = Digest::from_str(digest)
-        .map_err(|e| OciError::Reference(format!("{digest:?} is not a digest: {e}")))?;
-    let mut desc = Descriptor::new(MediaType::from(media_type), size as u64, d);
-    desc.set_annotations(annotations);
-    Ok(desc)
 }
 
 fn empty_index(root: &Path) -> Result<ImageIndex, OciError> {

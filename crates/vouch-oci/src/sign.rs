@@ -3,11 +3,12 @@
 use crate::OciError;
 use crate::layout::{self, Kind, LegacyLayer};
 use crate::registry::{OCI_INDEX, Registry, Resolved, sha256_digest};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use oci_client::Reference;
-use serde_json::{Value, json};
+use oci_spec::image::MediaType;
+use serde_json::Value;
 use std::collections::BTreeMap;
+use vouch_core::bundle::Bundle;
+use vouch_core::encoding::{b64_encode, to_sorted_json};
 use vouch_core::keys::HashKind;
 use vouch_sign::{Content, Credential, SignOptions, SignOutcome, Signer};
 
@@ -167,7 +168,7 @@ pub async fn attach(
                 &target.repository_name(),
                 &target.descriptor.digest,
                 &what.annotations,
-            );
+            )?;
             let hash = credential.hash();
             let c = Content::Digest {
                 algorithm: hash,
@@ -180,7 +181,7 @@ pub async fn attach(
                 None,
                 &target.descriptor.digest,
                 layout::COSIGN_SIGN_PREDICATE,
-                json!({}),
+                Value::Object(serde_json::Map::new()),
                 &what.annotations,
             )?;
             (dsse(st, digest.clone()), None)
@@ -219,34 +220,40 @@ pub async fn attach(
             })
         }
         Layout::Legacy => {
-            let bundle: Value = serde_json::from_str(&bundle_json)
-                .map_err(|e| OciError::Protocol(format!("bundle: {e}")))?;
+            let bundle = &outcome.bundle;
             let (blob, media_type, mut annotations) = match legacy_payload {
                 Some(p) => {
                     let sig = bundle
-                        .pointer("/messageSignature/signature")
-                        .and_then(|s| s.as_str())
-                        .unwrap_or_default()
-                        .to_string();
+                        .message_signature
+                        .as_ref()
+                        .map(|m| b64_encode(m.signature.as_slice()))
+                        .unwrap_or_default();
                     let mut a = BTreeMap::new();
                     a.insert(layout::ANN_SIGNATURE.to_string(), sig);
                     (p, layout::SIMPLE_SIGNING_MEDIA_TYPE, a)
                 }
                 None => {
-                    let env = bundle.get("dsseEnvelope").cloned().unwrap_or(Value::Null);
+                    let env = bundle.dsse_envelope.as_ref().ok_or_else(|| {
+                        OciError::Protocol("the signed bundle has no DSSE envelope".into())
+                    })?;
+                    // Sorted members, the bytes the layer was always written as.
+                    let env = to_sorted_json(env).map_err(|source| OciError::Json {
+                        what: "DSSE envelope",
+                        source,
+                    })?;
                     let mut a = BTreeMap::new();
                     a.insert(layout::ANN_SIGNATURE.to_string(), String::new());
                     if let Some((pt, _)) = &what.predicate {
                         a.insert(layout::ANN_PREDICATE_TYPE.to_string(), pt.clone());
                     }
-                    (env.to_string().into_bytes(), layout::DSSE_MEDIA_TYPE, a)
+                    (env, layout::DSSE_MEDIA_TYPE, a)
                 }
             };
-            legacy_annotations(&bundle, opts.tlog_upload, &mut annotations)?;
+            legacy_annotations(bundle, opts.tlog_upload, &mut annotations)?;
             let layer = LegacyLayer {
                 media_type: media_type.to_string(),
                 digest: sha256_digest(&blob),
-                size: blob.len() as i64,
+                size: blob.len() as u64,
                 annotations,
             };
             let (manifest_digest, tag) = push_legacy(reg, target, what.kind, &blob, layer).await?;
@@ -267,86 +274,62 @@ fn dsse(statement: Vec<u8>, digest: Vec<u8>) -> Content {
     }
 }
 
-/// PEM-encode DER.
-pub fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = STANDARD.encode(der);
-    let mut s = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        s.push_str(&String::from_utf8_lossy(chunk));
-        s.push('\n');
-    }
-    s.push_str(&format!("-----END {label}-----\n"));
-    s
-}
-
 /// Fill the certificate, Rekor bundle and timestamp annotations from a v0.3 bundle.
 fn legacy_annotations(
-    bundle: &Value,
+    bundle: &Bundle,
     tlog_upload: bool,
     a: &mut BTreeMap<String, String>,
 ) -> Result<(), OciError> {
-    if let Some(raw) = bundle
-        .pointer("/verificationMaterial/certificate/rawBytes")
-        .and_then(|r| r.as_str())
-    {
-        let der = STANDARD
-            .decode(raw)
-            .map_err(|e| OciError::Protocol(format!("bundle certificate: {e}")))?;
-        a.insert(layout::ANN_CERTIFICATE.into(), pem("CERTIFICATE", &der));
+    let material = bundle.verification_material.as_ref();
+    if let Some(cert) = material.and_then(|m| m.certificate.as_ref()) {
+        a.insert(
+            layout::ANN_CERTIFICATE.into(),
+            vouch_core::keys::pem_encode("CERTIFICATE", cert.raw_bytes.as_slice()),
+        );
         // The chain annotation is optional (verifiers build the chain from the trusted root).
     }
     if tlog_upload {
-        let entry = bundle
-            .pointer("/verificationMaterial/tlogEntries/0")
+        let entry = material
+            .and_then(|m| m.tlog_entries.first())
             .ok_or_else(|| OciError::Protocol("the bundle has no log entry".into()))?;
-        let set = entry
-            .pointer("/inclusionPromise/signedEntryTimestamp")
-            .and_then(|s| s.as_str())
-            .ok_or_else(|| {
-                OciError::Config(
-                    "the legacy layout needs a Rekor v1 entry with a signed entry timestamp: sign with --rekor-version 1".into(),
-                )
-            })?;
-        let num = |p: &str| -> i64 {
-            entry
-                .pointer(p)
-                .and_then(|v| {
-                    v.as_i64()
-                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                })
-                .unwrap_or(0)
+        let set = entry.inclusion_promise.as_ref().ok_or_else(|| {
+            OciError::Config(
+                "the legacy layout needs a Rekor v1 entry with a signed entry timestamp: sign with --rekor-version 1".into(),
+            )
+        })?;
+        let rekor_bundle = layout::RekorBundle {
+            signed_entry_timestamp: b64_encode(set.signed_entry_timestamp.as_slice()),
+            payload: layout::RekorBundlePayload {
+                body: b64_encode(entry.canonicalized_body.as_slice()),
+                integrated_time: entry.integrated_time.0,
+                log_index: entry.log_index.0,
+                log_id: entry
+                    .log_id
+                    .as_ref()
+                    .map(|l| hex::encode(l.key_id.as_slice()))
+                    .unwrap_or_default(),
+            },
         };
-        let body = entry
-            .get("canonicalizedBody")
-            .and_then(|s| s.as_str())
-            .unwrap_or_default();
-        let log_id = entry
-            .pointer("/logId/keyId")
-            .and_then(|s| s.as_str())
-            .and_then(|k| STANDARD.decode(k).ok())
-            .map(hex::encode)
-            .unwrap_or_default();
-        // Go's struct field order, as cosign marshals it.
-        let rekor_bundle = format!(
-            r#"{{"SignedEntryTimestamp":{},"Payload":{{"body":{},"integratedTime":{},"logIndex":{},"logID":{}}}}}"#,
-            json!(set),
-            json!(body),
-            num("/integratedTime"),
-            num("/logIndex"),
-            json!(log_id)
-        );
+        // Go's struct field order, as cosign marshals it (the struct declares that order).
+        let rekor_bundle =
+            serde_json::to_string(&rekor_bundle).map_err(|source| OciError::Json {
+                what: "Rekor bundle annotation",
+                source,
+            })?;
         a.insert(layout::ANN_REKOR_BUNDLE.into(), rekor_bundle);
     }
-    if let Some(ts) = bundle
-        .pointer(
-            "/verificationMaterial/timestampVerificationData/rfc3161Timestamps/0/signedTimestamp",
-        )
-        .and_then(|s| s.as_str())
+    if let Some(ts) = material
+        .and_then(|m| m.timestamp_verification_data.as_ref())
+        .and_then(|t| t.rfc3161_timestamps.first())
     {
-        a.insert(
-            layout::ANN_RFC3161.into(),
-            json!({"SignedRFC3161Timestamp": ts}).to_string(),
-        );
+        let ann = layout::Rfc3161Annotation {
+            signed: b64_encode(ts.signed_timestamp.as_slice()),
+        };
+        let ann = serde_json::to_string(&ann).map_err(|source| OciError::Json {
+            what: "RFC 3161 annotation",
+            source,
+        })?;
+        a.insert(layout::ANN_RFC3161.into(), ann);
     }
     Ok(())
 }
@@ -393,16 +376,26 @@ pub(crate) async fn push_referrer_with(
     let mut extra_layers = Vec::new();
     for (bytes, media_type) in extra {
         let d = reg.put_blob(r, bytes).await?;
-        extra_layers.push(layout::descriptor(media_type, &d, bytes.len(), None));
+        extra_layers.push(layout::descriptor(
+            media_type,
+            &d,
+            bytes.len() as u64,
+            None,
+        )?);
     }
     let subject = layout::descriptor(
         &target.descriptor.media_type,
         &target.descriptor.digest,
-        target.descriptor.size as usize,
+        target.descriptor.size,
         None,
-    );
-    let manifest =
-        layout::referrer_manifest(&bundle_digest, bundle.len(), &extra_layers, &subject, ann);
+    )?;
+    let manifest = layout::referrer_manifest(
+        &bundle_digest,
+        bundle.len() as u64,
+        &extra_layers,
+        &subject,
+        ann,
+    )?;
     let manifest_digest = sha256_digest(&manifest);
     let (_, acknowledged) = reg
         .put_manifest(
@@ -426,10 +419,10 @@ pub(crate) async fn push_referrer_with(
     let mut entry = layout::descriptor(
         crate::registry::OCI_MANIFEST,
         &manifest_digest,
-        manifest.len(),
+        manifest.len() as u64,
         Some(ann),
-    );
-    entry["artifactType"] = json!(layout::BUNDLE_MEDIA_TYPE);
+    )?;
+    entry.set_artifact_type(Some(MediaType::from(layout::BUNDLE_MEDIA_TYPE)));
     let index = layout::add_to_index(existing.as_ref().map(|m| m.bytes.as_slice()), entry)?;
     reg.put_manifest(&tag_ref, &tag, &index, OCI_INDEX).await?;
     Ok((manifest_digest, Some(tag)))
@@ -465,10 +458,67 @@ pub(crate) async fn push_legacy(
     if !duplicate {
         layers.push(layer);
     }
-    let (manifest, config) = layout::legacy_manifest(&layers);
+    let (manifest, config) = layout::legacy_manifest(&layers)?;
     reg.put_blob(r, &config).await?;
     let (digest, _) = reg
         .put_manifest(&tag_ref, &tag, &manifest, crate::registry::OCI_MANIFEST)
         .await?;
     Ok((digest, tag))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use vouch_core::bundle::{
+        InclusionPromise, LogId, Rfc3161SignedTimestamp, TimestampVerificationData,
+        TransparencyLogEntry, VerificationMaterial, X509Certificate,
+    };
+    use vouch_core::encoding::{Base64Bytes, Int64};
+
+    /// The legacy annotations read from the typed bundle are the strings the old `Value`
+    /// lookups and `format!` wrote.
+    #[test]
+    fn legacy_annotations_unchanged() {
+        let bundle = Bundle {
+            verification_material: Some(VerificationMaterial {
+                certificate: Some(X509Certificate {
+                    raw_bytes: Base64Bytes(vec![0x30, 0x00]),
+                }),
+                tlog_entries: vec![TransparencyLogEntry {
+                    log_index: Int64(7),
+                    log_id: Some(LogId {
+                        key_id: Base64Bytes(vec![0xab]),
+                    }),
+                    integrated_time: Int64(5),
+                    inclusion_promise: Some(InclusionPromise {
+                        signed_entry_timestamp: Base64Bytes(vec![1, 2, 3]),
+                    }),
+                    canonicalized_body: Base64Bytes(b"{}".to_vec()),
+                    ..Default::default()
+                }],
+                timestamp_verification_data: Some(TimestampVerificationData {
+                    rfc3161_timestamps: vec![Rfc3161SignedTimestamp {
+                        signed_timestamp: Base64Bytes(vec![4, 5]),
+                    }],
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut a = BTreeMap::new();
+        legacy_annotations(&bundle, true, &mut a).unwrap();
+        assert_eq!(
+            a[layout::ANN_CERTIFICATE],
+            "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"
+        );
+        assert_eq!(
+            a[layout::ANN_REKOR_BUNDLE],
+            r#"{"SignedEntryTimestamp":"AQID","Payload":{"body":"e30=","integratedTime":5,"logIndex":7,"logID":"ab"}}"#
+        );
+        assert_eq!(
+            a[layout::ANN_RFC3161],
+            r#"{"SignedRFC3161Timestamp":"BAU="}"#
+        );
+    }
 }

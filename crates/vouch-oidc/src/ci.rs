@@ -252,13 +252,12 @@ pub(crate) fn ci_claims(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn github_defaults_and_overrides() {
         let mut o = Map::new();
-        o.insert("repository".into(), json!("acme/widget"));
-        o.insert("ref".into(), json!("refs/tags/v1.0.0"));
+        o.insert("repository".into(), Value::from("acme/widget"));
+        o.insert("ref".into(), Value::from("refs/tags/v1.0.0"));
         let c = ci_claims(CiKind::GithubActions, &o, "h").unwrap_or_default();
         assert_eq!(c["repository_owner"], "acme");
         assert_eq!(c["ref_type"], "tag");
@@ -267,7 +266,7 @@ mod tests {
             "acme/widget/.github/workflows/release.yml@refs/tags/v1.0.0"
         );
         assert_eq!(c["sub"], "repo:acme/widget:ref:refs/tags/v1.0.0");
-        o.insert("iss".into(), json!("x"));
+        o.insert("iss".into(), Value::from("x"));
         assert!(ci_claims(CiKind::GithubActions, &o, "h").is_err());
     }
 
@@ -282,11 +281,11 @@ mod tests {
             c["sub"],
             "project_path:group/project:ref_type:branch:ref:main"
         );
-        assert_eq!(c["runner_id"], json!(1));
+        assert_eq!(c["runner_id"], Value::from(1));
         let mut o = Map::new();
-        o.insert("runner_id".into(), json!("42"));
+        o.insert("runner_id".into(), Value::from("42"));
         let c = ci_claims(CiKind::Gitlab, &o, "h").unwrap_or_default();
-        assert_eq!(c["runner_id"], json!(42));
+        assert_eq!(c["runner_id"], Value::from(42));
         let c = ci_claims(CiKind::Buildkite, &Map::new(), "h").unwrap_or_default();
         assert!(
             c["sub"]

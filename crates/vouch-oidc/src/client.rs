@@ -109,6 +109,30 @@ pub struct DevicePrompt {
     pub expires_in: Option<u64>,
 }
 
+/// An RFC 8628 device authorization response (§3.2): what the provider's device endpoint
+/// answers, written by vouch's IdP and read by the device flow.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAuthorization {
+    /// The code the client polls the token endpoint with.
+    #[serde(default)]
+    pub device_code: String,
+    /// The code the user enters.
+    #[serde(default)]
+    pub user_code: String,
+    /// Where the user enters it.
+    #[serde(default)]
+    pub verification_uri: String,
+    /// The same page with the code filled in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_uri_complete: Option<String>,
+    /// Seconds until the codes expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
+    /// Seconds to wait between polls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<u64>,
+}
+
 /// Fetch the discovery document of `issuer_or_url`: an issuer URL, or the full
 /// `…/.well-known/openid-configuration` URL.
 pub async fn discover(http: &reqwest::Client, issuer_or_url: &str) -> Result<ProviderMetadata> {
@@ -246,23 +270,24 @@ pub async fn device_flow(
         &[("client_id", client_id), ("scope", SCOPES)],
     )
     .await?;
-    let device_code = answer
-        .get("device_code")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::Protocol("the device authorization has no device_code".into()))?
-        .to_string();
-    let prompt: DevicePrompt =
-        serde_json::from_value(Value::Object(answer.clone())).map_err(|source| Error::Json {
+    let auth: DeviceAuthorization =
+        serde_json::from_value(Value::Object(answer)).map_err(|source| Error::Json {
             what: "device authorization response".into(),
             source,
         })?;
-    let mut interval = Duration::from_secs(
-        answer
-            .get("interval")
-            .and_then(Value::as_u64)
-            .unwrap_or(5)
-            .clamp(1, 60),
-    );
+    if auth.device_code.is_empty() {
+        return Err(Error::Protocol(
+            "the device authorization has no device_code".into(),
+        ));
+    }
+    let device_code = auth.device_code;
+    let prompt = DevicePrompt {
+        user_code: auth.user_code,
+        verification_uri: auth.verification_uri,
+        verification_uri_complete: auth.verification_uri_complete,
+        expires_in: auth.expires_in,
+    };
+    let mut interval = Duration::from_secs(auth.interval.unwrap_or(5).clamp(1, 60));
     let lifetime = prompt
         .expires_in
         .map_or(MAX_DEVICE_WAIT, Duration::from_secs)

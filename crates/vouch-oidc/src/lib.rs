@@ -47,8 +47,8 @@ mod util;
 
 pub use ci::CiKind;
 pub use client::{
-    DevicePrompt, PkcePair, ProviderMetadata, auth_code_flow_loopback, device_flow, discover,
-    pkce_pair,
+    DeviceAuthorization, DevicePrompt, PkcePair, ProviderMetadata, auth_code_flow_loopback,
+    device_flow, discover, pkce_pair,
 };
 pub use idp::{
     CaIssuer, CaIssuerConfig, DEFAULT_AUDIENCE, ISSUER_FILE, Idp, IdpOptions, KEY_FILE,

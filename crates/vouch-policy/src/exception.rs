@@ -68,6 +68,7 @@ pub fn exception_statement(
             digest: [("sha256".to_string(), hex::encode(&digest))]
                 .into_iter()
                 .collect(),
+            annotations: Default::default(),
         }],
         predicate_type: EXCEPTION_PREDICATE_TYPE.to_string(),
         predicate: Some(serde_json::to_value(predicate)?),

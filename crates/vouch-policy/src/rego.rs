@@ -123,7 +123,11 @@ mod tests {
 
     #[test]
     fn bool_object_and_undefined() {
-        let input = serde_json::json!({"predicateType": "https://slsa.dev/provenance/v1", "predicate": {"builder": "ci"}});
+        // The input of attestation policies: the verified statement.
+        let input: vouch_core::intoto::Statement = serde_json::from_str(
+            r#"{"_type": "https://in-toto.io/Statement/v1", "predicateType": "https://slsa.dev/provenance/v1", "predicate": {"builder": "ci"}}"#,
+        )
+        .unwrap();
         let v0 = "package sigstore\ndefault isCompliant = false\nisCompliant { input.predicate.builder == \"ci\" }\n";
         let p = RegoPolicy::compile("v0", v0).unwrap();
         assert_eq!(p.evaluate(&input), RegoOutcome::Compliant { warning: None });

@@ -106,7 +106,10 @@ impl Metrics {
 }
 
 fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
-    let body = serde_json::json!({"code": status.as_u16(), "message": message.into()});
+    let body = vouch_core::http_error::StatusBody {
+        code: status.as_u16(),
+        message: message.into(),
+    };
     (status, axum::Json(body)).into_response()
 }
 

@@ -24,8 +24,8 @@ pub use api::{
 };
 pub use cert::TsaKeyAlgorithm;
 pub use request::{
-    HashAlgorithm, MAX_DER_REQUEST_BYTES, MAX_JSON_REQUEST_BYTES, MAX_NONCE_BYTES, RequestError,
-    TimestampRequest,
+    HashAlgorithm, JsonTimestampRequest, MAX_DER_REQUEST_BYTES, MAX_JSON_REQUEST_BYTES,
+    MAX_NONCE_BYTES, RequestError, TimestampRequest,
 };
 pub use service::{
     CHAIN_FILE, DEFAULT_POLICY_OID, KEY_FILE, TsaOptions, TsaService, parse_pem_chain,

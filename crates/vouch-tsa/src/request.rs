@@ -3,7 +3,7 @@
 
 use der::asn1::{Any, IntRef, ObjectIdentifier, OctetStringRef, Uint};
 use der::{Decode, Encode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use spki::AlgorithmIdentifierOwned;
 use vouch_core::tsa::asn1::{MessageImprint, TimeStampReq};
 use vouch_core::tsa::oid::{
@@ -203,7 +203,7 @@ impl TimestampRequest {
                 body.len()
             )));
         }
-        let req: JsonRequest = serde_json::from_slice(body)
+        let req: JsonTimestampRequest = serde_json::from_slice(body)
             .map_err(|e| RequestError::new(format!("malformed JSON request: {e}")))?;
         let hash = HashAlgorithm::from_name(req.hash_algorithm.as_deref().unwrap_or(""))?;
         let b64 = req
@@ -336,19 +336,30 @@ fn decimal_nonce(raw: &str) -> Result<Option<Vec<u8>>, RequestError> {
     Ok(Some(content))
 }
 
-#[derive(Deserialize)]
+/// The JSON form of a timestamp request (timestamp-authority's `JSONRequest`), read by the
+/// TSA and written by clients such as `vouch bench tsa`.
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct JsonRequest {
-    #[serde(default)]
-    artifact_hash: Option<String>,
-    #[serde(default)]
-    hash_algorithm: Option<String>,
-    #[serde(default)]
-    nonce: Option<Box<serde_json::value::RawValue>>,
-    #[serde(default)]
-    certificates: Option<bool>,
-    #[serde(default, rename = "tsaPolicyOID")]
-    tsa_policy_oid: Option<String>,
+pub struct JsonTimestampRequest {
+    /// Base64 of the digest to timestamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_hash: Option<String>,
+    /// `sha256`, `sha384` or `sha512`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash_algorithm: Option<String>,
+    /// A decimal integer of any size, kept as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<Box<serde_json::value::RawValue>>,
+    /// Whether to include the TSA's certificate in the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificates: Option<bool>,
+    /// The policy OID requested, dotted.
+    #[serde(
+        default,
+        rename = "tsaPolicyOID",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tsa_policy_oid: Option<String>,
 }
 
 #[cfg(test)]

@@ -522,13 +522,22 @@ fn ca_requests(token: &str, challenge: &str, keys: u32) -> Result<Vec<Vec<u8>>> 
             let sig = key
                 .sign(&rng, challenge.as_bytes())
                 .map_err(|_| anyhow!("P-256 signing failed"))?;
-            let body = serde_json::json!({
-                "credentials": {"oidcIdentityToken": token},
-                "publicKeyRequest": {
-                    "publicKey": {"algorithm": "ECDSA", "content": pem},
-                    "proofOfPossession": b64_encode(sig.as_ref()),
-                },
-            });
+            use vouch_core::fulcio::{
+                CreateSigningCertificateRequest, Credentials, PublicKey, PublicKeyRequest,
+            };
+            let body = CreateSigningCertificateRequest {
+                credentials: Some(Credentials {
+                    oidc_identity_token: token.to_string(),
+                }),
+                public_key_request: Some(PublicKeyRequest {
+                    public_key: PublicKey {
+                        algorithm: Some("ECDSA".into()),
+                        content: pem,
+                    },
+                    proof_of_possession: b64_encode(sig.as_ref()),
+                }),
+                certificate_signing_request: None,
+            };
             Ok(serde_json::to_vec(&body)?)
         })
         .collect()

@@ -603,18 +603,22 @@ fn run_verify(
         }
         match c.output {
             crate::cli::OutputFormat::Json => {
-                let list: Vec<serde_json::Value> = ok
+                let image = format!("{}/{}@{digest}", r.registry(), r.repository());
+                let list: Vec<VerifiedLine> = ok
                     .iter()
-                    .map(|v| {
-                        serde_json::json!({
-                            "image": format!("{}/{}@{digest}", r.registry(), r.repository()),
-                            "location": v.location,
-                            "layout": match v.layout { Layout::Bundle => "bundle", Layout::Legacy => "legacy" },
-                            "dockerReference": v.docker_reference,
-                            "result": v.result,
-                        })
+                    .map(|v| VerifiedLine {
+                        docker_reference: v.docker_reference.as_deref(),
+                        image: &image,
+                        layout: match v.layout {
+                            Layout::Bundle => "bundle",
+                            Layout::Legacy => "legacy",
+                        },
+                        location: &v.location,
+                        result: &v.result,
                     })
                     .collect();
+                // Through a Value, so the nested result prints with sorted members as before.
+                let list = serde_json::to_value(&list)?;
                 println!("{}", serde_json::to_string_pretty(&list)?);
             }
             crate::cli::OutputFormat::Text => {
@@ -809,7 +813,7 @@ pub fn download(a: &DownloadArgs) -> Result<()> {
                         .with_context(|| format!("{} is not JSON", f.location()))?
                 }
                 vouch_oci::verify::Evidence::Legacy { layer, blob, .. } => {
-                    legacy_download_json(kind, layer, blob)
+                    legacy_download_json(kind, layer, blob)?
                 }
             };
             println!("{}", serde_json::to_string(&line)?);
@@ -862,28 +866,60 @@ fn download_sbom(image: &str, registry: &RegistryArgs) -> Result<()> {
     })
 }
 
+/// One verified signature in `verify --output json`; members in the sorted order vouch has
+/// always printed.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VerifiedLine<'a> {
+    docker_reference: Option<&'a str>,
+    image: &'a str,
+    layout: &'static str,
+    location: &'a str,
+    result: &'a vouch_verify::VerificationResult,
+}
+
+/// cosign's `download signature` line for a legacy layer (its `SignedPayload`). The members are
+/// declared, and printed, in sorted order, as vouch has always printed them.
+#[derive(serde::Serialize)]
+struct DownloadedSignature {
+    #[serde(rename = "Base64Signature")]
+    base64_signature: String,
+    #[serde(rename = "Bundle")]
+    bundle: Option<vouch_oci::layout::RekorBundle>,
+    #[serde(rename = "Cert")]
+    cert: Option<String>,
+    #[serde(rename = "Chain")]
+    chain: Option<String>,
+    #[serde(rename = "Payload")]
+    payload: String,
+    #[serde(rename = "RFC3161Timestamp")]
+    rfc3161_timestamp: Option<vouch_oci::layout::Rfc3161Annotation>,
+}
+
 /// cosign's `download signature` shape for a legacy layer (`download attestation`: the
-/// DSSE envelope).
+/// DSSE envelope, as stored).
 fn legacy_download_json(
     kind: Kind,
     layer: &vouch_oci::layout::LegacyLayer,
     blob: &[u8],
-) -> serde_json::Value {
+) -> Result<serde_json::Value> {
     use base64::Engine;
     use vouch_oci::layout as l;
     if kind == Kind::Attestation {
-        return serde_json::from_slice(blob).unwrap_or(serde_json::Value::Null);
+        return Ok(serde_json::from_slice(blob).unwrap_or(serde_json::Value::Null));
     }
     let a = &layer.annotations;
     let get = |k: &str| a.get(k).cloned();
-    serde_json::json!({
-        "Base64Signature": get(l::ANN_SIGNATURE).unwrap_or_default(),
-        "Payload": base64::engine::general_purpose::STANDARD.encode(blob),
-        "Cert": get(l::ANN_CERTIFICATE),
-        "Chain": get(l::ANN_CHAIN),
-        "Bundle": get(l::ANN_REKOR_BUNDLE).and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()),
-        "RFC3161Timestamp": get(l::ANN_RFC3161).and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok()),
-    })
+    let line = DownloadedSignature {
+        base64_signature: get(l::ANN_SIGNATURE).unwrap_or_default(),
+        bundle: get(l::ANN_REKOR_BUNDLE).and_then(|b| serde_json::from_str(&b).ok()),
+        cert: get(l::ANN_CERTIFICATE),
+        chain: get(l::ANN_CHAIN),
+        payload: base64::engine::general_purpose::STANDARD.encode(blob),
+        rfc3161_timestamp: get(l::ANN_RFC3161).and_then(|b| serde_json::from_str(&b).ok()),
+    };
+    // Through a Value: the line is printed with sorted members, the nested bundle too.
+    Ok(serde_json::to_value(&line)?)
 }
 
 /// What `vouch triangulate` locates.

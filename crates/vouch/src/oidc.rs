@@ -17,7 +17,9 @@ use crate::serve::{init_tracing, shutdown_signal};
 use crate::tlog::hinted;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -238,24 +240,49 @@ fn http_client() -> Result<reqwest::Client> {
         .context("cannot build the HTTP client")
 }
 
+/// The JSON body of `vouch oidc token`: the IdP's CI grant (a CI kind and its claims) or its
+/// dev grant (an email, and a password when the IdP asks for one). The IdP reads its token
+/// parameters by name from a form or JSON alike, so it has no struct of its own to share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+enum TokenRequest {
+    /// `{"audience", "ci", "claims"}`.
+    Ci {
+        audience: String,
+        ci: &'static str,
+        claims: BTreeMap<String, String>,
+    },
+    /// `{"audience", "email", "password"?}` (`email` is `null` when not given).
+    Dev {
+        audience: String,
+        email: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        password: Option<String>,
+    },
+}
+
 /// The request body of `vouch oidc token`.
-fn token_request(a: &TokenArgs) -> Result<Value> {
+fn token_request(a: &TokenArgs) -> Result<TokenRequest> {
     if let Some(ci) = &a.ci {
         let kind: CiKind = ci.parse().map_err(|e: String| anyhow!("--ci: {e}"))?;
-        let mut claims = Map::new();
+        let mut claims = BTreeMap::new();
         for c in &a.claims {
             let (k, v) = c
                 .split_once('=')
                 .ok_or_else(|| anyhow!("--claim {c:?}: expected NAME=VALUE"))?;
-            claims.insert(k.to_string(), Value::String(v.to_string()));
+            claims.insert(k.to_string(), v.to_string());
         }
-        return Ok(json!({"ci": kind.as_str(), "claims": claims, "audience": a.audience}));
+        return Ok(TokenRequest::Ci {
+            audience: a.audience.clone(),
+            ci: kind.as_str(),
+            claims,
+        });
     }
-    let mut body = json!({"email": a.email, "audience": a.audience});
-    if let (Some(p), Some(m)) = (&a.password, body.as_object_mut()) {
-        m.insert("password".into(), Value::String(p.clone()));
-    }
-    Ok(body)
+    Ok(TokenRequest::Dev {
+        audience: a.audience.clone(),
+        email: a.email.clone(),
+        password: a.password.clone(),
+    })
 }
 
 fn get_token(a: &TokenArgs) -> Result<()> {
@@ -486,12 +513,25 @@ mod tests {
             claims: vec![],
         };
         let b = token_request(&a).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(b, json!({"email": "a@b.test", "audience": "sigstore"}));
+        assert_eq!(
+            serde_json::to_string(&b).unwrap_or_default(),
+            r#"{"audience":"sigstore","email":"a@b.test"}"#
+        );
+        a.password = Some("pw".into());
+        let b = token_request(&a).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            serde_json::to_string(&b).unwrap_or_default(),
+            r#"{"audience":"sigstore","email":"a@b.test","password":"pw"}"#
+        );
+        a.password = None;
         a.email = None;
         a.ci = Some("github-actions".into());
         a.claims = vec!["repository=acme/w".into()];
         let b = token_request(&a).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(b["claims"]["repository"], "acme/w");
+        assert_eq!(
+            serde_json::to_string(&b).unwrap_or_default(),
+            r#"{"audience":"sigstore","ci":"github-actions","claims":{"repository":"acme/w"}}"#
+        );
         a.claims = vec!["bad".into()];
         assert!(token_request(&a).is_err());
     }

@@ -230,13 +230,30 @@ fn build_statement(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let statement = serde_json::json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": name, "digest": {"sha256": hex::encode(&sha256)}}],
-        "predicateType": ptype,
-        "predicate": predicate,
-    });
-    Ok((serde_json::to_vec(&statement)?, (HashKind::Sha256, sha256)))
+    let statement = statement_bytes(name, &sha256, ptype, predicate)?;
+    Ok((statement, (HashKind::Sha256, sha256)))
+}
+
+/// The in-toto v1 statement `vouch attest` signs for one file: sorted members, the bytes it
+/// has always signed.
+fn statement_bytes(
+    name: String,
+    sha256: &[u8],
+    predicate_type: String,
+    predicate: serde_json::Value,
+) -> Result<Vec<u8>> {
+    use vouch_core::intoto::{STATEMENT_V1, Statement, Subject};
+    let statement = Statement {
+        type_: STATEMENT_V1.to_string(),
+        subject: vec![Subject {
+            name,
+            digest: [("sha256".to_string(), hex::encode(sha256))].into(),
+            annotations: Default::default(),
+        }],
+        predicate_type,
+        predicate: Some(predicate),
+    };
+    Ok(vouch_core::encoding::to_sorted_json(&statement)?)
 }
 
 /// What every signing command sets up before it signs: the trusted root, the services chosen
@@ -491,5 +508,27 @@ fn redact_key_ref(k: &str) -> String {
     match k.split_once('?') {
         Some((path, _)) if k.starts_with("pkcs11:") => format!("{path}?…"),
         _ => k.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed statement is byte for byte what the `json!` literal it replaced signed.
+    #[test]
+    fn statement_bytes_unchanged() {
+        let predicate = serde_json::json!({"z": 1, "a": [true, null]});
+        let got = statement_bytes(
+            "a.txt".into(),
+            &[0xab; 32],
+            "https://slsa.dev/provenance/v1".into(),
+            predicate,
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            r#"{"_type":"https://in-toto.io/Statement/v1","predicate":{"a":[true,null],"z":1},"predicateType":"https://slsa.dev/provenance/v1","subject":[{"digest":{"sha256":"abababababababababababababababababababababababababababababababab"},"name":"a.txt"}]}"#
+        );
     }
 }

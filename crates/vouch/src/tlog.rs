@@ -17,6 +17,7 @@ use vouch_core::encoding::b64_encode;
 use vouch_core::keys::PublicKey;
 use vouch_core::merkle::{self, Hash, ProofError};
 use vouch_core::note::{Checkpoint, NoteVerifier, SignedNote};
+use vouch_core::rekor::{SearchIndex, SearchPublicKey};
 use vouch_core::tiles::{self, NodeSource, TILE_WIDTH, TileId};
 
 /// An error with a one-line hint for the user (printed by `main` as `hint: …`).
@@ -719,17 +720,30 @@ fn search(a: &SearchArgs) -> Result<()> {
         if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
             bail!("invalid --sha256: expected 64 hex digits");
         }
-        serde_json::json!({"hash": format!("sha256:{h}")})
+        SearchIndex {
+            hash: Some(format!("sha256:{h}")),
+            ..Default::default()
+        }
     } else if let Some(e) = &a.email {
         if !e.contains('@') {
             bail!("invalid --email {e:?}: expected an address like a@b.example");
         }
-        serde_json::json!({"email": e})
+        SearchIndex {
+            email: Some(e.clone()),
+            ..Default::default()
+        }
     } else if let Some(p) = &a.public_key {
         let pem = std::fs::read_to_string(p)
             .with_context(|| format!("cannot read public key {}", p.display()))?;
         PublicKey::from_pem(&pem).with_context(|| format!("public key {}", p.display()))?;
-        serde_json::json!({"publicKey": {"format": "x509", "content": b64_encode(pem.as_bytes())}})
+        SearchIndex {
+            public_key: Some(SearchPublicKey {
+                format: Some("x509".into()),
+                content: Some(b64_encode(pem.as_bytes())),
+                url: None,
+            }),
+            ..Default::default()
+        }
     } else {
         bail!("pass one of --sha256, --email, --public-key");
     };

@@ -229,11 +229,11 @@ fn install(out: &Path, tr: &[u8], sc: Option<&[u8]>) -> anyhow::Result<()> {
             let sc_value: serde_json::Value = serde_json::from_slice(sc)?;
             write(out, SIGNING_CONFIG_TARGET, sc)?;
             // Keep the documents verbatim (unknown fields included) rather than re-serializing.
-            let tc = serde_json::json!({
-                "mediaType": CLIENT_TRUST_CONFIG_MEDIA_TYPE,
-                "trustedRoot": tr_value,
-                "signingConfig": sc_value,
-            });
+            let tc = VerbatimTrustConfig {
+                media_type: CLIENT_TRUST_CONFIG_MEDIA_TYPE,
+                signing_config: sc_value,
+                trusted_root: tr_value,
+            };
             let mut bytes = serde_json::to_vec_pretty(&tc)?;
             bytes.push(b'\n');
             // Round-trip check against our own type.
@@ -246,6 +246,17 @@ fn install(out: &Path, tr: &[u8], sc: Option<&[u8]>) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// A `ClientTrustConfig` written with its two documents as the TUF repository served them
+/// (unknown fields kept), which [`ClientTrustConfig`] would drop; the file is then checked to
+/// parse as one. Members in sorted order, as the file has always been written.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VerbatimTrustConfig {
+    media_type: &'static str,
+    signing_config: serde_json::Value,
+    trusted_root: serde_json::Value,
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {

@@ -200,12 +200,16 @@ fn prepare(n: u32, format: BenchFormat, cert_req: bool) -> Result<Vec<Prepared>>
                     req.cert_req = cert_req;
                     req.to_der().map_err(|e| anyhow!("{e}"))?
                 }
-                BenchFormat::Json => serde_json::to_vec(&serde_json::json!({
-                    "artifactHash": vouch_core::encoding::b64_encode(d.as_ref()),
-                    "hashAlgorithm": "sha256",
-                    "nonce": u64::from_be_bytes(nonce) >> 1,
-                    "certificates": cert_req,
-                }))?,
+                BenchFormat::Json => {
+                    let nonce = (u64::from_be_bytes(nonce) >> 1).to_string();
+                    serde_json::to_vec(&vouch_tsa::JsonTimestampRequest {
+                        artifact_hash: Some(vouch_core::encoding::b64_encode(d.as_ref())),
+                        hash_algorithm: Some("sha256".into()),
+                        nonce: Some(serde_json::value::RawValue::from_string(nonce)?),
+                        certificates: Some(cert_req),
+                        tsa_policy_oid: None,
+                    })?
+                }
             };
             Ok(Prepared { body, data })
         })

@@ -55,13 +55,6 @@ pub struct ExplorerError {
     message: String,
 }
 
-/// The JSON body of an [`ExplorerError`].
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: u16,
-    message: &'a str,
-}
-
 impl ExplorerError {
     fn bad_request(message: impl Into<String>) -> Self {
         Self {
@@ -81,9 +74,9 @@ impl ExplorerError {
 
 impl IntoResponse for ExplorerError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
+        let body = vouch_core::http_error::StatusBody {
             code: self.status.as_u16(),
-            message: &self.message,
+            message: self.message,
         };
         (self.status, axum::Json(body)).into_response()
     }

@@ -25,12 +25,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use vouch_core::encoding::b64_encode;
+use vouch_core::http_error::StatusBody;
 use vouch_core::keys::pem_encode;
 use vouch_core::merkle::{Hash, leaf_hash};
-use vouch_core::rekor::{ConsistencyProof, LogInfo, set_payload};
+use vouch_core::rekor::{
+    ConsistencyProof, InclusionProofV1, LogEntryV1, LogEntryVerificationV1, LogInfo, set_payload,
+};
+
+/// A Rekor v1 entry answer: `{"<entryID>": LogEntry}`.
+pub type LogEntryAnswer = BTreeMap<String, LogEntryV1>;
 
 /// Most lookups one `POST /api/v1/log/entries/retrieve` may ask for (Rekor's limit).
 pub const MAX_SEARCH_QUERIES: usize = 10;
@@ -112,7 +117,10 @@ impl V1Error {
 
 impl IntoResponse for V1Error {
     fn into_response(self) -> Response {
-        let body = json!({"code": self.status.as_u16(), "message": self.message});
+        let body = StatusBody {
+            code: self.status.as_u16(),
+            message: self.message,
+        };
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(loc) = self.location
             && let Ok(v) = HeaderValue::from_str(&loc)
@@ -202,32 +210,30 @@ pub fn log_entry<S: Storage>(
     body: &[u8],
     checkpoint: &StoredCheckpoint,
     proof: &[Hash],
-) -> Result<(String, Value), LogError> {
+) -> Result<(String, LogEntryAnswer), LogError> {
     let signer = log.signer();
     let log_id = signer.log_id();
     let idx = i64::try_from(index)
         .map_err(|_| LogError::Internal(format!("log index {index} is out of range")))?;
     let set = signer.sign(&set_payload(body, integrated_time, &log_id, idx))?;
     let id = entry_id(tree_id(&log_id), &leaf_hash(body));
-    let anon = json!({
-        "body": b64_encode(body),
-        "integratedTime": integrated_time,
-        "logID": hex::encode(log_id),
-        "logIndex": idx,
-        "verification": {
-            "inclusionProof": {
-                "logIndex": idx,
-                "rootHash": hex::encode(checkpoint.root),
-                "treeSize": checkpoint.size,
-                "hashes": proof.iter().map(hex::encode).collect::<Vec<_>>(),
-                "checkpoint": checkpoint.note
-            },
-            "signedEntryTimestamp": b64_encode(&set)
-        }
-    });
-    let mut m = Map::new();
-    m.insert(id.clone(), anon);
-    Ok((id, Value::Object(m)))
+    let entry = LogEntryV1 {
+        body: b64_encode(body),
+        integrated_time,
+        log_id: hex::encode(log_id),
+        log_index: index,
+        verification: Some(LogEntryVerificationV1 {
+            inclusion_proof: Some(InclusionProofV1 {
+                log_index: index,
+                root_hash: hex::encode(checkpoint.root),
+                tree_size: checkpoint.size,
+                hashes: proof.iter().map(hex::encode).collect(),
+                checkpoint: Some(checkpoint.note.clone()),
+            }),
+            signed_entry_timestamp: Some(b64_encode(&set)),
+        }),
+    };
+    Ok((id.clone(), BTreeMap::from([(id, entry)])))
 }
 
 /// The entry at `index` with a proof against `cp`, or `None` if `cp` does not cover it.
@@ -235,7 +241,7 @@ fn entry_at<S: Storage>(
     log: &Log<S>,
     index: u64,
     cp: &StoredCheckpoint,
-) -> Result<Option<Value>, LogError> {
+) -> Result<Option<LogEntryAnswer>, LogError> {
     if index >= cp.size {
         return Ok(None);
     }
@@ -254,7 +260,7 @@ fn entry_by_leaf<S: Storage>(
     log: &Log<S>,
     leaf: &Hash,
     cp: &StoredCheckpoint,
-) -> Result<Option<Value>, LogError> {
+) -> Result<Option<LogEntryAnswer>, LogError> {
     match log.storage().lookup_leaf(leaf)? {
         Some(index) => entry_at(log, index, cp),
         None => Ok(None),
@@ -524,7 +530,7 @@ async fn search_entries<S: Storage>(
         Ok(out)
     })
     .await?;
-    Ok(axum::Json(Value::Array(found)).into_response())
+    Ok(axum::Json(found).into_response())
 }
 
 /// `SearchIndex`.
@@ -681,6 +687,7 @@ async fn search_index<S: Storage>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn ids() {

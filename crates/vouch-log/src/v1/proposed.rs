@@ -5,15 +5,20 @@
 use super::{MAX_CHAIN_LEN, MAX_SIGNATURES, invalid};
 use crate::LogError;
 use crate::entries::{PreparedEntry, canonical_json};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use vouch_core::dsse::{INTOTO_PAYLOAD_TYPE, pae};
 use vouch_core::encoding::{b64_decode, b64_encode};
 use vouch_core::intoto::Statement;
 use vouch_core::keys::{HashKind, KeyKind, PublicKey, pem_blocks, pem_encode};
 use vouch_core::merkle::leaf_hash;
+use vouch_core::rekor::{
+    DsseSignatureV001, DsseV001, HashValue, HashedRekordDataV001, HashedRekordSignatureV001,
+    HashedRekordV001, IntotoContentV002, IntotoEnvelopeV002, IntotoSignatureV002, IntotoV002,
+    PemContent, TypedEntry,
+};
 use vouch_core::x509::Certificate;
 
 /// A Rekor v1 `ProposedEntry`: `{"kind", "apiVersion", "spec"}`.
@@ -86,13 +91,31 @@ fn non_empty(s: Option<String>, what: &str) -> Result<String, LogError> {
         .ok_or_else(|| invalid(format!("missing {what}")))
 }
 
-fn finish(
-    body: &Value,
+/// A `sha256` [`HashValue`] of lowercase hex.
+fn sha256_value(hex: String) -> HashValue {
+    HashValue {
+        algorithm: "sha256".into(),
+        value: hex,
+    }
+}
+
+/// The canonical (RFC 8785) body of a typed entry `spec` of `kind` `version`, and its leaf.
+fn finish<T: Serialize>(
+    spec: T,
     search_keys: BTreeSet<String>,
     kind: &'static str,
     version: &'static str,
 ) -> Result<PreparedEntry, LogError> {
-    let body = canonical_json(body)?;
+    let entry = TypedEntry {
+        api_version: version.to_string(),
+        kind: kind.to_string(),
+        spec,
+    };
+    let value = serde_json::to_value(&entry).map_err(|source| LogError::Json {
+        what: "encoding the canonical entry body",
+        source: std::sync::Arc::new(source),
+    })?;
+    let body = canonical_json(&value)?;
     Ok(PreparedEntry {
         leaf_hash: leaf_hash(&body),
         body,
@@ -254,20 +277,23 @@ fn prepare_hashedrekord(spec: &Value) -> Result<PreparedEntry, LogError> {
     km.key
         .verify_digest(alg, &digest, &sig_bytes)
         .map_err(|e| invalid(format!("verifying signature: {e}")))?;
-    let body = json!({
-        "apiVersion": "0.0.1",
-        "kind": "hashedrekord",
-        "spec": {
-            "data": {"hash": {"algorithm": alg.name(), "value": value}},
-            "signature": {
-                "content": b64_encode(&sig_bytes),
-                "publicKey": {"content": b64_encode(km.canonical_pem.as_bytes())}
-            }
-        }
-    });
     let mut keys: BTreeSet<String> = km.search_keys.into_iter().collect();
     keys.insert(format!("{}:{value}", alg.name()));
-    finish(&body, keys, "hashedrekord", "0.0.1")
+    let spec = HashedRekordV001 {
+        data: HashedRekordDataV001 {
+            hash: HashValue {
+                algorithm: alg.name().to_string(),
+                value,
+            },
+        },
+        signature: HashedRekordSignatureV001 {
+            content: b64_encode(&sig_bytes),
+            public_key: PemContent {
+                content: b64_encode(km.canonical_pem.as_bytes()),
+            },
+        },
+    };
+    finish(spec, keys, "hashedrekord", "0.0.1")
 }
 
 /// Whether `sig` verifies over `msg` (the PAE). Rekor verifies DSSE with SHA-256 whatever the
@@ -408,26 +434,23 @@ fn prepare_dsse(spec: &Value) -> Result<PreparedEntry, LogError> {
     let payload_hash = hex::encode(HashKind::Sha256.digest(&payload));
     let envelope_hash = hex::encode(HashKind::Sha256.digest(envelope_text.as_bytes()));
     // BTreeMap order = byte order of the signature strings (Go's sort.Strings).
-    let signatures: Vec<Value> = by_sig
+    let signatures = by_sig
         .iter()
-        .map(|(sig, k)| {
-            json!({"signature": sig, "verifier": b64_encode(k.canonical_pem.as_bytes())})
+        .map(|(sig, k)| DsseSignatureV001 {
+            signature: sig.to_string(),
+            verifier: b64_encode(k.canonical_pem.as_bytes()),
         })
         .collect();
-    let body = json!({
-        "apiVersion": "0.0.1",
-        "kind": "dsse",
-        "spec": {
-            "envelopeHash": {"algorithm": "sha256", "value": envelope_hash},
-            "payloadHash": {"algorithm": "sha256", "value": payload_hash},
-            "signatures": signatures
-        }
-    });
+    let spec = DsseV001 {
+        envelope_hash: Some(sha256_value(envelope_hash.clone())),
+        payload_hash: sha256_value(payload_hash.clone()),
+        signatures,
+    };
     let mut search: BTreeSet<String> = keys.into_iter().flat_map(|k| k.search_keys).collect();
     search.insert(format!("sha256:{payload_hash}"));
     search.insert(format!("sha256:{envelope_hash}"));
     search.extend(statement_keys(&payload_type, &payload));
-    finish(&body, search, "dsse", "0.0.1")
+    finish(spec, search, "dsse", "0.0.1")
 }
 
 #[derive(Deserialize, Default)]
@@ -524,29 +547,153 @@ fn prepare_intoto(spec: &Value) -> Result<PreparedEntry, LogError> {
                 "could not verify envelope: {what} does not verify with its publicKey"
             )));
         }
-        let mut item = Map::new();
-        if let Some(k) = s.keyid.filter(|k| !k.is_empty()) {
-            item.insert("keyid".into(), Value::String(k));
-        }
-        item.insert(
-            "publicKey".into(),
-            Value::String(b64_encode(km.canonical_pem.as_bytes())),
-        );
-        item.insert("sig".into(), Value::String(b64_encode(sig_text.as_bytes())));
-        stored.push(Value::Object(item));
+        stored.push(IntotoSignatureV002 {
+            keyid: s.keyid.filter(|k| !k.is_empty()),
+            public_key: b64_encode(km.canonical_pem.as_bytes()),
+            sig: b64_encode(sig_text.as_bytes()),
+        });
         search.extend(km.search_keys);
     }
     let payload_hash = hex::encode(HashKind::Sha256.digest(&payload));
-    let body = json!({
-        "apiVersion": "0.0.2",
-        "kind": "intoto",
-        "spec": {"content": {
-            "envelope": {"payloadType": payload_type, "signatures": stored},
-            "hash": {"algorithm": "sha256", "value": hash_value},
-            "payloadHash": {"algorithm": "sha256", "value": payload_hash}
-        }}
-    });
     search.insert(format!("sha256:{payload_hash}"));
     search.extend(statement_keys(&payload_type, &payload));
-    finish(&body, search, "intoto", "0.0.2")
+    let spec = IntotoV002 {
+        content: IntotoContentV002 {
+            envelope: IntotoEnvelopeV002 {
+                payload_type,
+                signatures: stored,
+            },
+            hash: Some(sha256_value(hash_value)),
+            payload_hash: sha256_value(payload_hash),
+        },
+    };
+    finish(spec, search, "intoto", "0.0.2")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    /// The bodies built from the vouch-core types are byte for byte what the `json!` literals
+    /// they replaced made (those literals are kept here as the oracle).
+    #[test]
+    fn typed_bodies_equal_the_json_literals() {
+        let (sig, pem, value) = ("c2ln", "cGVt", "ab".repeat(32));
+        let hr = finish(
+            HashedRekordV001 {
+                data: HashedRekordDataV001 {
+                    hash: HashValue {
+                        algorithm: "sha256".into(),
+                        value: value.clone(),
+                    },
+                },
+                signature: HashedRekordSignatureV001 {
+                    content: sig.into(),
+                    public_key: PemContent {
+                        content: pem.into(),
+                    },
+                },
+            },
+            BTreeSet::new(),
+            "hashedrekord",
+            "0.0.1",
+        )
+        .unwrap();
+        let old = json!({
+            "apiVersion": "0.0.1",
+            "kind": "hashedrekord",
+            "spec": {
+                "data": {"hash": {"algorithm": "sha256", "value": value}},
+                "signature": {"content": sig, "publicKey": {"content": pem}}
+            }
+        });
+        assert_eq!(hr.body, canonical_json(&old).unwrap());
+        assert_eq!(hr.leaf_hash, leaf_hash(&hr.body));
+
+        let (eh, ph) = ("01".repeat(32), "02".repeat(32));
+        let dsse = finish(
+            DsseV001 {
+                envelope_hash: Some(sha256_value(eh.clone())),
+                payload_hash: sha256_value(ph.clone()),
+                signatures: vec![
+                    DsseSignatureV001 {
+                        signature: "QQ==".into(),
+                        verifier: pem.into(),
+                    },
+                    DsseSignatureV001 {
+                        signature: "Qg==".into(),
+                        verifier: "b3RoZXI=".into(),
+                    },
+                ],
+            },
+            BTreeSet::new(),
+            "dsse",
+            "0.0.1",
+        )
+        .unwrap();
+        let old = json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {
+                "envelopeHash": {"algorithm": "sha256", "value": eh},
+                "payloadHash": {"algorithm": "sha256", "value": ph},
+                "signatures": [
+                    {"signature": "QQ==", "verifier": pem},
+                    {"signature": "Qg==", "verifier": "b3RoZXI="}
+                ]
+            }
+        });
+        assert_eq!(dsse.body, canonical_json(&old).unwrap());
+
+        let intoto = finish(
+            IntotoV002 {
+                content: IntotoContentV002 {
+                    envelope: IntotoEnvelopeV002 {
+                        payload_type: INTOTO_PAYLOAD_TYPE.into(),
+                        signatures: vec![
+                            IntotoSignatureV002 {
+                                keyid: Some("k1".into()),
+                                public_key: pem.into(),
+                                sig: "UVE9PQ==".into(),
+                            },
+                            IntotoSignatureV002 {
+                                keyid: None,
+                                public_key: pem.into(),
+                                sig: "UWc9PQ==".into(),
+                            },
+                        ],
+                    },
+                    hash: Some(sha256_value(eh.clone())),
+                    payload_hash: sha256_value(ph.clone()),
+                },
+            },
+            BTreeSet::new(),
+            "intoto",
+            "0.0.2",
+        )
+        .unwrap();
+        let old = json!({
+            "apiVersion": "0.0.2",
+            "kind": "intoto",
+            "spec": {"content": {
+                "envelope": {"payloadType": INTOTO_PAYLOAD_TYPE, "signatures": [
+                    {"keyid": "k1", "publicKey": pem, "sig": "UVE9PQ=="},
+                    {"publicKey": pem, "sig": "UWc9PQ=="}
+                ]},
+                "hash": {"algorithm": "sha256", "value": eh},
+                "payloadHash": {"algorithm": "sha256", "value": ph}
+            }}
+        });
+        assert_eq!(intoto.body, canonical_json(&old).unwrap());
+        // And vouch-core reads each back.
+        for (e, kind, version) in [
+            (&hr, "hashedrekord", "0.0.1"),
+            (&dsse, "dsse", "0.0.1"),
+            (&intoto, "intoto", "0.0.2"),
+        ] {
+            vouch_core::rekor::EntryBody::parse(&e.body, kind, version).unwrap();
+        }
+    }
 }

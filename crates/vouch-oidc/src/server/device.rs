@@ -1,7 +1,7 @@
 //! The device authorization grant (RFC 8628): device codes, user codes and the approval page.
 
 use super::*;
-use serde_json::json;
+use crate::client::DeviceAuthorization;
 
 /// A random user code `XXXX-XXXX` over [`USER_CODE_ALPHABET`].
 pub(super) fn user_code() -> Result<String, String> {
@@ -97,14 +97,14 @@ pub(super) async fn device_code(
         }
     }
     let verification_uri = format!("{}/device", idp.issuer);
-    let mut r = axum::Json(json!({
-        "device_code": device,
-        "user_code": uc,
-        "verification_uri": verification_uri,
-        "verification_uri_complete": format!("{verification_uri}?user_code={uc}"),
-        "expires_in": DEVICE_TTL.as_secs(),
-        "interval": interval.as_secs().max(1),
-    }))
+    let mut r = axum::Json(DeviceAuthorization {
+        device_code: device,
+        verification_uri_complete: Some(format!("{verification_uri}?user_code={uc}")),
+        user_code: uc,
+        verification_uri,
+        expires_in: Some(DEVICE_TTL.as_secs()),
+        interval: Some(interval.as_secs().max(1)),
+    })
     .into_response();
     no_store(r.headers_mut());
     r
