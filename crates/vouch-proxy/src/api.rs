@@ -27,14 +27,8 @@ use vouch_core::tlog_proof::{self, TlogProof};
 /// The header carrying the age of a stale checkpoint, in seconds.
 pub const STALE_HEADER: &str = "x-vouch-stale";
 
-/// An error answer: `{"code": <HTTP status>, "message": "…"}`.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// The HTTP status.
-    pub code: u16,
-    /// What went wrong.
-    pub message: String,
-}
+/// An error answer: `{"code": <HTTP status>, "message": "…"}`, the shape of Rekor v1's errors.
+pub use vouch_core::http_error::StatusBody as ErrorBody;
 
 /// A proxy error as an HTTP answer.
 #[derive(Debug)]
