@@ -76,8 +76,10 @@ async function main() {
     await page.locator('#pin').click();
     await page.waitForFunction(() => /Pinned sha256:/.test(document.querySelector('#pin-message').textContent), null, { timeout: TIMEOUT });
     seen.pinMessage = await text(page, '#pin-message');
+    // The panel is redrawn, then the entry re-verified with the pin: wait for both.
+    await page.waitForFunction(() => /^Log key pinned/.test(document.querySelector('#key-state').textContent), null, { timeout: TIMEOUT });
+    await page.waitForFunction(() => /^Key pinned/.test(document.querySelector('#key-notice')?.textContent || '') && document.querySelector('#verdict')?.dataset.state !== 'pending', null, { timeout: TIMEOUT });
     seen.pinnedState = await text(page, '#key-state');
-    await page.waitForFunction(() => /pinned/.test(document.querySelector('#key-notice')?.textContent || '') && document.querySelector('#verdict')?.dataset.state !== 'pending', null, { timeout: TIMEOUT });
     seen.pinned = await verdict(page);
     seen.pinnedNotice = await text(page, '#key-notice');
     seen.unpinVisible = await page.locator('#unpin').isVisible();
@@ -94,8 +96,9 @@ async function main() {
     await page.locator('#unpin').click();
     await page.waitForFunction(() => /^Unpinned/.test(document.querySelector('#pin-message').textContent), null, { timeout: TIMEOUT });
     seen.unpinMessage = await text(page, '#pin-message');
+    await page.waitForFunction(() => /not pinned/.test(document.querySelector('#key-state').textContent), null, { timeout: TIMEOUT });
+    await page.waitForFunction(() => /^Key not pinned/.test(document.querySelector('#key-notice')?.textContent || '') && document.querySelector('#verdict')?.dataset.state !== 'pending', null, { timeout: TIMEOUT });
     seen.unpinnedState = await text(page, '#key-state');
-    await page.waitForFunction(() => /not pinned/.test(document.querySelector('#key-notice')?.textContent || '') && document.querySelector('#verdict')?.dataset.state !== 'pending', null, { timeout: TIMEOUT });
     seen.unpinned = await verdict(page);
     seen.unpinHidden = !(await page.locator('#unpin').isVisible());
 
@@ -103,6 +106,7 @@ async function main() {
     await page.locator('#pin-input').fill(wrong);
     await page.locator('#pin').click();
     await page.waitForFunction((w) => document.querySelector('#pin-message').textContent.includes(w), wrong, { timeout: TIMEOUT });
+    await page.waitForFunction((w) => document.querySelector('#key-state').textContent.includes(w), wrong, { timeout: TIMEOUT });
     await page.waitForFunction(() => document.querySelector('#verdict')?.dataset.state === 'fail', null, { timeout: TIMEOUT });
     seen.wrongPin = await verdict(page);
     await page.screenshot({ path: path.join(outDir, 'ui-wrong-pin.png'), fullPage: true });
@@ -118,6 +122,7 @@ async function main() {
     await page.locator('#pin-served').click();
     await page.waitForFunction((w) => /Pinned sha256:/.test(document.querySelector('#pin-message').textContent) && !document.querySelector('#pin-message').textContent.includes(w), wrong, { timeout: TIMEOUT });
     seen.servedMessage = await text(page, '#pin-message');
+    await page.waitForFunction((w) => /^Log key pinned/.test(document.querySelector('#key-state').textContent) && !document.querySelector('#key-state').textContent.includes(w), wrong, { timeout: TIMEOUT });
     await page.waitForFunction(() => document.querySelector('#verdict')?.dataset.state === 'ok', null, { timeout: TIMEOUT });
     seen.servedPinned = await verdict(page);
     seen.servedState = await text(page, '#key-state');
