@@ -131,6 +131,18 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
+/// `url` as the user gave it, less any password: for a command line printed to be run again
+/// (unlike [`redacted`], it keeps the user name and the query, e.g. the S3 endpoint).
+fn without_password(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => "(invalid URL)".into(),
+    }
+}
+
 /// One of `vouch up`'s logs opened on the scale backend.
 pub struct UpLog {
     /// The backend.
@@ -762,10 +774,10 @@ fn migrate_instance(data: &Path, db: &str, tiles: &str) -> Result<()> {
         marker.display()
     );
     println!(
-        "start it with: vouch up --data {} --database {} --tiles {} (the same --port and --public-host as before)",
+        "start it with: vouch up --data {} --database '{}' --tiles '{}' (the same --port and --public-host as before)",
         data.display(),
-        redacted(db),
-        redacted(tiles)
+        without_password(db),
+        without_password(tiles)
     );
     Ok(())
 }
