@@ -47,10 +47,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "cosigned checkpoint",
         include_str!("../migrations/0002_cosigned_checkpoint.sql"),
     ),
+    (
+        3,
+        "witness policy",
+        include_str!("../migrations/0003_witness_policy.sql"),
+    ),
 ];
 
 /// The schema version this build expects.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// What the database records about the log it holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -481,6 +486,34 @@ impl PgStorage {
                 .fetch_one(&self.pool)
                 .await
                 .map_err(|e| pg_err("read the log key", e))
+        })
+    }
+
+    /// Record `fingerprint` as the log's witness policy when none is recorded yet (or always,
+    /// with `replace`), and return the one recorded afterwards: the caller refuses to serve
+    /// when it differs from its own, so that every front end acknowledges under one policy.
+    pub fn claim_witness_policy(
+        &self,
+        fingerprint: &str,
+        replace: bool,
+    ) -> Result<String, LogError> {
+        let sql = if replace {
+            "UPDATE vouch_log_meta SET witness_policy = $1 WHERE id = 1"
+        } else {
+            "UPDATE vouch_log_meta SET witness_policy = $1 WHERE id = 1 AND witness_policy IS NULL"
+        };
+        self.block(async {
+            sqlx::query(sql)
+                .bind(fingerprint)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| pg_err("record the witness policy", e))?;
+            let have: Option<String> =
+                sqlx::query_scalar("SELECT witness_policy FROM vouch_log_meta WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| pg_err("read the witness policy", e))?;
+            have.ok_or_else(|| LogError::Storage("the witness policy was not recorded".into()))
         })
     }
 

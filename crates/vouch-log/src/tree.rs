@@ -197,10 +197,14 @@ impl Edge {
     }
 }
 
-/// A bounded cache of full (immutable) hash tiles.
+/// A bounded cache of full (immutable) hash tiles. Upper-level tiles are few and stay; level-0
+/// tiles are evicted oldest first, so the cache holds a steady window of the newest tiles
+/// instead of emptying all at once when it fills (which made resident memory saw-tooth).
 #[derive(Debug, Default)]
 pub struct TileCache {
     map: HashMap<(u8, u64), Arc<Vec<Hash>>>,
+    /// Cached tiles in insertion order, oldest first: the eviction order.
+    order: std::collections::VecDeque<(u8, u64)>,
 }
 
 /// Most full tiles kept in memory (8 KiB each, so at most 16 MiB): level-0 tiles of the
@@ -208,20 +212,38 @@ pub struct TileCache {
 pub const TILE_CACHE_ENTRIES: usize = 2048;
 
 impl TileCache {
-    /// Remember a full tile.
+    /// Remember a full tile, evicting the oldest level-0 tile (or, with none left, the oldest
+    /// tile) when the cache is full.
     pub fn insert(&mut self, key: (u8, u64), tile: Arc<Vec<Hash>>) {
-        if self.map.len() >= TILE_CACHE_ENTRIES {
-            // Level-0 tiles far from the edge are the least useful: drop everything but upper levels.
-            self.map.retain(|(l, _), _| *l > 0);
-            if self.map.len() >= TILE_CACHE_ENTRIES {
-                self.map.clear();
+        if self.map.insert(key, tile).is_some() {
+            return;
+        }
+        self.order.push_back(key);
+        while self.map.len() > TILE_CACHE_ENTRIES {
+            let victim = self
+                .order
+                .iter()
+                .position(|(level, _)| *level == 0)
+                .unwrap_or(0);
+            match self.order.remove(victim) {
+                Some(k) => {
+                    self.map.remove(&k);
+                }
+                None => break,
             }
         }
-        self.map.insert(key, tile);
     }
     /// Look a tile up.
     pub fn get(&self, key: &(u8, u64)) -> Option<Arc<Vec<Hash>>> {
         self.map.get(key).cloned()
+    }
+    /// How many tiles are cached.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
     }
 }
 
@@ -317,5 +339,47 @@ impl NodeSource for TreeReader<'_> {
         let h = vouch_core::merkle::node_hash(&left, &right);
         self.memo.insert((height, index), h);
         Ok(h)
+    }
+}
+
+#[cfg(test)]
+mod tile_cache_tests {
+    use super::*;
+
+    fn tile(fill: u8) -> Arc<Vec<Hash>> {
+        Arc::new(vec![[fill; 32]; 256])
+    }
+
+    #[test]
+    fn full_cache_evicts_the_oldest_level0_tile_and_keeps_upper_levels() {
+        let mut c = TileCache::default();
+        c.insert((1, 0), tile(1));
+        for i in 0..TILE_CACHE_ENTRIES as u64 {
+            c.insert((0, i), tile(0));
+        }
+        assert_eq!(c.len(), TILE_CACHE_ENTRIES);
+        // The cache is full: the oldest level-0 tile (index 0) goes, nothing else does.
+        assert!(c.get(&(0, 0)).is_none(), "oldest level-0 tile kept");
+        assert!(c.get(&(1, 0)).is_some(), "upper-level tile evicted");
+        c.insert((0, 10_000), tile(2));
+        assert_eq!(c.len(), TILE_CACHE_ENTRIES);
+        assert!(c.get(&(0, 1)).is_none());
+        assert!(c.get(&(0, 2)).is_some());
+        assert!(c.get(&(0, 10_000)).is_some());
+        // Re-inserting a cached tile neither grows the cache nor evicts.
+        c.insert((0, 10_000), tile(2));
+        assert_eq!(c.len(), TILE_CACHE_ENTRIES);
+        assert!(c.get(&(0, 2)).is_some());
+    }
+
+    #[test]
+    fn a_cache_of_upper_levels_only_evicts_the_oldest() {
+        let mut c = TileCache::default();
+        for i in 0..=TILE_CACHE_ENTRIES as u64 {
+            c.insert((2, i), tile(3));
+        }
+        assert_eq!(c.len(), TILE_CACHE_ENTRIES);
+        assert!(c.get(&(2, 0)).is_none());
+        assert!(c.get(&(2, TILE_CACHE_ENTRIES as u64)).is_some());
     }
 }

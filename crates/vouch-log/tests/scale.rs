@@ -99,7 +99,7 @@ fn schema_and_origin_checks_refuse_a_foreign_database() {
     .unwrap_err();
     assert!(
         err.to_string()
-            .contains("database schema version 99 is newer than this vouch supports (2)"),
+            .contains("database schema version 99 is newer than this vouch supports (3)"),
         "{err}"
     );
 }

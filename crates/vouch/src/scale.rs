@@ -267,6 +267,48 @@ pub fn claim_key(storage: &PgStorage, signer: &LogSigner, key_file: &Path) -> Re
         })
 }
 
+/// The witness policy fingerprint a front end records in the database: the policy file's
+/// SHA-256 and whether the quorum is required, or `none` without a policy.
+pub fn witness_policy_fingerprint(policy: Option<&Path>, require_quorum: bool) -> Result<String> {
+    let Some(p) = policy else {
+        return Ok("none".into());
+    };
+    let (_, digest) = crate::witness_cmd::load_policy_digested(p)?;
+    Ok(if require_quorum {
+        format!("{digest} (quorum required)")
+    } else {
+        digest
+    })
+}
+
+/// Record this front end's witness policy as the log's, or refuse one that differs from what
+/// the log's other front ends recorded: front ends of one log acknowledge writes under one
+/// policy (`replace` makes this one the log's, for a policy change).
+pub fn claim_witness_policy(
+    storage: &PgStorage,
+    policy: Option<&Path>,
+    require_quorum: bool,
+    replace: bool,
+) -> Result<()> {
+    let ours = witness_policy_fingerprint(policy, require_quorum)?;
+    let recorded = storage
+        .claim_witness_policy(&ours, replace)
+        .map_err(|e| anyhow!("cannot record the witness policy in the database: {e}"))?;
+    if recorded == ours {
+        return Ok(());
+    }
+    let ours_said = match policy {
+        Some(p) => format!("--witness-policy {} is {ours}", p.display()),
+        None => "this front end has no --witness-policy".into(),
+    };
+    Err(hinted(
+        format!(
+            "witness policy mismatch: {ours_said}, but the log's front ends use {recorded}"
+        ),
+        "give every front end the same --witness-policy file and --require-witness-quorum; to change the log's policy, start one front end with --replace-witness-policy, then restart the others with the same policy",
+    ))
+}
+
 /// Written to `<data>/scale.json` when a `vouch up` instance's logs are on the scale backend:
 /// where they are (URLs without credentials), so that a start without `--database` does not
 /// begin a second, embedded log under the same keys and names.

@@ -106,7 +106,8 @@ pub struct ServeLogArgs {
     public_url: Option<String>,
     /// C2SP tlog-policy file: push every new checkpoint to its witnesses (those with a URL)
     /// and serve the cosigned checkpoint. With --database the cosigned checkpoint is stored in
-    /// the database and served by every front end: give each front end the same policy.
+    /// the database and served by every front end, and every front end must have the same
+    /// policy (the first one records it; see --replace-witness-policy).
     #[arg(long, value_name = "FILE")]
     witness_policy: Option<PathBuf>,
     /// With --witness-policy: acknowledge a write only when the checkpoint covering it has the
@@ -116,6 +117,11 @@ pub struct ServeLogArgs {
     /// How long each witness gets to answer one add-checkpoint.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     witness_timeout: Duration,
+    /// With --database: make this front end's witness policy (or its absence) the log's, in
+    /// place of the one the other front ends recorded. Without it, a front end whose
+    /// --witness-policy file or --require-witness-quorum differs from theirs is refused.
+    #[arg(long, requires = "database")]
+    replace_witness_policy: bool,
     #[command(flatten)]
     server: crate::listen::ServerArgs,
 }
@@ -354,6 +360,12 @@ fn serve_log(a: &ServeLogArgs) -> Result<()> {
         crate::scale::require_key_file(&storage, &key_file, crate::scale::FRONT_END_KEY_HINT)?;
         let signer = load_log_signer(a, &meta.origin)?;
         crate::scale::claim_key(&storage, &signer, &key_file)?;
+        crate::scale::claim_witness_policy(
+            &storage,
+            a.witness_policy.as_deref(),
+            a.require_witness_quorum,
+            a.replace_witness_policy,
+        )?;
         let settings = Settings {
             origin: meta.origin,
             created: meta.created,

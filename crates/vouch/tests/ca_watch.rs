@@ -300,7 +300,7 @@ fn ca_rate_limits_one_identity_and_the_monitor_sees_the_burst() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report = String::from_utf8_lossy(&out.stdout);
-    for field in ["entries=4 ", "p50_ms=", "entries_per_sec="] {
+    for field in ["entries=4 ", "errors=0", "p50_ms=", "entries_per_sec="] {
         assert!(report.contains(field), "{field} in {report}");
     }
 }

@@ -89,32 +89,55 @@ impl Cluster {
 
     /// [`Cluster::front`] with extra `vouch serve log` flags.
     fn front_with(&self, n: usize, extra: &[&str]) -> Server {
+        let dir = self.front_dir(n);
+        let log = self.tmp.path().join(format!("front{n}.log"));
+        start_with_env(&dir, ORIGIN, &log, &self.front_args(extra), &self.env())
+    }
+
+    /// Front end `n`'s data directory, holding front end 0's key.
+    fn front_dir(&self, n: usize) -> PathBuf {
         let dir = self.dir(n);
         if n > 0 && !dir.join("log.key").exists() {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::copy(self.dir(0).join("log.key"), dir.join("log.key")).unwrap();
         }
-        let log = self.tmp.path().join(format!("front{n}.log"));
-        start_with_env(
-            &dir,
-            ORIGIN,
-            &log,
-            &[
-                "--database",
-                &self.database,
-                "--tiles",
-                &self.tiles,
-                "--batch-interval",
-                "10ms",
-                "--max-batch",
-                "256",
-            ]
-            .iter()
-            .chain(extra)
-            .copied()
-            .collect::<Vec<_>>(),
-            &self.env(),
-        )
+        dir
+    }
+
+    /// The backend flags of every front end, then `extra`.
+    fn front_args<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        [
+            "--database",
+            &self.database,
+            "--tiles",
+            &self.tiles,
+            "--batch-interval",
+            "10ms",
+            "--max-batch",
+            "256",
+        ]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect()
+    }
+
+    /// Start front end `n` with `extra` flags, expecting it to refuse to start: its stderr.
+    fn refused_front(&self, n: usize, extra: &[&str]) -> String {
+        let dir = self.front_dir(n);
+        let mut cmd = vouch();
+        cmd.args(["serve", "log", "--data"])
+            .arg(&dir)
+            .args(["--origin", ORIGIN, "--listen", "127.0.0.1:0"])
+            .args(self.front_args(extra))
+            .envs(self.env());
+        let out = run_within(&mut cmd, Duration::from_secs(60));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            !out.status.success(),
+            "front end {n} with {extra:?} started: {stderr}"
+        );
+        stderr
     }
 }
 
@@ -691,7 +714,33 @@ fn witnessed_front_ends_share_the_cosigned_checkpoint() {
         "--witness-timeout",
         "1s",
     ];
-    let fronts = [c.front_with(0, &flags), c.front_with(1, &flags)];
+    // The first start recorded "no witness policy": a front end with one is refused until it
+    // is told to replace it, so no front end acknowledges under another policy than the rest.
+    let err = c.refused_front(0, &flags);
+    assert!(
+        err.contains("witness policy mismatch: --witness-policy")
+            && err.contains("(quorum required), but the log's front ends use none")
+            && err.contains("--replace-witness-policy"),
+        "{err}"
+    );
+    let replace: Vec<&str> = flags
+        .iter()
+        .copied()
+        .chain(["--replace-witness-policy"])
+        .collect();
+    let fronts = [c.front_with(0, &replace), c.front_with(1, &flags)];
+    // A further front end without the policy, or without the required quorum, is refused.
+    let err = c.refused_front(2, &[]);
+    assert!(
+        err.contains("witness policy mismatch: this front end has no --witness-policy, but the log's front ends use sha256:")
+            && err.contains("(quorum required)"),
+        "{err}"
+    );
+    let err = c.refused_front(2, &flags[..2]);
+    assert!(
+        err.contains("witness policy mismatch: --witness-policy") && err.contains("(quorum required)"),
+        "{err}"
+    );
     for f in &fronts {
         assert_eq!(
             f.stdout
