@@ -60,6 +60,13 @@ pub enum AuditError {
     /// A registry request failed.
     #[error("registry: {0}")]
     Registry(#[source] vouch_oci::OciError),
+    /// A registry listing named an image that is not a usable policy subject.
+    #[error("registry: image reference: {source}")]
+    ImageRef {
+        /// The policy engine's error.
+        #[source]
+        source: vouch_policy::engine::ImageRefError,
+    },
 }
 
 /// Public keys named by the policies' key authorities: key-signed evidence is checked

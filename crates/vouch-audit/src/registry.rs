@@ -131,7 +131,7 @@ impl RegistryAudit<'_> {
                 evidence.extend(found.iter().map(|f| checker.check_found(f, &digest)));
             }
             let image = ImageRef::with_digest(&name, &digest)
-                .map_err(|e| AuditError::Registry(vouch_oci::OciError::Reference(e.to_string())))?;
+                .map_err(|source| AuditError::ImageRef { source })?;
             let decision = engine.evaluate_image(&image, ctx).await;
             out.push(ArtifactAudit::new(
                 name, repository, tags, evidence, &decision,

@@ -360,9 +360,8 @@ impl IssuingCa {
         // Only accept keys a Sigstore verifier can use.
         vouch_core::keys::PublicKey::from_spki_der(subject_spki_der)
             .map_err(CaError::BadPublicKey)?;
-        let spki = SubjectPublicKeyInfoOwned::from_der(subject_spki_der).map_err(|e| {
-            CaError::BadPublicKey(vouch_core::keys::KeyError::Malformed(e.to_string()))
-        })?;
+        let spki = SubjectPublicKeyInfoOwned::from_der(subject_spki_der)
+            .map_err(|e| CaError::BadPublicKey(vouch_core::keys::KeyError::Der(e)))?;
         let mut exts = vec![
             extension(true, &KeyUsage(KeyUsages::DigitalSignature.into()))?,
             extension(false, &ExtendedKeyUsage(vec![OID_KP_CODE_SIGNING]))?,

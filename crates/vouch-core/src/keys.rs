@@ -125,6 +125,9 @@ pub enum KeyError {
     /// The DER is not a SubjectPublicKeyInfo.
     #[error("public key is not valid DER SubjectPublicKeyInfo: {0}")]
     Malformed(String),
+    /// The DER does not decode as a SubjectPublicKeyInfo.
+    #[error("public key is not valid DER SubjectPublicKeyInfo: {0}")]
+    Der(#[source] der::Error),
     /// The algorithm or curve is not one Sigstore uses.
     #[error("unsupported public key algorithm {0}")]
     Unsupported(String),
@@ -172,8 +175,7 @@ impl PublicKey {
 
     /// Parse a DER SubjectPublicKeyInfo with an explicit RSA padding.
     pub fn from_spki_der_with(der: &[u8], rsa_padding: RsaPadding) -> Result<Self, KeyError> {
-        let spki = SubjectPublicKeyInfoRef::from_der(der)
-            .map_err(|e| KeyError::Malformed(e.to_string()))?;
+        let spki = SubjectPublicKeyInfoRef::from_der(der).map_err(KeyError::Der)?;
         let alg = spki.algorithm.oid;
         let kind = if alg == OID_EC_PUBLIC_KEY {
             let curve = spki

@@ -62,6 +62,9 @@ pub enum NoteError {
     /// A verifier key could not be used.
     #[error("unusable note verifier key: {0}")]
     BadKey(String),
+    /// A verifier key's SubjectPublicKeyInfo does not decode.
+    #[error("unusable note verifier key: {0}")]
+    KeyDer(#[source] der::Error),
 }
 
 /// One signature line of a note.
@@ -326,8 +329,7 @@ impl NoteVerifier {
 /// Extract the raw 32-byte key from an Ed25519 SPKI.
 pub fn ed25519_raw(spki_der: &[u8]) -> Result<[u8; 32], NoteError> {
     use der::Decode;
-    let spki = spki::SubjectPublicKeyInfoRef::from_der(spki_der)
-        .map_err(|e| NoteError::BadKey(e.to_string()))?;
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(spki_der).map_err(NoteError::KeyDer)?;
     spki.subject_public_key
         .as_bytes()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())

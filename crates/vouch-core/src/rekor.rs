@@ -15,6 +15,24 @@ pub enum BodyError {
     /// Not JSON of the expected shape.
     #[error("tlog entry body is malformed: {0}")]
     Malformed(String),
+    /// A base64 member of the body does not decode.
+    #[error("tlog entry body is malformed: {what} is not base64: {source}")]
+    Base64 {
+        /// Which member.
+        what: &'static str,
+        /// The base64 error.
+        #[source]
+        source: base64::DecodeError,
+    },
+    /// A key or certificate in the body does not decode.
+    #[error("tlog entry body is malformed: {what}: {source}")]
+    Key {
+        /// Which member.
+        what: &'static str,
+        /// The key error.
+        #[source]
+        source: crate::keys::KeyError,
+    },
     /// A kind/version this verifier does not read.
     #[error("unsupported tlog entry kind {kind} {version}")]
     Unsupported {
@@ -325,8 +343,8 @@ pub struct IntotoSignatureV002 {
     pub sig: String,
 }
 
-fn b64(s: &str, what: &str) -> Result<Vec<u8>, BodyError> {
-    b64_decode(s).map_err(|e| BodyError::Malformed(format!("{what} is not base64: {e}")))
+fn b64(s: &str, what: &'static str) -> Result<Vec<u8>, BodyError> {
+    b64_decode(s).map_err(|source| BodyError::Base64 { what, source })
 }
 
 fn malformed(e: serde_json::Error) -> BodyError {

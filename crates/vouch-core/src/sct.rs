@@ -19,6 +19,9 @@ pub enum SctError {
     /// The certificate's TBS could not be rebuilt for verification.
     #[error("cannot rebuild precertificate TBS: {0}")]
     Tbs(String),
+    /// The certificate's TBS does not decode or re-encode as DER.
+    #[error("cannot rebuild precertificate TBS: {0}")]
+    TbsDer(#[source] der::Error),
     /// The SCT signature does not verify.
     #[error("SCT signature from log {log_id} does not verify")]
     BadSignature {
@@ -301,16 +304,13 @@ pub fn precert_tbs_der_from_precert(precert: &Certificate) -> Result<Vec<u8>, Sc
 /// The certificate's TBS re-encoded without the extensions whose OID TLV is in `drop`.
 fn tbs_without_extensions(cert: &Certificate, drop: &[&[u8]]) -> Result<Vec<u8>, SctError> {
     // Slice the TBS out of the original DER rather than re-encoding the parsed certificate.
-    let raw = RawCertificate::from_der(cert.der()).map_err(|e| SctError::Tbs(e.to_string()))?;
-    let mut opaque: OpaqueTbs<'_> = raw
-        .tbs
-        .decode_as()
-        .map_err(|e: der::Error| SctError::Tbs(e.to_string()))?;
+    let raw = RawCertificate::from_der(cert.der()).map_err(SctError::TbsDer)?;
+    let mut opaque: OpaqueTbs<'_> = raw.tbs.decode_as().map_err(SctError::TbsDer)?;
     if let Some(exts) = opaque.extensions.as_mut() {
         // Each extension is a SEQUENCE whose value starts with its OID TLV.
         exts.retain(|e| !drop.iter().any(|oid| e.value().starts_with(oid)));
     }
-    opaque.to_der().map_err(|e| SctError::Tbs(e.to_string()))
+    opaque.to_der().map_err(SctError::TbsDer)
 }
 
 /// The exact bytes an SCT over a precertificate signs (RFC 6962 §3.2, precert_entry).

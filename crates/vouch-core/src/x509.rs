@@ -58,6 +58,21 @@ pub enum CertError {
     /// Not a DER X.509 certificate.
     #[error("certificate is not valid DER X.509: {0}")]
     Malformed(String),
+    /// The DER does not decode (or re-encode) as an X.509 certificate.
+    #[error("certificate is not valid DER X.509: {0}")]
+    Der(#[source] der::Error),
+    /// An extension's DER does not decode.
+    #[error("certificate extension {oid} is malformed: {source}")]
+    ExtensionDer {
+        /// Extension OID.
+        oid: String,
+        /// The DER error.
+        #[source]
+        source: der::Error,
+    },
+    /// The value of the Fulcio username OtherName in the SAN does not decode.
+    #[error("certificate extension 2.5.29.17 is malformed: OtherName value: {0}")]
+    SanOtherName(#[source] der::Error),
     /// An extension could not be decoded.
     #[error("certificate extension {oid} is malformed: {reason}")]
     BadExtension {
@@ -157,8 +172,7 @@ impl Certificate {
                 der.len()
             )));
         }
-        let cert = x509_cert::Certificate::from_der(der)
-            .map_err(|e| CertError::Malformed(e.to_string()))?;
+        let cert = x509_cert::Certificate::from_der(der).map_err(CertError::Der)?;
         Ok(Self {
             der: der.to_vec(),
             cert,
@@ -252,7 +266,7 @@ impl Certificate {
             .tbs_certificate()
             .subject_public_key_info()
             .to_der()
-            .map_err(|e| CertError::Malformed(e.to_string()))
+            .map_err(CertError::Der)
     }
 
     /// The subject public key.
@@ -262,10 +276,7 @@ impl Certificate {
 
     /// DER of the TBSCertificate.
     pub fn tbs_der(&self) -> Result<Vec<u8>, CertError> {
-        self.cert
-            .tbs_certificate()
-            .to_der()
-            .map_err(|e| CertError::Malformed(e.to_string()))
+        self.cert.tbs_certificate().to_der().map_err(CertError::Der)
     }
 
     /// Extensions as (OID, critical, value bytes).
@@ -365,9 +376,9 @@ impl Certificate {
         let Some(san_der) = self.extension_value_oid(&OID_SAN) else {
             return Ok(Vec::new());
         };
-        let san = SubjectAltName::from_der(san_der).map_err(|e| CertError::BadExtension {
+        let san = SubjectAltName::from_der(san_der).map_err(|source| CertError::ExtensionDer {
             oid: "2.5.29.17".into(),
-            reason: e.to_string(),
+            source,
         })?;
         let mut out = Vec::new();
         for gn in &san.0 {
@@ -556,9 +567,9 @@ impl FulcioIdentity {
             } else {
                 Utf8StringRef::from_der(value)
                     .map(|s| s.as_str().to_string())
-                    .map_err(|e| CertError::BadExtension {
+                    .map_err(|source| CertError::ExtensionDer {
                         oid: oid.to_string(),
-                        reason: e.to_string(),
+                        source,
                     })?
             };
             id.extensions.insert(arc, text);
@@ -569,10 +580,11 @@ impl FulcioIdentity {
             .or_else(|| id.extensions.get(&1))
             .cloned();
         if let Some(san_der) = cert.extension_value_oid(&OID_SAN) {
-            let san = SubjectAltName::from_der(san_der).map_err(|e| CertError::BadExtension {
-                oid: "2.5.29.17".into(),
-                reason: e.to_string(),
-            })?;
+            let san =
+                SubjectAltName::from_der(san_der).map_err(|source| CertError::ExtensionDer {
+                    oid: "2.5.29.17".into(),
+                    source,
+                })?;
             let mut uri = None;
             let mut email = None;
             let mut other = None;
@@ -589,12 +601,10 @@ impl FulcioIdentity {
                             && on.type_id
                                 == ObjectIdentifier::new_unwrap(OID_OTHERNAME_USERNAME) =>
                     {
-                        let s = on.value.decode_as::<Utf8StringRef<'_>>().map_err(|e| {
-                            CertError::BadExtension {
-                                oid: "2.5.29.17".into(),
-                                reason: format!("OtherName value: {e}"),
-                            }
-                        })?;
+                        let s = on
+                            .value
+                            .decode_as::<Utf8StringRef<'_>>()
+                            .map_err(CertError::SanOtherName)?;
                         other = Some(s.as_str().to_string());
                     }
                     _ => {}

@@ -35,7 +35,9 @@ impl ApiError {
     /// Map an engine error to its HTTP status and gRPC code.
     pub fn from_log(e: LogError) -> Self {
         let (status, grpc_code, log_index) = match &e {
-            LogError::InvalidArgument(_) => (StatusCode::BAD_REQUEST, 3, None),
+            LogError::InvalidArgument(_) | LogError::BadProofRequest(_) => {
+                (StatusCode::BAD_REQUEST, 3, None)
+            }
             LogError::AlreadyExists(i) => (StatusCode::CONFLICT, 6, Some(*i)),
             LogError::NotFound(_) => (StatusCode::NOT_FOUND, 5, None),
             LogError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, 3, None),
@@ -161,7 +163,7 @@ async fn tile<S: Storage>(
     })?;
     let data = tokio::task::spawn_blocking(move || log.read_tile(&id, entries))
         .await
-        .map_err(|e| ApiError::from_log(LogError::Internal(e.to_string())))?
+        .map_err(|e| ApiError::from_log(LogError::Blocking(std::sync::Arc::new(e))))?
         .map_err(ApiError::from_log)?
         .ok_or_else(|| {
             ApiError::from_log(LogError::NotFound(format!(

@@ -421,7 +421,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::from_log(LogError::Internal(e.to_string())))?
+        .map_err(|e| ApiError::from_log(LogError::Blocking(std::sync::Arc::new(e))))?
         .map_err(ApiError::from_log)
 }
 

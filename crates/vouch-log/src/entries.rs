@@ -76,6 +76,10 @@ fn invalid(msg: impl Into<String>) -> LogError {
     LogError::InvalidArgument(msg.into())
 }
 
+fn serialize(e: serde_json::Error) -> LogError {
+    LogError::Serialize(std::sync::Arc::new(e))
+}
+
 /// Validate a Rekor v2 create-entry request and build the canonical entry.
 pub fn prepare_v2(req: &CreateEntryRequest) -> Result<PreparedEntry, LogError> {
     if req.dsse_request_v002.is_some() {
@@ -169,7 +173,7 @@ pub fn prepare_v2(req: &CreateEntryRequest) -> Result<PreparedEntry, LogError> {
             },
         },
     };
-    let body = serde_json::to_vec(&body).map_err(|e| LogError::Internal(e.to_string()))?;
+    let body = serde_json::to_vec(&body).map_err(serialize)?;
     if body.len() > MAX_ENTRY_LEN {
         return Err(LogError::TooLarge(body.len()));
     }
@@ -202,9 +206,7 @@ pub fn canonical_json(v: &serde_json::Value) -> Result<Vec<u8>, LogError> {
                     if i > 0 {
                         out.push(',');
                     }
-                    out.push_str(
-                        &serde_json::to_string(k).map_err(|e| LogError::Internal(e.to_string()))?,
-                    );
+                    out.push_str(&serde_json::to_string(k).map_err(serialize)?);
                     out.push(':');
                     write(&m[k.as_str()], out)?;
                 }
@@ -225,9 +227,7 @@ pub fn canonical_json(v: &serde_json::Value) -> Result<Vec<u8>, LogError> {
                     "floating point numbers are not canonicalized".into(),
                 ));
             }
-            other => out.push_str(
-                &serde_json::to_string(other).map_err(|e| LogError::Internal(e.to_string()))?,
-            ),
+            other => out.push_str(&serde_json::to_string(other).map_err(serialize)?),
         }
         Ok(())
     }

@@ -157,9 +157,67 @@ pub enum LogError {
     /// Key problem.
     #[error("log key: {0}")]
     Key(String),
+    /// The log's public key does not parse.
+    #[error("log key: {0}")]
+    PublicKey(#[source] vouch_core::keys::KeyError),
+    /// The log's public key cannot make a note verifier for the origin.
+    #[error("log key: {0}")]
+    NoteKey(#[source] vouch_core::note::NoteError),
     /// Internal error.
     #[error("internal error: {0}")]
     Internal(String),
+    /// One of our own documents (an entry body, canonical JSON) does not serialize.
+    #[error("internal error: {0}")]
+    Serialize(#[source] std::sync::Arc<serde_json::Error>),
+    /// A blocking task of a request panicked or was cancelled.
+    #[error("internal error: {0}")]
+    Blocking(#[source] std::sync::Arc<tokio::task::JoinError>),
+    /// A background task panicked or was cancelled.
+    #[error("internal error: {what}: {source}")]
+    Task {
+        /// Which task.
+        what: &'static str,
+        /// The join error.
+        #[source]
+        source: std::sync::Arc<tokio::task::JoinError>,
+    },
+    /// A proof over the log's own tree could not be built.
+    #[error("internal error: {what}: {source}")]
+    Proof {
+        /// Which proof.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: vouch_core::merkle::ProofError,
+    },
+    /// A proof was asked for with arguments the tree cannot answer (HTTP 400).
+    #[error("{0}")]
+    BadProofRequest(#[source] vouch_core::merkle::ProofError),
+    /// The log's own checkpoint does not parse as a signed note.
+    #[error("internal error: own checkpoint does not parse: {0}")]
+    OwnCheckpoint(#[source] vouch_core::note::NoteError),
+    /// The HTTP client for the witnesses cannot be built.
+    #[error("internal error: witness HTTP client: {0}")]
+    WitnessHttp(#[source] std::sync::Arc<reqwest::Error>),
+    /// A runtime the log needs could not be started.
+    #[error("internal error: {what}: {source}")]
+    Runtime {
+        /// Which runtime.
+        what: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
+    /// An object path built by the log is not a valid object store path.
+    #[cfg(feature = "scale")]
+    #[error("internal error: object path {path}: {source}")]
+    ObjectPath {
+        /// The path.
+        path: String,
+        /// The object store's error.
+        #[source]
+        source: std::sync::Arc<object_store::path::Error>,
+    },
     /// A backend service (database, object store) is unreachable or the entry is not yet
     /// published (HTTP 503 with Retry-After).
     #[error("temporarily unavailable: {0}")]
@@ -560,7 +618,7 @@ impl<S: Storage> Inner<S> {
             cache: &self.cache,
             memo: Default::default(),
         };
-        f(&mut r).map_err(|e| LogError::InvalidArgument(e.to_string()))
+        f(&mut r).map_err(LogError::BadProofRequest)
     }
 }
 
@@ -647,7 +705,10 @@ fn integrate<S: Storage>(inner: &Inner<S>, batch: Vec<Pending>) {
             },
             new_size,
         )
-        .map_err(|e| LogError::Internal(format!("root: {e}")))?;
+        .map_err(|source| LogError::Proof {
+            what: "root",
+            source,
+        })?;
         let note = inner.signer.sign_checkpoint(&Checkpoint {
             origin: inner.config.origin.clone(),
             size: new_size,
@@ -751,7 +812,10 @@ fn integrate<S: Storage>(inner: &Inner<S>, batch: Vec<Pending>) {
     for (i, p) in fresh.into_iter().enumerate() {
         let index = old_size + i as u64;
         let res = tiles::inclusion_proof(&mut reader, index, new_size)
-            .map_err(|e| LogError::Internal(format!("inclusion proof: {e}")))
+            .map_err(|source| LogError::Proof {
+                what: "inclusion proof",
+                source,
+            })
             .map(|proof| Integrated {
                 index,
                 integrated_time,

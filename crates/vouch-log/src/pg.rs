@@ -231,8 +231,10 @@ async fn put_immutable(
     path: String,
     data: Vec<u8>,
 ) -> Result<(), LogError> {
-    let p = ObjectPath::parse(&path)
-        .map_err(|e| LogError::Internal(format!("object path {path}: {e}")))?;
+    let p = ObjectPath::parse(&path).map_err(|e| LogError::ObjectPath {
+        path: path.to_string(),
+        source: Arc::new(e),
+    })?;
     let opts = PutOptions {
         mode: PutMode::Create,
         ..PutOptions::default()
@@ -268,8 +270,10 @@ async fn put_immutable(
 }
 
 async fn get_optional(store: &dyn ObjectStore, path: &str) -> Result<Option<Vec<u8>>, LogError> {
-    let p = ObjectPath::parse(path)
-        .map_err(|e| LogError::Internal(format!("object path {path}: {e}")))?;
+    let p = ObjectPath::parse(path).map_err(|e| LogError::ObjectPath {
+        path: path.to_string(),
+        source: Arc::new(e),
+    })?;
     match store.get(&p).await {
         Ok(r) => Ok(Some(
             r.bytes()
@@ -301,7 +305,10 @@ async fn put_all(
     }
     let mut first_err = None;
     while let Some(r) = set.join_next().await {
-        let r = r.map_err(|e| LogError::Internal(format!("object write task: {e}")))?;
+        let r = r.map_err(|e| LogError::Task {
+            what: "object write task",
+            source: Arc::new(e),
+        })?;
         if let Err(e) = r
             && first_err.is_none()
         {
@@ -419,7 +426,10 @@ impl PgStorage {
             .thread_name("vouch-pg")
             .enable_all()
             .build()
-            .map_err(|e| LogError::Internal(format!("database runtime: {e}")))?;
+            .map_err(|e| LogError::Runtime {
+                what: "database runtime",
+                source: Arc::new(e),
+            })?;
         let (pool, meta) = rt.block_on(async {
             let pool = PgPoolOptions::new()
                 .max_connections(16)

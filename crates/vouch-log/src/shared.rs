@@ -262,7 +262,10 @@ pub(crate) fn drain<S: Storage>(inner: &Inner<S>) {
             fresh += 1;
             oldest = oldest.max(x.since.elapsed());
             let res = tiles::inclusion_proof(&mut reader, index, size)
-                .map_err(|e| LogError::Internal(format!("inclusion proof: {e}")))
+                .map_err(|source| LogError::Proof {
+                    what: "inclusion proof",
+                    source,
+                })
                 .map(|proof| Integrated {
                     index,
                     integrated_time: x.integrated_time,

@@ -85,9 +85,8 @@ impl LogSigner {
             Inner::Ecdsa(k) => k.public_key().as_der().map(|d| d.as_ref().to_vec()),
         }
         .map_err(|_| LogError::Key("cannot encode public key".into()))?;
-        let public = PublicKey::from_spki_der(&spki).map_err(|e| LogError::Key(e.to_string()))?;
-        let verifier =
-            NoteVerifier::for_log_key(origin, &public).map_err(|e| LogError::Key(e.to_string()))?;
+        let public = PublicKey::from_spki_der(&spki).map_err(LogError::PublicKey)?;
+        let verifier = NoteVerifier::for_log_key(origin, &public).map_err(LogError::NoteKey)?;
         Ok(Self {
             inner,
             spki,

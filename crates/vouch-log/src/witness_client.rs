@@ -47,8 +47,16 @@ enum WitnessFailure {
     Status { status: u16, body: String },
     #[error("malformed answer: {0}")]
     Answer(String),
+    #[error("malformed answer: {0}")]
+    Cosignatures(#[source] vouch_core::note::NoteError),
     #[error("cannot prove consistency from its size {old}: {reason}")]
     Proof { old: u64, reason: String },
+    #[error("cannot prove consistency from its size {old}: {source}")]
+    ProofFailed {
+        old: u64,
+        #[source]
+        source: LogError,
+    },
 }
 
 /// Pushes checkpoints to the witnesses of a policy and collects their cosignatures.
@@ -72,7 +80,7 @@ impl WitnessClient {
             .connect_timeout(timeout)
             .user_agent(concat!("vouch-log/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| LogError::Internal(format!("witness HTTP client: {e}")))?;
+            .map_err(|e| LogError::WitnessHttp(std::sync::Arc::new(e)))?;
         // One push per URL: a witness with two keys (Ed25519 and ML-DSA-44) is listed twice in
         // a policy and answers one request with both cosignatures.
         let mut targets: Vec<Target> = Vec::new();
@@ -131,8 +139,7 @@ impl WitnessClient {
         size: u64,
         proof: &(dyn Fn(u64) -> Result<Vec<Hash>, LogError> + Sync),
     ) -> Result<String, LogError> {
-        let checkpoint = SignedNote::parse(note)
-            .map_err(|e| LogError::Internal(format!("own checkpoint does not parse: {e}")))?;
+        let checkpoint = SignedNote::parse(note).map_err(LogError::OwnCheckpoint)?;
         let mut lines: Vec<NoteSignature> = Vec::new();
         let results = futures_util::future::join_all(
             self.targets
@@ -178,10 +185,7 @@ impl WitnessClient {
             let p = if old == 0 || old == size {
                 Vec::new()
             } else {
-                proof(old).map_err(|e| WitnessFailure::Proof {
-                    old,
-                    reason: e.to_string(),
-                })?
+                proof(old).map_err(|source| WitnessFailure::ProofFailed { old, source })?
             };
             let body = AddCheckpointRequest {
                 old_size: old,
@@ -206,8 +210,8 @@ impl WitnessClient {
             let text = resp.text().await.map_err(WitnessFailure::Request)?;
             match status {
                 200 => {
-                    let sigs = parse_cosignature_lines(&text)
-                        .map_err(|e| WitnessFailure::Answer(e.to_string()))?;
+                    let sigs =
+                        parse_cosignature_lines(&text).map_err(WitnessFailure::Cosignatures)?;
                     *t.last_size.lock().unwrap_or_else(|e| e.into_inner()) = size;
                     return Ok(sigs);
                 }

@@ -211,10 +211,20 @@ impl AuditMonitor {
         line: &[u8],
         spikes: &mut Option<SlidingWindow>,
     ) -> Result<Vec<Alert>, MonitorError> {
-        let rec: IssuanceRecord = serde_json::from_slice(line)
-            .map_err(|e| self.line_error(index, format!("not an issuance record: {e}")))?;
-        let der = vouch_core::keys::pem_decode(&rec.certificate, &["CERTIFICATE"])
-            .map_err(|e| self.line_error(index, format!("certificate: {e}")))?;
+        let rec: IssuanceRecord =
+            serde_json::from_slice(line).map_err(|source| MonitorError::AuditRecord {
+                path: self.opts.audit_path.clone(),
+                line: index + 1,
+                source,
+            })?;
+        let der =
+            vouch_core::keys::pem_decode(&rec.certificate, &["CERTIFICATE"]).map_err(|source| {
+                MonitorError::AuditCertificate {
+                    path: self.opts.audit_path.clone(),
+                    line: index + 1,
+                    source,
+                }
+            })?;
         let sha = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der));
         if !sha.eq_ignore_ascii_case(&rec.certificate_sha256) {
             return Err(self.line_error(

@@ -268,20 +268,26 @@ impl CtMonitor {
         })?;
         let ds = b64_decode(&json.tree_head_signature)
             .map_err(|_| self.sth_error("tree_head_signature is not base64".into()))?;
-        let (hash_alg, _, sig) = vouch_core::ct::parse_digitally_signed(&ds)
-            .map_err(|e| self.sth_error(e.to_string()))?;
+        let (hash_alg, _, sig) = vouch_core::ct::parse_digitally_signed(&ds).map_err(|source| {
+            MonitorError::CtSthEncoding {
+                url: self.client.base.clone(),
+                source,
+            }
+        })?;
         if hash_alg != HASH_SHA256 {
             return Err(self.sth_error(format!(
                 "tree_head_signature uses hash algorithm {hash_alg}, expected {HASH_SHA256} (SHA-256)"
             )));
         }
         let msg = vouch_core::ct::tree_head_signature_input(json.timestamp, json.tree_size, &root);
-        self.opts.key.verify(&msg, sig).map_err(|e| {
-            self.sth_error(format!(
-                "the tree head of size {} is not signed by --ct-public-key: {e}",
-                json.tree_size
-            ))
-        })?;
+        self.opts
+            .key
+            .verify(&msg, sig)
+            .map_err(|source| MonitorError::CtSthSignature {
+                url: self.client.base.clone(),
+                size: json.tree_size,
+                source,
+            })?;
         Ok(Sth { json, root })
     }
 

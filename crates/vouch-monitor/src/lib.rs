@@ -170,6 +170,28 @@ pub enum MonitorError {
         /// Which check failed.
         detail: String,
     },
+    /// The CT log's tree head signature is not a TLS `DigitallySigned` struct.
+    #[error("CT log {url}: {source}")]
+    CtSthEncoding {
+        /// The CT log URL.
+        url: String,
+        /// The decoding error.
+        #[source]
+        source: vouch_core::ct::CtError,
+    },
+    /// The CT log's signed tree head is not signed by the configured key.
+    #[error(
+        "CT log {url}: the tree head of size {size} is not signed by --ct-public-key: {source}"
+    )]
+    CtSthSignature {
+        /// The CT log URL.
+        url: String,
+        /// The tree size of the head.
+        size: u64,
+        /// The verification error.
+        #[source]
+        source: vouch_core::keys::KeyError,
+    },
     /// The CT log's entries do not match its signed tree head.
     #[error("CT log {url}: entry {index} {detail}")]
     CtEntry {
@@ -234,6 +256,28 @@ pub enum MonitorError {
         line: u64,
         /// Why.
         reason: String,
+    },
+    /// A CA audit line is not an issuance record.
+    #[error("CA audit log {} line {line}: not an issuance record: {source}", path.display())]
+    AuditRecord {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A CA audit line's certificate is not a PEM certificate.
+    #[error("CA audit log {} line {line}: certificate: {source}", path.display())]
+    AuditCertificate {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The PEM error.
+        #[source]
+        source: vouch_core::keys::KeyError,
     },
     /// The CA audit log is shorter than what was already read: truncated or replaced.
     #[error("the CA audit log {} is {len} bytes, shorter than the {offset} bytes already read: it was truncated or replaced (move the state's ca-audit.json away to read it from the start)", path.display())]

@@ -112,11 +112,8 @@ pub async fn attach_signature(
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
     let signature = sig.signature.trim();
-    b64.decode(signature).map_err(|e| {
-        OciError::Config(format!(
-            "the signature is not base64: {e} (cosign writes base64)"
-        ))
-    })?;
+    b64.decode(signature)
+        .map_err(|source| OciError::SignatureBase64 { source })?;
     let payload = match &sig.payload {
         Some(p) => p.clone(),
         None => layout::simple_signing_payload(
@@ -145,20 +142,25 @@ pub async fn attach_signature(
         a.insert(layout::ANN_CHAIN.to_string(), c.clone());
     }
     if let Some(rb) = &sig.rekor_bundle {
-        let parsed: RekorBundle = serde_json::from_str(rb).map_err(|e| {
-            OciError::Config(format!(
-                "--rekor-response is not a cosign Rekor bundle (SignedEntryTimestamp, Payload): {e}"
-            ))
+        let parsed: RekorBundle = serde_json::from_str(rb).map_err(|source| OciError::ConfigJson {
+            context:
+                "--rekor-response is not a cosign Rekor bundle (SignedEntryTimestamp, Payload)",
+            source,
         })?;
-        let text = serde_json::to_string(&parsed)
-            .map_err(|e| OciError::Protocol(format!("Rekor bundle: {e}")))?;
+        let text = serde_json::to_string(&parsed).map_err(|source| OciError::ProtocolJson {
+            context: "Rekor bundle".into(),
+            source,
+        })?;
         a.insert(layout::ANN_REKOR_BUNDLE.to_string(), text);
     }
     if let Some(ts) = &sig.timestamp {
         let text = serde_json::to_string(&Rfc3161Annotation {
             signed: b64.encode(ts),
         })
-        .map_err(|e| OciError::Protocol(format!("timestamp annotation: {e}")))?;
+        .map_err(|source| OciError::ProtocolJson {
+            context: "timestamp annotation".into(),
+            source,
+        })?;
         a.insert(layout::ANN_RFC3161.to_string(), text);
     }
     let layer = LegacyLayer {
@@ -178,8 +180,11 @@ pub async fn attach_attestation(
     target: &Target,
     envelope: &[u8],
 ) -> Result<String, OciError> {
-    let env: Envelope = serde_json::from_slice(envelope)
-        .map_err(|e| OciError::Config(format!("the attestation is not a DSSE envelope: {e}")))?;
+    let env: Envelope =
+        serde_json::from_slice(envelope).map_err(|source| OciError::ConfigJson {
+            context: "the attestation is not a DSSE envelope",
+            source,
+        })?;
     if env.signatures.is_empty() {
         return Err(OciError::Config(
             "the DSSE envelope has no signature: sign it first (vouch attest)".into(),
@@ -192,9 +197,11 @@ pub async fn attach_attestation(
             layout::INTOTO_PAYLOAD_TYPE
         )));
     }
-    let st: Statement = serde_json::from_slice(env.payload.as_slice()).map_err(|e| {
-        OciError::Config(format!("the DSSE payload is not an in-toto statement: {e}"))
-    })?;
+    let st: Statement =
+        serde_json::from_slice(env.payload.as_slice()).map_err(|source| OciError::ConfigJson {
+            context: "the DSSE payload is not an in-toto statement",
+            source,
+        })?;
     let hex = target
         .descriptor
         .digest

@@ -99,15 +99,19 @@ pub async fn clean(
             reg.delete_manifest(image, &old.digest).await?;
             report.index = Some(None);
         } else {
-            let mut idx: ImageIndex = serde_json::from_slice(&old.bytes)
-                .map_err(|e| OciError::Protocol(format!("referrers index {tag}: {e}")))?;
+            let mut idx: ImageIndex =
+                serde_json::from_slice(&old.bytes).map_err(|source| OciError::ProtocolJson {
+                    context: format!("referrers index {tag}"),
+                    source,
+                })?;
             let keep: BTreeSet<&str> = kept.iter().map(|e| e.digest.as_str()).collect();
             let mut m = idx.manifests().clone();
             m.retain(|d| keep.contains(d.digest().to_string().as_str()));
             idx.set_manifests(m);
-            let bytes = idx
-                .to_string()
-                .map_err(|e| OciError::Protocol(format!("referrers index {tag}: {e}")))?;
+            let bytes = idx.to_string().map_err(|source| OciError::ProtocolSpec {
+                context: format!("referrers index {tag}"),
+                source,
+            })?;
             let (d, _) = reg
                 .put_manifest(&tag_ref, &tag, bytes.as_bytes(), OCI_INDEX)
                 .await?;

@@ -191,7 +191,10 @@ struct Children {
 }
 
 fn parse_children(bytes: &[u8], what: &str) -> Result<Children, OciError> {
-    serde_json::from_slice(bytes).map_err(|e| OciError::Protocol(format!("{what}: {e}")))
+    serde_json::from_slice(bytes).map_err(|source| OciError::ProtocolJson {
+        context: what.to_string(),
+        source,
+    })
 }
 
 fn is_index(media_type: &str) -> bool {

@@ -240,8 +240,10 @@ pub fn descriptor(
     size: u64,
     annotations: Option<&BTreeMap<String, String>>,
 ) -> Result<Descriptor, OciError> {
-    let d = Digest::from_str(digest)
-        .map_err(|e| OciError::Reference(format!("{digest:?} is not a digest: {e}")))?;
+    let d = Digest::from_str(digest).map_err(|source| OciError::Digest {
+        digest: digest.to_string(),
+        source,
+    })?;
     let mut desc = Descriptor::new(MediaType::from(media_type), size, d);
     desc.set_annotations(
         annotations

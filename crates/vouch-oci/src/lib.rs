@@ -122,12 +122,144 @@ pub enum OciError {
         /// What is wrong.
         detail: String,
     },
+    /// A file of an OCI image layout does not follow the image spec.
+    #[error("OCI image layout {}: {what}: {source}", path.display())]
+    LayoutSpec {
+        /// The layout directory or file.
+        path: std::path::PathBuf,
+        /// Which file.
+        what: &'static str,
+        /// The image-spec error.
+        #[source]
+        source: oci_spec::OciSpecError,
+    },
+    /// A directory has no readable `oci-layout` marker.
+    #[error("OCI image layout {}: not an OCI image layout (oci-layout: {source})", path.display())]
+    NotLayout {
+        /// The layout directory.
+        path: std::path::PathBuf,
+        /// The image-spec error.
+        #[source]
+        source: oci_spec::OciSpecError,
+    },
+    /// An image reference does not parse.
+    #[error("image reference: {input:?}: {source}")]
+    ReferenceParse {
+        /// The text given.
+        input: String,
+        /// The parser's error.
+        #[source]
+        source: oci_client::ParseError,
+    },
+    /// A digest does not parse.
+    #[error("image reference: {digest:?} is not a digest: {source}")]
+    Digest {
+        /// The text given.
+        digest: String,
+        /// The image-spec error.
+        #[source]
+        source: oci_spec::OciSpecError,
+    },
+    /// A concurrent task of the operation panicked or was cancelled.
+    #[error("protocol: {what}: {source}")]
+    Task {
+        /// Which task.
+        what: &'static str,
+        /// The join error.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// The HTTP client cannot be set up (CA certificates, TLS).
+    #[error("configuration: {what}: {source}")]
+    HttpClient {
+        /// What was being set up.
+        what: &'static str,
+        /// The client error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The registry's token realm is not a URL.
+    #[error("registry authentication: token realm {realm:?}: {source}")]
+    TokenRealm {
+        /// The realm from `WWW-Authenticate`.
+        realm: String,
+        /// The URL error.
+        #[source]
+        source: UrlParseError,
+    },
+    /// The registry's token endpoint did not answer a token document.
+    #[error("registry authentication: token endpoint {realm}: {source}")]
+    TokenResponse {
+        /// The realm from `WWW-Authenticate`.
+        realm: String,
+        /// The transport or JSON error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A URL the registry gave (or one built from it) does not parse.
+    #[error("protocol: {context}: {source}")]
+    Url {
+        /// Which URL.
+        context: String,
+        /// The URL error.
+        #[source]
+        source: UrlParseError,
+    },
+    /// A media type cannot be sent as a `Content-Type` header.
+    #[error("protocol: media type {media_type:?}: {source}")]
+    MediaType {
+        /// The media type.
+        media_type: String,
+        /// The header error.
+        #[source]
+        source: reqwest::header::InvalidHeaderValue,
+    },
+    /// A registry document (or one we write) is not the JSON expected.
+    #[error("protocol: {context}: {source}")]
+    ProtocolJson {
+        /// Which document.
+        context: String,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A registry document (or one we write) does not follow the image spec.
+    #[error("protocol: {context}: {source}")]
+    ProtocolSpec {
+        /// Which document.
+        context: String,
+        /// The image-spec error.
+        #[source]
+        source: oci_spec::OciSpecError,
+    },
+    /// A detached signature given on the command line is not base64.
+    #[error("configuration: the signature is not base64: {source} (cosign writes base64)")]
+    SignatureBase64 {
+        /// The base64 error.
+        #[source]
+        source: base64::DecodeError,
+    },
+    /// A document given on the command line is not the JSON expected.
+    #[error("configuration: {context}: {source}")]
+    ConfigJson {
+        /// What the document should be.
+        context: &'static str,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
 }
+
+/// The error of parsing a URL (`url::ParseError`, named through `reqwest::Url`).
+pub type UrlParseError = <reqwest::Url as std::str::FromStr>::Err;
 
 /// Parse an image reference (`registry/repo[:tag][@sha256:…]`, Docker Hub defaults apply).
 pub fn parse_reference(s: &str) -> Result<Reference, OciError> {
     s.parse::<Reference>()
-        .map_err(|e| OciError::Reference(format!("{s:?}: {e}")))
+        .map_err(|source| OciError::ReferenceParse {
+            input: s.to_string(),
+            source,
+        })
 }
 
 impl From<upgrade::UpgradeError> for OciError {

@@ -38,10 +38,11 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OciErro
     move |source| OciError::LayoutIo { what, path, source }
 }
 
-fn spec_err(what: &str, path: &Path, e: oci_spec::OciSpecError) -> OciError {
-    OciError::Layout {
+fn spec_err(what: &'static str, path: &Path, e: oci_spec::OciSpecError) -> OciError {
+    OciError::LayoutSpec {
         path: path.to_path_buf(),
-        detail: format!("{what}: {e}"),
+        what,
+        source: e,
     }
 }
 
@@ -90,9 +91,9 @@ impl OciDir {
     /// Open an existing layout (it must have `oci-layout` with version 1.x).
     pub fn open(dir: &Path) -> Result<Self, OciError> {
         let marker = dir.join("oci-layout");
-        let layout = OciLayout::from_file(&marker).map_err(|e| OciError::Layout {
+        let layout = OciLayout::from_file(&marker).map_err(|source| OciError::NotLayout {
             path: dir.to_path_buf(),
-            detail: format!("not an OCI image layout (oci-layout: {e})"),
+            source,
         })?;
         if !layout.image_layout_version().starts_with("1.") {
             return Err(OciError::Layout {

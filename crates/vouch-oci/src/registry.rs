@@ -143,15 +143,19 @@ impl Registry {
             .timeout(std::time::Duration::from_secs(120))
             .redirect(reqwest::redirect::Policy::limited(5));
         for pem in &opts.ca_certificates {
-            for c in reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| OciError::Config(format!("CA certificates: {e}")))?
-            {
+            for c in reqwest::Certificate::from_pem_bundle(pem).map_err(|source| {
+                OciError::HttpClient {
+                    what: "CA certificates",
+                    source,
+                }
+            })? {
                 b = b.add_root_certificate(c);
             }
         }
-        let http = b
-            .build()
-            .map_err(|e| OciError::Config(format!("HTTP client: {e}")))?;
+        let http = b.build().map_err(|source| OciError::HttpClient {
+            what: "HTTP client",
+            source,
+        })?;
         Ok(Registry {
             local: None,
             http,
@@ -314,8 +318,10 @@ impl Registry {
             r.repository(),
             if push { "pull,push" } else { "pull" }
         );
-        let mut url = reqwest::Url::parse(realm)
-            .map_err(|e| OciError::Auth(format!("token realm {realm:?}: {e}")))?;
+        let mut url = reqwest::Url::parse(realm).map_err(|source| OciError::TokenRealm {
+            realm: realm.to_string(),
+            source,
+        })?;
         {
             let mut q = url.query_pairs_mut();
             if let Some(s) = params.get("service") {
@@ -342,7 +348,10 @@ impl Registry {
         let v: serde_json::Value = resp
             .json()
             .await
-            .map_err(|e| OciError::Auth(format!("token endpoint {realm}: {e}")))?;
+            .map_err(|source| OciError::TokenResponse {
+                realm: realm.to_string(),
+                source,
+            })?;
         let token = v
             .get("token")
             .or_else(|| v.get("access_token"))
@@ -547,11 +556,14 @@ impl Registry {
                 "{url}: upload session without a Location header"
             )));
         }
-        let base =
-            reqwest::Url::parse(&url).map_err(|e| OciError::Protocol(format!("{url}: {e}")))?;
-        let mut put = base
-            .join(&location)
-            .map_err(|e| OciError::Protocol(format!("upload Location {location:?}: {e}")))?;
+        let base = reqwest::Url::parse(&url).map_err(|source| OciError::Url {
+            context: url.clone(),
+            source,
+        })?;
+        let mut put = base.join(&location).map_err(|source| OciError::Url {
+            context: format!("upload Location {location:?}"),
+            source,
+        })?;
         put.query_pairs_mut().append_pair("digest", &digest);
         let mut h = HeaderMap::new();
         h.insert(
@@ -590,8 +602,12 @@ impl Registry {
         let mut h = HeaderMap::new();
         h.insert(
             CONTENT_TYPE,
-            reqwest::header::HeaderValue::from_str(media_type)
-                .map_err(|e| OciError::Protocol(format!("media type {media_type:?}: {e}")))?,
+            reqwest::header::HeaderValue::from_str(media_type).map_err(|source| {
+                OciError::MediaType {
+                    media_type: media_type.to_string(),
+                    source,
+                }
+            })?,
         );
         let resp = self
             .send(r, true, Method::PUT, &url, h, Some(bytes))
@@ -633,8 +649,10 @@ impl Registry {
         if !status.is_success() {
             return Err(status_error(&url, status, &String::from_utf8_lossy(&bytes)));
         }
-        let idx = serde_json::from_slice(&bytes)
-            .map_err(|e| OciError::Protocol(format!("referrers index from {url}: {e}")))?;
+        let idx = serde_json::from_slice(&bytes).map_err(|source| OciError::ProtocolJson {
+            context: format!("referrers index from {url}"),
+            source,
+        })?;
         Ok(Some(idx))
     }
 }

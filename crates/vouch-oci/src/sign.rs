@@ -204,7 +204,10 @@ pub async fn attach(
     let bundle_json = outcome
         .bundle
         .to_json()
-        .map_err(|e| OciError::Protocol(format!("bundle: {e}")))?;
+        .map_err(|source| OciError::ProtocolJson {
+            context: "bundle".into(),
+            source,
+        })?;
     match what.layout {
         Layout::Bundle => {
             let predicate_type = match &what.predicate {

@@ -248,9 +248,10 @@ impl Upgrader {
                     t
                 }
             };
-            let json = bundle
-                .to_json()
-                .map_err(|e| OciError::Protocol(format!("upgraded bundle: {e}")))?;
+            let json = bundle.to_json().map_err(|source| OciError::ProtocolJson {
+                context: "upgraded bundle".into(),
+                source,
+            })?;
             let mut ann = BTreeMap::new();
             // The entry's integration time, not now: upgrading the same signature twice (or
             // on two mirrors) writes the same referrer, byte for byte.

@@ -100,12 +100,14 @@ pub async fn list_referrers(
         layout::fallback_tag(digest),
     );
     if let Some(m) = reg.get_manifest(&tag_ref).await? {
-        let idx: OciImageIndex = serde_json::from_slice(&m.bytes).map_err(|e| {
-            OciError::Protocol(format!(
-                "tag {} is not a referrers index: {e}",
-                layout::fallback_tag(digest)
-            ))
-        })?;
+        let idx: OciImageIndex =
+            serde_json::from_slice(&m.bytes).map_err(|source| OciError::ProtocolJson {
+                context: format!(
+                    "tag {} is not a referrers index",
+                    layout::fallback_tag(digest)
+                ),
+                source,
+            })?;
         return Ok((idx.manifests, ReferrersSource::TagSchema));
     }
     let by_digest = Reference::with_digest(
@@ -211,7 +213,10 @@ pub async fn discover(
     }
     let mut bundles = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let (i, res) = joined.map_err(|e| OciError::Protocol(format!("fetch task: {e}")))?;
+        let (i, res) = joined.map_err(|source| OciError::Task {
+            what: "fetch task",
+            source,
+        })?;
         if let (e, Some(bundle)) = res? {
             bundles.push((i, e, bundle));
         }
@@ -260,8 +265,10 @@ pub async fn discover(
             }
         }
         while let Some(joined) = tasks.join_next().await {
-            let (digest, blob) =
-                joined.map_err(|e| OciError::Protocol(format!("fetch task: {e}")))?;
+            let (digest, blob) = joined.map_err(|source| OciError::Task {
+                what: "fetch task",
+                source,
+            })?;
             blobs.insert(digest, blob?);
         }
         for (index, layer) in layers {
@@ -305,7 +312,10 @@ async fn fetch_referrer(
         return Ok(None);
     };
     let manifest: oci_client::manifest::OciImageManifest = serde_json::from_slice(&m.bytes)
-        .map_err(|err| OciError::Protocol(format!("referrer {}: {err}", e.digest)))?;
+        .map_err(|source| OciError::ProtocolJson {
+            context: format!("referrer {}", e.digest),
+            source,
+        })?;
     let Some(layer) = manifest
         .layers
         .iter()

@@ -29,13 +29,23 @@ pub enum Pkcs11Error {
     /// The URI is malformed or incomplete.
     #[error("invalid pkcs11 URI: {0}")]
     Uri(String),
-    /// The module could not be loaded or initialised.
-    #[error("PKCS#11 module {module}: {detail}")]
-    Module {
+    /// The module could not be loaded.
+    #[error("PKCS#11 module {module}: {source}")]
+    ModuleLoad {
         /// Module path.
         module: String,
-        /// What failed.
-        detail: String,
+        /// The loader's error.
+        #[source]
+        source: cryptoki::error::Error,
+    },
+    /// The module could not be initialised (`C_Initialize`).
+    #[error("PKCS#11 module {module}: C_Initialize: {source}")]
+    ModuleInit {
+        /// Module path.
+        module: String,
+        /// The module's error.
+        #[source]
+        source: cryptoki::error::Error,
     },
     /// No token / key matched.
     #[error("PKCS#11: {0}")]
@@ -48,16 +58,38 @@ pub enum Pkcs11Error {
         /// The module's error.
         detail: String,
     },
+    /// A token operation failed in the module.
+    #[error("PKCS#11 {op}: {source}")]
+    Cryptoki {
+        /// The operation.
+        op: &'static str,
+        /// The module's error.
+        #[source]
+        source: cryptoki::error::Error,
+    },
+    /// The token's signature cannot be encoded as DER.
+    #[error("PKCS#11 C_Sign: encoding the signature: {source}")]
+    SignatureEncoding {
+        /// The DER error.
+        #[source]
+        source: der::Error,
+    },
     /// The key is of a kind we cannot use.
     #[error("PKCS#11 key: {0}")]
     Unsupported(String),
+    /// The key's public key or curve cannot be encoded as DER.
+    #[error("PKCS#11 key: {what}: {source}")]
+    KeyEncoding {
+        /// What was being encoded.
+        what: &'static str,
+        /// The DER error.
+        #[source]
+        source: der::Error,
+    },
 }
 
 fn tok(op: &'static str) -> impl Fn(cryptoki::error::Error) -> Pkcs11Error {
-    move |e| Pkcs11Error::Token {
-        op,
-        detail: e.to_string(),
-    }
+    move |source| Pkcs11Error::Cryptoki { op, source }
 }
 
 /// A parsed `pkcs11:` URI.
@@ -226,14 +258,14 @@ impl std::fmt::Debug for Pkcs11Key {
 }
 
 fn open_module(path: &str) -> Result<Pkcs11, Pkcs11Error> {
-    let ctx = Pkcs11::new(path).map_err(|e| Pkcs11Error::Module {
+    let ctx = Pkcs11::new(path).map_err(|source| Pkcs11Error::ModuleLoad {
         module: path.to_string(),
-        detail: e.to_string(),
+        source,
     })?;
     ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .map_err(|e| Pkcs11Error::Module {
+        .map_err(|source| Pkcs11Error::ModuleInit {
             module: path.to_string(),
-            detail: format!("C_Initialize: {e}"),
+            source,
         })?;
     Ok(ctx)
 }
@@ -272,10 +304,10 @@ fn login(session: &Session, uri: &Pkcs11Uri) -> Result<(), Pkcs11Error> {
                 cryptoki::error::RvError::UserAlreadyLoggedIn,
                 _,
             )) => {}
-            Err(e) => {
-                return Err(Pkcs11Error::Token {
+            Err(source) => {
+                return Err(Pkcs11Error::Cryptoki {
                     op: "C_Login",
-                    detail: e.to_string(),
+                    source,
                 });
             }
         }
@@ -312,12 +344,17 @@ fn spki_from_token(params: &[u8], point: &[u8]) -> Result<(Curve, Vec<u8>), Pkcs
             oid: EC_PUBLIC_KEY,
             parameters: Some(der::Any::from(&curve.oid())),
         },
-        subject_public_key: BitString::from_bytes(&raw)
-            .map_err(|e| Pkcs11Error::Unsupported(format!("public key: {e}")))?,
+        subject_public_key: BitString::from_bytes(&raw).map_err(|source| {
+            Pkcs11Error::KeyEncoding {
+                what: "public key",
+                source,
+            }
+        })?,
     };
-    let der = spki
-        .to_der()
-        .map_err(|e| Pkcs11Error::Unsupported(format!("public key: {e}")))?;
+    let der = spki.to_der().map_err(|source| Pkcs11Error::KeyEncoding {
+        what: "public key",
+        source,
+    })?;
     Ok((curve, der))
 }
 
@@ -442,10 +479,7 @@ fn raw_to_der(raw: &[u8], n: usize) -> Result<Vec<u8>, Pkcs11Error> {
     };
     let (r, s) = raw.split_at(n);
     let (r, s) = (strip(r), strip(s));
-    let enc = |e: der::Error| Pkcs11Error::Token {
-        op: "C_Sign",
-        detail: format!("encoding the signature: {e}"),
-    };
+    let enc = |source: der::Error| Pkcs11Error::SignatureEncoding { source };
     let seq = (
         UintRef::new(&r).map_err(enc)?,
         UintRef::new(&s).map_err(enc)?,
@@ -474,7 +508,10 @@ pub fn generate_key(uri: &str, curve: Curve) -> Result<(), Pkcs11Error> {
     let params = curve
         .oid()
         .to_der()
-        .map_err(|e| Pkcs11Error::Unsupported(format!("curve: {e}")))?;
+        .map_err(|source| Pkcs11Error::KeyEncoding {
+            what: "curve",
+            source,
+        })?;
     let mut public = vec![
         Attribute::Token(true),
         Attribute::Verify(true),

@@ -43,14 +43,16 @@ impl From<ProxyError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self.0 {
-            ProxyError::NotFound(_) => StatusCode::NOT_FOUND,
+            ProxyError::NotFound(_) | ProxyError::Task { .. } => StatusCode::NOT_FOUND,
             ProxyError::BadRequest(_) | ProxyError::Proof(_) => StatusCode::BAD_REQUEST,
             ProxyError::NoCheckpoint | ProxyError::TooStale { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            ProxyError::Fs(_) | ProxyError::Corrupt { .. } | ProxyError::LogKey(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            ProxyError::Fs(_)
+            | ProxyError::Corrupt { .. }
+            | ProxyError::CorruptCheckpoint { .. }
+            | ProxyError::CorruptTile { .. }
+            | ProxyError::LogKey(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_GATEWAY,
         };
         let body = ErrorBody {

@@ -129,6 +129,35 @@ pub enum ProxyError {
         /// What is wrong.
         reason: String,
     },
+    /// The cached checkpoint does not verify, or its edge tiles do not reproduce it.
+    #[error("cache file {path} is corrupt: {source}")]
+    CorruptCheckpoint {
+        /// The checkpoint file.
+        path: String,
+        /// The failed check.
+        #[source]
+        source: Box<ProxyError>,
+    },
+    /// A cached edge tile of the checkpoint does not parse.
+    #[error("cache file {path} is corrupt: edge tile {tile}: {source}")]
+    CorruptTile {
+        /// The checkpoint file.
+        path: String,
+        /// The tile path.
+        tile: String,
+        /// Why.
+        #[source]
+        source: TileError,
+    },
+    /// A storage or tile fetch task panicked or was cancelled (answered as not found).
+    #[error("{what} failed: {source}")]
+    Task {
+        /// Which task.
+        what: &'static str,
+        /// The join error.
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 impl ProxyError {
@@ -145,11 +174,14 @@ impl ProxyError {
             ProxyError::Inconsistent { .. } => "consistency",
             ProxyError::TileMismatch { .. } | ProxyError::BadTile { .. } => "tile",
             ProxyError::Proof(_) => "proof",
-            ProxyError::NotFound(_) => "not_found",
+            ProxyError::NotFound(_) | ProxyError::Task { .. } => "not_found",
             ProxyError::BadRequest(_) => "bad_request",
             ProxyError::NoCheckpoint => "no_checkpoint",
             ProxyError::TooStale { .. } => "too_stale",
-            ProxyError::Fs(_) | ProxyError::Corrupt { .. } => "storage",
+            ProxyError::Fs(_)
+            | ProxyError::Corrupt { .. }
+            | ProxyError::CorruptCheckpoint { .. }
+            | ProxyError::CorruptTile { .. } => "storage",
         }
     }
 

@@ -247,20 +247,26 @@ impl Proxy {
             path: path.display().to_string(),
             reason,
         };
-        let (note, cp) = self
-            .verify_note(&note_text)
-            .map_err(|e| corrupt(e.to_string()))?;
+        let corrupt_by = |e: ProxyError| ProxyError::CorruptCheckpoint {
+            path: path.display().to_string(),
+            source: Box::new(e),
+        };
+        let (note, cp) = self.verify_note(&note_text).map_err(corrupt_by)?;
         drop(note);
         let mut edge = HashMap::new();
         for id in edge_ids(cp.size) {
             let bytes = store
                 .read(&id, false)?
                 .ok_or_else(|| corrupt(format!("its edge tile {} is missing", id.path())))?;
-            let hashes = parse_hash_tile(&bytes, id.width)
-                .map_err(|e| corrupt(format!("edge tile {}: {e}", id.path())))?;
+            let hashes =
+                parse_hash_tile(&bytes, id.width).map_err(|source| ProxyError::CorruptTile {
+                    path: path.display().to_string(),
+                    tile: id.path(),
+                    source,
+                })?;
             edge.insert(key(&id), Arc::new(TileNodes::new(hashes)));
         }
-        check_edge(cp.size, &cp.root_hash, &edge).map_err(|e| corrupt(e.to_string()))?;
+        check_edge(cp.size, &cp.root_hash, &edge).map_err(corrupt_by)?;
         // The last confirmation we can prove is when the checkpoint was written.
         let confirmed = std::fs::metadata(&path)
             .and_then(|m| m.modified())
@@ -609,7 +615,10 @@ impl Proxy {
             match j {
                 Ok(r) => out.push(r?),
                 Err(e) => {
-                    return Err(ProxyError::NotFound(format!("tile fetch task failed: {e}")));
+                    return Err(ProxyError::Task {
+                        what: "tile fetch task",
+                        source: e,
+                    });
                 }
             }
         }
@@ -899,7 +908,10 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ProxyError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ProxyError::NotFound(format!("storage task failed: {e}")))?
+        .map_err(|source| ProxyError::Task {
+            what: "storage task",
+            source,
+        })?
 }
 
 #[cfg(test)]

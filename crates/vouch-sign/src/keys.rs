@@ -76,7 +76,7 @@ impl EcdsaSigner {
 
     fn from_pkcs8_curve(der: &[u8], curve: Curve) -> Result<Self, SignError> {
         let key = EcdsaKeyPair::from_pkcs8(curve.alg(), der)
-            .map_err(|e| SignError::Key(format!("bad PKCS#8 key: {e}")))?;
+            .map_err(|source| SignError::Pkcs8 { source })?;
         let spki = key
             .public_key()
             .as_der()
@@ -97,7 +97,8 @@ impl EcdsaSigner {
 
     /// Open a key on a PKCS#11 token by its `pkcs11:` URI (RFC 7512, as cosign takes it).
     pub fn from_pkcs11_uri(uri: &str) -> Result<Self, SignError> {
-        let key = vouch_pkcs11::Pkcs11Key::open(uri).map_err(|e| SignError::Key(e.to_string()))?;
+        let key =
+            vouch_pkcs11::Pkcs11Key::open(uri).map_err(|source| SignError::Pkcs11 { source })?;
         let (hash, details) = match key.curve() {
             vouch_pkcs11::Curve::P256 => (HashKind::Sha256, "PKIX_ECDSA_P256_SHA_256"),
             vouch_pkcs11::Curve::P384 => (HashKind::Sha384, "PKIX_ECDSA_P384_SHA_384"),
@@ -132,7 +133,7 @@ impl EcdsaSigner {
                 .sign(&SystemRandom::new(), msg)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| SignError::Key("signing failed".into())),
-            Backend::Pkcs11(k) => k.sign(msg).map_err(|e| SignError::Key(e.to_string())),
+            Backend::Pkcs11(k) => k.sign(msg).map_err(|source| SignError::Pkcs11 { source }),
         }
     }
 
@@ -157,7 +158,7 @@ impl EcdsaSigner {
             }
             Backend::Pkcs11(k) => k
                 .sign_digest(digest_bytes)
-                .map_err(|e| SignError::Key(e.to_string())),
+                .map_err(|source| SignError::Pkcs11 { source }),
         }
     }
 }

@@ -32,6 +32,15 @@ pub enum SignError {
     /// No usable identity token.
     #[error("identity token: {0}")]
     Token(String),
+    /// A command that prints the identity token could not be run.
+    #[error("identity token: cannot run {command}: {source}")]
+    TokenCommand {
+        /// The command.
+        command: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The signing config offers no usable service of a kind.
     #[error("signing config: {0}")]
     Config(String),
@@ -90,6 +99,20 @@ pub enum SignError {
     /// A local key problem.
     #[error("signing key: {0}")]
     Key(String),
+    /// A PKCS#8 private key is rejected by the crypto library.
+    #[error("signing key: bad PKCS#8 key: {source}")]
+    Pkcs8 {
+        /// Why the key was rejected.
+        #[source]
+        source: aws_lc_rs::error::KeyRejected,
+    },
+    /// A key on a PKCS#11 token cannot be opened or cannot sign.
+    #[error("signing key: {source}")]
+    Pkcs11 {
+        /// The token's error.
+        #[source]
+        source: vouch_pkcs11::Pkcs11Error,
+    },
     /// The finished bundle does not verify against the trusted root: the verifier's own error,
     /// naming the failed check.
     #[error("the new bundle does not verify: {0}")]

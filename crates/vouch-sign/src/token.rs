@@ -186,7 +186,10 @@ pub async fn ambient(
             .args(["oidc", "request-token", "--audience", audience])
             .output()
             .await
-            .map_err(|e| SignError::Token(format!("cannot run buildkite-agent: {e}")))?;
+            .map_err(|source| SignError::TokenCommand {
+                command: "buildkite-agent",
+                source,
+            })?;
         if !out.status.success() {
             return Err(SignError::Token(format!(
                 "buildkite-agent oidc request-token failed: {}",

@@ -278,7 +278,10 @@ pub(crate) struct RawLeaf {
 /// Split a certificate into its byte-exact TBS fields (no re-encoding, so names with unsorted
 /// multi-valued RDNs survive).
 pub(crate) fn raw_leaf(cert_der: &[u8]) -> Result<RawLeaf, TsaError> {
-    let bad = |e: der::Error| TsaError::Certificate(format!("leaf certificate: {e}"));
+    let bad = |source: der::Error| TsaError::CertificateDer {
+        what: "leaf certificate",
+        source,
+    };
     let fields = CertificateFields::from_certificate(cert_der).map_err(bad)?;
     Ok(RawLeaf {
         serial: fields.serial_number.to_der().map_err(bad)?,

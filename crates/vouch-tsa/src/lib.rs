@@ -66,4 +66,54 @@ pub enum TsaError {
     /// Writing or reading a key or chain file failed.
     #[error("{0}")]
     Fs(#[from] vouch_fs::FsError),
+    /// A file in the data directory could not be read.
+    #[error("storage error: {what} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The key file is not a PKCS#8 `PRIVATE KEY` PEM.
+    #[error("TSA key error: {}: {source}", path.display())]
+    KeyPem {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// The PEM error.
+        #[source]
+        source: vouch_core::keys::KeyError,
+    },
+    /// The chain file does not hold a usable certificate chain.
+    #[error("TSA certificate error: {}: {source}", path.display())]
+    ChainFile {
+        /// The chain file.
+        path: std::path::PathBuf,
+        /// Why the chain is unusable.
+        #[source]
+        source: Box<TsaError>,
+    },
+    /// A certificate chain's PEM does not decode.
+    #[error("TSA certificate error: {0}")]
+    ChainPem(#[source] vouch_core::keys::KeyError),
+    /// The chain cannot verify timestamps (or the self-test token does not verify).
+    #[error("TSA certificate error: {what}: {source}")]
+    Chain {
+        /// What was checked.
+        what: &'static str,
+        /// The verifier's error.
+        #[source]
+        source: vouch_core::tsa::TimestampError,
+    },
+    /// A certificate's DER does not decode or re-encode.
+    #[error("TSA certificate error: {what}: {source}")]
+    CertificateDer {
+        /// Which certificate.
+        what: &'static str,
+        /// The DER error.
+        #[source]
+        source: der::Error,
+    },
 }

@@ -76,8 +76,12 @@ impl std::fmt::Debug for TsaService {
     }
 }
 
-fn storage(path: &Path, what: &str, e: impl std::fmt::Display) -> TsaError {
-    TsaError::Storage(format!("{what} {}: {e}", path.display()))
+fn storage(path: &Path, what: &'static str, source: std::io::Error) -> TsaError {
+    TsaError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Write through the one durable-write helper; mode 0600 when `private`.
@@ -101,12 +105,17 @@ impl TsaService {
             (true, true) => {
                 let key_pem = std::fs::read_to_string(&key_path)
                     .map_err(|e| storage(&key_path, "read", e))?;
-                let pkcs8 = pem_decode(&key_pem, &["PRIVATE KEY"])
-                    .map_err(|e| TsaError::Key(format!("{}: {e}", key_path.display())))?;
+                let pkcs8 =
+                    pem_decode(&key_pem, &["PRIVATE KEY"]).map_err(|source| TsaError::KeyPem {
+                        path: key_path.clone(),
+                        source,
+                    })?;
                 let chain_pem = std::fs::read_to_string(&chain_path)
                     .map_err(|e| storage(&chain_path, "read", e))?;
-                let chain = parse_pem_chain(&chain_pem)
-                    .map_err(|e| TsaError::Certificate(format!("{}: {e}", chain_path.display())))?;
+                let chain = parse_pem_chain(&chain_pem).map_err(|e| TsaError::ChainFile {
+                    path: chain_path.clone(),
+                    source: Box::new(e),
+                })?;
                 Self::from_parts(&pkcs8, &chain, opts)
             }
             (false, false) => {
@@ -159,8 +168,10 @@ impl TsaService {
                 "the leaf certificate's public key is not the signing key's".into(),
             ));
         }
-        let verifier = TsaVerifier::new(chain_der)
-            .map_err(|e| TsaError::Certificate(format!("unusable TSA chain: {e}")))?;
+        let verifier = TsaVerifier::new(chain_der).map_err(|source| TsaError::Chain {
+            what: "unusable TSA chain",
+            source,
+        })?;
         let policy = ObjectIdentifier::new(&opts.policy).map_err(|_| {
             TsaError::Config(format!("policy {:?} is not a dotted OID", opts.policy))
         })?;
@@ -195,7 +206,10 @@ impl TsaService {
         service
             .verifier
             .verify(&token.response_der, probe)
-            .map_err(|e| TsaError::Certificate(format!("self-test token does not verify: {e}")))?;
+            .map_err(|source| TsaError::Chain {
+                what: "self-test token does not verify",
+                source,
+            })?;
         Ok(service)
     }
 
@@ -323,7 +337,7 @@ impl TsaService {
 /// All `CERTIFICATE` blocks of a PEM chain, in order.
 pub fn parse_pem_chain(pem: &str) -> Result<Vec<Vec<u8>>, TsaError> {
     let chain: Vec<Vec<u8>> = pem_blocks(pem)
-        .map_err(|e| TsaError::Certificate(e.to_string()))?
+        .map_err(TsaError::ChainPem)?
         .into_iter()
         .filter(|(label, _)| label == "CERTIFICATE")
         .map(|(_, der)| der)

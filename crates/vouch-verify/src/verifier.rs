@@ -973,8 +973,11 @@ fn pem_material(pem: &[u8]) -> Result<(bool, Vec<u8>), EntryError> {
     let text = std::str::from_utf8(pem).map_err(|_| {
         vouch_core::rekor::BodyError::Malformed("public key is not PEM text".into())
     })?;
-    let blocks = vouch_core::keys::pem_blocks(text)
-        .map_err(|e| vouch_core::rekor::BodyError::Malformed(format!("public key PEM: {e}")))?;
+    let blocks =
+        vouch_core::keys::pem_blocks(text).map_err(|source| vouch_core::rekor::BodyError::Key {
+            what: "public key PEM",
+            source,
+        })?;
     let (label, der) = blocks
         .into_iter()
         .next()

@@ -438,7 +438,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ExplorerError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ExplorerError::from_log(LogError::Internal(e.to_string())))?
+        .map_err(|e| ExplorerError::from_log(LogError::Blocking(std::sync::Arc::new(e))))?
         .map_err(ExplorerError::from_log)
 }
 

@@ -94,7 +94,7 @@ impl V1Error {
     /// Map an engine error to its HTTP status.
     pub fn from_log(e: LogError) -> Self {
         let status = match &e {
-            LogError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
+            LogError::InvalidArgument(_) | LogError::BadProofRequest(_) => StatusCode::BAD_REQUEST,
             LogError::AlreadyExists(_) => StatusCode::CONFLICT,
             LogError::NotFound(_) => StatusCode::NOT_FOUND,
             LogError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -272,7 +272,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, V1Error> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| V1Error::from_log(LogError::Internal(e.to_string())))?
+        .map_err(|e| V1Error::from_log(LogError::Blocking(std::sync::Arc::new(e))))?
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -61,8 +61,11 @@ impl Registry {
             if !status.is_success() {
                 return Err(status_error(&url, status, &String::from_utf8_lossy(&bytes)));
             }
-            let page: T = serde_json::from_slice(&bytes)
-                .map_err(|e| OciError::Protocol(format!("{url}: {e}")))?;
+            let page: T =
+                serde_json::from_slice(&bytes).map_err(|source| OciError::ProtocolJson {
+                    context: url.clone(),
+                    source,
+                })?;
             items(page);
             match next {
                 Some(n) if n.starts_with('/') => url = format!("{origin}{n}"),
