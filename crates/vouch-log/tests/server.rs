@@ -12,9 +12,8 @@ use vouch_core::keys::{HashKind, PublicKey};
 use vouch_core::merkle;
 use vouch_core::note::{Checkpoint, SignedNote};
 use vouch_core::tiles::{TileId, tiles_for_size};
-use vouch_core::trust::TrustRoot;
 use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, api};
-use vouch_verify::{Artifact, PolicyBuilder, Verifier};
+use vouch_verify::{Artifact, PolicyBuilder};
 
 const ORIGIN: &str = "log.vouch.test/2026";
 
@@ -72,15 +71,7 @@ async fn submit_read_verify_restart() {
     for t in tasks {
         responses.push(t.await.unwrap());
     }
-    let trust = TrustRoot::from_json(
-        &serde_json::to_vec(&json!({
-            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [log.signer().trusted_root_entry(&format!("https://{ORIGIN}"), "2020-01-01T00:00:00Z")]
-        }))
-        .unwrap(),
-    )
-    .unwrap();
-    let verifier = Verifier::new(trust);
+    let verifier = common::verifier_for(&log, ORIGIN);
     let policy = PolicyBuilder::new()
         .key(PublicKey::from_spki_der(&signer.spki()).unwrap())
         .build()

@@ -16,9 +16,8 @@ use vouch_core::keys::{HashKind, PublicKey, pem_encode};
 use vouch_core::merkle;
 use vouch_core::note::{Checkpoint, SignedNote};
 use vouch_core::rekor::{EntryBody, set_payload};
-use vouch_core::trust::TrustRoot;
 use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, api, v1};
-use vouch_verify::{Artifact, PolicyBuilder, Verifier};
+use vouch_verify::{Artifact, PolicyBuilder};
 
 const ORIGIN: &str = "log.vouch.test/2026";
 
@@ -757,15 +756,7 @@ async fn exercise(alg: KeyAlgorithm) {
     expect_error(r, 413, "too large").await;
 
     // v1 responses are Sigstore entries: bundles built from them verify with vouch-verify.
-    let trust = TrustRoot::from_json(
-        &serde_json::to_vec(&json!({
-            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [log.signer().trusted_root_entry(&format!("https://{ORIGIN}"), "2020-01-01T00:00:00Z")]
-        }))
-        .unwrap(),
-    )
-    .unwrap();
-    let verifier = Verifier::new(trust);
+    let verifier = common::verifier_for(&log, ORIGIN);
     let policy = |k: &Key| PolicyBuilder::new().key(k.public()).build().unwrap();
     let message_bundle = json!({
         "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",

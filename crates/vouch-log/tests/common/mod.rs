@@ -10,6 +10,7 @@ use aws_lc_rs::signature::{
 use std::time::Duration;
 use vouch_core::keys::{PublicKey, pem_encode};
 use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, LogConfig, LogSigner, api};
+use vouch_verify::Verifier;
 
 /// A log `origin` with its key (`alg`) and storage in `dir`, served by the API router on a free
 /// loopback port: (URL, the log, the server task).
@@ -34,6 +35,20 @@ pub async fn start_api(
         axum::serve(listener, app).await.unwrap();
     });
     (format!("http://{addr}"), log, h)
+}
+
+/// A verifier whose trusted root names `log` (at `https://ORIGIN`, valid from 2020) as its only
+/// transparency log.
+pub fn verifier_for(log: &Log<EmbeddedStorage>, origin: &str) -> Verifier {
+    let trust = vouch_core::trust::TrustRoot::from_json(
+        &serde_json::to_vec(&serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [log.signer().trusted_root_entry(&format!("https://{origin}"), "2020-01-01T00:00:00Z")]
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    Verifier::new(trust)
 }
 
 /// An ECDSA signing key.
