@@ -27,7 +27,7 @@ mod common;
 use common::admission::{ApiServer, SERVICE_NAME, certificates, start_webhook};
 use common::registry::{push_image, registry_and_up, registry_bin_or_skip, start_registry};
 use common::up::{oidc_token, start_up_with};
-use common::{counter, ok_stdout as ok, vouch};
+use common::{cip, counter, ok_stdout as ok, vouch};
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec, StatefulSet,
     StatefulSetSpec,
@@ -192,12 +192,6 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-fn cip(name: &str, glob: &str, extra_spec: &str, authorities: &str) -> String {
-    format!(
-        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: {name}\nspec:\n  images:\n  - glob: \"{glob}\"\n{extra_spec}  authorities:\n{authorities}"
-    )
-}
-
 #[test]
 fn webhook_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
@@ -231,14 +225,7 @@ fn webhook_end_to_end() {
         );
     }
     let keys = d.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    ok(
-        &run(vouch()
-            .arg("generate-key-pair")
-            .current_dir(&keys)
-            .env("COSIGN_PASSWORD", "pw")),
-        "generate-key-pair",
-    );
+    common::cosign_key_pair(&keys);
     ok(
         &run(vouch()
             .arg("sign")

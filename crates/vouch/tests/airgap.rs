@@ -27,7 +27,7 @@ use common::registry::{
     TestRegistry, push_image, registry_bin_or_skip, registry_config, start_registry,
 };
 use common::up::start_up;
-use common::{fails_with as fails, ok_stderr as ok, run, vouch};
+use common::{cosign_key_pair as key_pair, fails_with as fails, ok_stderr as ok, run, vouch};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -190,18 +190,6 @@ impl Signing {
             .arg(&self.tc)
             .args(extra))
     }
-}
-
-fn key_pair(dir: &Path) -> (PathBuf, PathBuf) {
-    std::fs::create_dir_all(dir).unwrap();
-    ok(
-        &run(vouch()
-            .arg("generate-key-pair")
-            .current_dir(dir)
-            .env("COSIGN_PASSWORD", "pw")),
-        "generate-key-pair",
-    );
-    (dir.join("cosign.key"), dir.join("cosign.pub"))
 }
 
 #[test]

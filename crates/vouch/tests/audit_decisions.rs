@@ -45,8 +45,13 @@ fn pod(images: &[&str]) -> Pod {
 }
 
 fn cip(name: &str, glob: &str, mode: &str, oidc: &str) -> String {
-    format!(
-        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: {name}\nspec:\n  images:\n  - glob: \"{glob}\"\n{mode}  authorities:\n  - keyless:\n      url: https://ca.invalid\n      identities:\n      - issuer: {oidc}\n        subject: alice@example.com\n"
+    common::cip(
+        name,
+        glob,
+        mode,
+        &format!(
+            "  - keyless:\n      url: https://ca.invalid\n      identities:\n      - issuer: {oidc}\n        subject: alice@example.com\n"
+        ),
     )
 }
 

@@ -17,7 +17,7 @@ mod common;
 
 use common::registry::{push_image, registry_bin_or_skip, start_registry};
 use common::up::{sibling_bin, start_up};
-use common::{fails_with as fails, free_port, ok_stderr as ok, run, vouch};
+use common::{cosign_key_pair, fails_with as fails, free_port, ok_stderr as ok, run, vouch};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -190,17 +190,7 @@ fn images_round_trip() {
     assert!(err.contains("legacy (cosign tag)"), "{err}");
 
     // 3. Key-based, both layouts.
-    let keydir = dir.path().join("keys");
-    std::fs::create_dir_all(&keydir).unwrap();
-    ok(
-        &run(vouch()
-            .arg("generate-key-pair")
-            .current_dir(&keydir)
-            .env("COSIGN_PASSWORD", "pw")),
-        "generate-key-pair",
-    );
-    let key = keydir.join("cosign.key");
-    let pubkey = keydir.join("cosign.pub");
+    let (key, pubkey) = cosign_key_pair(&dir.path().join("keys"));
     for extra in [&[][..], &["--legacy"][..]] {
         let mut args = vec!["--key", key.to_str().unwrap()];
         args.extend_from_slice(extra);
@@ -234,14 +224,7 @@ fn images_round_trip() {
                 "sigstore-rs cosign verification of vouch's legacy signature",
             );
             let other = dir.path().join("other");
-            std::fs::create_dir_all(&other).unwrap();
-            ok(
-                &run(vouch()
-                    .arg("generate-key-pair")
-                    .current_dir(&other)
-                    .env("COSIGN_PASSWORD", "pw")),
-                "generate another key pair",
-            );
+            cosign_key_pair(&other);
             let out = run(Command::new(&bin)
                 .arg(&by_digest)
                 .arg(other.join("cosign.pub"))

@@ -16,7 +16,7 @@ mod common;
 use base64::Engine as _;
 use common::registry::{push_image, registry_and_up};
 use common::up::oidc_token;
-use common::{ok_stderr as ok, run, vouch};
+use common::{cip, cosign_key_pair, ok_stderr as ok, run, vouch};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -56,12 +56,6 @@ fn keyless(name: &str, subject: &str, issuer: &str) -> String {
 fn key_authority(name: &str, pem: &str) -> String {
     let indented: String = pem.lines().map(|l| format!("        {l}\n")).collect();
     format!("  - name: {name}\n    key:\n      data: |\n{indented}")
-}
-
-fn cip(name: &str, glob: &str, extra_spec: &str, authorities: &str) -> String {
-    format!(
-        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: {name}\nspec:\n  images:\n  - glob: \"{glob}\"\n{extra_spec}  authorities:\n{authorities}"
-    )
 }
 
 struct Ctx {
@@ -110,17 +104,7 @@ fn policy_gate_and_exceptions() {
     let app_tag = format!("{addr}/team/app:v1");
     let half_digest = format!("{addr}/team/half@{half}");
     let legacy_digest = format!("{addr}/legacy/old@{legacy}");
-    let keydir = d.join("keys");
-    std::fs::create_dir_all(&keydir).unwrap();
-    ok(
-        &run(vouch()
-            .arg("generate-key-pair")
-            .current_dir(&keydir)
-            .env("COSIGN_PASSWORD", "pw")),
-        "generate-key-pair",
-    );
-    let key = keydir.join("cosign.key");
-    let pubkey = keydir.join("cosign.pub");
+    let (key, pubkey) = cosign_key_pair(&d.join("keys"));
     let pem = std::fs::read_to_string(&pubkey).unwrap();
     let sign = |image: &str, extra: &[&str]| {
         let out = run(vouch()

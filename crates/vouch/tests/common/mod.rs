@@ -368,3 +368,25 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A policy-controller ClusterImagePolicy `name` for the images matching `glob`, with
+/// `extra_spec` (indented spec lines such as `  mode: warn\n`) and the `authorities` list items.
+pub fn cip(name: &str, glob: &str, extra_spec: &str, authorities: &str) -> String {
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: {name}\nspec:\n  images:\n  - glob: \"{glob}\"\n{extra_spec}  authorities:\n{authorities}"
+    )
+}
+
+/// `vouch generate-key-pair` run in `dir` (created if missing) with `COSIGN_PASSWORD=pw`:
+/// (`dir/cosign.key`, `dir/cosign.pub`).
+pub fn cosign_key_pair(dir: &Path) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    ok_stdout(
+        &run(vouch()
+            .arg("generate-key-pair")
+            .current_dir(dir)
+            .env("COSIGN_PASSWORD", "pw")),
+        "generate-key-pair",
+    );
+    (dir.join("cosign.key"), dir.join("cosign.pub"))
+}
