@@ -3,8 +3,11 @@
 //! SAN and Sigstore extensions with the DER encodings of protocols.md §1.7).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod common;
+
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use common::{github_claims, object};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 use vouch_ca::{
@@ -135,39 +138,8 @@ fn dedicated() -> FulcioConfig {
     .unwrap()
 }
 
-fn obj(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => panic!("not an object"),
-    }
-}
-
-fn github_claims() -> Map<String, Value> {
-    obj(json!({
-        "iss": "https://token.actions.githubusercontent.com",
-        "sub": "repo:octo/hello:ref:refs/heads/main",
-        "aud": "sigstore",
-        "job_workflow_ref": "octo/hello/.github/workflows/release.yml@refs/heads/main",
-        "job_workflow_sha": "1111111111111111111111111111111111111111",
-        "sha": "2222222222222222222222222222222222222222",
-        "event_name": "push",
-        "repository": "octo/hello",
-        "workflow": "Release",
-        "ref": "refs/heads/main",
-        "runner_environment": "github-hosted",
-        "repository_id": "123456",
-        "repository_owner": "octo",
-        "repository_owner_id": 7890,
-        "repository_visibility": "public",
-        "workflow_ref": "octo/hello/.github/workflows/release.yml@refs/heads/main",
-        "workflow_sha": "3333333333333333333333333333333333333333",
-        "run_id": "42",
-        "run_attempt": "1"
-    }))
-}
-
 fn gitlab_claims(ref_type: &str) -> Map<String, Value> {
-    obj(json!({
+    object(json!({
         "iss": "https://gitlab.com",
         "sub": "project_path:grp/proj:ref_type:branch:ref:main",
         "project_path": "grp/proj",
@@ -189,7 +161,7 @@ fn gitlab_claims(ref_type: &str) -> Map<String, Value> {
 }
 
 fn codefresh_claims() -> Map<String, Value> {
-    obj(json!({
+    object(json!({
         "iss": "https://oidc.codefresh.io",
         "sub": "account:628a80b693a15c0f9c13ab75:pipeline:65e5a53e52853dc51a5b0cc1",
         "account_id": "628a80b693a15c0f9c13ab75",
@@ -457,7 +429,7 @@ fn bad_templates_fail_at_load() {
     let cfg =
         FulcioConfig::from_json(&meta("{{ .url }}/{{ .job }}", "{{ .url }}/{{ .job }}")).unwrap();
     let id = cfg
-        .identity_for(&obj(
+        .identity_for(&object(
             json!({"iss": "https://ci.example.com", "sub": "s", "job": "j1"}),
         ))
         .unwrap();
@@ -490,7 +462,7 @@ fn bad_templates_fail_at_load() {
     // A SAN that is not a URI is refused at issuance.
     let cfg = FulcioConfig::from_json(&meta("job", "job")).unwrap();
     let e = cfg
-        .identity_for(&obj(
+        .identity_for(&object(
             json!({"iss": "https://ci.example.com", "sub": "s", "job": "not a uri"}),
         ))
         .unwrap_err();

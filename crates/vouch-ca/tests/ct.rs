@@ -6,6 +6,8 @@
 //! bad signatures with 400; a CA whose CT log is down answers 503 and issues nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod common;
+
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
@@ -17,6 +19,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::{CT_ORIGIN, serve, start_ct};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
@@ -110,7 +113,6 @@ fn mint(key: &TestKey, claims: &Value) -> String {
     encode(&header, claims, &key.enc).unwrap()
 }
 
-const CT_ORIGIN: &str = "ct.vouch.test/2026";
 const REKOR_ORIGIN: &str = "rekor.vouch.test/2026";
 
 fn config(issuer: &Issuer) -> FulcioConfig {
@@ -121,28 +123,6 @@ fn config(issuer: &Issuer) -> FulcioConfig {
         .to_string(),
     )
     .unwrap()
-}
-
-async fn serve(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    format!("http://{addr}")
-}
-
-async fn start_ct(dir: &std::path::Path, roots: Vec<Vec<u8>>) -> (String, Log<EmbeddedStorage>) {
-    let storage = EmbeddedStorage::open(dir).unwrap();
-    let signer = LogSigner::load_or_generate(dir, CT_ORIGIN, KeyAlgorithm::EcdsaP256).unwrap();
-    let cfg = LogConfig {
-        origin: CT_ORIGIN.into(),
-        batch_interval: Duration::from_millis(10),
-        ..LogConfig::default()
-    };
-    let log = Log::open(storage, signer, cfg).unwrap();
-    let app = vouch_log::ct::router(log.clone(), roots).unwrap();
-    (serve(app).await, log)
 }
 
 fn client_key() -> (EcdsaKeyPair, Vec<u8>) {

@@ -9,7 +9,7 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Issuer, ca_config, claims, client_key, ec_key, mint, sign};
+use common::{Issuer, ca_config, claims, client_key, ec_key, mint, serve, sign, start_ct};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,31 +19,6 @@ use vouch_core::keys::{PublicKey, pem_encode};
 use vouch_core::merkle::leaf_hash;
 use vouch_core::time::Instant;
 use vouch_core::x509::{Certificate, EKU_CODE_SIGNING, OID_CT_POISON, OID_SCT_LIST, verify_leaf};
-use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, LogConfig, LogSigner};
-
-const CT_ORIGIN: &str = "ct.vouch.test/2026";
-
-async fn serve(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    format!("http://{addr}")
-}
-
-async fn start_ct(dir: &std::path::Path, roots: Vec<Vec<u8>>) -> (String, Log<EmbeddedStorage>) {
-    let storage = EmbeddedStorage::open(dir).unwrap();
-    let signer = LogSigner::load_or_generate(dir, CT_ORIGIN, KeyAlgorithm::EcdsaP256).unwrap();
-    let cfg = LogConfig {
-        origin: CT_ORIGIN.into(),
-        batch_interval: Duration::from_millis(10),
-        ..LogConfig::default()
-    };
-    let log = Log::open(storage, signer, cfg).unwrap();
-    let app = vouch_log::ct::router(log.clone(), roots).unwrap();
-    (serve(app).await, log)
-}
 
 /// A CA (fresh dev hierarchy) trusting `issuer`, customized by `f`; (CA URL, root DER, intermediate DER).
 async fn start_ca(

@@ -2,9 +2,12 @@
 //! check, openssl -x509_strict, and a signature made with the leaf key.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod common;
+
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use common::{github_claims, object as claims};
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -42,37 +45,6 @@ fn config() -> FulcioConfig {
 fn ca() -> &'static DevHierarchy {
     static CA: OnceLock<DevHierarchy> = OnceLock::new();
     CA.get_or_init(|| generate_dev_hierarchy(&DevHierarchyOptions::default()).unwrap())
-}
-
-fn claims(v: Value) -> Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => panic!("not an object"),
-    }
-}
-
-fn github_claims() -> Map<String, Value> {
-    claims(json!({
-        "iss": "https://token.actions.githubusercontent.com",
-        "sub": "repo:octo/hello:ref:refs/heads/main",
-        "aud": "sigstore",
-        "job_workflow_ref": "octo/hello/.github/workflows/release.yml@refs/heads/main",
-        "job_workflow_sha": "1111111111111111111111111111111111111111",
-        "sha": "2222222222222222222222222222222222222222",
-        "event_name": "push",
-        "repository": "octo/hello",
-        "workflow": "Release",
-        "ref": "refs/heads/main",
-        "runner_environment": "github-hosted",
-        "repository_id": "123456",
-        "repository_owner": "octo",
-        "repository_owner_id": 7890,
-        "repository_visibility": "public",
-        "workflow_ref": "octo/hello/.github/workflows/release.yml@refs/heads/main",
-        "workflow_sha": "3333333333333333333333333333333333333333",
-        "run_id": "42",
-        "run_attempt": "1"
-    }))
 }
 
 fn gitlab_claims() -> Map<String, Value> {

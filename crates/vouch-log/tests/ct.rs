@@ -7,10 +7,10 @@
 //! are 400 with a JSON message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod common;
+
 use aws_lc_rs::digest::{SHA256, digest};
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use common::{Key, seq, tlv};
 use serde_json::{Value, json};
 use std::time::Duration;
 use vouch_core::encoding::{b64_decode, b64_encode};
@@ -23,42 +23,6 @@ use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, LogConfig, LogSigner};
 const ORIGIN: &str = "ct.vouch.test/2026";
 
 // --- Certificates, DER by hand -----------------------------------------------------------------
-
-struct Key(EcdsaKeyPair);
-
-impl Key {
-    fn new() -> Self {
-        Self(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap())
-    }
-    fn spki(&self) -> Vec<u8> {
-        self.0.public_key().as_der().unwrap().as_ref().to_vec()
-    }
-    fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        self.0
-            .sign(&SystemRandom::new(), msg)
-            .unwrap()
-            .as_ref()
-            .to_vec()
-    }
-}
-
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else if n < 0x100 {
-        out.extend([0x81, n as u8]);
-    } else {
-        out.extend([0x82, (n >> 8) as u8, n as u8]);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
-    tlv(0x30, &parts.concat())
-}
 
 fn name(cn: &str) -> Vec<u8> {
     seq(&[tlv(
@@ -130,8 +94,8 @@ struct Pki {
 }
 
 fn pki() -> Pki {
-    let root_key = Key::new();
-    let int_key = Key::new();
+    let root_key = Key::p256();
+    let int_key = Key::p256();
     let root = cert(
         "ct test root",
         &root_key,
@@ -156,7 +120,7 @@ fn leaf(p: &Pki, serial: u8, email: &str, poison: bool) -> Vec<u8> {
     if poison {
         exts.push(ext_poison());
     }
-    cert("", &Key::new(), "ct test int", &p.int_key, serial, &exts)
+    cert("", &Key::p256(), "ct test int", &p.int_key, serial, &exts)
 }
 
 // --- RFC 6962 encodings, written independently of the server -----------------------------------
@@ -589,7 +553,7 @@ async fn get_entries_pages_and_concurrent_duplicates() {
         .map(|i| {
             cert(
                 "",
-                &Key::new(),
+                &Key::p256(),
                 "ct test int",
                 &p.int_key,
                 (i % 250) as u8,

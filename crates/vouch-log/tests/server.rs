@@ -3,59 +3,37 @@
 //! dedup, malformed input, restart from disk.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+mod common;
+
+use common::Key;
 use serde_json::{Value, json};
-use std::time::Duration;
 use vouch_core::encoding::{b64_decode, b64_encode};
 use vouch_core::keys::{HashKind, PublicKey};
 use vouch_core::merkle;
 use vouch_core::note::{Checkpoint, SignedNote};
 use vouch_core::tiles::{TileId, tiles_for_size};
-use vouch_core::trust::TrustRoot;
-use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, LogConfig, LogSigner, api};
-use vouch_verify::{Artifact, PolicyBuilder, Verifier};
+use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, api};
+use vouch_verify::{Artifact, PolicyBuilder};
 
 const ORIGIN: &str = "log.vouch.test/2026";
 
 async fn start(
     dir: &std::path::Path,
 ) -> (String, Log<EmbeddedStorage>, tokio::task::JoinHandle<()>) {
-    let storage = EmbeddedStorage::open(dir).unwrap();
-    let signer = LogSigner::load_or_generate(dir, ORIGIN, KeyAlgorithm::Ed25519).unwrap();
-    let cfg = LogConfig {
-        origin: ORIGIN.into(),
-        batch_interval: Duration::from_millis(20),
-        max_batch: 64,
-        max_pending: 1024,
-    };
-    let log = Log::open(storage, signer, cfg).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = api::router(log.clone());
-    let h = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (format!("http://{addr}"), log, h)
+    common::start_api(dir, ORIGIN, KeyAlgorithm::Ed25519).await
 }
 
-struct Signer(EcdsaKeyPair);
+struct Signer(Key);
 
 impl Signer {
     fn new() -> Self {
-        Self(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap())
+        Self(Key::p256())
     }
     fn spki(&self) -> Vec<u8> {
-        self.0.public_key().as_der().unwrap().as_ref().to_vec()
+        self.0.spki()
     }
     fn request(&self, artifact: &[u8]) -> (Value, Vec<u8>) {
-        let sig = self
-            .0
-            .sign(&SystemRandom::new(), artifact)
-            .unwrap()
-            .as_ref()
-            .to_vec();
+        let sig = self.0.sign(artifact);
         let req = json!({"hashedRekordRequestV002": {
             "digest": b64_encode(&HashKind::Sha256.digest(artifact)),
             "signature": {"content": b64_encode(&sig), "verifier": {
@@ -93,15 +71,7 @@ async fn submit_read_verify_restart() {
     for t in tasks {
         responses.push(t.await.unwrap());
     }
-    let trust = TrustRoot::from_json(
-        &serde_json::to_vec(&json!({
-            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [log.signer().trusted_root_entry(&format!("https://{ORIGIN}"), "2020-01-01T00:00:00Z")]
-        }))
-        .unwrap(),
-    )
-    .unwrap();
-    let verifier = Verifier::new(trust);
+    let verifier = common::verifier_for(&log, ORIGIN);
     let policy = PolicyBuilder::new()
         .key(PublicKey::from_spki_der(&signer.spki()).unwrap())
         .build()

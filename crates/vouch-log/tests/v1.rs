@@ -5,23 +5,19 @@
 //! responses turned into Sigstore bundles that vouch-verify accepts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use aws_lc_rs::encoding::AsDer;
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair,
-    EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair,
-};
+mod common;
+
+use aws_lc_rs::signature::{ECDSA_P384_SHA384_ASN1_SIGNING, Ed25519KeyPair, KeyPair};
+use common::{Key, seq, tlv};
 use serde_json::{Value, json};
-use std::time::Duration;
 use vouch_core::dsse::pae;
 use vouch_core::encoding::{b64_decode, b64_encode};
 use vouch_core::keys::{HashKind, PublicKey, pem_encode};
 use vouch_core::merkle;
 use vouch_core::note::{Checkpoint, SignedNote};
 use vouch_core::rekor::{EntryBody, set_payload};
-use vouch_core::trust::TrustRoot;
-use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, LogConfig, LogSigner, api, v1};
-use vouch_verify::{Artifact, PolicyBuilder, Verifier};
+use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, api, v1};
+use vouch_verify::{Artifact, PolicyBuilder};
 
 const ORIGIN: &str = "log.vouch.test/2026";
 
@@ -29,70 +25,10 @@ async fn start(
     dir: &std::path::Path,
     alg: KeyAlgorithm,
 ) -> (String, Log<EmbeddedStorage>, tokio::task::JoinHandle<()>) {
-    let storage = EmbeddedStorage::open(dir).unwrap();
-    let signer = LogSigner::load_or_generate(dir, ORIGIN, alg).unwrap();
-    let cfg = LogConfig {
-        origin: ORIGIN.into(),
-        batch_interval: Duration::from_millis(20),
-        max_batch: 64,
-        max_pending: 1024,
-    };
-    let log = Log::open(storage, signer, cfg).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = api::router(log.clone());
-    let h = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (format!("http://{addr}"), log, h)
-}
-
-struct Key(EcdsaKeyPair);
-
-impl Key {
-    fn new(alg: &'static EcdsaSigningAlgorithm) -> Self {
-        Self(EcdsaKeyPair::generate(alg).unwrap())
-    }
-    fn p256() -> Self {
-        Self::new(&ECDSA_P256_SHA256_ASN1_SIGNING)
-    }
-    fn spki(&self) -> Vec<u8> {
-        self.0.public_key().as_der().unwrap().as_ref().to_vec()
-    }
-    fn pem(&self) -> String {
-        pem_encode("PUBLIC KEY", &self.spki())
-    }
-    fn public(&self) -> PublicKey {
-        PublicKey::from_spki_der(&self.spki()).unwrap()
-    }
-    fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        self.0
-            .sign(&SystemRandom::new(), msg)
-            .unwrap()
-            .as_ref()
-            .to_vec()
-    }
+    common::start_api(dir, ORIGIN, alg).await
 }
 
 // --- A minimal self-signed certificate, DER by hand ---------------------------------------------
-
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else if n < 0x100 {
-        out.extend([0x81, n as u8]);
-    } else {
-        out.extend([0x82, (n >> 8) as u8, n as u8]);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
-    tlv(0x30, &parts.concat())
-}
 
 /// A self-signed P-256 certificate for `key` with an email SAN.
 fn self_signed_cert(key: &Key, email: &str) -> Vec<u8> {
@@ -820,15 +756,7 @@ async fn exercise(alg: KeyAlgorithm) {
     expect_error(r, 413, "too large").await;
 
     // v1 responses are Sigstore entries: bundles built from them verify with vouch-verify.
-    let trust = TrustRoot::from_json(
-        &serde_json::to_vec(&json!({
-            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [log.signer().trusted_root_entry(&format!("https://{ORIGIN}"), "2020-01-01T00:00:00Z")]
-        }))
-        .unwrap(),
-    )
-    .unwrap();
-    let verifier = Verifier::new(trust);
+    let verifier = common::verifier_for(&log, ORIGIN);
     let policy = |k: &Key| PolicyBuilder::new().key(k.public()).build().unwrap();
     let message_bundle = json!({
         "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",

@@ -25,8 +25,9 @@
 mod common;
 
 use common::admission::{ApiServer, SERVICE_NAME, certificates, start_webhook};
-use common::registry::{push_image, registry_bin_or_skip, start_registry};
-use common::up::{oidc_token, start_up, start_up_with};
+use common::registry::{push_image, registry_and_up, registry_bin_or_skip, start_registry};
+use common::up::{oidc_token, start_up_with};
+use common::{cip, counter, ok_stdout as ok, vouch};
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, ReplicaSet, ReplicaSetSpec, StatefulSet,
     StatefulSetSpec,
@@ -45,22 +46,8 @@ use vouch_admission::manifests::Manifests;
 use vouch_admission::review::request_review;
 use vouch_admission::workload::WorkloadKind;
 
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
 fn run(cmd: &mut Command) -> Output {
     cmd.stdin(Stdio::null()).output().unwrap()
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed:\nstdout: {}\nstderr: {err}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn container(name: &str, image: &str) -> Container {
@@ -205,45 +192,17 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
 }
 
-fn cip(name: &str, glob: &str, extra_spec: &str, authorities: &str) -> String {
-    format!(
-        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: {name}\nspec:\n  images:\n  - glob: \"{glob}\"\n{extra_spec}  authorities:\n{authorities}"
-    )
-}
-
-/// A counter's value from /metrics text.
-fn counter(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[test]
 fn webhook_end_to_end() {
-    let Some(bin) = registry_bin_or_skip("webhook_end_to_end") else {
-        return;
-    };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let registry = start_registry(&bin, &d.join("registry"));
-    let inst = start_up(&d.join("data"), 0, &d.join("up.log"));
+    let Some((registry, inst)) = registry_and_up("webhook_end_to_end", d) else {
+        return;
+    };
     let tc = inst.trust_config.clone();
     let oidc = inst.urls["oidc"].clone();
     let addr = registry.addr.clone();
-    let token = ok(
-        &run(vouch().args([
-            "oidc",
-            "token",
-            "--url",
-            &oidc,
-            "--email",
-            "alice@example.com",
-        ])),
-        "oidc token",
-    )
-    .trim()
-    .to_string();
+    let token = oidc_token(&oidc, "alice@example.com");
 
     // Images: signed keyless (app, cold, pre), unsigned, key-signed, warn-mode, unmatched.
     let digest = |repo: &str, content: &[u8]| push_image(&addr, repo, "v1", content);
@@ -266,14 +225,7 @@ fn webhook_end_to_end() {
         );
     }
     let keys = d.join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    ok(
-        &run(vouch()
-            .arg("generate-key-pair")
-            .current_dir(&keys)
-            .env("COSIGN_PASSWORD", "pw")),
-        "generate-key-pair",
-    );
+    common::cosign_key_pair(&keys);
     ok(
         &run(vouch()
             .arg("sign")
@@ -593,19 +545,7 @@ fn webhook_end_to_end() {
 
     // 9b. A signed exception (approver lead@example.com) admits the unsigned image in `prod`
     //     only: allowed with a warning, an audit annotation and a metric.
-    let lead = ok(
-        &run(vouch().args([
-            "oidc",
-            "token",
-            "--url",
-            &oidc,
-            "--email",
-            "lead@example.com",
-        ])),
-        "oidc token (lead)",
-    )
-    .trim()
-    .to_string();
+    let lead = oidc_token(&oidc, "lead@example.com");
     let exceptions = d.join("exceptions");
     std::fs::create_dir_all(&exceptions).unwrap();
     ok(

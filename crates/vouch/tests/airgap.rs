@@ -23,66 +23,17 @@
 
 mod common;
 
-use common::registry::{TestRegistry, push_image, registry_bin_or_skip, start_registry};
+use common::registry::{
+    TestRegistry, push_image, registry_bin_or_skip, registry_config, start_registry,
+};
 use common::up::start_up;
+use common::{cosign_key_pair as key_pair, fails_with as fails, ok_stderr as ok, run, vouch};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use vouch_oci::oci_spec::image::{
     Arch, Descriptor, ImageIndexBuilder, MediaType, Os, PlatformBuilder,
 };
-
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "timed out: {cmd:?}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed:\nstdout: {}\nstderr: {err}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    err
-}
-
-fn fails(out: &Output, what: &str, needle: &str) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{what}: expected failure, got: {err}"
-    );
-    assert!(
-        err.contains(needle),
-        "{what}: expected {needle:?} in: {err}"
-    );
-    err
-}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -239,18 +190,6 @@ impl Signing {
             .arg(&self.tc)
             .args(extra))
     }
-}
-
-fn key_pair(dir: &Path) -> (PathBuf, PathBuf) {
-    std::fs::create_dir_all(dir).unwrap();
-    ok(
-        &run(vouch()
-            .arg("generate-key-pair")
-            .current_dir(dir)
-            .env("COSIGN_PASSWORD", "pw")),
-        "generate-key-pair",
-    );
-    (dir.join("cosign.key"), dir.join("cosign.pub"))
 }
 
 #[test]
@@ -770,17 +709,7 @@ fn make_netns(iso: &str, regb: &str) -> Result<Netns, String> {
 
 /// `docker-registry` inside namespace `ns`, listening on `addr:5000`.
 fn registry_in(bin: &Path, ns: &str, dir: &Path) -> Child {
-    let storage = dir.join("storage");
-    std::fs::create_dir_all(&storage).unwrap();
-    let config = dir.join("registry.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog: {{level: info}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: {REG_B_ADDR}:5000}}\n",
-            storage.display()
-        ),
-    )
-    .unwrap();
+    let config = registry_config(dir, &format!("{REG_B_ADDR}:5000"));
     let log = std::fs::File::create(dir.join("registry.log")).unwrap();
     Command::new("ip")
         .args(["netns", "exec", ns])
@@ -848,18 +777,7 @@ fn air_gapped_end_to_end() {
     let inst = start_up(&d.join("data"), 0, &d.join("up.log"));
     let oidc = inst.urls["oidc"].clone();
     let tc = inst.trust_config.clone();
-    let tok = {
-        let out = run(vouch().args([
-            "oidc",
-            "token",
-            "--url",
-            &oidc,
-            "--email",
-            "alice@example.com",
-        ]));
-        ok(&out, "oidc token");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let tok = inst.token("alice@example.com");
     let digest = push_image(&a.addr, "team/app", "v1", b"the application");
     let image = format!("{}/team/app@{digest}", a.addr);
     let predicate = d.join("provenance.json");

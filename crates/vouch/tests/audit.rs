@@ -11,45 +11,11 @@
 
 mod common;
 
-use common::chromium;
 use common::up::{oidc_token as token, start_up};
+use common::{chromium, ok_stdout as ok, run, vouch};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("timed out: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use std::process::Command;
+use std::time::Duration;
 
 fn sha256_hex(data: &[u8]) -> String {
     hex::encode(vouch_core::keys::HashKind::Sha256.digest(data))
@@ -448,13 +414,11 @@ fn copy_attestation(addr: &str, repo: &str, from: &str, to: &str) {
 
 #[test]
 fn audit_registry_images() {
-    let Some(bin) = common::registry::registry_bin_or_skip("audit registry") else {
-        return;
-    };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let inst = start_up(&d.join("data"), 0, &d.join("up.log"));
-    let reg = common::registry::start_registry(&bin, &d.join("registry"));
+    let Some((reg, inst)) = common::registry::registry_and_up("audit registry", d) else {
+        return;
+    };
     let addr = reg.addr.clone();
     let oidc = inst.urls["oidc"].clone();
     let tc = inst.trust_config.to_str().unwrap().to_string();

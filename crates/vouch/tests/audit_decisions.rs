@@ -11,26 +11,16 @@
 mod common;
 
 use common::admission::{ApiServer, certificates, start_webhook};
-use common::registry::{push_image, registry_bin_or_skip, start_registry};
-use common::up::{oidc_token, start_up};
-use common::vouch;
+use common::registry::{push_image, registry_and_up};
+use common::up::oidc_token;
+use common::{counter, ok_stdout as ok, vouch};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube_core::admission::Operation;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 use vouch_admission::review::request_review;
 use vouch_admission::workload::WorkloadKind;
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn pod(images: &[&str]) -> Pod {
     Pod {
@@ -55,20 +45,23 @@ fn pod(images: &[&str]) -> Pod {
 }
 
 fn cip(name: &str, glob: &str, mode: &str, oidc: &str) -> String {
-    format!(
-        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: {name}\nspec:\n  images:\n  - glob: \"{glob}\"\n{mode}  authorities:\n  - keyless:\n      url: https://ca.invalid\n      identities:\n      - issuer: {oidc}\n        subject: alice@example.com\n"
+    common::cip(
+        name,
+        glob,
+        mode,
+        &format!(
+            "  - keyless:\n      url: https://ca.invalid\n      identities:\n      - issuer: {oidc}\n        subject: alice@example.com\n"
+        ),
     )
 }
 
 #[test]
 fn audit_admission_decisions() {
-    let Some(bin) = registry_bin_or_skip("audit decisions") else {
-        return;
-    };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let registry = start_registry(&bin, &d.join("registry"));
-    let inst = start_up(&d.join("data"), 0, &d.join("up.log"));
+    let Some((registry, inst)) = registry_and_up("audit decisions", d) else {
+        return;
+    };
     let tc = inst.trust_config.to_str().unwrap().to_string();
     let oidc = inst.urls["oidc"].clone();
     let addr = registry.addr.clone();
@@ -278,22 +271,13 @@ fn audit_admission_decisions() {
     );
 }
 
-fn counter(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-}
-
 #[test]
 fn decision_log_write_failure_denies() {
-    let Some(bin) = registry_bin_or_skip("decision log failure") else {
-        return;
-    };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let registry = start_registry(&bin, &d.join("registry"));
-    let inst = start_up(&d.join("data"), 0, &d.join("up.log"));
+    let Some((registry, inst)) = registry_and_up("decision log failure", d) else {
+        return;
+    };
     let tc = inst.trust_config.to_str().unwrap().to_string();
     let oidc = inst.urls["oidc"].clone();
     let digest = push_image(&registry.addr, "rel/good", "v1", b"good");

@@ -9,11 +9,10 @@
 mod common;
 
 use common::up::start_up;
-use common::{ok_stdout, run_within, tail, try_get, vouch};
-use std::io::{BufRead, BufReader};
+use common::witness::start_witness_logs;
+use common::{ok_stdout, run_within, try_get, vouch};
 use std::path::Path;
-use std::process::{Child, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Output;
 use std::time::Duration;
 use vouch_core::note::{Checkpoint, SignedNote};
 
@@ -173,48 +172,6 @@ fn bench_oidc_and_tuf_against_vouch_up() {
     assert!(err.contains("refusing"), "{err}");
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `vouch serve witness` on a free port with one `--log` per line of `logs`; its URL.
-fn start_witness(data: &Path, logs: &str, log: &Path) -> (Killed, String) {
-    let mut cmd = vouch();
-    cmd.args(["serve", "witness", "--data"])
-        .arg(data)
-        .args(["--listen", "127.0.0.1:0"]);
-    for l in logs.lines() {
-        cmd.arg("--log").arg(l);
-    }
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let child = Killed(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    loop {
-        let l = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("witness did not start ({e}): {}", tail(log)));
-        if let Some(u) = l.strip_prefix("vouch witness listening on ") {
-            return (child, u.to_string());
-        }
-    }
-}
-
 #[test]
 fn bench_witness_pushes_accepted_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
@@ -250,7 +207,12 @@ fn bench_witness_pushes_accepted_checkpoints() {
         assert_eq!(mode & 0o777, 0o600);
     }
 
-    let (witness, url) = start_witness(&d.join("w"), &logs, &d.join("witness.log"));
+    let witness = start_witness_logs(
+        &d.join("w"),
+        &logs.lines().collect::<Vec<_>>(),
+        &d.join("witness.log"),
+    );
+    let url = witness.url.clone();
     let args = |duration: &'static str| {
         vec![
             "witness".to_string(),
@@ -271,7 +233,7 @@ fn bench_witness_pushes_accepted_checkpoints() {
         let out = bench(&a, d);
         ok_stdout(&out, "vouch bench witness")
     };
-    let pid = witness.0.id().to_string();
+    let pid = witness.child.id().to_string();
     let text = run(&["--server-pid", &pid], "3s");
     assert_bench_shape(&text, "checkpoints=", "checkpoints_per_sec=");
     // The floor is the witness's own work: one note verification and two cosignatures.

@@ -14,7 +14,7 @@
 mod common;
 
 use common::up::{Instance, start_up_with};
-use common::{post_with_headers, vouch};
+use common::{ok_stdout, post_with_headers, vouch};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
@@ -294,12 +294,7 @@ fn ca_rate_limits_one_identity_and_the_monitor_sees_the_burst() {
         .arg(&key)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = String::from_utf8_lossy(&out.stdout);
+    let report = ok_stdout(&out, "vouch bench monitor");
     for field in ["entries=4 ", "errors=0", "p50_ms=", "entries_per_sec="] {
         assert!(report.contains(field), "{field} in {report}");
     }

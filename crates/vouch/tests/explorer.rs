@@ -36,46 +36,10 @@ use vouch_core::rekor::{
 use vouch_core::x509::Certificate;
 use vouch_log::explorer::{EntryDetails, SearchResults};
 
-use common::{ok_stdout as ok, run_within as run};
-
-fn token(inst: &Instance, email: &str) -> String {
-    let out = run(
-        vouch().args([
-            "oidc",
-            "token",
-            "--url",
-            &inst.urls["oidc"],
-            "--email",
-            email,
-        ]),
-        Duration::from_secs(30),
-    );
-    ok(&out, "vouch oidc token").trim().to_string()
-}
+use common::{bundle_log_index as bundle_index, ok_stdout as ok, run_within as run};
 
 fn sign(inst: &Instance, file: &Path, bundle: &Path, tok: &str, extra: &[&str]) {
-    let out = run(
-        vouch()
-            .arg("sign-blob")
-            .arg(file)
-            .arg("--bundle")
-            .arg(bundle)
-            .args(["--identity-token", tok, "-y", "--trust-config"])
-            .arg(&inst.trust_config)
-            .args(extra),
-        Duration::from_secs(60),
-    );
-    ok(&out, "vouch sign-blob");
-}
-
-/// The log index of a bundle's (first) entry.
-fn bundle_index(bundle: &Path) -> u64 {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
-    v["verificationMaterial"]["tlogEntries"][0]["logIndex"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
+    ok(&inst.sign_blob(file, bundle, tok, extra), "vouch sign-blob");
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -220,7 +184,7 @@ fn explorer_searches_and_verifies_in_a_real_browser() {
     let d = dir.path();
     let inst = start_up(&d.join("data"), 0, &d.join("up.log"));
     let log = inst.urls["log"].clone();
-    let alice = token(&inst, "alice@example.com");
+    let alice = inst.token("alice@example.com");
 
     // vouch: Rekor v2 and v1 blobs, an attestation (v2), and an entry of gitsign's online
     // shape: a v1 hashedrekord over SHA-256 of a commit ID's text.
@@ -291,7 +255,7 @@ fn explorer_searches_and_verifies_in_a_real_browser() {
     // sigstore-python: Rekor v2 and v1, as bob.
     let mut python = Vec::new();
     if let Some(cli) = sigstore_python() {
-        let bob = token(&inst, "bob@example.com");
+        let bob = inst.token("bob@example.com");
         let home = d.join("pyhome");
         std::fs::create_dir_all(&home).unwrap();
         for ver in ["2", "1"] {

@@ -14,40 +14,12 @@
 
 mod common;
 
-use common::up::{Instance, sibling_bin, start_up};
+use common::up::{sibling_bin, start_up};
+use common::{run_within as run, vouch};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
-/// Run to completion with a time limit (stdin closed).
-fn run(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + limit;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "command timed out after {limit:?}: {cmd:?}\nstderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use std::process::{Command, Output};
+use std::time::Duration;
 
 fn ok(out: &Output, what: &str) -> (String, String) {
     assert!(
@@ -132,22 +104,6 @@ impl Git {
     }
 }
 
-fn token(inst: &Instance, email: &str) -> String {
-    let out = run(
-        vouch().args([
-            "oidc",
-            "token",
-            "--url",
-            &inst.urls["oidc"],
-            "--email",
-            email,
-        ]),
-        Duration::from_secs(30),
-    );
-    ok(&out, "vouch oidc token");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// Split a raw commit into (payload, PEM signature) as git does.
 fn split_commit(raw: &[u8]) -> (Vec<u8>, String) {
     let text = String::from_utf8(raw.to_vec()).unwrap();
@@ -224,7 +180,7 @@ fn git_signs_and_verifies_through_vouch_gitsign() {
         home,
         program,
         trust_config: inst.trust_config.clone(),
-        token: token(&inst, "dev@example.com"),
+        token: inst.token("dev@example.com"),
     };
     std::fs::create_dir_all(&repo).unwrap();
     git.ok(&[], &["init", "-q"]);

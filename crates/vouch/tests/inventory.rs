@@ -9,18 +9,8 @@
 mod common;
 
 use common::up::{ci_token, oidc_token, start_up, start_up_with};
-use common::vouch;
-use std::process::{Output, Stdio};
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{ok_stdout as ok, vouch};
+use std::process::Stdio;
 
 #[test]
 fn inventory_groups_a_log() {

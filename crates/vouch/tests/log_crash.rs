@@ -122,11 +122,7 @@ fn kill_9_under_load_loses_nothing() {
             )
         }))
         .unwrap_or_else(|e| {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
+            let msg = common::audit::panic_message(&*e);
             panic!(
                 "after kill {} (seed {seed}): {msg}\nserver log:\n{}",
                 round + 1,

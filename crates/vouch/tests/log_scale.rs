@@ -25,7 +25,10 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair
 use common::audit::{Shared, check, submitter};
 use common::up::{Instance, free_port_base, start_up_env};
 use common::witness::{generate_key_pair, sign, trust_config, two_witnesses, verify};
-use common::{Server, ok_stdout, run_within, start, start_with_env, tail, vouch};
+use common::{
+    Server, bundle_log_index as log_index, ok_stdout, run_within, start, start_with_env, tail,
+    vouch,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -243,11 +246,7 @@ fn audit(
             check(&s.url, v, ORIGIN, &acks, history, &mut parsed)
         }))
         .unwrap_or_else(|e| {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
+            let msg = common::audit::panic_message(&*e);
             panic!(
                 "{what}: audit through {}: {msg}\nlog:\n{}",
                 s.url,
@@ -977,18 +976,10 @@ fn origin_and_size(log_url: &str) -> (String, u64) {
 
 /// `vouch sign-blob` against the instance (extra flags pick the Rekor version).
 fn up_sign(inst: &Instance, file: &Path, bundle: &Path, token: &str, extra: &[&str]) {
-    let out = run_within(
-        vouch()
-            .arg("sign-blob")
-            .arg(file)
-            .arg("--bundle")
-            .arg(bundle)
-            .args(["--identity-token", token, "-y", "--trust-config"])
-            .arg(&inst.trust_config)
-            .args(extra),
-        Duration::from_secs(60),
+    ok_stdout(
+        &inst.sign_blob(file, bundle, token, extra),
+        "vouch sign-blob",
     );
-    ok_stdout(&out, "vouch sign-blob");
 }
 
 /// `vouch verify-blob` with the instance's trusted root (SCTs required, as by default).
@@ -998,33 +989,10 @@ fn up_verify(inst: &Instance, file: &Path, bundle: &Path, identity: &str) {
 
 /// [`up_verify`] with extra `verify-blob` flags.
 fn up_verify_with(inst: &Instance, file: &Path, bundle: &Path, identity: &str, extra: &[&str]) {
-    let out = run_within(
-        vouch()
-            .arg("verify-blob")
-            .arg(file)
-            .arg("--bundle")
-            .arg(bundle)
-            .args([
-                "--certificate-identity",
-                identity,
-                "--certificate-oidc-issuer",
-                &inst.urls["oidc"],
-                "--trusted-root",
-            ])
-            .arg(inst.trust_config.with_file_name("trusted_root.json"))
-            .args(extra),
-        Duration::from_secs(30),
+    ok_stdout(
+        &inst.verify_blob(file, bundle, identity, extra),
+        "vouch verify-blob",
     );
-    ok_stdout(&out, "vouch verify-blob");
-}
-
-fn log_index(bundle: &Path) -> u64 {
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
-    v["verificationMaterial"]["tlogEntries"][0]["logIndex"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 /// `vouch up` that must fail: its stderr.

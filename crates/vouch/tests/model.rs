@@ -16,36 +16,14 @@
 mod common;
 
 use common::up::{Instance, start_up};
+use common::vouch;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
+/// Run to completion, three minutes at most (the peer signs a whole model directory).
 fn run(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "timed out: {cmd:?}\nstderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::run_within(cmd, Duration::from_secs(180))
 }
 
 fn text(out: &Output) -> String {
@@ -114,19 +92,6 @@ impl Peer {
             .env("XDG_CACHE_HOME", self.home.join("cache"))
             .env("XDG_DATA_HOME", self.home.join("data")))
     }
-}
-
-fn token(inst: &Instance, email: &str) -> String {
-    let out = run(vouch().args([
-        "oidc",
-        "token",
-        "--url",
-        &inst.urls["oidc"],
-        "--email",
-        email,
-    ]));
-    ok(&out, "vouch oidc token");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A small model: weights, config, a nested tokenizer, git files that are left out.
@@ -221,7 +186,7 @@ fn model_signing_interop() {
         inst: &inst,
         cwd: cwd.clone(),
     };
-    let alice = token(&inst, "alice@example.com");
+    let alice = inst.token("alice@example.com");
     let oidc = ctx.oidc().to_string();
     let tc = ctx.tc().to_string();
 

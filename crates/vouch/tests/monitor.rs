@@ -30,13 +30,12 @@ mod common;
 use common::proxy::FilterProxy;
 use common::up::{Instance, start_up_with};
 use common::witness::start_witness;
-use common::{get, post, start, try_get, vouch};
+use common::{get, ok_stdout as ok, post, start, try_get, vouch};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Run to completion with a time limit.
@@ -79,16 +78,6 @@ fn run(cmd: &mut Command, limit: Duration) -> Output {
         stdout: t1.join().unwrap(),
         stderr: t2.join().unwrap(),
     }
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn total_entries() -> u64 {
@@ -152,21 +141,6 @@ fn filler(log_url: &str, n: u64) {
         target,
         "vouch bench log could not append {n} entries"
     );
-}
-
-fn token(inst: &Instance, email: &str) -> String {
-    let out = run(
-        vouch().args([
-            "oidc",
-            "token",
-            "--url",
-            &inst.urls["oidc"],
-            "--email",
-            email,
-        ]),
-        Duration::from_secs(30),
-    );
-    ok(&out, "vouch oidc token").trim().to_string()
 }
 
 /// A keyless signing; returns the bundle's (log index, certificate DER base64).
@@ -263,8 +237,8 @@ fn monitor_alerts_once_for_an_unauthorized_signing_and_resumes_after_kill() {
     let key = data.join("log/public.pem");
     assert!(key.exists(), "vouch up writes the log's public key");
     let total = total_entries().max(2_000);
-    let tok = token(&inst, "release@example.com");
-    let bob = token(&inst, "bob@example.com");
+    let tok = inst.token("release@example.com");
+    let bob = inst.token("bob@example.com");
     let art = |n: &str| {
         let p = dir.path().join(n);
         std::fs::write(&p, format!("artifact {n}")).unwrap();
@@ -445,13 +419,7 @@ fn monitor_alerts_once_for_an_unauthorized_signing_and_resumes_after_kill() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
+    let rx = common::drained_lines(child.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(600);
     // Past the first watched signing, with its alert delivered (not waiting in the outbox).
     while !matches!(position(&st_c), (at, false) if at > s1.0) {
@@ -673,8 +641,8 @@ fn monitor_follows_a_v1_only_log_and_resumes_after_kill() {
     let key = data.join("log/public.pem");
     let proxy = FilterProxy::start(&log, TILE_PATHS);
     assert_eq!(try_get(&proxy.url, "/checkpoint").unwrap().0, 404);
-    let tok = token(&inst, "release@example.com");
-    let bob = token(&inst, "bob@example.com");
+    let tok = inst.token("release@example.com");
+    let bob = inst.token("bob@example.com");
     let art = |n: &str| {
         let p = dir.path().join(n);
         std::fs::write(&p, format!("artifact {n}")).unwrap();
@@ -773,13 +741,7 @@ fn monitor_follows_a_v1_only_log_and_resumes_after_kill() {
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
+    let rx = common::drained_lines(child.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(300);
     while !matches!(position(&st_c), (at, false) if at > s1.0) {
         assert!(Instant::now() < deadline, "the monitor made no progress");
@@ -931,8 +893,8 @@ fn monitor_watches_the_ct_log_for_certificates_issued_to_a_watched_identity() {
     let ct = inst.urls["ct"].clone();
     let ct_key = data.join("ct/public.pem");
     assert!(ct_key.exists(), "vouch up writes the CT log's public key");
-    let tok = token(&inst, "release@example.com");
-    let bob = token(&inst, "bob@example.com");
+    let tok = inst.token("release@example.com");
+    let bob = inst.token("bob@example.com");
     // Each keyless signing is one certificate, whose precertificate the CA logs: one CT entry.
     let issue = |name: &str, tok: &str| {
         let before = ct_size(&ct);

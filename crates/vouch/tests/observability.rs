@@ -9,7 +9,7 @@
 mod common;
 
 use common::up::start_up;
-use common::{try_get, vouch};
+use common::{free_port, try_get, vouch};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -183,14 +183,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn hostport(url: &str) -> String {

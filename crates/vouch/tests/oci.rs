@@ -17,70 +17,11 @@ mod common;
 
 use common::registry::{push_image, registry_bin_or_skip, start_registry};
 use common::up::{sibling_bin, start_up};
+use common::{cosign_key_pair, fails_with as fails, free_port, ok_stderr as ok, run, vouch};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "timed out: {cmd:?}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed:\nstdout: {}\nstderr: {err}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    err
-}
-
-fn fails(out: &Output, what: &str, needle: &str) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !out.status.success(),
-        "{what} unexpectedly succeeded: {err}"
-    );
-    assert_eq!(out.status.code(), Some(1), "{what}: exit code");
-    assert!(
-        err.contains(needle),
-        "{what}: expected {needle:?} in: {err}"
-    );
-    err
-}
+use std::process::Command;
+use std::time::Duration;
 
 /// "Registry requests: N" as printed by vouch.
 fn printed_requests(stderr: &str) -> (usize, usize) {
@@ -124,18 +65,7 @@ fn images_round_trip() {
     let reg = start_registry(&bin, dir.path());
     let inst = start_up(&dir.path().join("data"), 0, &dir.path().join("up.log"));
     let oidc = inst.urls["oidc"].clone();
-    let tok = {
-        let out = run(vouch().args([
-            "oidc",
-            "token",
-            "--url",
-            &oidc,
-            "--email",
-            "alice@example.com",
-        ]));
-        ok(&out, "oidc token");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let tok = inst.token("alice@example.com");
     let addr = reg.addr.clone();
     let digest = push_image(&addr, "team/app", "v1", b"layer one");
     let by_digest = format!("{addr}/team/app@{digest}");
@@ -260,17 +190,7 @@ fn images_round_trip() {
     assert!(err.contains("legacy (cosign tag)"), "{err}");
 
     // 3. Key-based, both layouts.
-    let keydir = dir.path().join("keys");
-    std::fs::create_dir_all(&keydir).unwrap();
-    ok(
-        &run(vouch()
-            .arg("generate-key-pair")
-            .current_dir(&keydir)
-            .env("COSIGN_PASSWORD", "pw")),
-        "generate-key-pair",
-    );
-    let key = keydir.join("cosign.key");
-    let pubkey = keydir.join("cosign.pub");
+    let (key, pubkey) = cosign_key_pair(&dir.path().join("keys"));
     for extra in [&[][..], &["--legacy"][..]] {
         let mut args = vec!["--key", key.to_str().unwrap()];
         args.extend_from_slice(extra);
@@ -304,14 +224,7 @@ fn images_round_trip() {
                 "sigstore-rs cosign verification of vouch's legacy signature",
             );
             let other = dir.path().join("other");
-            std::fs::create_dir_all(&other).unwrap();
-            ok(
-                &run(vouch()
-                    .arg("generate-key-pair")
-                    .current_dir(&other)
-                    .env("COSIGN_PASSWORD", "pw")),
-                "generate another key pair",
-            );
+            cosign_key_pair(&other);
             let out = run(Command::new(&bin)
                 .arg(&by_digest)
                 .arg(other.join("cosign.pub"))

@@ -2,15 +2,12 @@
 //! `vouch serve ca` trusting the IdP via its `issuer.json` → `vouch bench ca`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::{first_line_url, vouch};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
 
 /// Kills the server processes when the test ends, however it ends.
 struct Servers(Vec<Child>);
@@ -33,21 +30,7 @@ fn start(servers: &mut Servers, cmd: &mut Command, prefix: &'static str) -> Stri
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     servers.0.push(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next().and_then(Result::ok).unwrap_or_default();
-        let _ = tx.send(first);
-        // Keep draining so the server never blocks on a full pipe.
-        for _ in lines {}
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("server did not start within 30 s");
-    line.strip_prefix(prefix)
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .trim()
-        .to_string()
+    first_line_url(stdout, prefix, "server")
 }
 
 /// Run a command to completion, killing it after `limit`.

@@ -3,18 +3,17 @@
 //! 127.0.0.1 is the attacker, 127.0.0.2 and up are other users.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod common;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use std::io::{BufRead, BufReader, Write};
+use common::up::oidc_token;
+use common::{first_line_url, vouch};
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
 
 /// A running `vouch serve oidc`, killed when dropped.
 struct Idp {
@@ -47,22 +46,11 @@ fn start(data: &Path, extra: &[&str]) -> Idp {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next().and_then(Result::ok).unwrap_or_default();
-        let _ = tx.send(first);
-        for _ in lines {}
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("IdP did not start");
-    let url = line
-        .strip_prefix("vouch oidc listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .trim()
-        .to_string();
+    let url = first_line_url(
+        child.stdout.take().unwrap(),
+        "vouch oidc listening on ",
+        "IdP",
+    );
     Idp { child, url }
 }
 
@@ -358,24 +346,7 @@ fn tokens_carry_the_listed_spelling_of_the_email() {
         &dir.path().join("oidc"),
         &["--users", users.to_str().unwrap()],
     );
-    let out = vouch()
-        .args([
-            "oidc",
-            "token",
-            "--url",
-            &idp.url,
-            "--email",
-            "BOB@example.COM",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap();
+    let token = oidc_token(&idp.url, "BOB@example.COM");
     let payload = token.trim().split('.').nth(1).unwrap();
     let claims: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();

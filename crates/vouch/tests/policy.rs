@@ -14,49 +14,12 @@
 mod common;
 
 use base64::Engine as _;
-use common::registry::{push_image, registry_bin_or_skip, start_registry};
-use common::up::start_up;
+use common::registry::{push_image, registry_and_up};
+use common::up::oidc_token;
+use common::{cip, cosign_key_pair, ok_stderr as ok, run, vouch};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "timed out: {cmd:?}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "{what} failed:\nstdout: {}\nstderr: {err}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    err
-}
+use std::process::Output;
+use std::time::Duration;
 
 fn fails(out: &Output, what: &str, needles: &[&str]) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -95,12 +58,6 @@ fn key_authority(name: &str, pem: &str) -> String {
     format!("  - name: {name}\n    key:\n      data: |\n{indented}")
 }
 
-fn cip(name: &str, glob: &str, extra_spec: &str, authorities: &str) -> String {
-    format!(
-        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: {name}\nspec:\n  images:\n  - glob: \"{glob}\"\n{extra_spec}  authorities:\n{authorities}"
-    )
-}
-
 struct Ctx {
     tc: PathBuf,
     oidc: String,
@@ -117,21 +74,17 @@ impl Ctx {
             .args(extra))
     }
     fn token(&self, email: &str) -> String {
-        let out = run(vouch().args(["oidc", "token", "--url", &self.oidc, "--email", email]));
-        ok(&out, "oidc token");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        oidc_token(&self.oidc, email)
     }
 }
 
 #[test]
 fn policy_gate_and_exceptions() {
-    let Some(bin) = registry_bin_or_skip("policy_gate_and_exceptions") else {
-        return;
-    };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let reg = start_registry(&bin, &d.join("registry"));
-    let inst = start_up(&d.join("data"), 0, &d.join("up.log"));
+    let Some((reg, inst)) = registry_and_up("policy_gate_and_exceptions", d) else {
+        return;
+    };
     let ctx = Ctx {
         tc: inst.trust_config.clone(),
         oidc: inst.urls["oidc"].clone(),
@@ -151,17 +104,7 @@ fn policy_gate_and_exceptions() {
     let app_tag = format!("{addr}/team/app:v1");
     let half_digest = format!("{addr}/team/half@{half}");
     let legacy_digest = format!("{addr}/legacy/old@{legacy}");
-    let keydir = d.join("keys");
-    std::fs::create_dir_all(&keydir).unwrap();
-    ok(
-        &run(vouch()
-            .arg("generate-key-pair")
-            .current_dir(&keydir)
-            .env("COSIGN_PASSWORD", "pw")),
-        "generate-key-pair",
-    );
-    let key = keydir.join("cosign.key");
-    let pubkey = keydir.join("cosign.pub");
+    let (key, pubkey) = cosign_key_pair(&d.join("keys"));
     let pem = std::fs::read_to_string(&pubkey).unwrap();
     let sign = |image: &str, extra: &[&str]| {
         let out = run(vouch()

@@ -8,11 +8,10 @@
 mod common;
 
 use common::{Server, start, tail, vouch};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use vouch_core::bundle::InclusionProof;
 use vouch_core::keys::PublicKey;
@@ -57,16 +56,7 @@ fn start_proxy(upstream: &str, key: &Path, data: &Path, log: &Path, extra: &[&st
         .stderr(Stdio::from(log_file))
         .spawn()
         .expect("spawn vouch serve proxy");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = common::line_channel(child.stdout.take().unwrap());
     let mut lines = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     let url = loop {

@@ -8,53 +8,13 @@
 
 mod common;
 
-use common::sigstore_python;
 use common::up::{Instance, start_up};
+use common::{ok_stderr as ok, run_within as run, sigstore_python, vouch};
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
-/// Run to completion with a time limit.
-fn run(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + limit;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "command timed out after {limit:?}: {cmd:?}\nstderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn fails(out: &Output, what: &str, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
@@ -66,56 +26,6 @@ fn fails(out: &Output, what: &str, needle: &str) {
         err.contains(needle),
         "{what}: expected {needle:?} in: {err}"
     );
-}
-
-fn token(inst: &Instance, email: &str) -> String {
-    let out = run(
-        vouch().args([
-            "oidc",
-            "token",
-            "--url",
-            &inst.urls["oidc"],
-            "--email",
-            email,
-        ]),
-        Duration::from_secs(30),
-    );
-    ok(&out, "vouch oidc token");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn sign(inst: &Instance, file: &Path, bundle: &Path, token: &str, extra: &[&str]) -> Output {
-    run(
-        vouch()
-            .arg("sign-blob")
-            .arg(file)
-            .arg("--bundle")
-            .arg(bundle)
-            .args(["--identity-token", token, "-y", "--trust-config"])
-            .arg(&inst.trust_config)
-            .args(extra),
-        Duration::from_secs(60),
-    )
-}
-
-fn verify(inst: &Instance, file: &Path, bundle: &Path, identity: &str, extra: &[&str]) -> Output {
-    run(
-        vouch()
-            .arg("verify-blob")
-            .arg(file)
-            .arg("--bundle")
-            .arg(bundle)
-            .args([
-                "--certificate-identity",
-                identity,
-                "--certificate-oidc-issuer",
-                &inst.urls["oidc"],
-                "--trusted-root",
-            ])
-            .arg(inst.trust_config.with_file_name("trusted_root.json"))
-            .args(extra),
-        Duration::from_secs(30),
-    )
 }
 
 #[test]
@@ -131,13 +41,13 @@ fn up_sign_verify_restart() {
     ] {
         assert!(data.join(f).exists(), "{f} missing");
     }
-    let tok = token(&inst, "alice@example.com");
+    let tok = inst.token("alice@example.com");
     let artifact = dir.path().join("release.tar.gz");
     std::fs::write(&artifact, b"release contents").unwrap();
 
     // Keyless, Rekor v2 (the signing config's default) + TSA.
     let b2 = dir.path().join("v2.sigstore.json");
-    let err = ok(&sign(&inst, &artifact, &b2, &tok, &[]), "sign-blob v2");
+    let err = ok(&inst.sign_blob(&artifact, &b2, &tok, &[]), "sign-blob v2");
     assert!(err.contains("Signed as alice@example.com"), "{err}");
     let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(&b2).unwrap()).unwrap();
     assert_eq!(
@@ -154,14 +64,14 @@ fn up_sign_verify_restart() {
             .is_string()
     );
     ok(
-        &verify(&inst, &artifact, &b2, "alice@example.com", &[]),
+        &inst.verify_blob(&artifact, &b2, "alice@example.com", &[]),
         "verify v2",
     );
 
     // Rekor v1.
     let b1 = dir.path().join("v1.sigstore.json");
     ok(
-        &sign(&inst, &artifact, &b1, &tok, &["--rekor-version", "1"]),
+        &inst.sign_blob(&artifact, &b1, &tok, &["--rekor-version", "1"]),
         "sign-blob v1",
     );
     let bundle: serde_json::Value = serde_json::from_slice(&std::fs::read(&b1).unwrap()).unwrap();
@@ -170,20 +80,20 @@ fn up_sign_verify_restart() {
         "0.0.1"
     );
     ok(
-        &verify(&inst, &artifact, &b1, "alice@example.com", &[]),
+        &inst.verify_blob(&artifact, &b1, "alice@example.com", &[]),
         "verify v1",
     );
 
     // Failures name the check.
     fails(
-        &verify(&inst, &artifact, &b2, "mallory@example.com", &[]),
+        &inst.verify_blob(&artifact, &b2, "mallory@example.com", &[]),
         "wrong identity",
         "identity",
     );
     let tampered = dir.path().join("tampered.tar.gz");
     std::fs::write(&tampered, b"release contents, modified").unwrap();
     fails(
-        &verify(&inst, &tampered, &b2, "alice@example.com", &[]),
+        &inst.verify_blob(&tampered, &b2, "alice@example.com", &[]),
         "tampered artifact",
         "error:",
     );
@@ -191,18 +101,17 @@ fn up_sign_verify_restart() {
     // No log upload: verifiers must opt out of the log explicitly.
     let bn = dir.path().join("notlog.sigstore.json");
     let err = ok(
-        &sign(&inst, &artifact, &bn, &tok, &["--tlog-upload=false"]),
+        &inst.sign_blob(&artifact, &bn, &tok, &["--tlog-upload=false"]),
         "sign-blob --tlog-upload=false",
     );
     assert!(err.contains("--insecure-ignore-tlog"), "{err}");
     fails(
-        &verify(&inst, &artifact, &bn, "alice@example.com", &[]),
+        &inst.verify_blob(&artifact, &bn, "alice@example.com", &[]),
         "no tlog entry",
         "error:",
     );
     ok(
-        &verify(
-            &inst,
+        &inst.verify_blob(
             &artifact,
             &bn,
             "alice@example.com",
@@ -405,19 +314,13 @@ fn up_sign_verify_restart() {
         "conformance sign-bundle --in-toto",
     );
     ok(
-        &verify(&inst, &artifact, &cd, "alice@example.com", &[]),
+        &inst.verify_blob(&artifact, &cd, "alice@example.com", &[]),
         "verify the in-toto bundle",
     );
 
     // A bad token is refused by the CA with a clear message.
     fails(
-        &sign(
-            &inst,
-            &artifact,
-            &dir.path().join("x.json"),
-            "not-a-jwt",
-            &[],
-        ),
+        &inst.sign_blob(&artifact, &dir.path().join("x.json"), "not-a-jwt", &[]),
         "bad token",
         "identity token",
     );
@@ -451,18 +354,18 @@ fn up_restart_same_ports() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let inst = start_up(&data, base, &dir.path().join("up1.log"));
-    let tok = token(&inst, "bob@example.com");
+    let tok = inst.token("bob@example.com");
     let artifact = dir.path().join("a.txt");
     std::fs::write(&artifact, b"a").unwrap();
     let b = dir.path().join("a.sigstore.json");
-    ok(&sign(&inst, &artifact, &b, &tok, &[]), "sign");
+    ok(&inst.sign_blob(&artifact, &b, &tok, &[]), "sign");
     let tr1 = std::fs::read(data.join("trusted_root.json")).unwrap();
     drop(inst);
     let inst = start_up(&data, base, &dir.path().join("up2.log"));
     let tr2 = std::fs::read(data.join("trusted_root.json")).unwrap();
     assert_eq!(tr1, tr2, "restart changed the trusted root");
     ok(
-        &verify(&inst, &artifact, &b, "bob@example.com", &[]),
+        &inst.verify_blob(&artifact, &b, "bob@example.com", &[]),
         "verify after restart",
     );
     // Trust bootstrapped through the instance's TUF repository, then carried to an
@@ -546,7 +449,7 @@ fn up_restart_same_ports() {
     // The log continues where it was.
     let b2 = dir.path().join("a2.sigstore.json");
     ok(
-        &sign(&inst, &artifact, &b2, &tok, &[]),
+        &inst.sign_blob(&artifact, &b2, &tok, &[]),
         "sign after restart",
     );
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&b2).unwrap()).unwrap();
@@ -615,7 +518,7 @@ fn python_interop(
         ]);
         ok(&out, &format!("sigstore-python sign (Rekor v{ver})"));
         ok(
-            &verify(inst, artifact, &b, "alice@example.com", &[]),
+            &inst.verify_blob(artifact, &b, "alice@example.com", &[]),
             &format!("vouch verify of a sigstore-python bundle (Rekor v{ver})"),
         );
     }
@@ -740,7 +643,7 @@ fn js_interop(inst: &Instance, dir: &Path, artifact: &Path, bundles: &[&Path], t
         "sigstore-js sign against the instance",
     );
     ok(
-        &verify(inst, artifact, &js_bundle, "alice@example.com", &[]),
+        &inst.verify_blob(artifact, &js_bundle, "alice@example.com", &[]),
         "vouch verify of a sigstore-js bundle",
     );
 }
@@ -769,14 +672,7 @@ fn sign_with_device_flow_login() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
+    let rx = common::drained_lines(child.stderr.take().unwrap());
     let mut page = None;
     let mut seen = Vec::new();
     while page.is_none() {
@@ -837,7 +733,7 @@ fn sign_with_device_flow_login() {
         "{rest:?}"
     );
     ok(
-        &verify(&inst, &artifact, &bundle, "dana@example.com", &[]),
+        &inst.verify_blob(&artifact, &bundle, "dana@example.com", &[]),
         "verify device-flow bundle",
     );
 }
@@ -1070,7 +966,7 @@ fn pkcs11_keys_on_softhsm() {
         .trim()
         .to_string();
     // A certificate from the HSM-backed CA, requested with the public-key shape.
-    let tok = token(&inst, "hsm@example.com");
+    let tok = inst.token("hsm@example.com");
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
         &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,

@@ -8,32 +8,12 @@
 mod common;
 
 use common::up::{Instance, ci_token, start_up_with};
+use common::vouch;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn vouch() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
-}
-
 fn output(cmd: &mut Command) -> Output {
     cmd.stdin(Stdio::null()).output().unwrap()
-}
-
-fn token(inst: &Instance, email: &str) -> String {
-    let out = output(vouch().args([
-        "oidc",
-        "token",
-        "--url",
-        &inst.urls["oidc"],
-        "--email",
-        email,
-    ]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn sign(inst: &Instance, dir: &Path, token: &str) -> Output {
@@ -72,7 +52,7 @@ fn ca_config_drops_the_any_email_dev_idp() {
         &["--ca-config", cfg],
     );
     // Anyone can get a token for the boss's email from the development IdP ...
-    let tok = token(&inst, "boss@example.com");
+    let tok = inst.token("boss@example.com");
     // ... but the CA, configured for the company's IdP, no longer issues a certificate for it.
     let out = sign(&inst, dir.path(), &tok);
     assert!(
@@ -90,7 +70,7 @@ fn ca_config_drops_the_any_email_dev_idp() {
         &dir2.path().join("up.log"),
         &["--ca-config", cfg, "--insecure-ca-trust-any-email-idp"],
     );
-    let tok = token(&inst, "dev@example.com");
+    let tok = inst.token("dev@example.com");
     let out = sign(&inst, dir2.path(), &tok);
     assert!(
         out.status.success(),
@@ -161,7 +141,7 @@ fn ci_issuers_need_the_flag_and_are_dropped_beside_a_ca_config() {
         "{err}"
     );
     // The users file's identity is still trusted.
-    let out = sign(&inst, dir.path(), &token(&inst, "dev@example.com"));
+    let out = sign(&inst, dir.path(), &inst.token("dev@example.com"));
     assert!(
         out.status.success(),
         "{}",

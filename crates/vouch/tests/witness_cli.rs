@@ -6,20 +6,8 @@
 
 mod common;
 
+use common::witness::start_witness;
 use common::{post, start, tail, try_get, vouch};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn key_lines(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
     vouch()
@@ -63,32 +51,8 @@ fn serve_witness_cosigns_a_real_log_checkpoint() {
     let log_vkey = std::fs::read_to_string(tmp.path().join("log/log.vkey")).unwrap();
     assert!(log.stdout.iter().any(|l| l.starts_with("vkey: ")));
     let wlog = tmp.path().join("witness.txt");
-    let mut child = vouch()
-        .args(["serve", "witness", "--data"])
-        .arg(&wdir)
-        .args(["--listen", "127.0.0.1:0", "--log"])
-        .arg(format!("{origin} {}", log_vkey.trim()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&wlog).unwrap())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let witness = Killed(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let url = loop {
-        let l = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("witness did not start ({e}): {}", tail(&wlog)));
-        if let Some(u) = l.strip_prefix("vouch witness listening on ") {
-            break u.to_string();
-        }
-    };
+    let witness = start_witness(&wdir, origin, log_vkey.trim(), &wlog);
+    let url = witness.url.clone();
 
     let (st, cp) = try_get(&log.url, "/checkpoint").unwrap();
     assert_eq!(st, 200);

@@ -329,3 +329,68 @@ pub async fn metrics(env: &Env) -> String {
         .await
         .unwrap()
 }
+
+/// The CT log's origin in the tests that run one.
+pub const CT_ORIGIN: &str = "ct.vouch.test/2026";
+
+/// Serve `app` on a free loopback port; its URL.
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    format!("http://{addr}")
+}
+
+/// An RFC 6962 CT log (`CT_ORIGIN`, P-256 key, storage in `dir`) accepting `roots`, served on
+/// loopback: (URL, the log).
+pub async fn start_ct(
+    dir: &std::path::Path,
+    roots: Vec<Vec<u8>>,
+) -> (String, vouch_log::Log<vouch_log::EmbeddedStorage>) {
+    use vouch_log::{EmbeddedStorage, KeyAlgorithm, Log, LogConfig, LogSigner};
+    let storage = EmbeddedStorage::open(dir).unwrap();
+    let signer = LogSigner::load_or_generate(dir, CT_ORIGIN, KeyAlgorithm::EcdsaP256).unwrap();
+    let cfg = LogConfig {
+        origin: CT_ORIGIN.into(),
+        batch_interval: Duration::from_millis(10),
+        ..LogConfig::default()
+    };
+    let log = Log::open(storage, signer, cfg).unwrap();
+    let app = vouch_log::ct::router(log.clone(), roots).unwrap();
+    (serve(app).await, log)
+}
+
+/// The JSON object `v` as a claims map.
+pub fn object(v: Value) -> serde_json::Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => panic!("not an object"),
+    }
+}
+
+/// The claims of a GitHub Actions token for a push to `main` of `octo/hello`.
+pub fn github_claims() -> serde_json::Map<String, Value> {
+    object(json!({
+        "iss": "https://token.actions.githubusercontent.com",
+        "sub": "repo:octo/hello:ref:refs/heads/main",
+        "aud": "sigstore",
+        "job_workflow_ref": "octo/hello/.github/workflows/release.yml@refs/heads/main",
+        "job_workflow_sha": "1111111111111111111111111111111111111111",
+        "sha": "2222222222222222222222222222222222222222",
+        "event_name": "push",
+        "repository": "octo/hello",
+        "workflow": "Release",
+        "ref": "refs/heads/main",
+        "runner_environment": "github-hosted",
+        "repository_id": "123456",
+        "repository_owner": "octo",
+        "repository_owner_id": 7890,
+        "repository_visibility": "public",
+        "workflow_ref": "octo/hello/.github/workflows/release.yml@refs/heads/main",
+        "workflow_sha": "3333333333333333333333333333333333333333",
+        "run_id": "42",
+        "run_attempt": "1"
+    }))
+}

@@ -239,3 +239,11 @@ pub fn check(
     }
     size
 }
+
+/// The message of a caught panic (`std::panic::catch_unwind`), empty when it is not a string.
+pub fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}

@@ -74,16 +74,7 @@ pub fn start_with_env(
         .stderr(Stdio::from(log_file))
         .spawn()
         .expect("spawn vouch serve log");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = line_channel(child.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut lines = Vec::new();
     let mut url = None;
@@ -273,4 +264,129 @@ pub fn ok_stdout(out: &std::process::Output, what: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// [`run_within`] with the two-minute limit of the CLI tests against a real instance.
+pub fn run(cmd: &mut Command) -> std::process::Output {
+    run_within(cmd, Duration::from_secs(120))
+}
+
+/// Assert that `out` succeeded (naming `what`, with both streams) and return its stderr (where
+/// vouch reports what it did).
+pub fn ok_stderr(out: &std::process::Output, what: &str) -> String {
+    ok_stdout(out, what);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Assert that `out` failed with exit code 1 and that its stderr contains `needle`; return the
+/// stderr.
+pub fn fails_with(out: &std::process::Output, what: &str, needle: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{what}: expected failure (exit code 1), got: {err}"
+    );
+    assert!(
+        err.contains(needle),
+        "{what}: expected {needle:?} in: {err}"
+    );
+    err
+}
+
+/// A counter's value in Prometheus `/metrics` text: the first line starting with `series`
+/// (name and labels), 0 when there is none.
+pub fn counter(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The log index of a bundle's (first) transparency log entry.
+pub fn bundle_log_index(bundle: &Path) -> u64 {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle).unwrap()).unwrap();
+    v["verificationMaterial"]["tlogEntries"][0]["logIndex"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The URL a server prints on its first stdout line (`<prefix><url>`), within 30 s (`what`
+/// names the server in the panic). The rest of its stdout is drained, so that the server never
+/// blocks on a full pipe.
+pub fn first_line_url(stdout: std::process::ChildStdout, prefix: &str, what: &str) -> String {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        let _ = tx.send(first);
+        for _ in lines {}
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{what} did not start within 30 s ({e})"));
+    line.strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .trim()
+        .to_string()
+}
+
+/// The lines of a child's output stream on a channel, as they come (a thread reads them); the
+/// thread stops reading once the receiver is gone.
+pub fn line_channel(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// [`line_channel`] that keeps reading (and dropping) the lines after the receiver is gone, so
+/// that the child never blocks on a full pipe.
+pub fn drained_lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (bound to port 0 and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A policy-controller ClusterImagePolicy `name` for the images matching `glob`, with
+/// `extra_spec` (indented spec lines such as `  mode: warn\n`) and the `authorities` list items.
+pub fn cip(name: &str, glob: &str, extra_spec: &str, authorities: &str) -> String {
+    format!(
+        "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: {name}\nspec:\n  images:\n  - glob: \"{glob}\"\n{extra_spec}  authorities:\n{authorities}"
+    )
+}
+
+/// `vouch generate-key-pair` run in `dir` (created if missing) with `COSIGN_PASSWORD=pw`:
+/// (`dir/cosign.key`, `dir/cosign.pub`).
+pub fn cosign_key_pair(dir: &Path) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    ok_stdout(
+        &run(vouch()
+            .arg("generate-key-pair")
+            .current_dir(dir)
+            .env("COSIGN_PASSWORD", "pw")),
+        "generate-key-pair",
+    );
+    (dir.join("cosign.key"), dir.join("cosign.pub"))
 }

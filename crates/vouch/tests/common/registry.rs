@@ -47,14 +47,8 @@ pub fn registry_bin_or_skip(test: &str) -> Option<PathBuf> {
     found
 }
 
-/// Start the registry on a free port with storage under `dir`.
-pub fn start_registry(bin: &Path, dir: &Path) -> TestRegistry {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+/// Write `dir/registry.yml`: storage in `dir/storage` (deletes enabled), listening on `addr`.
+pub fn registry_config(dir: &Path, addr: &str) -> PathBuf {
     let storage = dir.join("storage");
     std::fs::create_dir_all(&storage).unwrap();
     let config = dir.join("registry.yml");
@@ -66,6 +60,13 @@ pub fn start_registry(bin: &Path, dir: &Path) -> TestRegistry {
         ),
     )
     .unwrap();
+    config
+}
+
+/// Start the registry on a free port with storage under `dir`.
+pub fn start_registry(bin: &Path, dir: &Path) -> TestRegistry {
+    let addr = format!("127.0.0.1:{}", super::free_port());
+    let config = registry_config(dir, &addr);
     let log = dir.join("registry.log");
     let log_file = std::fs::File::create(&log).unwrap();
     let child = Command::new(bin)
@@ -87,6 +88,17 @@ pub fn start_registry(bin: &Path, dir: &Path) -> TestRegistry {
         std::thread::sleep(Duration::from_millis(50));
     }
     reg
+}
+
+/// A registry with storage under `dir/registry` and a `vouch up` (data in `dir/data`, log
+/// `dir/up.log`) for test `test`; `None` without `docker-registry` (after the SKIP of
+/// [`registry_bin_or_skip`]; under `VOUCH_REQUIRE_PEERS=1` that panics).
+#[allow(dead_code)] // not every test binary needs an instance next to its registry
+pub fn registry_and_up(test: &str, dir: &Path) -> Option<(TestRegistry, super::up::Instance)> {
+    let bin = registry_bin_or_skip(test)?;
+    let registry = start_registry(&bin, &dir.join("registry"));
+    let inst = super::up::start_up(&dir.join("data"), 0, &dir.join("up.log"));
+    Some((registry, inst))
 }
 
 /// Push a one-layer image with vouch's registry client; returns its manifest digest.

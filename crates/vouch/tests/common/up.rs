@@ -1,10 +1,8 @@
 //! Helpers shared by the tests that run a whole instance: start `vouch up`, build sibling binaries.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `vouch up`, killed when dropped.
@@ -22,6 +20,50 @@ impl Instance {
     /// An identity token for `email` from the instance's identity provider (`vouch oidc token`).
     pub fn token(&self, email: &str) -> String {
         oidc_token(&self.urls["oidc"], email)
+    }
+
+    /// `vouch sign-blob FILE --bundle BUNDLE --identity-token TOKEN -y --trust-config TC` with
+    /// `extra` flags (the Rekor version, …) against the instance, 60 s at most.
+    pub fn sign_blob(&self, file: &Path, bundle: &Path, token: &str, extra: &[&str]) -> Output {
+        super::run_within(
+            super::vouch()
+                .arg("sign-blob")
+                .arg(file)
+                .arg("--bundle")
+                .arg(bundle)
+                .args(["--identity-token", token, "-y", "--trust-config"])
+                .arg(&self.trust_config)
+                .args(extra),
+            Duration::from_secs(60),
+        )
+    }
+
+    /// `vouch verify-blob FILE --bundle BUNDLE` for the certificate identity `identity` at the
+    /// instance's issuer, with the instance's trusted root and `extra` flags, 30 s at most.
+    pub fn verify_blob(
+        &self,
+        file: &Path,
+        bundle: &Path,
+        identity: &str,
+        extra: &[&str],
+    ) -> Output {
+        super::run_within(
+            super::vouch()
+                .arg("verify-blob")
+                .arg(file)
+                .arg("--bundle")
+                .arg(bundle)
+                .args([
+                    "--certificate-identity",
+                    identity,
+                    "--certificate-oidc-issuer",
+                    &self.urls["oidc"],
+                    "--trusted-root",
+                ])
+                .arg(self.trust_config.with_file_name("trusted_root.json"))
+                .args(extra),
+            Duration::from_secs(30),
+        )
     }
 
     /// Stop the instance now.
@@ -87,16 +129,7 @@ pub fn start_up_env(
         .stderr(Stdio::from(log_file))
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = super::line_channel(child.stdout.take().unwrap());
     let mut inst = Instance {
         child,
         urls: HashMap::new(),
@@ -188,13 +221,12 @@ pub fn sibling_bin(package: &str, bin: &str) -> PathBuf {
 }
 
 /// A fresh identity token for `email` from the instance's built-in OIDC provider at `oidc`
-/// (`vouch oidc token`; tokens live 10 minutes).
+/// (`vouch oidc token`, 30 s at most; tokens live 10 minutes).
 pub fn oidc_token(oidc: &str, email: &str) -> String {
-    let out = super::vouch()
-        .args(["oidc", "token", "--url", oidc, "--email", email])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = super::run_within(
+        super::vouch().args(["oidc", "token", "--url", oidc, "--email", email]),
+        Duration::from_secs(30),
+    );
     assert!(
         out.status.success(),
         "vouch oidc token: {}",

@@ -2,10 +2,8 @@
 //! key-based signing and verification against one log with a witness policy.
 
 use super::{tail, vouch};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 /// A running `vouch serve witness`, killed when dropped.
@@ -67,23 +65,26 @@ pub fn witness_key(dir: &Path, name: &str) -> String {
 /// Start `vouch serve witness --data DIR` on a free port, following the log `origin` with key
 /// `log_vkey`, logging to `log`.
 pub fn start_witness(dir: &Path, origin: &str, log_vkey: &str, log: &Path) -> Witness {
-    let mut child = vouch()
-        .args(["serve", "witness", "--data"])
+    start_witness_logs(dir, &[&format!("{origin} {log_vkey}")], log)
+}
+
+/// Start `vouch serve witness --data DIR` on a free port with one `--log` per element of
+/// `logs` (`ORIGIN VKEY`), logging to `log`.
+pub fn start_witness_logs(dir: &Path, logs: &[&str], log: &Path) -> Witness {
+    let mut cmd = vouch();
+    cmd.args(["serve", "witness", "--data"])
         .arg(dir)
-        .args(["--listen", "127.0.0.1:0", "--log"])
-        .arg(format!("{origin} {log_vkey}"))
+        .args(["--listen", "127.0.0.1:0"]);
+    for l in logs {
+        cmd.arg("--log").arg(l);
+    }
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
+    let rx = super::drained_lines(child.stdout.take().unwrap());
     let url = loop {
         let l = rx
             .recv_timeout(Duration::from_secs(30))
