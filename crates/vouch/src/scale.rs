@@ -302,9 +302,7 @@ pub fn claim_witness_policy(
         None => "this front end has no --witness-policy".into(),
     };
     Err(hinted(
-        format!(
-            "witness policy mismatch: {ours_said}, but the log's front ends use {recorded}"
-        ),
+        format!("witness policy mismatch: {ours_said}, but the log's front ends use {recorded}"),
         "give every front end the same --witness-policy file and --require-witness-quorum; to change the log's policy, start one front end with --replace-witness-policy, then restart the others with the same policy",
     ))
 }

@@ -737,7 +737,8 @@ fn witnessed_front_ends_share_the_cosigned_checkpoint() {
     );
     let err = c.refused_front(2, &flags[..2]);
     assert!(
-        err.contains("witness policy mismatch: --witness-policy") && err.contains("(quorum required)"),
+        err.contains("witness policy mismatch: --witness-policy")
+            && err.contains("(quorum required)"),
         "{err}"
     );
     for f in &fronts {
