@@ -15,15 +15,33 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Errors found while loading or validating an issuer configuration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// The document is not valid JSON for this schema.
-    #[error("issuer config is not valid JSON: {0}")]
-    Parse(String),
-    /// The document is not valid YAML for this schema.
+    #[error("issuer config is not valid JSON: {source}")]
+    Parse {
+        /// The JSON parser's error.
+        #[source]
+        source: std::sync::Arc<serde_json::Error>,
+    },
+    /// The document is not valid YAML.
+    #[error("issuer config is not valid YAML: {source}")]
+    ParseYaml {
+        /// The YAML parser's error.
+        #[source]
+        source: std::sync::Arc<serde_saphyr::Error>,
+    },
+    /// The YAML document does not fit the config schema.
+    #[error("issuer config is not valid YAML: {source}")]
+    YamlSchema {
+        /// The schema mapping's error.
+        #[source]
+        source: std::sync::Arc<serde_json::Error>,
+    },
+    /// The YAML document's shape is wrong (a mapping expected, a key of the wrong kind).
     #[error("issuer config is not valid YAML: {0}")]
-    ParseYaml(String),
+    YamlShape(String),
     /// A `CIIssuerMetadata` entry (ci-provider templates) is malformed.
     #[error("CIIssuerMetadata {provider:?}: {reason}")]
     CiMetadata {
@@ -342,8 +360,9 @@ impl RateLimit {
 impl FulcioConfig {
     /// Parse a JSON config and validate it.
     pub fn from_json(json: &str) -> Result<Self, ConfigError> {
-        let cfg: FulcioConfig =
-            serde_json::from_str(json).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let cfg: FulcioConfig = serde_json::from_str(json).map_err(|e| ConfigError::Parse {
+            source: std::sync::Arc::new(e),
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -352,10 +371,14 @@ impl FulcioConfig {
     /// too) and validate it.
     pub fn from_yaml(yaml: &str) -> Result<Self, ConfigError> {
         let doc: serde_json::Value =
-            serde_saphyr::from_str(yaml).map_err(|e| ConfigError::ParseYaml(e.to_string()))?;
+            serde_saphyr::from_str(yaml).map_err(|e| ConfigError::ParseYaml {
+                source: std::sync::Arc::new(e),
+            })?;
         let doc = yaml_to_json_schema(doc)?;
         let cfg: FulcioConfig =
-            serde_json::from_value(doc).map_err(|e| ConfigError::ParseYaml(e.to_string()))?;
+            serde_json::from_value(doc).map_err(|e| ConfigError::YamlSchema {
+                source: std::sync::Arc::new(e),
+            })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -688,7 +711,7 @@ fn check_template(t: &str) -> Result<(), crate::template::TemplateError> {
 fn yaml_to_json_schema(doc: serde_json::Value) -> Result<serde_json::Value, ConfigError> {
     use serde_json::Value;
     let Value::Object(top) = doc else {
-        return Err(ConfigError::ParseYaml(
+        return Err(ConfigError::YamlShape(
             "the document is not a mapping".into(),
         ));
     };
@@ -708,7 +731,7 @@ fn yaml_to_json_schema(doc: serde_json::Value) -> Result<serde_json::Value, Conf
             issuers_to_json_schema(key, v)?
         };
         if out.insert(key.to_string(), v).is_some() {
-            return Err(ConfigError::ParseYaml(format!(
+            return Err(ConfigError::YamlShape(format!(
                 "{key} is given twice (kebab-case and PascalCase)"
             )));
         }
@@ -722,14 +745,14 @@ fn issuers_to_json_schema(
 ) -> Result<serde_json::Value, ConfigError> {
     use serde_json::Value;
     let Value::Object(issuers) = v else {
-        return Err(ConfigError::ParseYaml(format!(
+        return Err(ConfigError::YamlShape(format!(
             "{section} is not a mapping"
         )));
     };
     let mut out = serde_json::Map::new();
     for (url, entry) in issuers {
         let Value::Object(fields) = entry else {
-            return Err(ConfigError::ParseYaml(format!(
+            return Err(ConfigError::YamlShape(format!(
                 "{section}.{url} is not a mapping"
             )));
         };

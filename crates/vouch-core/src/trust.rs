@@ -60,6 +60,51 @@ pub enum TrustError {
         /// What is wrong.
         detail: String,
     },
+    /// A certificate of a chain does not parse, or does not chain.
+    #[error("invalid trusted root: {what} ({source})")]
+    Certificate {
+        /// Which part.
+        what: String,
+        /// The certificate error.
+        #[source]
+        source: Box<crate::x509::CertError>,
+    },
+    /// A witness public key is not a DER SubjectPublicKeyInfo.
+    #[error("invalid trusted root: {what} (publicKey is not a DER SPKI: {source})")]
+    WitnessSpki {
+        /// Which witness.
+        what: String,
+        /// The SPKI decoding error.
+        #[source]
+        source: Box<spki::Error>,
+    },
+    /// A witness key is not usable for its cosignature kind.
+    #[error("invalid trusted root: {what} ({source})")]
+    WitnessKey {
+        /// Which witness.
+        what: String,
+        /// The key error.
+        #[source]
+        source: Box<crate::note::NoteError>,
+    },
+    /// The witness configuration does not make a valid tlog-policy.
+    #[error("invalid trusted root: {what} ({source})")]
+    WitnessPolicy {
+        /// Which part.
+        what: String,
+        /// The policy error.
+        #[source]
+        source: Box<crate::tlog_policy::PolicyParseError>,
+    },
+    /// A timestamp authority's chain is not usable.
+    #[error("invalid trusted root: {what} ({source})")]
+    TimestampAuthority {
+        /// Which authority.
+        what: String,
+        /// The chain error.
+        #[source]
+        source: Box<crate::tsa::TimestampError>,
+    },
 }
 
 fn invalid(what: impl Into<String>, detail: impl Into<String>) -> TrustError {
@@ -272,11 +317,15 @@ impl WitnessConfigurationJson {
                 };
                 let spki =
                     spki::SubjectPublicKeyInfoRef::try_from(w.public_key.raw_bytes.as_slice())
-                        .map_err(|e| {
-                            invalid(&wwhat, format!("publicKey is not a DER SPKI: {e}"))
+                        .map_err(|source| TrustError::WitnessSpki {
+                            what: wwhat.clone(),
+                            source: Box::new(source),
                         })?;
                 let key = CosignerKey::new(&w.operator, kind, spki.subject_public_key.raw_bytes())
-                    .map_err(|e| invalid(&wwhat, e.to_string()))?;
+                    .map_err(|source| TrustError::WitnessKey {
+                        what: wwhat.clone(),
+                        source: Box::new(source),
+                    })?;
                 let name = format!("g{gi}w{wi}");
                 let _ = writeln!(text, "witness {name} {}", key.to_vkey());
                 members.push(name);
@@ -288,8 +337,12 @@ impl WitnessConfigurationJson {
         let t = threshold(&what, self.service_config.as_ref(), groups.len())?;
         let _ = writeln!(text, "group witnessConfig {t} {}", groups.join(" "));
         text.push_str("quorum witnessConfig\n");
-        crate::tlog_policy::WitnessPolicy::parse(text.as_bytes())
-            .map_err(|e| invalid(&what, e.to_string()))
+        crate::tlog_policy::WitnessPolicy::parse(text.as_bytes()).map_err(|source| {
+            TrustError::WitnessPolicy {
+                what,
+                source: Box::new(source),
+            }
+        })
     }
 }
 
@@ -559,7 +612,12 @@ fn load_chain(what: &str, chain: &X509CertificateChain) -> Result<Vec<Certificat
         .certificates
         .iter()
         .map(|c| {
-            Certificate::from_der(c.raw_bytes.as_slice()).map_err(|e| invalid(what, e.to_string()))
+            Certificate::from_der(c.raw_bytes.as_slice()).map_err(|source| {
+                TrustError::Certificate {
+                    what: what.to_string(),
+                    source: Box::new(source),
+                }
+            })
         })
         .collect()
 }
@@ -622,12 +680,18 @@ impl TrustRoot {
                 }
                 pair[0]
                     .verify_signed_by(&pair[1])
-                    .map_err(|e| invalid(&what, e.to_string()))?;
+                    .map_err(|source| TrustError::Certificate {
+                        what: what.clone(),
+                        source: Box::new(source),
+                    })?;
             }
             let spki_hashes = chain
                 .iter()
                 .map(|c| {
-                    let spki = c.spki_der().map_err(|e| invalid(&what, e.to_string()))?;
+                    let spki = c.spki_der().map_err(|source| TrustError::Certificate {
+                        what: what.clone(),
+                        source: Box::new(source),
+                    })?;
                     let mut h = [0u8; 32];
                     h.copy_from_slice(&crate::keys::HashKind::Sha256.digest(&spki));
                     Ok(h)
@@ -654,7 +718,11 @@ impl TrustRoot {
                 .iter()
                 .map(|c| c.raw_bytes.0.clone())
                 .collect();
-            let verifier = TsaVerifier::new(&chain).map_err(|e| invalid(&what, e.to_string()))?;
+            let verifier =
+                TsaVerifier::new(&chain).map_err(|source| TrustError::TimestampAuthority {
+                    what: what.clone(),
+                    source: Box::new(source),
+                })?;
             tsas.push(TrustedTsa {
                 uri: ta.uri.clone(),
                 verifier,
