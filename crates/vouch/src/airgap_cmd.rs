@@ -230,43 +230,23 @@ enum AttachWhat {
     },
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
+use crate::oci_cmd::{parse_image, runtime};
 
-fn parse_image(s: &str) -> Result<Reference> {
-    vouch_oci::parse_reference(s).map_err(|e| {
-        hinted(
-            e.to_string(),
-            "name an image as registry/repository@sha256:<hex> (or :tag)",
-        )
-    })
-}
-
+/// An OCI error with a hint: the cases particular to copying, saving and cleaning, then
+/// [`crate::oci_cmd::oci_error`]'s.
 fn oci(e: vouch_oci::OciError) -> anyhow::Error {
     use vouch_oci::OciError as E;
     let hint = match &e {
-        E::Unreachable { .. } => {
-            "is the registry running and the name right? Loopback registries use HTTP; others need HTTPS unless --allow-insecure-registry"
-        }
-        E::Auth(_) => "log in with `docker login`, or pass --registry-username/--registry-password",
-        E::NotFound(_) => "check the image name, tag or digest",
-        E::Integrity(_) | E::Layout { .. } => {
+        E::Integrity(_) | E::Layout { .. } | E::LayoutSpec { .. } | E::NotLayout { .. } => {
             "the content does not match its digest: the copy was altered; save it again from the source"
         }
         E::Registry { status: 405, .. } => {
             "the registry refuses deletes: enable them (distribution: storage.delete.enabled: true)"
         }
-        E::Offline(_) => {
-            "--offline allows only the registry named in the image reference (none with --local-image)"
-        }
         E::Upgrade(_) => {
             "the log's answer does not prove the SET's entry: check --rekor-url and the trusted root, or copy without --upgrade-bundles"
         }
-        _ => return anyhow::Error::new(e),
+        _ => return crate::oci_cmd::oci_error(e),
     };
     hinted(e.to_string(), hint)
 }

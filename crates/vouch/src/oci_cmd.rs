@@ -234,14 +234,16 @@ pub struct TreeArgs {
     registry: RegistryArgs,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+/// A current-thread runtime for one registry command.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
 }
 
-fn parse_image(s: &str) -> Result<Reference> {
+/// An image reference from the command line, with a hint on how to write one.
+pub(crate) fn parse_image(s: &str) -> Result<Reference> {
     vouch_oci::parse_reference(s).map_err(|e| {
         hinted(
             e.to_string(),
@@ -251,7 +253,7 @@ fn parse_image(s: &str) -> Result<Reference> {
 }
 
 /// An OCI error with a hint for the common cases.
-fn oci_error(e: vouch_oci::OciError) -> anyhow::Error {
+pub(crate) fn oci_error(e: vouch_oci::OciError) -> anyhow::Error {
     use vouch_oci::OciError as E;
     let hint = match &e {
         E::Unreachable { .. } => {
