@@ -54,7 +54,7 @@ cleanup() {
   for p in "${side_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [[ -n $up_pid ]] && kill "$up_pid" 2>/dev/null
   wait 2>/dev/null
-  if [[ -n ${SOAK_OUT:-} ]]; then mkdir -p "$SOAK_OUT" && cp "$work"/*.txt "$work"/*.err "$work"/rss.* "$SOAK_OUT/" 2>/dev/null; fi
+  if [[ -n ${SOAK_OUT:-} ]]; then mkdir -p "$SOAK_OUT" && cp "$work"/*.txt "$work"/*.err "$work"/*.log "$work"/rss.* "$SOAK_OUT/" 2>/dev/null; fi
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -33,3 +33,8 @@ pub const MAX_DSSE_SIGNATURES: usize = 16;
 pub const MAX_SCTS: usize = 32;
 /// Most resources (files or shards) in one model signature manifest.
 pub const MAX_MODEL_RESOURCES: usize = 1_000_000;
+
+/// How long vouch's HTTP clients keep an idle pooled connection: below the 30 s idle
+/// keep-alive timeout of every vouch server, so a client never reuses a connection just as the
+/// server closes it (a POST sent on it would fail with "error sending request").
+pub const CLIENT_POOL_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);

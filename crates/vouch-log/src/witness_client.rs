@@ -76,6 +76,7 @@ impl WitnessClient {
         require_quorum: bool,
     ) -> Result<Self, LogError> {
         let http = reqwest::Client::builder()
+            .pool_idle_timeout(vouch_core::limits::CLIENT_POOL_IDLE_TIMEOUT)
             .timeout(timeout)
             .connect_timeout(timeout)
             .user_agent(concat!("vouch-log/", env!("CARGO_PKG_VERSION")))

@@ -40,6 +40,7 @@ impl HttpClient {
     /// A client that also trusts the given PEM CA certificates (private PKI for the services).
     pub fn with_ca_certificates(pems: &[Vec<u8>]) -> Result<Self, SignError> {
         let mut b = reqwest::Client::builder()
+            .pool_idle_timeout(vouch_core::limits::CLIENT_POOL_IDLE_TIMEOUT)
             .timeout(Duration::from_secs(60))
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")));

@@ -637,6 +637,7 @@ impl WebhookClientArgs {
             bail!("--url must be https:// (the webhook only serves TLS)");
         }
         let mut b = reqwest::Client::builder()
+            .pool_idle_timeout(vouch_core::limits::CLIENT_POOL_IDLE_TIMEOUT)
             .tls_certs_only(
                 reqwest::Certificate::from_pem_bundle(&pem)
                     .map_err(|e| anyhow!("--ca-bundle: {e}"))?,

@@ -345,6 +345,7 @@ pub(crate) fn load_runtime(clients: u32) -> Result<(tokio::runtime::Runtime, req
         .build()
         .context("cannot start the async runtime")?;
     let http = reqwest::Client::builder()
+        .pool_idle_timeout(vouch_core::limits::CLIENT_POOL_IDLE_TIMEOUT)
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(clients as usize)

@@ -460,6 +460,7 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
         write(&tr_path, &serde_json::to_vec_pretty(&entry)?, false)?;
 
         let http = reqwest::Client::builder()
+            .pool_idle_timeout(vouch_core::limits::CLIENT_POOL_IDLE_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("cannot build the HTTP client")?;
@@ -470,6 +471,7 @@ pub fn serve(a: &ServeCaArgs) -> Result<()> {
         if let Some(ct) = &a.ct_log_url {
             let ct = crate::tlog::base_url(ct)?;
             let ct_http = reqwest::Client::builder()
+            .pool_idle_timeout(vouch_core::limits::CLIENT_POOL_IDLE_TIMEOUT)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .context("cannot build the HTTP client")?;

@@ -76,6 +76,7 @@ pub fn serve(a: &ServeProxyArgs) -> Result<()> {
     let store = vouch_proxy::Store::open(&a.data)
         .map_err(|e| anyhow!("cannot open the cache directory {}: {e}", a.data.display()))?;
     let http = reqwest::Client::builder()
+        .pool_idle_timeout(vouch_core::limits::CLIENT_POOL_IDLE_TIMEOUT)
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .user_agent(concat!("vouch-proxy/", env!("CARGO_PKG_VERSION")))

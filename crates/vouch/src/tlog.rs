@@ -232,6 +232,7 @@ impl LogClient {
     pub fn new(url: &str) -> Result<Self> {
         let base = base_url(url)?;
         let http = reqwest::Client::builder()
+            .pool_idle_timeout(vouch_core::limits::CLIENT_POOL_IDLE_TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")))

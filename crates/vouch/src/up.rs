@@ -436,6 +436,7 @@ async fn up(a: &UpArgs) -> Result<()> {
         .validate()
         .map_err(|e| anyhow!("CA issuer config: {e}"))?;
     let http = reqwest::Client::builder()
+        .pool_idle_timeout(vouch_core::limits::CLIENT_POOL_IDLE_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(15))
         .build()
