@@ -468,24 +468,35 @@ impl PgStorage {
     /// Record `log_id` (hex SHA-256 of the checkpoint key's SPKI) as the log's key on first
     /// use; afterwards refuse any other key, so front ends cannot sign with different keys.
     pub fn claim_log_id(&self, log_id: &str) -> Result<(), LogError> {
+        let have = self.claim_meta(
+            "UPDATE vouch_log_meta SET log_id = COALESCE(log_id, $1) WHERE id = 1 RETURNING log_id",
+            log_id,
+            "record the log key",
+        )?;
+        if have == log_id {
+            Ok(())
+        } else {
+            Err(LogError::Key(format!(
+                "this front end's key has log ID {log_id}, but the log in the database is signed by log ID {have}"
+            )))
+        }
+    }
+
+    /// Set a `vouch_log_meta` column by `sql` (one `UPDATE … RETURNING` of it, so recording and
+    /// reading back are one atomic statement) and return what it holds afterwards.
+    fn claim_meta(
+        &self,
+        sql: &'static str,
+        value: &str,
+        step: &'static str,
+    ) -> Result<String, LogError> {
         self.block(async {
-            sqlx::query("UPDATE vouch_log_meta SET log_id = $1 WHERE id = 1 AND log_id IS NULL")
-                .bind(log_id)
-                .execute(&self.pool)
+            let have: Option<String> = sqlx::query_scalar(sql)
+                .bind(value)
+                .fetch_one(&self.pool)
                 .await
-                .map_err(|e| pg_err("record the log key", e))?;
-            let have: Option<String> =
-                sqlx::query_scalar("SELECT log_id FROM vouch_log_meta WHERE id = 1")
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(|e| pg_err("read the log key", e))?;
-            match have {
-                Some(h) if h == log_id => Ok(()),
-                Some(h) => Err(LogError::Key(format!(
-                    "this front end's key has log ID {log_id}, but the log in the database is signed by log ID {h}"
-                ))),
-                None => Err(LogError::Storage("the log key was not recorded".into())),
-            }
+                .map_err(|e| pg_err(step, e))?;
+            have.ok_or_else(|| LogError::Storage(format!("{step}: nothing was recorded")))
         })
     }
 
@@ -508,23 +519,11 @@ impl PgStorage {
         replace: bool,
     ) -> Result<String, LogError> {
         let sql = if replace {
-            "UPDATE vouch_log_meta SET witness_policy = $1 WHERE id = 1"
+            "UPDATE vouch_log_meta SET witness_policy = $1 WHERE id = 1 RETURNING witness_policy"
         } else {
-            "UPDATE vouch_log_meta SET witness_policy = $1 WHERE id = 1 AND witness_policy IS NULL"
+            "UPDATE vouch_log_meta SET witness_policy = COALESCE(witness_policy, $1) WHERE id = 1 RETURNING witness_policy"
         };
-        self.block(async {
-            sqlx::query(sql)
-                .bind(fingerprint)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| pg_err("record the witness policy", e))?;
-            let have: Option<String> =
-                sqlx::query_scalar("SELECT witness_policy FROM vouch_log_meta WHERE id = 1")
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(|e| pg_err("read the witness policy", e))?;
-            have.ok_or_else(|| LogError::Storage("the witness policy was not recorded".into()))
-        })
+        self.claim_meta(sql, fingerprint, "record the witness policy")
     }
 
     /// Copy entries and their tiles from another log (`vouch log migrate`): the objects, then
